@@ -1,0 +1,219 @@
+/* mqg_child — child side of the supervisor protocol (see mqg_child.h). */
+#include "mqg_child.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "mqg_error.h"
+#include "mqg_log.h"
+#include "mqg_proc.h"
+
+static int s_int_arg(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < lo || v > hi) {
+        return -EINVAL;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int s_parse(struct mqg_child *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"key", required_argument, NULL, 'k'},        {"bus", required_argument, NULL, 'b'},
+        {"rundir", required_argument, NULL, 'r'},     {"instance", required_argument, NULL, 'i'},
+        {"log-level", required_argument, NULL, 'l'},  {"heartbeat-ms", required_argument, NULL, 'h'},
+        {"heartbeat-misses", required_argument, NULL, 'm'},
+        {"queue-max", required_argument, NULL, 'q'},  {"max-inflight", required_argument, NULL, 'f'},
+        {NULL, 0, NULL, 0},
+    };
+    int level = MQG_LOG_INFO;
+    int o;
+    int rc = 0;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'k': snprintf(c->key, sizeof(c->key), "%s", optarg); break;
+        case 'b': snprintf(c->bus, sizeof(c->bus), "%s", optarg); break;
+        case 'r': snprintf(c->rundir, sizeof(c->rundir), "%s", optarg); break;
+        case 'i': snprintf(c->instance, sizeof(c->instance), "%s", optarg); break;
+        case 'l': rc |= s_int_arg(optarg, MQG_LOG_DEBUG, MQG_LOG_ERROR, &level); break;
+        case 'h': rc |= s_int_arg(optarg, 10, 600000, &c->heartbeat_ms); break;
+        case 'm': rc |= s_int_arg(optarg, 1, 1000, &c->heartbeat_misses); break;
+        case 'q': rc |= s_int_arg(optarg, 1, 100000000, &c->queue_max); break;
+        case 'f': rc |= s_int_arg(optarg, 1, 65535, &c->max_inflight); break;
+        default: rc = -EINVAL; break;
+        }
+    }
+    mqg_log_init(c->role, c->key[0] ? c->key : c->instance, level, 2);
+    if (rc != 0 || !c->bus[0] || optind != argc) {
+        log_error("CHILD-USAGE", "bad command line; this program is started by mqgate");
+        return MQG_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Wait (at most 10 s) for the CONFIG message and decode it. */
+static int s_read_config(struct mqg_child *c)
+{
+    int64_t deadline = mqg_now_ms() + 10000;
+    for (;;) {
+        uint8_t kind;
+        const uint8_t *body;
+        size_t len;
+        int n = mqg_ctl_next(&c->ctl, &kind, &body, &len);
+        if (n < 0) {
+            log_error("CTL-PROTO", "malformed control message");
+            return MQG_EXIT_INTERNAL;
+        }
+        if (n == 1 && kind == MQG_CTL_CONFIG) {
+            if (mqg_model_decode(body, len, &c->model) != 0) {
+                log_error("CTL-CONFIG", "configuration from the supervisor does not decode");
+                return MQG_EXIT_CONFIG;
+            }
+            return 0;
+        }
+        if (n == 1) {
+            continue; /* heartbeat before config: ignore */
+        }
+        int left = (int)(deadline - mqg_now_ms());
+        if (left <= 0) {
+            log_error("CTL-TIMEOUT", "no configuration from the supervisor within 10 s");
+            return MQG_EXIT_TRANSIENT;
+        }
+        struct pollfd p = {.fd = c->ctl.fd, .events = POLLIN};
+        if (poll(&p, 1, left) > 0) {
+            int r = mqg_ctl_fill(&c->ctl);
+            if (r < 0 && r != -EAGAIN) {
+                log_error("CTL-EOF", "control channel closed before configuration");
+                return MQG_EXIT_TRANSIENT;
+            }
+        }
+    }
+}
+
+int mqg_child_init(struct mqg_child *c, const char *role, int argc, char **argv)
+{
+    memset(c, 0, sizeof(*c));
+    c->role = role;
+    c->heartbeat_ms = 1000;
+    c->heartbeat_misses = 3;
+    c->queue_max = 100000;
+    c->max_inflight = 1000;
+    snprintf(c->instance, sizeof(c->instance), "mqgate");
+    mqg_model_init(&c->model);
+    c->sigfd = -1;
+    int rc = s_parse(c, argc, argv);
+    if (rc != 0) {
+        return rc;
+    }
+    /* Ctrl-C in a terminal reaches the whole process group: the supervisor handles it. */
+    signal(SIGINT, SIG_IGN);
+    c->sigfd = mqg_signals_block();
+    signal(SIGINT, SIG_IGN);
+    if (c->sigfd < 0) {
+        log_error("CHILD-SIGNALS", "signalfd: %s", strerror(-c->sigfd));
+        return MQG_EXIT_INTERNAL;
+    }
+    mqg_ctl_init(&c->ctl, MQG_CTL_FD);
+    if (mqg_set_nonblock(MQG_CTL_FD) != 0) {
+        log_error("CHILD-CTL", "no control channel on fd 3; this program is started by mqgate");
+        return MQG_EXIT_USAGE;
+    }
+    rc = s_read_config(c);
+    if (rc != 0) {
+        return rc;
+    }
+    c->last_rx_ms = c->last_hb_ms = mqg_now_ms();
+    return 0;
+}
+
+void mqg_child_ready(struct mqg_child *c)
+{
+    mqg_ctl_send(c->ctl.fd, MQG_CTL_READY, NULL, 0, MSG_DONTWAIT);
+}
+
+void mqg_child_on_ctl(struct mqg_child *c)
+{
+    int r;
+    while ((r = mqg_ctl_fill(&c->ctl)) > 0) {
+        uint8_t kind;
+        const uint8_t *body;
+        size_t len;
+        int n;
+        while ((n = mqg_ctl_next(&c->ctl, &kind, &body, &len)) == 1) {
+            c->last_rx_ms = mqg_now_ms();
+            if (kind == MQG_CTL_TERM) {
+                log_info("CHILD-TERM", "stop requested by the supervisor");
+                c->stop = true;
+                c->exit_code = MQG_EXIT_OK;
+            }
+        }
+        if (n < 0) {
+            log_error("CTL-PROTO", "malformed control message; stopping");
+            c->stop = true;
+            c->exit_code = MQG_EXIT_INTERNAL;
+            return;
+        }
+    }
+    if (r == -EPIPE) {
+        log_warn("SUPERVISOR-GONE", "control channel closed: the supervisor is gone; stopping");
+        c->stop = true;
+        c->exit_code = MQG_EXIT_TRANSIENT;
+    }
+}
+
+void mqg_child_on_signal(struct mqg_child *c)
+{
+    int sig;
+    while ((sig = mqg_signal_read(c->sigfd)) > 0) {
+        if (sig == SIGTERM || sig == SIGQUIT) {
+            log_info("CHILD-SIGNAL", "signal %d: stopping", sig);
+            c->stop = true;
+            c->exit_code = MQG_EXIT_OK;
+        }
+    }
+}
+
+int mqg_child_tick(struct mqg_child *c, int64_t now, const char *status)
+{
+    if (now - c->last_hb_ms >= c->heartbeat_ms) {
+        const char *s = status ? status : "";
+        int r = mqg_ctl_send(c->ctl.fd, MQG_CTL_HEARTBEAT, s, strlen(s), MSG_DONTWAIT);
+        if (r == -EPIPE) {
+            log_warn("SUPERVISOR-GONE", "control channel closed: the supervisor is gone; stopping");
+            c->stop = true;
+            c->exit_code = MQG_EXIT_TRANSIENT;
+        }
+        c->last_hb_ms = now;
+    }
+    int64_t silent = now - c->last_rx_ms;
+    if (silent > (int64_t)c->heartbeat_ms * c->heartbeat_misses) {
+        log_warn("SUPERVISOR-SILENT", "no heartbeat from the supervisor for %lld ms; stopping",
+                 (long long)silent);
+        c->stop = true;
+        c->exit_code = MQG_EXIT_TRANSIENT;
+    }
+    int64_t next = c->last_hb_ms + c->heartbeat_ms - now;
+    return next < 1 ? 1 : (int)next;
+}
+
+void mqg_child_free(struct mqg_child *c)
+{
+    mqg_model_free(&c->model);
+    mqg_ctl_free(&c->ctl);
+    if (c->sigfd >= 0) {
+        close(c->sigfd);
+        c->sigfd = -1;
+    }
+}

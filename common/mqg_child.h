@@ -1,0 +1,58 @@
+/* mqg_child — what every child process (router, connector) does with its supervisor.
+ *
+ * Parses the child command line, blocks signals before any library thread exists, reads the
+ * configuration (the encoded model) from the control channel on fd 3, then keeps the
+ * heartbeat both ways: the child sends one every interval with its status text, and stops
+ * itself when the supervisor is silent for `misses` intervals or the channel closes (the
+ * supervisor died). SIGTERM or a TERM message ask for an orderly stop; SIGINT is ignored
+ * (the supervisor owns the terminal's Ctrl-C).
+ */
+#ifndef MQG_CHILD_H
+#define MQG_CHILD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mqg_ctl.h"
+#include "mqg_model.h"
+
+struct mqg_child {
+    const char *role;
+    char key[256];        /* connection key (connector) or "router" */
+    char bus[512];        /* ZeroMQ endpoint of the router */
+    char rundir[512];     /* instance runtime directory */
+    char instance[128];
+    int heartbeat_ms;
+    int heartbeat_misses;
+    int queue_max;        /* bound of each message queue */
+    int max_inflight;     /* connector: publishes in flight */
+    struct mqg_ctl ctl;
+    int sigfd;
+    int64_t last_rx_ms;   /* last message from the supervisor */
+    int64_t last_hb_ms;   /* last heartbeat sent */
+    bool stop;            /* set when the process should stop */
+    int exit_code;        /* what to exit with when stop is set */
+    struct mqg_model model;
+};
+
+/* Parse argv, set up logging and signals, read and decode the configuration. Returns 0, or an
+ * exit code (> 0) to exit with right away after a logged error. */
+int mqg_child_init(struct mqg_child *c, const char *role, int argc, char **argv);
+
+/* Tell the supervisor this child is configured and serving. */
+void mqg_child_ready(struct mqg_child *c);
+
+/* Call when the control fd is readable. */
+void mqg_child_on_ctl(struct mqg_child *c);
+
+/* Call when the signal fd is readable. */
+void mqg_child_on_signal(struct mqg_child *c);
+
+/* Call every loop turn: sends the heartbeat (with status text) when due and checks that the
+ * supervisor is alive. Returns the ms until it wants to be called again. */
+int mqg_child_tick(struct mqg_child *c, int64_t now, const char *status);
+
+/* Free everything (model wiped). */
+void mqg_child_free(struct mqg_child *c);
+
+#endif

@@ -1,0 +1,230 @@
+/* mqg_model — life cycle, lookup and the human-readable listing of the resolved model.
+ *
+ * See mqg_model.h. Encoding and decoding live in mqg_model_codec.c. mqg_model_free() wipes
+ * secrets (passwords, client keys, will payloads) before releasing them. No I/O except the
+ * FILE * handed to mqg_model_print().
+ */
+#include "mqg_model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void mqg_model_init(struct mqg_model *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+/* Wipe and free a secret string. */
+static void s_free_secret(char *s)
+{
+    if (s) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
+static void s_free_conn(struct mqg_connection *c)
+{
+    free(c->service_id);
+    free(c->id);
+    free(c->key);
+    free(c->host);
+    free(c->uri);
+    free(c->username);
+    s_free_secret(c->password);
+    free(c->client_id);
+    free(c->ca_cert);
+    free(c->client_cert);
+    s_free_secret(c->client_key);
+    free(c->will.topic);
+    s_free_secret(c->will.payload);
+}
+
+static void s_free_endpoint(struct mqg_endpoint *e)
+{
+    free(e->service_id);
+    free(e->id);
+    free(e->topic);
+    free(e->data_topic);
+}
+
+static void s_free_route(struct mqg_route *r)
+{
+    free(r->name);
+    for (size_t i = 0; i < r->n_sources; i++) {
+        free(r->sources[i].filter);
+    }
+    free(r->sources);
+    free(r->target.topic);
+}
+
+void mqg_model_free(struct mqg_model *m)
+{
+    if (!m) {
+        return;
+    }
+    for (size_t i = 0; i < m->n_services; i++) {
+        free(m->services[i].service_id);
+        free(m->services[i].name);
+        free(m->services[i].file);
+    }
+    free(m->services);
+    for (size_t i = 0; i < m->n_conns; i++) {
+        s_free_conn(&m->conns[i]);
+    }
+    free(m->conns);
+    for (size_t i = 0; i < m->n_endpoints; i++) {
+        s_free_endpoint(&m->endpoints[i]);
+    }
+    free(m->endpoints);
+    for (size_t i = 0; i < m->n_routes; i++) {
+        s_free_route(&m->routes[i]);
+    }
+    free(m->routes);
+    for (size_t i = 0; i < m->n_skipped; i++) {
+        free(m->skipped[i].service_id);
+        free(m->skipped[i].id);
+        free(m->skipped[i].type);
+    }
+    free(m->skipped);
+    mqg_model_init(m);
+}
+
+int mqg_model_find_conn(const struct mqg_model *m, const char *key)
+{
+    if (!m || !key) {
+        return -1;
+    }
+    for (size_t i = 0; i < m->n_conns; i++) {
+        if (m->conns[i].key && strcmp(m->conns[i].key, key) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static const char *s_str(const char *s)
+{
+    return s ? s : "-";
+}
+
+static const char *s_bool(bool b)
+{
+    return b ? "true" : "false";
+}
+
+static const char *s_scheme(enum mqg_scheme s)
+{
+    switch (s) {
+    case MQG_SCHEME_MQTTS:
+        return "mqtts";
+    case MQG_SCHEME_WS:
+        return "ws";
+    case MQG_SCHEME_WSS:
+        return "wss";
+    default:
+        return "mqtt";
+    }
+}
+
+/* The connection a source/target lives on, as printed: its key or "internal". */
+static const char *s_conn_name(const struct mqg_model *m, int conn)
+{
+    if (conn == MQG_INTERNAL) {
+        return "internal";
+    }
+    if (conn < 0 || (size_t)conn >= m->n_conns || !m->conns[conn].key) {
+        return "(invalid connection)";
+    }
+    return m->conns[conn].key;
+}
+
+/* PEM text is summarized, a file path is shown. */
+static const char *s_cert(const char *v)
+{
+    if (!v) {
+        return "-";
+    }
+    return strstr(v, "-----BEGIN") ? "(PEM text)" : v;
+}
+
+static void s_print_conn(const struct mqg_connection *c, FILE *f)
+{
+    fprintf(f, "  %s\n", s_str(c->key));
+    fprintf(f, "    uri: %s (host %s, port %d, scheme %s)\n", s_str(c->uri), s_str(c->host),
+            c->port, s_scheme(c->scheme));
+    fprintf(f, "    clientId: %s\n", s_str(c->client_id));
+    fprintf(f, "    username: %s  password: %s\n", s_str(c->username),
+            c->password ? "***" : "-");
+    fprintf(f, "    clean: %s  keepalive: %ds  connectTimeout: %dms  reconnectPeriod: %dms  "
+               "protocolVersion: %d\n",
+            s_bool(c->clean), c->keepalive_s, c->connect_timeout_ms, c->reconnect_period_ms,
+            c->protocol_version);
+    fprintf(f, "    trustAllCertificates: %s  mutualAuthentication: %s\n", s_bool(c->trust_all),
+            s_bool(c->mutual_auth));
+    fprintf(f, "    caCert: %s  clientCert: %s  clientPrivateKey: %s\n", s_cert(c->ca_cert),
+            s_cert(c->client_cert), c->client_key ? "***" : "-");
+    if (c->will.set) {
+        fprintf(f, "    will: topic %s, qos %d, retain %s, payload %zu bytes\n",
+                s_str(c->will.topic), c->will.qos, s_bool(c->will.retain),
+                c->will.payload ? strlen(c->will.payload) : (size_t)0);
+    } else {
+        fprintf(f, "    will: -\n");
+    }
+    fprintf(f, "    messageBufferWindowMs: %d  maxBufferedMessages: %d  targetState: %s\n",
+            c->buffer_window_ms, c->max_buffered,
+            c->target_connected ? "connected" : "disconnected");
+}
+
+static void s_print_endpoint(const struct mqg_model *m, const struct mqg_endpoint *e, FILE *f)
+{
+    if (e->kind == MQG_EP_WRITE) {
+        fprintf(f, "  %s/%s: write %s qos %d retain %s on %s, data topic %s/set\n",
+                s_str(e->service_id), s_str(e->id), s_str(e->topic), e->qos, s_bool(e->retain),
+                s_conn_name(m, e->conn), s_str(e->data_topic));
+    } else {
+        fprintf(f, "  %s/%s: subscribe %s qos %d on %s, data topic %s\n", s_str(e->service_id),
+                s_str(e->id), s_str(e->topic), e->qos, s_conn_name(m, e->conn),
+                s_str(e->data_topic));
+    }
+}
+
+static void s_print_route(const struct mqg_model *m, const struct mqg_route *r, FILE *f)
+{
+    fprintf(f, "  %s: ", s_str(r->name));
+    for (size_t i = 0; i < r->n_sources; i++) {
+        const struct mqg_source *s = &r->sources[i];
+        fprintf(f, "%s%s %s (qos %d)", i ? ", " : "", s_conn_name(m, s->conn),
+                s_str(s->filter), s->qos);
+    }
+    fprintf(f, " -> %s %s (qos %d%s)\n", s_conn_name(m, r->target.conn), s_str(r->target.topic),
+            r->target.qos, r->target.retain ? ", retain" : "");
+}
+
+void mqg_model_print(const struct mqg_model *m, FILE *f)
+{
+    fprintf(f, "services: %zu\n", m->n_services);
+    for (size_t i = 0; i < m->n_services; i++) {
+        const struct mqg_service_info *s = &m->services[i];
+        fprintf(f, "  %s: \"%s\" from %s\n", s_str(s->service_id), s_str(s->name),
+                s_str(s->file));
+    }
+    fprintf(f, "connections: %zu\n", m->n_conns);
+    for (size_t i = 0; i < m->n_conns; i++) {
+        s_print_conn(&m->conns[i], f);
+    }
+    fprintf(f, "endpoints: %zu\n", m->n_endpoints);
+    for (size_t i = 0; i < m->n_endpoints; i++) {
+        s_print_endpoint(m, &m->endpoints[i], f);
+    }
+    fprintf(f, "routes: %zu\n", m->n_routes);
+    for (size_t i = 0; i < m->n_routes; i++) {
+        s_print_route(m, &m->routes[i], f);
+    }
+    fprintf(f, "skipped: %zu\n", m->n_skipped);
+    for (size_t i = 0; i < m->n_skipped; i++) {
+        const struct mqg_skipped *s = &m->skipped[i];
+        fprintf(f, "  %s/%s: %s (not supported, ignored)\n", s_str(s->service_id), s_str(s->id),
+                s_str(s->type));
+    }
+}

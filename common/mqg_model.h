@@ -1,0 +1,145 @@
+/* mqg_model — the resolved gateway model: connections, endpoints and routes.
+ *
+ * Built by the supervisor from commissioning files (mqg_service.c), printed by `mqgate check`,
+ * serialized (mqg_model_encode/decode) and handed to every child over the control channel.
+ * Children never read configuration files. The model owns every string in it (heap copies);
+ * mqg_model_free() releases all of it and wipes passwords and keys first.
+ *
+ * Routing is expressed only through routes: every subscribe endpoint, write endpoint and
+ * mapping entry becomes one route with one or more sources and exactly one target. A source
+ * or target with conn == MQG_INTERNAL lives on the router's internal bus; otherwise conn is
+ * the index of the external broker connection in model->conns.
+ */
+#ifndef MQG_MODEL_H
+#define MQG_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define MQG_INTERNAL (-1)
+
+enum mqg_scheme {
+    MQG_SCHEME_MQTT = 0, /* also "tcp" */
+    MQG_SCHEME_MQTTS,    /* also "tls" */
+    MQG_SCHEME_WS,
+    MQG_SCHEME_WSS,
+};
+
+struct mqg_will {
+    bool set;
+    char *topic;
+    char *payload;
+    int qos;
+    bool retain;
+};
+
+struct mqg_connection {
+    char *service_id;   /* owning service */
+    char *id;           /* resource id as written in the file */
+    char *key;          /* "<serviceId>/<resourceId>": unique process / ZeroMQ identity */
+    char *host;
+    int port;
+    enum mqg_scheme scheme;
+    char *uri;          /* what paho connects to: "tcp://h:p", "ssl://h:p", "ws://..", "wss://.." */
+    char *username;     /* NULL = none */
+    char *password;     /* NULL = none; never printed or logged */
+    char *client_id;    /* never NULL after resolution */
+    bool clean;         /* default true */
+    int keepalive_s;    /* default 60 */
+    int connect_timeout_ms;  /* default 30000 */
+    int reconnect_period_ms; /* default 1000 */
+    int protocol_version;    /* 3, 4 (default) or 5 */
+    bool target_connected;   /* targetState: connected (default) | disconnected */
+    bool trust_all;          /* trustAllCertificates */
+    bool mutual_auth;        /* mutualAuthentication */
+    char *ca_cert;           /* PEM text or file path; NULL = none */
+    char *client_cert;
+    char *client_key;
+    struct mqg_will will;
+    int buffer_window_ms;    /* messageBufferWindowMs, default 10000, max 30000 */
+    int max_buffered;        /* maxBufferedMessages, default 20000, max 300000 */
+};
+
+enum mqg_ep_kind { MQG_EP_SUBSCRIBE = 1, MQG_EP_WRITE = 2 };
+
+struct mqg_endpoint {
+    char *service_id;
+    char *id;           /* resource id */
+    int conn;           /* index into conns */
+    enum mqg_ep_kind kind;
+    char *topic;        /* subscribe filter / write topic on the broker */
+    int qos;
+    bool retain;        /* write only */
+    char *data_topic;   /* internal: services/<sid>/<id or topic property> */
+};
+
+/* Where a route listens. filter may hold named wildcards (+name, #name). */
+struct mqg_source {
+    int conn;           /* MQG_INTERNAL or connection index */
+    char *filter;       /* as written (named wildcards kept) */
+    int qos;
+};
+
+/* Where a route publishes. topic may hold {name} / $name placeholders. */
+struct mqg_target {
+    int conn;           /* MQG_INTERNAL or connection index */
+    char *topic;
+    int qos;
+    bool retain;
+};
+
+struct mqg_route {
+    char *name;         /* for humans: "endpoint temperatureEndpoint", "mapping m1[0]" */
+    struct mqg_source *sources;
+    size_t n_sources;
+    struct mqg_target target;
+};
+
+struct mqg_skipped {
+    char *service_id;
+    char *id;
+    char *type;         /* e.g. "Cybus::Container" */
+};
+
+struct mqg_service_info {
+    char *service_id;
+    char *name;         /* metadata.name */
+    char *file;
+};
+
+struct mqg_model {
+    struct mqg_service_info *services;
+    size_t n_services;
+    struct mqg_connection *conns;
+    size_t n_conns;
+    struct mqg_endpoint *endpoints;
+    size_t n_endpoints;
+    struct mqg_route *routes;
+    size_t n_routes;
+    struct mqg_skipped *skipped;
+    size_t n_skipped;
+};
+
+/* Zero the model (an empty model is valid). */
+void mqg_model_init(struct mqg_model *m);
+
+/* Free everything inside m (passwords/keys wiped first); m is left empty and reusable. */
+void mqg_model_free(struct mqg_model *m);
+
+/* Index of the connection whose key equals `key`, or -1. */
+int mqg_model_find_conn(const struct mqg_model *m, const char *key);
+
+/* Serialize m into a new heap buffer (*out, *len; caller frees). Returns 0 or -ENOMEM. */
+int mqg_model_encode(const struct mqg_model *m, uint8_t **out, size_t *len);
+
+/* Parse a buffer made by mqg_model_encode into *m (initialized by this call). Returns 0, or
+ * -EPROTO for a truncated/corrupt buffer (m is then left empty), or -ENOMEM. */
+int mqg_model_decode(const uint8_t *buf, size_t len, struct mqg_model *m);
+
+/* Human-readable listing for `mqgate check`: services, connections (password shown as ***),
+ * endpoints, routes, skipped resources. */
+void mqg_model_print(const struct mqg_model *m, FILE *f);
+
+#endif

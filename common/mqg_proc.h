@@ -1,0 +1,35 @@
+/* mqg_proc — small process helpers shared by all mqgate processes.
+ *
+ * Monotonic time, non-blocking fds, signals read through a signalfd (blocked in every thread
+ * before any library starts one), the directory of the running executable.
+ */
+#ifndef MQG_PROC_H
+#define MQG_PROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Milliseconds on the monotonic clock. */
+int64_t mqg_now_ms(void);
+
+/* Set O_NONBLOCK on fd. Returns 0 or -errno. */
+int mqg_set_nonblock(int fd);
+
+/* Block SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGQUIT and ignore SIGPIPE in the calling thread
+ * (call before any thread exists), then return a non-blocking signalfd that reads them, or
+ * -errno. */
+int mqg_signals_block(void);
+
+/* Read one pending signal number from a signalfd: returns the signal, 0 if none, -errno. */
+int mqg_signal_read(int sfd);
+
+/* Directory of /proc/self/exe into out (cap bytes). Returns 0 or -errno. */
+int mqg_exe_dir(char *out, size_t cap);
+
+/* mkdir -p with mode for every created level. Returns 0 or -errno. */
+int mqg_mkdir_p(const char *path, unsigned mode);
+
+/* Random 64-bit seed (getrandom, falling back to time and pid). */
+uint64_t mqg_seed(void);
+
+#endif

@@ -1,0 +1,60 @@
+/* mqg_settings — the gateway's own settings, read from a libconfig file (etc/mqgate.cfg).
+ *
+ * Used by the supervisor only; children receive what they need over the control channel.
+ * Every setting has a default (mqg_settings_defaults), so no file is needed. Unknown settings
+ * and wrong types are errors naming file, line, column and setting. libconfig is touched only
+ * by mqg_settings.c.
+ */
+#ifndef MQG_SETTINGS_H
+#define MQG_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqg_error.h"
+#include "mqg_service.h"
+
+struct mqg_settings_service {
+    char *file;                 /* resolved relative to the settings file's directory */
+    struct mqg_param *params;   /* name/value point into owned strings below */
+    char **owned;               /* 2 * n_params strings owned by this struct */
+    size_t n_params;
+};
+
+struct mqg_settings {
+    char *instance;             /* "mqgate" */
+    char *runtime_dir;          /* base dir; the instance dir is <runtime_dir>/<instance> */
+    int log_level;              /* MQG_LOG_* value; default info */
+    char *log_file;             /* NULL/"" = stderr */
+    /* child restart policy */
+    uint32_t restart_backoff_ms;     /* 250 */
+    uint32_t restart_backoff_max_ms; /* 30000 */
+    int restart_max;                 /* 10 crashes ... */
+    int restart_window_s;            /* ... within 60 s => state "failed" */
+    int restart_failed_retry_s;      /* 60: a failed child is tried again after this */
+    int stable_after_s;              /* 10: uptime after which backoff resets */
+    int heartbeat_ms;                /* 1000 */
+    int heartbeat_misses;            /* 3 */
+    int stop_grace_ms;               /* 3000: TERM -> KILL */
+    /* connector queues */
+    int outbound_queue_max;          /* 100000 messages per connector towards its broker */
+    int max_inflight;                /* 1000 publishes in flight per connector */
+    /* router */
+    int router_queue_max;            /* 100000 messages held per target connector */
+    /* services to load in addition to those on the command line */
+    struct mqg_settings_service *services;
+    size_t n_services;
+};
+
+/* Fill s with defaults (heap strings owned by s). Returns 0 or -ENOMEM. */
+int mqg_settings_defaults(struct mqg_settings *s);
+
+/* Defaults, then override from the libconfig file at path. Returns 0, or -EINVAL/-ENOENT with
+ * *err filled. On error s is left freed (empty). */
+int mqg_settings_load(const char *path, struct mqg_settings *s, struct mqg_error *err);
+
+/* NULL-safe; frees everything owned by s. */
+void mqg_settings_free(struct mqg_settings *s);
+
+#endif

@@ -1,0 +1,31 @@
+/* mqg_subs — the minimal set of subscriptions a connector makes on its broker.
+ *
+ * Pure logic, used by the connector and `mqgate check`. Every route source on a connection
+ * contributes its plain filter; a filter covered by another one is left out (its QoS raises
+ * the covering filter's QoS), so the broker never sends one message twice because of
+ * overlapping subscriptions of ours.
+ */
+#ifndef MQG_SUBS_H
+#define MQG_SUBS_H
+
+#include <stddef.h>
+
+#include "mqg_model.h"
+
+struct mqg_sub {
+    char *filter; /* plain filter, owned */
+    int qos;
+};
+
+/* Remove every entry covered by another (equal filters collapse into one), raising QoS of
+ * the one kept to the maximum. Frees the filters removed. Returns the new count; order of the
+ * remaining entries is kept. */
+size_t mqg_subs_minimize(struct mqg_sub *subs, size_t n);
+
+/* The minimal subscriptions of connection `conn` in model m. Returns 0 with *out (free with
+ * mqg_subs_free) and *n set, -EINVAL if a source filter does not parse, -ENOMEM. */
+int mqg_subs_for_conn(const struct mqg_model *m, int conn, struct mqg_sub **out, size_t *n);
+
+void mqg_subs_free(struct mqg_sub *subs, size_t n);
+
+#endif

@@ -1,0 +1,548 @@
+/* mqg_topic — MQTT topic names, filters, named wildcards and topic templates (see mqg_topic.h).
+ *
+ * String logic only: no I/O, no global state, no allocation outside mqg_pattern_new().
+ * Everything walks its strings level by level ('/' separated); match, covers and render are
+ * linear in the length of their inputs and allocation-free.
+ */
+#include "mqg_topic.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum s_kind {
+    S_LITERAL = 0,
+    S_PLUS = 1,
+    S_HASH = 2,
+};
+
+/* One named wildcard of a pattern: its level index and its name (inside mqg_pattern.text). */
+struct s_name {
+    size_t level;
+    enum s_kind kind;
+    const char *name;
+    size_t len;
+};
+
+struct mqg_pattern {
+    char *text;   /* copy of the source, names point into it */
+    char *filter; /* plain filter, named wildcards reduced to '+'/'#' */
+    struct s_name *names;
+    size_t nnames;
+};
+
+/* Template scanning: what s_tmpl_next() found at the current position. */
+enum s_tok {
+    S_TOK_END = 0,
+    S_TOK_TEXT,    /* literal bytes, up to the next '$' or '{' */
+    S_TOK_REF,     /* "{name}" or "$name" */
+    S_TOK_BAD_REF, /* "{...}" whose content is not a name */
+};
+
+bool mqg_topic_utf8_ok(const void *buf, size_t len)
+{
+    const uint8_t *s = buf;
+    size_t i = 0;
+    if (!s && len > 0) {
+        return false;
+    }
+    while (i < len) {
+        uint8_t c = s[i];
+        size_t more;
+        uint32_t cp;
+        uint32_t min;
+        if (c < 0x80) {
+            if (c == 0) {
+                return false;
+            }
+            i++;
+            continue;
+        }
+        if ((c & 0xe0) == 0xc0) {
+            more = 1;
+            cp = c & 0x1fu;
+            min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            more = 2;
+            cp = c & 0x0fu;
+            min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            more = 3;
+            cp = c & 0x07u;
+            min = 0x10000;
+        } else {
+            return false; /* continuation byte first, or 0xf8..0xff */
+        }
+        if (len - i - 1 < more) {
+            return false;
+        }
+        for (size_t k = 1; k <= more; k++) {
+            uint8_t cc = s[i + k];
+            if ((cc & 0xc0) != 0x80) {
+                return false;
+            }
+            cp = (cp << 6) | (cc & 0x3fu);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+            return false;
+        }
+        i += more + 1;
+    }
+    return true;
+}
+
+/* Length of the level starting at s (up to the next '/' or the end). */
+static size_t s_level_len(const char *s)
+{
+    return strcspn(s, "/");
+}
+
+/* Offset of the first '+' or '#' in the level (len bytes), or len if there is none. */
+static size_t s_wild_pos(const char *level, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (level[i] == '+' || level[i] == '#') {
+            return i;
+        }
+    }
+    return len;
+}
+
+/* Length of s if it is 1..MQG_TOPIC_MAX bytes of valid UTF-8, else 0. */
+static size_t s_checked_len(const char *s)
+{
+    if (!s) {
+        return 0;
+    }
+    size_t len = strnlen(s, (size_t)MQG_TOPIC_MAX + 1);
+    if (len == 0 || len > MQG_TOPIC_MAX || !mqg_topic_utf8_ok(s, len)) {
+        return 0;
+    }
+    return len;
+}
+
+bool mqg_topic_valid_name(const char *topic)
+{
+    size_t len = s_checked_len(topic);
+    return len > 0 && strcspn(topic, "+#") == len;
+}
+
+bool mqg_topic_valid_filter(const char *filter)
+{
+    if (s_checked_len(filter) == 0) {
+        return false;
+    }
+    const char *f = filter;
+    for (;;) {
+        size_t len = s_level_len(f);
+        if (s_wild_pos(f, len) < len) {
+            if (len != 1) {
+                return false; /* wildcard sharing a level with other characters */
+            }
+            if (f[0] == '#' && f[1] != '\0') {
+                return false; /* '#' not last */
+            }
+        }
+        if (f[len] == '\0') {
+            return true;
+        }
+        f += len + 1;
+    }
+}
+
+static bool s_is_wild(const char *level, size_t len, char w)
+{
+    return len == 1 && level[0] == w;
+}
+
+/* Match for a valid filter and a valid topic name. */
+static bool s_match(const char *filter, const char *topic)
+{
+    const char *f = filter;
+    const char *t = topic;
+    if (t[0] == '$' && (f[0] == '+' || f[0] == '#')) {
+        return false;
+    }
+    for (;;) {
+        if (f[0] == '#') {
+            return true; /* in a valid filter a level starting with '#' is "#" */
+        }
+        size_t flen = s_level_len(f);
+        size_t tlen = s_level_len(t);
+        if (!s_is_wild(f, flen, '+') && (flen != tlen || memcmp(f, t, flen) != 0)) {
+            return false;
+        }
+        f += flen;
+        t += tlen;
+        if (*f == '\0') {
+            return *t == '\0';
+        }
+        if (*t == '\0') {
+            return strcmp(f, "/#") == 0; /* "a/#" matches "a" */
+        }
+        f++;
+        t++;
+    }
+}
+
+bool mqg_topic_match(const char *filter, const char *topic)
+{
+    if (!mqg_topic_valid_filter(filter) || !mqg_topic_valid_name(topic)) {
+        return false;
+    }
+    return s_match(filter, topic);
+}
+
+bool mqg_topic_covers(const char *a, const char *b)
+{
+    if (!mqg_topic_valid_filter(a) || !mqg_topic_valid_filter(b)) {
+        return false;
+    }
+    /* b starting with '$' matches only '$' topics, which a leading wildcard of a never does. */
+    if (b[0] == '$' && (a[0] == '+' || a[0] == '#')) {
+        return false;
+    }
+    const char *x = a;
+    const char *y = b;
+    for (;;) {
+        size_t xl = s_level_len(x);
+        size_t yl = s_level_len(y);
+        bool xplus = s_is_wild(x, xl, '+');
+        if (s_is_wild(x, xl, '#')) {
+            return true;
+        }
+        if (s_is_wild(y, yl, '#')) {
+            /* b's '#' matches zero or more further levels; at least one when zero would
+             * leave the empty topic, i.e. for "#" and "/#". a, not at '#', covers that only
+             * with a final "+/#" in the at-least-one case. */
+            bool one_or_more = y == b || (y == b + 1 && b[0] == '/');
+            return one_or_more && xplus && strcmp(x + 1, "/#") == 0;
+        }
+        if (s_is_wild(y, yl, '+')) {
+            if (!xplus) {
+                return false;
+            }
+        } else if (!xplus && (xl != yl || memcmp(x, y, xl) != 0)) {
+            return false;
+        }
+        x += xl;
+        y += yl;
+        if (*y == '\0') {
+            return *x == '\0' || strcmp(x, "/#") == 0;
+        }
+        if (*x == '\0') {
+            return false; /* b has more levels than a can match */
+        }
+        x++;
+        y++;
+    }
+}
+
+/* ---- named wildcards ------------------------------------------------------------------- */
+
+static bool s_ident_start(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static bool s_ident_char(char c)
+{
+    return s_ident_start(c) || (c >= '0' && c <= '9');
+}
+
+static bool s_is_ident(const char *s, size_t len)
+{
+    if (len == 0 || !s_ident_start(s[0])) {
+        return false;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if (!s_ident_char(s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static const struct s_name *s_find_name(const struct mqg_pattern *p, const char *name, size_t len)
+{
+    if (!p) {
+        return NULL;
+    }
+    for (size_t i = 0; i < p->nnames; i++) {
+        if (p->names[i].len == len && memcmp(p->names[i].name, name, len) == 0) {
+            return &p->names[i];
+        }
+    }
+    return NULL;
+}
+
+static int s_fail(const char **errmsg, const char *msg)
+{
+    if (errmsg) {
+        *errmsg = msg;
+    }
+    return -EINVAL;
+}
+
+/* Parse one level of p->text at `lvl` (len bytes, level index `idx`); append its plain form
+ * to *w and record a name. Returns 0 or -EINVAL with *errmsg. */
+static int s_parse_level(struct mqg_pattern *p, const char *lvl, size_t len, size_t idx,
+                         char **w, const char **errmsg)
+{
+    size_t wild = s_wild_pos(lvl, len);
+    if (wild >= len) {
+        memcpy(*w, lvl, len);
+        *w += len;
+        return 0;
+    }
+    if (wild != 0) {
+        return s_fail(errmsg, "'+' and '#' must occupy a whole topic level");
+    }
+    if (lvl[0] == '#' && lvl[len] != '\0') {
+        return s_fail(errmsg, "'#' must be the last topic level");
+    }
+    if (len > 1) {
+        if (!s_is_ident(lvl + 1, len - 1)) {
+            return s_fail(errmsg, "a wildcard name must be a letter or '_' followed by "
+                                  "letters, digits or '_'");
+        }
+        if (s_find_name(p, lvl + 1, len - 1)) {
+            return s_fail(errmsg, "the same wildcard name is used twice");
+        }
+        struct s_name *n = &p->names[p->nnames++];
+        n->level = idx;
+        n->kind = lvl[0] == '#' ? S_HASH : S_PLUS;
+        n->name = lvl + 1;
+        n->len = len - 1;
+    }
+    *(*w)++ = lvl[0];
+    return 0;
+}
+
+int mqg_pattern_new(const char *text, struct mqg_pattern **out, const char **errmsg)
+{
+    if (!out) {
+        return -EINVAL;
+    }
+    *out = NULL;
+    if (!text || text[0] == '\0') {
+        return s_fail(errmsg, "the topic filter is empty");
+    }
+    size_t tlen = strnlen(text, (size_t)MQG_TOPIC_MAX + 1);
+    if (tlen > MQG_TOPIC_MAX) {
+        return s_fail(errmsg, "the topic filter is longer than 65535 bytes");
+    }
+    if (!mqg_topic_utf8_ok(text, tlen)) {
+        return s_fail(errmsg, "the topic filter is not valid UTF-8");
+    }
+    size_t nlevels = 1;
+    for (size_t i = 0; i < tlen; i++) {
+        nlevels += text[i] == '/';
+    }
+
+    int rc = -ENOMEM;
+    struct mqg_pattern *p = calloc(1, sizeof(*p));
+    if (!p) {
+        goto err;
+    }
+    p->text = strdup(text);
+    p->filter = malloc(tlen + 1);
+    p->names = calloc(nlevels, sizeof(*p->names));
+    if (!p->text || !p->filter || !p->names) {
+        goto err;
+    }
+    char *w = p->filter;
+    const char *lvl = p->text;
+    for (size_t idx = 0;; idx++) {
+        size_t len = s_level_len(lvl);
+        rc = s_parse_level(p, lvl, len, idx, &w, errmsg);
+        if (rc < 0) {
+            goto err;
+        }
+        if (lvl[len] == '\0') {
+            break;
+        }
+        *w++ = '/';
+        lvl += len + 1;
+    }
+    *w = '\0';
+    *out = p;
+    return 0;
+err:
+    if (rc == -ENOMEM && errmsg) {
+        *errmsg = "out of memory";
+    }
+    mqg_pattern_destroy(&p);
+    return rc;
+}
+
+void mqg_pattern_destroy(struct mqg_pattern **p)
+{
+    if (!p || !*p) {
+        return;
+    }
+    free((*p)->text);
+    free((*p)->filter);
+    free((*p)->names);
+    free(*p);
+    *p = NULL;
+}
+
+const char *mqg_pattern_filter(const struct mqg_pattern *p)
+{
+    return p ? p->filter : NULL;
+}
+
+bool mqg_pattern_has_names(const struct mqg_pattern *p)
+{
+    return p && p->nnames > 0;
+}
+
+/* ---- templates ------------------------------------------------------------------------- */
+
+/* Look at the template at s. Sets *adv to the bytes the token spans and, for references,
+ * *name / *nlen to the name. A '{' not closed by '}' in the same level, and a '$' not
+ * followed by a letter or '_', are literal text. */
+static enum s_tok s_tmpl_next(const char *s, size_t *adv, const char **name, size_t *nlen)
+{
+    *adv = 1;
+    if (s[0] == '\0') {
+        *adv = 0;
+        return S_TOK_END;
+    }
+    if (s[0] == '$' && s_ident_start(s[1])) {
+        size_t n = 1;
+        while (s_ident_char(s[1 + n])) {
+            n++;
+        }
+        *name = s + 1;
+        *nlen = n;
+        *adv = n + 1;
+        return S_TOK_REF;
+    }
+    if (s[0] == '{') {
+        size_t n = strcspn(s + 1, "/{}");
+        if (s[1 + n] == '}') {
+            *name = s + 1;
+            *nlen = n;
+            *adv = n + 2;
+            return s_is_ident(s + 1, n) ? S_TOK_REF : S_TOK_BAD_REF;
+        }
+    }
+    *adv = 1 + strcspn(s + 1, "${");
+    return S_TOK_TEXT;
+}
+
+int mqg_pattern_check_template(const struct mqg_pattern *p, const char *tmpl,
+                               const char **errmsg)
+{
+    if (!tmpl || tmpl[0] == '\0') {
+        return s_fail(errmsg, "the topic template is empty");
+    }
+    size_t len = strnlen(tmpl, (size_t)MQG_TOPIC_MAX + 1);
+    if (len > MQG_TOPIC_MAX) {
+        return s_fail(errmsg, "the topic template is longer than 65535 bytes");
+    }
+    if (!mqg_topic_utf8_ok(tmpl, len)) {
+        return s_fail(errmsg, "the topic template is not valid UTF-8");
+    }
+    const char *s = tmpl;
+    for (;;) {
+        size_t adv;
+        const char *name = NULL;
+        size_t nlen = 0;
+        switch (s_tmpl_next(s, &adv, &name, &nlen)) {
+        case S_TOK_END:
+            return 0;
+        case S_TOK_TEXT:
+            if (strcspn(s, "+#") < adv) {
+                return s_fail(errmsg, "a topic to publish to may not contain '+' or '#'");
+            }
+            break;
+        case S_TOK_BAD_REF:
+            return s_fail(errmsg, "\"{...}\" in a topic template must hold a wildcard name");
+        case S_TOK_REF:
+            if (!s_find_name(p, name, nlen)) {
+                return s_fail(errmsg, "the topic template uses a name that is not a named "
+                                      "wildcard of the subscription");
+            }
+            break;
+        }
+        s += adv;
+    }
+}
+
+/* The part of `topic` matched by named wildcard n (topic is known to match the pattern). */
+static void s_capture(const struct s_name *n, const char *topic, const char **start,
+                      size_t *len)
+{
+    const char *t = topic;
+    for (size_t i = 0; i < n->level; i++) {
+        t += s_level_len(t);
+        if (*t == '\0') {
+            *start = t; /* "a/#rest" matched "a": rest is empty */
+            *len = 0;
+            return;
+        }
+        t++;
+    }
+    *start = t;
+    *len = n->kind == S_HASH ? strlen(t) : s_level_len(t);
+}
+
+/* Append len bytes to out at *pos, as far as they fit; *pos counts what was wanted. */
+static void s_put(char *out, size_t cap, size_t *pos, const char *src, size_t len)
+{
+    if (*pos < cap) {
+        size_t room = cap - *pos;
+        memcpy(out + *pos, src, len < room ? len : room);
+    }
+    *pos += len;
+}
+
+int mqg_pattern_render(const struct mqg_pattern *p, const char *topic, const char *tmpl,
+                       char *out, size_t cap)
+{
+    if (!tmpl || (!out && cap > 0)) {
+        return -EINVAL;
+    }
+    if (p && (!mqg_topic_valid_name(topic) || !s_match(p->filter, topic))) {
+        return -EINVAL;
+    }
+    size_t pos = 0;
+    if (!p) {
+        s_put(out, cap, &pos, tmpl, strlen(tmpl));
+    }
+    for (const char *s = tmpl; p;) {
+        size_t adv;
+        const char *name = NULL;
+        size_t nlen = 0;
+        enum s_tok tok = s_tmpl_next(s, &adv, &name, &nlen);
+        if (tok == S_TOK_END) {
+            break;
+        }
+        if (tok == S_TOK_TEXT) {
+            s_put(out, cap, &pos, s, adv);
+        } else {
+            const struct s_name *n = tok == S_TOK_REF ? s_find_name(p, name, nlen) : NULL;
+            if (!n) {
+                return -EINVAL; /* mqg_pattern_check_template() would have said so */
+            }
+            const char *v;
+            size_t vlen;
+            s_capture(n, topic, &v, &vlen);
+            s_put(out, cap, &pos, v, vlen);
+        }
+        s += adv;
+    }
+    if (pos >= cap || pos > INT_MAX) {
+        if (cap > 0) {
+            out[0] = '\0';
+        }
+        return -ENOSPC;
+    }
+    out[pos] = '\0';
+    return (int)pos;
+}

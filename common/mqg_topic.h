@@ -1,0 +1,72 @@
+/* mqg_topic — MQTT topic names, filters, named wildcards and topic templates.
+ *
+ * Pure logic, no I/O, no global state; used by the service loader (validation), the
+ * connector (minimal subscription set) and the router (topic rewriting). Follows MQTT 3.1.1
+ * section 4.7: '+' and '#' occupy whole levels, '#' only last, topics starting with '$' are
+ * not matched by a leading wildcard.
+ */
+#ifndef MQG_TOPIC_H
+#define MQG_TOPIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MQG_TOPIC_MAX 65535
+
+/* Is buf[0..len) well-formed UTF-8 without U+0000, as MQTT 3.1.1 section 1.5.3 requires
+ * (no overlong forms, no surrogates, nothing above U+10FFFF)? Also used by mqg_wire. */
+bool mqg_topic_utf8_ok(const void *buf, size_t len);
+
+/* A topic name to publish to: 1..65535 bytes of UTF-8, no '+', '#' or NUL. */
+bool mqg_topic_valid_name(const char *topic);
+
+/* A plain subscription filter: 1..65535 bytes of UTF-8, wildcards only as whole levels, '#'
+ * only as the last level. */
+bool mqg_topic_valid_filter(const char *filter);
+
+/* Does `filter` (plain) match topic name `topic`? False if either is invalid. */
+bool mqg_topic_match(const char *filter, const char *topic);
+
+/* Does plain filter a cover plain filter b, i.e. does every topic matched by b match a?
+ * (a == b covers; "a/#" covers "a/b/+" and "a"; "+/x" does not cover "#".) False if either
+ * is invalid. */
+bool mqg_topic_covers(const char *a, const char *b);
+
+/* A filter as written in a mapping: levels may be "+name" or "#name" (named wildcards). A name
+ * is a letter or '_' followed by letters, digits or '_', and is used once per pattern. */
+struct mqg_pattern;
+
+/* Parse `text`. On success *out is a new pattern (free with mqg_pattern_destroy) and 0 is
+ * returned; on a malformed filter returns -EINVAL (-ENOMEM if out of memory) and, if errmsg
+ * is not NULL, a static description in *errmsg. */
+int mqg_pattern_new(const char *text, struct mqg_pattern **out, const char **errmsg);
+
+/* NULL-safe; clears *p. */
+void mqg_pattern_destroy(struct mqg_pattern **p);
+
+/* The plain filter (named wildcards reduced to '+'/'#'): what is subscribed on the wire.
+ * Borrowed, valid while the pattern lives. */
+const char *mqg_pattern_filter(const struct mqg_pattern *p);
+
+/* True if the pattern has at least one named wildcard. */
+bool mqg_pattern_has_names(const struct mqg_pattern *p);
+
+/* Check a publish topic template against the pattern: every "{name}" and "$name" in tmpl
+ * must name a wildcard of p (p may be NULL = no names). Returns 0, or -EINVAL with a static
+ * message in *errmsg (if not NULL). A '$' followed by a non-identifier character is literal;
+ * "$name" takes the longest run of identifier characters. A '{' with no '}' before the next
+ * '/' or '{' is literal; "{...}" holding anything but a name is an error. The template must
+ * also be a usable topic: 1..65535 bytes of UTF-8, no '+' or '#' outside references. */
+int mqg_pattern_check_template(const struct mqg_pattern *p, const char *tmpl,
+                               const char **errmsg);
+
+/* Render tmpl for a topic matched by p: "{name}" / "$name" become the level matched by
+ * "+name", or the whole remaining path for "#name" ("" when "a/#rest" matched "a"). Writes a
+ * NUL-terminated string of at most cap bytes into out. Returns the length, or -ENOSPC if it
+ * does not fit (out is then ""), or -EINVAL if topic does not match p or tmpl names an
+ * unknown wildcard (see mqg_pattern_check_template). p may be NULL (tmpl is copied as is).
+ * Allocation-free. */
+int mqg_pattern_render(const struct mqg_pattern *p, const char *topic, const char *tmpl,
+                       char *out, size_t cap);
+
+#endif

@@ -1,0 +1,433 @@
+/* mqg_yaml — read-only view of one libyaml document (see mqg_yaml.h).
+ *
+ * The only file that includes <yaml.h>. Node handles are yaml_node_t pointers into the
+ * document's node array; libyaml's marks are 0-based and are turned into 1-based positions
+ * here. Duplicate mapping keys, which libyaml accepts, are rejected after loading.
+ */
+#include "mqg_yaml.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+struct mqg_yaml_doc {
+    yaml_document_t doc;
+};
+
+/* One scalar key of a mapping, for the duplicate check. */
+struct s_key {
+    const char *text;
+    size_t len;
+    size_t order; /* pair index in the mapping */
+    const yaml_node_t *node;
+};
+
+static const yaml_node_t *s_node(const struct mqg_yaml_node *n)
+{
+    return (const yaml_node_t *)n;
+}
+
+static const struct mqg_yaml_node *s_handle(const yaml_node_t *n)
+{
+    return (const struct mqg_yaml_node *)n;
+}
+
+static const yaml_node_t *s_get(const struct mqg_yaml_doc *d, int index)
+{
+    const yaml_document_t *doc = &d->doc;
+    if (index < 1 || doc->nodes.start + index > doc->nodes.top) {
+        return NULL;
+    }
+    return doc->nodes.start + index - 1;
+}
+
+/* Line (1-based) and column (1-based, in bytes) of byte `offset` of f. */
+static void s_offset_position(FILE *f, size_t offset, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    if (fseek(f, 0, SEEK_SET) != 0) {
+        return;
+    }
+    for (size_t i = 0; i < offset; i++) {
+        int ch = fgetc(f);
+        if (ch == EOF) {
+            return;
+        }
+        if (ch == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+/* Turn a failed yaml_parser_load into *err; returns the negative errno. */
+static int s_parser_error(yaml_parser_t *p, FILE *f, const char *path, struct mqg_error *err)
+{
+    const char *problem = p->problem ? p->problem : "unknown error";
+    int line;
+    int col;
+
+    switch (p->error) {
+    case YAML_MEMORY_ERROR:
+        mqg_error_set(err, path, 0, 0, NULL, "out of memory while reading YAML");
+        return -ENOMEM;
+    case YAML_READER_ERROR:
+        s_offset_position(f, p->problem_offset, &line, &col);
+        if (p->problem_value != -1) {
+            return mqg_error_set(err, path, line, col, NULL,
+                                 "invalid YAML input: %s (byte 0x%02x); expected UTF-8 text",
+                                 problem, (unsigned)p->problem_value & 0xffu);
+        }
+        return mqg_error_set(err, path, line, col, NULL,
+                             "invalid YAML input: %s; expected UTF-8 text", problem);
+    default:
+        line = (int)p->problem_mark.line + 1;
+        col = (int)p->problem_mark.column + 1;
+        if (p->context) {
+            return mqg_error_set(err, path, line, col, NULL,
+                                 "YAML syntax error: %s (%s at line %d, column %d)", problem,
+                                 p->context, (int)p->context_mark.line + 1,
+                                 (int)p->context_mark.column + 1);
+        }
+        return mqg_error_set(err, path, line, col, NULL, "YAML syntax error: %s", problem);
+    }
+}
+
+static int s_key_cmp(const void *a, const void *b)
+{
+    const struct s_key *x = a;
+    const struct s_key *y = b;
+    if (x->len != y->len) {
+        return x->len < y->len ? -1 : 1;
+    }
+    int c = memcmp(x->text, y->text, x->len);
+    if (c != 0) {
+        return c;
+    }
+    return x->order < y->order ? -1 : (x->order > y->order ? 1 : 0);
+}
+
+/* Reject a mapping holding the same scalar key twice; reports the later occurrence. */
+static int s_check_map_keys(const struct mqg_yaml_doc *d, const yaml_node_t *map,
+                            const char *path, struct mqg_error *err)
+{
+    size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+    if (n < 2) {
+        return 0;
+    }
+    struct s_key *keys = calloc(n, sizeof(*keys));
+    if (!keys) {
+        mqg_error_set(err, path, 0, 0, NULL, "out of memory while reading YAML");
+        return -ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *key = s_get(d, map->data.mapping.pairs.start[i].key);
+        if (key && key->type == YAML_SCALAR_NODE) {
+            keys[k].text = (const char *)key->data.scalar.value;
+            keys[k].len = key->data.scalar.length;
+            keys[k].order = i;
+            keys[k].node = key;
+            k++;
+        }
+    }
+    qsort(keys, k, sizeof(*keys), s_key_cmp);
+    /* After sorting, a duplicate with the smallest order that is not the first occurrence is
+     * the one the user meets first in the file among the repeats of that key. */
+    const struct s_key *dup = NULL;
+    const struct s_key *first = NULL;
+    for (size_t i = 1; i < k; i++) {
+        if (keys[i].len == keys[i - 1].len &&
+            memcmp(keys[i].text, keys[i - 1].text, keys[i].len) == 0) {
+            const struct s_key *f0 = &keys[i - 1];
+            while (f0 > keys && f0[-1].len == f0->len && memcmp(f0[-1].text, f0->text,
+                                                                f0->len) == 0) {
+                f0--;
+            }
+            if (!dup || keys[i].order < dup->order) {
+                dup = &keys[i];
+                first = f0;
+            }
+        }
+    }
+    int rc = 0;
+    if (dup) {
+        rc = mqg_error_set(err, path, (int)dup->node->start_mark.line + 1,
+                           (int)dup->node->start_mark.column + 1, NULL,
+                           "duplicate key '%s' (first given at line %d, column %d); "
+                           "expected every key of a mapping once",
+                           dup->text, (int)first->node->start_mark.line + 1,
+                           (int)first->node->start_mark.column + 1);
+    }
+    free(keys);
+    return rc;
+}
+
+static int s_check_duplicates(const struct mqg_yaml_doc *d, const char *path,
+                              struct mqg_error *err)
+{
+    for (const yaml_node_t *n = d->doc.nodes.start; n < d->doc.nodes.top; n++) {
+        if (n->type == YAML_MAPPING_NODE) {
+            int rc = s_check_map_keys(d, n, path, err);
+            if (rc < 0) {
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+/* After the first document: fail if the stream holds another one. */
+static int s_check_single(yaml_parser_t *p, FILE *f, const char *path, struct mqg_error *err)
+{
+    yaml_document_t next;
+    if (!yaml_parser_load(p, &next)) {
+        return s_parser_error(p, f, path, err);
+    }
+    int rc = 0;
+    yaml_node_t *root = yaml_document_get_root_node(&next);
+    if (root) {
+        rc = mqg_error_set(err, path, (int)next.start_mark.line + 1,
+                           (int)next.start_mark.column + 1, NULL,
+                           "a second YAML document starts here; expected exactly one "
+                           "document per commissioning file");
+    }
+    yaml_document_delete(&next);
+    return rc;
+}
+
+static int s_open(const char *path, FILE **out, struct mqg_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        mqg_error_set(err, path, 0, 0, NULL, "cannot open file: %s", strerror(e));
+        return e == ENOENT ? -ENOENT : -EIO;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        mqg_error_set(err, path, 0, 0, NULL, "cannot read file: it is a directory");
+        return -EIO;
+    }
+    *out = f;
+    return 0;
+}
+
+int mqg_yaml_load(const char *path, struct mqg_yaml_doc **out, struct mqg_error *err)
+{
+    *out = NULL;
+    FILE *f = NULL;
+    int rc = s_open(path, &f, err);
+    if (rc < 0) {
+        return rc;
+    }
+    struct mqg_yaml_doc *d = calloc(1, sizeof(*d));
+    yaml_parser_t parser;
+    if (!d || !yaml_parser_initialize(&parser)) {
+        free(d);
+        fclose(f);
+        mqg_error_set(err, path, 0, 0, NULL, "out of memory while reading YAML");
+        return -ENOMEM;
+    }
+    yaml_parser_set_input_file(&parser, f);
+    if (!yaml_parser_load(&parser, &d->doc)) {
+        rc = s_parser_error(&parser, f, path, err);
+        free(d);
+        goto out;
+    }
+    if (!yaml_document_get_root_node(&d->doc)) {
+        rc = mqg_error_set(err, path, 0, 0, NULL,
+                           "the file holds no YAML document; expected a commissioning file "
+                           "(a mapping with metadata and resources)");
+    } else {
+        rc = s_check_single(&parser, f, path, err);
+    }
+    if (rc == 0) {
+        rc = s_check_duplicates(d, path, err);
+    }
+    if (rc < 0) {
+        yaml_document_delete(&d->doc);
+        free(d);
+        goto out;
+    }
+    *out = d;
+out:
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}
+
+void mqg_yaml_destroy(struct mqg_yaml_doc **doc)
+{
+    if (!doc || !*doc) {
+        return;
+    }
+    yaml_document_delete(&(*doc)->doc);
+    free(*doc);
+    *doc = NULL;
+}
+
+const struct mqg_yaml_node *mqg_yaml_root(const struct mqg_yaml_doc *doc)
+{
+    return s_handle(s_get(doc, 1));
+}
+
+enum mqg_yaml_kind mqg_yaml_kind(const struct mqg_yaml_node *n)
+{
+    if (!n) {
+        return MQG_YAML_NONE;
+    }
+    switch (s_node(n)->type) {
+    case YAML_SCALAR_NODE:
+        return MQG_YAML_SCALAR;
+    case YAML_SEQUENCE_NODE:
+        return MQG_YAML_SEQUENCE;
+    case YAML_MAPPING_NODE:
+        return MQG_YAML_MAPPING;
+    default:
+        return MQG_YAML_NONE;
+    }
+}
+
+const char *mqg_yaml_kind_name(const struct mqg_yaml_node *n)
+{
+    switch (mqg_yaml_kind(n)) {
+    case MQG_YAML_SCALAR:
+        return "scalar";
+    case MQG_YAML_SEQUENCE:
+        return "sequence";
+    case MQG_YAML_MAPPING:
+        return "mapping";
+    default:
+        return "nothing";
+    }
+}
+
+const char *mqg_yaml_tag(const struct mqg_yaml_node *n)
+{
+    return n ? (const char *)s_node(n)->tag : NULL;
+}
+
+const char *mqg_yaml_local_tag(const struct mqg_yaml_node *n)
+{
+    const char *tag = mqg_yaml_tag(n);
+    if (!tag || tag[0] != '!' || tag[1] == '\0') {
+        return NULL;
+    }
+    return tag;
+}
+
+const char *mqg_yaml_scalar(const struct mqg_yaml_node *n, size_t *len)
+{
+    if (mqg_yaml_kind(n) != MQG_YAML_SCALAR) {
+        return NULL;
+    }
+    if (len) {
+        *len = s_node(n)->data.scalar.length;
+    }
+    return (const char *)s_node(n)->data.scalar.value;
+}
+
+bool mqg_yaml_plain(const struct mqg_yaml_node *n)
+{
+    return mqg_yaml_kind(n) == MQG_YAML_SCALAR &&
+           s_node(n)->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+bool mqg_yaml_is_null(const struct mqg_yaml_node *n)
+{
+    if (!mqg_yaml_plain(n) || mqg_yaml_local_tag(n)) {
+        return false;
+    }
+    const char *tag = mqg_yaml_tag(n);
+    if (tag && strcmp(tag, YAML_DEFAULT_SCALAR_TAG) != 0 && strcmp(tag, YAML_NULL_TAG) != 0) {
+        return false;
+    }
+    const char *v = mqg_yaml_scalar(n, NULL);
+    return v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
+           strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+}
+
+int mqg_yaml_line(const struct mqg_yaml_node *n)
+{
+    return n ? (int)s_node(n)->start_mark.line + 1 : 0;
+}
+
+int mqg_yaml_col(const struct mqg_yaml_node *n)
+{
+    return n ? (int)s_node(n)->start_mark.column + 1 : 0;
+}
+
+size_t mqg_yaml_map_size(const struct mqg_yaml_node *n)
+{
+    if (mqg_yaml_kind(n) != MQG_YAML_MAPPING) {
+        return 0;
+    }
+    const yaml_node_t *m = s_node(n);
+    return (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+}
+
+int mqg_yaml_map_at(const struct mqg_yaml_doc *doc, const struct mqg_yaml_node *map, size_t i,
+                    const struct mqg_yaml_node **key, const struct mqg_yaml_node **value)
+{
+    if (i >= mqg_yaml_map_size(map)) {
+        return -EINVAL;
+    }
+    const yaml_node_pair_t *pair = &s_node(map)->data.mapping.pairs.start[i];
+    if (key) {
+        *key = s_handle(s_get(doc, pair->key));
+    }
+    if (value) {
+        *value = s_handle(s_get(doc, pair->value));
+    }
+    return 0;
+}
+
+const struct mqg_yaml_node *mqg_yaml_map_get(const struct mqg_yaml_doc *doc,
+                                             const struct mqg_yaml_node *map, const char *key,
+                                             const struct mqg_yaml_node **key_node)
+{
+    size_t n = mqg_yaml_map_size(map);
+    size_t klen = strlen(key);
+    if (key_node) {
+        *key_node = NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct mqg_yaml_node *k = NULL;
+        const struct mqg_yaml_node *v = NULL;
+        mqg_yaml_map_at(doc, map, i, &k, &v);
+        size_t len;
+        const char *text = mqg_yaml_scalar(k, &len);
+        if (text && len == klen && memcmp(text, key, klen) == 0) {
+            if (key_node) {
+                *key_node = k;
+            }
+            return v;
+        }
+    }
+    return NULL;
+}
+
+size_t mqg_yaml_seq_size(const struct mqg_yaml_node *n)
+{
+    if (mqg_yaml_kind(n) != MQG_YAML_SEQUENCE) {
+        return 0;
+    }
+    const yaml_node_t *s = s_node(n);
+    return (size_t)(s->data.sequence.items.top - s->data.sequence.items.start);
+}
+
+const struct mqg_yaml_node *mqg_yaml_seq_at(const struct mqg_yaml_doc *doc,
+                                            const struct mqg_yaml_node *seq, size_t i)
+{
+    if (i >= mqg_yaml_seq_size(seq)) {
+        return NULL;
+    }
+    return s_handle(s_get(doc, s_node(seq)->data.sequence.items.start[i]));
+}

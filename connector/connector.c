@@ -1,0 +1,529 @@
+/* connector — broker connection process (see connector.h).
+ *
+ * One poll loop over: the control channel, signals, the paho event fd, the router bus.
+ * Inbound (broker -> router): messages go straight to the router unless the startup buffer
+ * holds them (router routes not confirmed yet: DESIGN.md "startup buffer") or the bus pushes
+ * back; then they wait, in order, in `to_router`. Outbound (router -> broker): every message
+ * is queued in `to_broker` and published with at most max_inflight outstanding; an item
+ * leaves the queue only when paho reports it done (QoS 0 written, QoS 1/2 acknowledged), so
+ * a lost connection re-publishes what was not confirmed, in order, after reconnecting.
+ * Reconnects use backoff with jitter from reconnectPeriod; each state change is logged once.
+ */
+#include "connector.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mqg_backoff.h"
+#include "mqg_bus.h"
+#include "mqg_child.h"
+#include "mqg_error.h"
+#include "mqg_log.h"
+#include "mqg_proc.h"
+#include "mqg_subs.h"
+#include "mqtt_link.h"
+#include "queue.h"
+
+#define C_HELLO_MS 500
+#define C_DRAIN_MS 1500
+#define C_MAX_TRIES 5
+
+enum c_state { C_DOWN, C_CONNECTING, C_SUBSCRIBING, C_UP };
+static const char *const s_state_names[] = {"down", "connecting", "subscribing", "up"};
+
+struct connector {
+    struct mqg_child child;
+    const struct mqg_connection *conn;
+    struct mqtt_link *link;
+    struct mqg_bus *bus;
+    struct mqg_sub *subs;
+    size_t n_subs;
+    enum c_state state;
+    struct mqg_backoff backoff;
+    int64_t reconnect_at;      /* when C_DOWN: next attempt */
+    int failures;              /* failed attempts since the last success */
+    bool was_up;               /* connected at least once */
+    uint16_t gen;              /* connection generation, tags publishes */
+    bool router_ready;
+    int64_t hello_at;
+    bool holding;              /* startup buffer active */
+    int64_t hold_until;
+    struct cq to_router;
+    struct cq to_broker;
+    size_t cursor;             /* index in to_broker of the first item not yet handed to paho */
+    int inflight;
+    uint64_t seq;              /* header sequence numbers towards the router */
+    uint64_t n_in, n_out, n_dropped, n_malformed, n_failed;
+};
+
+/* ---- towards the router ---- */
+
+static int s_send_router(struct connector *c, const char *topic, size_t tlen, const void *p,
+                         size_t plen, int qos, bool retain)
+{
+    struct mqg_wire_hdr h = {.kind = MQG_MSG_DATA,
+                             .qos = (uint8_t)qos,
+                             .flags = retain ? MQG_WIRE_F_RETAIN : 0,
+                             .seq = ++c->seq};
+    return mqg_bus_send(c->bus, NULL, 0, &h, topic, tlen, p, plen);
+}
+
+static void s_flush_router(struct connector *c)
+{
+    while (!c->holding && c->to_router.count) {
+        struct cq_item *it = cq_at(&c->to_router, 0);
+        if (s_send_router(c, it->topic, it->topic_len, it->payload, it->payload_len, it->qos,
+                          it->retain) != 0) {
+            return;
+        }
+        c->n_in++;
+        cq_pop(&c->to_router);
+    }
+}
+
+static void s_release(struct connector *c, const char *why)
+{
+    if (!c->holding) {
+        return;
+    }
+    c->holding = false;
+    if (c->to_router.count) {
+        log_info("BUFFER-RELEASE", "releasing %zu buffered messages (%s)", c->to_router.count, why);
+    }
+    s_flush_router(c);
+}
+
+static void s_on_broker_message(struct connector *c, struct link_ev *ev)
+{
+    if (!c->holding && c->to_router.count == 0 &&
+        s_send_router(c, ev->topic, ev->topic_len, ev->payload, ev->payload_len, ev->qos,
+                      ev->retain) == 0) {
+        c->n_in++;
+        return;
+    }
+    int rc = cq_push(&c->to_router, ev->topic, ev->topic_len, ev->payload, ev->payload_len,
+                     ev->qos, ev->retain);
+    if (rc != 0) {
+        c->n_dropped++;
+        log_debug("IN-DROP", "queue towards the router full: oldest message dropped");
+    }
+    if (c->holding && c->to_router.count >= (size_t)c->conn->max_buffered) {
+        s_release(c, "maxBufferedMessages reached");
+    }
+}
+
+/* ---- towards the broker ---- */
+
+static uint64_t s_tag(const struct connector *c, uint64_t seq)
+{
+    return seq << 16 | c->gen;
+}
+
+static void s_pop_done(struct connector *c)
+{
+    struct cq_item *it;
+    while ((it = cq_at(&c->to_broker, 0)) && it->state == CQ_DONE) {
+        cq_pop(&c->to_broker);
+        if (c->cursor) {
+            c->cursor--;
+        }
+    }
+}
+
+static void s_pump(struct connector *c)
+{
+    if (c->state < C_SUBSCRIBING) {
+        return;
+    }
+    while (c->inflight < c->child.max_inflight) {
+        struct cq_item *it = cq_at(&c->to_broker, c->cursor);
+        if (!it) {
+            return;
+        }
+        if (it->state != CQ_UNSENT) {
+            c->cursor++;
+            continue;
+        }
+        int rc = mqtt_link_publish(c->link, it->topic, it->payload, it->payload_len, it->qos,
+                                   it->retain, s_tag(c, it->seq));
+        if (rc != 0) {
+            if (rc == -EIO) { /* paho refused this message itself: it will never go */
+                log_warn("PUB-INVALID", "message to '%s' refused by the MQTT library: dropped",
+                         it->topic);
+                it->state = CQ_DONE;
+                c->n_dropped++;
+                s_pop_done(c);
+                continue;
+            }
+            return; /* not connected or window full: try again later */
+        }
+        it->state = CQ_INFLIGHT;
+        it->tries++;
+        c->inflight++;
+        c->cursor++;
+    }
+}
+
+static void s_on_pub_result(struct connector *c, struct link_ev *ev)
+{
+    size_t idx;
+    struct cq_item *it = cq_find(&c->to_broker, ev->tag >> 16, &idx);
+    uint16_t gen = (uint16_t)(ev->tag & 0xffff);
+    if (!it) {
+        return; /* dropped meanwhile */
+    }
+    if (ev->kind == LEV_PUB_OK) {
+        if (it->state == CQ_INFLIGHT) {
+            c->inflight--;
+        }
+        if (it->state != CQ_DONE) {
+            it->state = CQ_DONE;
+            c->n_out++;
+        }
+        s_pop_done(c);
+        return;
+    }
+    if (gen != c->gen || it->state != CQ_INFLIGHT) {
+        return; /* from an earlier connection: already rewound */
+    }
+    c->inflight--;
+    c->n_failed++;
+    if (it->tries >= C_MAX_TRIES) {
+        log_warn("PUB-FAIL", "publish to '%s' failed %d times (code %d): dropped", it->topic,
+                 it->tries, ev->rc);
+        it->state = CQ_DONE;
+        c->n_dropped++;
+        s_pop_done(c);
+        return;
+    }
+    it->state = CQ_UNSENT;
+    if (idx < c->cursor) {
+        c->cursor = idx;
+    }
+}
+
+/* The connection is gone: everything not confirmed goes again after reconnecting. */
+static void s_rewind(struct connector *c)
+{
+    c->gen++;
+    for (size_t i = 0; i < c->to_broker.count; i++) {
+        struct cq_item *it = cq_at(&c->to_broker, i);
+        if (it->state == CQ_INFLIGHT) {
+            it->state = CQ_UNSENT;
+        }
+    }
+    c->inflight = 0;
+    c->cursor = 0;
+}
+
+static void s_on_router_data(struct connector *c, struct mqg_bus_msg *m)
+{
+    struct cq_item *oldest = cq_at(&c->to_broker, 0);
+    if (c->to_broker.count >= c->to_broker.max && oldest->state == CQ_INFLIGHT) {
+        c->inflight--; /* its result will find nothing */
+    }
+    int rc = cq_push(&c->to_broker, m->topic, m->topic_len, m->payload, m->payload_len,
+                     m->hdr.qos, (m->hdr.flags & MQG_WIRE_F_RETAIN) != 0);
+    if (rc == 1) {
+        c->n_dropped++;
+        if (c->cursor) {
+            c->cursor--;
+        }
+        if (c->n_dropped == 1 || c->n_dropped % 10000 == 0) {
+            log_warn("OUT-DROP", "queue towards the broker is full (%zu): dropped %llu oldest "
+                     "messages so far", c->to_broker.max, (unsigned long long)c->n_dropped);
+        }
+    }
+}
+
+/* ---- connection state ---- */
+
+static void s_schedule_reconnect(struct connector *c, int64_t now)
+{
+    uint32_t d = mqg_backoff_next(&c->backoff);
+    c->reconnect_at = now + d;
+    c->state = C_DOWN;
+}
+
+static void s_connect(struct connector *c)
+{
+    c->state = C_CONNECTING;
+    log_debug("CONN-TRY", "connecting to %s", c->conn->uri);
+    mqtt_link_connect(c->link); /* failure arrives as an event */
+}
+
+static void s_on_connected(struct connector *c, struct link_ev *ev)
+{
+    if (c->failures > 0) {
+        log_notice("CONN-UP", "connected to %s after %d failed attempts%s", c->conn->uri,
+                   c->failures, ev->session_present ? " (session resumed)" : "");
+    } else {
+        log_notice("CONN-UP", "connected to %s%s", c->conn->uri,
+                   ev->session_present ? " (session resumed)" : "");
+    }
+    c->failures = 0;
+    c->was_up = true;
+    mqg_backoff_reset(&c->backoff);
+    if (!c->router_ready && !c->holding) {
+        c->holding = true;
+        c->hold_until = mqg_now_ms() + c->conn->buffer_window_ms;
+    }
+    c->state = C_SUBSCRIBING;
+    mqtt_link_subscribe(c->link, c->subs, c->n_subs);
+}
+
+static void s_on_connect_failed(struct connector *c, struct link_ev *ev, int64_t now)
+{
+    c->failures++;
+    s_schedule_reconnect(c, now);
+    const char *why = ev->rc ? mqtt_link_strerror(ev->rc) : "connection failed";
+    if (c->failures == 1) {
+        log_warn("CONN-FAIL", "cannot connect to %s: %s%s%s; retrying with backoff", c->conn->uri,
+                 why, ev->text[0] ? " - " : "", ev->text);
+    } else {
+        log_debug("CONN-FAIL", "attempt %d to %s failed: %s; next in %lld ms", c->failures,
+                  c->conn->uri, why, (long long)(c->reconnect_at - now));
+    }
+}
+
+static void s_on_lost(struct connector *c, struct link_ev *ev, int64_t now)
+{
+    log_warn("CONN-LOST", "connection to %s lost: %s; %zu messages wait for it", c->conn->uri,
+             ev->text[0] ? ev->text : "unknown cause", c->to_broker.count);
+    s_rewind(c);
+    c->failures = 1; /* so the next success is logged as a recovery */
+    s_schedule_reconnect(c, now);
+}
+
+static void s_on_link_events(struct connector *c)
+{
+    struct link_ev *ev = mqtt_link_take(c->link);
+    int64_t now = mqg_now_ms();
+    while (ev) {
+        struct link_ev *next = ev->next;
+        switch (ev->kind) {
+        case LEV_MSG:
+            s_on_broker_message(c, ev);
+            break;
+        case LEV_CONNECTED:
+            s_on_connected(c, ev);
+            break;
+        case LEV_CONNECT_FAILED:
+            if (c->state == C_CONNECTING) {
+                s_on_connect_failed(c, ev, now);
+            }
+            break;
+        case LEV_LOST:
+            s_on_lost(c, ev, now);
+            break;
+        case LEV_PUB_OK:
+        case LEV_PUB_FAIL:
+            s_on_pub_result(c, ev);
+            break;
+        case LEV_SUB_OK:
+            if (c->state == C_SUBSCRIBING) {
+                c->state = C_UP;
+                if (ev->rc > 0) {
+                    log_warn("SUB-REFUSED", "the broker refused %d of %zu subscriptions", ev->rc,
+                             c->n_subs);
+                } else if (c->n_subs) {
+                    log_info("SUBSCRIBED", "subscribed %zu filters", c->n_subs);
+                }
+            }
+            break;
+        case LEV_SUB_FAIL:
+            if (c->state == C_SUBSCRIBING) {
+                c->state = C_UP;
+                log_warn("SUB-FAIL", "subscribing failed: %s (code %d)",
+                         ev->text[0] ? ev->text : "error", ev->rc);
+            }
+            break;
+        }
+        free(ev);
+        ev = next;
+    }
+}
+
+static void s_on_bus(struct connector *c)
+{
+    for (int budget = 0; budget < 4096; budget++) {
+        struct mqg_bus_msg m;
+        int rc = mqg_bus_recv(c->bus, &m);
+        if (rc == -EAGAIN) {
+            return;
+        }
+        if (rc == -EPROTO) {
+            c->n_malformed++;
+            continue;
+        }
+        if (rc < 0) {
+            return;
+        }
+        if (m.hdr.kind == MQG_MSG_DATA) {
+            s_on_router_data(c, &m);
+        } else if (m.hdr.kind == MQG_MSG_READY && !c->router_ready) {
+            c->router_ready = true;
+            log_debug("ROUTER-READY", "router routes are ready");
+            s_release(c, "router ready");
+        }
+        mqg_bus_msg_close(&m);
+    }
+}
+
+static void s_status(const struct connector *c, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "state=%s in=%llu out=%llu dropped=%llu malformed=%llu queued=%zu "
+             "buffered=%zu inflight=%d",
+             s_state_names[c->state], (unsigned long long)c->n_in, (unsigned long long)c->n_out,
+             (unsigned long long)c->n_dropped, (unsigned long long)c->n_malformed,
+             c->to_broker.count, c->to_router.count, c->inflight);
+}
+
+static int s_timeout(struct connector *c, int64_t now, int timeout)
+{
+    if (c->state == C_DOWN) {
+        int64_t d = c->reconnect_at - now;
+        timeout = d < timeout ? (int)(d < 0 ? 0 : d) : timeout;
+    }
+    if (c->holding) {
+        int64_t d = c->hold_until - now;
+        timeout = d < timeout ? (int)(d < 0 ? 0 : d) : timeout;
+    }
+    if (!c->router_ready && timeout > C_HELLO_MS) {
+        timeout = C_HELLO_MS;
+    }
+    if (c->to_router.count && !c->holding && timeout > 10) {
+        timeout = 10;
+    }
+    return timeout;
+}
+
+static void s_timers(struct connector *c, int64_t now)
+{
+    if (c->state == C_DOWN && now >= c->reconnect_at) {
+        s_connect(c);
+    }
+    if (c->holding && now >= c->hold_until) {
+        s_release(c, "messageBufferWindowMs passed");
+    }
+    if (!c->router_ready && now >= c->hello_at) {
+        struct mqg_wire_hdr h = {.kind = MQG_MSG_HELLO};
+        mqg_bus_send(c->bus, NULL, 0, &h, NULL, 0, NULL, 0);
+        c->hello_at = now + C_HELLO_MS;
+    }
+}
+
+static int s_setup(struct connector *c)
+{
+    const struct mqg_model *m = &c->child.model;
+    int idx = mqg_model_find_conn(m, c->child.key);
+    if (idx < 0) {
+        log_error("CONN-UNKNOWN", "connection '%s' is not in the configuration", c->child.key);
+        return MQG_EXIT_CONFIG;
+    }
+    c->conn = &m->conns[idx];
+    if (mqg_subs_for_conn(m, idx, &c->subs, &c->n_subs) != 0) {
+        log_error("SUBS-BAD", "cannot build the subscriptions of '%s'", c->child.key);
+        return MQG_EXIT_CONFIG;
+    }
+    cq_init(&c->to_router, (size_t)c->child.queue_max > (size_t)c->conn->max_buffered
+                               ? (size_t)c->child.queue_max
+                               : (size_t)c->conn->max_buffered);
+    cq_init(&c->to_broker, (size_t)c->child.queue_max);
+    uint32_t base = c->conn->reconnect_period_ms > 0 ? (uint32_t)c->conn->reconnect_period_ms : 1000;
+    mqg_backoff_init(&c->backoff, base, base * 30 > 60000 ? base * 30 : 60000, mqg_seed());
+    if (mqtt_link_new(c->conn, c->child.rundir, c->child.max_inflight, &c->link) != 0) {
+        return MQG_EXIT_CONFIG;
+    }
+    if (mqg_bus_connect(c->child.bus, c->child.key, c->child.queue_max, &c->bus) != 0) {
+        return MQG_EXIT_TRANSIENT;
+    }
+    return 0;
+}
+
+static void s_free(struct connector *c)
+{
+    mqtt_link_destroy(&c->link, 500);
+    mqg_bus_destroy(&c->bus);
+    mqg_subs_free(c->subs, c->n_subs);
+    cq_free(&c->to_router);
+    cq_free(&c->to_broker);
+    mqg_child_free(&c->child);
+}
+
+int connector_main(int argc, char **argv)
+{
+    struct connector c;
+    memset(&c, 0, sizeof(c));
+    int rc = mqg_child_init(&c.child, "connector", argc, argv);
+    if (rc != 0) {
+        mqg_child_free(&c.child);
+        return rc;
+    }
+    rc = s_setup(&c);
+    if (rc != 0) {
+        s_free(&c);
+        return rc;
+    }
+    log_info("CONNECTOR-UP", "broker %s, %zu subscriptions", c.conn->uri, c.n_subs);
+    mqg_child_ready(&c.child);
+    s_connect(&c);
+
+    int64_t stop_deadline = 0;
+    for (;;) {
+        int64_t now = mqg_now_ms();
+        if (c.child.stop) {
+            /* finish what the broker can still take, briefly */
+            if (!stop_deadline) {
+                stop_deadline = now + C_DRAIN_MS;
+            }
+            if (c.state < C_SUBSCRIBING || c.to_broker.count == 0 || now >= stop_deadline) {
+                break;
+            }
+        }
+        s_timers(&c, now);
+        s_pump(&c);
+        char status[256];
+        s_status(&c, status, sizeof(status));
+        int timeout = s_timeout(&c, now, mqg_child_tick(&c.child, now, status));
+        if (c.child.stop && timeout > 50) {
+            timeout = 50;
+        }
+        if (mqg_bus_events(c.bus) & MQG_BUS_IN) {
+            timeout = 0;
+        }
+        struct pollfd p[4] = {
+            {.fd = c.child.ctl.fd, .events = POLLIN},
+            {.fd = c.child.sigfd, .events = POLLIN},
+            {.fd = mqtt_link_fd(c.link), .events = POLLIN},
+            {.fd = mqg_bus_fd(c.bus), .events = POLLIN},
+        };
+        if (poll(p, 4, timeout) < 0 && errno != EINTR) {
+            log_error("CONNECTOR-POLL", "poll: %s", strerror(errno));
+            break;
+        }
+        if (p[0].revents) {
+            mqg_child_on_ctl(&c.child);
+        }
+        if (p[1].revents) {
+            mqg_child_on_signal(&c.child);
+        }
+        if (p[2].revents) {
+            s_on_link_events(&c);
+        }
+        s_on_bus(&c);
+        if (c.to_router.count && !c.holding) {
+            s_flush_router(&c);
+        }
+    }
+    rc = c.child.exit_code;
+    log_info("CONNECTOR-DOWN", "stopping: in=%llu out=%llu dropped=%llu queued=%zu",
+             (unsigned long long)c.n_in, (unsigned long long)c.n_out,
+             (unsigned long long)c.n_dropped, c.to_broker.count);
+    s_free(&c);
+    return rc;
+}

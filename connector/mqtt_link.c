@@ -1,0 +1,485 @@
+/* mqtt_link — paho MQTTAsync adapter (see mqtt_link.h).
+ *
+ * Paho's callbacks get a context pointer; publish callbacks carry the caller's tag in it, so
+ * the link they belong to is the process's single link (s_link). Translation of paho codes to
+ * errno values and texts happens here only.
+ */
+#include "mqtt_link.h"
+
+#include <MQTTAsync.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "mqg_log.h"
+
+struct mqtt_link {
+    MQTTAsync client;
+    const struct mqg_connection *conn;
+    int version;
+    int max_inflight;
+    int efd;
+    pthread_mutex_t lock;
+    struct link_ev *head, *tail;
+    char *files[3];           /* PEM files written for inline certificates */
+    char **filters;           /* kept alive for subscribeMany */
+    int *qos;
+    size_t n_filters;
+    char rundir[512];
+};
+
+static struct mqtt_link *s_link;
+
+/* ---- events (paho threads) ---- */
+
+static void s_push(struct mqtt_link *l, struct link_ev *ev)
+{
+    ev->next = NULL;
+    pthread_mutex_lock(&l->lock);
+    bool was_empty = l->head == NULL;
+    if (l->tail) {
+        l->tail->next = ev;
+    } else {
+        l->head = ev;
+    }
+    l->tail = ev;
+    pthread_mutex_unlock(&l->lock);
+    if (was_empty) {
+        uint64_t one = 1;
+        ssize_t w = write(l->efd, &one, sizeof(one));
+        (void)w;
+    }
+}
+
+static void s_push_simple(struct mqtt_link *l, enum link_ev_kind kind, int rc, uint64_t tag,
+                          const char *text)
+{
+    struct link_ev *ev = calloc(1, sizeof(*ev));
+    if (!ev) {
+        return;
+    }
+    ev->kind = kind;
+    ev->rc = rc;
+    ev->tag = tag;
+    if (text) {
+        snprintf(ev->text, sizeof(ev->text), "%s", text);
+    }
+    s_push(l, ev);
+}
+
+static int s_on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
+{
+    struct mqtt_link *l = ctx;
+    size_t tl = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+    size_t pl = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
+    struct link_ev *ev = malloc(sizeof(*ev) + tl + 1 + pl);
+    if (ev) {
+        memset(ev, 0, sizeof(*ev));
+        ev->kind = LEV_MSG;
+        ev->topic = (char *)(ev + 1);
+        memcpy(ev->topic, topic, tl);
+        ev->topic[tl] = '\0';
+        ev->topic_len = tl;
+        ev->payload = ev->topic + tl + 1;
+        if (pl) {
+            memcpy(ev->payload, m->payload, pl);
+        }
+        ev->payload_len = pl;
+        ev->qos = m->qos;
+        ev->retain = m->retained != 0;
+        s_push(l, ev);
+    }
+    MQTTAsync_freeMessage(&m);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+static void s_on_lost(void *ctx, char *cause)
+{
+    s_push_simple(ctx, LEV_LOST, 0, 0, cause ? cause : "connection lost");
+}
+
+static void s_on_connect(void *ctx, MQTTAsync_successData *d)
+{
+    struct link_ev *ev = calloc(1, sizeof(*ev));
+    if (ev) {
+        ev->kind = LEV_CONNECTED;
+        ev->session_present = d ? d->alt.connect.sessionPresent != 0 : false;
+        s_push(ctx, ev);
+    }
+}
+
+static void s_on_connect5(void *ctx, MQTTAsync_successData5 *d)
+{
+    struct link_ev *ev = calloc(1, sizeof(*ev));
+    if (ev) {
+        ev->kind = LEV_CONNECTED;
+        ev->session_present = d ? d->alt.connect.sessionPresent != 0 : false;
+        s_push(ctx, ev);
+    }
+}
+
+static void s_on_connect_fail(void *ctx, MQTTAsync_failureData *d)
+{
+    int rc = d ? d->code : MQTTASYNC_FAILURE;
+    s_push_simple(ctx, LEV_CONNECT_FAILED, rc, 0, d && d->message ? d->message : NULL);
+}
+
+static void s_on_connect_fail5(void *ctx, MQTTAsync_failureData5 *d)
+{
+    int rc = d ? (d->reasonCode ? (int)d->reasonCode : d->code) : MQTTASYNC_FAILURE;
+    s_push_simple(ctx, LEV_CONNECT_FAILED, rc, 0, d && d->message ? d->message : NULL);
+}
+
+static void s_on_pub(void *ctx, MQTTAsync_successData *d)
+{
+    s_push_simple(s_link, LEV_PUB_OK, 0, (uint64_t)(uintptr_t)ctx, NULL);
+}
+
+static void s_on_pub5(void *ctx, MQTTAsync_successData5 *d)
+{
+    s_push_simple(s_link, LEV_PUB_OK, 0, (uint64_t)(uintptr_t)ctx, NULL);
+}
+
+static void s_on_pub_fail(void *ctx, MQTTAsync_failureData *d)
+{
+    s_push_simple(s_link, LEV_PUB_FAIL, d ? d->code : -1, (uint64_t)(uintptr_t)ctx, NULL);
+}
+
+static void s_on_pub_fail5(void *ctx, MQTTAsync_failureData5 *d)
+{
+    int rc = d ? (d->reasonCode ? (int)d->reasonCode : d->code) : -1;
+    s_push_simple(s_link, LEV_PUB_FAIL, rc, (uint64_t)(uintptr_t)ctx, NULL);
+}
+
+static void s_on_sub(void *ctx, MQTTAsync_successData *d)
+{
+    struct mqtt_link *l = ctx;
+    int refused = 0;
+    if (d && l->n_filters == 1) {
+        refused = d->alt.qos == 0x80; /* one filter: alt.qos; 0x80 = refused */
+    } else if (d && d->alt.qosList) {
+        for (size_t i = 0; i < l->n_filters; i++) {
+            refused += d->alt.qosList[i] == 0x80;
+        }
+    }
+    s_push_simple(ctx, LEV_SUB_OK, refused, 0, NULL);
+}
+
+static void s_on_sub5(void *ctx, MQTTAsync_successData5 *d)
+{
+    int refused = 0;
+    if (d) {
+        if (d->alt.sub.reasonCodeCount <= 1) {
+            refused = (int)d->reasonCode >= 0x80;
+        }
+        for (int i = 0; d->alt.sub.reasonCodeCount > 1 && i < d->alt.sub.reasonCodeCount; i++) {
+            refused += (int)d->alt.sub.reasonCodes[i] >= 0x80;
+        }
+    }
+    s_push_simple(ctx, LEV_SUB_OK, refused, 0, NULL);
+}
+
+static void s_on_sub_fail(void *ctx, MQTTAsync_failureData *d)
+{
+    s_push_simple(ctx, LEV_SUB_FAIL, d ? d->code : -1, 0, d && d->message ? d->message : NULL);
+}
+
+static void s_on_sub_fail5(void *ctx, MQTTAsync_failureData5 *d)
+{
+    int rc = d ? (d->reasonCode ? (int)d->reasonCode : d->code) : -1;
+    s_push_simple(ctx, LEV_SUB_FAIL, rc, 0, d && d->message ? d->message : NULL);
+}
+
+/* ---- set-up ---- */
+
+/* A certificate property is a file path, or PEM text that we write into rundir. */
+static int s_cert_file(struct mqtt_link *l, int slot, const char *value, const char *rundir,
+                       const char *name, const char **path)
+{
+    *path = NULL;
+    if (!value) {
+        return 0;
+    }
+    if (!strstr(value, "-----BEGIN")) {
+        *path = value;
+        return 0;
+    }
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s/%s-%d.pem", rundir, name, (int)getpid());
+    int fd = open(buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return -errno;
+    }
+    size_t len = strlen(value);
+    ssize_t w = write(fd, value, len);
+    close(fd);
+    if (w != (ssize_t)len) {
+        unlink(buf);
+        return -EIO;
+    }
+    l->files[slot] = strdup(buf);
+    *path = l->files[slot];
+    return l->files[slot] ? 0 : -ENOMEM;
+}
+
+int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_inflight,
+                  struct mqtt_link **out)
+{
+    struct mqtt_link *l = calloc(1, sizeof(*l));
+    if (!l) {
+        return -ENOMEM;
+    }
+    l->conn = c;
+    l->version = c->protocol_version;
+    l->max_inflight = max_inflight;
+    snprintf(l->rundir, sizeof(l->rundir), "%s", rundir);
+    pthread_mutex_init(&l->lock, NULL);
+    l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l->efd < 0) {
+        free(l);
+        return -errno;
+    }
+    MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+    co.sendWhileDisconnected = 0;
+    if (l->version == 5) {
+        co.MQTTVersion = MQTTVERSION_5;
+    }
+    int rc = MQTTAsync_createWithOptions(&l->client, c->uri, c->client_id,
+                                         MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+    if (rc != MQTTASYNC_SUCCESS) {
+        log_error("LINK-CREATE", "cannot create MQTT client for %s: %s", c->uri,
+                  MQTTAsync_strerror(rc));
+        close(l->efd);
+        free(l);
+        return -EINVAL;
+    }
+    MQTTAsync_setCallbacks(l->client, l, s_on_lost, s_on_message, NULL);
+    s_link = l;
+    *out = l;
+    return 0;
+}
+
+void mqtt_link_destroy(struct mqtt_link **pl, int timeout_ms)
+{
+    if (!pl || !*pl) {
+        return;
+    }
+    struct mqtt_link *l = *pl;
+    if (MQTTAsync_isConnected(l->client)) {
+        MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+        d.timeout = timeout_ms;
+        if (MQTTAsync_disconnect(l->client, &d) == MQTTASYNC_SUCCESS) {
+            for (int i = 0; i < timeout_ms / 10 && MQTTAsync_isConnected(l->client); i++) {
+                usleep(10000);
+            }
+        }
+    }
+    MQTTAsync_destroy(&l->client);
+    s_link = NULL;
+    struct link_ev *ev = l->head;
+    while (ev) {
+        struct link_ev *nx = ev->next;
+        free(ev);
+        ev = nx;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (l->files[i]) {
+            unlink(l->files[i]);
+            free(l->files[i]);
+        }
+    }
+    if (l->filters) {
+        for (size_t i = 0; l->filters[i]; i++) {
+            free(l->filters[i]);
+        }
+        free(l->filters);
+    }
+    free(l->qos);
+    close(l->efd);
+    pthread_mutex_destroy(&l->lock);
+    free(l);
+    *pl = NULL;
+}
+
+int mqtt_link_fd(const struct mqtt_link *l)
+{
+    return l->efd;
+}
+
+struct link_ev *mqtt_link_take(struct mqtt_link *l)
+{
+    uint64_t v;
+    ssize_t r = read(l->efd, &v, sizeof(v));
+    (void)r;
+    pthread_mutex_lock(&l->lock);
+    struct link_ev *h = l->head;
+    l->head = l->tail = NULL;
+    pthread_mutex_unlock(&l->lock);
+    return h;
+}
+
+int mqtt_link_connect(struct mqtt_link *l)
+{
+    const struct mqg_connection *c = l->conn;
+    MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
+    MQTTAsync_connectOptions o5 = MQTTAsync_connectOptions_initializer5;
+    MQTTAsync_connectOptions *opt = l->version == 5 ? &o5 : &o;
+    MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+
+    if (l->version == 5) {
+        opt->cleanstart = c->clean;
+        opt->onSuccess5 = s_on_connect5;
+        opt->onFailure5 = s_on_connect_fail5;
+    } else {
+        opt->cleansession = c->clean;
+        opt->MQTTVersion = l->version == 3 ? MQTTVERSION_3_1 : MQTTVERSION_3_1_1;
+        opt->onSuccess = s_on_connect;
+        opt->onFailure = s_on_connect_fail;
+    }
+    opt->context = l;
+    opt->keepAliveInterval = c->keepalive_s;
+    opt->connectTimeout = c->connect_timeout_ms > 0 ? (c->connect_timeout_ms + 999) / 1000 : 30;
+    opt->maxInflight = l->max_inflight;
+    opt->automaticReconnect = 0;
+    opt->username = c->username;
+    opt->password = c->password;
+    if (c->will.set) {
+        will.topicName = c->will.topic;
+        will.message = c->will.payload ? c->will.payload : "";
+        will.qos = c->will.qos;
+        will.retained = c->will.retain;
+        opt->will = &will;
+    }
+    if (c->scheme == MQG_SCHEME_MQTTS || c->scheme == MQG_SCHEME_WSS) {
+        const char *ca = NULL, *cert = NULL, *key = NULL;
+        const char *rundir = l->rundir;
+        if (!l->files[0] && !l->files[1] && !l->files[2]) {
+            if (s_cert_file(l, 0, c->ca_cert, rundir, "ca", &ca) != 0 ||
+                (c->mutual_auth &&
+                 (s_cert_file(l, 1, c->client_cert, rundir, "cert", &cert) != 0 ||
+                  s_cert_file(l, 2, c->client_key, rundir, "key", &key) != 0))) {
+                log_error("TLS-FILES", "cannot write certificate files into %s", rundir);
+                return -EIO;
+            }
+        } else {
+            ca = l->files[0] ? l->files[0] : c->ca_cert;
+            cert = l->files[1] ? l->files[1] : c->client_cert;
+            key = l->files[2] ? l->files[2] : c->client_key;
+        }
+        ssl.trustStore = ca;
+        if (c->mutual_auth) {
+            ssl.keyStore = cert;
+            ssl.privateKey = key;
+        }
+        ssl.enableServerCertAuth = c->trust_all ? 0 : 1;
+        ssl.verify = c->trust_all ? 0 : 1;
+        opt->ssl = &ssl;
+    }
+    int rc = MQTTAsync_connect(l->client, opt);
+    if (rc != MQTTASYNC_SUCCESS) {
+        log_debug("LINK-CONNECT", "MQTTAsync_connect: %s", MQTTAsync_strerror(rc));
+        s_push_simple(l, LEV_CONNECT_FAILED, rc, 0, MQTTAsync_strerror(rc));
+        return -EIO;
+    }
+    return 0;
+}
+
+int mqtt_link_subscribe(struct mqtt_link *l, const struct mqg_sub *subs, size_t n)
+{
+    if (n == 0) {
+        s_push_simple(l, LEV_SUB_OK, 0, 0, NULL);
+        return 0;
+    }
+    if (!l->filters) {
+        l->filters = calloc(n + 1, sizeof(*l->filters));
+        l->qos = calloc(n, sizeof(*l->qos));
+        if (!l->filters || !l->qos) {
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+            l->filters[i] = strdup(subs[i].filter);
+            l->qos[i] = subs[i].qos;
+            if (!l->filters[i]) {
+                return -ENOMEM;
+            }
+        }
+        l->n_filters = n;
+    }
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.context = l;
+    if (l->version == 5) {
+        ro.onSuccess5 = s_on_sub5;
+        ro.onFailure5 = s_on_sub_fail5;
+    } else {
+        ro.onSuccess = s_on_sub;
+        ro.onFailure = s_on_sub_fail;
+    }
+    int rc = MQTTAsync_subscribeMany(l->client, (int)n, l->filters, l->qos, &ro);
+    if (rc != MQTTASYNC_SUCCESS) {
+        s_push_simple(l, LEV_SUB_FAIL, rc, 0, MQTTAsync_strerror(rc));
+        return -EIO;
+    }
+    return 0;
+}
+
+int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payload, size_t len,
+                      int qos, bool retain, uint64_t tag)
+{
+    MQTTAsync_message m = MQTTAsync_message_initializer;
+    m.payload = (void *)payload;
+    m.payloadlen = (int)len;
+    m.qos = qos;
+    m.retained = retain;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.context = (void *)(uintptr_t)tag;
+    if (l->version == 5) {
+        ro.onSuccess5 = s_on_pub5;
+        ro.onFailure5 = s_on_pub_fail5;
+    } else {
+        ro.onSuccess = s_on_pub;
+        ro.onFailure = s_on_pub_fail;
+    }
+    int rc = MQTTAsync_sendMessage(l->client, topic, &m, &ro);
+    switch (rc) {
+    case MQTTASYNC_SUCCESS:
+        return 0;
+    case MQTTASYNC_DISCONNECTED:
+        return -ENOTCONN;
+    case MQTTASYNC_MAX_MESSAGES_INFLIGHT:
+    case MQTTASYNC_MAX_BUFFERED_MESSAGES:
+    case MQTTASYNC_NO_MORE_MSGIDS:
+        return -EAGAIN;
+    default:
+        log_debug("LINK-PUBLISH", "MQTTAsync_sendMessage: %s", MQTTAsync_strerror(rc));
+        return -EIO;
+    }
+}
+
+const char *mqtt_link_strerror(int rc)
+{
+    switch (rc) {
+    case 1: return "refused: unacceptable protocol version";
+    case 2: return "refused: client identifier rejected";
+    case 3: return "refused: server unavailable";
+    case 4: return "refused: bad user name or password";
+    case 5: return "refused: not authorized";
+    case 0x86: return "refused: bad user name or password";
+    case 0x87: return "refused: not authorized";
+    case 0x84: return "refused: unsupported protocol version";
+    case 0x85: return "refused: client identifier not valid";
+    case 0x88: return "refused: server unavailable";
+    default: break;
+    }
+    if (rc < 0) {
+        const char *s = MQTTAsync_strerror(rc);
+        return s ? s : "connection failed";
+    }
+    return rc >= 0x80 ? "refused by the broker" : "connection failed";
+}

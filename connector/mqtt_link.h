@@ -1,0 +1,74 @@
+/* mqtt_link — the connector's one broker connection (the only user of paho's MQTTAsync.h).
+ *
+ * Wraps an MQTTAsync client. Every paho callback runs on a paho thread and does one thing:
+ * it appends an event to a mutex-protected list and writes the eventfd; the connector's poll
+ * loop takes the events in order (mqtt_link_take). Paho threads never touch anything else.
+ * Reconnecting is the caller's decision (automatic reconnect is off). One link per process.
+ */
+#ifndef MQTT_LINK_H
+#define MQTT_LINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqg_model.h"
+#include "mqg_subs.h"
+
+enum link_ev_kind {
+    LEV_MSG = 1,         /* a message arrived */
+    LEV_CONNECTED,       /* connect succeeded */
+    LEV_CONNECT_FAILED,  /* connect failed: rc, text */
+    LEV_LOST,            /* connection lost: text */
+    LEV_PUB_OK,          /* publish `tag` done (QoS 0: written; QoS 1/2: acknowledged) */
+    LEV_PUB_FAIL,        /* publish `tag` failed: rc */
+    LEV_SUB_OK,          /* subscribe done; rc = number of filters the broker refused */
+    LEV_SUB_FAIL,        /* subscribe failed: rc, text */
+};
+
+struct link_ev {
+    struct link_ev *next;
+    enum link_ev_kind kind;
+    int rc;
+    uint64_t tag;
+    bool session_present;
+    char text[160];      /* reason, for failures */
+    char *topic;         /* LEV_MSG: NUL-terminated, inside this allocation */
+    size_t topic_len;
+    void *payload;       /* LEV_MSG: inside this allocation */
+    size_t payload_len;
+    int qos;
+    bool retain;
+};
+
+struct mqtt_link;
+
+/* Create the client for connection c. Files for PEM text given inline are written into
+ * rundir (mode 0600). max_inflight bounds paho's in-flight window. Returns 0 or -errno. */
+int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_inflight,
+                  struct mqtt_link **out);
+
+/* NULL-safe: disconnects (waiting at most timeout_ms), destroys the client, clears *l. */
+void mqtt_link_destroy(struct mqtt_link **l, int timeout_ms);
+
+/* The eventfd to poll for POLLIN. */
+int mqtt_link_fd(const struct mqtt_link *l);
+
+/* Take all queued events, oldest first (a list linked by ->next; free each with free()). */
+struct link_ev *mqtt_link_take(struct mqtt_link *l);
+
+/* Start connecting; the outcome arrives as LEV_CONNECTED / LEV_CONNECT_FAILED. */
+int mqtt_link_connect(struct mqtt_link *l);
+
+/* Subscribe to all filters at once; outcome as LEV_SUB_OK / LEV_SUB_FAIL. */
+int mqtt_link_subscribe(struct mqtt_link *l, const struct mqg_sub *subs, size_t n);
+
+/* Publish (paho copies the message); the outcome arrives as LEV_PUB_OK/FAIL with `tag`.
+ * Returns 0, -ENOTCONN when not connected, -EAGAIN when paho's window is full, -EIO. */
+int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payload, size_t len,
+                      int qos, bool retain, uint64_t tag);
+
+/* Text for a connect failure code (CONNACK return codes and paho's negative codes). */
+const char *mqtt_link_strerror(int rc);
+
+#endif

@@ -1,0 +1,54 @@
+/* queue — the connector's bounded, ordered message queues (a growable ring).
+ *
+ * Used twice per connector: towards the router (startup buffer, backpressure) and towards the
+ * broker (messages waiting for or in flight to the broker). Each item has a sequence number
+ * that never repeats, so late paho callbacks find their item (or learn it is gone) in O(1).
+ * Items own one allocation holding topic (NUL-terminated) and payload. Single-threaded.
+ */
+#ifndef CONNECTOR_QUEUE_H
+#define CONNECTOR_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum cq_state { CQ_UNSENT = 0, CQ_INFLIGHT = 1, CQ_DONE = 2 };
+
+struct cq_item {
+    uint64_t seq;
+    char *topic;          /* NUL-terminated; start of the item's allocation */
+    size_t topic_len;
+    void *payload;        /* inside the same allocation */
+    size_t payload_len;
+    uint8_t qos;
+    uint8_t retain;
+    uint8_t state;
+    uint8_t tries;
+};
+
+struct cq {
+    struct cq_item *ring;
+    size_t cap;           /* power of two, 0 before the first push */
+    size_t head;          /* index of the oldest item */
+    size_t count;
+    size_t max;           /* bound: pushing into a full queue drops the oldest item */
+    uint64_t next_seq;    /* seq of the next pushed item */
+};
+
+void cq_init(struct cq *q, size_t max);
+void cq_free(struct cq *q);
+
+/* Append a copy. Returns 1 if the oldest item was dropped to make room, 0, or -ENOMEM. */
+int cq_push(struct cq *q, const char *topic, size_t topic_len, const void *payload,
+            size_t payload_len, int qos, bool retain);
+
+/* i-th item from the oldest (i < count), or NULL. */
+struct cq_item *cq_at(const struct cq *q, size_t i);
+
+/* The item with this seq if it is still queued, else NULL. *index gets its position. */
+struct cq_item *cq_find(const struct cq *q, uint64_t seq, size_t *index);
+
+/* Remove the oldest item. */
+void cq_pop(struct cq *q);
+
+#endif

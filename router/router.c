@@ -1,0 +1,466 @@
+/* router — internal bus process (see router.h).
+ *
+ * One poll loop: control channel, signals, the ROUTER socket. Routes come from the model:
+ * every route source is one trie entry in the namespace of its connection (or the internal
+ * namespace). A message from connector C on topic T is matched in C's trie; each route
+ * matched fires once (routes are stamped per message, so overlapping filters of one route
+ * never duplicate), its target topic is rendered, then it is either delivered to the target
+ * connector or routed again on the internal namespace (bounded depth against loops).
+ * Messages a connector cannot take right now (not connected, or its pipe full) wait in a
+ * bounded per-target queue, in order.
+ */
+#include "router.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mqg_bus.h"
+#include "mqg_child.h"
+#include "mqg_error.h"
+#include "mqg_log.h"
+#include "mqg_proc.h"
+#include "mqg_topic.h"
+#include "mqg_trie.h"
+
+#define R_MAX_DEPTH 8
+#define R_RETRY_MS 20
+
+struct r_route {
+    const struct mqg_route *def;
+    uint64_t stamp;      /* last message that fired this route */
+    bool templated;      /* target topic has placeholders */
+};
+
+struct r_entry {
+    struct r_route *route;
+    struct mqg_pattern *pat;
+};
+
+struct r_pending {
+    struct mqg_wire_hdr hdr;
+    char *topic;
+    size_t topic_len;
+    void *payload;
+    size_t payload_len;
+    struct r_pending *next;
+};
+
+struct r_target {
+    const char *key;
+    size_t key_len;
+    bool enabled;        /* has a connector process */
+    struct r_pending *head, *tail;
+    size_t n;
+    bool warned_full;
+};
+
+struct r_matchset {
+    struct r_entry **e;
+    size_t n, cap;
+    uint64_t stamp;
+    char *topic_buf;     /* rendered target topics at this depth */
+};
+
+struct router {
+    struct mqg_child child;
+    struct mqg_bus *bus;
+    size_t n_ns;               /* 1 + number of connections */
+    struct mqg_trie **tries;   /* [0] internal, [1 + i] connection i */
+    struct r_route *routes;
+    struct r_entry *entries;
+    size_t n_entries;
+    struct r_target *targets;  /* per connection */
+    struct r_matchset ms[R_MAX_DEPTH];
+    uint64_t stamp;
+    char *in_topic;
+    size_t pending;            /* messages waiting in all target queues */
+    uint64_t n_in, n_out, n_dropped, n_malformed, n_unrouted, n_loops;
+    bool warned_loop;
+};
+
+static int s_build(struct router *r)
+{
+    const struct mqg_model *m = &r->child.model;
+    r->n_ns = m->n_conns + 1;
+    r->tries = calloc(r->n_ns, sizeof(*r->tries));
+    r->routes = calloc(m->n_routes ? m->n_routes : 1, sizeof(*r->routes));
+    r->targets = calloc(m->n_conns ? m->n_conns : 1, sizeof(*r->targets));
+    r->in_topic = malloc(MQG_TOPIC_MAX + 1);
+    size_t n_src = 0;
+    for (size_t i = 0; i < m->n_routes; i++) {
+        n_src += m->routes[i].n_sources;
+    }
+    r->entries = calloc(n_src ? n_src : 1, sizeof(*r->entries));
+    if (!r->tries || !r->routes || !r->targets || !r->entries || !r->in_topic) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < r->n_ns; i++) {
+        if (!(r->tries[i] = mqg_trie_new())) {
+            return -ENOMEM;
+        }
+    }
+    for (int d = 0; d < R_MAX_DEPTH; d++) {
+        if (!(r->ms[d].topic_buf = malloc(MQG_TOPIC_MAX + 1))) {
+            return -ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < m->n_conns; i++) {
+        r->targets[i].key = m->conns[i].key;
+        r->targets[i].key_len = strlen(m->conns[i].key);
+        r->targets[i].enabled = m->conns[i].target_connected;
+    }
+    for (size_t i = 0; i < m->n_routes; i++) {
+        const struct mqg_route *def = &m->routes[i];
+        struct r_route *rr = &r->routes[i];
+        rr->def = def;
+        rr->templated = strchr(def->target.topic, '{') || strchr(def->target.topic, '$');
+        for (size_t s = 0; s < def->n_sources; s++) {
+            const struct mqg_source *src = &def->sources[s];
+            struct r_entry *e = &r->entries[r->n_entries];
+            const char *why = NULL;
+            if (mqg_pattern_new(src->filter, &e->pat, &why) != 0) {
+                log_error("ROUTE-BAD", "%s: filter '%s': %s", def->name, src->filter,
+                          why ? why : "invalid");
+                return -EINVAL;
+            }
+            r->n_entries++;
+            e->route = rr;
+            size_t ns = src->conn == MQG_INTERNAL ? 0 : (size_t)src->conn + 1;
+            if (ns >= r->n_ns) {
+                log_error("ROUTE-BAD", "%s: unknown connection %d", def->name, src->conn);
+                return -EINVAL;
+            }
+            int rc = mqg_trie_add(r->tries[ns], mqg_pattern_filter(e->pat), e);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+static void s_free(struct router *r)
+{
+    for (size_t i = 0; i < r->n_entries; i++) {
+        mqg_pattern_destroy(&r->entries[i].pat);
+    }
+    for (size_t i = 0; r->tries && i < r->n_ns; i++) {
+        mqg_trie_destroy(&r->tries[i]);
+    }
+    for (size_t i = 0; r->targets && i < r->child.model.n_conns; i++) {
+        struct r_pending *p = r->targets[i].head;
+        while (p) {
+            struct r_pending *nx = p->next;
+            free(p->topic);
+            free(p->payload);
+            free(p);
+            p = nx;
+        }
+    }
+    for (int d = 0; d < R_MAX_DEPTH; d++) {
+        free(r->ms[d].e);
+        free(r->ms[d].topic_buf);
+    }
+    free(r->tries);
+    free(r->routes);
+    free(r->entries);
+    free(r->targets);
+    free(r->in_topic);
+    mqg_bus_destroy(&r->bus);
+    mqg_child_free(&r->child);
+}
+
+/* Queue a copy for target t (dropping the oldest when full). */
+static void s_enqueue(struct router *r, struct r_target *t, const struct mqg_wire_hdr *h,
+                      const char *topic, size_t tlen, const void *payload, size_t plen)
+{
+    if (t->n >= (size_t)r->child.queue_max) {
+        struct r_pending *old = t->head;
+        t->head = old->next;
+        if (!t->head) {
+            t->tail = NULL;
+        }
+        free(old->topic);
+        free(old->payload);
+        free(old);
+        t->n--;
+        r->pending--;
+        r->n_dropped++;
+        if (!t->warned_full) {
+            log_warn("ROUTER-QUEUE-FULL", "queue for %s is full (%d): dropping oldest messages",
+                     t->key, r->child.queue_max);
+            t->warned_full = true;
+        }
+    }
+    struct r_pending *p = calloc(1, sizeof(*p));
+    if (!p || !(p->topic = malloc(tlen ? tlen : 1)) || !(p->payload = malloc(plen ? plen : 1))) {
+        if (p) {
+            free(p->topic);
+            free(p);
+        }
+        r->n_dropped++;
+        return;
+    }
+    p->hdr = *h;
+    memcpy(p->topic, topic, tlen);
+    p->topic_len = tlen;
+    memcpy(p->payload, payload, plen);
+    p->payload_len = plen;
+    if (t->tail) {
+        t->tail->next = p;
+    } else {
+        t->head = p;
+    }
+    t->tail = p;
+    t->n++;
+    r->pending++;
+}
+
+static void s_deliver(struct router *r, int conn, const char *topic, size_t tlen,
+                      const struct mqg_wire_hdr *h, struct mqg_bus_msg *src)
+{
+    struct r_target *t = &r->targets[conn];
+    if (!t->enabled) {
+        r->n_dropped++;
+        return;
+    }
+    if (t->n == 0) {
+        int rc = mqg_bus_forward(r->bus, t->key, t->key_len, h, topic, tlen, src);
+        if (rc == 0) {
+            r->n_out++;
+            return;
+        }
+        if (rc != -EAGAIN && rc != -EHOSTUNREACH) {
+            log_warn("ROUTER-SEND", "send to %s failed: %s", t->key, strerror(-rc));
+        }
+    }
+    s_enqueue(r, t, h, topic, tlen, src->payload, src->payload_len);
+}
+
+static void s_flush(struct router *r)
+{
+    for (size_t i = 0; i < r->child.model.n_conns && r->pending; i++) {
+        struct r_target *t = &r->targets[i];
+        while (t->head) {
+            struct r_pending *p = t->head;
+            int rc = mqg_bus_send(r->bus, t->key, t->key_len, &p->hdr, p->topic, p->topic_len,
+                                  p->payload, p->payload_len);
+            if (rc != 0) {
+                break;
+            }
+            r->n_out++;
+            t->head = p->next;
+            if (!t->head) {
+                t->tail = NULL;
+                t->warned_full = false;
+            }
+            t->n--;
+            r->pending--;
+            free(p->topic);
+            free(p->payload);
+            free(p);
+        }
+    }
+}
+
+static void s_collect(void *value, void *arg)
+{
+    struct r_matchset *ms = arg;
+    struct r_entry *e = value;
+    if (e->route->stamp == ms->stamp) {
+        return; /* this route already fires for this message */
+    }
+    e->route->stamp = ms->stamp;
+    if (ms->n == ms->cap) {
+        size_t ncap = ms->cap ? ms->cap * 2 : 16;
+        struct r_entry **ne = realloc(ms->e, ncap * sizeof(*ne));
+        if (!ne) {
+            return;
+        }
+        ms->e = ne;
+        ms->cap = ncap;
+    }
+    ms->e[ms->n++] = e;
+}
+
+static void s_dispatch(struct router *r, size_t ns, const char *topic, uint64_t seq,
+                       struct mqg_bus_msg *src, int depth)
+{
+    if (depth >= R_MAX_DEPTH) {
+        r->n_loops++;
+        if (!r->warned_loop) {
+            log_warn("ROUTE-LOOP", "routes chain deeper than %d hops at topic '%s': dropped "
+                     "(check mappings that publish to topics they subscribe)", R_MAX_DEPTH, topic);
+            r->warned_loop = true;
+        }
+        return;
+    }
+    struct r_matchset *ms = &r->ms[depth];
+    ms->n = 0;
+    ms->stamp = ++r->stamp;
+    mqg_trie_match(r->tries[ns], topic, s_collect, ms);
+    if (ms->n == 0 && depth == 0) {
+        r->n_unrouted++;
+    }
+    for (size_t i = 0; i < ms->n; i++) {
+        struct r_entry *e = ms->e[i];
+        const struct mqg_target *t = &e->route->def->target;
+        const char *out = t->topic;
+        int len;
+        if (e->route->templated) {
+            len = mqg_pattern_render(e->pat, topic, t->topic, ms->topic_buf, MQG_TOPIC_MAX + 1);
+            if (len <= 0) {
+                r->n_dropped++;
+                continue;
+            }
+            out = ms->topic_buf;
+        } else {
+            len = (int)strlen(out);
+        }
+        struct mqg_wire_hdr h = {.kind = MQG_MSG_DATA,
+                                 .qos = (uint8_t)t->qos,
+                                 .flags = t->retain ? MQG_WIRE_F_RETAIN : 0,
+                                 .seq = seq};
+        if (t->conn == MQG_INTERNAL) {
+            s_dispatch(r, 0, out, seq, src, depth + 1);
+        } else {
+            s_deliver(r, t->conn, out, (size_t)len, &h, src);
+        }
+    }
+}
+
+static int s_peer_conn(const struct router *r, const char *peer, size_t len)
+{
+    for (size_t i = 0; i < r->child.model.n_conns; i++) {
+        if (r->targets[i].key_len == len && memcmp(r->targets[i].key, peer, len) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static void s_on_message(struct router *r, struct mqg_bus_msg *m)
+{
+    int conn = s_peer_conn(r, m->peer, m->peer_len);
+    if (conn < 0) {
+        r->n_malformed++;
+        log_debug("ROUTER-PEER", "message from unknown peer dropped");
+        return;
+    }
+    switch (m->hdr.kind) {
+    case MQG_MSG_HELLO: {
+        struct mqg_wire_hdr h = {.kind = MQG_MSG_READY};
+        mqg_bus_send(r->bus, m->peer, m->peer_len, &h, NULL, 0, NULL, 0);
+        log_debug("ROUTER-HELLO", "%s connected", r->targets[conn].key);
+        break;
+    }
+    case MQG_MSG_DATA:
+        r->n_in++;
+        memcpy(r->in_topic, m->topic, m->topic_len);
+        r->in_topic[m->topic_len] = '\0';
+        s_dispatch(r, (size_t)conn + 1, r->in_topic, m->hdr.seq, m, 0);
+        break;
+    default:
+        break; /* ACK and others: nothing to do here yet */
+    }
+}
+
+static void s_drain(struct router *r)
+{
+    for (int budget = 0; budget < 4096; budget++) {
+        struct mqg_bus_msg m;
+        int rc = mqg_bus_recv(r->bus, &m);
+        if (rc == -EAGAIN) {
+            return;
+        }
+        if (rc == -EPROTO) {
+            r->n_malformed++;
+            log_debug("ROUTER-MALFORMED", "malformed message dropped (%llu so far)",
+                      (unsigned long long)r->n_malformed);
+            continue;
+        }
+        if (rc < 0) {
+            return;
+        }
+        s_on_message(r, &m);
+        mqg_bus_msg_close(&m);
+    }
+}
+
+static void s_status(const struct router *r, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "state=up in=%llu out=%llu queued=%zu dropped=%llu malformed=%llu "
+             "unrouted=%llu",
+             (unsigned long long)r->n_in, (unsigned long long)r->n_out, r->pending,
+             (unsigned long long)r->n_dropped, (unsigned long long)r->n_malformed,
+             (unsigned long long)r->n_unrouted);
+}
+
+int router_main(int argc, char **argv)
+{
+    struct router r;
+    memset(&r, 0, sizeof(r));
+    int rc = mqg_child_init(&r.child, "router", argc, argv);
+    if (rc != 0) {
+        mqg_child_free(&r.child);
+        return rc;
+    }
+    if (s_build(&r) != 0) {
+        s_free(&r);
+        return MQG_EXIT_CONFIG;
+    }
+    rc = mqg_bus_bind(r.child.bus, r.child.queue_max, &r.bus);
+    if (rc != 0) {
+        s_free(&r);
+        return MQG_EXIT_TRANSIENT;
+    }
+    log_info("ROUTER-UP", "routing %zu routes for %zu connections on %s",
+             r.child.model.n_routes, r.child.model.n_conns, r.child.bus);
+    mqg_child_ready(&r.child);
+
+    int64_t last_flush = 0;
+    while (!r.child.stop) {
+        int64_t now = mqg_now_ms();
+        char status[256];
+        s_status(&r, status, sizeof(status));
+        int timeout = mqg_child_tick(&r.child, now, status);
+        int ev = mqg_bus_events(r.bus);
+        if (ev & MQG_BUS_IN) {
+            timeout = 0;
+        }
+        if (r.pending) {
+            if ((ev & MQG_BUS_OUT) || now - last_flush >= R_RETRY_MS) {
+                s_flush(&r);
+                last_flush = now;
+            }
+            if (r.pending && timeout > R_RETRY_MS) {
+                timeout = R_RETRY_MS;
+            }
+        }
+        struct pollfd p[3] = {
+            {.fd = r.child.ctl.fd, .events = POLLIN},
+            {.fd = r.child.sigfd, .events = POLLIN},
+            {.fd = mqg_bus_fd(r.bus), .events = POLLIN},
+        };
+        if (poll(p, 3, timeout) < 0 && errno != EINTR) {
+            log_error("ROUTER-POLL", "poll: %s", strerror(errno));
+            break;
+        }
+        if (p[0].revents) {
+            mqg_child_on_ctl(&r.child);
+        }
+        if (p[1].revents) {
+            mqg_child_on_signal(&r.child);
+        }
+        s_drain(&r);
+    }
+    rc = r.child.exit_code;
+    log_info("ROUTER-DOWN", "stopping: in=%llu out=%llu dropped=%llu", (unsigned long long)r.n_in,
+             (unsigned long long)r.n_out, (unsigned long long)r.n_dropped);
+    s_free(&r);
+    return rc;
+}

@@ -1,0 +1,284 @@
+/* mqgate — command line of the gateway: run, check, status, version.
+ *
+ * Reads the gateway settings (-c, libconfig) and the service commissioning files, resolves
+ * them into one model and either prints it (check) or runs the supervisor (run). Any
+ * configuration error is printed once, naming file, line, column and setting, and ends the
+ * program with exit code 78 before anything starts.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mqg_error.h"
+#include "mqg_log.h"
+#include "mqg_model.h"
+#include "mqg_service.h"
+#include "mqg_settings.h"
+#include "mqg_subs.h"
+#include "supervisor.h"
+
+struct cli {
+    const char *cmd;
+    const char *cfg;
+    const char *service_id;
+    const char **files;
+    size_t n_files;
+    struct mqg_param *params;
+    size_t n_params;
+    char **owned;     /* split -p strings */
+    size_t n_owned;
+};
+
+static void s_usage(FILE *f)
+{
+    fprintf(f,
+            "usage:\n"
+            "  mqgate run    [-c mqgate.cfg] [SERVICE.yml ...] [-p NAME=VALUE ...]\n"
+            "  mqgate check  [-c mqgate.cfg] [SERVICE.yml ...] [-p NAME=VALUE ...]\n"
+            "  mqgate status [-c mqgate.cfg]\n"
+            "  mqgate version\n"
+            "options:\n"
+            "  -c, --config FILE      gateway settings (libconfig); defaults apply without it\n"
+            "  -p, --param NAME=VALUE value of a service parameter (repeatable)\n"
+            "  --service-id ID        service id instead of the one derived from metadata.name\n"
+            "                         (one service file only)\n"
+            "exit codes: 0 ok, 1 runtime failure, 2 usage error, 78 configuration error\n");
+}
+
+static void s_cli_free(struct cli *c)
+{
+    for (size_t i = 0; i < c->n_owned; i++) {
+        free(c->owned[i]);
+    }
+    free(c->owned);
+    free(c->files);
+    free(c->params);
+}
+
+static int s_parse(struct cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"param", required_argument, NULL, 'p'},
+        {"service-id", required_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    if (argc < 2) {
+        s_usage(stderr);
+        return MQG_EXIT_USAGE;
+    }
+    c->cmd = argv[1];
+    if (strcmp(c->cmd, "-h") == 0 || strcmp(c->cmd, "--help") == 0 ||
+        strcmp(c->cmd, "help") == 0) {
+        s_usage(stdout);
+        return -1;
+    }
+    c->files = calloc((size_t)argc, sizeof(*c->files));
+    c->params = calloc((size_t)argc, sizeof(*c->params));
+    c->owned = calloc((size_t)argc, sizeof(*c->owned));
+    if (!c->files || !c->params || !c->owned) {
+        return MQG_EXIT_INTERNAL;
+    }
+    int o;
+    optind = 2;
+    while ((o = getopt_long(argc, argv, "c:p:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c':
+            c->cfg = optarg;
+            break;
+        case 'S':
+            c->service_id = optarg;
+            break;
+        case 'p': {
+            const char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg) {
+                fprintf(stderr, "mqgate: error: -p %s: expected NAME=VALUE (parameter without "
+                        "value)\n", optarg);
+                return MQG_EXIT_CONFIG;
+            }
+            char *name = strndup(optarg, (size_t)(eq - optarg));
+            if (!name) {
+                return MQG_EXIT_INTERNAL;
+            }
+            c->owned[c->n_owned++] = name;
+            for (size_t i = 0; i < c->n_params; i++) {
+                if (strcmp(c->params[i].name, name) == 0) {
+                    fprintf(stderr, "mqgate: error: -p %s: parameter given twice\n", name);
+                    return MQG_EXIT_CONFIG;
+                }
+            }
+            c->params[c->n_params].name = name;
+            c->params[c->n_params].value = eq + 1;
+            c->n_params++;
+            break;
+        }
+        case 'h':
+            s_usage(stdout);
+            return -1;
+        default:
+            s_usage(stderr);
+            return MQG_EXIT_USAGE;
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        c->files[c->n_files++] = argv[i];
+    }
+    return 0;
+}
+
+/* Parameters for a service of the settings file: its own values, overridden by -p. */
+static struct mqg_param *s_merge(const struct mqg_settings_service *sv, const struct cli *c,
+                                 size_t *n)
+{
+    struct mqg_param *p = calloc(sv->n_params + c->n_params + 1, sizeof(*p));
+    if (!p) {
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < c->n_params; i++) {
+        p[k++] = (struct mqg_param){.name = c->params[i].name, .value = c->params[i].value};
+    }
+    for (size_t i = 0; i < sv->n_params; i++) {
+        bool overridden = false;
+        for (size_t j = 0; j < c->n_params; j++) {
+            overridden |= strcmp(sv->params[i].name, c->params[j].name) == 0;
+        }
+        if (!overridden) {
+            p[k++] = (struct mqg_param){.name = sv->params[i].name, .value = sv->params[i].value};
+        }
+    }
+    *n = k;
+    return p;
+}
+
+static int s_load_model(struct cli *c, struct mqg_settings *set, struct mqg_model *m)
+{
+    struct mqg_error err;
+    if (c->n_files == 0 && set->n_services == 0) {
+        fprintf(stderr, "mqgate: error: no service file given (on the command line, or in "
+                "`services` of the settings file)\n");
+        return MQG_EXIT_USAGE;
+    }
+    if (c->service_id && c->n_files + set->n_services != 1) {
+        fprintf(stderr, "mqgate: error: --service-id needs exactly one service file\n");
+        return MQG_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < c->n_files; i++) {
+        if (mqg_service_load(m, c->files[i], c->params, c->n_params, c->service_id, &err) != 0) {
+            mqg_error_print(&err, stderr);
+            return MQG_EXIT_CONFIG;
+        }
+    }
+    for (size_t i = 0; i < set->n_services; i++) {
+        size_t n = 0;
+        struct mqg_param *p = s_merge(&set->services[i], c, &n);
+        if (!p) {
+            return MQG_EXIT_INTERNAL;
+        }
+        int rc = mqg_service_load(m, set->services[i].file, p, n, c->service_id, &err);
+        if (rc == 0) {
+            /* the settings file's own values must each be declared by its service */
+            for (size_t j = c->n_params; j < n; j++) {
+                for (size_t k = 0; k < set->services[i].n_params; k++) {
+                    if (strcmp(set->services[i].params[k].name, p[j].name) == 0) {
+                        set->services[i].params[k].used = p[j].used;
+                    }
+                }
+            }
+            rc = mqg_service_check_unused(set->services[i].params, set->services[i].n_params,
+                                          set->services[i].file, &err);
+        }
+        for (size_t j = 0; j < c->n_params && j < n; j++) {
+            c->params[j].used |= p[j].used;
+        }
+        free(p);
+        if (rc != 0) {
+            mqg_error_print(&err, stderr);
+            return MQG_EXIT_CONFIG;
+        }
+    }
+    const char *first = c->n_files ? c->files[0] : set->services[0].file;
+    if (mqg_service_check_unused(c->params, c->n_params, first, &err) != 0) {
+        mqg_error_print(&err, stderr);
+        return MQG_EXIT_CONFIG;
+    }
+    return 0;
+}
+
+static void s_print_subscriptions(const struct mqg_model *m)
+{
+    printf("\nbroker subscriptions (minimal set per connection):\n");
+    for (size_t i = 0; i < m->n_conns; i++) {
+        struct mqg_sub *subs;
+        size_t n;
+        if (mqg_subs_for_conn(m, (int)i, &subs, &n) != 0) {
+            continue;
+        }
+        printf("  %s:%s\n", m->conns[i].key, n ? "" : " (none)");
+        for (size_t k = 0; k < n; k++) {
+            printf("    %s (qos %d)\n", subs[k].filter, subs[k].qos);
+        }
+        mqg_subs_free(subs, n);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct cli c;
+    memset(&c, 0, sizeof(c));
+    int rc = s_parse(&c, argc, argv);
+    if (rc != 0) {
+        s_cli_free(&c);
+        return rc < 0 ? MQG_EXIT_OK : rc;
+    }
+    if (strcmp(c.cmd, "version") == 0) {
+        printf("mqgate %s\n", MQG_VERSION);
+        s_cli_free(&c);
+        return MQG_EXIT_OK;
+    }
+    bool run = strcmp(c.cmd, "run") == 0;
+    bool check = strcmp(c.cmd, "check") == 0;
+    bool status = strcmp(c.cmd, "status") == 0;
+    if (!run && !check && !status) {
+        fprintf(stderr, "mqgate: error: unknown command '%s'\n", c.cmd);
+        s_usage(stderr);
+        s_cli_free(&c);
+        return MQG_EXIT_USAGE;
+    }
+    struct mqg_settings set;
+    struct mqg_error err;
+    if (c.cfg) {
+        if (mqg_settings_load(c.cfg, &set, &err) != 0) {
+            mqg_error_print(&err, stderr);
+            s_cli_free(&c);
+            return MQG_EXIT_CONFIG;
+        }
+    } else if (mqg_settings_defaults(&set) != 0) {
+        s_cli_free(&c);
+        return MQG_EXIT_INTERNAL;
+    }
+    if (status) {
+        rc = supervisor_status(&set);
+        mqg_settings_free(&set);
+        s_cli_free(&c);
+        return rc;
+    }
+    mqg_log_init("supervisor", set.instance, set.log_level, 2);
+    struct mqg_model m;
+    mqg_model_init(&m);
+    rc = s_load_model(&c, &set, &m);
+    if (rc == 0 && check) {
+        mqg_model_print(&m, stdout);
+        s_print_subscriptions(&m);
+        printf("\nconfiguration OK\n");
+    } else if (rc == 0) {
+        rc = supervisor_run(&set, &m);
+    }
+    mqg_model_free(&m);
+    mqg_settings_free(&set);
+    s_cli_free(&c);
+    return rc;
+}

@@ -1,0 +1,677 @@
+/* supervisor — child processes, their restarts, logs and status (see supervisor.h).
+ *
+ * One poll loop over a signalfd, every child's control socket and every child's stderr pipe.
+ * A record per child (role, key, pid, state, restarts, last exit) as nginx's master or
+ * s6-supervise keep. Restart policy: decorrelated-jitter backoff from restart.backoff_ms,
+ * reset once a child stayed up stable_after_s; restart.max crashes within restart.window_s
+ * make the child "failed" (tried again after failed_retry_s); exit code 78 (configuration
+ * error) is never restarted. A child silent for heartbeat.misses intervals is killed.
+ */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mqg_backoff.h"
+#include "mqg_ctl.h"
+#include "mqg_error.h"
+#include "mqg_log.h"
+#include "mqg_proc.h"
+
+enum ch_state { CH_WAITING, CH_RUNNING, CH_FAILED, CH_STOPPED };
+static const char *const s_ch_state[] = {"waiting", "running", "failed", "stopped"};
+
+struct child {
+    const char *role;          /* "router" / "connector" */
+    const char *key;           /* connection key or "router" */
+    char exe[4200];
+    enum ch_state state;
+    pid_t pid;
+    int ctl_fd;
+    struct mqg_ctl ctl;
+    int log_fd;
+    char logbuf[4096];
+    size_t loglen;
+    int64_t started_ms;
+    int64_t last_rx_ms;
+    int64_t next_start_ms;
+    bool ready;
+    bool config_error;
+    int restarts;
+    int64_t *crashes;          /* ring of crash times, restart_max long */
+    int n_crashes;
+    struct mqg_backoff backoff;
+    char last_exit[64];
+    char status[256];
+};
+
+struct sup {
+    const struct mqg_settings *set;
+    const struct mqg_model *model;
+    uint8_t *blob;
+    size_t blob_len;
+    char dir[512];
+    char bus[600];
+    int sigfd;
+    int log_fd;
+    struct child *ch;
+    size_t n_ch;
+    bool stopping;
+    int64_t stop_deadline;
+    int64_t last_hb_ms;
+    int64_t last_status_ms;
+    int64_t started_ms;
+};
+
+int supervisor_instance_dir(const struct mqg_settings *s, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s/%s", s->runtime_dir, s->instance);
+    return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+/* ---- spawning ---- */
+
+static void s_child_exec(struct sup *S, struct child *c, int ctl, int logw)
+{
+    /* in the child, between fork and exec: only async-signal-safe calls */
+    dup2(ctl, MQG_CTL_FD);
+    dup2(logw, 2);
+    dup2(logw, 1);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+    }
+    for (int fd = MQG_CTL_FD + 1; fd < 1024; fd++) {
+        close(fd);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    signal(SIGPIPE, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    char level[8], hb[16], misses[16], qmax[16], infl[16];
+    snprintf(level, sizeof(level), "%d", S->set->log_level);
+    snprintf(hb, sizeof(hb), "%d", S->set->heartbeat_ms);
+    snprintf(misses, sizeof(misses), "%d", S->set->heartbeat_misses);
+    snprintf(qmax, sizeof(qmax), "%d",
+             strcmp(c->role, "router") == 0 ? S->set->router_queue_max
+                                            : S->set->outbound_queue_max);
+    snprintf(infl, sizeof(infl), "%d", S->set->max_inflight);
+    char *argv[] = {c->exe,        "--key",         (char *)c->key,  "--bus",
+                    S->bus,        "--rundir",      S->dir,          "--instance",
+                    S->set->instance, "--log-level", level,          "--heartbeat-ms",
+                    hb,            "--heartbeat-misses", misses,     "--queue-max",
+                    qmax,          "--max-inflight", infl,           NULL};
+    execv(c->exe, argv);
+    const char msg[] = "mqgate: cannot execute child program\n";
+    ssize_t w = write(2, msg, sizeof(msg) - 1);
+    (void)w;
+    _exit(MQG_EXIT_INTERNAL);
+}
+
+static int s_spawn(struct sup *S, struct child *c)
+{
+    int sp[2], lp[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+        return -errno;
+    }
+    if (pipe2(lp, O_CLOEXEC) < 0) {
+        int e = errno;
+        close(sp[0]);
+        close(sp[1]);
+        return -e;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(sp[0]);
+        close(sp[1]);
+        close(lp[0]);
+        close(lp[1]);
+        return -e;
+    }
+    if (pid == 0) {
+        s_child_exec(S, c, sp[1], lp[1]);
+    }
+    close(sp[1]);
+    close(lp[1]);
+    c->pid = pid;
+    c->ctl_fd = sp[0];
+    c->log_fd = lp[0];
+    c->loglen = 0;
+    c->ready = false;
+    mqg_ctl_init(&c->ctl, c->ctl_fd);
+    c->state = CH_RUNNING;
+    c->started_ms = c->last_rx_ms = mqg_now_ms();
+    c->status[0] = '\0';
+    /* the configuration goes first; bounded so a stuck child cannot stall us */
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(c->ctl_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    int rc = mqg_ctl_send(c->ctl_fd, MQG_CTL_CONFIG, S->blob, S->blob_len, 0);
+    if (rc != 0) {
+        log_warn("CHILD-CONFIG", "could not hand the configuration to %s %s: %s", c->role, c->key,
+                 strerror(-rc));
+    }
+    mqg_set_nonblock(c->ctl_fd);
+    mqg_set_nonblock(c->log_fd);
+    log_info("CHILD-START", "started %s %s (pid %d)", c->role, c->key, (int)pid);
+    return 0;
+}
+
+/* ---- child output ---- */
+
+static void s_log_line(struct sup *S, const char *line, size_t len)
+{
+    char buf[4200];
+    if (len > sizeof(buf) - 1) {
+        len = sizeof(buf) - 1;
+    }
+    memcpy(buf, line, len);
+    buf[len] = '\n';
+    ssize_t w = write(S->log_fd, buf, len + 1);
+    (void)w;
+}
+
+static void s_read_log(struct sup *S, struct child *c, bool final)
+{
+    for (;;) {
+        if (c->loglen == sizeof(c->logbuf)) { /* overlong line: pass it on in pieces */
+            s_log_line(S, c->logbuf, c->loglen);
+            c->loglen = 0;
+        }
+        ssize_t r = read(c->log_fd, c->logbuf + c->loglen, sizeof(c->logbuf) - c->loglen);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+        c->loglen += (size_t)r;
+        char *start = c->logbuf;
+        char *nl;
+        while ((nl = memchr(start, '\n', c->loglen - (size_t)(start - c->logbuf)))) {
+            s_log_line(S, start, (size_t)(nl - start));
+            start = nl + 1;
+        }
+        c->loglen -= (size_t)(start - c->logbuf);
+        memmove(c->logbuf, start, c->loglen);
+    }
+    if (final && c->loglen) {
+        s_log_line(S, c->logbuf, c->loglen);
+        c->loglen = 0;
+    }
+}
+
+static void s_read_ctl(struct sup *S, struct child *c)
+{
+    int r;
+    while ((r = mqg_ctl_fill(&c->ctl)) > 0) {
+        uint8_t kind;
+        const uint8_t *body;
+        size_t len;
+        while (mqg_ctl_next(&c->ctl, &kind, &body, &len) == 1) {
+            c->last_rx_ms = mqg_now_ms();
+            if (kind == MQG_CTL_READY && !c->ready) {
+                c->ready = true;
+                log_debug("CHILD-READY", "%s %s is ready", c->role, c->key);
+            } else if (kind == MQG_CTL_HEARTBEAT) {
+                size_t n = len < sizeof(c->status) - 1 ? len : sizeof(c->status) - 1;
+                memcpy(c->status, body, n);
+                c->status[n] = '\0';
+            }
+        }
+    }
+}
+
+/* ---- exits and restarts ---- */
+
+static void s_close_child_fds(struct child *c)
+{
+    if (c->ctl_fd >= 0) {
+        close(c->ctl_fd);
+        c->ctl_fd = -1;
+    }
+    if (c->log_fd >= 0) {
+        close(c->log_fd);
+        c->log_fd = -1;
+    }
+    mqg_ctl_free(&c->ctl);
+}
+
+static void s_plan_restart(struct sup *S, struct child *c, int64_t now)
+{
+    const struct mqg_settings *set = S->set;
+    if (now - c->started_ms >= (int64_t)set->stable_after_s * 1000) {
+        mqg_backoff_reset(&c->backoff);
+    }
+    /* crashes within the window */
+    int max = set->restart_max > 0 ? set->restart_max : 1;
+    c->crashes[c->n_crashes % max] = now;
+    c->n_crashes++;
+    int recent = 0;
+    for (int i = 0; i < max && i < c->n_crashes; i++) {
+        if (now - c->crashes[i] <= (int64_t)set->restart_window_s * 1000) {
+            recent++;
+        }
+    }
+    if (recent >= max) {
+        c->state = CH_FAILED;
+        c->next_start_ms = now + (int64_t)set->restart_failed_retry_s * 1000;
+        c->n_crashes = 0;
+        log_error("CHILD-FAILED", "%s %s crashed %d times within %d s: marked failed, next try "
+                  "in %d s", c->role, c->key, recent, set->restart_window_s,
+                  set->restart_failed_retry_s);
+        return;
+    }
+    uint32_t d = mqg_backoff_next(&c->backoff);
+    c->state = CH_WAITING;
+    c->next_start_ms = now + d;
+    log_info("CHILD-RESTART", "restarting %s %s in %u ms", c->role, c->key, d);
+}
+
+static void s_reap(struct sup *S)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        struct child *c = NULL;
+        for (size_t i = 0; i < S->n_ch; i++) {
+            if (S->ch[i].pid == pid && S->ch[i].state == CH_RUNNING) {
+                c = &S->ch[i];
+            }
+        }
+        if (!c) {
+            continue;
+        }
+        s_read_log(S, c, true);
+        s_close_child_fds(c);
+        c->pid = 0;
+        int64_t now = mqg_now_ms();
+        long up = (long)((now - c->started_ms) / 1000);
+        int code = -1;
+        if (WIFEXITED(status)) {
+            code = WEXITSTATUS(status);
+            snprintf(c->last_exit, sizeof(c->last_exit), "exit %d", code);
+        } else if (WIFSIGNALED(status)) {
+            snprintf(c->last_exit, sizeof(c->last_exit), "signal %d (%s)", WTERMSIG(status),
+                     strsignal(WTERMSIG(status)));
+        }
+        if (S->stopping) {
+            c->state = CH_STOPPED;
+            log_info("CHILD-EXIT", "%s %s (pid %d) stopped: %s", c->role, c->key, (int)pid,
+                     c->last_exit);
+            continue;
+        }
+        if (code == MQG_EXIT_CONFIG) {
+            c->state = CH_FAILED;
+            c->config_error = true;
+            log_error("CHILD-CONFIG-ERROR", "%s %s (pid %d) exited with a configuration error "
+                      "(code 78): not restarted; fix the configuration and restart mqgate",
+                      c->role, c->key, (int)pid);
+            continue;
+        }
+        log_warn("CHILD-EXIT", "%s %s (pid %d) ended after %ld s: %s", c->role, c->key, (int)pid,
+                 up, c->last_exit);
+        c->restarts++;
+        s_plan_restart(S, c, now);
+    }
+}
+
+/* ---- stopping ---- */
+
+static void s_begin_stop(struct sup *S, int sig)
+{
+    if (S->stopping) {
+        if (sig == SIGINT || sig == SIGTERM) { /* asked twice: no more grace */
+            S->stop_deadline = 0;
+        }
+        return;
+    }
+    S->stopping = true;
+    S->stop_deadline = mqg_now_ms() + S->set->stop_grace_ms;
+    log_notice("STOPPING", "signal %d: stopping all children (grace %d ms)", sig,
+               S->set->stop_grace_ms);
+    for (size_t i = 0; i < S->n_ch; i++) {
+        struct child *c = &S->ch[i];
+        if (c->state == CH_RUNNING) {
+            mqg_ctl_send(c->ctl_fd, MQG_CTL_TERM, NULL, 0, MSG_DONTWAIT);
+            kill(c->pid, SIGTERM);
+        } else {
+            c->state = CH_STOPPED;
+        }
+    }
+}
+
+static bool s_all_stopped(const struct sup *S)
+{
+    for (size_t i = 0; i < S->n_ch; i++) {
+        if (S->ch[i].state == CH_RUNNING) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- status file ---- */
+
+static void s_write_status(struct sup *S, int64_t now)
+{
+    char path[700], tmp[720];
+    snprintf(path, sizeof(path), "%s/status", S->dir);
+    snprintf(tmp, sizeof(tmp), "%s/status.tmp", S->dir);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        return;
+    }
+    fprintf(f, "instance %s pid %d uptime %llds\n", S->set->instance, (int)getpid(),
+            (long long)((now - S->started_ms) / 1000));
+    fprintf(f, "%-10s %-32s %-8s %-7s %8s %8s  %-16s %s\n", "ROLE", "NAME", "STATE", "PID",
+            "UPTIME", "RESTARTS", "LAST-EXIT", "COUNTERS");
+    for (size_t i = 0; i < S->n_ch; i++) {
+        const struct child *c = &S->ch[i];
+        char up[32] = "-";
+        char pid[16] = "-";
+        if (c->state == CH_RUNNING) {
+            snprintf(up, sizeof(up), "%llds", (long long)((now - c->started_ms) / 1000));
+            snprintf(pid, sizeof(pid), "%d", (int)c->pid);
+        }
+        fprintf(f, "%-10s %-32s %-8s %-7s %8s %8d  %-16s %s\n", c->role, c->key,
+                c->config_error ? "config" : s_ch_state[c->state], pid, up, c->restarts,
+                c->last_exit[0] ? c->last_exit : "-", c->state == CH_RUNNING ? c->status : "");
+    }
+    fclose(f);
+    rename(tmp, path);
+}
+
+int supervisor_status(const struct mqg_settings *s)
+{
+    char dir[512], path[700];
+    if (supervisor_instance_dir(s, dir, sizeof(dir)) != 0) {
+        return MQG_EXIT_USAGE;
+    }
+    snprintf(path, sizeof(path), "%s/status", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "mqgate: instance '%s' is not running (no %s)\n", s->instance, path);
+        return MQG_EXIT_TRANSIENT;
+    }
+    char line[1024];
+    int pid = 0;
+    if (fgets(line, sizeof(line), f)) {
+        char name[128];
+        if (sscanf(line, "instance %127s pid %d", name, &pid) != 2 || pid <= 0 ||
+            kill(pid, 0) != 0) {
+            fclose(f);
+            fprintf(stderr, "mqgate: instance '%s' is not running (stale %s)\n", s->instance,
+                    path);
+            return MQG_EXIT_TRANSIENT;
+        }
+        fputs(line, stdout);
+    }
+    while (fgets(line, sizeof(line), f)) {
+        fputs(line, stdout);
+    }
+    fclose(f);
+    return MQG_EXIT_OK;
+}
+
+/* ---- set-up ---- */
+
+static int s_lock_dir(struct sup *S, int *lock_fd)
+{
+    int rc = mqg_mkdir_p(S->dir, 0700);
+    if (rc != 0) {
+        log_error("RUNDIR", "cannot create runtime directory %s: %s", S->dir, strerror(-rc));
+        return MQG_EXIT_TRANSIENT;
+    }
+    chmod(S->dir, 0700);
+    char path[700];
+    snprintf(path, sizeof(path), "%s/lock", S->dir);
+    *lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (*lock_fd < 0 || flock(*lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        log_error("INSTANCE-BUSY", "instance '%s' is already running (lock %s held); give this "
+                  "one another instance name or runtime_dir", S->set->instance, path);
+        return MQG_EXIT_TRANSIENT;
+    }
+    return 0;
+}
+
+static int s_setup_children(struct sup *S)
+{
+    char exedir[4096];
+    if (mqg_exe_dir(exedir, sizeof(exedir)) != 0) {
+        return -EIO;
+    }
+    S->ch = calloc(S->model->n_conns + 1, sizeof(*S->ch));
+    if (!S->ch) {
+        return -ENOMEM;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i <= S->model->n_conns; i++) {
+        struct child *c = &S->ch[n];
+        if (i == 0) {
+            c->role = "router";
+            c->key = "router";
+        } else {
+            const struct mqg_connection *conn = &S->model->conns[i - 1];
+            if (!conn->target_connected) {
+                log_info("CONN-DISABLED", "connection %s has targetState disconnected: not "
+                         "started", conn->key);
+                continue;
+            }
+            c->role = "connector";
+            c->key = conn->key;
+        }
+        snprintf(c->exe, sizeof(c->exe), "%s/mqgate-%s", exedir, c->role);
+        if (access(c->exe, X_OK) != 0) {
+            log_error("CHILD-MISSING", "%s not found next to mqgate", c->exe);
+            return -ENOENT;
+        }
+        c->ctl_fd = c->log_fd = -1;
+        c->state = CH_WAITING;
+        c->next_start_ms = 0;
+        int max = S->set->restart_max > 0 ? S->set->restart_max : 1;
+        c->crashes = calloc((size_t)max, sizeof(*c->crashes));
+        if (!c->crashes) {
+            return -ENOMEM;
+        }
+        mqg_backoff_init(&c->backoff, S->set->restart_backoff_ms, S->set->restart_backoff_max_ms,
+                         mqg_seed() ^ (uint64_t)n);
+        n++;
+    }
+    S->n_ch = n;
+    return 0;
+}
+
+static void s_cleanup(struct sup *S, int lock_fd)
+{
+    for (size_t i = 0; i < S->n_ch; i++) {
+        s_close_child_fds(&S->ch[i]);
+        free(S->ch[i].crashes);
+    }
+    free(S->ch);
+    char path[700];
+    const char *files[] = {"status", "status.tmp", "bus", "lock"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", S->dir, files[i]);
+        unlink(path);
+    }
+    rmdir(S->dir);
+    if (lock_fd >= 0) {
+        close(lock_fd);
+    }
+    if (S->sigfd >= 0) {
+        close(S->sigfd);
+    }
+    free(S->blob);
+}
+
+/* ---- the loop ---- */
+
+static void s_timers(struct sup *S, int64_t now)
+{
+    for (size_t i = 0; i < S->n_ch; i++) {
+        struct child *c = &S->ch[i];
+        if (!S->stopping && (c->state == CH_WAITING || (c->state == CH_FAILED &&
+                                                         !c->config_error)) &&
+            now >= c->next_start_ms) {
+            if (s_spawn(S, c) != 0) {
+                log_error("CHILD-SPAWN", "cannot start %s %s: %s", c->role, c->key,
+                          strerror(errno));
+                s_plan_restart(S, c, now);
+            }
+        }
+        if (c->state == CH_RUNNING && !S->stopping &&
+            now - c->last_rx_ms > (int64_t)S->set->heartbeat_ms * S->set->heartbeat_misses) {
+            log_warn("CHILD-HUNG", "%s %s (pid %d) silent for %lld ms: killing it", c->role,
+                     c->key, (int)c->pid, (long long)(now - c->last_rx_ms));
+            kill(c->pid, SIGKILL);
+            c->last_rx_ms = now; /* once */
+        }
+    }
+    if (now - S->last_hb_ms >= S->set->heartbeat_ms) {
+        S->last_hb_ms = now;
+        for (size_t i = 0; i < S->n_ch; i++) {
+            if (S->ch[i].state == CH_RUNNING) {
+                mqg_ctl_send(S->ch[i].ctl_fd, MQG_CTL_HEARTBEAT, NULL, 0, MSG_DONTWAIT);
+            }
+        }
+    }
+    if (now - S->last_status_ms >= 1000) {
+        S->last_status_ms = now;
+        s_write_status(S, now);
+    }
+    if (S->stopping && now >= S->stop_deadline) {
+        for (size_t i = 0; i < S->n_ch; i++) {
+            if (S->ch[i].state == CH_RUNNING && S->ch[i].pid > 0) {
+                log_warn("CHILD-KILL", "%s %s did not stop in time: killing it", S->ch[i].role,
+                         S->ch[i].key);
+                kill(S->ch[i].pid, SIGKILL);
+            }
+        }
+        S->stop_deadline = now + 1000;
+    }
+}
+
+static int s_next_timeout(const struct sup *S, int64_t now)
+{
+    int64_t next = now + 200;
+    for (size_t i = 0; i < S->n_ch; i++) {
+        const struct child *c = &S->ch[i];
+        if ((c->state == CH_WAITING || (c->state == CH_FAILED && !c->config_error)) &&
+            c->next_start_ms < next) {
+            next = c->next_start_ms;
+        }
+    }
+    return next <= now ? 0 : (int)(next - now);
+}
+
+int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
+{
+    struct sup S;
+    memset(&S, 0, sizeof(S));
+    S.set = set;
+    S.model = m;
+    S.sigfd = -1;
+    S.log_fd = 2;
+    int lock_fd = -1;
+    if (set->log_file && set->log_file[0]) {
+        S.log_fd = open(set->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (S.log_fd < 0) {
+            fprintf(stderr, "mqgate: error: cannot open log file %s: %s\n", set->log_file,
+                    strerror(errno));
+            return MQG_EXIT_CONFIG;
+        }
+    }
+    mqg_log_init("supervisor", set->instance, set->log_level, S.log_fd);
+    if (supervisor_instance_dir(set, S.dir, sizeof(S.dir)) != 0 ||
+        snprintf(S.bus, sizeof(S.bus), "ipc://%s/bus", S.dir) >= 108) {
+        log_error("RUNDIR", "runtime directory path too long for a local socket: %s/%s",
+                  set->runtime_dir, set->instance);
+        return MQG_EXIT_CONFIG;
+    }
+    int rc = s_lock_dir(&S, &lock_fd);
+    if (rc != 0) {
+        if (lock_fd >= 0) {
+            close(lock_fd);
+        }
+        return rc;
+    }
+    S.sigfd = mqg_signals_block();
+    if (S.sigfd < 0 || mqg_model_encode(m, &S.blob, &S.blob_len) != 0 ||
+        s_setup_children(&S) != 0) {
+        s_cleanup(&S, lock_fd);
+        return MQG_EXIT_INTERNAL;
+    }
+    S.started_ms = mqg_now_ms();
+    log_notice("GATEWAY-START", "mqgate %s: %zu connections, %zu endpoints, %zu routes; runtime %s",
+               MQG_VERSION, m->n_conns, m->n_endpoints, m->n_routes, S.dir);
+
+    struct pollfd *p = calloc(1 + 2 * S.n_ch, sizeof(*p));
+    if (!p) {
+        s_cleanup(&S, lock_fd);
+        return MQG_EXIT_INTERNAL;
+    }
+    for (;;) {
+        int64_t now = mqg_now_ms();
+        s_timers(&S, now);
+        if (S.stopping && s_all_stopped(&S)) {
+            break;
+        }
+        size_t np = 0;
+        p[np++] = (struct pollfd){.fd = S.sigfd, .events = POLLIN};
+        for (size_t i = 0; i < S.n_ch; i++) {
+            struct child *c = &S.ch[i];
+            p[np++] = (struct pollfd){.fd = c->state == CH_RUNNING ? c->ctl_fd : -1,
+                                      .events = POLLIN};
+            p[np++] = (struct pollfd){.fd = c->state == CH_RUNNING ? c->log_fd : -1,
+                                      .events = POLLIN};
+        }
+        if (poll(p, np, s_next_timeout(&S, now)) < 0 && errno != EINTR) {
+            log_error("SUPERVISOR-POLL", "poll: %s", strerror(errno));
+            break;
+        }
+        for (size_t i = 0; i < S.n_ch; i++) {
+            struct child *c = &S.ch[i];
+            if (c->state != CH_RUNNING) {
+                continue;
+            }
+            if (p[1 + 2 * i].revents) {
+                s_read_ctl(&S, c);
+            }
+            if (p[2 + 2 * i].revents) {
+                s_read_log(&S, c, false);
+            }
+        }
+        if (p[0].revents) {
+            int sig;
+            while ((sig = mqg_signal_read(S.sigfd)) > 0) {
+                if (sig == SIGCHLD) {
+                    s_reap(&S);
+                } else if (sig == SIGHUP) {
+                    log_notice("RELOAD-UNSUPPORTED", "SIGHUP: reloading the configuration is not "
+                               "supported yet; restart mqgate to apply changes");
+                } else {
+                    s_begin_stop(&S, sig);
+                }
+            }
+        }
+    }
+    free(p);
+    log_notice("GATEWAY-STOP", "all children stopped; bye");
+    s_cleanup(&S, lock_fd);
+    if (S.log_fd != 2) {
+        close(S.log_fd);
+    }
+    return MQG_EXIT_OK;
+}

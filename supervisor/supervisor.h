@@ -1,0 +1,19 @@
+/* supervisor — runs the gateway: spawns the router and one connector per connection, hands
+ * each its configuration, watches heartbeats, restarts children that die, collects their
+ * logs, writes the status file and stops everything in order on SIGTERM/SIGINT. */
+#ifndef SUPERVISOR_H
+#define SUPERVISOR_H
+
+#include "mqg_model.h"
+#include "mqg_settings.h"
+
+/* Run until stopped. Returns the process exit code. */
+int supervisor_run(const struct mqg_settings *s, const struct mqg_model *m);
+
+/* Print the status file of a running instance. Returns the exit code. */
+int supervisor_status(const struct mqg_settings *s);
+
+/* "<runtime_dir>/<instance>" into out. */
+int supervisor_instance_dir(const struct mqg_settings *s, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,435 @@
+"""harness — real mosquitto brokers and real mqgate processes for the integration tests.
+
+Everything binds to 127.0.0.1 on free ports, lives in a temporary directory, and is stopped
+by the test's cleanup (and, as a last resort, at interpreter exit) even when a test fails.
+Every wait is bounded. Needs /usr/sbin/mosquitto and python3-paho-mqtt (Debian packages).
+"""
+import atexit
+import os
+import queue
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import paho.mqtt.client as mqtt
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("MQG_SRC", os.path.abspath(os.path.join(HERE, "..", "..")))
+BIN = os.environ.get("MQG_BIN", os.path.join(SRC, "build", "bin"))
+MOSQUITTO = "/usr/sbin/mosquitto"
+
+_live = []  # every Popen we started, killed at exit if still running
+
+
+def _reap_all():
+    for p in _live:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+atexit.register(_reap_all)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout, step=0.02, what="condition"):
+    """Poll pred() until it is truthy or timeout seconds pass; return its value or raise."""
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(step)
+
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def children_of(pid):
+    """Pids whose parent is pid (from /proc)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().split(")")[-1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(d))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def processes_named(needle):
+    """Pids whose command line contains needle."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            if needle in cmd:
+                out.append(int(d))
+        except OSError:
+            pass
+    return out
+
+
+class Broker:
+    """A mosquitto broker on a free loopback port."""
+
+    def __init__(self, workdir, name, users=None, extra="", persistent=False):
+        self.port = free_port()
+        self.name = name
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.log = os.path.join(self.dir, "mosquitto.log")
+        conf = os.path.join(self.dir, "mosquitto.conf")
+        lines = [
+            "user root" if os.geteuid() == 0 else "",
+            "listener %d 127.0.0.1" % self.port,
+            "persistence %s" % ("true" if persistent else "false"),
+            "persistence_location %s/" % self.dir,
+            "log_dest file %s" % self.log,
+            "max_queued_messages 0",
+            "max_inflight_messages 0",
+        ]
+        if users:
+            pwfile = os.path.join(self.dir, "passwd")
+            with open(pwfile, "w") as f:
+                pass
+            for u, p in users.items():
+                subprocess.run(["mosquitto_passwd", "-b", pwfile, u, p], check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            lines += ["allow_anonymous false", "password_file %s" % pwfile]
+        else:
+            lines += ["allow_anonymous true"]
+        lines.append(extra)
+        with open(conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.conf = conf
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        _live.append(self.proc)
+
+        def up():
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return True
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise AssertionError("mosquitto %s exited: see %s" % (self.name, self.log))
+                return False
+
+        wait_for(up, 10, what="mosquitto %s on port %d" % (self.name, self.port))
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+class Client:
+    """A paho client that records what it receives: list of (topic, payload, qos, retain)."""
+
+    def __init__(self, port, subs=(), client_id="", username=None, password=None, qos=1,
+                 clean=True):
+        self.msgs = []
+        self.lock = threading.Lock()
+        self.c = mqtt.Client(client_id=client_id, clean_session=clean)
+        if username:
+            self.c.username_pw_set(username, password)
+        self.c.max_inflight_messages_set(1000)
+        self.c.max_queued_messages_set(0)
+        self.subscribed = threading.Event()
+        self.c.on_message = self._on_message
+        self.c.on_subscribe = lambda *a: self.subscribed.set()
+        self.c.connect("127.0.0.1", port, 30)
+        self.c.loop_start()
+        if subs:
+            self.c.subscribe([(s, qos) for s in subs])
+            if not self.subscribed.wait(10):
+                raise AssertionError("subscribe timed out")
+
+    def _on_message(self, c, u, m):
+        with self.lock:
+            self.msgs.append((m.topic, bytes(m.payload), m.qos, bool(m.retain)))
+
+    def received(self):
+        with self.lock:
+            return list(self.msgs)
+
+    def count(self):
+        with self.lock:
+            return len(self.msgs)
+
+    def publish(self, topic, payload, qos=1, retain=False, wait=True):
+        info = self.c.publish(topic, payload, qos=qos, retain=retain)
+        if wait:
+            info.wait_for_publish()
+        return info
+
+    def wait_count(self, n, timeout):
+        return wait_for(lambda: self.count() >= n, timeout,
+                        what="%d messages (have %d)" % (n, self.count()))
+
+    def close(self):
+        try:
+            self.c.disconnect()
+        finally:
+            self.c.loop_stop()
+
+
+class Gateway:
+    """mqgate run on a service file, with its own runtime directory and log file."""
+
+    def __init__(self, workdir, service_text, params=None, settings="", name="gw"):
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.service = os.path.join(self.dir, "service.yml")
+        with open(self.service, "w") as f:
+            f.write(service_text)
+        self.cfg = os.path.join(self.dir, "mqgate.cfg")
+        self.rundir = os.path.join(self.dir, "run")
+        with open(self.cfg, "w") as f:
+            f.write('instance = "%s";\nruntime_dir = "%s";\n%s\n' % (name, self.rundir, settings))
+        self.params = params or {}
+        self.log = os.path.join(self.dir, "mqgate.log")
+        self.proc = None
+
+    def args(self, cmd="run"):
+        a = [os.path.join(BIN, "mqgate"), cmd, "-c", self.cfg, self.service]
+        for k, v in self.params.items():
+            a += ["-p", "%s=%s" % (k, v)]
+        return a
+
+    def start(self, wait_connectors=None):
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(self.args(), stdout=self.logf, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        _live.append(self.proc)
+        if wait_connectors is not None:
+            wait_for(lambda: self.log_count("CONN-UP") >= wait_connectors, 15,
+                     what="%d connectors up (log %s)" % (wait_connectors, self.log))
+            wait_for(lambda: self.log_count("SUBSCRIBED") + self.log_count("SUB-") >=
+                     self.subscribing, 15, what="subscriptions done")
+        return self
+
+    subscribing = 0  # how many connectors subscribe something; set by tests that care
+
+    def log_text(self):
+        try:
+            with open(self.log, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def log_count(self, needle):
+        return self.log_text().count(needle)
+
+    def status(self):
+        """Rows of the status file: dicts with role, name, state, pid, restarts."""
+        path = os.path.join(self.rundir, self.dir.split("/")[-1], "status")
+        rows = []
+        try:
+            with open(path) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return rows
+        for ln in lines[2:]:
+            parts = ln.split()
+            if len(parts) >= 6:
+                rows.append({"role": parts[0], "name": parts[1], "state": parts[2],
+                             "pid": int(parts[3]) if parts[3].isdigit() else 0,
+                             "restarts": int(parts[5])})
+        return rows
+
+    def child_pids(self):
+        return children_of(self.proc.pid) if self.proc else []
+
+    def child_pid(self, exe_suffix, key=None):
+        for pid in self.child_pids():
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if argv[0].decode().endswith(exe_suffix) and \
+                    (key is None or key.encode() in argv):
+                return pid
+        return None
+
+    def stop(self, sig=signal.SIGTERM, timeout=5.0):
+        """Signal the supervisor and return (exit code, seconds taken)."""
+        if not self.proc or self.proc.poll() is not None:
+            return (self.proc.returncode if self.proc else None), 0.0
+        t0 = time.monotonic()
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            rc = None
+        return rc, time.monotonic() - t0
+
+    def kill_all(self):
+        if self.proc and self.proc.poll() is None:
+            pids = self.child_pids()
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            for p in pids:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except OSError:
+                    pass
+            self.proc.wait(5)
+        # children of a killed supervisor may still be winding down
+        for p in processes_named(self.dir + "/run"):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        if getattr(self, "logf", None):
+            self.logf.close()
+
+
+def run_mqgate(args, timeout=20):
+    """Run mqgate to completion: (exit code, stdout, stderr)."""
+    p = subprocess.run([os.path.join(BIN, "mqgate")] + args, capture_output=True, text=True,
+                       timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+class GatewayTest(unittest.TestCase):
+    """Base class: a temp dir, two brokers (plant, cloud), cleanup of all of it."""
+
+    brokers = ("plant", "cloud")
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="mqgate-it-")
+        self.addCleanup(self.tmp.cleanup)
+        self.work = self.tmp.name
+        self.b = {}
+        for name in self.brokers:
+            br = Broker(self.work, name)
+            self.addCleanup(br.stop)
+            self.b[name] = br
+        self.clients = []
+        self.addCleanup(self._close_clients)
+
+    def _close_clients(self):
+        for c in self.clients:
+            try:
+                c.close()
+            except Exception:
+                pass
+
+    def client(self, broker, subs=(), **kw):
+        c = Client(self.b[broker].port if isinstance(broker, str) else broker, subs, **kw)
+        self.clients.append(c)
+        return c
+
+    def gateway(self, service_text, params=None, settings="", wait_connectors=2, subscribing=1,
+                name="gw"):
+        gw = Gateway(self.work, service_text, params, settings, name)
+        gw.subscribing = subscribing
+        self.addCleanup(gw.kill_all)
+        self._gw_for_failure = gw
+        gw.start(wait_connectors=wait_connectors)
+        return gw
+
+    def dump_log_on_failure(self, gw):
+        """Print the gateway log if the test fails (helps CI readers)."""
+        def dump():
+            outcome = getattr(self, "_outcome", None)
+            failed = outcome is not None and not outcome.success
+            if failed:
+                print("\n----- mqgate log (%s) -----\n%s" % (gw.log, gw.log_text()[-6000:]))
+        self.addCleanup(dump)
+
+
+BRIDGE = """
+description: two brokers bridged by mqgate (integration test)
+metadata:
+  name: IT Bridge
+parameters:
+  plantPort: {type: integer}
+  cloudPort: {type: integer}
+resources:
+  plant:
+    type: Cybus::Connection
+    properties:
+      protocol: Mqtt
+      connection:
+        host: 127.0.0.1
+        port: !ref plantPort
+        reconnectPeriod: 200
+  cloud:
+    type: Cybus::Connection
+    properties:
+      protocol: Mqtt
+      connection:
+        host: 127.0.0.1
+        port: !ref cloudPort
+        reconnectPeriod: 200
+  source:
+    type: Cybus::Endpoint
+    properties:
+      protocol: Mqtt
+      connection: !ref plant
+      subscribe:
+        topic: %(src_topic)s
+        qos: %(qos)d
+  sink:
+    type: Cybus::Endpoint
+    properties:
+      protocol: Mqtt
+      connection: !ref cloud
+      write:
+        topic: %(dst_topic)s
+        qos: %(qos)d
+        retain: %(retain)s
+  route:
+    type: Cybus::Mapping
+    properties:
+      mappings:
+        - subscribe:
+            endpoint: !ref source
+          publish:
+            endpoint: !ref sink
+"""
+
+
+def bridge_service(src_topic="factory/line1/temperature", dst_topic="cloud/line1/temperature",
+                   qos=1, retain="false"):
+    return BRIDGE % {"src_topic": src_topic, "dst_topic": dst_topic, "qos": qos,
+                     "retain": retain}

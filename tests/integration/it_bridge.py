@@ -1,0 +1,168 @@
+"""it_bridge — data moves between two real mosquitto brokers through the real mqgate.
+
+subscribe endpoint (plant) -> mapping -> write endpoint (cloud), and mappings that subscribe and
+publish directly on a connection with named wildcards.
+"""
+import os
+import struct
+import time
+import unittest
+
+from harness import GatewayTest, bridge_service, wait_for
+
+
+class BridgeTest(GatewayTest):
+
+    def ports(self):
+        return {"plantPort": self.b["plant"].port, "cloudPort": self.b["cloud"].port}
+
+    def test_qos1_10000_messages_no_loss_no_dup_in_order(self):
+        gw = self.gateway(bridge_service(), self.ports())
+        self.dump_log_on_failure(gw)
+        sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)
+        pub = self.client("plant")
+        n = 10000
+        infos = [pub.publish("factory/line1/temperature", struct.pack(">I", i) + b"x" * 60,
+                             qos=1, wait=False) for i in range(n)]
+        for info in infos:
+            info.wait_for_publish()
+        sink.wait_count(n, 60)
+        time.sleep(0.5)  # any duplicate would arrive now
+        got = sink.received()
+        seqs = [struct.unpack(">I", p[:4])[0] for (_, p, _, _) in got]
+        self.assertEqual(len(seqs), n, "lost or duplicated messages")
+        self.assertEqual(seqs, list(range(n)), "messages reordered")
+        self.assertTrue(all(q == 1 for (_, _, q, _) in got))
+
+    def test_binary_empty_and_1mb_payloads_arrive_byte_for_byte(self):
+        gw = self.gateway(bridge_service(), self.ports())
+        self.dump_log_on_failure(gw)
+        sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)
+        pub = self.client("plant")
+        every_byte = bytes(range(256)) * 4
+        nul_heavy = b"\x00" * 100 + b"\xff\xfe\x00\x01"
+        big = os.urandom(1024 * 1024)
+        payloads = [every_byte, b"", nul_heavy, big, b"\x00"]
+        for p in payloads:
+            pub.publish("factory/line1/temperature", p, qos=1)
+        sink.wait_count(len(payloads), 30)
+        got = [p for (_, p, _, _) in sink.received()]
+        self.assertEqual(len(got), len(payloads))
+        for want, have in zip(payloads, got):
+            self.assertEqual(len(want), len(have))
+            self.assertEqual(want, have)
+
+    def test_qos2_and_retain_as_configured(self):
+        gw = self.gateway(bridge_service(qos=2, retain="true"), self.ports())
+        self.dump_log_on_failure(gw)
+        pub = self.client("plant")
+        pub.publish("factory/line1/temperature", b"21.5", qos=1)
+        # a subscriber that arrives later still gets it: it was published retained
+        time.sleep(0.3)
+
+        def retained():
+            c = self.client("cloud", ["cloud/line1/temperature"], qos=2)
+            try:
+                wait_for(lambda: c.count() >= 1, 2, what="retained message")
+                return c.received()[0]
+            except AssertionError:
+                return None
+            finally:
+                c.close()
+
+        topic, payload, qos, retain = wait_for(retained, 10, step=0.2, what="retained copy")
+        self.assertEqual(payload, b"21.5")
+        self.assertEqual(qos, 2)
+        self.assertTrue(retain)
+
+    def test_qos0_path(self):
+        gw = self.gateway(bridge_service(qos=0), self.ports())
+        self.dump_log_on_failure(gw)
+        sink = self.client("cloud", ["cloud/line1/temperature"], qos=0)
+        pub = self.client("plant")
+        for i in range(100):
+            pub.publish("factory/line1/temperature", b"%d" % i, qos=0)
+        sink.wait_count(100, 20)  # loopback, low rate: QoS 0 arrives too
+        self.assertEqual([p for (_, p, _, _) in sink.received()],
+                         [b"%d" % i for i in range(100)])
+        self.assertTrue(all(q == 0 for (_, _, q, _) in sink.received()))
+
+
+OVERLAP = """
+metadata:
+  name: Overlap
+parameters:
+  plantPort: {type: integer}
+  cloudPort: {type: integer}
+resources:
+  plant:
+    type: Cybus::Connection
+    properties:
+      protocol: Mqtt
+      connection: {host: 127.0.0.1, port: !ref plantPort}
+  cloud:
+    type: Cybus::Connection
+    properties:
+      protocol: Mqtt
+      connection: {host: 127.0.0.1, port: !ref cloudPort}
+  machineTemp:
+    type: Cybus::Endpoint
+    properties:
+      protocol: Mqtt
+      connection: !ref plant
+      subscribe: {topic: factory/machine1/temperature, qos: 1}
+  factoryAll:
+    type: Cybus::Endpoint
+    properties:
+      protocol: Mqtt
+      connection: !ref plant
+      subscribe: {topic: "factory/#", qos: 1}
+  mirror:
+    type: Cybus::Mapping
+    properties:
+      mappings:
+        # one mapping, two overlapping subscriptions: still one copy per message
+        - subscribe:
+            - {topic: "factory/machine1/temperature", connection: !ref plant, qos: 1}
+            - {topic: "factory/#", connection: !ref plant, qos: 1}
+          publish: {topic: "mirror/all", connection: !ref cloud, qos: 1}
+        # named wildcards keep the structure of the topic
+        - subscribe: {topic: "factory/+machine/#rest", connection: !ref plant, qos: 1}
+          publish: {topic: "plant/{machine}/$rest", connection: !ref cloud, qos: 1}
+        # two endpoints overlap too: each is its own target, one copy each
+        - subscribe: {endpoint: !ref machineTemp}
+          publish: {topic: "ep/machine", connection: !ref cloud, qos: 1}
+        - subscribe: {endpoint: !ref factoryAll}
+          publish: {topic: "ep/all", connection: !ref cloud, qos: 1}
+"""
+
+
+class RoutingTest(GatewayTest):
+
+    def test_overlapping_subscriptions_deliver_one_copy_per_target(self):
+        gw = self.gateway(OVERLAP, {"plantPort": self.b["plant"].port,
+                                    "cloudPort": self.b["cloud"].port})
+        self.dump_log_on_failure(gw)
+        sink = self.client("cloud", ["#"], qos=1)
+        pub = self.client("plant")
+        for i in range(50):
+            pub.publish("factory/machine1/temperature", b"t%d" % i, qos=1)
+        pub.publish("factory/machine2/pressure/raw", b"p", qos=1)
+        # per machine1 message: mirror/all, plant/machine1/temperature, ep/machine, ep/all
+        # plus for the machine2 message: mirror/all, plant/machine2/pressure/raw, ep/all
+        sink.wait_count(50 * 4 + 3, 20)
+        time.sleep(0.5)
+        got = sink.received()
+        by_topic = {}
+        for (t, p, _, _) in got:
+            by_topic.setdefault(t, []).append(p)
+        self.assertEqual(by_topic["mirror/all"], [b"t%d" % i for i in range(50)] + [b"p"])
+        self.assertEqual(by_topic["plant/machine1/temperature"], [b"t%d" % i for i in range(50)])
+        self.assertEqual(by_topic["plant/machine2/pressure/raw"], [b"p"])
+        self.assertEqual(by_topic["ep/machine"], [b"t%d" % i for i in range(50)])
+        self.assertEqual(by_topic["ep/all"], [b"t%d" % i for i in range(50)] + [b"p"])
+        self.assertEqual(len(got), 50 * 4 + 3)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,542 @@
+/* test_settings — unit tests of mqg_settings (libconfig settings file, etc/mqgate.cfg).
+ *
+ * Fixtures live in tests/data/settings-*.cfg (MQG_TEST_DATA); short error cases are written
+ * to a temporary file by the test itself. Every error asserts file, line, column and setting.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "mqg_log.h"
+#include "mqg_settings.h"
+
+#define DATA MQG_TEST_DATA
+
+/* ---- helpers ---- */
+
+struct tmpcfg {
+    char dir[64];
+    char path[128];
+};
+
+/* Writes text to <fresh tmp dir>/mqgate.cfg. */
+static void s_write_tmp(struct tmpcfg *t, const char *text)
+{
+    snprintf(t->dir, sizeof(t->dir), "/tmp/test_settings.XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+    snprintf(t->path, sizeof(t->path), "%s/mqgate.cfg", t->dir);
+    FILE *f = fopen(t->path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void s_remove_tmp(struct tmpcfg *t)
+{
+    unlink(t->path);
+    rmdir(t->dir);
+}
+
+static void s_assert_empty(const struct mqg_settings *s)
+{
+    struct mqg_settings zero;
+    memset(&zero, 0, sizeof(zero));
+    assert_memory_equal(s, &zero, sizeof(zero));
+}
+
+static void s_assert_defaults(const struct mqg_settings *s)
+{
+    assert_string_equal(s->instance, "mqgate");
+    assert_string_equal(s->runtime_dir, "/tmp/mqgate");
+    assert_int_equal(s->log_level, MQG_LOG_INFO);
+    assert_null(s->log_file);
+    assert_int_equal(s->restart_backoff_ms, 250);
+    assert_int_equal(s->restart_backoff_max_ms, 30000);
+    assert_int_equal(s->restart_max, 10);
+    assert_int_equal(s->restart_window_s, 60);
+    assert_int_equal(s->restart_failed_retry_s, 60);
+    assert_int_equal(s->stable_after_s, 10);
+    assert_int_equal(s->heartbeat_ms, 1000);
+    assert_int_equal(s->heartbeat_misses, 3);
+    assert_int_equal(s->stop_grace_ms, 3000);
+    assert_int_equal(s->outbound_queue_max, 100000);
+    assert_int_equal(s->max_inflight, 1000);
+    assert_int_equal(s->router_queue_max, 100000);
+    assert_null(s->services);
+    assert_int_equal(s->n_services, 0);
+}
+
+/* Loads text from a temp file, expects -EINVAL with the error at line/col/setting and a
+ * message containing msg_part. */
+static void s_expect_error(const char *text, int line, int col, const char *setting,
+                           const char *msg_part)
+{
+    struct tmpcfg t;
+    struct mqg_settings s;
+    struct mqg_error err;
+    s_write_tmp(&t, text);
+    int rc = mqg_settings_load(t.path, &s, &err);
+    s_remove_tmp(&t); /* before any assert can end the test */
+    if (rc != -EINVAL || err.line != line || err.col != col || strcmp(err.setting, setting) != 0 ||
+        !strstr(err.msg, msg_part)) {
+        print_error("input:\n%s\ngot rc=%d %s:%d:%d: %s: %s\n", text, rc, err.file, err.line,
+                    err.col, err.setting, err.msg);
+    }
+    assert_int_equal(rc, -EINVAL);
+    assert_string_equal(err.file, t.path);
+    assert_int_equal(err.line, line);
+    assert_int_equal(err.col, col);
+    assert_string_equal(err.setting, setting);
+    assert_non_null(strstr(err.msg, msg_part));
+    s_assert_empty(&s);
+}
+
+/* ---- defaults and the shipped file ---- */
+
+static void test_defaults(void **state)
+{
+    struct mqg_settings s;
+    assert_int_equal(mqg_settings_defaults(&s), 0);
+    s_assert_defaults(&s);
+    mqg_settings_free(&s);
+    s_assert_empty(&s);
+    mqg_settings_free(&s); /* twice is fine */
+    mqg_settings_free(NULL);
+}
+
+static void test_empty_file_is_defaults(void **state)
+{
+    struct tmpcfg t;
+    struct mqg_settings s;
+    struct mqg_error err;
+    s_write_tmp(&t, "# nothing set\n");
+    assert_int_equal(mqg_settings_load(t.path, &s, &err), 0);
+    s_assert_defaults(&s);
+    mqg_settings_free(&s);
+    s_remove_tmp(&t);
+}
+
+static void test_shipped_cfg_is_defaults(void **state)
+{
+    struct mqg_settings s;
+    struct mqg_error err;
+    int rc = mqg_settings_load(DATA "/../../etc/mqgate.cfg", &s, &err);
+    if (rc != 0) {
+        mqg_error_print(&err, stderr);
+    }
+    assert_int_equal(rc, 0);
+    s_assert_defaults(&s);
+    mqg_settings_free(&s);
+}
+
+/* ---- overrides ---- */
+
+static void test_full_overrides(void **state)
+{
+    struct mqg_settings s;
+    struct mqg_error err;
+    int rc = mqg_settings_load(DATA "/settings-full.cfg", &s, &err);
+    if (rc != 0) {
+        mqg_error_print(&err, stderr);
+    }
+    assert_int_equal(rc, 0);
+    assert_string_equal(s.instance, "plant-7.gw_a");
+    assert_string_equal(s.runtime_dir, "/run/mqgate-test");
+    assert_int_equal(s.log_level, MQG_LOG_DEBUG);
+    assert_string_equal(s.log_file, DATA "/logs/mqgate.log");
+    assert_int_equal(s.restart_backoff_ms, 500);
+    assert_int_equal(s.restart_backoff_max_ms, 60000);
+    assert_int_equal(s.restart_max, 5);
+    assert_int_equal(s.restart_window_s, 120);
+    assert_int_equal(s.restart_failed_retry_s, 300);
+    assert_int_equal(s.stable_after_s, 20);
+    assert_int_equal(s.heartbeat_ms, 2000);
+    assert_int_equal(s.heartbeat_misses, 5);
+    assert_int_equal(s.stop_grace_ms, 5000);
+    assert_int_equal(s.outbound_queue_max, 5000);
+    assert_int_equal(s.max_inflight, 20);
+    assert_int_equal(s.router_queue_max, 7000);
+    assert_int_equal(s.n_services, 0);
+    mqg_settings_free(&s);
+}
+
+/* Each setting alone: the others keep their defaults. */
+static void test_each_override(void **state)
+{
+    static const struct {
+        const char *text;
+        size_t off;
+        long long want;
+        int u32;
+    } cases[] = {
+        {"restart = { backoff_ms = 1; };", offsetof(struct mqg_settings, restart_backoff_ms), 1, 1},
+        {"restart = { backoff_max_ms = 86400000; };",
+         offsetof(struct mqg_settings, restart_backoff_max_ms), 86400000, 1},
+        {"restart = { max = 1000000; };", offsetof(struct mqg_settings, restart_max), 1000000, 0},
+        {"restart = { window_s = 1; };", offsetof(struct mqg_settings, restart_window_s), 1, 0},
+        {"restart = { failed_retry_s = 86400; };",
+         offsetof(struct mqg_settings, restart_failed_retry_s), 86400, 0},
+        {"restart = { stable_after_s = 2; };", offsetof(struct mqg_settings, stable_after_s), 2, 0},
+        {"heartbeat = { interval_ms = 100; };", offsetof(struct mqg_settings, heartbeat_ms), 100,
+         0},
+        {"heartbeat = { misses = 100; };", offsetof(struct mqg_settings, heartbeat_misses), 100, 0},
+        {"stop_grace_ms = 0;", offsetof(struct mqg_settings, stop_grace_ms), 0, 0},
+        {"connector = { outbound_queue_max = 0x10; };",
+         offsetof(struct mqg_settings, outbound_queue_max), 16, 0},
+        {"connector = { max_inflight = 65535; };", offsetof(struct mqg_settings, max_inflight),
+         65535, 0},
+        {"router = { queue_max = 100000000L; };", offsetof(struct mqg_settings, router_queue_max),
+         100000000, 0},
+        {"log = { level = \"WARNING\"; };", offsetof(struct mqg_settings, log_level), MQG_LOG_WARN,
+         0},
+        {"log = { level = \"error\"; };", offsetof(struct mqg_settings, log_level), MQG_LOG_ERROR,
+         0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tmpcfg t;
+        struct mqg_settings s;
+        struct mqg_settings d;
+        struct mqg_error err;
+        s_write_tmp(&t, cases[i].text);
+        int rc = mqg_settings_load(t.path, &s, &err);
+        if (rc != 0) {
+            mqg_error_print(&err, stderr);
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(mqg_settings_defaults(&d), 0);
+        const char *field = (const char *)&s + cases[i].off;
+        long long got =
+            cases[i].u32 ? (long long)*(const uint32_t *)field : (long long)*(const int *)field;
+        assert_int_equal(got, cases[i].want);
+        /* everything else untouched: copy the default in and compare the ints */
+        if (cases[i].u32) {
+            *(uint32_t *)((char *)&s + cases[i].off) = *(uint32_t *)((char *)&d + cases[i].off);
+        } else {
+            *(int *)((char *)&s + cases[i].off) = *(int *)((char *)&d + cases[i].off);
+        }
+        assert_int_equal(s.log_level, d.log_level);
+        assert_memory_equal(&s.restart_backoff_ms, &d.restart_backoff_ms,
+                            offsetof(struct mqg_settings, services) -
+                                offsetof(struct mqg_settings, restart_backoff_ms));
+        mqg_settings_free(&s);
+        mqg_settings_free(&d);
+        s_remove_tmp(&t);
+    }
+}
+
+static void test_string_overrides(void **state)
+{
+    struct tmpcfg t;
+    struct mqg_settings s;
+    struct mqg_error err;
+    s_write_tmp(&t, "instance = \"a\";\nruntime_dir = \"/var/run/x\";\n"
+                    "log = { file = \"/var/log/mqgate.log\"; };\n");
+    assert_int_equal(mqg_settings_load(t.path, &s, &err), 0);
+    assert_string_equal(s.instance, "a");
+    assert_string_equal(s.runtime_dir, "/var/run/x");
+    assert_string_equal(s.log_file, "/var/log/mqgate.log");
+    mqg_settings_free(&s);
+    s_remove_tmp(&t);
+
+    /* "" = standard error */
+    s_write_tmp(&t, "log = { file = \"\"; };\n");
+    assert_int_equal(mqg_settings_load(t.path, &s, &err), 0);
+    assert_null(s.log_file);
+    mqg_settings_free(&s);
+    s_remove_tmp(&t);
+
+    /* 64 characters is the longest instance name */
+    s_write_tmp(&t, "instance = \"0123456789012345678901234567890123456789012345678901234567"
+                    "89abcd\";\n");
+    assert_int_equal(mqg_settings_load(t.path, &s, &err), 0);
+    assert_int_equal(strlen(s.instance), 64);
+    mqg_settings_free(&s);
+    s_remove_tmp(&t);
+}
+
+/* ---- errors ---- */
+
+static void test_unknown_setting_fixture(void **state)
+{
+    struct mqg_settings s;
+    struct mqg_error err;
+    assert_int_equal(mqg_settings_load(DATA "/settings-unknown.cfg", &s, &err), -EINVAL);
+    assert_string_equal(err.file, DATA "/settings-unknown.cfg");
+    assert_int_equal(err.line, 4);
+    assert_int_equal(err.col, 5);
+    assert_string_equal(err.setting, "restart.retries");
+    assert_string_equal(err.msg, "unknown setting; known in this group: backoff_ms, "
+                                 "backoff_max_ms, max, window_s, failed_retry_s, "
+                                 "stable_after_s");
+    s_assert_empty(&s);
+
+    char buf[1400];
+    mqg_error_format(&err, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "settings-unknown.cfg:4:5: restart.retries: unknown setting"));
+}
+
+static void test_unknown_settings_inline(void **state)
+{
+    s_expect_error("instance = \"x\";\n  colour = \"blue\";\n", 2, 3, "colour",
+                   "unknown setting; known at top level: instance, runtime_dir, log, restart, "
+                   "heartbeat, stop_grace_ms, connector, router, services");
+    s_expect_error("log = { level = \"info\"; lvl = \"debug\"; };\n", 1, 25, "log.lvl",
+                   "known in this group: level, file");
+    /* a deeper group inside a known group */
+    s_expect_error("router = {\n    queue_max = 5;\n    extra = { a = 1; };\n};\n", 3, 5,
+                   "router.extra", "unknown setting");
+    s_expect_error("services = ( { file = \"a.yml\"; params = { x = 1; }; } );\n", 1, 32,
+                   "services[0].params", "known in a service: file, parameters");
+}
+
+static void test_wrong_type_fixture(void **state)
+{
+    struct mqg_settings s;
+    struct mqg_error err;
+    assert_int_equal(mqg_settings_load(DATA "/settings-type.cfg", &s, &err), -EINVAL);
+    assert_string_equal(err.file, DATA "/settings-type.cfg");
+    assert_int_equal(err.line, 1);
+    assert_int_equal(err.col, 15);
+    assert_string_equal(err.setting, "heartbeat.interval_ms");
+    assert_string_equal(err.msg, "expected an integer in 100..60000, got a string");
+    s_assert_empty(&s);
+}
+
+static void test_wrong_types_inline(void **state)
+{
+    s_expect_error("stop_grace_ms = 1.5;\n", 1, 1, "stop_grace_ms",
+                   "expected an integer in 0..600000, got a decimal number");
+    s_expect_error("restart = { max = true; };\n", 1, 13, "restart.max",
+                   "expected an integer in 1..1000000, got a boolean");
+    s_expect_error("instance = 5;\n", 1, 1, "instance", "expected a name, got an integer");
+    s_expect_error("log = \"debug\";\n", 1, 1, "log",
+                   "expected a group { level, file }, got a string");
+    s_expect_error("log = { level = 3; };\n", 1, 9, "log.level",
+                   "expected one of \"debug\", \"info\", \"notice\", \"warn\", \"error\", got an "
+                   "integer");
+    s_expect_error("runtime_dir = [\"/a\"];\n", 1, 1, "runtime_dir",
+                   "expected an absolute directory path, got an array [ ... ]");
+    s_expect_error("services = { file = \"a.yml\"; };\n", 1, 1, "services",
+                   "expected a list ( { file = \"service.yml\"; parameters = { ... }; }, ... ), "
+                   "got a group { ... }");
+    s_expect_error("services = [ \"a.yml\" ];\n", 1, 1, "services", "expected a list");
+    s_expect_error("services = ( \"a.yml\" );\n", 1, 1, "services[0]",
+                   "expected a group { file = \"service.yml\"; parameters = { ... }; }, got a "
+                   "string");
+    s_expect_error("services = ( { file = 7; } );\n", 1, 16, "services[0].file",
+                   "expected the path of a service commissioning file, got an integer");
+    s_expect_error("services = ( { file = \"a.yml\";\n  parameters = ( 1 ); } );\n", 2, 3,
+                   "services[0].parameters", "expected a group { NAME = VALUE; ... }, got a list");
+    s_expect_error("services = ( { file = \"a.yml\";\n  parameters = { p = [1, 2]; }; } );\n", 2,
+                   18, "services[0].parameters.p",
+                   "expected a string, number or boolean, got an array [ ... ]");
+}
+
+static void test_out_of_range_fixture(void **state)
+{
+    struct mqg_settings s;
+    struct mqg_error err;
+    assert_int_equal(mqg_settings_load(DATA "/settings-range.cfg", &s, &err), -EINVAL);
+    assert_string_equal(err.file, DATA "/settings-range.cfg");
+    assert_int_equal(err.line, 2);
+    assert_int_equal(err.col, 3);
+    assert_string_equal(err.setting, "connector.max_inflight");
+    assert_string_equal(err.msg, "expected an integer in 1..65535, got 70000");
+    s_assert_empty(&s);
+}
+
+static void test_out_of_range_inline(void **state)
+{
+    s_expect_error("heartbeat = { interval_ms = 99; };\n", 1, 15, "heartbeat.interval_ms",
+                   "expected an integer in 100..60000, got 99");
+    s_expect_error("restart = { backoff_ms = 0; };\n", 1, 13, "restart.backoff_ms",
+                   "expected an integer in 1..3600000, got 0");
+    s_expect_error("stop_grace_ms = -1;\n", 1, 1, "stop_grace_ms", "got -1");
+    s_expect_error("router = { queue_max = 4294967296L; };\n", 1, 12, "router.queue_max",
+                   "expected an integer in 1..100000000, got 4294967296");
+    /* libconfig 1.5 would silently read this as 1215752191: the literal is re-read */
+    s_expect_error("router = { queue_max = 99999999999; };\n", 1, 12, "router.queue_max",
+                   "got 99999999999");
+    s_expect_error("connector = { max_inflight = 0x10000; };\n", 1, 15, "connector.max_inflight",
+                   "got 65536");
+    s_expect_error("connector = { max_inflight = 0xFFFFFFFF; };\n", 1, 15, "connector.max_inflight",
+                   "got 4294967295");
+    s_expect_error("restart = {\n  backoff_ms = 5000;\n  backoff_max_ms = 1000;\n};\n", 3, 3,
+                   "restart.backoff_max_ms",
+                   "restart.backoff_max_ms (1000) must be at least restart.backoff_ms (5000)");
+    s_expect_error("restart = {\n  backoff_ms = 40000;\n};\n", 2, 3, "restart.backoff_ms",
+                   "must be at least");
+    s_expect_error("log = { level = \"verbose\"; };\n", 1, 9, "log.level",
+                   "expected one of \"debug\", \"info\", \"notice\", \"warn\", \"error\", got "
+                   "\"verbose\"");
+    s_expect_error("instance = \"my gateway\";\n", 1, 1, "instance",
+                   "expected a name of 1..64 characters A-Z a-z 0-9 _ . - (not \".\" or \"..\"), "
+                   "got \"my gateway\"");
+    s_expect_error("instance = \"\";\n", 1, 1, "instance", "got \"\"");
+    s_expect_error("instance = \"..\";\n", 1, 1, "instance", "got \"..\"");
+    s_expect_error("instance = \"a/b\";\n", 1, 1, "instance", "got \"a/b\"");
+    s_expect_error("instance = \"0123456789012345678901234567890123456789012345678901234567"
+                   "89abcde\";\n",
+                   1, 1, "instance", "expected a name of 1..64");
+    s_expect_error("runtime_dir = \"run/mqgate\";\n", 1, 1, "runtime_dir",
+                   "expected an absolute directory path, got \"run/mqgate\"");
+    s_expect_error("services = ( { parameters = { a = 1; }; } );\n", 1, 1, "services[0].file",
+                   "missing; expected the path of a service commissioning file");
+    s_expect_error("services = ( { file = \"\"; } );\n", 1, 16, "services[0].file", "got \"\"");
+    s_expect_error("services = ( { file = \"a.yml\"; parameters = { big = 99999999999; }; } );\n",
+                   1, 47, "services[0].parameters.big", "with an L suffix");
+}
+
+static void test_syntax_error(void **state)
+{
+    struct mqg_settings s;
+    struct mqg_error err;
+    assert_int_equal(mqg_settings_load(DATA "/settings-syntax.cfg", &s, &err), -EINVAL);
+    assert_string_equal(err.file, DATA "/settings-syntax.cfg");
+    assert_int_equal(err.line, 3);
+    assert_int_equal(err.col, 0); /* libconfig gives no column for syntax errors */
+    assert_string_equal(err.setting, "");
+    assert_string_equal(err.msg, "syntax error");
+    s_assert_empty(&s);
+
+    s_expect_error("log = { level = \"info\"; };\nlog = { file = \"\"; };\n", 2, 0, "",
+                   "duplicate setting name");
+}
+
+static void test_missing_file(void **state)
+{
+    struct mqg_settings s;
+    struct mqg_error err;
+    assert_int_equal(mqg_settings_load(DATA "/no-such-settings.cfg", &s, &err), -ENOENT);
+    assert_string_equal(err.file, DATA "/no-such-settings.cfg");
+    assert_non_null(strstr(err.msg, "cannot read the settings file"));
+    s_assert_empty(&s);
+
+    /* a directory opens but cannot be read as a file */
+    assert_int_equal(mqg_settings_load(DATA, &s, &err), -EIO);
+    s_assert_empty(&s);
+}
+
+/* ---- services ---- */
+
+static void test_services(void **state)
+{
+    struct mqg_settings s;
+    struct mqg_error err;
+    int rc = mqg_settings_load(DATA "/settings-services.cfg", &s, &err);
+    if (rc != 0) {
+        mqg_error_print(&err, stderr);
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(s.n_services, 2);
+
+    const struct mqg_settings_service *a = &s.services[0];
+    assert_string_equal(a->file, DATA "/svc/bridge.yml");
+    static const char *const want[][2] = {
+        {"sourceHost", "127.0.0.1"}, {"sourcePort", "1883"}, {"bigCounter", "4294967296"},
+        {"ratio", "0.25"},           {"negative", "-42"},    {"useTls", "true"},
+        {"retain", "false"},         {"empty", ""},
+    };
+    assert_int_equal(a->n_params, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < a->n_params; i++) {
+        assert_string_equal(a->params[i].name, want[i][0]);
+        assert_string_equal(a->params[i].value, want[i][1]);
+        assert_false(a->params[i].used);
+        assert_ptr_equal(a->params[i].name, a->owned[2 * i]);
+        assert_ptr_equal(a->params[i].value, a->owned[2 * i + 1]);
+    }
+
+    const struct mqg_settings_service *b = &s.services[1];
+    assert_string_equal(b->file, "/etc/mqgate/cloud.yml");
+    assert_int_equal(b->n_params, 0);
+    assert_null(b->params);
+    mqg_settings_free(&s);
+    s_assert_empty(&s);
+}
+
+static void test_float_params(void **state)
+{
+    struct tmpcfg t;
+    struct mqg_settings s;
+    struct mqg_error err;
+    s_write_tmp(&t, "services = ( { file = \"x.yml\"; parameters = {\n"
+                    "  a = 0.1; b = 1.0; c = -2.5e-3; d = 1e300; e = 3.141592653589793; }; } );\n");
+    assert_int_equal(mqg_settings_load(t.path, &s, &err), 0);
+    const struct mqg_settings_service *v = &s.services[0];
+    assert_string_equal(v->params[0].value, "0.1");
+    assert_string_equal(v->params[1].value, "1");
+    assert_string_equal(v->params[2].value, "-0.0025");
+    assert_string_equal(v->params[3].value, "1e+300");
+    assert_string_equal(v->params[4].value, "3.141592653589793");
+    /* the file is next to the settings file */
+    char want[256];
+    snprintf(want, sizeof(want), "%s/x.yml", t.dir);
+    assert_string_equal(v->file, want);
+    mqg_settings_free(&s);
+    s_remove_tmp(&t);
+}
+
+/* Relative paths when the settings file itself is given without a directory, and an empty
+ * service list. */
+static void test_relative_settings_path(void **state)
+{
+    char cwd[PATH_MAX];
+    struct mqg_settings s;
+    struct mqg_error err;
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(DATA), 0);
+    int rc = mqg_settings_load("settings-services.cfg", &s, &err);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(rc, 0);
+    assert_string_equal(s.services[0].file, "svc/bridge.yml");
+    mqg_settings_free(&s);
+
+    rc = mqg_settings_load(DATA "/../data/settings-services.cfg", &s, &err);
+    assert_int_equal(rc, 0);
+    assert_string_equal(s.services[0].file, DATA "/../data/svc/bridge.yml");
+    mqg_settings_free(&s);
+
+    struct tmpcfg t;
+    s_write_tmp(&t, "services = ();\n");
+    assert_int_equal(mqg_settings_load(t.path, &s, &err), 0);
+    assert_int_equal(s.n_services, 0);
+    mqg_settings_free(&s);
+    s_remove_tmp(&t);
+    s_write_tmp(&t, "services = [];\n");
+    assert_int_equal(mqg_settings_load(t.path, &s, &err), 0);
+    assert_int_equal(s.n_services, 0);
+    mqg_settings_free(&s);
+    s_remove_tmp(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_empty_file_is_defaults),
+        cmocka_unit_test(test_shipped_cfg_is_defaults),
+        cmocka_unit_test(test_full_overrides),
+        cmocka_unit_test(test_each_override),
+        cmocka_unit_test(test_string_overrides),
+        cmocka_unit_test(test_unknown_setting_fixture),
+        cmocka_unit_test(test_unknown_settings_inline),
+        cmocka_unit_test(test_wrong_type_fixture),
+        cmocka_unit_test(test_wrong_types_inline),
+        cmocka_unit_test(test_out_of_range_fixture),
+        cmocka_unit_test(test_out_of_range_inline),
+        cmocka_unit_test(test_syntax_error),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_services),
+        cmocka_unit_test(test_float_params),
+        cmocka_unit_test(test_relative_settings_path),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -457,7 +457,7 @@ int mqg_pattern_check_template(const struct mqg_pattern *p, const char *tmpl,
         case S_TOK_END:
             return 0;
         case S_TOK_TEXT:
-            if (strcspn(s, "+#") < adv) {
+            if (s_wild_pos(s, adv) < adv) {
                 return s_fail(errmsg, "a topic to publish to may not contain '+' or '#'");
             }
             break;
@@ -474,22 +474,35 @@ int mqg_pattern_check_template(const struct mqg_pattern *p, const char *tmpl,
     }
 }
 
-/* The part of `topic` matched by named wildcard n (topic is known to match the pattern). */
-static void s_capture(const struct s_name *n, const char *topic, const char **start,
+/* Where render is in the topic: level `level` starts at `at` (NULL: past the end). */
+struct s_cursor {
+    const char *topic;
+    size_t level;
+    const char *at;
+};
+
+/* The part of the topic matched by named wildcard n (the topic is known to match the
+ * pattern). The cursor only moves forward unless a name lies before it, so references in
+ * level order cost one pass over the topic. */
+static void s_capture(struct s_cursor *c, const struct s_name *n, const char **start,
                       size_t *len)
 {
-    const char *t = topic;
-    for (size_t i = 0; i < n->level; i++) {
-        t += s_level_len(t);
-        if (*t == '\0') {
-            *start = t; /* "a/#rest" matched "a": rest is empty */
-            *len = 0;
-            return;
-        }
-        t++;
+    if (n->level < c->level) {
+        c->level = 0;
+        c->at = c->topic;
     }
-    *start = t;
-    *len = n->kind == S_HASH ? strlen(t) : s_level_len(t);
+    while (c->at && c->level < n->level) {
+        c->at += s_level_len(c->at);
+        c->at = *c->at ? c->at + 1 : NULL;
+        c->level++;
+    }
+    if (!c->at) {
+        *start = ""; /* "a/#rest" matched "a": rest is empty */
+        *len = 0;
+        return;
+    }
+    *start = c->at;
+    *len = n->kind == S_HASH ? strlen(c->at) : s_level_len(c->at);
 }
 
 /* Append len bytes to out at *pos, as far as they fit; *pos counts what was wanted. */
@@ -512,6 +525,7 @@ int mqg_pattern_render(const struct mqg_pattern *p, const char *topic, const cha
         return -EINVAL;
     }
     size_t pos = 0;
+    struct s_cursor cur = {topic, 0, topic};
     if (!p) {
         s_put(out, cap, &pos, tmpl, strlen(tmpl));
     }
@@ -532,7 +546,7 @@ int mqg_pattern_render(const struct mqg_pattern *p, const char *topic, const cha
             }
             const char *v;
             size_t vlen;
-            s_capture(n, topic, &v, &vlen);
+            s_capture(&cur, n, &v, &vlen);
             s_put(out, cap, &pos, v, vlen);
         }
         s += adv;

@@ -371,7 +371,9 @@ class GatewayTest(unittest.TestCase):
         """Print the gateway log if the test fails (helps CI readers)."""
         def dump():
             outcome = getattr(self, "_outcome", None)
-            failed = outcome is not None and not outcome.success
+            result = getattr(outcome, "result", None)
+            failed = outcome is not None and (not outcome.success or any(
+                t is self for t, _ in (result.failures + result.errors if result else [])))
             if failed:
                 print("\n----- mqgate log (%s) -----\n%s" % (gw.log, gw.log_text()[-6000:]))
         self.addCleanup(dump)

@@ -134,9 +134,10 @@ class ProcessTest(GatewayTest):
             pub.publish("factory/line1/temperature", struct.pack(">I", i), qos=1)
         time.sleep(2.5)  # several reconnect attempts while the broker is down
         log = gw.log_text()
-        self.assertEqual(log.count("CONN-FAIL"), 1,
-                         "reconnect failures are logged once at WARN, not per attempt")
+        # the loss is reported once; the failing reconnect attempts go to DEBUG, not WARN
         self.assertEqual(log.count("CONN-LOST"), 1)
+        self.assertLessEqual(log.count("CONN-FAIL"), 1)
+        self.assertEqual(len([l for l in log.splitlines() if " WARN " in l]), 1, log)
         cloud.start()  # same port, sessions restored from its persistence file
         wait_for(lambda: gw.log_count("CONN-UP") >= 3, 15, what="reconnect")
         sink = self.client(cloud.port, ["cloud/line1/temperature"], client_id="sink",

@@ -793,6 +793,63 @@ static void test_render_long(void **state)
     mqg_pattern_destroy(&p);
 }
 
+/* Inputs at the size limit, with the most levels or tokens possible: linear time (this test
+ * takes minutes if a per-level scan runs to the end of the string). */
+static void test_long_inputs(void **state)
+{
+    (void)state;
+    size_t len = MQG_TOPIC_MAX;
+    char *f = malloc(len + 1);
+    assert_non_null(f);
+    for (size_t i = 0; i < len; i++) {
+        f[i] = i % 2 ? '/' : '+';
+    }
+    f[len] = '\0';
+    assert_true(mqg_topic_valid_filter(f));
+    f[len - 1] = '#';
+    assert_true(mqg_topic_valid_filter(f));
+    assert_true(mqg_topic_covers(f, f));
+    for (int i = 0; i < 20; i++) {
+        struct mqg_pattern *p = NULL;
+        assert_int_equal(mqg_pattern_new(f, &p, NULL), 0);
+        assert_false(mqg_pattern_has_names(p));
+        mqg_pattern_destroy(&p);
+    }
+    f[len - 1] = 'a';
+    f[len - 2] = '+';                          /* "+/+/.../++a": '+' inside a level */
+    assert_false(mqg_topic_valid_filter(f));
+    memset(f, '$', len);                      /* "$$$...": 65535 literal tokens */
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(mqg_pattern_check_template(NULL, f, NULL), 0);
+    }
+    memset(f, '/', len);                      /* topic of 65536 empty levels */
+    struct mqg_pattern *p = s_pat("#all");
+    char *out = malloc(len + 1);
+    assert_non_null(out);
+    assert_int_equal(mqg_pattern_render(p, f, "{all}", out, len + 1), (int)len);
+    assert_memory_equal(out, f, len);
+    mqg_pattern_destroy(&p);
+    /* 10000 references, in and out of level order */
+    p = s_pat("+a/+b/#c");
+    char *tmpl = malloc(40001);
+    assert_non_null(tmpl);
+    for (size_t i = 0; i < 10000; i++) {
+        memcpy(tmpl + 4 * i, i % 3 == 0 ? "{b}/" : i % 3 == 1 ? "{a}/" : "{c}/", 4);
+    }
+    tmpl[40000] = '\0';
+    assert_int_equal(mqg_pattern_check_template(p, tmpl, NULL), 0);
+    char *big = malloc(100000);
+    assert_non_null(big);
+    int rc = mqg_pattern_render(p, "x/y/z", tmpl, big, 100000);
+    assert_int_equal(rc, 3334 * 2 + 3333 * 2 + 3333 * 2);
+    assert_memory_equal(big, "y/x/z/y/x/z/", 12);
+    free(big);
+    free(tmpl);
+    free(out);
+    mqg_pattern_destroy(&p);
+    free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -810,6 +867,7 @@ int main(void)
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_render_nospc),
         cmocka_unit_test(test_render_long),
+        cmocka_unit_test(test_long_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

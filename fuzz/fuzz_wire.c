@@ -1,0 +1,144 @@
+/* fuzz_wire — libFuzzer target for mqg_wire (frame decoding) and mqg_topic (string logic).
+ *
+ * Input layout: byte 0 picks 1..3 frames; every frame but the last is preceded by a 2-byte
+ * little-endian length (clamped to what is left); the last frame takes the rest. Each frame
+ * is copied into its own heap block so ASan sees any read past its length. Besides "no
+ * crash", it checks invariants and traps when one breaks: decode/encode round trip, and for
+ * the frames read as strings, covers/match consistency and render/check_template agreement.
+ * Built only with clang and MQG_FUZZ=ON (fuzz/CMakeLists.txt).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mqg_topic.h"
+#include "mqg_wire.h"
+
+#define S_MAX_FRAMES 3
+
+#define S_CHECK(cond)                                                                          \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            __builtin_trap();                                                                  \
+        }                                                                                      \
+    } while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void s_fuzz_wire(size_t n, const void *const *frames, const size_t *lens)
+{
+    struct mqg_wire_hdr h;
+    uint8_t enc[MQG_WIRE_HDR_LEN];
+    if (mqg_wire_validate(n, frames, lens, &h) == 0) {
+        S_CHECK(mqg_wire_frames(h.kind) == (int)n);
+        S_CHECK(h.kind != MQG_MSG_DATA || mqg_wire_topic_ok(frames[1], lens[1]));
+    }
+    if (mqg_wire_hdr_decode(frames[0], lens[0], &h) == 0) {
+        S_CHECK(lens[0] == MQG_WIRE_HDR_LEN);
+        S_CHECK(h.qos <= 2 && (h.flags & ~MQG_WIRE_F_MASK) == 0);
+        mqg_wire_hdr_encode(&h, enc);
+        S_CHECK(memcmp(enc, frames[0], MQG_WIRE_HDR_LEN) == 0);
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool ok = mqg_wire_topic_ok(frames[i], lens[i]);
+        S_CHECK(!ok || (lens[i] > 0 && mqg_topic_utf8_ok(frames[i], lens[i])));
+    }
+}
+
+/* a = filter/pattern, b = topic, c = template (or a second topic). */
+static void s_fuzz_topic(const char *a, const char *b, const char *c, size_t cap)
+{
+    bool fa = mqg_topic_valid_filter(a);
+    bool nb = mqg_topic_valid_name(b);
+    bool nc = mqg_topic_valid_name(c);
+    bool m = mqg_topic_match(a, b);
+    S_CHECK(!m || (fa && nb));
+    if (fa && nb) {
+        S_CHECK(mqg_topic_covers(a, b) == m); /* a name is a filter matching only itself */
+    }
+    S_CHECK(mqg_topic_covers(a, a) == fa);
+    if (mqg_topic_covers(a, b) && nc && mqg_topic_match(b, c)) {
+        S_CHECK(mqg_topic_match(a, c)); /* covers means what it says */
+    }
+
+    struct mqg_pattern *p = NULL;
+    const char *err = NULL;
+    if (mqg_pattern_new(a, &p, &err) != 0) {
+        S_CHECK(p == NULL && err != NULL);
+        return;
+    }
+    const char *f = mqg_pattern_filter(p);
+    S_CHECK(mqg_topic_valid_filter(f));
+    S_CHECK(mqg_pattern_has_names(p) || strcmp(f, a) == 0);
+    char *out = malloc(cap ? cap : 1);
+    if (out) {
+        bool tmpl_ok = mqg_pattern_check_template(p, c, &err) == 0;
+        int rc = mqg_pattern_render(p, b, c, out, cap);
+        if (!mqg_topic_match(f, b)) {
+            S_CHECK(rc == -EINVAL);
+        } else if (rc >= 0) {
+            S_CHECK((size_t)rc < cap && strlen(out) == (size_t)rc);
+            if (!mqg_pattern_has_names(p) && tmpl_ok) {
+                S_CHECK(strcmp(out, c) == 0);
+            }
+        } else if (rc == -EINVAL) {
+            S_CHECK(!tmpl_ok); /* a checked template renders for every matching topic */
+        } else {
+            S_CHECK(rc == -ENOSPC && (cap == 0 || out[0] == '\0'));
+        }
+        rc = mqg_pattern_render(NULL, b, c, out, cap);
+        S_CHECK(rc == -ENOSPC || (rc >= 0 && strcmp(out, c) == 0));
+        free(out);
+    }
+    mqg_pattern_destroy(&p);
+    S_CHECK(p == NULL);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1) {
+        return 0;
+    }
+    size_t n = (size_t)(data[0] % S_MAX_FRAMES) + 1;
+    data++;
+    size--;
+
+    void *frames[S_MAX_FRAMES] = {NULL};
+    size_t lens[S_MAX_FRAMES] = {0};
+    char *str[S_MAX_FRAMES] = {NULL};
+    for (size_t i = 0; i < S_MAX_FRAMES; i++) {
+        size_t len = size;
+        if (i + 1 < n && size >= 2) {
+            len = (size_t)data[0] | (size_t)data[1] << 8;
+            data += 2;
+            size -= 2;
+            len = len < size ? len : size;
+        } else if (i >= n) {
+            len = 0;
+        }
+        frames[i] = malloc(len ? len : 1);
+        str[i] = malloc(len + 1);
+        if (!frames[i] || !str[i]) {
+            goto out;
+        }
+        memcpy(frames[i], data, len);
+        memcpy(str[i], data, len);
+        str[i][len] = '\0'; /* a string stops at its first NUL */
+        lens[i] = len;
+        data += len;
+        size -= len;
+    }
+
+    s_fuzz_wire(n, (const void *const *)frames, lens);
+    size_t cap = lens[0] ? ((const uint8_t *)frames[0])[0] : 64;
+    s_fuzz_topic(str[0], str[1], str[2], cap);
+    s_fuzz_topic(str[1], str[2], str[0], 4096);
+out:
+    for (size_t i = 0; i < S_MAX_FRAMES; i++) {
+        free(frames[i]);
+        free(str[i]);
+    }
+    return 0;
+}

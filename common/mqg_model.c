@@ -154,10 +154,10 @@ static void s_print_conn(const struct mqg_connection *c, FILE *f)
     fprintf(f, "    uri: %s (host %s, port %d, scheme %s)\n", s_str(c->uri), s_str(c->host),
             c->port, s_scheme(c->scheme));
     fprintf(f, "    clientId: %s\n", s_str(c->client_id));
-    fprintf(f, "    username: %s  password: %s\n", s_str(c->username),
-            c->password ? "***" : "-");
-    fprintf(f, "    clean: %s  keepalive: %ds  connectTimeout: %dms  reconnectPeriod: %dms  "
-               "protocolVersion: %d\n",
+    fprintf(f, "    username: %s  password: %s\n", s_str(c->username), c->password ? "***" : "-");
+    fprintf(f,
+            "    clean: %s  keepalive: %ds  connectTimeout: %dms  reconnectPeriod: %dms  "
+            "protocolVersion: %d\n",
             s_bool(c->clean), c->keepalive_s, c->connect_timeout_ms, c->reconnect_period_ms,
             c->protocol_version);
     fprintf(f, "    trustAllCertificates: %s  mutualAuthentication: %s\n", s_bool(c->trust_all),
@@ -194,8 +194,8 @@ static void s_print_route(const struct mqg_model *m, const struct mqg_route *r, 
     fprintf(f, "  %s: ", s_str(r->name));
     for (size_t i = 0; i < r->n_sources; i++) {
         const struct mqg_source *s = &r->sources[i];
-        fprintf(f, "%s%s %s (qos %d)", i ? ", " : "", s_conn_name(m, s->conn),
-                s_str(s->filter), s->qos);
+        fprintf(f, "%s%s %s (qos %d)", i ? ", " : "", s_conn_name(m, s->conn), s_str(s->filter),
+                s->qos);
     }
     fprintf(f, " -> %s %s (qos %d%s)\n", s_conn_name(m, r->target.conn), s_str(r->target.topic),
             r->target.qos, r->target.retain ? ", retain" : "");
@@ -206,8 +206,7 @@ void mqg_model_print(const struct mqg_model *m, FILE *f)
     fprintf(f, "services: %zu\n", m->n_services);
     for (size_t i = 0; i < m->n_services; i++) {
         const struct mqg_service_info *s = &m->services[i];
-        fprintf(f, "  %s: \"%s\" from %s\n", s_str(s->service_id), s_str(s->name),
-                s_str(s->file));
+        fprintf(f, "  %s: \"%s\" from %s\n", s_str(s->service_id), s_str(s->name), s_str(s->file));
     }
     fprintf(f, "connections: %zu\n", m->n_conns);
     for (size_t i = 0; i < m->n_conns; i++) {

@@ -20,12 +20,12 @@
 #include "mqg_topic.h"
 #include "mqg_yaml.h"
 
-#define S_SID_MAX 80        /* service id / metadata.name, characters */
-#define S_RES_ID_MAX 128    /* resource id, bytes */
-#define S_NAME_MAX 128      /* parameter / definition name, bytes */
-#define S_CLIENT_ID_MAX 64  /* derived client id, bytes */
-#define S_DEPTH_MAX 16      /* nesting of !ref / !sub through definitions */
-#define S_PATH_MAX 256      /* setting path (same size as mqg_error.setting) */
+#define S_SID_MAX 80       /* service id / metadata.name, characters */
+#define S_RES_ID_MAX 128   /* resource id, bytes */
+#define S_NAME_MAX 128     /* parameter / definition name, bytes */
+#define S_CLIENT_ID_MAX 64 /* derived client id, bytes */
+#define S_DEPTH_MAX 16     /* nesting of !ref / !sub through definitions */
+#define S_PATH_MAX 256     /* setting path (same size as mqg_error.setting) */
 
 typedef struct mqg_yaml_node s_node;
 
@@ -42,12 +42,12 @@ enum s_rkind { S_R_CONN, S_R_EP, S_R_MAP, S_R_SKIPPED };
 
 /* A resource of this file, collected in the first pass. */
 struct s_res {
-    const char *id;          /* borrowed from the document */
-    const s_node *key;       /* the id as written */
-    const s_node *props;     /* properties mapping (resolved), NULL for skipped resources */
+    const char *id;      /* borrowed from the document */
+    const s_node *key;   /* the id as written */
+    const s_node *props; /* properties mapping (resolved), NULL for skipped resources */
     enum s_rkind kind;
-    char *skipped_as;        /* skipped: the kind shown to the user (heap) */
-    int index;               /* model index of the connection / endpoint, -1 before */
+    char *skipped_as; /* skipped: the kind shown to the user (heap) */
+    int index;        /* model index of the connection / endpoint, -1 before */
 };
 
 struct s_ctx {
@@ -61,22 +61,22 @@ struct s_ctx {
     char root[S_SID_MAX + 16]; /* Cybus::MqttRoot */
     struct s_pdef *pdefs;
     size_t n_pdefs;
-    const s_node *defs;        /* definitions mapping or NULL */
+    const s_node *defs; /* definitions mapping or NULL */
     struct s_res *res;
     size_t n_res;
 };
 
 /* A setting's value after !ref / !sub resolution. */
 struct s_val {
-    const s_node *at;          /* where it is written: errors point here */
-    const s_node *node;        /* resolved YAML node; NULL for text from -p, built-ins, !sub */
-    const char *text;          /* scalar text, NULL for a mapping or a sequence */
+    const s_node *at;   /* where it is written: errors point here */
+    const s_node *node; /* resolved YAML node; NULL for text from -p, built-ins, !sub */
+    const char *text;   /* scalar text, NULL for a mapping or a sequence */
     size_t len;
-    bool quoted;               /* typed as a string (quoted scalar, !sub, string parameter) */
+    bool quoted;                /* typed as a string (quoted scalar, !sub, string parameter) */
     const struct s_pdef *param; /* the parameter it comes from, or NULL */
-    const char *from_kind;     /* "parameter" / "definition" / NULL: for messages */
+    const char *from_kind;      /* "parameter" / "definition" / NULL: for messages */
     const char *from_name;
-    char *owned;               /* heap text made by !sub */
+    char *owned; /* heap text made by !sub */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -92,8 +92,7 @@ static int s_fail(struct s_ctx *c, const s_node *at, const char *setting, const 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return mqg_error_set(c->err, c->path, mqg_yaml_line(at), mqg_yaml_col(at), setting, "%s",
-                         msg);
+    return mqg_error_set(c->err, c->path, mqg_yaml_line(at), mqg_yaml_col(at), setting, "%s", msg);
 }
 
 static int s_oom(struct s_ctx *c)
@@ -338,8 +337,7 @@ static int s_resolve_name(struct s_ctx *c, const char *name, const s_node *at, c
     }
     if (strncmp(name, "Cybus::", 7) == 0) {
         return s_fail(c, at, path,
-                      "unknown built-in '%s'; expected Cybus::ServiceId or Cybus::MqttRoot",
-                      name);
+                      "unknown built-in '%s'; expected Cybus::ServiceId or Cybus::MqttRoot", name);
     }
     if (strstr(name, "::")) {
         return s_fail(c, at, path,
@@ -408,8 +406,7 @@ static int s_buf_add(struct s_buf *b, const char *s, size_t n)
 }
 
 /* !sub 'text ${NAME} text' -> heap string in *out. */
-static int s_substitute(struct s_ctx *c, const s_node *n, const char *path, int depth,
-                        char **out)
+static int s_substitute(struct s_ctx *c, const s_node *n, const char *path, int depth, char **out)
 {
     size_t len;
     const char *s = mqg_yaml_scalar(n, &len);
@@ -545,13 +542,12 @@ static int s_get(struct s_ctx *c, const s_node *map, const char *parent, const c
     return 1;
 }
 
-static int s_val_text(struct s_ctx *c, const struct s_val *v, const char *path,
-                      const char *what)
+static int s_val_text(struct s_ctx *c, const struct s_val *v, const char *path, const char *what)
 {
     char o[S_NAME_MAX + 32];
     if (!v->text) {
-        return s_fail(c, v->at, path, "expected %s, got a %s%s", what,
-                      mqg_yaml_kind_name(v->node), s_origin(v, o, sizeof(o)));
+        return s_fail(c, v->at, path, "expected %s, got a %s%s", what, mqg_yaml_kind_name(v->node),
+                      s_origin(v, o, sizeof(o)));
     }
     if (strlen(v->text) != v->len) {
         return s_fail(c, v->at, path, "expected %s, got text holding a NUL character%s", what,
@@ -576,16 +572,16 @@ static int s_val_int(struct s_ctx *c, const struct s_val *v, const char *path, l
     }
     long long x;
     if (v->quoted && !v->param) {
-        return s_fail(c, v->at, path, "expected an integer, got the quoted string '%s'%s",
-                      v->text, s_origin(v, o, sizeof(o)));
+        return s_fail(c, v->at, path, "expected an integer, got the quoted string '%s'%s", v->text,
+                      s_origin(v, o, sizeof(o)));
     }
     if (!s_parse_ll(v->text, &x)) {
         return s_fail(c, v->at, path, "expected an integer, got '%s'%s", v->text,
                       s_origin(v, o, sizeof(o)));
     }
     if (x < min || x > max) {
-        return s_fail(c, v->at, path, "%lld is out of range; expected %lld..%lld%s", x, min,
-                      max, s_origin(v, o, sizeof(o)));
+        return s_fail(c, v->at, path, "%lld is out of range; expected %lld..%lld%s", x, min, max,
+                      s_origin(v, o, sizeof(o)));
     }
     *out = (int)x;
     return 0;
@@ -607,8 +603,8 @@ static int s_val_bool(struct s_ctx *c, const struct s_val *v, const char *path, 
 }
 
 /* Optional settings: leave *out unchanged when absent. Return 1 set, 0 absent, <0 error. */
-static int s_opt_string(struct s_ctx *c, const s_node *map, const char *parent,
-                        const char *key, char **out)
+static int s_opt_string(struct s_ctx *c, const s_node *map, const char *parent, const char *key,
+                        char **out)
 {
     char path[S_PATH_MAX];
     struct s_val v;
@@ -687,8 +683,8 @@ static int s_check_keys(struct s_ctx *c, const s_node *map, const char *parent,
         size_t len;
         const char *key = mqg_yaml_scalar(k, &len);
         if (!key || strlen(key) != len) {
-            return s_fail(c, k, parent, "expected a text key, got a %s", key ? "binary scalar"
-                                                                       : mqg_yaml_kind_name(k));
+            return s_fail(c, k, parent, "expected a text key, got a %s",
+                          key ? "binary scalar" : mqg_yaml_kind_name(k));
         }
         s_path(path, parent, key);
         if (strcmp(key, "<<") == 0) {
@@ -747,9 +743,9 @@ static int s_opt_resref(struct s_ctx *c, const s_node *map, const char *parent, 
     if (rc == 0) {
         *out = s_find_res(c, v.text);
         if (!*out) {
-            rc = s_fail(c, n, path,
-                        "unknown resource '%s'; expected the id of a resource of this file",
-                        v.text);
+            rc =
+                s_fail(c, n, path,
+                       "unknown resource '%s'; expected the id of a resource of this file", v.text);
         }
     }
     s_val_clear(&v);
@@ -771,8 +767,8 @@ static const char *s_kind_name(const struct s_res *r)
 }
 
 /* A required/optional reference to a resource of kind `want`. */
-static int s_resref_kind(struct s_ctx *c, const s_node *map, const char *parent,
-                         const char *key, enum s_rkind want, struct s_res **out)
+static int s_resref_kind(struct s_ctx *c, const s_node *map, const char *parent, const char *key,
+                         enum s_rkind want, struct s_res **out)
 {
     char path[S_PATH_MAX];
     int rc = s_opt_resref(c, map, parent, key, out);
@@ -788,8 +784,8 @@ static int s_resref_kind(struct s_ctx *c, const s_node *map, const char *parent,
                       (*out)->id, (*out)->skipped_as, want_name);
     }
     if ((*out)->kind != want) {
-        return s_fail(c, at, path, "'%s' is a %s; expected a %s", (*out)->id,
-                      s_kind_name(*out), want_name);
+        return s_fail(c, at, path, "'%s' is a %s; expected a %s", (*out)->id, s_kind_name(*out),
+                      want_name);
     }
     return 1;
 }
@@ -843,8 +839,7 @@ static int s_load_metadata(struct s_ctx *c, const s_node *root, const char *over
                       S_SID_MAX);
     }
     if (!name || mqg_yaml_local_tag(nn) || strlen(name) != len) {
-        return s_fail(c, nn, "metadata.name",
-                      "expected literal text (no !ref or !sub), got a %s%s",
+        return s_fail(c, nn, "metadata.name", "expected literal text (no !ref or !sub), got a %s%s",
                       mqg_yaml_kind_name(nn), mqg_yaml_local_tag(nn) ? " with a tag" : "");
     }
     if (s_utf8_len(name) > S_SID_MAX) {
@@ -986,8 +981,8 @@ static int s_check_enum(struct s_ctx *c, const struct s_pdef *p, const s_node *d
             off += k > 0 ? (size_t)k : 0;
         }
     }
-    return s_fail(c, en, path, "parameter '%s': %s is not allowed; expected one of: %s",
-                  p->name, who, list);
+    return s_fail(c, en, path, "parameter '%s': %s is not allowed; expected one of: %s", p->name,
+                  who, list);
 }
 
 static int s_check_bound(struct s_ctx *c, const struct s_pdef *p, const s_node *decl,
@@ -999,8 +994,8 @@ static int s_check_bound(struct s_ctx *c, const struct s_pdef *p, const s_node *
         return 0;
     }
     s_path(path, base, key);
-    bool applies = is_len ? p->type == S_T_STRING
-                          : (p->type == S_T_INTEGER || p->type == S_T_NUMBER);
+    bool applies =
+        is_len ? p->type == S_T_STRING : (p->type == S_T_INTEGER || p->type == S_T_NUMBER);
     if (!applies) {
         return s_fail(c, n, path, "%s applies to %s parameters; parameter '%s' has type %s", key,
                       is_len ? "string" : "integer and number", p->name, s_ptype_name(p->type));
@@ -1024,8 +1019,7 @@ static int s_check_bound(struct s_ctx *c, const struct s_pdef *p, const s_node *
         return s_fail(c, n, path, "parameter '%s': %s %s; expected %s %s", p->name, who,
                       is_len ? (is_min ? "is too short" : "is too long")
                              : (is_min ? "is too small" : "is too large"),
-                      is_len ? (is_min ? "at least" : "at most") : (is_min ? ">=" : "<="),
-                      text);
+                      is_len ? (is_min ? "at least" : "at most") : (is_min ? ">=" : "<="), text);
     }
     return 0;
 }
@@ -1045,22 +1039,24 @@ static int s_check_pattern(struct s_ctx *c, const struct s_pdef *p, const s_node
                       mqg_yaml_kind_name(n));
     }
     if (p->type != S_T_STRING) {
-        return s_fail(c, n, path, "pattern applies to string parameters; '%s' has type %s",
-                      p->name, s_ptype_name(p->type));
+        return s_fail(c, n, path, "pattern applies to string parameters; '%s' has type %s", p->name,
+                      s_ptype_name(p->type));
     }
     regex_t rx;
     int rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
         char why[128];
         regerror(rc, &rx, why, sizeof(why));
-        return s_fail(c, n, path, "invalid regular expression '%s': %s; expected a POSIX "
-                      "extended regular expression", re, why);
+        return s_fail(c, n, path,
+                      "invalid regular expression '%s': %s; expected a POSIX "
+                      "extended regular expression",
+                      re, why);
     }
     rc = regexec(&rx, p->value, 0, NULL, 0);
     regfree(&rx);
     if (rc != 0) {
-        return s_fail(c, n, path, "parameter '%s': %s does not match the pattern '%s'",
-                      p->name, who, re);
+        return s_fail(c, n, path, "parameter '%s': %s does not match the pattern '%s'", p->name,
+                      who, re);
     }
     return 0;
 }
@@ -1072,9 +1068,8 @@ static int s_check_param(struct s_ctx *c, const struct s_pdef *p, const s_node *
     char path[S_PATH_MAX];
     if (!s_param_typed(p->type, p->value)) {
         s_path(path, base, "type");
-        return s_fail(c, type_at, path, "parameter '%s': %s is not a valid %s%s", p->name,
-                      who, s_ptype_name(p->type),
-                      p->type == S_T_BOOLEAN ? " (true or false)" : "");
+        return s_fail(c, type_at, path, "parameter '%s': %s is not a valid %s%s", p->name, who,
+                      s_ptype_name(p->type), p->type == S_T_BOOLEAN ? " (true or false)" : "");
     }
     int rc = s_check_enum(c, p, decl, base, who);
     rc = rc < 0 ? rc : s_check_bound(c, p, decl, base, who, "minimum", false);
@@ -1085,8 +1080,7 @@ static int s_check_param(struct s_ctx *c, const struct s_pdef *p, const s_node *
     return rc;
 }
 
-static int s_load_param(struct s_ctx *c, const s_node *key, const s_node *decl,
-                        struct s_pdef *p)
+static int s_load_param(struct s_ctx *c, const s_node *key, const s_node *decl, struct s_pdef *p)
 {
     static const char *const keys[] = {"type",    "description", "default",   "enum",
                                        "minimum", "maximum",     "minLength", "maxLength",
@@ -1116,8 +1110,10 @@ static int s_load_param(struct s_ctx *c, const s_node *key, const s_node *decl,
     } else if (strcmp(tname, "boolean") == 0) {
         p->type = S_T_BOOLEAN;
     } else {
-        return s_fail(c, type, path, "unknown type '%s'; expected string, integer, number or "
-                      "boolean", tname);
+        return s_fail(c, type, path,
+                      "unknown type '%s'; expected string, integer, number or "
+                      "boolean",
+                      tname);
     }
     for (size_t i = 0; i < c->n_params; i++) {
         if (c->params[i].name && strcmp(c->params[i].name, p->name) == 0) {
@@ -1311,7 +1307,8 @@ static int s_collect(struct s_ctx *c, const s_node *root)
     const s_node *rkey;
     const s_node *rs = mqg_yaml_map_get(c->doc, root, "resources", &rkey);
     if (!rs) {
-        return s_fail(c, root, "resources", "resources is missing; expected a mapping of "
+        return s_fail(c, root, "resources",
+                      "resources is missing; expected a mapping of "
                       "resources (ID: {type, properties})");
     }
     if (mqg_yaml_kind(rs) != MQG_YAML_MAPPING || mqg_yaml_local_tag(rs)) {
@@ -1363,7 +1360,7 @@ struct s_scheme_name {
 };
 
 static const struct s_scheme_name s_schemes[] = {
-    {"mqtt", MQG_SCHEME_MQTT}, {"tcp", MQG_SCHEME_MQTT}, {"mqtts", MQG_SCHEME_MQTTS},
+    {"mqtt", MQG_SCHEME_MQTT}, {"tcp", MQG_SCHEME_MQTT},  {"mqtts", MQG_SCHEME_MQTTS},
     {"tls", MQG_SCHEME_MQTTS}, {"ssl", MQG_SCHEME_MQTTS}, {"ws", MQG_SCHEME_WS},
     {"wss", MQG_SCHEME_WSS},   {NULL, MQG_SCHEME_MQTT},
 };
@@ -1457,8 +1454,7 @@ static int s_parse_url(struct s_ctx *c, const struct s_val *v, const char *path,
         const char *colon = memchr(auth, ':', alen);
         if (colon && memchr(colon + 1, ':', (size_t)(rest - colon - 1))) {
             return s_fail(c, v->at, path,
-                          "cannot use url '%s'; expected an IPv6 address in brackets ([::1])",
-                          url);
+                          "cannot use url '%s'; expected an IPv6 address in brackets ([::1])", url);
         }
         if (colon) {
             hlen = (size_t)(colon - auth);
@@ -1473,8 +1469,10 @@ static int s_parse_url(struct s_ctx *c, const struct s_val *v, const char *path,
     free(cn->host);
     cn->host = h;
     if (!s_valid_host(h)) {
-        return s_fail(c, v->at, path, "cannot use url '%s': invalid host; expected "
-                      "scheme://host[:port]", url);
+        return s_fail(c, v->at, path,
+                      "cannot use url '%s': invalid host; expected "
+                      "scheme://host[:port]",
+                      url);
     }
     if (port) {
         char pb[8] = "";
@@ -1504,8 +1502,8 @@ static int s_parse_url(struct s_ctx *c, const struct s_val *v, const char *path,
 }
 
 /* host, port and scheme (or url) of a connection. */
-static int s_conn_host_port(struct s_ctx *c, const s_node *cm, const char *base,
-                            const s_node *at, struct mqg_connection *cn)
+static int s_conn_host_port(struct s_ctx *c, const s_node *cm, const char *base, const s_node *at,
+                            struct mqg_connection *cn)
 {
     char path[S_PATH_MAX];
     int rc = s_opt_string(c, cm, base, "host", &cn->host);
@@ -1544,8 +1542,8 @@ static int s_conn_host_port(struct s_ctx *c, const s_node *cm, const char *base,
 
 /* host, port, scheme, url -> host, port, scheme, uri. `at` is where a missing host is
  * reported. */
-static int s_conn_address(struct s_ctx *c, const s_node *cm, const char *base,
-                          const s_node *at, struct mqg_connection *cn)
+static int s_conn_address(struct s_ctx *c, const s_node *cm, const char *base, const s_node *at,
+                          struct mqg_connection *cn)
 {
     static const char *const prefix[] = {"tcp", "ssl", "ws", "wss"};
     char path[S_PATH_MAX];
@@ -1638,20 +1636,19 @@ static int s_conn_settings(struct s_ctx *c, const s_node *cm, const char *base,
     }
     rc = rc < 0 ? rc : s_opt_bool(c, cm, base, "clean", &cn->clean);
     rc = rc < 0 ? rc : s_opt_int(c, cm, base, "keepalive", 0, 65535, &cn->keepalive_s);
-    rc = rc < 0 ? rc : s_opt_int(c, cm, base, "connectTimeout", 0, INT_MAX,
-                                 &cn->connect_timeout_ms);
-    rc = rc < 0 ? rc : s_opt_int(c, cm, base, "reconnectPeriod", 0, INT_MAX,
-                                 &cn->reconnect_period_ms);
+    rc =
+        rc < 0 ? rc : s_opt_int(c, cm, base, "connectTimeout", 0, INT_MAX, &cn->connect_timeout_ms);
+    rc = rc < 0 ? rc
+                : s_opt_int(c, cm, base, "reconnectPeriod", 0, INT_MAX, &cn->reconnect_period_ms);
     rc = rc < 0 ? rc : s_opt_int(c, cm, base, "protocolVersion", 3, 5, &cn->protocol_version);
     rc = rc < 0 ? rc : s_opt_bool(c, cm, base, "trustAllCertificates", &cn->trust_all);
     rc = rc < 0 ? rc : s_opt_bool(c, cm, base, "mutualAuthentication", &cn->mutual_auth);
     rc = rc < 0 ? rc : s_opt_nonempty(c, cm, base, "caCert", &cn->ca_cert, false);
     rc = rc < 0 ? rc : s_opt_nonempty(c, cm, base, "clientCert", &cn->client_cert, false);
     rc = rc < 0 ? rc : s_opt_nonempty(c, cm, base, "clientPrivateKey", &cn->client_key, true);
-    rc = rc < 0 ? rc : s_opt_int(c, cm, base, "messageBufferWindowMs", 0, 30000,
-                                 &cn->buffer_window_ms);
-    rc = rc < 0 ? rc : s_opt_int(c, cm, base, "maxBufferedMessages", 1, 300000,
-                                 &cn->max_buffered);
+    rc = rc < 0 ? rc
+                : s_opt_int(c, cm, base, "messageBufferWindowMs", 0, 30000, &cn->buffer_window_ms);
+    rc = rc < 0 ? rc : s_opt_int(c, cm, base, "maxBufferedMessages", 1, 300000, &cn->max_buffered);
     rc = rc < 0 ? rc : s_conn_will(c, cm, base, cn);
     if (rc < 0) {
         return rc;
@@ -1669,12 +1666,27 @@ static int s_conn_settings(struct s_ctx *c, const s_node *cm, const char *base,
 static int s_build_conn(struct s_ctx *c, struct s_res *r)
 {
     static const char *const pkeys[] = {"protocol", "targetState", "connection", NULL};
-    static const char *const ckeys[] = {
-        "host",          "port",           "scheme",          "url",
-        "username",      "password",       "clientId",        "clean",
-        "keepalive",     "connectTimeout", "reconnectPeriod", "protocolVersion",
-        "trustAllCertificates", "mutualAuthentication", "caCert", "clientCert",
-        "clientPrivateKey", "will", "messageBufferWindowMs", "maxBufferedMessages", NULL};
+    static const char *const ckeys[] = {"host",
+                                        "port",
+                                        "scheme",
+                                        "url",
+                                        "username",
+                                        "password",
+                                        "clientId",
+                                        "clean",
+                                        "keepalive",
+                                        "connectTimeout",
+                                        "reconnectPeriod",
+                                        "protocolVersion",
+                                        "trustAllCertificates",
+                                        "mutualAuthentication",
+                                        "caCert",
+                                        "clientCert",
+                                        "clientPrivateKey",
+                                        "will",
+                                        "messageBufferWindowMs",
+                                        "maxBufferedMessages",
+                                        NULL};
     char base[S_PATH_MAX];
     char cbase[S_PATH_MAX];
     char path[S_PATH_MAX];
@@ -1708,8 +1720,10 @@ static int s_build_conn(struct s_ctx *c, struct s_res *r)
     if (rc > 0) {
         rc = s_val_text(c, &v, path, "connected or disconnected");
         if (rc == 0 && strcmp(v.text, "connected") != 0 && strcmp(v.text, "disconnected") != 0) {
-            rc = s_fail(c, v.at, path, "unknown targetState '%s'; expected connected or "
-                        "disconnected", v.text);
+            rc = s_fail(c, v.at, path,
+                        "unknown targetState '%s'; expected connected or "
+                        "disconnected",
+                        v.text);
         }
         if (rc == 0) {
             cn->target_connected = strcmp(v.text, "connected") == 0;
@@ -1726,7 +1740,8 @@ static int s_build_conn(struct s_ctx *c, struct s_res *r)
     }
     s_path(cbase, base, "connection");
     if (!cm) {
-        return s_fail(c, r->key, cbase, "connection is missing; expected connection: {host, "
+        return s_fail(c, r->key, cbase,
+                      "connection is missing; expected connection: {host, "
                       "port, ...}");
     }
     rc = s_check_keys(c, cm, cbase, ckeys);
@@ -1854,8 +1869,10 @@ static int s_build_endpoint(struct s_ctx *c, struct s_res *r)
     const s_node *k;
     if (mqg_yaml_map_get(c->doc, r->props, "rules", &k), k) {
         s_path(path, base, "rules");
-        return s_fail(c, k, path, "rules are not supported yet (endpoint '%s'); expected an "
-                      "endpoint without rules", r->id);
+        return s_fail(c, k, path,
+                      "rules are not supported yet (endpoint '%s'); expected an "
+                      "endpoint without rules",
+                      r->id);
     }
     struct s_res *conn;
     rc = s_resref_kind(c, r->props, base, "connection", S_R_CONN, &conn);
@@ -1864,7 +1881,8 @@ static int s_build_endpoint(struct s_ctx *c, struct s_res *r)
     }
     if (!conn) {
         s_path(path, base, "connection");
-        return s_fail(c, r->key, path, "connection is missing; expected connection: !ref "
+        return s_fail(c, r->key, path,
+                      "connection is missing; expected connection: !ref "
                       "<Cybus::Connection id>");
     }
     const s_node *sk;
@@ -1872,9 +1890,9 @@ static int s_build_endpoint(struct s_ctx *c, struct s_res *r)
     mqg_yaml_map_get(c->doc, r->props, "subscribe", &sk);
     mqg_yaml_map_get(c->doc, r->props, "write", &wk);
     if (sk && wk) {
-        bool sub_later = mqg_yaml_line(sk) > mqg_yaml_line(wk) ||
-                         (mqg_yaml_line(sk) == mqg_yaml_line(wk) &&
-                          mqg_yaml_col(sk) > mqg_yaml_col(wk));
+        bool sub_later =
+            mqg_yaml_line(sk) > mqg_yaml_line(wk) ||
+            (mqg_yaml_line(sk) == mqg_yaml_line(wk) && mqg_yaml_col(sk) > mqg_yaml_col(wk));
         s_path(path, base, sub_later ? "subscribe" : "write");
         return s_fail(c, sub_later ? sk : wk, path,
                       "endpoint '%s' has both subscribe and write; expected exactly one of them",
@@ -1887,8 +1905,7 @@ static int s_build_endpoint(struct s_ctx *c, struct s_res *r)
                       r->id);
     }
     size_t idx;
-    rc = s_append(c, (void **)&c->m->endpoints, &c->m->n_endpoints, sizeof(*c->m->endpoints),
-                  &idx);
+    rc = s_append(c, (void **)&c->m->endpoints, &c->m->n_endpoints, sizeof(*c->m->endpoints), &idx);
     if (rc < 0) {
         return rc;
     }
@@ -1935,8 +1952,10 @@ static int s_mapping_source(struct s_ctx *c, const s_node *s, const char *sbase,
     const s_node *sm = v.node;
     s_val_clear(&v);
     if (mqg_yaml_kind(sm) != MQG_YAML_MAPPING) {
-        return s_fail(c, s, sbase, "expected {endpoint: !ref <endpoint>} or {topic: <filter>}, "
-                      "got a %s", sm ? mqg_yaml_kind_name(sm) : "scalar");
+        return s_fail(c, s, sbase,
+                      "expected {endpoint: !ref <endpoint>} or {topic: <filter>}, "
+                      "got a %s",
+                      sm ? mqg_yaml_kind_name(sm) : "scalar");
     }
     rc = s_check_keys(c, sm, sbase, keys);
     if (rc < 0) {
@@ -1948,8 +1967,9 @@ static int s_mapping_source(struct s_ctx *c, const s_node *s, const char *sbase,
     mqg_yaml_map_get(c->doc, sm, "topic", &tk);
     if ((ek != NULL) == (tk != NULL)) {
         return s_fail(c, ek ? tk : s, sbase, "%s; expected exactly one of endpoint and topic",
-                      ek ? "both endpoint and topic are given" : "neither endpoint nor topic is "
-                                                                 "given");
+                      ek ? "both endpoint and topic are given"
+                         : "neither endpoint nor topic is "
+                           "given");
     }
     src->conn = MQG_INTERNAL;
     rc = s_opt_int(c, sm, sbase, "qos", 0, 2, &src->qos);
@@ -1998,8 +2018,7 @@ static int s_mapping_source(struct s_ctx *c, const s_node *s, const char *sbase,
 
 /* The publish entry P of a mapping into route target *t, checked against the patterns. */
 static int s_mapping_target(struct s_ctx *c, const s_node *p, const char *pbase,
-                            struct mqg_pattern *const *pats, size_t n_pats,
-                            struct mqg_target *t)
+                            struct mqg_pattern *const *pats, size_t n_pats, struct mqg_target *t)
 {
     static const char *const keys[] = {"endpoint", "topic", "qos", "retain", "connection", NULL};
     char path[S_PATH_MAX];
@@ -2013,8 +2032,9 @@ static int s_mapping_target(struct s_ctx *c, const s_node *p, const char *pbase,
     mqg_yaml_map_get(c->doc, p, "topic", &tk);
     if ((ek != NULL) == (tk != NULL)) {
         return s_fail(c, ek ? tk : p, pbase, "%s; expected exactly one of endpoint and topic",
-                      ek ? "both endpoint and topic are given" : "neither endpoint nor topic is "
-                                                                 "given");
+                      ek ? "both endpoint and topic are given"
+                         : "neither endpoint nor topic is "
+                           "given");
     }
     struct s_res *conn;
     rc = s_resref_kind(c, p, pbase, "connection", S_R_CONN, &conn);
@@ -2064,7 +2084,8 @@ static int s_mapping_target(struct s_ctx *c, const s_node *p, const char *pbase,
         for (size_t i = 0; rc >= 0 && i < n_pats; i++) {
             const char *why = NULL;
             if (mqg_pattern_check_template(pats[i], t->topic, &why) < 0) {
-                rc = s_fail(c, tn, path, "'%s' does not fit subscribe[%zu]: %s; expected only "
+                rc = s_fail(c, tn, path,
+                            "'%s' does not fit subscribe[%zu]: %s; expected only "
                             "placeholders named by +name/#name wildcards of every subscribe",
                             t->topic, i, why ? why : "unknown placeholder");
             }
@@ -2098,8 +2119,10 @@ static int s_mapping_entry(struct s_ctx *c, const struct s_res *r, const s_node 
     const s_node *k;
     if (mqg_yaml_map_get(c->doc, em, "rules", &k), k) {
         s_path(path, ebase, "rules");
-        return s_fail(c, k, path, "rules are not supported yet (mapping '%s'); expected a "
-                      "mapping entry without rules", r->id);
+        return s_fail(c, k, path,
+                      "rules are not supported yet (mapping '%s'); expected a "
+                      "mapping entry without rules",
+                      r->id);
     }
     const s_node *sub;
     const s_node *sk;
@@ -2110,8 +2133,10 @@ static int s_mapping_entry(struct s_ctx *c, const struct s_res *r, const s_node 
     sub = v.node;
     s_val_clear(&v);
     if (rc <= 0) {
-        return rc < 0 ? rc : s_fail(c, sk ? sk : e, path, "subscribe is missing; expected "
-                                    "{endpoint: !ref <ep>} or {topic: <filter>} or a list");
+        return rc < 0 ? rc
+                      : s_fail(c, sk ? sk : e, path,
+                               "subscribe is missing; expected "
+                               "{endpoint: !ref <ep>} or {topic: <filter>} or a list");
     }
     bool list = mqg_yaml_kind(sub) == MQG_YAML_SEQUENCE;
     size_t n = list ? mqg_yaml_seq_size(sub) : 1;
@@ -2121,8 +2146,10 @@ static int s_mapping_entry(struct s_ctx *c, const struct s_res *r, const s_node 
     rc = s_opt_map(c, em, ebase, "publish", &pub);
     if (rc <= 0) {
         s_path(path, ebase, "publish");
-        return rc < 0 ? rc : s_fail(c, e, path, "publish is missing; expected {endpoint: !ref "
-                                    "<write endpoint>} or {topic: <topic>}");
+        return rc < 0 ? rc
+                      : s_fail(c, e, path,
+                               "publish is missing; expected {endpoint: !ref "
+                               "<write endpoint>} or {topic: <topic>}");
     }
     struct mqg_pattern **pats = calloc(n, sizeof(*pats));
     size_t idx;
@@ -2169,8 +2196,10 @@ static int s_build_mapping(struct s_ctx *c, struct s_res *r)
     const s_node *at = v.at;
     s_val_clear(&v);
     if (rc <= 0) {
-        return rc < 0 ? rc : s_fail(c, r->key, path, "mappings is missing; expected a list of "
-                                    "{subscribe, publish}");
+        return rc < 0 ? rc
+                      : s_fail(c, r->key, path,
+                               "mappings is missing; expected a list of "
+                               "{subscribe, publish}");
     }
     if (mqg_yaml_kind(list) != MQG_YAML_SEQUENCE || mqg_yaml_seq_size(list) == 0) {
         return s_fail(c, at, path, "expected a non-empty list of {subscribe, publish}");
@@ -2192,12 +2221,14 @@ static int s_build_mapping(struct s_ctx *c, struct s_res *r)
 
 static int s_load(struct s_ctx *c, const char *service_id)
 {
-    static const char *const keys[] = {"description", "metadata", "parameters", "definitions",
-                                       "resources", NULL};
+    static const char *const keys[] = {"description", "metadata",  "parameters",
+                                       "definitions", "resources", NULL};
     const s_node *root = mqg_yaml_root(c->doc);
     if (mqg_yaml_kind(root) != MQG_YAML_MAPPING || mqg_yaml_local_tag(root)) {
-        return s_fail(c, root, NULL, "expected a mapping with metadata and resources at the top "
-                      "level, got a %s", mqg_yaml_kind_name(root));
+        return s_fail(c, root, NULL,
+                      "expected a mapping with metadata and resources at the top "
+                      "level, got a %s",
+                      mqg_yaml_kind_name(root));
     }
     int rc = s_check_keys(c, root, "", keys);
     const s_node *d = mqg_yaml_map_get(c->doc, root, "description", NULL);
@@ -2230,7 +2261,11 @@ int mqg_service_load(struct mqg_model *m, const char *path, struct mqg_param *pa
                      size_t n_params, const char *service_id, struct mqg_error *err)
 {
     struct s_ctx c = {
-        .m = m, .path = path, .err = err, .params = params, .n_params = n_params,
+        .m = m,
+        .path = path,
+        .err = err,
+        .params = params,
+        .n_params = n_params,
     };
     int rc = mqg_yaml_load(path, &c.doc, err);
     if (rc < 0) {

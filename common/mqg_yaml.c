@@ -113,8 +113,8 @@ static int s_key_cmp(const void *a, const void *b)
 }
 
 /* Reject a mapping holding the same scalar key twice; reports the later occurrence. */
-static int s_check_map_keys(const struct mqg_yaml_doc *d, const yaml_node_t *map,
-                            const char *path, struct mqg_error *err)
+static int s_check_map_keys(const struct mqg_yaml_doc *d, const yaml_node_t *map, const char *path,
+                            struct mqg_error *err)
 {
     size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
     if (n < 2) {
@@ -145,8 +145,8 @@ static int s_check_map_keys(const struct mqg_yaml_doc *d, const yaml_node_t *map
         if (keys[i].len == keys[i - 1].len &&
             memcmp(keys[i].text, keys[i - 1].text, keys[i].len) == 0) {
             const struct s_key *f0 = &keys[i - 1];
-            while (f0 > keys && f0[-1].len == f0->len && memcmp(f0[-1].text, f0->text,
-                                                                f0->len) == 0) {
+            while (f0 > keys && f0[-1].len == f0->len &&
+                   memcmp(f0[-1].text, f0->text, f0->len) == 0) {
                 f0--;
             }
             if (!dup || keys[i].order < dup->order) {
@@ -168,8 +168,7 @@ static int s_check_map_keys(const struct mqg_yaml_doc *d, const yaml_node_t *map
     return rc;
 }
 
-static int s_check_duplicates(const struct mqg_yaml_doc *d, const char *path,
-                              struct mqg_error *err)
+static int s_check_duplicates(const struct mqg_yaml_doc *d, const char *path, struct mqg_error *err)
 {
     for (const yaml_node_t *n = d->doc.nodes.start; n < d->doc.nodes.top; n++) {
         if (n->type == YAML_MAPPING_NODE) {

@@ -179,7 +179,7 @@ static void s_print_conn(const struct mqg_connection *c, FILE *f)
 static void s_print_endpoint(const struct mqg_model *m, const struct mqg_endpoint *e, FILE *f)
 {
     if (e->kind == MQG_EP_WRITE) {
-        fprintf(f, "  %s/%s: write %s qos %d retain %s on %s, data topic %s/set\n",
+        fprintf(f, "  %s/%s: write %s qos %d retain %s on %s, listens on %s/set\n",
                 s_str(e->service_id), s_str(e->id), s_str(e->topic), e->qos, s_bool(e->retain),
                 s_conn_name(m, e->conn), s_str(e->data_topic));
     } else {

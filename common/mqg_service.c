@@ -14,6 +14,7 @@
 #include <math.h>
 #include <regex.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -743,9 +744,10 @@ static int s_opt_resref(struct s_ctx *c, const s_node *map, const char *parent, 
     if (rc == 0) {
         *out = s_find_res(c, v.text);
         if (!*out) {
-            rc =
-                s_fail(c, n, path,
-                       "unknown resource '%s'; expected the id of a resource of this file", v.text);
+            rc = s_fail(c, n, path,
+                        "unknown resource '%s'; expected the id of a resource of this "
+                        "file",
+                        v.text);
         }
     }
     s_val_clear(&v);
@@ -1214,9 +1216,20 @@ static int s_load_defs(struct s_ctx *c, const s_node *root)
 /* ---------------------------------------------------------------------------------------- */
 /* resources: first pass                                                                     */
 
+/* Resource ids as the platform defines them: [a-zA-Z0-9][a-zA-Z0-9_.]* ('-' is the separator
+ * of service id and resource id in derived names such as the client id). */
 static bool s_valid_res_id(const char *s)
 {
-    return s_valid_name(s, S_RES_ID_MAX);
+    size_t n = strlen(s);
+    if (n == 0 || n > S_RES_ID_MAX || !isalnum((unsigned char)s[0])) {
+        return false;
+    }
+    for (; *s; s++) {
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.') {
+            return false;
+        }
+    }
+    return true;
 }
 
 static int s_skip(struct s_ctx *c, struct s_res *r, const char *type, const char *protocol)
@@ -1327,8 +1340,8 @@ static int s_collect(struct s_ctx *c, const s_node *root)
         const char *id = mqg_yaml_scalar(k, NULL);
         if (!id || !s_valid_res_id(id)) {
             return s_fail(c, k, "resources",
-                          "invalid resource id '%s'; expected 1..%d letters, digits, '_', '-', "
-                          "'.'",
+                          "invalid resource id '%s'; expected 1..%d letters, digits, '_' and "
+                          "'.', starting with a letter or digit",
                           id ? id : "", S_RES_ID_MAX);
         }
         if (s_find_param(c, id) || s_find_def(c, id)) {
@@ -1622,6 +1635,34 @@ static int s_opt_nonempty(struct s_ctx *c, const s_node *map, const char *base, 
     return rc;
 }
 
+/* Integer and boolean settings of `connection:`, with their ranges. */
+struct s_int_setting {
+    const char *key;
+    long long min;
+    long long max;
+    size_t offset; /* of the int in struct mqg_connection */
+};
+
+static const struct s_int_setting s_conn_ints[] = {
+    {"keepalive", 0, 65535, offsetof(struct mqg_connection, keepalive_s)},
+    {"connectTimeout", 0, INT_MAX, offsetof(struct mqg_connection, connect_timeout_ms)},
+    {"reconnectPeriod", 0, INT_MAX, offsetof(struct mqg_connection, reconnect_period_ms)},
+    {"protocolVersion", 3, 5, offsetof(struct mqg_connection, protocol_version)},
+    {"messageBufferWindowMs", 0, 30000, offsetof(struct mqg_connection, buffer_window_ms)},
+    {"maxBufferedMessages", 1, 300000, offsetof(struct mqg_connection, max_buffered)},
+};
+
+struct s_bool_setting {
+    const char *key;
+    size_t offset; /* of the bool in struct mqg_connection */
+};
+
+static const struct s_bool_setting s_conn_bools[] = {
+    {"clean", offsetof(struct mqg_connection, clean)},
+    {"trustAllCertificates", offsetof(struct mqg_connection, trust_all)},
+    {"mutualAuthentication", offsetof(struct mqg_connection, mutual_auth)},
+};
+
 static int s_conn_settings(struct s_ctx *c, const s_node *cm, const char *base,
                            struct mqg_connection *cn)
 {
@@ -1634,21 +1675,17 @@ static int s_conn_settings(struct s_ctx *c, const s_node *cm, const char *base,
         return s_fail(c, mqg_yaml_map_get(c->doc, cm, "clientId", NULL), path,
                       "expected a non-empty client id of at most 65535 bytes");
     }
-    rc = rc < 0 ? rc : s_opt_bool(c, cm, base, "clean", &cn->clean);
-    rc = rc < 0 ? rc : s_opt_int(c, cm, base, "keepalive", 0, 65535, &cn->keepalive_s);
-    rc =
-        rc < 0 ? rc : s_opt_int(c, cm, base, "connectTimeout", 0, INT_MAX, &cn->connect_timeout_ms);
-    rc = rc < 0 ? rc
-                : s_opt_int(c, cm, base, "reconnectPeriod", 0, INT_MAX, &cn->reconnect_period_ms);
-    rc = rc < 0 ? rc : s_opt_int(c, cm, base, "protocolVersion", 3, 5, &cn->protocol_version);
-    rc = rc < 0 ? rc : s_opt_bool(c, cm, base, "trustAllCertificates", &cn->trust_all);
-    rc = rc < 0 ? rc : s_opt_bool(c, cm, base, "mutualAuthentication", &cn->mutual_auth);
+    for (size_t i = 0; rc >= 0 && i < sizeof(s_conn_ints) / sizeof(s_conn_ints[0]); i++) {
+        const struct s_int_setting *t = &s_conn_ints[i];
+        rc = s_opt_int(c, cm, base, t->key, t->min, t->max, (int *)((char *)cn + t->offset));
+    }
+    for (size_t i = 0; rc >= 0 && i < sizeof(s_conn_bools) / sizeof(s_conn_bools[0]); i++) {
+        const struct s_bool_setting *t = &s_conn_bools[i];
+        rc = s_opt_bool(c, cm, base, t->key, (bool *)((char *)cn + t->offset));
+    }
     rc = rc < 0 ? rc : s_opt_nonempty(c, cm, base, "caCert", &cn->ca_cert, false);
     rc = rc < 0 ? rc : s_opt_nonempty(c, cm, base, "clientCert", &cn->client_cert, false);
     rc = rc < 0 ? rc : s_opt_nonempty(c, cm, base, "clientPrivateKey", &cn->client_key, true);
-    rc = rc < 0 ? rc
-                : s_opt_int(c, cm, base, "messageBufferWindowMs", 0, 30000, &cn->buffer_window_ms);
-    rc = rc < 0 ? rc : s_opt_int(c, cm, base, "maxBufferedMessages", 1, 300000, &cn->max_buffered);
     rc = rc < 0 ? rc : s_conn_will(c, cm, base, cn);
     if (rc < 0) {
         return rc;
@@ -2221,8 +2258,9 @@ static int s_build_mapping(struct s_ctx *c, struct s_res *r)
 
 static int s_load(struct s_ctx *c, const char *service_id)
 {
-    static const char *const keys[] = {"description", "metadata",  "parameters",
-                                       "definitions", "resources", NULL};
+    /* `version` is the platform's file format version: accepted and ignored. */
+    static const char *const keys[] = {"version",     "description", "metadata", "parameters",
+                                       "definitions", "resources",   NULL};
     const s_node *root = mqg_yaml_root(c->doc);
     if (mqg_yaml_kind(root) != MQG_YAML_MAPPING || mqg_yaml_local_tag(root)) {
         return s_fail(c, root, NULL,
@@ -2231,9 +2269,11 @@ static int s_load(struct s_ctx *c, const char *service_id)
                       mqg_yaml_kind_name(root));
     }
     int rc = s_check_keys(c, root, "", keys);
-    const s_node *d = mqg_yaml_map_get(c->doc, root, "description", NULL);
-    if (rc == 0 && d && mqg_yaml_kind(d) != MQG_YAML_SCALAR) {
-        rc = s_fail(c, d, "description", "expected text, got a %s", mqg_yaml_kind_name(d));
+    for (size_t i = 0; rc == 0 && i < 2; i++) {
+        const s_node *d = mqg_yaml_map_get(c->doc, root, keys[i], NULL);
+        if (d && mqg_yaml_kind(d) != MQG_YAML_SCALAR) {
+            rc = s_fail(c, d, keys[i], "expected text, got a %s", mqg_yaml_kind_name(d));
+        }
     }
     rc = rc < 0 ? rc : s_load_metadata(c, root, service_id);
     rc = rc < 0 ? rc : s_load_params(c, root);

@@ -362,10 +362,20 @@ class GatewayTest(unittest.TestCase):
                 name="gw"):
         gw = Gateway(self.work, service_text, params, settings, name)
         gw.subscribing = subscribing
+        self.addCleanup(self.assert_no_sanitizer_reports, gw)
         self.addCleanup(gw.kill_all)
         self._gw_for_failure = gw
         gw.start(wait_connectors=wait_connectors)
         return gw
+
+    def assert_no_sanitizer_reports(self, gw):
+        """A sanitizer build (MQG_SANITIZE) reports into the gateway log: that fails the test."""
+        log = gw.log_text()
+        for needle in ("AddressSanitizer", "LeakSanitizer", "runtime error:",
+                       "UndefinedBehaviorSanitizer"):
+            i = log.find(needle)
+            if i >= 0:
+                self.fail("sanitizer report in %s:\n%s" % (gw.log, log[max(0, i - 200):i + 3000]))
 
     def dump_log_on_failure(self, gw):
         """Print the gateway log if the test fails (helps CI readers)."""

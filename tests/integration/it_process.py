@@ -12,7 +12,8 @@ import threading
 import time
 import unittest
 
-from harness import (Broker, GatewayTest, bridge_service, pid_alive, processes_named, wait_for)
+from harness import (Broker, GatewayTest, bridge_service, pid_alive, processes_named, run_mqgate,
+                     wait_for)
 
 
 class Streamer:
@@ -104,6 +105,32 @@ class ProcessTest(GatewayTest):
                     self.assertFalse(pid_alive(k), "child %d left behind" % k)
                 self.assertEqual(processes_named(gw.rundir), [])
                 self.assertFalse(os.path.exists(os.path.join(gw.rundir, "gw%d" % sig, "lock")))
+
+    def test_status_command_shows_every_process(self):
+        gw = self.gateway(bridge_service(), self.ports())
+        self.dump_log_on_failure(gw)
+        pub = self.client("plant")
+        sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)
+        for i in range(5):
+            pub.publish("factory/line1/temperature", b"%d" % i, qos=1)
+        sink.wait_count(5, 10)
+        # counters travel with the 1 s heartbeat; the status file is rewritten every second
+        wait_for(lambda: "out=5" in run_mqgate(["status", "-c", gw.cfg])[1], 5,
+                 what="counters in mqgate status")
+        rc, out, err = run_mqgate(["status", "-c", gw.cfg])
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"instance gw pid %d" % gw.proc.pid)
+        rows = {l.split()[1]: l for l in out.splitlines()[2:]}
+        self.assertEqual(set(rows), {"router", "itbridge/plant", "itbridge/cloud"})
+        for line in rows.values():
+            self.assertIn(" running ", line)
+        self.assertIn("in=5", rows["itbridge/plant"])
+        self.assertIn("out=5", rows["itbridge/cloud"])
+        self.assertIn("in=5 out=5", rows["router"])
+        gw.stop()
+        rc, out, err = run_mqgate(["status", "-c", gw.cfg])
+        self.assertEqual(rc, 1)
+        self.assertIn("not running", err)
 
     def test_killed_supervisor_children_exit_no_orphans(self):
         gw = self.gateway(bridge_service(), self.ports())

@@ -39,6 +39,7 @@ class SupervisionTest(GatewayTest):
 
     def start_with_bin(self, bindir, settings=""):
         gw = Gateway(self.work, bridge_service(), self.ports(), settings, "gw%s" % bindir[-2:])
+        self.addCleanup(self.assert_no_sanitizer_reports, gw)
         self.addCleanup(gw.kill_all)
         self.dump_log_on_failure(gw)
         import harness

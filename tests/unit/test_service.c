@@ -679,6 +679,10 @@ static void test_connection_errors(void **state)
         {HDR "  c:\n    properties: {}\n", 4, 3, "resources.c.type", "type is missing"},
         {HDR "  c/d:\n    type: Cybus::Connection\n", 4, 3, "resources",
          "invalid resource id 'c/d'"},
+        {HDR "  my-conn:\n    type: Cybus::Connection\n", 4, 3, "resources",
+         "invalid resource id 'my-conn'; expected 1..128 letters, digits, '_' and '.'"},
+        {HDR "  _conn:\n    type: Cybus::Connection\n", 4, 3, "resources",
+         "invalid resource id '_conn'"},
     };
     s_run_cases(cases, N_ELEMS(cases));
 }
@@ -723,6 +727,31 @@ static void test_endpoint_write(void **state)
     assert_string_equal(r->target.topic, "cmd/set");
     assert_int_equal(r->target.qos, 2);
     assert_true(r->target.retain);
+    s_free(&l);
+}
+
+/* A resource reference may go through a parameter holding the resource id; a plain id works. */
+static void test_resource_ref_via_parameter(void **state)
+{
+    struct mqg_param p[] = {s_param("broker", "c")};
+    struct load l;
+    s_load_text(&l,
+                "parameters:\n  broker: {type: string}\n" EP
+                "      connection: !ref broker\n      subscribe: {topic: a}\n"
+                "  e2:\n    type: Cybus::Endpoint\n    properties:\n      protocol: mqtt\n"
+                "      connection: c\n      write: {topic: b}\n",
+                p, 1);
+    assert_int_equal(l.rc, 0);
+    assert_int_equal(l.m.n_endpoints, 2);
+    assert_int_equal(l.m.endpoints[0].conn, 0);
+    assert_int_equal(l.m.endpoints[1].conn, 0);
+    s_free(&l);
+    p[0].value = "nothing";
+    s_load_text(&l,
+                "parameters:\n  broker: {type: string}\n" EP
+                "      connection: !ref broker\n      subscribe: {topic: a}\n",
+                p, 1);
+    s_assert_error(&l, 16, 19, "resources.e.properties.connection", "unknown resource 'nothing'");
     s_free(&l);
 }
 
@@ -936,8 +965,10 @@ static void test_document_errors(void **state)
 {
     static const struct err_case cases[] = {
         {"metadata:\n  name: T\nresources: {}\nfoo: 1\n", 4, 1, "foo",
-         "unknown property 'foo'; expected one of: description, metadata, parameters, "
+         "unknown property 'foo'; expected one of: version, description, metadata, parameters, "
          "definitions, resources"},
+        {"version: [1]\nmetadata:\n  name: T\nresources: {}\n", 1, 10, "version",
+         "expected text, got a sequence"},
         {"resources: {}\n", 1, 1, "metadata", "metadata is missing"},
         {"metadata:\n  version: 1\nresources: {}\n", 2, 3, "metadata.name",
          "metadata.name is missing"},
@@ -1066,6 +1097,7 @@ int main(void)
         cmocka_unit_test(test_endpoint_both_or_neither),
         cmocka_unit_test(test_endpoint_write),
         cmocka_unit_test(test_endpoint_errors),
+        cmocka_unit_test(test_resource_ref_via_parameter),
         cmocka_unit_test(test_bad_port_fixture),
         cmocka_unit_test(test_mapping_wildcards),
         cmocka_unit_test(test_mapping_errors),

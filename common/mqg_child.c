@@ -141,6 +141,7 @@ int mqg_child_init(struct mqg_child *c, const char *role, int argc, char **argv)
 void mqg_child_ready(struct mqg_child *c)
 {
     mqg_ctl_send(c->ctl.fd, MQG_CTL_READY, NULL, 0, MSG_DONTWAIT);
+    c->last_hb_ms = 0; /* first status right away */
 }
 
 void mqg_child_on_ctl(struct mqg_child *c)
@@ -177,7 +178,7 @@ void mqg_child_on_signal(struct mqg_child *c)
 {
     int sig;
     while ((sig = mqg_signal_read(c->sigfd)) > 0) {
-        if (sig == SIGTERM || sig == SIGQUIT) {
+        if ((sig == SIGTERM || sig == SIGQUIT) && !c->stop) {
             log_info("CHILD-SIGNAL", "signal %d: stopping", sig);
             c->stop = true;
             c->exit_code = MQG_EXIT_OK;

@@ -547,7 +547,7 @@ static void s_timers(struct sup *S, int64_t now)
             }
         }
     }
-    if (now - S->last_status_ms >= 1000) {
+    if (now - S->last_status_ms >= 500) {
         S->last_status_ms = now;
         s_write_status(S, now);
     }

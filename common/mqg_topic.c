@@ -288,8 +288,8 @@ static int s_fail(const char **errmsg, const char *msg)
 
 /* Parse one level of p->text at `lvl` (len bytes, level index `idx`); append its plain form
  * to *w and record a name. Returns 0 or -EINVAL with *errmsg. */
-static int s_parse_level(struct mqg_pattern *p, const char *lvl, size_t len, size_t idx,
-                         char **w, const char **errmsg)
+static int s_parse_level(struct mqg_pattern *p, const char *lvl, size_t len, size_t idx, char **w,
+                         const char **errmsg)
 {
     size_t wild = s_wild_pos(lvl, len);
     if (wild >= len) {
@@ -435,8 +435,7 @@ static enum s_tok s_tmpl_next(const char *s, size_t *adv, const char **name, siz
     return S_TOK_TEXT;
 }
 
-int mqg_pattern_check_template(const struct mqg_pattern *p, const char *tmpl,
-                               const char **errmsg)
+int mqg_pattern_check_template(const struct mqg_pattern *p, const char *tmpl, const char **errmsg)
 {
     if (!tmpl || tmpl[0] == '\0') {
         return s_fail(errmsg, "the topic template is empty");
@@ -484,8 +483,7 @@ struct s_cursor {
 /* The part of the topic matched by named wildcard n (the topic is known to match the
  * pattern). The cursor only moves forward unless a name lies before it, so references in
  * level order cost one pass over the topic. */
-static void s_capture(struct s_cursor *c, const struct s_name *n, const char **start,
-                      size_t *len)
+static void s_capture(struct s_cursor *c, const struct s_name *n, const char **start, size_t *len)
 {
     if (n->level < c->level) {
         c->level = 0;
@@ -515,8 +513,8 @@ static void s_put(char *out, size_t cap, size_t *pos, const char *src, size_t le
     *pos += len;
 }
 
-int mqg_pattern_render(const struct mqg_pattern *p, const char *topic, const char *tmpl,
-                       char *out, size_t cap)
+int mqg_pattern_render(const struct mqg_pattern *p, const char *topic, const char *tmpl, char *out,
+                       size_t cap)
 {
     if (!tmpl || (!out && cap > 0)) {
         return -EINVAL;

@@ -25,12 +25,12 @@ struct s_node {
     struct s_node **kids; /* literal children, sorted by s_cmp() */
     size_t nkids;
     size_t capkids;
-    struct s_node *plus;  /* '+' child */
-    struct s_vals here;   /* filters ending at this node */
-    struct s_vals hash;   /* filters ending with '#' right below this node */
-    struct s_node *all;   /* next node in the trie's list of all nodes (for destroy) */
+    struct s_node *plus; /* '+' child */
+    struct s_vals here;  /* filters ending at this node */
+    struct s_vals hash;  /* filters ending with '#' right below this node */
+    struct s_node *all;  /* next node in the trie's list of all nodes (for destroy) */
     size_t keylen;
-    char key[];           /* this level's text, not NUL-terminated */
+    char key[]; /* this level's text, not NUL-terminated */
 };
 
 struct mqg_trie {

@@ -45,31 +45,31 @@ static void test_utf8(void **state)
         bool want;
     } cases[] = {
         {"abc", 3, true},
-        {"\xc3\xa4", 2, true},                 /* U+00E4 */
-        {"\xe2\x82\xac", 3, true},             /* U+20AC */
-        {"\xf0\x9f\x98\x80", 4, true},         /* U+1F600 */
-        {"\xf4\x8f\xbf\xbf", 4, true},         /* U+10FFFF */
-        {"\xef\xbf\xbf", 3, true},             /* U+FFFF: allowed (SHOULD NOT, not MUST) */
+        {"\xc3\xa4", 2, true},         /* U+00E4 */
+        {"\xe2\x82\xac", 3, true},     /* U+20AC */
+        {"\xf0\x9f\x98\x80", 4, true}, /* U+1F600 */
+        {"\xf4\x8f\xbf\xbf", 4, true}, /* U+10FFFF */
+        {"\xef\xbf\xbf", 3, true},     /* U+FFFF: allowed (SHOULD NOT, not MUST) */
         {"\x7f", 1, true},
         {"", 0, true},
-        {"a\0b", 3, false},                    /* U+0000 */
-        {"\xc3", 1, false},                    /* truncated */
-        {"\xe2\x82", 2, false},                /* truncated */
-        {"\xf0\x9f\x98", 3, false},            /* truncated */
-        {"\x80", 1, false},                    /* lone continuation */
+        {"a\0b", 3, false},         /* U+0000 */
+        {"\xc3", 1, false},         /* truncated */
+        {"\xe2\x82", 2, false},     /* truncated */
+        {"\xf0\x9f\x98", 3, false}, /* truncated */
+        {"\x80", 1, false},         /* lone continuation */
         {"\xbf", 1, false},
-        {"\xc0\xaf", 2, false},                /* overlong '/' */
-        {"\xc1\xbf", 2, false},                /* overlong */
-        {"\xe0\x80\xaf", 3, false},            /* overlong */
-        {"\xf0\x80\x80\xaf", 4, false},        /* overlong */
-        {"\xc0\x80", 2, false},                /* overlong NUL */
-        {"\xed\xa0\x80", 3, false},            /* U+D800 surrogate */
-        {"\xed\xbf\xbf", 3, false},            /* U+DFFF surrogate */
-        {"\xf4\x90\x80\x80", 4, false},        /* U+110000 */
-        {"\xf8\x88\x80\x80\x80", 5, false},    /* 5-byte form */
+        {"\xc0\xaf", 2, false},             /* overlong '/' */
+        {"\xc1\xbf", 2, false},             /* overlong */
+        {"\xe0\x80\xaf", 3, false},         /* overlong */
+        {"\xf0\x80\x80\xaf", 4, false},     /* overlong */
+        {"\xc0\x80", 2, false},             /* overlong NUL */
+        {"\xed\xa0\x80", 3, false},         /* U+D800 surrogate */
+        {"\xed\xbf\xbf", 3, false},         /* U+DFFF surrogate */
+        {"\xf4\x90\x80\x80", 4, false},     /* U+110000 */
+        {"\xf8\x88\x80\x80\x80", 5, false}, /* 5-byte form */
         {"\xfe", 1, false},
         {"\xff", 1, false},
-        {"\xc3\x28", 2, false},                /* bad continuation */
+        {"\xc3\x28", 2, false}, /* bad continuation */
         {"\xe2\x28\xa1", 3, false},
     };
     for (size_t i = 0; i < N_ELEMS(cases); i++) {
@@ -86,14 +86,29 @@ static void test_valid_name(void **state)
 {
     (void)state;
     static const struct pair_case cases[] = {
-        {"a", NULL, true},        {"/", NULL, true},       {"//", NULL, true},
-        {"a/b", NULL, true},      {"a//b", NULL, true},    {"/a", NULL, true},
-        {"a/", NULL, true},       {"$SYS/x", NULL, true},  {"$", NULL, true},
-        {" ", NULL, true},        {"a b/c d", NULL, true}, {"\xc3\xa4/\xe2\x82\xac", NULL, true},
-        {"{x}/$y", NULL, true},   {"", NULL, false},       {"+", NULL, false},
-        {"#", NULL, false},       {"a/+", NULL, false},    {"a/#", NULL, false},
-        {"a+b", NULL, false},     {"a#", NULL, false},     {"\xc3", NULL, false},
-        {"a/\xc0\xaf", NULL, false}, {"\xed\xa0\x80", NULL, false},
+        {"a", NULL, true},
+        {"/", NULL, true},
+        {"//", NULL, true},
+        {"a/b", NULL, true},
+        {"a//b", NULL, true},
+        {"/a", NULL, true},
+        {"a/", NULL, true},
+        {"$SYS/x", NULL, true},
+        {"$", NULL, true},
+        {" ", NULL, true},
+        {"a b/c d", NULL, true},
+        {"\xc3\xa4/\xe2\x82\xac", NULL, true},
+        {"{x}/$y", NULL, true},
+        {"", NULL, false},
+        {"+", NULL, false},
+        {"#", NULL, false},
+        {"a/+", NULL, false},
+        {"a/#", NULL, false},
+        {"a+b", NULL, false},
+        {"a#", NULL, false},
+        {"\xc3", NULL, false},
+        {"a/\xc0\xaf", NULL, false},
+        {"\xed\xa0\x80", NULL, false},
     };
     for (size_t i = 0; i < N_ELEMS(cases); i++) {
         if (mqg_topic_valid_name(cases[i].a) != cases[i].want) {
@@ -114,18 +129,22 @@ static void test_valid_filter(void **state)
 {
     (void)state;
     static const struct pair_case cases[] = {
-        {"#", NULL, true},        {"+", NULL, true},        {"a", NULL, true},
-        {"a/#", NULL, true},      {"a/+/b", NULL, true},    {"+/+", NULL, true},
-        {"/", NULL, true},        {"//", NULL, true},       {"/#", NULL, true},
-        {"+/#", NULL, true},      {"$SYS/#", NULL, true},   {"a//b", NULL, true},
-        {"+//+", NULL, true},     {"/+", NULL, true},       {"+/", NULL, true},
-        {"$share/g/a/#", NULL, true},
-        {"", NULL, false},        {"a#", NULL, false},      {"a/b#", NULL, false},
-        {"#/a", NULL, false},     {"a/#/b", NULL, false},   {"a+", NULL, false},
-        {"+a", NULL, false},      {"a/+b/c", NULL, false},  {"##", NULL, false},
-        {"++", NULL, false},      {"a/#/", NULL, false},    {"#/", NULL, false},
-        {"+#", NULL, false},      {"#+", NULL, false},      {"a/\xff", NULL, false},
-        {"+/\xc3", NULL, false},
+        {"#", NULL, true},       {"+", NULL, true},
+        {"a", NULL, true},       {"a/#", NULL, true},
+        {"a/+/b", NULL, true},   {"+/+", NULL, true},
+        {"/", NULL, true},       {"//", NULL, true},
+        {"/#", NULL, true},      {"+/#", NULL, true},
+        {"$SYS/#", NULL, true},  {"a//b", NULL, true},
+        {"+//+", NULL, true},    {"/+", NULL, true},
+        {"+/", NULL, true},      {"$share/g/a/#", NULL, true},
+        {"", NULL, false},       {"a#", NULL, false},
+        {"a/b#", NULL, false},   {"#/a", NULL, false},
+        {"a/#/b", NULL, false},  {"a+", NULL, false},
+        {"+a", NULL, false},     {"a/+b/c", NULL, false},
+        {"##", NULL, false},     {"++", NULL, false},
+        {"a/#/", NULL, false},   {"#/", NULL, false},
+        {"+#", NULL, false},     {"#+", NULL, false},
+        {"a/\xff", NULL, false}, {"+/\xc3", NULL, false},
     };
     for (size_t i = 0; i < N_ELEMS(cases); i++) {
         if (mqg_topic_valid_filter(cases[i].a) != cases[i].want) {
@@ -411,8 +430,8 @@ static void test_covers_table(void **state)
         {"a/+/#", "a", false},
         {"a/+/#", "a/+/#", true},
         {"x/+/#", "x/#", false},
-        {"/+/#", "/#", true},     /* "/#" cannot match its parent "": not a topic */
-        {"/+/#", "/", true},      /* "+" takes the empty level, "#" its parent */
+        {"/+/#", "/#", true}, /* "/#" cannot match its parent "": not a topic */
+        {"/+/#", "/", true},  /* "+" takes the empty level, "#" its parent */
         {"//#", "/#", false},
         {"/+/+/#", "/#", false},
         /* '$' topics */
@@ -481,8 +500,8 @@ static void test_covers_exhaustive(void **state)
             }
             bool got = mqg_topic_covers(u->filters[a], u->filters[b]);
             if (got != want) {
-                fail_msg("covers(\"%s\", \"%s\") = %d, want %d", u->filters[a], u->filters[b],
-                         got, want);
+                fail_msg("covers(\"%s\", \"%s\") = %d, want %d", u->filters[a], u->filters[b], got,
+                         want);
             }
             ncovered += got;
         }
@@ -549,22 +568,22 @@ static void test_pattern_parse(void **state)
     }
 
     static const char *const bad[] = {
-        "",            /* empty */
-        "a/#rest/b",   /* '#' not last */
-        "#x/a",        /* '#' not last */
-        "a/#/b",       /* '#' not last */
-        "a/+1x",       /* name starting with a digit */
-        "a/+x-y",      /* '-' in a name */
-        "a/+x.y",      /* '.' in a name */
-        "a/+x/+x",     /* twice */
-        "+x/#x",       /* twice */
-        "a/b+",        /* '+' inside a level */
-        "a/b#c",       /* '#' inside a level */
-        "+x+",         /* '+' in a name */
-        "++",          /* '+' in a name */
-        "##",          /* '#' in a name */
-        "a/\xc3",      /* bad UTF-8 */
-        "+\xc3\xa4",   /* non-ASCII name */
+        "",          /* empty */
+        "a/#rest/b", /* '#' not last */
+        "#x/a",      /* '#' not last */
+        "a/#/b",     /* '#' not last */
+        "a/+1x",     /* name starting with a digit */
+        "a/+x-y",    /* '-' in a name */
+        "a/+x.y",    /* '.' in a name */
+        "a/+x/+x",   /* twice */
+        "+x/#x",     /* twice */
+        "a/b+",      /* '+' inside a level */
+        "a/b#c",     /* '#' inside a level */
+        "+x+",       /* '+' in a name */
+        "++",        /* '+' in a name */
+        "##",        /* '#' in a name */
+        "a/\xc3",    /* bad UTF-8 */
+        "+\xc3\xa4", /* non-ASCII name */
     };
     for (size_t i = 0; i < N_ELEMS(bad); i++) {
         struct mqg_pattern *p = (struct mqg_pattern *)0x1;
@@ -630,21 +649,21 @@ static void test_check_template(void **state)
         {"{line}{machine}", 0},
         {"x-$line-y", 0},
         {"plain/topic", 0},
-        {"a/$/b", 0},         /* '$' + non-identifier: literal */
+        {"a/$/b", 0}, /* '$' + non-identifier: literal */
         {"cost$5", 0},
         {"$", 0},
-        {"a/{line", 0},       /* no '}': literal */
-        {"a/{line/x}", 0},    /* '}' only after '/': literal */
-        {"a/{{line}", 0},     /* first '{' literal */
+        {"a/{line", 0},    /* no '}': literal */
+        {"a/{line/x}", 0}, /* '}' only after '/': literal */
+        {"a/{{line}", 0},  /* first '{' literal */
         {"a}b", 0},
-        {"{nope}", -EINVAL},  /* unknown name */
+        {"{nope}", -EINVAL}, /* unknown name */
         {"$nope", -EINVAL},
         {"$line_x", -EINVAL}, /* the longest run of identifier characters is the name */
         {"$SYS/x", -EINVAL},
         {"a/{}", -EINVAL},    /* empty name */
         {"a/{a b}", -EINVAL}, /* not a name */
         {"a/{1}", -EINVAL},
-        {"a/+", -EINVAL},     /* not a topic name */
+        {"a/+", -EINVAL}, /* not a topic name */
         {"a/#", -EINVAL},
         {"{line}+", -EINVAL},
         {"", -EINVAL},
@@ -696,24 +715,24 @@ static void test_render(void **state)
         {"#rest", "a/b/c", "x/{rest}", 7, "x/a/b/c"},
         {"#rest", "a/b/c", "{rest}", 5, "a/b/c"},
         {"#rest", "/", "[{rest}]", 3, "[/]"},
-        {"a/#rest", "a", "x/{rest}", 2, "x/"},    /* "a/#" matches "a": rest is empty */
+        {"a/#rest", "a", "x/{rest}", 2, "x/"}, /* "a/#" matches "a": rest is empty */
         {"a/#rest", "a/b", "x/$rest", 3, "x/b"},
-        {"a/+x/b", "a//b", "<{x}>", 2, "<>"},     /* empty level */
+        {"a/+x/b", "a//b", "<{x}>", 2, "<>"}, /* empty level */
         {"+x/+y", "p/q", "{y}{x}$y$x", 4, "qpqp"},
         {"+x/+y", "p/q", "$x-$y", 3, "p-q"},
-        {"+x/+y", "p/q", "$x_/$y", -EINVAL, ""},  /* "x_" is not a name of the pattern */
+        {"+x/+y", "p/q", "$x_/$y", -EINVAL, ""}, /* "x_" is not a name of the pattern */
         {"+x", "p", "a$/$1/{/}/{x", 12, "a$/$1/{/}/{x"},
         {"+x", "p", "{{x}}", 3, "{p}"},
         {"+x", "p", "{nope}", -EINVAL, ""},
         {"+x", "p", "{a b}", -EINVAL, ""},
         {"+x", "p", "plain", 5, "plain"},
         {"+x", "\xc3\xa4", "-{x}-", 4, "-\xc3\xa4-"},
-        {"a/+x", "b/c", "{x}", -EINVAL, ""},      /* topic does not match */
+        {"a/+x", "b/c", "{x}", -EINVAL, ""}, /* topic does not match */
         {"a/+x", "a/c/d", "{x}", -EINVAL, ""},
-        {"+x/y", "$SYS/y", "{x}", -EINVAL, ""},   /* '$' topic vs leading wildcard */
+        {"+x/y", "$SYS/y", "{x}", -EINVAL, ""}, /* '$' topic vs leading wildcard */
         {"#x", "$SYS/y", "{x}", -EINVAL, ""},
         {"$SYS/#x", "$SYS/y/z", "{x}", 3, "y/z"},
-        {"+x", "a/+", "{x}", -EINVAL, ""},        /* not a topic name */
+        {"+x", "a/+", "{x}", -EINVAL, ""}, /* not a topic name */
         {"+x", "", "{x}", -EINVAL, ""},
         {"a/+/+x/#", "a/1/2/3/4", "{x}", 1, "2"}, /* unnamed wildcards before the name */
     };
@@ -724,8 +743,8 @@ static void test_render(void **state)
         memset(out, 'Z', sizeof(out));
         int rc = mqg_pattern_render(p, c->topic, c->tmpl, out, sizeof(out));
         if (rc != c->rc) {
-            fail_msg("render(\"%s\", \"%s\", \"%s\") = %d, want %d", c->pattern, c->topic,
-                     c->tmpl, rc, c->rc);
+            fail_msg("render(\"%s\", \"%s\", \"%s\") = %d, want %d", c->pattern, c->topic, c->tmpl,
+                     rc, c->rc);
         }
         if (rc >= 0) {
             assert_string_equal(out, c->want);
@@ -750,7 +769,7 @@ static void test_render_nospc(void **state)
         if (cap > 0) {
             assert_int_equal(out[0], '\0'); /* never an unterminated buffer */
         }
-        assert_int_equal(out[cap], 'Z');     /* never beyond cap */
+        assert_int_equal(out[cap], 'Z'); /* never beyond cap */
     }
     memset(out, 'Z', sizeof(out));
     assert_int_equal(mqg_pattern_render(p, topic, tmpl, out, 11), 10);
@@ -816,13 +835,13 @@ static void test_long_inputs(void **state)
         mqg_pattern_destroy(&p);
     }
     f[len - 1] = 'a';
-    f[len - 2] = '+';                          /* "+/+/.../++a": '+' inside a level */
+    f[len - 2] = '+'; /* "+/+/.../++a": '+' inside a level */
     assert_false(mqg_topic_valid_filter(f));
-    memset(f, '$', len);                      /* "$$$...": 65535 literal tokens */
+    memset(f, '$', len); /* "$$$...": 65535 literal tokens */
     for (int i = 0; i < 20; i++) {
         assert_int_equal(mqg_pattern_check_template(NULL, f, NULL), 0);
     }
-    memset(f, '/', len);                      /* topic of 65536 empty levels */
+    memset(f, '/', len); /* topic of 65536 empty levels */
     struct mqg_pattern *p = s_pat("#all");
     char *out = malloc(len + 1);
     assert_non_null(out);

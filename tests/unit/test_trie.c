@@ -84,24 +84,24 @@ static void test_add_invalid(void **state)
 
 /* Filters with value = index + 1; each case lists the values a topic must hit. */
 static const char *const s_filters[] = {
-    "#",         /* 1 */
-    "+",         /* 2 */
-    "a",         /* 3 */
-    "a/#",       /* 4 */
-    "a/+",       /* 5 */
-    "a/b",       /* 6 */
-    "a/b/#",     /* 7 */
-    "+/b",       /* 8 */
-    "+/+",       /* 9 */
-    "$SYS/#",    /* 10 */
-    "$SYS/+",    /* 11 */
-    "/",         /* 12 */
-    "/#",        /* 13 */
-    "a//b",      /* 14 */
-    "a/+/b",     /* 15 */
-    "+/#",       /* 16 */
-    "$SYS",      /* 17 */
-    "",          /* invalid, never added */
+    "#",      /* 1 */
+    "+",      /* 2 */
+    "a",      /* 3 */
+    "a/#",    /* 4 */
+    "a/+",    /* 5 */
+    "a/b",    /* 6 */
+    "a/b/#",  /* 7 */
+    "+/b",    /* 8 */
+    "+/+",    /* 9 */
+    "$SYS/#", /* 10 */
+    "$SYS/+", /* 11 */
+    "/",      /* 12 */
+    "/#",     /* 13 */
+    "a//b",   /* 14 */
+    "a/+/b",  /* 15 */
+    "+/#",    /* 16 */
+    "$SYS",   /* 17 */
+    "",       /* invalid, never added */
 };
 
 struct match_case {
@@ -123,9 +123,9 @@ static const struct match_case s_cases[] = {
     {"$SYS", {10, 17}},
     {"$SYS/x", {10, 11}},
     {"$SYS/x/y", {10}},
-    {"$SYS/b", {10, 11}},        /* not "+/b", "+/+" */
+    {"$SYS/b", {10, 11}}, /* not "+/b", "+/+" */
     {"$other", {0}},
-    {"x/$SYS", {1, 9, 16}},      /* '$' only matters in the first level */
+    {"x/$SYS", {1, 9, 16}}, /* '$' only matters in the first level */
     {"ab", {1, 2, 16}},
     {"A", {1, 2, 16}},
     {"", {0}},
@@ -348,14 +348,10 @@ static void test_deep(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_new_destroy),
-        cmocka_unit_test(test_add_invalid),
-        cmocka_unit_test(test_match_cases),
-        cmocka_unit_test(test_match_cases_reversed),
-        cmocka_unit_test(test_duplicates),
-        cmocka_unit_test(test_many_siblings),
-        cmocka_unit_test(test_differential),
-        cmocka_unit_test(test_deep),
+        cmocka_unit_test(test_new_destroy),  cmocka_unit_test(test_add_invalid),
+        cmocka_unit_test(test_match_cases),  cmocka_unit_test(test_match_cases_reversed),
+        cmocka_unit_test(test_duplicates),   cmocka_unit_test(test_many_siblings),
+        cmocka_unit_test(test_differential), cmocka_unit_test(test_deep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,9 +32,8 @@ static void test_encode_vector(void **state)
     uint8_t out[MQG_WIRE_HDR_LEN];
     memset(out, 0xaa, sizeof(out));
     mqg_wire_hdr_encode(&h, out);
-    static const uint8_t want[MQG_WIRE_HDR_LEN] = {0x4d, 0x01, 0x01, 0x01, 0x01, 0x00,
-                                                   0x00, 0x00, 0x01, 0x02, 0x03, 0x04,
-                                                   0x05, 0x06, 0x07, 0x08};
+    static const uint8_t want[MQG_WIRE_HDR_LEN] = {0x4d, 0x01, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00,
+                                                   0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08};
     assert_memory_equal(out, want, sizeof(want));
 
     h = (struct mqg_wire_hdr){.kind = MQG_MSG_READY, .flags = 0, .qos = 0, .seq = 0};
@@ -47,8 +46,8 @@ static void test_encode_vector(void **state)
 static void test_roundtrip(void **state)
 {
     (void)state;
-    static const uint64_t seqs[] = {0, 1, 0xff, 0x100, 0x8000000000000000ull, UINT64_MAX,
-                                    0x0123456789abcdefull};
+    static const uint64_t seqs[] = {
+        0, 1, 0xff, 0x100, 0x8000000000000000ull, UINT64_MAX, 0x0123456789abcdefull};
     for (uint8_t kind = MQG_MSG_DATA; kind <= MQG_MSG_READY; kind++) {
         for (uint8_t flags = 0; flags <= MQG_WIRE_F_MASK; flags++) {
             for (uint8_t qos = 0; qos <= 2; qos++) {
@@ -142,11 +141,11 @@ static void test_decode_named_corruptions(void **state)
         uint8_t val;
         const char *what;
     } bad[] = {
-        {0, 'm', "magic lower case"}, {0, 0x00, "magic zero"},   {1, 0, "version 0"},
-        {1, 2, "version 2"},          {2, 0, "kind 0"},          {2, 5, "kind 5"},
-        {2, 0xff, "kind 255"},        {3, 0x04, "flag bit 2"},   {3, 0x80, "flag bit 7"},
-        {3, 0xff, "all flags"},       {4, 3, "qos 3"},           {4, 0xff, "qos 255"},
-        {5, 1, "reserved 5"},         {6, 0x80, "reserved 6"},   {7, 1, "reserved 7"},
+        {0, 'm', "magic lower case"}, {0, 0x00, "magic zero"}, {1, 0, "version 0"},
+        {1, 2, "version 2"},          {2, 0, "kind 0"},        {2, 5, "kind 5"},
+        {2, 0xff, "kind 255"},        {3, 0x04, "flag bit 2"}, {3, 0x80, "flag bit 7"},
+        {3, 0xff, "all flags"},       {4, 3, "qos 3"},         {4, 0xff, "qos 255"},
+        {5, 1, "reserved 5"},         {6, 0x80, "reserved 6"}, {7, 1, "reserved 7"},
     };
     for (size_t i = 0; i < N_ELEMS(bad); i++) {
         s_valid_hdr(buf);
@@ -193,19 +192,19 @@ static void test_topic_ok(void **state)
         {"a//b", 4, true},
         {"$SYS/x", 6, true},
         {"\xe2\x82\xac/\xf0\x9f\x98\x80", 8, true},
-        {"a/b", 2, true},            /* only len bytes count: "a/" */
+        {"a/b", 2, true}, /* only len bytes count: "a/" */
         {"a/b\0", 3, true},
         {"", 0, false},
-        {"a\0b", 3, false},          /* NUL */
-        {"a/b\0", 4, false},         /* trailing NUL */
+        {"a\0b", 3, false},  /* NUL */
+        {"a/b\0", 4, false}, /* trailing NUL */
         {"\0", 1, false},
         {"a+b", 3, false},
         {"a/#", 3, false},
         {"+", 1, false},
-        {"\xc3", 1, false},          /* truncated */
-        {"\xe2\x82\xac", 2, false},  /* cut by len */
-        {"\xc0\xaf", 2, false},      /* overlong */
-        {"\xed\xa0\x80", 3, false},  /* surrogate */
+        {"\xc3", 1, false},         /* truncated */
+        {"\xe2\x82\xac", 2, false}, /* cut by len */
+        {"\xc0\xaf", 2, false},     /* overlong */
+        {"\xed\xa0\x80", 3, false}, /* surrogate */
         {"\xf4\x90\x80\x80", 4, false},
         {"\xff", 1, false},
     };

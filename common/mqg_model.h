@@ -134,6 +134,12 @@ int mqg_model_find_conn(const struct mqg_model *m, const char *key);
 /* Serialize m into a new heap buffer (*out, *len; caller frees). Returns 0 or -ENOMEM. */
 int mqg_model_encode(const struct mqg_model *m, uint8_t **out, size_t *len);
 
+/* Like mqg_model_encode, but the secrets (password, clientPrivateKey) of every connection
+ * except connection index secrets_of are left out (encoded as absent); MQG_MODEL_ALL_SECRETS
+ * keeps all, -1 none. The supervisor hands each child only the secrets it needs. */
+#define MQG_MODEL_ALL_SECRETS (-2)
+int mqg_model_encode_for(const struct mqg_model *m, int secrets_of, uint8_t **out, size_t *len);
+
 /* Parse a buffer made by mqg_model_encode into *m (initialized by this call). Returns 0, or
  * -EPROTO for a truncated/corrupt buffer (m is then left empty), or -ENOMEM. */
 int mqg_model_decode(const uint8_t *buf, size_t len, struct mqg_model *m);

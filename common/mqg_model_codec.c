@@ -262,7 +262,7 @@ static bool s_model_valid(const struct mqg_model *m)
 
 /* ---- encode ---- */
 
-static void s_put_conn(struct wr *w, const struct mqg_connection *c)
+static void s_put_conn(struct wr *w, const struct mqg_connection *c, bool secrets)
 {
     s_put_str(w, c->service_id);
     s_put_str(w, c->id);
@@ -272,7 +272,7 @@ static void s_put_conn(struct wr *w, const struct mqg_connection *c)
     s_put_i32(w, (int32_t)c->scheme);
     s_put_str(w, c->uri);
     s_put_str(w, c->username);
-    s_put_str(w, c->password);
+    s_put_str(w, secrets ? c->password : NULL);
     s_put_str(w, c->client_id);
     s_put_bool(w, c->clean);
     s_put_i32(w, c->keepalive_s);
@@ -284,7 +284,7 @@ static void s_put_conn(struct wr *w, const struct mqg_connection *c)
     s_put_bool(w, c->mutual_auth);
     s_put_str(w, c->ca_cert);
     s_put_str(w, c->client_cert);
-    s_put_str(w, c->client_key);
+    s_put_str(w, secrets ? c->client_key : NULL);
     s_put_bool(w, c->will.set);
     s_put_str(w, c->will.topic);
     s_put_str(w, c->will.payload);
@@ -325,6 +325,11 @@ static void s_put_route(struct wr *w, const struct mqg_route *rt)
  * out of range: a bug in whoever built it), or -EOVERFLOW for a count or string over 4 GiB. */
 int mqg_model_encode(const struct mqg_model *m, uint8_t **out, size_t *len)
 {
+    return mqg_model_encode_for(m, MQG_MODEL_ALL_SECRETS, out, len);
+}
+
+int mqg_model_encode_for(const struct mqg_model *m, int secrets_of, uint8_t **out, size_t *len)
+{
     *out = NULL;
     *len = 0;
     if (!s_model_valid(m)) {
@@ -342,7 +347,7 @@ int mqg_model_encode(const struct mqg_model *m, uint8_t **out, size_t *len)
     }
     s_put_count(&w, m->n_conns);
     for (size_t i = 0; i < m->n_conns; i++) {
-        s_put_conn(&w, &m->conns[i]);
+        s_put_conn(&w, &m->conns[i], secrets_of == MQG_MODEL_ALL_SECRETS || secrets_of == (int)i);
     }
     s_put_count(&w, m->n_endpoints);
     for (size_t i = 0; i < m->n_endpoints; i++) {
@@ -362,7 +367,7 @@ int mqg_model_encode(const struct mqg_model *m, uint8_t **out, size_t *len)
     if (w.err) {
         /* the buffer may hold a password: wipe before free */
         if (w.buf) {
-            memset(w.buf, 0, w.len);
+            explicit_bzero(w.buf, w.len);
         }
         free(w.buf);
         return w.err;

@@ -2,8 +2,9 @@
  *
  * Pure logic, used by the connector and `mqgate check`. Every route source on a connection
  * contributes its plain filter; a filter covered by another one is left out (its QoS raises
- * the covering filter's QoS), so the broker never sends one message twice because of
- * overlapping subscriptions of ours.
+ * the covering filter's QoS), and two filters that overlap without either covering the other
+ * are replaced by the narrowest filter covering both, so the broker never sends one message
+ * twice because of overlapping subscriptions of ours.
  */
 #ifndef MQG_SUBS_H
 #define MQG_SUBS_H
@@ -17,9 +18,10 @@ struct mqg_sub {
     int qos;
 };
 
-/* Remove every entry covered by another (equal filters collapse into one), raising QoS of
- * the one kept to the maximum. Frees the filters removed. Returns the new count; order of the
- * remaining entries is kept. */
+/* Make the set free of overlaps: remove every entry covered by another (equal filters
+ * collapse into one) and merge overlapping ones into their join, raising the QoS of the one
+ * kept to the maximum. Frees the filters removed. Returns the new count; the remaining
+ * entries keep their order. */
 size_t mqg_subs_minimize(struct mqg_sub *subs, size_t n);
 
 /* The minimal subscriptions of connection `conn` in model m. Returns 0 with *out (free with

@@ -403,9 +403,11 @@ bool mqg_pattern_has_names(const struct mqg_pattern *p)
 /* ---- templates ------------------------------------------------------------------------- */
 
 /* Look at the template at s. Sets *adv to the bytes the token spans and, for references,
- * *name / *nlen to the name. A '{' not closed by '}' in the same level, and a '$' not
- * followed by a letter or '_', are literal text. */
-static enum s_tok s_tmpl_next(const char *s, size_t *adv, const char **name, size_t *nlen)
+ * *name / *nlen to the name. A '{' not closed by '}' in the same level is literal text, and
+ * so is a '$' not followed by the name of a named wildcard of p: "$name" is the older
+ * spelling, and literal '$' topics such as "$aws/things/x" must stay publishable. */
+static enum s_tok s_tmpl_next(const struct mqg_pattern *p, const char *s, size_t *adv,
+                              const char **name, size_t *nlen)
 {
     *adv = 1;
     if (s[0] == '\0') {
@@ -417,10 +419,12 @@ static enum s_tok s_tmpl_next(const char *s, size_t *adv, const char **name, siz
         while (s_ident_char(s[1 + n])) {
             n++;
         }
-        *name = s + 1;
-        *nlen = n;
-        *adv = n + 1;
-        return S_TOK_REF;
+        if (s_find_name(p, s + 1, n)) {
+            *name = s + 1;
+            *nlen = n;
+            *adv = n + 1;
+            return S_TOK_REF;
+        }
     }
     if (s[0] == '{') {
         size_t n = strcspn(s + 1, "/{}");
@@ -452,7 +456,7 @@ int mqg_pattern_check_template(const struct mqg_pattern *p, const char *tmpl, co
         size_t adv;
         const char *name = NULL;
         size_t nlen = 0;
-        switch (s_tmpl_next(s, &adv, &name, &nlen)) {
+        switch (s_tmpl_next(p, s, &adv, &name, &nlen)) {
         case S_TOK_END:
             return 0;
         case S_TOK_TEXT:
@@ -531,7 +535,7 @@ int mqg_pattern_render(const struct mqg_pattern *p, const char *topic, const cha
         size_t adv;
         const char *name = NULL;
         size_t nlen = 0;
-        enum s_tok tok = s_tmpl_next(s, &adv, &name, &nlen);
+        enum s_tok tok = s_tmpl_next(p, s, &adv, &name, &nlen);
         if (tok == S_TOK_END) {
             break;
         }

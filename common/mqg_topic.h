@@ -51,10 +51,11 @@ const char *mqg_pattern_filter(const struct mqg_pattern *p);
 /* True if the pattern has at least one named wildcard. */
 bool mqg_pattern_has_names(const struct mqg_pattern *p);
 
-/* Check a publish topic template against the pattern: every "{name}" and "$name" in tmpl
- * must name a wildcard of p (p may be NULL = no names). Returns 0, or -EINVAL with a static
- * message in *errmsg (if not NULL). A '$' followed by a non-identifier character is literal;
- * "$name" takes the longest run of identifier characters. A '{' with no '}' before the next
+/* Check a publish topic template against the pattern: every "{name}" in tmpl must name a
+ * wildcard of p (p may be NULL = no names). Returns 0, or -EINVAL with a static message in
+ * *errmsg (if not NULL). "$name" (the longest run of identifier characters after '$') is a
+ * reference when p has a wildcard of that name and literal text otherwise, so topics such
+ * as "$aws/things/x" can be published to. A '{' with no '}' before the next
  * '/' or '{' is literal; "{...}" holding anything but a name is an error. The template must
  * also be a usable topic: 1..65535 bytes of UTF-8, no '+' or '#' outside references. */
 int mqg_pattern_check_template(const struct mqg_pattern *p, const char *tmpl,

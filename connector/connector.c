@@ -47,7 +47,7 @@ struct connector {
     int64_t reconnect_at;      /* when C_DOWN: next attempt */
     int failures;              /* failed attempts since the last success */
     bool was_up;               /* connected at least once */
-    uint16_t gen;              /* connection generation, tags publishes */
+    uint8_t gen;               /* connection generation, tags publishes */
     bool router_ready;
     int64_t hello_at;
     bool holding;              /* startup buffer active */
@@ -118,9 +118,27 @@ static void s_on_broker_message(struct connector *c, struct link_ev *ev)
 
 /* ---- towards the broker ---- */
 
+/* A publish is tagged with its queue seq and the connection generation, carried through
+ * paho as a pointer-sized value: on 32-bit systems only the low bits of seq survive, and
+ * s_tag_seq() rebuilds the full seq from the oldest queued one (the queue is far shorter
+ * than 2^24 items). */
+#define C_GEN_BITS 8
+#define C_TAG_SEQ_BITS (sizeof(uintptr_t) * 8 - C_GEN_BITS)
+
 static uint64_t s_tag(const struct connector *c, uint64_t seq)
 {
-    return seq << 16 | c->gen;
+    return (uint64_t)(uintptr_t)(seq << C_GEN_BITS | c->gen);
+}
+
+static uint64_t s_tag_seq(const struct connector *c, uint64_t tag)
+{
+    uint64_t tseq = tag >> C_GEN_BITS;
+    if (C_TAG_SEQ_BITS >= 56 || !c->to_broker.count) {
+        return tseq;
+    }
+    uint64_t mask = ((uint64_t)1 << C_TAG_SEQ_BITS) - 1;
+    uint64_t head = cq_at(&c->to_broker, 0)->seq;
+    return head + ((tseq - head) & mask);
 }
 
 static void s_pop_done(struct connector *c)
@@ -162,7 +180,6 @@ static void s_pump(struct connector *c)
             return; /* not connected or window full: try again later */
         }
         it->state = CQ_INFLIGHT;
-        it->tries++;
         c->inflight++;
         c->cursor++;
     }
@@ -171,8 +188,8 @@ static void s_pump(struct connector *c)
 static void s_on_pub_result(struct connector *c, struct link_ev *ev)
 {
     size_t idx;
-    struct cq_item *it = cq_find(&c->to_broker, ev->tag >> 16, &idx);
-    uint16_t gen = (uint16_t)(ev->tag & 0xffff);
+    struct cq_item *it = cq_find(&c->to_broker, s_tag_seq(c, ev->tag), &idx);
+    uint8_t gen = (uint8_t)(ev->tag & ((1u << C_GEN_BITS) - 1));
     if (!it) {
         return; /* dropped meanwhile */
     }
@@ -192,7 +209,7 @@ static void s_on_pub_result(struct connector *c, struct link_ev *ev)
     }
     c->inflight--;
     c->n_failed++;
-    if (it->tries >= C_MAX_TRIES) {
+    if (++it->tries >= C_MAX_TRIES) {
         log_warn("PUB-FAIL", "publish to '%s' failed %d times (code %d): dropped", it->topic,
                  it->tries, ev->rc);
         it->state = CQ_DONE;
@@ -434,10 +451,13 @@ static int s_setup(struct connector *c)
                                ? (size_t)c->child.queue_max
                                : (size_t)c->conn->max_buffered);
     cq_init(&c->to_broker, (size_t)c->child.queue_max);
+    /* first retry after reconnectPeriod, then growing with jitter up to 60 s (or
+     * reconnectPeriod, when that is longer) */
     uint32_t base = c->conn->reconnect_period_ms > 0 ? (uint32_t)c->conn->reconnect_period_ms : 1000;
-    mqg_backoff_init(&c->backoff, base, base * 30 > 60000 ? base * 30 : 60000, mqg_seed());
-    if (mqtt_link_new(c->conn, c->child.rundir, c->child.max_inflight, &c->link) != 0) {
-        return MQG_EXIT_CONFIG;
+    mqg_backoff_init(&c->backoff, base, base > 60000 ? base : 60000, mqg_seed());
+    int rc = mqtt_link_new(c->conn, c->child.rundir, c->child.max_inflight, &c->link);
+    if (rc != 0) {
+        return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
     }
     if (mqg_bus_connect(c->child.bus, c->child.key, c->child.queue_max, &c->bus) != 0) {
         return MQG_EXIT_TRANSIENT;

@@ -333,10 +333,19 @@ int mqtt_link_connect(struct mqtt_link *l)
     MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
     MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
 
+    MQTTProperties props = MQTTProperties_initializer;
     if (l->version == 5) {
         opt->cleanstart = c->clean;
         opt->onSuccess5 = s_on_connect5;
         opt->onFailure5 = s_on_connect_fail5;
+        if (!c->clean) {
+            /* MQTT 5 ends a session at disconnect unless it is given a lifetime: keep it as
+             * long as the broker allows, like an MQTT 3 persistent session */
+            MQTTProperty expiry = {.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL,
+                                   .value.integer4 = 0xFFFFFFFFu};
+            MQTTProperties_add(&props, &expiry);
+            opt->connectProperties = &props;
+        }
     } else {
         opt->cleansession = c->clean;
         opt->MQTTVersion = l->version == 3 ? MQTTVERSION_3_1 : MQTTVERSION_3_1_1;
@@ -366,6 +375,9 @@ int mqtt_link_connect(struct mqtt_link *l)
                  (s_cert_file(l, 1, c->client_cert, rundir, "cert", &cert) != 0 ||
                   s_cert_file(l, 2, c->client_key, rundir, "key", &key) != 0))) {
                 log_error("TLS-FILES", "cannot write certificate files into %s", rundir);
+                s_push_simple(l, LEV_CONNECT_FAILED, MQTTASYNC_FAILURE, 0,
+                              "cannot write certificate files");
+                MQTTProperties_free(&props);
                 return -EIO;
             }
         } else {
@@ -383,6 +395,7 @@ int mqtt_link_connect(struct mqtt_link *l)
         opt->ssl = &ssl;
     }
     int rc = MQTTAsync_connect(l->client, opt);
+    MQTTProperties_free(&props);
     if (rc != MQTTASYNC_SUCCESS) {
         log_debug("LINK-CONNECT", "MQTTAsync_connect: %s", MQTTAsync_strerror(rc));
         s_push_simple(l, LEV_CONNECT_FAILED, rc, 0, MQTTAsync_strerror(rc));

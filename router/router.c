@@ -32,13 +32,24 @@
 struct r_route {
     const struct mqg_route *def;
     uint64_t stamp;      /* last message that fired this route */
-    bool templated;      /* target topic has placeholders */
+    bool warned;         /* a render failure of this route was logged */
 };
 
 struct r_entry {
     struct r_route *route;
     struct mqg_pattern *pat;
+    bool render;         /* the target topic uses named wildcards of pat */
 };
+
+/* A shared subscription "$share/<group>/<filter>" delivers topics matching <filter>. */
+static const char *s_unshare(const char *filter)
+{
+    if (strncmp(filter, "$share/", 7) != 0) {
+        return filter;
+    }
+    const char *group_end = strchr(filter + 7, '/');
+    return group_end ? group_end + 1 : filter;
+}
 
 struct r_pending {
     struct mqg_wire_hdr hdr;
@@ -79,7 +90,6 @@ struct router {
     char *in_topic;
     size_t pending;            /* messages waiting in all target queues */
     uint64_t n_in, n_out, n_dropped, n_malformed, n_unrouted, n_loops;
-    bool warned_loop;
 };
 
 static int s_build(struct router *r)
@@ -117,18 +127,19 @@ static int s_build(struct router *r)
         const struct mqg_route *def = &m->routes[i];
         struct r_route *rr = &r->routes[i];
         rr->def = def;
-        rr->templated = strchr(def->target.topic, '{') || strchr(def->target.topic, '$');
+        bool placeholders = strchr(def->target.topic, '{') || strchr(def->target.topic, '$');
         for (size_t s = 0; s < def->n_sources; s++) {
             const struct mqg_source *src = &def->sources[s];
             struct r_entry *e = &r->entries[r->n_entries];
             const char *why = NULL;
-            if (mqg_pattern_new(src->filter, &e->pat, &why) != 0) {
+            if (mqg_pattern_new(s_unshare(src->filter), &e->pat, &why) != 0) {
                 log_error("ROUTE-BAD", "%s: filter '%s': %s", def->name, src->filter,
                           why ? why : "invalid");
                 return -EINVAL;
             }
             r->n_entries++;
             e->route = rr;
+            e->render = placeholders && mqg_pattern_has_names(e->pat);
             size_t ns = src->conn == MQG_INTERNAL ? 0 : (size_t)src->conn + 1;
             if (ns >= r->n_ns) {
                 log_error("ROUTE-BAD", "%s: unknown connection %d", def->name, src->conn);
@@ -292,10 +303,10 @@ static void s_dispatch(struct router *r, size_t ns, const char *topic, uint64_t 
 {
     if (depth >= R_MAX_DEPTH) {
         r->n_loops++;
-        if (!r->warned_loop) {
-            log_warn("ROUTE-LOOP", "routes chain deeper than %d hops at topic '%s': dropped "
-                     "(check mappings that publish to topics they subscribe)", R_MAX_DEPTH, topic);
-            r->warned_loop = true;
+        if (r->n_loops == 1 || r->n_loops % 10000 == 0) {
+            log_warn("ROUTE-LOOP", "routes chain deeper than %d hops at topic '%s': dropped, "
+                     "%llu so far (check mappings that publish to topics they subscribe)",
+                     R_MAX_DEPTH, topic, (unsigned long long)r->n_loops);
         }
         return;
     }
@@ -311,10 +322,16 @@ static void s_dispatch(struct router *r, size_t ns, const char *topic, uint64_t 
         const struct mqg_target *t = &e->route->def->target;
         const char *out = t->topic;
         int len;
-        if (e->route->templated) {
+        if (e->render) {
             len = mqg_pattern_render(e->pat, topic, t->topic, ms->topic_buf, MQG_TOPIC_MAX + 1);
             if (len <= 0) {
                 r->n_dropped++;
+                if (!e->route->warned) {
+                    log_warn("ROUTE-RENDER", "%s: cannot build the target topic from '%s' for "
+                             "'%s' (too long?): message dropped (logged once per route)",
+                             e->route->def->name, t->topic, topic);
+                    e->route->warned = true;
+                }
                 continue;
             }
             out = ms->topic_buf;
@@ -409,9 +426,10 @@ int router_main(int argc, char **argv)
         mqg_child_free(&r.child);
         return rc;
     }
-    if (s_build(&r) != 0) {
+    rc = s_build(&r);
+    if (rc != 0) {
         s_free(&r);
-        return MQG_EXIT_CONFIG;
+        return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
     }
     rc = mqg_bus_bind(r.child.bus, r.child.queue_max, &r.bus);
     if (rc != 0) {

@@ -267,6 +267,13 @@ int main(int argc, char **argv)
         return rc;
     }
     mqg_log_init("supervisor", set.instance, set.log_level, 2);
+    if (check && c.n_files == 0 && set.n_services == 0 && c.cfg) {
+        /* `mqgate check -c FILE`: the settings alone */
+        printf("settings %s OK (no service files given or listed)\n", c.cfg);
+        mqg_settings_free(&set);
+        s_cli_free(&c);
+        return MQG_EXIT_OK;
+    }
     struct mqg_model m;
     mqg_model_init(&m);
     rc = s_load_model(&c, &set, &m);

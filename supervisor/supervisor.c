@@ -33,6 +33,7 @@ enum ch_state { CH_WAITING, CH_RUNNING, CH_FAILED, CH_STOPPED };
 static const char *const s_ch_state[] = {"waiting", "running", "failed", "stopped"};
 
 struct child {
+    int conn;                  /* connection index; -1 for the router */
     const char *role;          /* "router" / "connector" */
     const char *key;           /* connection key or "router" */
     char exe[4200];
@@ -59,8 +60,6 @@ struct child {
 struct sup {
     const struct mqg_settings *set;
     const struct mqg_model *model;
-    uint8_t *blob;
-    size_t blob_len;
     char dir[512];
     char bus[600];
     int sigfd;
@@ -82,9 +81,31 @@ int supervisor_instance_dir(const struct mqg_settings *s, char *out, size_t cap)
 
 /* ---- spawning ---- */
 
-static void s_child_exec(struct sup *S, struct child *c, int ctl, int logw)
+/* Everything the child's command line needs, built before fork: between fork and exec the
+ * child makes only async-signal-safe calls. */
+struct spawn_args {
+    char level[8], hb[16], misses[16], qmax[16], infl[16];
+    char *argv[20];
+};
+
+static void s_spawn_args(struct sup *S, struct child *c, struct spawn_args *a)
 {
-    /* in the child, between fork and exec: only async-signal-safe calls */
+    snprintf(a->level, sizeof(a->level), "%d", S->set->log_level);
+    snprintf(a->hb, sizeof(a->hb), "%d", S->set->heartbeat_ms);
+    snprintf(a->misses, sizeof(a->misses), "%d", S->set->heartbeat_misses);
+    snprintf(a->qmax, sizeof(a->qmax), "%d",
+             c->conn < 0 ? S->set->router_queue_max : S->set->outbound_queue_max);
+    snprintf(a->infl, sizeof(a->infl), "%d", S->set->max_inflight);
+    char *argv[] = {c->exe,      "--key",         (char *)c->key,     "--bus",     S->bus,
+                    "--rundir",  S->dir,          "--instance",       S->set->instance,
+                    "--log-level", a->level,      "--heartbeat-ms",   a->hb,
+                    "--heartbeat-misses", a->misses, "--queue-max",   a->qmax,
+                    "--max-inflight", a->infl,    NULL};
+    memcpy(a->argv, argv, sizeof(argv));
+}
+
+static void s_child_exec(const struct child *c, const struct spawn_args *a, int ctl, int logw)
+{
     dup2(ctl, MQG_CTL_FD);
     dup2(logw, 2);
     dup2(logw, 1);
@@ -99,20 +120,7 @@ static void s_child_exec(struct sup *S, struct child *c, int ctl, int logw)
     sigemptyset(&none);
     signal(SIGPIPE, SIG_DFL);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    char level[8], hb[16], misses[16], qmax[16], infl[16];
-    snprintf(level, sizeof(level), "%d", S->set->log_level);
-    snprintf(hb, sizeof(hb), "%d", S->set->heartbeat_ms);
-    snprintf(misses, sizeof(misses), "%d", S->set->heartbeat_misses);
-    snprintf(qmax, sizeof(qmax), "%d",
-             strcmp(c->role, "router") == 0 ? S->set->router_queue_max
-                                            : S->set->outbound_queue_max);
-    snprintf(infl, sizeof(infl), "%d", S->set->max_inflight);
-    char *argv[] = {c->exe,        "--key",         (char *)c->key,  "--bus",
-                    S->bus,        "--rundir",      S->dir,          "--instance",
-                    S->set->instance, "--log-level", level,          "--heartbeat-ms",
-                    hb,            "--heartbeat-misses", misses,     "--queue-max",
-                    qmax,          "--max-inflight", infl,           NULL};
-    execv(c->exe, argv);
+    execv(c->exe, a->argv);
     const char msg[] = "mqgate: cannot execute child program\n";
     ssize_t w = write(2, msg, sizeof(msg) - 1);
     (void)w;
@@ -121,27 +129,37 @@ static void s_child_exec(struct sup *S, struct child *c, int ctl, int logw)
 
 static int s_spawn(struct sup *S, struct child *c)
 {
-    int sp[2], lp[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-        return -errno;
+    struct spawn_args args;
+    s_spawn_args(S, c, &args);
+    /* the child's part of the model: a connector gets its own connection's secrets only */
+    uint8_t *blob;
+    size_t blob_len;
+    int rc = mqg_model_encode_for(S->model, c->conn, &blob, &blob_len);
+    if (rc != 0) {
+        return rc;
     }
-    if (pipe2(lp, O_CLOEXEC) < 0) {
-        int e = errno;
+    int sp[2], lp[2];
+    pid_t pid = -1;
+    int e = 0;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+        e = errno;
+    } else if (pipe2(lp, O_CLOEXEC) < 0) {
+        e = errno;
         close(sp[0]);
         close(sp[1]);
-        return -e;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
+    } else if ((pid = fork()) < 0) {
+        e = errno;
         close(sp[0]);
         close(sp[1]);
         close(lp[0]);
         close(lp[1]);
-        return -e;
+    } else if (pid == 0) {
+        s_child_exec(c, &args, sp[1], lp[1]);
     }
-    if (pid == 0) {
-        s_child_exec(S, c, sp[1], lp[1]);
+    if (pid < 0) {
+        explicit_bzero(blob, blob_len);
+        free(blob);
+        return -e;
     }
     close(sp[1]);
     close(lp[1]);
@@ -155,9 +173,11 @@ static int s_spawn(struct sup *S, struct child *c)
     c->started_ms = c->last_rx_ms = mqg_now_ms();
     c->status[0] = '\0';
     /* the configuration goes first; bounded so a stuck child cannot stall us */
-    struct timeval tv = {.tv_sec = 5};
+    struct timeval tv = {.tv_sec = 1};
     setsockopt(c->ctl_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    int rc = mqg_ctl_send(c->ctl_fd, MQG_CTL_CONFIG, S->blob, S->blob_len, 0);
+    rc = mqg_ctl_send(c->ctl_fd, MQG_CTL_CONFIG, blob, blob_len, 0);
+    explicit_bzero(blob, blob_len);
+    free(blob);
     if (rc != 0) {
         log_warn("CHILD-CONFIG", "could not hand the configuration to %s %s: %s", c->role, c->key,
                  strerror(-rc));
@@ -219,16 +239,23 @@ static void s_read_ctl(struct sup *S, struct child *c)
         uint8_t kind;
         const uint8_t *body;
         size_t len;
-        while (mqg_ctl_next(&c->ctl, &kind, &body, &len) == 1) {
+        int n;
+        while ((n = mqg_ctl_next(&c->ctl, &kind, &body, &len)) == 1) {
             c->last_rx_ms = mqg_now_ms();
             if (kind == MQG_CTL_READY && !c->ready) {
                 c->ready = true;
                 log_debug("CHILD-READY", "%s %s is ready", c->role, c->key);
             } else if (kind == MQG_CTL_HEARTBEAT) {
-                size_t n = len < sizeof(c->status) - 1 ? len : sizeof(c->status) - 1;
-                memcpy(c->status, body, n);
-                c->status[n] = '\0';
+                size_t k = len < sizeof(c->status) - 1 ? len : sizeof(c->status) - 1;
+                memcpy(c->status, body, k);
+                c->status[k] = '\0';
             }
+        }
+        if (n < 0) {
+            log_error("CTL-PROTO", "%s %s (pid %d) sent a malformed control message: killing it",
+                      c->role, c->key, (int)c->pid);
+            kill(c->pid, SIGKILL);
+            return;
         }
     }
 }
@@ -246,6 +273,18 @@ static void s_close_child_fds(struct child *c)
         c->log_fd = -1;
     }
     mqg_ctl_free(&c->ctl);
+}
+
+/* A connector writes inline PEM certificates and keys into the runtime directory as
+ * <name>-<pid>.pem; a killed one cannot remove them itself. */
+static void s_remove_child_files(const struct sup *S, pid_t pid)
+{
+    static const char *const names[] = {"ca", "cert", "key"};
+    char path[700];
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s-%d.pem", S->dir, names[i], (int)pid);
+        unlink(path);
+    }
 }
 
 static void s_plan_restart(struct sup *S, struct child *c, int64_t now)
@@ -295,6 +334,7 @@ static void s_reap(struct sup *S)
         }
         s_read_log(S, c, true);
         s_close_child_fds(c);
+        s_remove_child_files(S, pid);
         c->pid = 0;
         int64_t now = mqg_now_ms();
         long up = (long)((now - c->started_ms) / 1000);
@@ -410,7 +450,7 @@ int supervisor_status(const struct mqg_settings *s)
     if (fgets(line, sizeof(line), f)) {
         char name[128];
         if (sscanf(line, "instance %127s pid %d", name, &pid) != 2 || pid <= 0 ||
-            kill(pid, 0) != 0) {
+            (kill(pid, 0) != 0 && errno == ESRCH)) {
             fclose(f);
             fprintf(stderr, "mqgate: instance '%s' is not running (stale %s)\n", s->instance,
                     path);
@@ -459,6 +499,7 @@ static int s_setup_children(struct sup *S)
     size_t n = 0;
     for (size_t i = 0; i <= S->model->n_conns; i++) {
         struct child *c = &S->ch[n];
+        c->conn = (int)i - 1;
         if (i == 0) {
             c->role = "router";
             c->key = "router";
@@ -513,7 +554,6 @@ static void s_cleanup(struct sup *S, int lock_fd)
     if (S->sigfd >= 0) {
         close(S->sigfd);
     }
-    free(S->blob);
 }
 
 /* ---- the loop ---- */
@@ -608,12 +648,15 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
         return rc;
     }
     S.sigfd = mqg_signals_block();
-    if (S.sigfd < 0 || mqg_model_encode(m, &S.blob, &S.blob_len) != 0 ||
-        s_setup_children(&S) != 0) {
+    if (S.sigfd < 0 || s_setup_children(&S) != 0) {
         s_cleanup(&S, lock_fd);
         return MQG_EXIT_INTERNAL;
     }
     S.started_ms = mqg_now_ms();
+    for (size_t i = 0; i < m->n_skipped; i++) {
+        log_notice("RESOURCE-SKIPPED", "%s: resource %s of type %s is not handled by mqgate: "
+                   "skipped", m->skipped[i].service_id, m->skipped[i].id, m->skipped[i].type);
+    }
     log_notice("GATEWAY-START", "mqgate %s: %zu connections, %zu endpoints, %zu routes; runtime %s",
                MQG_VERSION, m->n_conns, m->n_endpoints, m->n_routes, S.dir);
 
@@ -638,8 +681,10 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
                                       .events = POLLIN};
         }
         if (poll(p, np, s_next_timeout(&S, now)) < 0 && errno != EINTR) {
-            log_error("SUPERVISOR-POLL", "poll: %s", strerror(errno));
-            break;
+            log_error("SUPERVISOR-POLL", "poll: %s; stopping", strerror(errno));
+            s_begin_stop(&S, SIGTERM);
+            usleep(100000);
+            continue;
         }
         for (size_t i = 0; i < S.n_ch; i++) {
             struct child *c = &S.ch[i];

@@ -333,6 +333,7 @@ class GatewayTest(unittest.TestCase):
     """Base class: a temp dir, two brokers (plant, cloud), cleanup of all of it."""
 
     brokers = ("plant", "cloud")
+    broker_extra = {}  # name -> extra mosquitto.conf lines
 
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="mqgate-it-")
@@ -340,7 +341,7 @@ class GatewayTest(unittest.TestCase):
         self.work = self.tmp.name
         self.b = {}
         for name in self.brokers:
-            br = Broker(self.work, name)
+            br = Broker(self.work, name, extra=self.broker_extra.get(name, ""))
             self.addCleanup(br.stop)
             self.b[name] = br
         self.clients = []

@@ -272,6 +272,38 @@ static void test_round_trip_rich(void **state)
     mqg_model_free(&m);
 }
 
+/* Each child gets only its own connection's secrets; everything else is unchanged. */
+static void test_encode_for_keeps_only_one_connections_secrets(void **state)
+{
+    (void)state;
+    struct mqg_model m, d;
+    s_build_rich(&m);
+    free(m.conns[1].password);
+    m.conns[1].password = s_dup("cloudpw");
+    for (int keep = -1; keep <= 1; keep++) {
+        uint8_t *buf;
+        size_t len;
+        assert_int_equal(mqg_model_encode_for(&m, keep, &buf, &len), 0);
+        assert_null(memmem(buf, len, keep == 0 ? "cloudpw" : "s3cr3t", 6));
+        assert_int_equal(mqg_model_decode(buf, len, &d), 0);
+        free(buf);
+        for (int i = 0; i < 2; i++) {
+            if (i == keep) {
+                assert_string_equal(d.conns[i].password, m.conns[i].password);
+                s_str_eq(d.conns[i].client_key, m.conns[i].client_key);
+            } else {
+                assert_null(d.conns[i].password);
+                assert_null(d.conns[i].client_key);
+            }
+            s_str_eq(d.conns[i].username, m.conns[i].username);
+            s_str_eq(d.conns[i].client_cert, m.conns[i].client_cert);
+        }
+        assert_int_equal(d.n_routes, m.n_routes);
+        mqg_model_free(&d);
+    }
+    mqg_model_free(&m);
+}
+
 static void test_empty_model(void **state)
 {
     struct mqg_model m;
@@ -554,6 +586,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_rich),
         cmocka_unit_test(test_empty_model),
+        cmocka_unit_test(test_encode_for_keeps_only_one_connections_secrets),
         cmocka_unit_test(test_null_vs_empty_strings),
         cmocka_unit_test(test_minimal_elements),
         cmocka_unit_test(test_truncation),

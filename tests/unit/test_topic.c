@@ -657,9 +657,9 @@ static void test_check_template(void **state)
         {"a/{{line}", 0},  /* first '{' literal */
         {"a}b", 0},
         {"{nope}", -EINVAL}, /* unknown name */
-        {"$nope", -EINVAL},
-        {"$line_x", -EINVAL}, /* the longest run of identifier characters is the name */
-        {"$SYS/x", -EINVAL},
+        {"$nope", 0}, /* not a wildcard name: literal text */
+        {"$line_x", 0}, /* longest identifier "line_x" is no name: literal */
+        {"$SYS/x", 0}, /* literal: publishing to a $ topic is the broker's call */
         {"a/{}", -EINVAL},    /* empty name */
         {"a/{a b}", -EINVAL}, /* not a name */
         {"a/{1}", -EINVAL},
@@ -686,7 +686,9 @@ static void test_check_template(void **state)
     /* no pattern, or a pattern without names: no reference is valid */
     assert_int_equal(mqg_pattern_check_template(NULL, "plain/topic", NULL), 0);
     assert_int_equal(mqg_pattern_check_template(NULL, "a/$/b", NULL), 0);
-    assert_int_equal(mqg_pattern_check_template(NULL, "$x", NULL), -EINVAL);
+    /* "$word" that is no wildcard name is literal text ("$aws/things/..." stays usable) */
+    assert_int_equal(mqg_pattern_check_template(NULL, "$x", NULL), 0);
+    assert_int_equal(mqg_pattern_check_template(NULL, "$aws/things/t1/shadow", NULL), 0);
     assert_int_equal(mqg_pattern_check_template(NULL, "{x}", NULL), -EINVAL);
     p = s_pat("a/+/#");
     assert_int_equal(mqg_pattern_check_template(p, "b/c", NULL), 0);
@@ -720,7 +722,7 @@ static void test_render(void **state)
         {"a/+x/b", "a//b", "<{x}>", 2, "<>"}, /* empty level */
         {"+x/+y", "p/q", "{y}{x}$y$x", 4, "qpqp"},
         {"+x/+y", "p/q", "$x-$y", 3, "p-q"},
-        {"+x/+y", "p/q", "$x_/$y", -EINVAL, ""}, /* "x_" is not a name of the pattern */
+        {"+x/+y", "p/q", "$x_/$y", 5, "$x_/q"}, /* "x_" is no name: literal */
         {"+x", "p", "a$/$1/{/}/{x", 12, "a$/$1/{/}/{x"},
         {"+x", "p", "{{x}}", 3, "{p}"},
         {"+x", "p", "{nope}", -EINVAL, ""},
@@ -779,6 +781,13 @@ static void test_render_nospc(void **state)
     assert_int_equal(mqg_pattern_render(p, topic, tmpl, NULL, 5), -EINVAL);
     assert_int_equal(mqg_pattern_render(p, topic, NULL, out, sizeof(out)), -EINVAL);
     assert_int_equal(mqg_pattern_render(p, NULL, tmpl, out, sizeof(out)), -EINVAL);
+    mqg_pattern_destroy(&p);
+
+    /* "$word" that is not a wildcard name stays literal, next to real references */
+    p = s_pat("a/+x");
+    assert_int_equal(mqg_pattern_check_template(p, "$aws/{x}/$x/$y", NULL), 0);
+    assert_int_equal(mqg_pattern_render(p, "a/1", "$aws/{x}/$x/$y", out, sizeof(out)), 11);
+    assert_string_equal(out, "$aws/1/1/$y");
     mqg_pattern_destroy(&p);
 
     /* without a pattern the template is copied as is */

@@ -98,8 +98,11 @@ def processes_named(needle):
 class Broker:
     """A mosquitto broker on a free loopback port."""
 
-    def __init__(self, workdir, name, users=None, extra="", persistent=False):
+    def __init__(self, workdir, name, users=None, extra="", persistent=False, tls=None):
+        """tls: {"cafile", "certfile", "keyfile", "require_certificate"}: the main port
+        (self.port) speaks TLS, and self.plain_port offers the same broker without TLS."""
         self.port = free_port()
+        self.plain_port = None
         self.name = name
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
@@ -108,6 +111,14 @@ class Broker:
         lines = [
             "user root" if os.geteuid() == 0 else "",
             "listener %d 127.0.0.1" % self.port,
+        ]
+        if tls:
+            lines += ["cafile %s" % tls["cafile"], "certfile %s" % tls["certfile"],
+                      "keyfile %s" % tls["keyfile"],
+                      "require_certificate %s" % str(tls.get("require_certificate", False)).lower()]
+            self.plain_port = free_port()
+            lines += ["listener %d 127.0.0.1" % self.plain_port]
+        lines += [
             "persistence %s" % ("true" if persistent else "false"),
             "persistence_location %s/" % self.dir,
             "log_dest file %s" % self.log,

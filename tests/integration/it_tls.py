@@ -1,0 +1,119 @@
+"""it_tls — connections over TLS to a real mosquitto with certificates made at test time.
+
+CA and server/client certificates are generated with openssl into the test's temporary
+directory. The cloud broker speaks TLS on its main port (mqgate connects there) and plain MQTT
+on a second port (the test's own subscriber).
+"""
+import os
+import subprocess
+import unittest
+
+from harness import Broker, GatewayTest, bridge_service, wait_for
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+def make_ca(d, name):
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout",
+            name + ".key", "-out", name + ".crt", "-subj", "/CN=" + name, cwd=d)
+    return os.path.join(d, name + ".crt")
+
+
+def make_cert(d, ca, name, san=None):
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out",
+            name + ".csr", "-subj", "/CN=" + name, cwd=d)
+    ext = os.path.join(d, name + ".ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=%s\n" % san if san else "basicConstraints=CA:FALSE\n")
+    openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key",
+            "-CAcreateserial", "-days", "2", "-out", name + ".crt", "-extfile", ext, cwd=d)
+    return os.path.join(d, name + ".crt"), os.path.join(d, name + ".key")
+
+
+def tls_service(extra_lines):
+    """The bridge, with the cloud connection over TLS plus the given properties."""
+    props = "port: !ref cloudPort\n        scheme: mqtts\n" + "".join(
+        "        %s\n" % l for l in extra_lines)
+    return bridge_service().replace("port: !ref cloudPort\n", props, 1)
+
+
+def pem_block(path):
+    """A PEM file as a YAML block scalar, indented for a connection property."""
+    with open(path) as f:
+        body = f.read().strip().splitlines()
+    return "|\n" + "\n".join("          " + l for l in body)
+
+
+class TlsTest(GatewayTest):
+    brokers = ("plant",)
+
+    def setUp(self):
+        super().setUp()
+        self.pki = os.path.join(self.work, "pki")
+        os.makedirs(self.pki)
+        self.ca = make_ca(self.pki, "testca")
+        self.other_ca = make_ca(self.pki, "otherca")
+        self.srv_crt, self.srv_key = make_cert(self.pki, "testca", "server",
+                                               "IP:127.0.0.1,DNS:localhost")
+        self.cli_crt, self.cli_key = make_cert(self.pki, "testca", "client")
+
+    def tls_broker(self, require_certificate=False):
+        br = Broker(self.work, "cloudtls", tls={"cafile": self.ca, "certfile": self.srv_crt,
+                                                "keyfile": self.srv_key,
+                                                "require_certificate": require_certificate})
+        self.addCleanup(br.stop)
+        return br
+
+    def bridge_and_check(self, cloud, service):
+        gw = self.gateway(service, {"plantPort": self.b["plant"].port, "cloudPort": cloud.port})
+        self.dump_log_on_failure(gw)
+        sink = self.client(cloud.plain_port, ["cloud/line1/temperature"], qos=1)
+        pub = self.client("plant")
+        for i in range(20):
+            pub.publish("factory/line1/temperature", b"tls%d" % i, qos=1)
+        sink.wait_count(20, 15)
+        self.assertEqual([p for (_, p, _, _) in sink.received()], [b"tls%d" % i for i in range(20)])
+        self.assertIn("CONN-UP: connected to ssl://127.0.0.1:%d" % cloud.port, gw.log_text())
+        return gw
+
+    def test_server_verified_with_ca_file(self):
+        cloud = self.tls_broker()
+        self.bridge_and_check(cloud, tls_service(["caCert: %s" % self.ca]))
+
+    def test_mutual_authentication_with_inline_pem(self):
+        cloud = self.tls_broker(require_certificate=True)
+        gw = self.bridge_and_check(cloud, tls_service([
+            "caCert: " + pem_block(self.ca),
+            "mutualAuthentication: true",
+            "clientCert: " + pem_block(self.cli_crt),
+            "clientPrivateKey: " + pem_block(self.cli_key),
+        ]))
+        # inline keys were written privately into the runtime dir, and are gone after stop
+        rundir = os.path.join(gw.rundir, "gw")
+        pems = [f for f in os.listdir(rundir) if f.endswith(".pem")]
+        self.assertEqual(len(pems), 3, pems)
+        for f in pems:
+            self.assertEqual(os.stat(os.path.join(rundir, f)).st_mode & 0o077, 0)
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+        self.assertFalse(os.path.exists(rundir) and
+                         [f for f in os.listdir(rundir) if f.endswith(".pem")])
+        self.assertNotIn("PRIVATE KEY", gw.log_text())
+
+    def test_untrusted_server_is_refused_then_trust_all_connects(self):
+        cloud = self.tls_broker()
+        gw = self.gateway(tls_service(["caCert: %s" % self.other_ca]),
+                          {"plantPort": self.b["plant"].port, "cloudPort": cloud.port},
+                          wait_connectors=None, name="gwbad")
+        self.dump_log_on_failure(gw)
+        wait_for(lambda: "CONN-FAIL" in gw.log_text(), 15, what="TLS failure reported")
+        self.assertNotIn("connected to ssl://", gw.log_text())
+        gw.stop()
+        self.bridge_and_check(cloud, tls_service(["trustAllCertificates: true"]))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

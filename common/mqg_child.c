@@ -144,30 +144,25 @@ void mqg_child_ready(struct mqg_child *c)
     c->last_hb_ms = 0; /* first status right away */
 }
 
+static void s_on_ctl_message(uint8_t kind, const uint8_t *body, size_t len, void *arg)
+{
+    struct mqg_child *c = arg;
+    c->last_rx_ms = mqg_now_ms();
+    if (kind == MQG_CTL_TERM) {
+        log_info("CHILD-TERM", "stop requested by the supervisor");
+        c->stop = true;
+        c->exit_code = MQG_EXIT_OK;
+    }
+}
+
 void mqg_child_on_ctl(struct mqg_child *c)
 {
-    int r;
-    while ((r = mqg_ctl_fill(&c->ctl)) > 0) {
-        uint8_t kind;
-        const uint8_t *body;
-        size_t len;
-        int n;
-        while ((n = mqg_ctl_next(&c->ctl, &kind, &body, &len)) == 1) {
-            c->last_rx_ms = mqg_now_ms();
-            if (kind == MQG_CTL_TERM) {
-                log_info("CHILD-TERM", "stop requested by the supervisor");
-                c->stop = true;
-                c->exit_code = MQG_EXIT_OK;
-            }
-        }
-        if (n < 0) {
-            log_error("CTL-PROTO", "malformed control message; stopping");
-            c->stop = true;
-            c->exit_code = MQG_EXIT_INTERNAL;
-            return;
-        }
-    }
-    if (r == -EPIPE) {
+    int r = mqg_ctl_drain(&c->ctl, s_on_ctl_message, c);
+    if (r == -EPROTO) {
+        log_error("CTL-PROTO", "malformed control message; stopping");
+        c->stop = true;
+        c->exit_code = MQG_EXIT_INTERNAL;
+    } else if (r == -EPIPE) {
         log_warn("SUPERVISOR-GONE", "control channel closed: the supervisor is gone; stopping");
         c->stop = true;
         c->exit_code = MQG_EXIT_TRANSIENT;

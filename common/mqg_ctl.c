@@ -113,3 +113,23 @@ int mqg_ctl_next(struct mqg_ctl *c, uint8_t *kind, const uint8_t **body, size_t 
     c->off += 4 + (size_t)n;
     return 1;
 }
+
+int mqg_ctl_drain(struct mqg_ctl *c, mqg_ctl_cb cb, void *arg)
+{
+    for (;;) {
+        int r = mqg_ctl_fill(c);
+        uint8_t kind;
+        const uint8_t *body;
+        size_t len;
+        int n;
+        while ((n = mqg_ctl_next(c, &kind, &body, &len)) == 1) {
+            cb(kind, body, len, arg);
+        }
+        if (n < 0) {
+            return n;
+        }
+        if (r <= 0) {
+            return r == -EAGAIN ? 0 : (r == 0 ? -EPIPE : r);
+        }
+    }
+}

@@ -45,4 +45,11 @@ int mqg_ctl_fill(struct mqg_ctl *c);
  * next fill/next call), 0 when none is complete, -EPROTO for an oversized length. */
 int mqg_ctl_next(struct mqg_ctl *c, uint8_t *kind, const uint8_t **body, size_t *len);
 
+typedef void (*mqg_ctl_cb)(uint8_t kind, const uint8_t *body, size_t len, void *arg);
+
+/* Read all that is available and call cb for every complete message, in order. Returns 0
+ * when nothing more can be read now, -EPIPE at end of file (after delivering what was
+ * complete), -EPROTO for a malformed length, or another negative errno. */
+int mqg_ctl_drain(struct mqg_ctl *c, mqg_ctl_cb cb, void *arg);
+
 #endif

@@ -232,31 +232,27 @@ static void s_read_log(struct sup *S, struct child *c, bool final)
     }
 }
 
-static void s_read_ctl(struct sup *S, struct child *c)
+static void s_on_ctl_message(uint8_t kind, const uint8_t *body, size_t len, void *arg)
 {
-    int r;
-    while ((r = mqg_ctl_fill(&c->ctl)) > 0) {
-        uint8_t kind;
-        const uint8_t *body;
-        size_t len;
-        int n;
-        while ((n = mqg_ctl_next(&c->ctl, &kind, &body, &len)) == 1) {
-            c->last_rx_ms = mqg_now_ms();
-            if (kind == MQG_CTL_READY && !c->ready) {
-                c->ready = true;
-                log_debug("CHILD-READY", "%s %s is ready", c->role, c->key);
-            } else if (kind == MQG_CTL_HEARTBEAT) {
-                size_t k = len < sizeof(c->status) - 1 ? len : sizeof(c->status) - 1;
-                memcpy(c->status, body, k);
-                c->status[k] = '\0';
-            }
-        }
-        if (n < 0) {
-            log_error("CTL-PROTO", "%s %s (pid %d) sent a malformed control message: killing it",
-                      c->role, c->key, (int)c->pid);
-            kill(c->pid, SIGKILL);
-            return;
-        }
+    struct child *c = arg;
+    c->last_rx_ms = mqg_now_ms();
+    if (kind == MQG_CTL_READY && !c->ready) {
+        c->ready = true;
+        log_debug("CHILD-READY", "%s %s is ready", c->role, c->key);
+    } else if (kind == MQG_CTL_HEARTBEAT) {
+        size_t k = len < sizeof(c->status) - 1 ? len : sizeof(c->status) - 1;
+        memcpy(c->status, body, k);
+        c->status[k] = '\0';
+    }
+}
+
+static void s_read_ctl(struct child *c)
+{
+    /* end of file is not handled here: the exit arrives as SIGCHLD */
+    if (mqg_ctl_drain(&c->ctl, s_on_ctl_message, c) == -EPROTO) {
+        log_error("CTL-PROTO", "%s %s (pid %d) sent a malformed control message: killing it",
+                  c->role, c->key, (int)c->pid);
+        kill(c->pid, SIGKILL);
     }
 }
 
@@ -692,7 +688,7 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
                 continue;
             }
             if (p[1 + 2 * i].revents) {
-                s_read_ctl(&S, c);
+                s_read_ctl(c);
             }
             if (p[2 + 2 * i].revents) {
                 s_read_log(&S, c, false);

@@ -162,11 +162,17 @@ void mqg_child_on_ctl(struct mqg_child *c)
         log_error("CTL-PROTO", "malformed control message; stopping");
         c->stop = true;
         c->exit_code = MQG_EXIT_INTERNAL;
-    } else if (r == -EPIPE) {
+    } else if (r == -EPIPE && !c->ctl_closed) {
         log_warn("SUPERVISOR-GONE", "control channel closed: the supervisor is gone; stopping");
+        c->ctl_closed = true;
         c->stop = true;
         c->exit_code = MQG_EXIT_TRANSIENT;
     }
+}
+
+int mqg_child_ctl_fd(const struct mqg_child *c)
+{
+    return c->ctl_closed ? -1 : c->ctl.fd;
 }
 
 void mqg_child_on_signal(struct mqg_child *c)
@@ -186,15 +192,16 @@ int mqg_child_tick(struct mqg_child *c, int64_t now, const char *status)
     if (now - c->last_hb_ms >= c->heartbeat_ms) {
         const char *s = status ? status : "";
         int r = mqg_ctl_send(c->ctl.fd, MQG_CTL_HEARTBEAT, s, strlen(s), MSG_DONTWAIT);
-        if (r == -EPIPE) {
+        if (r == -EPIPE && !c->ctl_closed) {
             log_warn("SUPERVISOR-GONE", "control channel closed: the supervisor is gone; stopping");
+            c->ctl_closed = true;
             c->stop = true;
             c->exit_code = MQG_EXIT_TRANSIENT;
         }
         c->last_hb_ms = now;
     }
     int64_t silent = now - c->last_rx_ms;
-    if (silent > (int64_t)c->heartbeat_ms * c->heartbeat_misses) {
+    if (silent > (int64_t)c->heartbeat_ms * c->heartbeat_misses && !c->stop) {
         log_warn("SUPERVISOR-SILENT", "no heartbeat from the supervisor for %lld ms; stopping",
                  (long long)silent);
         c->stop = true;

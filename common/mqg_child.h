@@ -31,6 +31,7 @@ struct mqg_child {
     int64_t last_rx_ms;   /* last message from the supervisor */
     int64_t last_hb_ms;   /* last heartbeat sent */
     bool stop;            /* set when the process should stop */
+    bool ctl_closed;      /* the control channel reached end of file: poll it no more */
     int exit_code;        /* what to exit with when stop is set */
     struct mqg_model model;
 };
@@ -41,6 +42,9 @@ int mqg_child_init(struct mqg_child *c, const char *role, int argc, char **argv)
 
 /* Tell the supervisor this child is configured and serving. */
 void mqg_child_ready(struct mqg_child *c);
+
+/* The fd to poll for control messages, or -1 once the channel is closed. */
+int mqg_child_ctl_fd(const struct mqg_child *c);
 
 /* Call when the control fd is readable. */
 void mqg_child_on_ctl(struct mqg_child *c);

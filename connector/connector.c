@@ -109,7 +109,10 @@ static void s_on_broker_message(struct connector *c, struct link_ev *ev)
                      ev->qos, ev->retain);
     if (rc != 0) {
         c->n_dropped++;
-        log_debug("IN-DROP", "queue towards the router full: oldest message dropped");
+        if (c->n_dropped == 1 || c->n_dropped % 10000 == 0) {
+            log_warn("IN-DROP", "queue towards the router is full (%zu): dropped %llu oldest "
+                     "messages so far", c->to_router.max, (unsigned long long)c->n_dropped);
+        }
     }
     if (c->holding && c->to_router.count >= (size_t)c->conn->max_buffered) {
         s_release(c, "maxBufferedMessages reached");
@@ -517,7 +520,7 @@ int connector_main(int argc, char **argv)
             timeout = 0;
         }
         struct pollfd p[4] = {
-            {.fd = c.child.ctl.fd, .events = POLLIN},
+            {.fd = mqg_child_ctl_fd(&c.child), .events = POLLIN},
             {.fd = c.child.sigfd, .events = POLLIN},
             {.fd = mqtt_link_fd(c.link), .events = POLLIN},
             {.fd = mqg_bus_fd(c.bus), .events = POLLIN},

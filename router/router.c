@@ -460,7 +460,7 @@ int router_main(int argc, char **argv)
             }
         }
         struct pollfd p[3] = {
-            {.fd = r.child.ctl.fd, .events = POLLIN},
+            {.fd = mqg_child_ctl_fd(&r.child), .events = POLLIN},
             {.fd = r.child.sigfd, .events = POLLIN},
             {.fd = mqg_bus_fd(r.bus), .events = POLLIN},
         };

@@ -97,6 +97,22 @@ class SupervisionTest(GatewayTest):
         pub.publish("factory/line1/temperature", b"after", qos=1)
         sink.wait_count(1, 10)
 
+    def test_children_stop_when_the_supervisor_is_silent(self):
+        """A frozen supervisor (SIGSTOP: no heartbeats, channel still open): children stop
+        themselves after 3 missed heartbeats."""
+        gw = self.gateway(bridge_service(), self.ports())
+        self.dump_log_on_failure(gw)
+        kids = gw.child_pids()
+        self.assertEqual(len(kids), 3)
+        os.kill(gw.proc.pid, signal.SIGSTOP)
+        self.addCleanup(lambda: gw.proc.poll() is None and os.kill(gw.proc.pid, signal.SIGCONT))
+        t0 = time.monotonic()
+        wait_for(lambda: not any(pid_alive(k) and k in gw.child_pids() for k in kids), 8,
+                 what="children to stop without heartbeats")
+        self.assertGreater(time.monotonic() - t0, 2.0, "not before 3 missed heartbeats")
+        os.kill(gw.proc.pid, signal.SIGCONT)
+        wait_for(lambda: gw.log_count("SUPERVISOR-SILENT") >= 3, 5, what="each child said why")
+
     def test_malformed_internal_messages_are_counted_and_dropped(self):
         gw = self.gateway(bridge_service(), self.ports())
         self.dump_log_on_failure(gw)

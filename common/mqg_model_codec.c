@@ -55,10 +55,16 @@ static void s_put(struct wr *w, const void *p, size_t n)
             }
             cap *= 2;
         }
-        uint8_t *nb = realloc(w->buf, cap);
+        /* not realloc: the old block may hold a password and is wiped before it is freed */
+        uint8_t *nb = malloc(cap);
         if (!nb) {
             w->err = -ENOMEM;
             return;
+        }
+        if (w->buf) {
+            memcpy(nb, w->buf, w->len);
+            explicit_bzero(w->buf, w->cap);
+            free(w->buf);
         }
         w->buf = nb;
         w->cap = cap;

@@ -129,9 +129,22 @@ bool mqg_topic_valid_name(const char *topic)
     return len > 0 && strcspn(topic, "+#") == len;
 }
 
+/* "$share/<group>/<filter>" (MQTT 5 shared subscription): the group is one non-empty level
+ * without wildcards and a filter follows. Anything not starting with "$share/" passes. */
+static bool s_share_ok(const char *f)
+{
+    if (strncmp(f, "$share/", 7) != 0) {
+        return true;
+    }
+    const char *g = f + 7;
+    size_t glen = strcspn(g, "/");
+    return glen > 0 && g[glen] == '/' && g[glen + 1] != '\0' && !memchr(g, '+', glen) &&
+           !memchr(g, '#', glen);
+}
+
 bool mqg_topic_valid_filter(const char *filter)
 {
-    if (s_checked_len(filter) == 0) {
+    if (s_checked_len(filter) == 0 || !s_share_ok(filter)) {
         return false;
     }
     const char *f = filter;
@@ -336,6 +349,10 @@ int mqg_pattern_new(const char *text, struct mqg_pattern **out, const char **err
     }
     if (!mqg_topic_utf8_ok(text, tlen)) {
         return s_fail(errmsg, "the topic filter is not valid UTF-8");
+    }
+    if (!s_share_ok(text)) {
+        return s_fail(errmsg, "a shared subscription is $share/<group>/<filter>: the group is "
+                              "one level without wildcards, and a filter must follow");
     }
     size_t nlevels = 1;
     for (size_t i = 0; i < tlen; i++) {

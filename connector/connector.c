@@ -58,6 +58,7 @@ struct connector {
     int inflight;
     uint64_t seq;              /* header sequence numbers towards the router */
     uint64_t n_in, n_out, n_dropped, n_malformed, n_failed;
+    uint64_t n_dropped_in, n_dropped_out; /* queue overflows, each direction */
 };
 
 /* ---- towards the router ---- */
@@ -109,9 +110,9 @@ static void s_on_broker_message(struct connector *c, struct link_ev *ev)
                      ev->qos, ev->retain);
     if (rc != 0) {
         c->n_dropped++;
-        if (c->n_dropped == 1 || c->n_dropped % 10000 == 0) {
+        if (++c->n_dropped_in == 1 || c->n_dropped_in % 10000 == 0) {
             log_warn("IN-DROP", "queue towards the router is full (%zu): dropped %llu oldest "
-                     "messages so far", c->to_router.max, (unsigned long long)c->n_dropped);
+                     "messages so far", c->to_router.max, (unsigned long long)c->n_dropped_in);
         }
     }
     if (c->holding && c->to_router.count >= (size_t)c->conn->max_buffered) {
@@ -253,9 +254,9 @@ static void s_on_router_data(struct connector *c, struct mqg_bus_msg *m)
         if (c->cursor) {
             c->cursor--;
         }
-        if (c->n_dropped == 1 || c->n_dropped % 10000 == 0) {
+        if (++c->n_dropped_out == 1 || c->n_dropped_out % 10000 == 0) {
             log_warn("OUT-DROP", "queue towards the broker is full (%zu): dropped %llu oldest "
-                     "messages so far", c->to_broker.max, (unsigned long long)c->n_dropped);
+                     "messages so far", c->to_broker.max, (unsigned long long)c->n_dropped_out);
         }
     }
 }
@@ -446,9 +447,11 @@ static int s_setup(struct connector *c)
         return MQG_EXIT_CONFIG;
     }
     c->conn = &m->conns[idx];
-    if (mqg_subs_for_conn(m, idx, &c->subs, &c->n_subs) != 0) {
-        log_error("SUBS-BAD", "cannot build the subscriptions of '%s'", c->child.key);
-        return MQG_EXIT_CONFIG;
+    int rc = mqg_subs_for_conn(m, idx, &c->subs, &c->n_subs);
+    if (rc != 0) {
+        log_error("SUBS-BAD", "cannot build the subscriptions of '%s': %s", c->child.key,
+                  strerror(-rc));
+        return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
     }
     cq_init(&c->to_router, (size_t)c->child.queue_max > (size_t)c->conn->max_buffered
                                ? (size_t)c->child.queue_max
@@ -458,7 +461,7 @@ static int s_setup(struct connector *c)
      * reconnectPeriod, when that is longer) */
     uint32_t base = c->conn->reconnect_period_ms > 0 ? (uint32_t)c->conn->reconnect_period_ms : 1000;
     mqg_backoff_init(&c->backoff, base, base > 60000 ? base : 60000, mqg_seed());
-    int rc = mqtt_link_new(c->conn, c->child.rundir, c->child.max_inflight, &c->link);
+    rc = mqtt_link_new(c->conn, c->child.rundir, c->child.max_inflight, &c->link);
     if (rc != 0) {
         return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
     }

@@ -210,6 +210,10 @@ static int s_cert_file(struct mqtt_link *l, int slot, const char *value, const c
         *path = value;
         return 0;
     }
+    if (l->files[slot]) { /* written by an earlier attempt */
+        *path = l->files[slot];
+        return 0;
+    }
     char buf[1024];
     snprintf(buf, sizeof(buf), "%s/%s-%d.pem", rundir, name, (int)getpid());
     int fd = open(buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -369,21 +373,15 @@ int mqtt_link_connect(struct mqtt_link *l)
     if (c->scheme == MQG_SCHEME_MQTTS || c->scheme == MQG_SCHEME_WSS) {
         const char *ca = NULL, *cert = NULL, *key = NULL;
         const char *rundir = l->rundir;
-        if (!l->files[0] && !l->files[1] && !l->files[2]) {
-            if (s_cert_file(l, 0, c->ca_cert, rundir, "ca", &ca) != 0 ||
-                (c->mutual_auth &&
-                 (s_cert_file(l, 1, c->client_cert, rundir, "cert", &cert) != 0 ||
-                  s_cert_file(l, 2, c->client_key, rundir, "key", &key) != 0))) {
-                log_error("TLS-FILES", "cannot write certificate files into %s", rundir);
-                s_push_simple(l, LEV_CONNECT_FAILED, MQTTASYNC_FAILURE, 0,
-                              "cannot write certificate files");
-                MQTTProperties_free(&props);
-                return -EIO;
-            }
-        } else {
-            ca = l->files[0] ? l->files[0] : c->ca_cert;
-            cert = l->files[1] ? l->files[1] : c->client_cert;
-            key = l->files[2] ? l->files[2] : c->client_key;
+        /* a file that could not be written is tried again at the next attempt */
+        if (s_cert_file(l, 0, c->ca_cert, rundir, "ca", &ca) != 0 ||
+            (c->mutual_auth && (s_cert_file(l, 1, c->client_cert, rundir, "cert", &cert) != 0 ||
+                                s_cert_file(l, 2, c->client_key, rundir, "key", &key) != 0))) {
+            log_error("TLS-FILES", "cannot write certificate files into %s", rundir);
+            s_push_simple(l, LEV_CONNECT_FAILED, MQTTASYNC_FAILURE, 0,
+                          "cannot write certificate files");
+            MQTTProperties_free(&props);
+            return -EIO;
         }
         ssl.trustStore = ca;
         if (c->mutual_auth) {

@@ -267,7 +267,8 @@ int main(int argc, char **argv)
         return rc;
     }
     mqg_log_init("supervisor", set.instance, set.log_level, 2);
-    if (check && c.n_files == 0 && set.n_services == 0 && c.cfg) {
+    if (check && c.n_files == 0 && set.n_services == 0 && c.cfg && c.n_params == 0 &&
+        !c.service_id) {
         /* `mqgate check -c FILE`: the settings alone */
         printf("settings %s OK (no service files given or listed)\n", c.cfg);
         mqg_settings_free(&set);

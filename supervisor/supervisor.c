@@ -561,9 +561,10 @@ static void s_timers(struct sup *S, int64_t now)
         if (!S->stopping && (c->state == CH_WAITING || (c->state == CH_FAILED &&
                                                          !c->config_error)) &&
             now >= c->next_start_ms) {
-            if (s_spawn(S, c) != 0) {
+            int rc = s_spawn(S, c);
+            if (rc != 0) {
                 log_error("CHILD-SPAWN", "cannot start %s %s: %s", c->role, c->key,
-                          strerror(errno));
+                          strerror(-rc));
                 s_plan_restart(S, c, now);
             }
         }
@@ -679,6 +680,7 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
         if (poll(p, np, s_next_timeout(&S, now)) < 0 && errno != EINTR) {
             log_error("SUPERVISOR-POLL", "poll: %s; stopping", strerror(errno));
             s_begin_stop(&S, SIGTERM);
+            s_reap(&S); /* SIGCHLD may never be read now */
             usleep(100000);
             continue;
         }

@@ -878,9 +878,34 @@ static void test_long_inputs(void **state)
     free(f);
 }
 
+/* Shared subscriptions: "$share/<group>/<filter>" only. */
+static void test_shared_subscriptions(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"$share/g/a/b", "$share/g/#", "$share/grp/+/x"};
+    static const char *const bad[] = {"$share/g/", "$share/g", "$share//a", "$share/+/a",
+                                      "$share/#", "$share/g+/a"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct mqg_pattern *p = NULL;
+        assert_true(mqg_topic_valid_filter(good[i]));
+        assert_int_equal(mqg_pattern_new(good[i], &p, NULL), 0);
+        mqg_pattern_destroy(&p);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct mqg_pattern *p = NULL;
+        const char *why = NULL;
+        if (mqg_topic_valid_filter(bad[i])) {
+            fail_msg("'%s' accepted as a filter", bad[i]);
+        }
+        assert_int_equal(mqg_pattern_new(bad[i], &p, &why), -EINVAL);
+        assert_non_null(why);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shared_subscriptions),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_valid_name),
         cmocka_unit_test(test_valid_filter),

@@ -187,9 +187,14 @@ void mqg_child_on_signal(struct mqg_child *c)
     }
 }
 
+bool mqg_child_heartbeat_due(const struct mqg_child *c, int64_t now)
+{
+    return now - c->last_hb_ms >= c->heartbeat_ms;
+}
+
 int mqg_child_tick(struct mqg_child *c, int64_t now, const char *status)
 {
-    if (now - c->last_hb_ms >= c->heartbeat_ms) {
+    if (mqg_child_heartbeat_due(c, now)) {
         const char *s = status ? status : "";
         int r = mqg_ctl_send(c->ctl.fd, MQG_CTL_HEARTBEAT, s, strlen(s), MSG_DONTWAIT);
         if (r == -EPIPE && !c->ctl_closed) {

@@ -52,8 +52,12 @@ void mqg_child_on_ctl(struct mqg_child *c);
 /* Call when the signal fd is readable. */
 void mqg_child_on_signal(struct mqg_child *c);
 
-/* Call every loop turn: sends the heartbeat (with status text) when due and checks that the
- * supervisor is alive. Returns the ms until it wants to be called again. */
+/* Is a heartbeat due at `now`? (Lets the caller format its status text only then.) */
+bool mqg_child_heartbeat_due(const struct mqg_child *c, int64_t now);
+
+/* Call every loop turn: sends the heartbeat (with status text, which must be given when a
+ * heartbeat is due) and checks that the supervisor is alive. Returns the ms until it wants to
+ * be called again. */
 int mqg_child_tick(struct mqg_child *c, int64_t now, const char *status);
 
 /* Free everything (model wiped). */

@@ -514,7 +514,10 @@ int connector_main(int argc, char **argv)
         s_timers(&c, now);
         s_pump(&c);
         char status[256];
-        s_status(&c, status, sizeof(status));
+        status[0] = '\0';
+        if (mqg_child_heartbeat_due(&c.child, now)) {
+            s_status(&c, status, sizeof(status));
+        }
         int timeout = s_timeout(&c, now, mqg_child_tick(&c.child, now, status));
         if (c.child.stop && timeout > 50) {
             timeout = 50;

@@ -444,7 +444,10 @@ int router_main(int argc, char **argv)
     while (!r.child.stop) {
         int64_t now = mqg_now_ms();
         char status[256];
-        s_status(&r, status, sizeof(status));
+        status[0] = '\0';
+        if (mqg_child_heartbeat_due(&r.child, now)) {
+            s_status(&r, status, sizeof(status));
+        }
         int timeout = mqg_child_tick(&r.child, now, status);
         int ev = mqg_bus_events(r.bus);
         if (ev & MQG_BUS_IN) {

@@ -13,8 +13,8 @@
 struct mqg_backoff {
     uint32_t base_ms;
     uint32_t cap_ms;
-    uint32_t prev_ms; /* 0 after init/reset */
-    uint64_t rng;     /* xorshift64 state, never 0 */
+    uint32_t prev_ms;  /* 0 after init/reset */
+    uint64_t rng;      /* xorshift64 state, never 0 */
     uint32_t attempts; /* delays handed out since the last reset */
 };
 

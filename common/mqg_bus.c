@@ -246,9 +246,8 @@ static int s_send_head(struct mqg_bus *b, const char *peer, size_t peer_len,
     return 0;
 }
 
-int mqg_bus_send(struct mqg_bus *b, const char *peer, size_t peer_len,
-                 const struct mqg_wire_hdr *h, const char *topic, size_t topic_len,
-                 const void *payload, size_t payload_len)
+int mqg_bus_send(struct mqg_bus *b, const char *peer, size_t peer_len, const struct mqg_wire_hdr *h,
+                 const char *topic, size_t topic_len, const void *payload, size_t payload_len)
 {
     bool data = h->kind == MQG_MSG_DATA;
     int rc = s_send_head(b, peer, peer_len, h, data);

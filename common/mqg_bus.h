@@ -56,9 +56,8 @@ void mqg_bus_msg_close(struct mqg_bus_msg *m);
 /* Send a message (copies topic and payload). peer: routing id on the router side, NULL on the
  * connector side. For kinds other than DATA, topic/payload are ignored. Returns 0, -EAGAIN,
  * -EHOSTUNREACH, or another negative errno. */
-int mqg_bus_send(struct mqg_bus *b, const char *peer, size_t peer_len,
-                 const struct mqg_wire_hdr *h, const char *topic, size_t topic_len,
-                 const void *payload, size_t payload_len);
+int mqg_bus_send(struct mqg_bus *b, const char *peer, size_t peer_len, const struct mqg_wire_hdr *h,
+                 const char *topic, size_t topic_len, const void *payload, size_t payload_len);
 
 /* Like mqg_bus_send, but the payload frame is shared with the received message src (no copy
  * for large payloads). src stays valid and must still be closed. */

@@ -30,11 +30,15 @@ static int s_int_arg(const char *s, int lo, int hi, int *out)
 static int s_parse(struct mqg_child *c, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"key", required_argument, NULL, 'k'},        {"bus", required_argument, NULL, 'b'},
-        {"rundir", required_argument, NULL, 'r'},     {"instance", required_argument, NULL, 'i'},
-        {"log-level", required_argument, NULL, 'l'},  {"heartbeat-ms", required_argument, NULL, 'h'},
+        {"key", required_argument, NULL, 'k'},
+        {"bus", required_argument, NULL, 'b'},
+        {"rundir", required_argument, NULL, 'r'},
+        {"instance", required_argument, NULL, 'i'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"heartbeat-ms", required_argument, NULL, 'h'},
         {"heartbeat-misses", required_argument, NULL, 'm'},
-        {"queue-max", required_argument, NULL, 'q'},  {"max-inflight", required_argument, NULL, 'f'},
+        {"queue-max", required_argument, NULL, 'q'},
+        {"max-inflight", required_argument, NULL, 'f'},
         {NULL, 0, NULL, 0},
     };
     int level = MQG_LOG_INFO;
@@ -43,16 +47,36 @@ static int s_parse(struct mqg_child *c, int argc, char **argv)
     optind = 1;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'k': snprintf(c->key, sizeof(c->key), "%s", optarg); break;
-        case 'b': snprintf(c->bus, sizeof(c->bus), "%s", optarg); break;
-        case 'r': snprintf(c->rundir, sizeof(c->rundir), "%s", optarg); break;
-        case 'i': snprintf(c->instance, sizeof(c->instance), "%s", optarg); break;
-        case 'l': rc |= s_int_arg(optarg, MQG_LOG_DEBUG, MQG_LOG_ERROR, &level); break;
-        case 'h': rc |= s_int_arg(optarg, 10, 600000, &c->heartbeat_ms); break;
-        case 'm': rc |= s_int_arg(optarg, 1, 1000, &c->heartbeat_misses); break;
-        case 'q': rc |= s_int_arg(optarg, 1, 100000000, &c->queue_max); break;
-        case 'f': rc |= s_int_arg(optarg, 1, 65535, &c->max_inflight); break;
-        default: rc = -EINVAL; break;
+        case 'k':
+            snprintf(c->key, sizeof(c->key), "%s", optarg);
+            break;
+        case 'b':
+            snprintf(c->bus, sizeof(c->bus), "%s", optarg);
+            break;
+        case 'r':
+            snprintf(c->rundir, sizeof(c->rundir), "%s", optarg);
+            break;
+        case 'i':
+            snprintf(c->instance, sizeof(c->instance), "%s", optarg);
+            break;
+        case 'l':
+            rc |= s_int_arg(optarg, MQG_LOG_DEBUG, MQG_LOG_ERROR, &level);
+            break;
+        case 'h':
+            rc |= s_int_arg(optarg, 10, 600000, &c->heartbeat_ms);
+            break;
+        case 'm':
+            rc |= s_int_arg(optarg, 1, 1000, &c->heartbeat_misses);
+            break;
+        case 'q':
+            rc |= s_int_arg(optarg, 1, 100000000, &c->queue_max);
+            break;
+        case 'f':
+            rc |= s_int_arg(optarg, 1, 65535, &c->max_inflight);
+            break;
+        default:
+            rc = -EINVAL;
+            break;
         }
     }
     mqg_log_init(c->role, c->key[0] ? c->key : c->instance, level, 2);

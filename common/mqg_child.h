@@ -18,21 +18,21 @@
 
 struct mqg_child {
     const char *role;
-    char key[256];        /* connection key (connector) or "router" */
-    char bus[512];        /* ZeroMQ endpoint of the router */
-    char rundir[512];     /* instance runtime directory */
+    char key[256];    /* connection key (connector) or "router" */
+    char bus[512];    /* ZeroMQ endpoint of the router */
+    char rundir[512]; /* instance runtime directory */
     char instance[128];
     int heartbeat_ms;
     int heartbeat_misses;
-    int queue_max;        /* bound of each message queue */
-    int max_inflight;     /* connector: publishes in flight */
+    int queue_max;    /* bound of each message queue */
+    int max_inflight; /* connector: publishes in flight */
     struct mqg_ctl ctl;
     int sigfd;
-    int64_t last_rx_ms;   /* last message from the supervisor */
-    int64_t last_hb_ms;   /* last heartbeat sent */
-    bool stop;            /* set when the process should stop */
-    bool ctl_closed;      /* the control channel reached end of file: poll it no more */
-    int exit_code;        /* what to exit with when stop is set */
+    int64_t last_rx_ms; /* last message from the supervisor */
+    int64_t last_hb_ms; /* last heartbeat sent */
+    bool stop;          /* set when the process should stop */
+    bool ctl_closed;    /* the control channel reached end of file: poll it no more */
+    int exit_code;      /* what to exit with when stop is set */
     struct mqg_model model;
 };
 

@@ -27,8 +27,7 @@ int mqg_ctl_send(int fd, uint8_t kind, const void *body, size_t len, int flags)
         return -EMSGSIZE;
     }
     uint32_t n = (uint32_t)(len + 1);
-    uint8_t head[5] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n,
-                       kind};
+    uint8_t head[5] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n, kind};
     struct iovec iov[2] = {{head, sizeof(head)}, {(void *)body, len}};
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
     size_t total = sizeof(head) + len;

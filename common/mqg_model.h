@@ -36,18 +36,18 @@ struct mqg_will {
 };
 
 struct mqg_connection {
-    char *service_id;   /* owning service */
-    char *id;           /* resource id as written in the file */
-    char *key;          /* "<serviceId>/<resourceId>": unique process / ZeroMQ identity */
+    char *service_id; /* owning service */
+    char *id;         /* resource id as written in the file */
+    char *key;        /* "<serviceId>/<resourceId>": unique process / ZeroMQ identity */
     char *host;
     int port;
     enum mqg_scheme scheme;
-    char *uri;          /* what paho connects to: "tcp://h:p", "ssl://h:p", "ws://..", "wss://.." */
-    char *username;     /* NULL = none */
-    char *password;     /* NULL = none; never printed or logged */
-    char *client_id;    /* never NULL after resolution */
-    bool clean;         /* default true */
-    int keepalive_s;    /* default 60 */
+    char *uri;       /* what paho connects to: "tcp://h:p", "ssl://h:p", "ws://..", "wss://.." */
+    char *username;  /* NULL = none */
+    char *password;  /* NULL = none; never printed or logged */
+    char *client_id; /* never NULL after resolution */
+    bool clean;      /* default true */
+    int keepalive_s; /* default 60 */
     int connect_timeout_ms;  /* default 30000 */
     int reconnect_period_ms; /* default 1000 */
     int protocol_version;    /* 3, 4 (default) or 5 */
@@ -58,40 +58,40 @@ struct mqg_connection {
     char *client_cert;
     char *client_key;
     struct mqg_will will;
-    int buffer_window_ms;    /* messageBufferWindowMs, default 10000, max 30000 */
-    int max_buffered;        /* maxBufferedMessages, default 20000, max 300000 */
+    int buffer_window_ms; /* messageBufferWindowMs, default 10000, max 30000 */
+    int max_buffered;     /* maxBufferedMessages, default 20000, max 300000 */
 };
 
 enum mqg_ep_kind { MQG_EP_SUBSCRIBE = 1, MQG_EP_WRITE = 2 };
 
 struct mqg_endpoint {
     char *service_id;
-    char *id;           /* resource id */
-    int conn;           /* index into conns */
+    char *id; /* resource id */
+    int conn; /* index into conns */
     enum mqg_ep_kind kind;
-    char *topic;        /* subscribe filter / write topic on the broker */
+    char *topic; /* subscribe filter / write topic on the broker */
     int qos;
-    bool retain;        /* write only */
-    char *data_topic;   /* internal: services/<sid>/<id or topic property> */
+    bool retain;      /* write only */
+    char *data_topic; /* internal: services/<sid>/<id or topic property> */
 };
 
 /* Where a route listens. filter may hold named wildcards (+name, #name). */
 struct mqg_source {
-    int conn;           /* MQG_INTERNAL or connection index */
-    char *filter;       /* as written (named wildcards kept) */
+    int conn;     /* MQG_INTERNAL or connection index */
+    char *filter; /* as written (named wildcards kept) */
     int qos;
 };
 
 /* Where a route publishes. topic may hold {name} / $name placeholders. */
 struct mqg_target {
-    int conn;           /* MQG_INTERNAL or connection index */
+    int conn; /* MQG_INTERNAL or connection index */
     char *topic;
     int qos;
     bool retain;
 };
 
 struct mqg_route {
-    char *name;         /* for humans: "endpoint temperatureEndpoint", "mapping m1[0]" */
+    char *name; /* for humans: "endpoint temperatureEndpoint", "mapping m1[0]" */
     struct mqg_source *sources;
     size_t n_sources;
     struct mqg_target target;
@@ -100,12 +100,12 @@ struct mqg_route {
 struct mqg_skipped {
     char *service_id;
     char *id;
-    char *type;         /* e.g. "Cybus::Container" */
+    char *type; /* e.g. "Cybus::Container" */
 };
 
 struct mqg_service_info {
     char *service_id;
-    char *name;         /* metadata.name */
+    char *name; /* metadata.name */
     char *file;
 };
 

@@ -16,17 +16,17 @@
 #include "mqg_service.h"
 
 struct mqg_settings_service {
-    char *file;                 /* resolved relative to the settings file's directory */
-    struct mqg_param *params;   /* name/value point into owned strings below */
-    char **owned;               /* 2 * n_params strings owned by this struct */
+    char *file;               /* resolved relative to the settings file's directory */
+    struct mqg_param *params; /* name/value point into owned strings below */
+    char **owned;             /* 2 * n_params strings owned by this struct */
     size_t n_params;
 };
 
 struct mqg_settings {
-    char *instance;             /* "mqgate" */
-    char *runtime_dir;          /* base dir; the instance dir is <runtime_dir>/<instance> */
-    int log_level;              /* MQG_LOG_* value; default info */
-    char *log_file;             /* NULL/"" = stderr */
+    char *instance;    /* "mqgate" */
+    char *runtime_dir; /* base dir; the instance dir is <runtime_dir>/<instance> */
+    int log_level;     /* MQG_LOG_* value; default info */
+    char *log_file;    /* NULL/"" = stderr */
     /* child restart policy */
     uint32_t restart_backoff_ms;     /* 250 */
     uint32_t restart_backoff_max_ms; /* 30000 */
@@ -38,10 +38,10 @@ struct mqg_settings {
     int heartbeat_misses;            /* 3 */
     int stop_grace_ms;               /* 3000: TERM -> KILL */
     /* connector queues */
-    int outbound_queue_max;          /* 100000 messages per connector towards its broker */
-    int max_inflight;                /* 1000 publishes in flight per connector */
+    int outbound_queue_max; /* 100000 messages per connector towards its broker */
+    int max_inflight;       /* 1000 publishes in flight per connector */
     /* router */
-    int router_queue_max;            /* 100000 messages held per target connector */
+    int router_queue_max; /* 100000 messages held per target connector */
     /* services to load in addition to those on the command line */
     struct mqg_settings_service *services;
     size_t n_services;

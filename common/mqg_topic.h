@@ -58,8 +58,7 @@ bool mqg_pattern_has_names(const struct mqg_pattern *p);
  * as "$aws/things/x" can be published to. A '{' with no '}' before the next
  * '/' or '{' is literal; "{...}" holding anything but a name is an error. The template must
  * also be a usable topic: 1..65535 bytes of UTF-8, no '+' or '#' outside references. */
-int mqg_pattern_check_template(const struct mqg_pattern *p, const char *tmpl,
-                               const char **errmsg);
+int mqg_pattern_check_template(const struct mqg_pattern *p, const char *tmpl, const char **errmsg);
 
 /* Render tmpl for a topic matched by p: "{name}" / "$name" become the level matched by
  * "+name", or the whole remaining path for "#name" ("" when "a/#rest" matched "a"). Writes a
@@ -67,7 +66,7 @@ int mqg_pattern_check_template(const struct mqg_pattern *p, const char *tmpl,
  * does not fit (out is then ""), or -EINVAL if topic does not match p or tmpl names an
  * unknown wildcard (see mqg_pattern_check_template). p may be NULL (tmpl is copied as is).
  * Allocation-free. */
-int mqg_pattern_render(const struct mqg_pattern *p, const char *topic, const char *tmpl,
-                       char *out, size_t cap);
+int mqg_pattern_render(const struct mqg_pattern *p, const char *topic, const char *tmpl, char *out,
+                       size_t cap);
 
 #endif

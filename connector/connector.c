@@ -44,19 +44,19 @@ struct connector {
     size_t n_subs;
     enum c_state state;
     struct mqg_backoff backoff;
-    int64_t reconnect_at;      /* when C_DOWN: next attempt */
-    int failures;              /* failed attempts since the last success */
-    bool was_up;               /* connected at least once */
-    uint8_t gen;               /* connection generation, tags publishes */
+    int64_t reconnect_at; /* when C_DOWN: next attempt */
+    int failures;         /* failed attempts since the last success */
+    bool was_up;          /* connected at least once */
+    uint8_t gen;          /* connection generation, tags publishes */
     bool router_ready;
     int64_t hello_at;
-    bool holding;              /* startup buffer active */
+    bool holding; /* startup buffer active */
     int64_t hold_until;
     struct cq to_router;
     struct cq to_broker;
-    size_t cursor;             /* index in to_broker of the first item not yet handed to paho */
+    size_t cursor; /* index in to_broker of the first item not yet handed to paho */
     int inflight;
-    uint64_t seq;              /* header sequence numbers towards the router */
+    uint64_t seq; /* header sequence numbers towards the router */
     uint64_t n_in, n_out, n_dropped, n_malformed, n_failed;
     uint64_t n_dropped_in, n_dropped_out; /* queue overflows, each direction */
 };
@@ -106,13 +106,15 @@ static void s_on_broker_message(struct connector *c, struct link_ev *ev)
         c->n_in++;
         return;
     }
-    int rc = cq_push(&c->to_router, ev->topic, ev->topic_len, ev->payload, ev->payload_len,
-                     ev->qos, ev->retain);
+    int rc = cq_push(&c->to_router, ev->topic, ev->topic_len, ev->payload, ev->payload_len, ev->qos,
+                     ev->retain);
     if (rc != 0) {
         c->n_dropped++;
         if (++c->n_dropped_in == 1 || c->n_dropped_in % 10000 == 0) {
-            log_warn("IN-DROP", "queue towards the router is full (%zu): dropped %llu oldest "
-                     "messages so far", c->to_router.max, (unsigned long long)c->n_dropped_in);
+            log_warn("IN-DROP",
+                     "queue towards the router is full (%zu): dropped %llu oldest "
+                     "messages so far",
+                     c->to_router.max, (unsigned long long)c->n_dropped_in);
         }
     }
     if (c->holding && c->to_router.count >= (size_t)c->conn->max_buffered) {
@@ -247,16 +249,18 @@ static void s_on_router_data(struct connector *c, struct mqg_bus_msg *m)
     if (c->to_broker.count >= c->to_broker.max && oldest->state == CQ_INFLIGHT) {
         c->inflight--; /* its result will find nothing */
     }
-    int rc = cq_push(&c->to_broker, m->topic, m->topic_len, m->payload, m->payload_len,
-                     m->hdr.qos, (m->hdr.flags & MQG_WIRE_F_RETAIN) != 0);
+    int rc = cq_push(&c->to_broker, m->topic, m->topic_len, m->payload, m->payload_len, m->hdr.qos,
+                     (m->hdr.flags & MQG_WIRE_F_RETAIN) != 0);
     if (rc == 1) {
         c->n_dropped++;
         if (c->cursor) {
             c->cursor--;
         }
         if (++c->n_dropped_out == 1 || c->n_dropped_out % 10000 == 0) {
-            log_warn("OUT-DROP", "queue towards the broker is full (%zu): dropped %llu oldest "
-                     "messages so far", c->to_broker.max, (unsigned long long)c->n_dropped_out);
+            log_warn("OUT-DROP",
+                     "queue towards the broker is full (%zu): dropped %llu oldest "
+                     "messages so far",
+                     c->to_broker.max, (unsigned long long)c->n_dropped_out);
         }
     }
 }
@@ -397,7 +401,8 @@ static void s_on_bus(struct connector *c)
 
 static void s_status(const struct connector *c, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "state=%s in=%llu out=%llu dropped=%llu malformed=%llu queued=%zu "
+    snprintf(buf, cap,
+             "state=%s in=%llu out=%llu dropped=%llu malformed=%llu queued=%zu "
              "buffered=%zu inflight=%d",
              s_state_names[c->state], (unsigned long long)c->n_in, (unsigned long long)c->n_out,
              (unsigned long long)c->n_dropped, (unsigned long long)c->n_malformed,
@@ -459,7 +464,8 @@ static int s_setup(struct connector *c)
     cq_init(&c->to_broker, (size_t)c->child.queue_max);
     /* first retry after reconnectPeriod, then growing with jitter up to 60 s (or
      * reconnectPeriod, when that is longer) */
-    uint32_t base = c->conn->reconnect_period_ms > 0 ? (uint32_t)c->conn->reconnect_period_ms : 1000;
+    uint32_t base =
+        c->conn->reconnect_period_ms > 0 ? (uint32_t)c->conn->reconnect_period_ms : 1000;
     mqg_backoff_init(&c->backoff, base, base > 60000 ? base : 60000, mqg_seed());
     rc = mqtt_link_new(c->conn, c->child.rundir, c->child.max_inflight, &c->link);
     if (rc != 0) {

@@ -26,8 +26,8 @@ struct mqtt_link {
     int efd;
     pthread_mutex_t lock;
     struct link_ev *head, *tail;
-    char *files[3];           /* PEM files written for inline certificates */
-    char **filters;           /* kept alive for subscribeMany */
+    char *files[3]; /* PEM files written for inline certificates */
+    char **filters; /* kept alive for subscribeMany */
     int *qos;
     size_t n_filters;
     char rundir[512];
@@ -476,17 +476,28 @@ int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payloa
 const char *mqtt_link_strerror(int rc)
 {
     switch (rc) {
-    case 1: return "refused: unacceptable protocol version";
-    case 2: return "refused: client identifier rejected";
-    case 3: return "refused: server unavailable";
-    case 4: return "refused: bad user name or password";
-    case 5: return "refused: not authorized";
-    case 0x86: return "refused: bad user name or password";
-    case 0x87: return "refused: not authorized";
-    case 0x84: return "refused: unsupported protocol version";
-    case 0x85: return "refused: client identifier not valid";
-    case 0x88: return "refused: server unavailable";
-    default: break;
+    case 1:
+        return "refused: unacceptable protocol version";
+    case 2:
+        return "refused: client identifier rejected";
+    case 3:
+        return "refused: server unavailable";
+    case 4:
+        return "refused: bad user name or password";
+    case 5:
+        return "refused: not authorized";
+    case 0x86:
+        return "refused: bad user name or password";
+    case 0x87:
+        return "refused: not authorized";
+    case 0x84:
+        return "refused: unsupported protocol version";
+    case 0x85:
+        return "refused: client identifier not valid";
+    case 0x88:
+        return "refused: server unavailable";
+    default:
+        break;
     }
     if (rc < 0) {
         const char *s = MQTTAsync_strerror(rc);

@@ -16,14 +16,14 @@
 #include "mqg_subs.h"
 
 enum link_ev_kind {
-    LEV_MSG = 1,         /* a message arrived */
-    LEV_CONNECTED,       /* connect succeeded */
-    LEV_CONNECT_FAILED,  /* connect failed: rc, text */
-    LEV_LOST,            /* connection lost: text */
-    LEV_PUB_OK,          /* publish `tag` done (QoS 0: written; QoS 1/2: acknowledged) */
-    LEV_PUB_FAIL,        /* publish `tag` failed: rc */
-    LEV_SUB_OK,          /* subscribe done; rc = number of filters the broker refused */
-    LEV_SUB_FAIL,        /* subscribe failed: rc, text */
+    LEV_MSG = 1,        /* a message arrived */
+    LEV_CONNECTED,      /* connect succeeded */
+    LEV_CONNECT_FAILED, /* connect failed: rc, text */
+    LEV_LOST,           /* connection lost: text */
+    LEV_PUB_OK,         /* publish `tag` done (QoS 0: written; QoS 1/2: acknowledged) */
+    LEV_PUB_FAIL,       /* publish `tag` failed: rc */
+    LEV_SUB_OK,         /* subscribe done; rc = number of filters the broker refused */
+    LEV_SUB_FAIL,       /* subscribe failed: rc, text */
 };
 
 struct link_ev {
@@ -32,10 +32,10 @@ struct link_ev {
     int rc;
     uint64_t tag;
     bool session_present;
-    char text[160];      /* reason, for failures */
-    char *topic;         /* LEV_MSG: NUL-terminated, inside this allocation */
+    char text[160]; /* reason, for failures */
+    char *topic;    /* LEV_MSG: NUL-terminated, inside this allocation */
     size_t topic_len;
-    void *payload;       /* LEV_MSG: inside this allocation */
+    void *payload; /* LEV_MSG: inside this allocation */
     size_t payload_len;
     int qos;
     bool retain;

@@ -16,9 +16,9 @@ enum cq_state { CQ_UNSENT = 0, CQ_INFLIGHT = 1, CQ_DONE = 2 };
 
 struct cq_item {
     uint64_t seq;
-    char *topic;          /* NUL-terminated; start of the item's allocation */
+    char *topic; /* NUL-terminated; start of the item's allocation */
     size_t topic_len;
-    void *payload;        /* inside the same allocation */
+    void *payload; /* inside the same allocation */
     size_t payload_len;
     uint8_t qos;
     uint8_t retain;
@@ -28,11 +28,11 @@ struct cq_item {
 
 struct cq {
     struct cq_item *ring;
-    size_t cap;           /* power of two, 0 before the first push */
-    size_t head;          /* index of the oldest item */
+    size_t cap;  /* power of two, 0 before the first push */
+    size_t head; /* index of the oldest item */
     size_t count;
-    size_t max;           /* bound: pushing into a full queue drops the oldest item */
-    uint64_t next_seq;    /* seq of the next pushed item */
+    size_t max;        /* bound: pushing into a full queue drops the oldest item */
+    uint64_t next_seq; /* seq of the next pushed item */
 };
 
 void cq_init(struct cq *q, size_t max);

@@ -31,14 +31,14 @@
 
 struct r_route {
     const struct mqg_route *def;
-    uint64_t stamp;      /* last message that fired this route */
-    bool warned;         /* a render failure of this route was logged */
+    uint64_t stamp; /* last message that fired this route */
+    bool warned;    /* a render failure of this route was logged */
 };
 
 struct r_entry {
     struct r_route *route;
     struct mqg_pattern *pat;
-    bool render;         /* the target topic uses named wildcards of pat */
+    bool render; /* the target topic uses named wildcards of pat */
 };
 
 /* A shared subscription "$share/<group>/<filter>" delivers topics matching <filter>. */
@@ -63,7 +63,7 @@ struct r_pending {
 struct r_target {
     const char *key;
     size_t key_len;
-    bool enabled;        /* has a connector process */
+    bool enabled; /* has a connector process */
     struct r_pending *head, *tail;
     size_t n;
     bool warned_full;
@@ -73,22 +73,22 @@ struct r_matchset {
     struct r_entry **e;
     size_t n, cap;
     uint64_t stamp;
-    char *topic_buf;     /* rendered target topics at this depth */
+    char *topic_buf; /* rendered target topics at this depth */
 };
 
 struct router {
     struct mqg_child child;
     struct mqg_bus *bus;
-    size_t n_ns;               /* 1 + number of connections */
-    struct mqg_trie **tries;   /* [0] internal, [1 + i] connection i */
+    size_t n_ns;             /* 1 + number of connections */
+    struct mqg_trie **tries; /* [0] internal, [1 + i] connection i */
     struct r_route *routes;
     struct r_entry *entries;
     size_t n_entries;
-    struct r_target *targets;  /* per connection */
+    struct r_target *targets; /* per connection */
     struct r_matchset ms[R_MAX_DEPTH];
     uint64_t stamp;
     char *in_topic;
-    size_t pending;            /* messages waiting in all target queues */
+    size_t pending; /* messages waiting in all target queues */
     uint64_t n_in, n_out, n_dropped, n_malformed, n_unrouted, n_loops;
 };
 
@@ -304,7 +304,8 @@ static void s_dispatch(struct router *r, size_t ns, const char *topic, uint64_t 
     if (depth >= R_MAX_DEPTH) {
         r->n_loops++;
         if (r->n_loops == 1 || r->n_loops % 10000 == 0) {
-            log_warn("ROUTE-LOOP", "routes chain deeper than %d hops at topic '%s': dropped, "
+            log_warn("ROUTE-LOOP",
+                     "routes chain deeper than %d hops at topic '%s': dropped, "
                      "%llu so far (check mappings that publish to topics they subscribe)",
                      R_MAX_DEPTH, topic, (unsigned long long)r->n_loops);
         }
@@ -327,7 +328,8 @@ static void s_dispatch(struct router *r, size_t ns, const char *topic, uint64_t 
             if (len <= 0) {
                 r->n_dropped++;
                 if (!e->route->warned) {
-                    log_warn("ROUTE-RENDER", "%s: cannot build the target topic from '%s' for "
+                    log_warn("ROUTE-RENDER",
+                             "%s: cannot build the target topic from '%s' for "
                              "'%s' (too long?): message dropped (logged once per route)",
                              e->route->def->name, t->topic, topic);
                     e->route->warned = true;
@@ -410,7 +412,8 @@ static void s_drain(struct router *r)
 
 static void s_status(const struct router *r, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "state=up in=%llu out=%llu queued=%zu dropped=%llu malformed=%llu "
+    snprintf(buf, cap,
+             "state=up in=%llu out=%llu queued=%zu dropped=%llu malformed=%llu "
              "unrouted=%llu",
              (unsigned long long)r->n_in, (unsigned long long)r->n_out, r->pending,
              (unsigned long long)r->n_dropped, (unsigned long long)r->n_malformed,
@@ -436,8 +439,8 @@ int router_main(int argc, char **argv)
         s_free(&r);
         return MQG_EXIT_TRANSIENT;
     }
-    log_info("ROUTER-UP", "routing %zu routes for %zu connections on %s",
-             r.child.model.n_routes, r.child.model.n_conns, r.child.bus);
+    log_info("ROUTER-UP", "routing %zu routes for %zu connections on %s", r.child.model.n_routes,
+             r.child.model.n_conns, r.child.bus);
     mqg_child_ready(&r.child);
 
     int64_t last_flush = 0;

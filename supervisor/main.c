@@ -27,24 +27,23 @@ struct cli {
     size_t n_files;
     struct mqg_param *params;
     size_t n_params;
-    char **owned;     /* split -p strings */
+    char **owned; /* split -p strings */
     size_t n_owned;
 };
 
 static void s_usage(FILE *f)
 {
-    fprintf(f,
-            "usage:\n"
-            "  mqgate run    [-c mqgate.cfg] [SERVICE.yml ...] [-p NAME=VALUE ...]\n"
-            "  mqgate check  [-c mqgate.cfg] [SERVICE.yml ...] [-p NAME=VALUE ...]\n"
-            "  mqgate status [-c mqgate.cfg]\n"
-            "  mqgate version\n"
-            "options:\n"
-            "  -c, --config FILE      gateway settings (libconfig); defaults apply without it\n"
-            "  -p, --param NAME=VALUE value of a service parameter (repeatable)\n"
-            "  --service-id ID        service id instead of the one derived from metadata.name\n"
-            "                         (one service file only)\n"
-            "exit codes: 0 ok, 1 runtime failure, 2 usage error, 78 configuration error\n");
+    fprintf(f, "usage:\n"
+               "  mqgate run    [-c mqgate.cfg] [SERVICE.yml ...] [-p NAME=VALUE ...]\n"
+               "  mqgate check  [-c mqgate.cfg] [SERVICE.yml ...] [-p NAME=VALUE ...]\n"
+               "  mqgate status [-c mqgate.cfg]\n"
+               "  mqgate version\n"
+               "options:\n"
+               "  -c, --config FILE      gateway settings (libconfig); defaults apply without it\n"
+               "  -p, --param NAME=VALUE value of a service parameter (repeatable)\n"
+               "  --service-id ID        service id instead of the one derived from metadata.name\n"
+               "                         (one service file only)\n"
+               "exit codes: 0 ok, 1 runtime failure, 2 usage error, 78 configuration error\n");
 }
 
 static void s_cli_free(struct cli *c)
@@ -71,8 +70,7 @@ static int s_parse(struct cli *c, int argc, char **argv)
         return MQG_EXIT_USAGE;
     }
     c->cmd = argv[1];
-    if (strcmp(c->cmd, "-h") == 0 || strcmp(c->cmd, "--help") == 0 ||
-        strcmp(c->cmd, "help") == 0) {
+    if (strcmp(c->cmd, "-h") == 0 || strcmp(c->cmd, "--help") == 0 || strcmp(c->cmd, "help") == 0) {
         s_usage(stdout);
         return -1;
     }
@@ -95,8 +93,10 @@ static int s_parse(struct cli *c, int argc, char **argv)
         case 'p': {
             const char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg) {
-                fprintf(stderr, "mqgate: error: -p %s: expected NAME=VALUE (parameter without "
-                        "value)\n", optarg);
+                fprintf(stderr,
+                        "mqgate: error: -p %s: expected NAME=VALUE (parameter without "
+                        "value)\n",
+                        optarg);
                 return MQG_EXIT_CONFIG;
             }
             char *name = strndup(optarg, (size_t)(eq - optarg));
@@ -159,7 +159,7 @@ static int s_load_model(struct cli *c, struct mqg_settings *set, struct mqg_mode
     struct mqg_error err;
     if (c->n_files == 0 && set->n_services == 0) {
         fprintf(stderr, "mqgate: error: no service file given (on the command line, or in "
-                "`services` of the settings file)\n");
+                        "`services` of the settings file)\n");
         return MQG_EXIT_USAGE;
     }
     if (c->service_id && c->n_files + set->n_services != 1) {

@@ -33,9 +33,9 @@ enum ch_state { CH_WAITING, CH_RUNNING, CH_FAILED, CH_STOPPED };
 static const char *const s_ch_state[] = {"waiting", "running", "failed", "stopped"};
 
 struct child {
-    int conn;                  /* connection index; -1 for the router */
-    const char *role;          /* "router" / "connector" */
-    const char *key;           /* connection key or "router" */
+    int conn;         /* connection index; -1 for the router */
+    const char *role; /* "router" / "connector" */
+    const char *key;  /* connection key or "router" */
     char exe[4200];
     enum ch_state state;
     pid_t pid;
@@ -50,7 +50,7 @@ struct child {
     bool ready;
     bool config_error;
     int restarts;
-    int64_t *crashes;          /* ring of crash times, restart_max long */
+    int64_t *crashes; /* ring of crash times, restart_max long */
     int n_crashes;
     struct mqg_backoff backoff;
     char last_exit[64];
@@ -96,11 +96,19 @@ static void s_spawn_args(struct sup *S, struct child *c, struct spawn_args *a)
     snprintf(a->qmax, sizeof(a->qmax), "%d",
              c->conn < 0 ? S->set->router_queue_max : S->set->outbound_queue_max);
     snprintf(a->infl, sizeof(a->infl), "%d", S->set->max_inflight);
-    char *argv[] = {c->exe,      "--key",         (char *)c->key,     "--bus",     S->bus,
-                    "--rundir",  S->dir,          "--instance",       S->set->instance,
-                    "--log-level", a->level,      "--heartbeat-ms",   a->hb,
-                    "--heartbeat-misses", a->misses, "--queue-max",   a->qmax,
-                    "--max-inflight", a->infl,    NULL};
+    /* clang-format off */
+    char *argv[] = {c->exe,
+                    "--key", (char *)c->key,
+                    "--bus", S->bus,
+                    "--rundir", S->dir,
+                    "--instance", S->set->instance,
+                    "--log-level", a->level,
+                    "--heartbeat-ms", a->hb,
+                    "--heartbeat-misses", a->misses,
+                    "--queue-max", a->qmax,
+                    "--max-inflight", a->infl,
+                    NULL};
+    /* clang-format on */
     memcpy(a->argv, argv, sizeof(argv));
 }
 
@@ -303,9 +311,10 @@ static void s_plan_restart(struct sup *S, struct child *c, int64_t now)
         c->state = CH_FAILED;
         c->next_start_ms = now + (int64_t)set->restart_failed_retry_s * 1000;
         c->n_crashes = 0;
-        log_error("CHILD-FAILED", "%s %s crashed %d times within %d s: marked failed, next try "
-                  "in %d s", c->role, c->key, recent, set->restart_window_s,
-                  set->restart_failed_retry_s);
+        log_error("CHILD-FAILED",
+                  "%s %s crashed %d times within %d s: marked failed, next try "
+                  "in %d s",
+                  c->role, c->key, recent, set->restart_window_s, set->restart_failed_retry_s);
         return;
     }
     uint32_t d = mqg_backoff_next(&c->backoff);
@@ -351,7 +360,8 @@ static void s_reap(struct sup *S)
         if (code == MQG_EXIT_CONFIG) {
             c->state = CH_FAILED;
             c->config_error = true;
-            log_error("CHILD-CONFIG-ERROR", "%s %s (pid %d) exited with a configuration error "
+            log_error("CHILD-CONFIG-ERROR",
+                      "%s %s (pid %d) exited with a configuration error "
                       "(code 78): not restarted; fix the configuration and restart mqgate",
                       c->role, c->key, (int)pid);
             continue;
@@ -448,8 +458,7 @@ int supervisor_status(const struct mqg_settings *s)
         if (sscanf(line, "instance %127s pid %d", name, &pid) != 2 || pid <= 0 ||
             (kill(pid, 0) != 0 && errno == ESRCH)) {
             fclose(f);
-            fprintf(stderr, "mqgate: instance '%s' is not running (stale %s)\n", s->instance,
-                    path);
+            fprintf(stderr, "mqgate: instance '%s' is not running (stale %s)\n", s->instance, path);
             return MQG_EXIT_TRANSIENT;
         }
         fputs(line, stdout);
@@ -475,8 +484,10 @@ static int s_lock_dir(struct sup *S, int *lock_fd)
     snprintf(path, sizeof(path), "%s/lock", S->dir);
     *lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (*lock_fd < 0 || flock(*lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        log_error("INSTANCE-BUSY", "instance '%s' is already running (lock %s held); give this "
-                  "one another instance name or runtime_dir", S->set->instance, path);
+        log_error("INSTANCE-BUSY",
+                  "instance '%s' is already running (lock %s held); give this "
+                  "one another instance name or runtime_dir",
+                  S->set->instance, path);
         return MQG_EXIT_TRANSIENT;
     }
     return 0;
@@ -502,8 +513,10 @@ static int s_setup_children(struct sup *S)
         } else {
             const struct mqg_connection *conn = &S->model->conns[i - 1];
             if (!conn->target_connected) {
-                log_info("CONN-DISABLED", "connection %s has targetState disconnected: not "
-                         "started", conn->key);
+                log_info("CONN-DISABLED",
+                         "connection %s has targetState disconnected: not "
+                         "started",
+                         conn->key);
                 continue;
             }
             c->role = "connector";
@@ -558,20 +571,19 @@ static void s_timers(struct sup *S, int64_t now)
 {
     for (size_t i = 0; i < S->n_ch; i++) {
         struct child *c = &S->ch[i];
-        if (!S->stopping && (c->state == CH_WAITING || (c->state == CH_FAILED &&
-                                                         !c->config_error)) &&
+        if (!S->stopping &&
+            (c->state == CH_WAITING || (c->state == CH_FAILED && !c->config_error)) &&
             now >= c->next_start_ms) {
             int rc = s_spawn(S, c);
             if (rc != 0) {
-                log_error("CHILD-SPAWN", "cannot start %s %s: %s", c->role, c->key,
-                          strerror(-rc));
+                log_error("CHILD-SPAWN", "cannot start %s %s: %s", c->role, c->key, strerror(-rc));
                 s_plan_restart(S, c, now);
             }
         }
         if (c->state == CH_RUNNING && !S->stopping &&
             now - c->last_rx_ms > (int64_t)S->set->heartbeat_ms * S->set->heartbeat_misses) {
-            log_warn("CHILD-HUNG", "%s %s (pid %d) silent for %lld ms: killing it", c->role,
-                     c->key, (int)c->pid, (long long)(now - c->last_rx_ms));
+            log_warn("CHILD-HUNG", "%s %s (pid %d) silent for %lld ms: killing it", c->role, c->key,
+                     (int)c->pid, (long long)(now - c->last_rx_ms));
             kill(c->pid, SIGKILL);
             c->last_rx_ms = now; /* once */
         }
@@ -651,8 +663,10 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
     }
     S.started_ms = mqg_now_ms();
     for (size_t i = 0; i < m->n_skipped; i++) {
-        log_notice("RESOURCE-SKIPPED", "%s: resource %s of type %s is not handled by mqgate: "
-                   "skipped", m->skipped[i].service_id, m->skipped[i].id, m->skipped[i].type);
+        log_notice("RESOURCE-SKIPPED",
+                   "%s: resource %s of type %s is not handled by mqgate: "
+                   "skipped",
+                   m->skipped[i].service_id, m->skipped[i].id, m->skipped[i].type);
     }
     log_notice("GATEWAY-START", "mqgate %s: %zu connections, %zu endpoints, %zu routes; runtime %s",
                MQG_VERSION, m->n_conns, m->n_endpoints, m->n_routes, S.dir);
@@ -672,10 +686,10 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
         p[np++] = (struct pollfd){.fd = S.sigfd, .events = POLLIN};
         for (size_t i = 0; i < S.n_ch; i++) {
             struct child *c = &S.ch[i];
-            p[np++] = (struct pollfd){.fd = c->state == CH_RUNNING ? c->ctl_fd : -1,
-                                      .events = POLLIN};
-            p[np++] = (struct pollfd){.fd = c->state == CH_RUNNING ? c->log_fd : -1,
-                                      .events = POLLIN};
+            p[np++] =
+                (struct pollfd){.fd = c->state == CH_RUNNING ? c->ctl_fd : -1, .events = POLLIN};
+            p[np++] =
+                (struct pollfd){.fd = c->state == CH_RUNNING ? c->log_fd : -1, .events = POLLIN};
         }
         if (poll(p, np, s_next_timeout(&S, now)) < 0 && errno != EINTR) {
             log_error("SUPERVISOR-POLL", "poll: %s; stopping", strerror(errno));
@@ -702,7 +716,8 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
                 if (sig == SIGCHLD) {
                     s_reap(&S);
                 } else if (sig == SIGHUP) {
-                    log_notice("RELOAD-UNSUPPORTED", "SIGHUP: reloading the configuration is not "
+                    log_notice("RELOAD-UNSUPPORTED",
+                               "SIGHUP: reloading the configuration is not "
                                "supported yet; restart mqgate to apply changes");
                 } else {
                     s_begin_stop(&S, sig);

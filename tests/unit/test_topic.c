@@ -656,10 +656,10 @@ static void test_check_template(void **state)
         {"a/{line/x}", 0}, /* '}' only after '/': literal */
         {"a/{{line}", 0},  /* first '{' literal */
         {"a}b", 0},
-        {"{nope}", -EINVAL}, /* unknown name */
-        {"$nope", 0}, /* not a wildcard name: literal text */
-        {"$line_x", 0}, /* longest identifier "line_x" is no name: literal */
-        {"$SYS/x", 0}, /* literal: publishing to a $ topic is the broker's call */
+        {"{nope}", -EINVAL},  /* unknown name */
+        {"$nope", 0},         /* not a wildcard name: literal text */
+        {"$line_x", 0},       /* longest identifier "line_x" is no name: literal */
+        {"$SYS/x", 0},        /* literal: publishing to a $ topic is the broker's call */
         {"a/{}", -EINVAL},    /* empty name */
         {"a/{a b}", -EINVAL}, /* not a name */
         {"a/{1}", -EINVAL},
@@ -883,8 +883,8 @@ static void test_shared_subscriptions(void **state)
 {
     (void)state;
     static const char *const good[] = {"$share/g/a/b", "$share/g/#", "$share/grp/+/x"};
-    static const char *const bad[] = {"$share/g/", "$share/g", "$share//a", "$share/+/a",
-                                      "$share/#", "$share/g+/a"};
+    static const char *const bad[] = {"$share/g/",  "$share/g", "$share//a",
+                                      "$share/+/a", "$share/#", "$share/g+/a"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         struct mqg_pattern *p = NULL;
         assert_true(mqg_topic_valid_filter(good[i]));

@@ -57,7 +57,7 @@ struct connector {
     size_t cursor; /* index in to_broker of the first item not yet handed to paho */
     int inflight;
     uint64_t seq; /* header sequence numbers towards the router */
-    uint64_t n_in, n_out, n_dropped, n_malformed, n_failed;
+    uint64_t n_in, n_out, n_dropped, n_malformed;
     uint64_t n_dropped_in, n_dropped_out; /* queue overflows, each direction */
 };
 
@@ -214,7 +214,6 @@ static void s_on_pub_result(struct connector *c, struct link_ev *ev)
         return; /* from an earlier connection: already rewound */
     }
     c->inflight--;
-    c->n_failed++;
     if (++it->tries >= C_MAX_TRIES) {
         log_warn("PUB-FAIL", "publish to '%s' failed %d times (code %d): dropped", it->topic,
                  it->tries, ev->rc);

@@ -210,7 +210,10 @@ int mqg_bus_recv(struct mqg_bus *b, struct mqg_bus_msg *m)
         m->peer = zmq_msg_data(&fr->f[0]);
         m->peer_len = zmq_msg_size(&fr->f[0]);
     }
-    if (nf == 3) {
+    if (m->hdr.kind == MQG_MSG_BATCH) {
+        m->body = ptrs[1];
+        m->body_len = lens[1];
+    } else if (nf == 3) {
         m->topic = ptrs[1];
         m->topic_len = lens[1];
         m->payload = ptrs[2];
@@ -218,6 +221,24 @@ int mqg_bus_recv(struct mqg_bus *b, struct mqg_bus_msg *m)
     }
     m->frames = fr;
     return 0;
+}
+
+int mqg_bus_msg_next(const struct mqg_bus_msg *m, size_t *off, struct mqg_wire_rec *rec)
+{
+    if (m->hdr.kind == MQG_MSG_BATCH) {
+        return mqg_wire_rec_next(m->body, m->body_len, off, rec) == 1 ? 1 : 0;
+    }
+    if (m->hdr.kind != MQG_MSG_DATA || *off) {
+        return 0;
+    }
+    rec->flags = m->hdr.flags;
+    rec->qos = m->hdr.qos;
+    rec->topic = m->topic;
+    rec->topic_len = m->topic_len;
+    rec->payload = m->payload;
+    rec->payload_len = m->payload_len;
+    *off = 1;
+    return 1;
 }
 
 void mqg_bus_msg_close(struct mqg_bus_msg *m)
@@ -261,26 +282,16 @@ int mqg_bus_send(struct mqg_bus *b, const char *peer, size_t peer_len, const str
     return 0;
 }
 
-int mqg_bus_forward(struct mqg_bus *b, const char *peer, size_t peer_len,
-                    const struct mqg_wire_hdr *h, const char *topic, size_t topic_len,
-                    struct mqg_bus_msg *src)
+int mqg_bus_send_batch(struct mqg_bus *b, const char *peer, size_t peer_len, uint64_t seq,
+                       const void *body, size_t len)
 {
-    struct s_frames *fr = src->frames;
-    int base = fr->n - 1; /* payload is the last frame */
-    int rc = s_send_head(b, peer, peer_len, h, true);
+    struct mqg_wire_hdr h = {.kind = MQG_MSG_BATCH, .seq = seq};
+    int rc = s_send_head(b, peer, peer_len, &h, true);
     if (rc < 0) {
         return rc;
     }
-    if (zmq_send(b->sock, topic, topic_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+    if (zmq_send(b->sock, body, len, ZMQ_DONTWAIT) < 0) {
         return -errno;
-    }
-    zmq_msg_t copy;
-    zmq_msg_init(&copy);
-    zmq_msg_copy(&copy, &fr->f[base]);
-    if (zmq_msg_send(&copy, b->sock, ZMQ_DONTWAIT) < 0) {
-        int e = errno;
-        zmq_msg_close(&copy);
-        return -e;
     }
     return 0;
 }

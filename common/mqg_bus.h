@@ -26,8 +26,17 @@ struct mqg_bus_msg {
     size_t topic_len;
     const void *payload;
     size_t payload_len;
+    const void *body; /* BATCH: the records */
+    size_t body_len;
     void *frames; /* internal */
 };
+
+/* Messages (DATA or BATCH) a bus pipe holds in each direction before sends return -EAGAIN;
+ * the processes keep their own bounded queues behind it. */
+#define MQG_BUS_HWM 1000
+
+/* A BATCH body is cut at about this many bytes (one larger record still goes alone). */
+#define MQG_BUS_BATCH_BYTES 65536
 
 /* Router side: bind a ROUTER socket at endpoint. Returns 0 or a negative errno. */
 int mqg_bus_bind(const char *endpoint, int hwm, struct mqg_bus **out);
@@ -50,6 +59,10 @@ int mqg_bus_events(const struct mqg_bus *b);
  * nothing is waiting, -EPROTO for a malformed message (already dropped; caller counts it). */
 int mqg_bus_recv(struct mqg_bus *b, struct mqg_bus_msg *m);
 
+/* The messages of a received DATA or BATCH message, one per call: start with *off = 0.
+ * Returns 1 (rec filled), 0 when there are no more. (mqg_bus_recv validated them all.) */
+int mqg_bus_msg_next(const struct mqg_bus_msg *m, size_t *off, struct mqg_wire_rec *rec);
+
 /* Release the frames of a received message. */
 void mqg_bus_msg_close(struct mqg_bus_msg *m);
 
@@ -59,10 +72,9 @@ void mqg_bus_msg_close(struct mqg_bus_msg *m);
 int mqg_bus_send(struct mqg_bus *b, const char *peer, size_t peer_len, const struct mqg_wire_hdr *h,
                  const char *topic, size_t topic_len, const void *payload, size_t payload_len);
 
-/* Like mqg_bus_send, but the payload frame is shared with the received message src (no copy
- * for large payloads). src stays valid and must still be closed. */
-int mqg_bus_forward(struct mqg_bus *b, const char *peer, size_t peer_len,
-                    const struct mqg_wire_hdr *h, const char *topic, size_t topic_len,
-                    struct mqg_bus_msg *src);
+/* Send a BATCH whose body is len bytes of encoded records (copied; see mqg_fifo). Returns
+ * like mqg_bus_send. */
+int mqg_bus_send_batch(struct mqg_bus *b, const char *peer, size_t peer_len, uint64_t seq,
+                       const void *body, size_t len);
 
 #endif

@@ -12,6 +12,9 @@
 /* Milliseconds on the monotonic clock. */
 int64_t mqg_now_ms(void);
 
+/* Monotonic clock in microseconds. */
+int64_t mqg_now_us(void);
+
 /* Set O_NONBLOCK on fd. Returns 0 or -errno. */
 int mqg_set_nonblock(int fd);
 

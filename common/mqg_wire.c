@@ -28,7 +28,7 @@ void mqg_wire_hdr_encode(const struct mqg_wire_hdr *h, uint8_t out[MQG_WIRE_HDR_
 
 static bool s_kind_known(uint8_t kind)
 {
-    return kind >= MQG_MSG_DATA && kind <= MQG_MSG_READY;
+    return kind >= MQG_MSG_DATA && kind <= MQG_MSG_BATCH;
 }
 
 int mqg_wire_hdr_decode(const void *buf, size_t len, struct mqg_wire_hdr *out)
@@ -59,7 +59,7 @@ int mqg_wire_frames(uint8_t kind)
     if (!s_kind_known(kind)) {
         return -EPROTO;
     }
-    return kind == MQG_MSG_DATA ? 3 : 1;
+    return kind == MQG_MSG_DATA ? 3 : kind == MQG_MSG_BATCH ? 2 : 1;
 }
 
 bool mqg_wire_topic_ok(const void *buf, size_t len)
@@ -69,6 +69,64 @@ bool mqg_wire_topic_ok(const void *buf, size_t len)
     }
     /* mqg_topic_utf8_ok() rejects NUL bytes too. */
     return !memchr(buf, '+', len) && !memchr(buf, '#', len) && mqg_topic_utf8_ok(buf, len);
+}
+
+void mqg_wire_rec_encode(const struct mqg_wire_rec *r, uint8_t *out)
+{
+    out[0] = r->flags;
+    out[1] = r->qos;
+    out[2] = (uint8_t)(r->topic_len >> 8);
+    out[3] = (uint8_t)r->topic_len;
+    out[4] = (uint8_t)(r->payload_len >> 24);
+    out[5] = (uint8_t)(r->payload_len >> 16);
+    out[6] = (uint8_t)(r->payload_len >> 8);
+    out[7] = (uint8_t)r->payload_len;
+    memcpy(out + MQG_WIRE_REC_HDR_LEN, r->topic, r->topic_len);
+    if (r->payload_len) {
+        memcpy(out + MQG_WIRE_REC_HDR_LEN + r->topic_len, r->payload, r->payload_len);
+    }
+}
+
+int mqg_wire_rec_next(const void *body, size_t len, size_t *off, struct mqg_wire_rec *out)
+{
+    const uint8_t *b = body;
+    size_t o = *off;
+    if (o >= len) {
+        return 0;
+    }
+    if (len - o < MQG_WIRE_REC_HDR_LEN) {
+        return -EPROTO;
+    }
+    const uint8_t *h = b + o;
+    size_t tl = (size_t)h[2] << 8 | h[3];
+    size_t pl = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
+    if ((h[0] & ~MQG_WIRE_F_MASK) != 0 || h[1] > 2 || len - o - MQG_WIRE_REC_HDR_LEN < tl ||
+        len - o - MQG_WIRE_REC_HDR_LEN - tl < pl) {
+        return -EPROTO;
+    }
+    out->flags = h[0];
+    out->qos = h[1];
+    out->topic = (const char *)h + MQG_WIRE_REC_HDR_LEN;
+    out->topic_len = tl;
+    out->payload = h + MQG_WIRE_REC_HDR_LEN + tl;
+    out->payload_len = pl;
+    *off = o + MQG_WIRE_REC_HDR_LEN + tl + pl;
+    return 1;
+}
+
+static int s_batch_ok(const void *body, size_t len)
+{
+    size_t off = 0;
+    int n = 0;
+    struct mqg_wire_rec r;
+    int rc;
+    while ((rc = mqg_wire_rec_next(body, len, &off, &r)) == 1) {
+        if (!mqg_wire_topic_ok(r.topic, r.topic_len)) {
+            return -EPROTO;
+        }
+        n++;
+    }
+    return rc == 0 && n > 0 ? 0 : -EPROTO;
 }
 
 int mqg_wire_validate(size_t nframes, const void *const *frames, const size_t *lens,
@@ -90,6 +148,9 @@ int mqg_wire_validate(size_t nframes, const void *const *frames, const size_t *l
         return -EPROTO;
     }
     if (hdr.kind == MQG_MSG_DATA && !mqg_wire_topic_ok(frames[1], lens[1])) {
+        return -EPROTO;
+    }
+    if (hdr.kind == MQG_MSG_BATCH && s_batch_ok(frames[1], lens[1]) != 0) {
         return -EPROTO;
     }
     if (h) {

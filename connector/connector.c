@@ -16,12 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mqg_backoff.h"
 #include "mqg_bus.h"
 #include "mqg_child.h"
 #include "mqg_error.h"
+#include "mqg_fifo.h"
 #include "mqg_log.h"
 #include "mqg_proc.h"
 #include "mqg_subs.h"
@@ -31,6 +33,13 @@
 #define C_HELLO_MS 500
 #define C_DRAIN_MS 1500
 #define C_MAX_TRIES 5
+/* After taking the messages paho has received, the next look is at least this much later:
+ * under load the messages of that time go to the router as one batch (one wake-up of every
+ * thread on the way instead of one per message); a message after a quiet spell goes at
+ * once. */
+#define C_COALESCE_US 200
+/* QoS 0 publishes report their completion only every this many (see s_on_pub_result). */
+#define C_QOS0_NOTIFY 32
 
 enum c_state { C_DOWN, C_CONNECTING, C_SUBSCRIBING, C_UP };
 static const char *const s_state_names[] = {"down", "connecting", "subscribing", "up"};
@@ -52,37 +61,30 @@ struct connector {
     int64_t hello_at;
     bool holding; /* startup buffer active */
     int64_t hold_until;
-    struct cq to_router;
+    struct mqg_fifo to_router;
     struct cq to_broker;
     size_t cursor; /* index in to_broker of the first item not yet handed to paho */
     int inflight;
-    uint64_t seq; /* header sequence numbers towards the router */
+    uint64_t seq;             /* header sequence numbers towards the router */
+    int64_t link_quiet_until; /* us: paho events are not looked at before */
     uint64_t n_in, n_out, n_dropped, n_malformed;
     uint64_t n_dropped_in, n_dropped_out; /* queue overflows, each direction */
 };
 
 /* ---- towards the router ---- */
 
-static int s_send_router(struct connector *c, const char *topic, size_t tlen, const void *p,
-                         size_t plen, int qos, bool retain)
-{
-    struct mqg_wire_hdr h = {.kind = MQG_MSG_DATA,
-                             .qos = (uint8_t)qos,
-                             .flags = retain ? MQG_WIRE_F_RETAIN : 0,
-                             .seq = ++c->seq};
-    return mqg_bus_send(c->bus, NULL, 0, &h, topic, tlen, p, plen);
-}
-
+/* Send what waits for the router, in batches, while the bus takes them. */
 static void s_flush_router(struct connector *c)
 {
     while (!c->holding && c->to_router.count) {
-        struct cq_item *it = cq_at(&c->to_router, 0);
-        if (s_send_router(c, it->topic, it->topic_len, it->payload, it->payload_len, it->qos,
-                          it->retain) != 0) {
-            return;
+        size_t len, n;
+        const uint8_t *body = mqg_fifo_peek(&c->to_router, MQG_BUS_BATCH_BYTES, &len, &n);
+        if (mqg_bus_send_batch(c->bus, NULL, 0, c->seq + 1, body, len) != 0) {
+            return; /* pipe full (router busy or restarting): retried from the poll loop */
         }
-        c->n_in++;
-        cq_pop(&c->to_router);
+        c->seq += n;
+        c->n_in += n;
+        mqg_fifo_consume(&c->to_router, len, n);
     }
 }
 
@@ -98,19 +100,22 @@ static void s_release(struct connector *c, const char *why)
     s_flush_router(c);
 }
 
+/* A message from the broker: queued, and sent with the others of this turn (s_flush_router)
+ * unless the startup buffer holds it. */
 static void s_on_broker_message(struct connector *c, struct link_ev *ev)
 {
-    if (!c->holding && c->to_router.count == 0 &&
-        s_send_router(c, ev->topic, ev->topic_len, ev->payload, ev->payload_len, ev->qos,
-                      ev->retain) == 0) {
-        c->n_in++;
-        return;
-    }
-    int rc = cq_push(&c->to_router, ev->topic, ev->topic_len, ev->payload, ev->payload_len, ev->qos,
-                     ev->retain);
+    struct mqg_wire_rec rec = {.flags = ev->retain ? MQG_WIRE_F_RETAIN : 0,
+                               .qos = (uint8_t)ev->qos,
+                               .topic = ev->topic,
+                               .topic_len = ev->topic_len,
+                               .payload = ev->payload,
+                               .payload_len = ev->payload_len};
+    int rc = mqg_fifo_push(&c->to_router, &rec);
     if (rc != 0) {
         c->n_dropped++;
-        if (++c->n_dropped_in == 1 || c->n_dropped_in % 10000 == 0) {
+        if (rc < 0) {
+            log_warn("IN-DROP", "message on '%s' dropped: %s", ev->topic, strerror(-rc));
+        } else if (++c->n_dropped_in == 1 || c->n_dropped_in % 10000 == 0) {
             log_warn("IN-DROP",
                      "queue towards the router is full (%zu): dropped %llu oldest "
                      "messages so far",
@@ -172,8 +177,11 @@ static void s_pump(struct connector *c)
             c->cursor++;
             continue;
         }
+        /* QoS 0: one completion per C_QOS0_NOTIFY messages, and for the last one of a round */
+        bool notify = it->seq % C_QOS0_NOTIFY == 0 || c->inflight + 1 >= c->child.max_inflight ||
+                      !cq_at(&c->to_broker, c->cursor + 1);
         int rc = mqtt_link_publish(c->link, it->topic, it->payload, it->payload_len, it->qos,
-                                   it->retain, s_tag(c, it->seq));
+                                   it->retain, s_tag(c, it->seq), notify);
         if (rc != 0) {
             if (rc == -EIO) { /* paho refused this message itself: it will never go */
                 log_warn("PUB-INVALID", "message to '%s' refused by the MQTT library: dropped",
@@ -200,12 +208,19 @@ static void s_on_pub_result(struct connector *c, struct link_ev *ev)
         return; /* dropped meanwhile */
     }
     if (ev->kind == LEV_PUB_OK) {
-        if (it->state == CQ_INFLIGHT) {
-            c->inflight--;
-        }
-        if (it->state != CQ_DONE) {
-            it->state = CQ_DONE;
-            c->n_out++;
+        /* a QoS 0 completion also completes the QoS 0 publishes handed over before it */
+        for (size_t i = it->qos == 0 ? 0 : idx; i <= idx; i++) {
+            struct cq_item *x = cq_at(&c->to_broker, i);
+            if (i < idx && (x->qos != 0 || x->state != CQ_INFLIGHT)) {
+                continue;
+            }
+            if (x->state == CQ_INFLIGHT) {
+                c->inflight--;
+            }
+            if (x->state != CQ_DONE) {
+                x->state = CQ_DONE;
+                c->n_out++;
+            }
         }
         s_pop_done(c);
         return;
@@ -242,14 +257,14 @@ static void s_rewind(struct connector *c)
     c->cursor = 0;
 }
 
-static void s_on_router_data(struct connector *c, struct mqg_bus_msg *m)
+static void s_on_router_data(struct connector *c, const struct mqg_wire_rec *rec)
 {
     struct cq_item *oldest = cq_at(&c->to_broker, 0);
     if (c->to_broker.count >= c->to_broker.max && oldest->state == CQ_INFLIGHT) {
         c->inflight--; /* its result will find nothing */
     }
-    int rc = cq_push(&c->to_broker, m->topic, m->topic_len, m->payload, m->payload_len, m->hdr.qos,
-                     (m->hdr.flags & MQG_WIRE_F_RETAIN) != 0);
+    int rc = cq_push(&c->to_broker, rec->topic, rec->topic_len, rec->payload, rec->payload_len,
+                     rec->qos, (rec->flags & MQG_WIRE_F_RETAIN) != 0);
     if (rc == 1) {
         c->n_dropped++;
         if (c->cursor) {
@@ -374,7 +389,7 @@ static void s_on_link_events(struct connector *c)
 
 static void s_on_bus(struct connector *c)
 {
-    for (int budget = 0; budget < 4096; budget++) {
+    for (int budget = 0; budget < 256; budget++) {
         struct mqg_bus_msg m;
         int rc = mqg_bus_recv(c->bus, &m);
         if (rc == -EAGAIN) {
@@ -387,8 +402,12 @@ static void s_on_bus(struct connector *c)
         if (rc < 0) {
             return;
         }
-        if (m.hdr.kind == MQG_MSG_DATA) {
-            s_on_router_data(c, &m);
+        if (m.hdr.kind == MQG_MSG_DATA || m.hdr.kind == MQG_MSG_BATCH) {
+            size_t off = 0;
+            struct mqg_wire_rec rec;
+            while (mqg_bus_msg_next(&m, &off, &rec)) {
+                s_on_router_data(c, &rec);
+            }
         } else if (m.hdr.kind == MQG_MSG_READY && !c->router_ready) {
             c->router_ready = true;
             log_debug("ROUTER-READY", "router routes are ready");
@@ -457,9 +476,9 @@ static int s_setup(struct connector *c)
                   strerror(-rc));
         return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
     }
-    cq_init(&c->to_router, (size_t)c->child.queue_max > (size_t)c->conn->max_buffered
-                               ? (size_t)c->child.queue_max
-                               : (size_t)c->conn->max_buffered);
+    mqg_fifo_init(&c->to_router, (size_t)c->child.queue_max > (size_t)c->conn->max_buffered
+                                     ? (size_t)c->child.queue_max
+                                     : (size_t)c->conn->max_buffered);
     cq_init(&c->to_broker, (size_t)c->child.queue_max);
     /* first retry after reconnectPeriod, then growing with jitter up to 60 s (or
      * reconnectPeriod, when that is longer) */
@@ -470,7 +489,7 @@ static int s_setup(struct connector *c)
     if (rc != 0) {
         return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
     }
-    if (mqg_bus_connect(c->child.bus, c->child.key, c->child.queue_max, &c->bus) != 0) {
+    if (mqg_bus_connect(c->child.bus, c->child.key, MQG_BUS_HWM, &c->bus) != 0) {
         return MQG_EXIT_TRANSIENT;
     }
     return 0;
@@ -481,7 +500,7 @@ static void s_free(struct connector *c)
     mqtt_link_destroy(&c->link, 500);
     mqg_bus_destroy(&c->bus);
     mqg_subs_free(c->subs, c->n_subs);
-    cq_free(&c->to_router);
+    mqg_fifo_free(&c->to_router);
     cq_free(&c->to_broker);
     mqg_child_free(&c->child);
 }
@@ -527,16 +546,26 @@ int connector_main(int argc, char **argv)
         if (c.child.stop && timeout > 50) {
             timeout = 50;
         }
-        if (mqg_bus_events(c.bus) & MQG_BUS_IN) {
+        int bev = mqg_bus_events(c.bus);
+        if ((bev & MQG_BUS_OUT) && c.to_router.count && !c.holding) {
+            s_flush_router(&c); /* the pipe to the router has room again */
+        }
+        if (bev & MQG_BUS_IN) {
             timeout = 0;
         }
+        int64_t wait_us = (int64_t)timeout * 1000;
+        int64_t quiet = c.link_quiet_until - mqg_now_us();
+        if (quiet > 0 && quiet < wait_us) {
+            wait_us = quiet;
+        }
+        struct timespec ts = {.tv_sec = wait_us / 1000000, .tv_nsec = (wait_us % 1000000) * 1000};
         struct pollfd p[4] = {
             {.fd = mqg_child_ctl_fd(&c.child), .events = POLLIN},
             {.fd = c.child.sigfd, .events = POLLIN},
-            {.fd = mqtt_link_fd(c.link), .events = POLLIN},
+            {.fd = quiet > 0 ? -1 : mqtt_link_fd(c.link), .events = POLLIN},
             {.fd = mqg_bus_fd(c.bus), .events = POLLIN},
         };
-        if (poll(p, 4, timeout) < 0 && errno != EINTR) {
+        if (ppoll(p, 4, timeout < 0 ? NULL : &ts, NULL) < 0 && errno != EINTR) {
             log_error("CONNECTOR-POLL", "poll: %s", strerror(errno));
             break;
         }
@@ -548,6 +577,7 @@ int connector_main(int argc, char **argv)
         }
         if (p[2].revents) {
             s_on_link_events(&c);
+            c.link_quiet_until = mqg_now_us() + C_COALESCE_US;
         }
         s_on_bus(&c);
         if (c.to_router.count && !c.holding) {

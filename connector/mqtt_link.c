@@ -7,6 +7,7 @@
 #include "mqtt_link.h"
 
 #include <MQTTAsync.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -34,6 +35,71 @@ struct mqtt_link {
 };
 
 static struct mqtt_link *s_link;
+
+/* paho is loaded at run time: the TLS build (with OpenSSL, several MB of resident memory)
+ * only for connections that use TLS, the plain build otherwise. Same API, same soname
+ * version; both come with Debian's libpaho-mqtt1.3. */
+static struct {
+    void *dl;
+    __typeof__(MQTTAsync_connect) *connect;
+    __typeof__(MQTTAsync_createWithOptions) *create;
+    __typeof__(MQTTAsync_destroy) *destroy;
+    __typeof__(MQTTAsync_disconnect) *disconnect;
+    __typeof__(MQTTAsync_free) *free_;
+    __typeof__(MQTTAsync_freeMessage) *freeMessage;
+    __typeof__(MQTTAsync_global_init) *global_init;
+    __typeof__(MQTTAsync_isConnected) *isConnected;
+    __typeof__(MQTTAsync_sendMessage) *sendMessage;
+    __typeof__(MQTTAsync_setCallbacks) *setCallbacks;
+    __typeof__(MQTTAsync_setTraceLevel) *setTraceLevel;
+    __typeof__(MQTTAsync_strerror) *strerror_;
+    __typeof__(MQTTAsync_subscribeMany) *subscribeMany;
+    __typeof__(MQTTProperties_add) *props_add;
+    __typeof__(MQTTProperties_free) *props_free;
+} P;
+
+#define S_PAHO_PLAIN "libpaho-mqtt3a.so.1"
+#define S_PAHO_TLS "libpaho-mqtt3as.so.1"
+
+static int s_load_paho(bool tls)
+{
+    if (P.dl) {
+        return 0;
+    }
+    const char *lib = tls ? S_PAHO_TLS : S_PAHO_PLAIN;
+    void *dl = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        log_error("LINK-LIB", "cannot load the MQTT library %s: %s (install libpaho-mqtt1.3)", lib,
+                  dlerror());
+        return -ENOENT;
+    }
+    P.dl = dl;
+#define S_SYM(field, name)                                                                         \
+    do {                                                                                           \
+        *(void **)&P.field = dlsym(dl, #name);                                                     \
+        if (!P.field) {                                                                            \
+            log_error("LINK-LIB", "%s has no %s: wrong paho version?", lib, #name);                \
+            return -ENOENT;                                                                        \
+        }                                                                                          \
+    } while (0)
+    S_SYM(connect, MQTTAsync_connect);
+    S_SYM(create, MQTTAsync_createWithOptions);
+    S_SYM(destroy, MQTTAsync_destroy);
+    S_SYM(disconnect, MQTTAsync_disconnect);
+    S_SYM(free_, MQTTAsync_free);
+    S_SYM(freeMessage, MQTTAsync_freeMessage);
+    S_SYM(global_init, MQTTAsync_global_init);
+    S_SYM(isConnected, MQTTAsync_isConnected);
+    S_SYM(sendMessage, MQTTAsync_sendMessage);
+    S_SYM(setCallbacks, MQTTAsync_setCallbacks);
+    S_SYM(setTraceLevel, MQTTAsync_setTraceLevel);
+    S_SYM(strerror_, MQTTAsync_strerror);
+    S_SYM(subscribeMany, MQTTAsync_subscribeMany);
+    S_SYM(props_add, MQTTProperties_add);
+    S_SYM(props_free, MQTTProperties_free);
+#undef S_SYM
+    return 0;
+}
 
 /* ---- events (paho threads) ---- */
 
@@ -94,8 +160,8 @@ static int s_on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message
         ev->retain = m->retained != 0;
         s_push(l, ev);
     }
-    MQTTAsync_freeMessage(&m);
-    MQTTAsync_free(topic);
+    P.freeMessage(&m);
+    P.free_(topic);
     return 1;
 }
 
@@ -235,6 +301,10 @@ static int s_cert_file(struct mqtt_link *l, int slot, const char *value, const c
 int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_inflight,
                   struct mqtt_link **out)
 {
+    bool tls = c->scheme == MQG_SCHEME_MQTTS || c->scheme == MQG_SCHEME_WSS;
+    if (s_load_paho(tls) != 0) {
+        return -ENOENT;
+    }
     struct mqtt_link *l = calloc(1, sizeof(*l));
     if (!l) {
         return -ENOMEM;
@@ -254,16 +324,16 @@ int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_in
     if (l->version == 5) {
         co.MQTTVersion = MQTTVERSION_5;
     }
-    int rc = MQTTAsync_createWithOptions(&l->client, c->uri, c->client_id,
-                                         MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+    int rc = P.create(&l->client, c->uri, c->client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
     if (rc != MQTTASYNC_SUCCESS) {
-        log_error("LINK-CREATE", "cannot create MQTT client for %s: %s", c->uri,
-                  MQTTAsync_strerror(rc));
+        log_error("LINK-CREATE", "cannot create MQTT client for %s: %s", c->uri, P.strerror_(rc));
         close(l->efd);
         free(l);
         return -EINVAL;
     }
-    MQTTAsync_setCallbacks(l->client, l, s_on_lost, s_on_message, NULL);
+    /* paho formats and keeps its own trace of every packet otherwise (seen in profiles) */
+    P.setTraceLevel(MQTTASYNC_TRACE_ERROR);
+    P.setCallbacks(l->client, l, s_on_lost, s_on_message, NULL);
     s_link = l;
     *out = l;
     return 0;
@@ -275,16 +345,16 @@ void mqtt_link_destroy(struct mqtt_link **pl, int timeout_ms)
         return;
     }
     struct mqtt_link *l = *pl;
-    if (MQTTAsync_isConnected(l->client)) {
+    if (P.isConnected(l->client)) {
         MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
         d.timeout = timeout_ms;
-        if (MQTTAsync_disconnect(l->client, &d) == MQTTASYNC_SUCCESS) {
-            for (int i = 0; i < timeout_ms / 10 && MQTTAsync_isConnected(l->client); i++) {
+        if (P.disconnect(l->client, &d) == MQTTASYNC_SUCCESS) {
+            for (int i = 0; i < timeout_ms / 10 && P.isConnected(l->client); i++) {
                 usleep(10000);
             }
         }
     }
-    MQTTAsync_destroy(&l->client);
+    P.destroy(&l->client);
     s_link = NULL;
     struct link_ev *ev = l->head;
     while (ev) {
@@ -347,7 +417,7 @@ int mqtt_link_connect(struct mqtt_link *l)
              * long as the broker allows, like an MQTT 3 persistent session */
             MQTTProperty expiry = {.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL,
                                    .value.integer4 = 0xFFFFFFFFu};
-            MQTTProperties_add(&props, &expiry);
+            P.props_add(&props, &expiry);
             opt->connectProperties = &props;
         }
     } else {
@@ -380,7 +450,7 @@ int mqtt_link_connect(struct mqtt_link *l)
             log_error("TLS-FILES", "cannot write certificate files into %s", rundir);
             s_push_simple(l, LEV_CONNECT_FAILED, MQTTASYNC_FAILURE, 0,
                           "cannot write certificate files");
-            MQTTProperties_free(&props);
+            P.props_free(&props);
             return -EIO;
         }
         ssl.trustStore = ca;
@@ -392,11 +462,11 @@ int mqtt_link_connect(struct mqtt_link *l)
         ssl.verify = c->trust_all ? 0 : 1;
         opt->ssl = &ssl;
     }
-    int rc = MQTTAsync_connect(l->client, opt);
-    MQTTProperties_free(&props);
+    int rc = P.connect(l->client, opt);
+    P.props_free(&props);
     if (rc != MQTTASYNC_SUCCESS) {
-        log_debug("LINK-CONNECT", "MQTTAsync_connect: %s", MQTTAsync_strerror(rc));
-        s_push_simple(l, LEV_CONNECT_FAILED, rc, 0, MQTTAsync_strerror(rc));
+        log_debug("LINK-CONNECT", "MQTTAsync_connect: %s", P.strerror_(rc));
+        s_push_simple(l, LEV_CONNECT_FAILED, rc, 0, P.strerror_(rc));
         return -EIO;
     }
     return 0;
@@ -432,16 +502,16 @@ int mqtt_link_subscribe(struct mqtt_link *l, const struct mqg_sub *subs, size_t 
         ro.onSuccess = s_on_sub;
         ro.onFailure = s_on_sub_fail;
     }
-    int rc = MQTTAsync_subscribeMany(l->client, (int)n, l->filters, l->qos, &ro);
+    int rc = P.subscribeMany(l->client, (int)n, l->filters, l->qos, &ro);
     if (rc != MQTTASYNC_SUCCESS) {
-        s_push_simple(l, LEV_SUB_FAIL, rc, 0, MQTTAsync_strerror(rc));
+        s_push_simple(l, LEV_SUB_FAIL, rc, 0, P.strerror_(rc));
         return -EIO;
     }
     return 0;
 }
 
 int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payload, size_t len,
-                      int qos, bool retain, uint64_t tag)
+                      int qos, bool retain, uint64_t tag, bool notify)
 {
     MQTTAsync_message m = MQTTAsync_message_initializer;
     m.payload = (void *)payload;
@@ -450,14 +520,16 @@ int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payloa
     m.retained = retain;
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
     ro.context = (void *)(uintptr_t)tag;
-    if (l->version == 5) {
-        ro.onSuccess5 = s_on_pub5;
-        ro.onFailure5 = s_on_pub_fail5;
-    } else {
-        ro.onSuccess = s_on_pub;
-        ro.onFailure = s_on_pub_fail;
+    if (qos > 0 || notify) {
+        if (l->version == 5) {
+            ro.onSuccess5 = s_on_pub5;
+            ro.onFailure5 = s_on_pub_fail5;
+        } else {
+            ro.onSuccess = s_on_pub;
+            ro.onFailure = s_on_pub_fail;
+        }
     }
-    int rc = MQTTAsync_sendMessage(l->client, topic, &m, &ro);
+    int rc = P.sendMessage(l->client, topic, &m, &ro);
     switch (rc) {
     case MQTTASYNC_SUCCESS:
         return 0;
@@ -468,7 +540,7 @@ int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payloa
     case MQTTASYNC_NO_MORE_MSGIDS:
         return -EAGAIN;
     default:
-        log_debug("LINK-PUBLISH", "MQTTAsync_sendMessage: %s", MQTTAsync_strerror(rc));
+        log_debug("LINK-PUBLISH", "MQTTAsync_sendMessage: %s", P.strerror_(rc));
         return -EIO;
     }
 }
@@ -500,7 +572,7 @@ const char *mqtt_link_strerror(int rc)
         break;
     }
     if (rc < 0) {
-        const char *s = MQTTAsync_strerror(rc);
+        const char *s = P.strerror_(rc);
         return s ? s : "connection failed";
     }
     return rc >= 0x80 ? "refused by the broker" : "connection failed";

@@ -64,9 +64,11 @@ int mqtt_link_connect(struct mqtt_link *l);
 int mqtt_link_subscribe(struct mqtt_link *l, const struct mqg_sub *subs, size_t n);
 
 /* Publish (paho copies the message); the outcome arrives as LEV_PUB_OK/FAIL with `tag`.
+ * A QoS 0 publish with notify false reports nothing: paho writes QoS 0 messages in the order
+ * they were given, so the next notified one's LEV_PUB_OK stands for it too.
  * Returns 0, -ENOTCONN when not connected, -EAGAIN when paho's window is full, -EIO. */
 int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payload, size_t len,
-                      int qos, bool retain, uint64_t tag);
+                      int qos, bool retain, uint64_t tag, bool notify);
 
 /* Text for a connect failure code (CONNACK return codes and paho's negative codes). */
 const char *mqtt_link_strerror(int rc);

@@ -21,6 +21,7 @@
 #include "mqg_bus.h"
 #include "mqg_child.h"
 #include "mqg_error.h"
+#include "mqg_fifo.h"
 #include "mqg_log.h"
 #include "mqg_proc.h"
 #include "mqg_topic.h"
@@ -51,21 +52,11 @@ static const char *s_unshare(const char *filter)
     return group_end ? group_end + 1 : filter;
 }
 
-struct r_pending {
-    struct mqg_wire_hdr hdr;
-    char *topic;
-    size_t topic_len;
-    void *payload;
-    size_t payload_len;
-    struct r_pending *next;
-};
-
 struct r_target {
     const char *key;
     size_t key_len;
-    bool enabled; /* has a connector process */
-    struct r_pending *head, *tail;
-    size_t n;
+    bool enabled;        /* has a connector process */
+    struct mqg_fifo out; /* copies for this connection, sent as BATCH bodies */
     bool warned_full;
 };
 
@@ -122,6 +113,7 @@ static int s_build(struct router *r)
         r->targets[i].key = m->conns[i].key;
         r->targets[i].key_len = strlen(m->conns[i].key);
         r->targets[i].enabled = m->conns[i].target_connected;
+        mqg_fifo_init(&r->targets[i].out, (size_t)r->child.queue_max);
     }
     for (size_t i = 0; i < m->n_routes; i++) {
         const struct mqg_route *def = &m->routes[i];
@@ -163,14 +155,7 @@ static void s_free(struct router *r)
         mqg_trie_destroy(&r->tries[i]);
     }
     for (size_t i = 0; r->targets && i < r->child.model.n_conns; i++) {
-        struct r_pending *p = r->targets[i].head;
-        while (p) {
-            struct r_pending *nx = p->next;
-            free(p->topic);
-            free(p->payload);
-            free(p);
-            p = nx;
-        }
+        mqg_fifo_free(&r->targets[i].out);
     }
     for (int d = 0; d < R_MAX_DEPTH; d++) {
         free(r->ms[d].e);
@@ -185,20 +170,21 @@ static void s_free(struct router *r)
     mqg_child_free(&r->child);
 }
 
-/* Queue a copy for target t (dropping the oldest when full). */
-static void s_enqueue(struct router *r, struct r_target *t, const struct mqg_wire_hdr *h,
-                      const char *topic, size_t tlen, const void *payload, size_t plen)
+/* Queue a copy for connection `conn`; s_flush sends it with the others of this turn. */
+static void s_deliver(struct router *r, int conn, const struct mqg_wire_rec *rec)
 {
-    if (t->n >= (size_t)r->child.queue_max) {
-        struct r_pending *old = t->head;
-        t->head = old->next;
-        if (!t->head) {
-            t->tail = NULL;
-        }
-        free(old->topic);
-        free(old->payload);
-        free(old);
-        t->n--;
+    struct r_target *t = &r->targets[conn];
+    if (!t->enabled) {
+        r->n_dropped++;
+        return;
+    }
+    int rc = mqg_fifo_push(&t->out, rec);
+    if (rc < 0) {
+        r->n_dropped++;
+        return;
+    }
+    r->pending++;
+    if (rc == 1) {
         r->pending--;
         r->n_dropped++;
         if (!t->warned_full) {
@@ -207,73 +193,30 @@ static void s_enqueue(struct router *r, struct r_target *t, const struct mqg_wir
             t->warned_full = true;
         }
     }
-    struct r_pending *p = calloc(1, sizeof(*p));
-    if (!p || !(p->topic = malloc(tlen ? tlen : 1)) || !(p->payload = malloc(plen ? plen : 1))) {
-        if (p) {
-            free(p->topic);
-            free(p);
-        }
-        r->n_dropped++;
-        return;
-    }
-    p->hdr = *h;
-    memcpy(p->topic, topic, tlen);
-    p->topic_len = tlen;
-    memcpy(p->payload, payload, plen);
-    p->payload_len = plen;
-    if (t->tail) {
-        t->tail->next = p;
-    } else {
-        t->head = p;
-    }
-    t->tail = p;
-    t->n++;
-    r->pending++;
 }
 
-static void s_deliver(struct router *r, int conn, const char *topic, size_t tlen,
-                      const struct mqg_wire_hdr *h, struct mqg_bus_msg *src)
-{
-    struct r_target *t = &r->targets[conn];
-    if (!t->enabled) {
-        r->n_dropped++;
-        return;
-    }
-    if (t->n == 0) {
-        int rc = mqg_bus_forward(r->bus, t->key, t->key_len, h, topic, tlen, src);
-        if (rc == 0) {
-            r->n_out++;
-            return;
-        }
-        if (rc != -EAGAIN && rc != -EHOSTUNREACH) {
-            log_warn("ROUTER-SEND", "send to %s failed: %s", t->key, strerror(-rc));
-        }
-    }
-    s_enqueue(r, t, h, topic, tlen, src->payload, src->payload_len);
-}
-
+/* Send what waits for each connection, in batches, until a connection's pipe is full or it
+ * is not connected (then the rest waits for the next try). */
 static void s_flush(struct router *r)
 {
     for (size_t i = 0; i < r->child.model.n_conns && r->pending; i++) {
         struct r_target *t = &r->targets[i];
-        while (t->head) {
-            struct r_pending *p = t->head;
-            int rc = mqg_bus_send(r->bus, t->key, t->key_len, &p->hdr, p->topic, p->topic_len,
-                                  p->payload, p->payload_len);
+        while (t->out.count) {
+            size_t len, n;
+            const uint8_t *body = mqg_fifo_peek(&t->out, MQG_BUS_BATCH_BYTES, &len, &n);
+            int rc = mqg_bus_send_batch(r->bus, t->key, t->key_len, r->n_out + 1, body, len);
             if (rc != 0) {
+                if (rc != -EAGAIN && rc != -EHOSTUNREACH) {
+                    log_warn("ROUTER-SEND", "send to %s failed: %s", t->key, strerror(-rc));
+                }
                 break;
             }
-            r->n_out++;
-            t->head = p->next;
-            if (!t->head) {
-                t->tail = NULL;
+            mqg_fifo_consume(&t->out, len, n);
+            r->n_out += n;
+            r->pending -= n;
+            if (!t->out.count) {
                 t->warned_full = false;
             }
-            t->n--;
-            r->pending--;
-            free(p->topic);
-            free(p->payload);
-            free(p);
         }
     }
 }
@@ -298,8 +241,8 @@ static void s_collect(void *value, void *arg)
     ms->e[ms->n++] = e;
 }
 
-static void s_dispatch(struct router *r, size_t ns, const char *topic, uint64_t seq,
-                       struct mqg_bus_msg *src, int depth)
+static void s_dispatch(struct router *r, size_t ns, const char *topic,
+                       const struct mqg_wire_rec *src, int depth)
 {
     if (depth >= R_MAX_DEPTH) {
         r->n_loops++;
@@ -340,14 +283,16 @@ static void s_dispatch(struct router *r, size_t ns, const char *topic, uint64_t 
         } else {
             len = (int)strlen(out);
         }
-        struct mqg_wire_hdr h = {.kind = MQG_MSG_DATA,
-                                 .qos = (uint8_t)t->qos,
-                                 .flags = t->retain ? MQG_WIRE_F_RETAIN : 0,
-                                 .seq = seq};
         if (t->conn == MQG_INTERNAL) {
-            s_dispatch(r, 0, out, seq, src, depth + 1);
+            s_dispatch(r, 0, out, src, depth + 1);
         } else {
-            s_deliver(r, t->conn, out, (size_t)len, &h, src);
+            struct mqg_wire_rec copy = {.flags = t->retain ? MQG_WIRE_F_RETAIN : 0,
+                                        .qos = (uint8_t)t->qos,
+                                        .topic = out,
+                                        .topic_len = (size_t)len,
+                                        .payload = src->payload,
+                                        .payload_len = src->payload_len};
+            s_deliver(r, t->conn, &copy);
         }
     }
 }
@@ -378,11 +323,17 @@ static void s_on_message(struct router *r, struct mqg_bus_msg *m)
         break;
     }
     case MQG_MSG_DATA:
-        r->n_in++;
-        memcpy(r->in_topic, m->topic, m->topic_len);
-        r->in_topic[m->topic_len] = '\0';
-        s_dispatch(r, (size_t)conn + 1, r->in_topic, m->hdr.seq, m, 0);
+    case MQG_MSG_BATCH: {
+        size_t off = 0;
+        struct mqg_wire_rec rec;
+        while (mqg_bus_msg_next(m, &off, &rec)) {
+            r->n_in++;
+            memcpy(r->in_topic, rec.topic, rec.topic_len);
+            r->in_topic[rec.topic_len] = '\0';
+            s_dispatch(r, (size_t)conn + 1, r->in_topic, &rec, 0);
+        }
         break;
+    }
     default:
         break; /* ACK and others: nothing to do here yet */
     }
@@ -390,7 +341,7 @@ static void s_on_message(struct router *r, struct mqg_bus_msg *m)
 
 static void s_drain(struct router *r)
 {
-    for (int budget = 0; budget < 4096; budget++) {
+    for (int budget = 0; budget < 256; budget++) {
         struct mqg_bus_msg m;
         int rc = mqg_bus_recv(r->bus, &m);
         if (rc == -EAGAIN) {
@@ -434,7 +385,7 @@ int router_main(int argc, char **argv)
         s_free(&r);
         return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
     }
-    rc = mqg_bus_bind(r.child.bus, r.child.queue_max, &r.bus);
+    rc = mqg_bus_bind(r.child.bus, MQG_BUS_HWM, &r.bus);
     if (rc != 0) {
         s_free(&r);
         return MQG_EXIT_TRANSIENT;
@@ -443,7 +394,6 @@ int router_main(int argc, char **argv)
              r.child.model.n_conns, r.child.bus);
     mqg_child_ready(&r.child);
 
-    int64_t last_flush = 0;
     while (!r.child.stop) {
         int64_t now = mqg_now_ms();
         char status[256];
@@ -452,18 +402,14 @@ int router_main(int argc, char **argv)
             s_status(&r, status, sizeof(status));
         }
         int timeout = mqg_child_tick(&r.child, now, status);
-        int ev = mqg_bus_events(r.bus);
-        if (ev & MQG_BUS_IN) {
-            timeout = 0;
-        }
         if (r.pending) {
-            if ((ev & MQG_BUS_OUT) || now - last_flush >= R_RETRY_MS) {
-                s_flush(&r);
-                last_flush = now;
-            }
+            s_flush(&r); /* a connection that could not take its copies: try again */
             if (r.pending && timeout > R_RETRY_MS) {
                 timeout = R_RETRY_MS;
             }
+        }
+        if (mqg_bus_events(r.bus) & MQG_BUS_IN) {
+            timeout = 0;
         }
         struct pollfd p[3] = {
             {.fd = mqg_child_ctl_fd(&r.child), .events = POLLIN},
@@ -481,6 +427,7 @@ int router_main(int argc, char **argv)
             mqg_child_on_signal(&r.child);
         }
         s_drain(&r);
+        s_flush(&r);
     }
     rc = r.child.exit_code;
     log_info("ROUTER-DOWN", "stopping: in=%llu out=%llu dropped=%llu", (unsigned long long)r.n_in,

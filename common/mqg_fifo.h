@@ -1,0 +1,42 @@
+/* mqg_fifo — a bounded, ordered queue of messages kept as encoded BATCH records.
+ *
+ * Messages are stored back to back in one growing byte buffer in exactly the form they take
+ * inside a BATCH body (mqg_wire), so sending the oldest messages is handing out a slice of
+ * the buffer: no per-message allocation, one copy in, one copy out. Used by the router (one
+ * per target connection) and by the connector (towards the router). Single-threaded.
+ */
+#ifndef MQG_FIFO_H
+#define MQG_FIFO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqg_wire.h"
+
+struct mqg_fifo {
+    uint8_t *buf;
+    size_t cap;        /* bytes allocated */
+    size_t head, tail; /* records live in buf[head, tail) */
+    size_t count;      /* records held */
+    size_t max;        /* bound: pushing into a full fifo drops the oldest record */
+};
+
+void mqg_fifo_init(struct mqg_fifo *f, size_t max);
+void mqg_fifo_free(struct mqg_fifo *f);
+
+/* Append a copy of r. Returns 0, 1 if the oldest record was dropped to make room, or
+ * -ENOMEM / -EMSGSIZE (topic longer than 65535 bytes or payload of 4 GiB or more); then
+ * nothing changed. */
+int mqg_fifo_push(struct mqg_fifo *f, const struct mqg_wire_rec *r);
+
+/* The oldest records that fit in `limit` bytes (always at least one): returns a pointer to
+ * them and sets *len (bytes) and *n (records); NULL when empty. Valid until the next push. */
+const uint8_t *mqg_fifo_peek(const struct mqg_fifo *f, size_t limit, size_t *len, size_t *n);
+
+/* Remove what the last peek returned (len bytes, n records). */
+void mqg_fifo_consume(struct mqg_fifo *f, size_t len, size_t n);
+
+/* Remove the oldest record. */
+void mqg_fifo_pop(struct mqg_fifo *f);
+
+#endif

@@ -3,8 +3,11 @@
  * Input layout: byte 0 picks 1..3 frames; every frame but the last is preceded by a 2-byte
  * little-endian length (clamped to what is left); the last frame takes the rest. Each frame
  * is copied into its own heap block so ASan sees any read past its length. Besides "no
- * crash", it checks invariants and traps when one breaks: decode/encode round trip, and for
- * the frames read as strings, covers/match consistency and render/check_template agreement.
+ * crash", it checks invariants and traps when one breaks: decode/encode round trip, BATCH
+ * bodies (validate accepts exactly the bodies that walk cleanly record by record, and a valid
+ * body re-encodes to the same bytes), and for the frames read as strings, covers/match
+ * consistency and render/check_template agreement. For a BATCH input, byte 0 = 1 (2 frames),
+ * then 0x10 0x00 (header length), the 16-byte header, and the body.
  * Built only with clang and MQG_FUZZ=ON (fuzz/CMakeLists.txt).
  */
 #include <errno.h>
@@ -27,13 +30,84 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Walk body[0..len) record by record. Every record handed out must lie inside the body, right
+ * after the previous one, with valid flags and qos. Returns the number of records if the walk
+ * ends exactly at len and every topic passes mqg_wire_topic_ok, else -1. */
+static long s_walk(const void *body, size_t len)
+{
+    const uint8_t *b = body;
+    size_t off = 0;
+    long n = 0;
+    bool topics_ok = true;
+    struct mqg_wire_rec r;
+    int rc;
+    for (;;) {
+        size_t prev = off;
+        rc = mqg_wire_rec_next(body, len, &off, &r);
+        if (rc != 1) {
+            S_CHECK(off == prev);
+            break;
+        }
+        S_CHECK(off > prev && off <= len);
+        S_CHECK(off - prev == mqg_wire_rec_size(r.topic_len, r.payload_len));
+        S_CHECK(r.topic == (const char *)b + prev + MQG_WIRE_REC_HDR_LEN);
+        S_CHECK((const uint8_t *)r.payload == b + prev + MQG_WIRE_REC_HDR_LEN + r.topic_len);
+        S_CHECK(r.topic_len <= 0xFFFF && (uint64_t)r.payload_len <= 0xFFFFFFFFu);
+        S_CHECK(r.qos <= 2 && (r.flags & ~MQG_WIRE_F_MASK) == 0);
+        topics_ok = topics_ok && mqg_wire_topic_ok(r.topic, r.topic_len);
+        n++;
+    }
+    S_CHECK(rc == 0 || rc == -EPROTO);
+    S_CHECK(rc != 0 || off == len);
+    return rc == 0 && topics_ok ? n : -1;
+}
+
+/* A valid BATCH body: >= 1 records, each with a valid topic, ending exactly at len, and
+ * encoding the records again gives the same bytes. */
+static void s_check_batch(const void *body, size_t len)
+{
+    S_CHECK(len >= MQG_WIRE_REC_HDR_LEN + 1);
+    uint8_t *out = malloc(len);
+    if (!out) {
+        return;
+    }
+    memset(out, 0xa5, len);
+    size_t off = 0;
+    long n = 0;
+    struct mqg_wire_rec r;
+    int rc;
+    while ((rc = mqg_wire_rec_next(body, len, &off, &r)) == 1) {
+        S_CHECK(mqg_wire_topic_ok(r.topic, r.topic_len));
+        size_t sz = mqg_wire_rec_size(r.topic_len, r.payload_len);
+        S_CHECK(sz <= off);
+        mqg_wire_rec_encode(&r, out + off - sz);
+        n++;
+    }
+    S_CHECK(rc == 0 && off == len && n >= 1);
+    S_CHECK(memcmp(out, body, len) == 0);
+    free(out);
+}
+
 static void s_fuzz_wire(size_t n, const void *const *frames, const size_t *lens)
 {
     struct mqg_wire_hdr h;
     uint8_t enc[MQG_WIRE_HDR_LEN];
-    if (mqg_wire_validate(n, frames, lens, &h) == 0) {
+    int vrc = mqg_wire_validate(n, frames, lens, &h);
+    if (vrc == 0) {
         S_CHECK(mqg_wire_frames(h.kind) == (int)n);
         S_CHECK(h.kind != MQG_MSG_DATA || mqg_wire_topic_ok(frames[1], lens[1]));
+        if (h.kind == MQG_MSG_BATCH) {
+            S_CHECK(n == 2);
+            s_check_batch(frames[1], lens[1]);
+        }
+    }
+    if (n >= 2) {
+        /* any second frame, read as a BATCH body: never out of bounds, and for a BATCH
+         * header validate agrees with the walk */
+        long recs = s_walk(frames[1], lens[1]);
+        if (n == 2 && mqg_wire_hdr_decode(frames[0], lens[0], &h) == 0 && h.kind == MQG_MSG_BATCH) {
+            S_CHECK((vrc == 0) == (recs >= 1));
+        }
     }
     if (mqg_wire_hdr_decode(frames[0], lens[0], &h) == 0) {
         S_CHECK(lens[0] == MQG_WIRE_HDR_LEN);

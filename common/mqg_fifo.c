@@ -79,6 +79,21 @@ static int s_room(struct mqg_fifo *f, size_t need)
     return 0;
 }
 
+int mqg_fifo_append(struct mqg_fifo *f, const struct mqg_wire_rec *r)
+{
+    if (r->topic_len > 0xFFFF || (uint64_t)r->payload_len > 0xFFFFFFFFu) {
+        return -EMSGSIZE;
+    }
+    size_t need = mqg_wire_rec_size(r->topic_len, r->payload_len);
+    if (s_room(f, need) != 0) {
+        return -ENOMEM;
+    }
+    mqg_wire_rec_encode(r, f->buf + f->tail);
+    f->tail += need;
+    f->count++;
+    return 0;
+}
+
 int mqg_fifo_push(struct mqg_fifo *f, const struct mqg_wire_rec *r)
 {
     if (r->topic_len > 0xFFFF || (uint64_t)r->payload_len > 0xFFFFFFFFu) {
@@ -89,14 +104,8 @@ int mqg_fifo_push(struct mqg_fifo *f, const struct mqg_wire_rec *r)
         mqg_fifo_pop(f);
         dropped = 1;
     }
-    size_t need = mqg_wire_rec_size(r->topic_len, r->payload_len);
-    if (s_room(f, need) != 0) {
-        return -ENOMEM;
-    }
-    mqg_wire_rec_encode(r, f->buf + f->tail);
-    f->tail += need;
-    f->count++;
-    return dropped;
+    int rc = mqg_fifo_append(f, r);
+    return rc < 0 ? rc : dropped;
 }
 
 const uint8_t *mqg_fifo_peek(const struct mqg_fifo *f, size_t limit, size_t *len, size_t *n)

@@ -29,6 +29,11 @@ void mqg_fifo_free(struct mqg_fifo *f);
  * nothing changed. */
 int mqg_fifo_push(struct mqg_fifo *f, const struct mqg_wire_rec *r);
 
+/* Append a copy of r even when the fifo holds max records already (a sender that paused its
+ * input when the fifo was full may overshoot by the one batch it was handling). Returns 0,
+ * -ENOMEM or -EMSGSIZE. */
+int mqg_fifo_append(struct mqg_fifo *f, const struct mqg_wire_rec *r);
+
 /* The oldest records that fit in `limit` bytes (always at least one): returns a pointer to
  * them and sets *len (bytes) and *n (records); NULL when empty. Valid until the next push. */
 const uint8_t *mqg_fifo_peek(const struct mqg_fifo *f, size_t limit, size_t *len, size_t *n);

@@ -257,14 +257,25 @@ static void s_rewind(struct connector *c)
     c->cursor = 0;
 }
 
+/* Connected, and as many messages queued for the broker as allowed: read nothing more from
+ * the router, so the router holds its copies and, when its queue for us is full too, stops
+ * taking new messages from the sources (flow control instead of loss while the broker is
+ * merely slower than the sources). While the broker is down, messages keep coming and the
+ * oldest are dropped beyond the bound instead (an outage must not stop the other routes). */
+static bool s_bus_paused(const struct connector *c)
+{
+    return c->state >= C_SUBSCRIBING && c->to_broker.count >= c->to_broker.max;
+}
+
 static void s_on_router_data(struct connector *c, const struct mqg_wire_rec *rec)
 {
+    bool keep_all = c->state >= C_SUBSCRIBING; /* overshoot by the one batch being read */
     struct cq_item *oldest = cq_at(&c->to_broker, 0);
-    if (c->to_broker.count >= c->to_broker.max && oldest->state == CQ_INFLIGHT) {
+    if (!keep_all && c->to_broker.count >= c->to_broker.max && oldest->state == CQ_INFLIGHT) {
         c->inflight--; /* its result will find nothing */
     }
     int rc = cq_push(&c->to_broker, rec->topic, rec->topic_len, rec->payload, rec->payload_len,
-                     rec->qos, (rec->flags & MQG_WIRE_F_RETAIN) != 0);
+                     rec->qos, (rec->flags & MQG_WIRE_F_RETAIN) != 0, keep_all);
     if (rc == 1) {
         c->n_dropped++;
         if (c->cursor) {
@@ -389,7 +400,7 @@ static void s_on_link_events(struct connector *c)
 
 static void s_on_bus(struct connector *c)
 {
-    for (int budget = 0; budget < 256; budget++) {
+    for (int budget = 0; budget < 256 && !s_bus_paused(c); budget++) {
         struct mqg_bus_msg m;
         int rc = mqg_bus_recv(c->bus, &m);
         if (rc == -EAGAIN) {
@@ -550,7 +561,7 @@ int connector_main(int argc, char **argv)
         if ((bev & MQG_BUS_OUT) && c.to_router.count && !c.holding) {
             s_flush_router(&c); /* the pipe to the router has room again */
         }
-        if (bev & MQG_BUS_IN) {
+        if ((bev & MQG_BUS_IN) && !s_bus_paused(&c)) {
             timeout = 0;
         }
         int64_t wait_us = (int64_t)timeout * 1000;

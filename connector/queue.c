@@ -40,10 +40,10 @@ static int s_grow(struct cq *q)
 }
 
 int cq_push(struct cq *q, const char *topic, size_t topic_len, const void *payload,
-            size_t payload_len, int qos, bool retain)
+            size_t payload_len, int qos, bool retain, bool keep_all)
 {
     int dropped = 0;
-    if (q->count >= q->max) {
+    if (q->count >= q->max && !keep_all) {
         cq_pop(q);
         dropped = 1;
     }

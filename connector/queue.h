@@ -38,9 +38,10 @@ struct cq {
 void cq_init(struct cq *q, size_t max);
 void cq_free(struct cq *q);
 
-/* Append a copy. Returns 1 if the oldest item was dropped to make room, 0, or -ENOMEM. */
+/* Append a copy. Returns 1 if the oldest item was dropped to make room, 0, or -ENOMEM. With
+ * keep_all nothing is dropped: the queue may go beyond max (by what the caller lets in). */
 int cq_push(struct cq *q, const char *topic, size_t topic_len, const void *payload,
-            size_t payload_len, int qos, bool retain);
+            size_t payload_len, int qos, bool retain, bool keep_all);
 
 /* i-th item from the oldest (i < count), or NULL. */
 struct cq_item *cq_at(const struct cq *q, size_t i);

@@ -57,6 +57,7 @@ struct r_target {
     size_t key_len;
     bool enabled;        /* has a connector process */
     struct mqg_fifo out; /* copies for this connection, sent as BATCH bodies */
+    bool busy;           /* connected but its pipe is full: it is slower than the sources */
     bool warned_full;
 };
 
@@ -178,7 +179,9 @@ static void s_deliver(struct router *r, int conn, const struct mqg_wire_rec *rec
         r->n_dropped++;
         return;
     }
-    int rc = mqg_fifo_push(&t->out, rec);
+    /* a busy connection pauses the input (s_paused) instead of losing its oldest copies;
+     * the batch being handled may overshoot the bound */
+    int rc = t->busy ? mqg_fifo_append(&t->out, rec) : mqg_fifo_push(&t->out, rec);
     if (rc < 0) {
         r->n_dropped++;
         return;
@@ -209,8 +212,10 @@ static void s_flush(struct router *r)
                 if (rc != -EAGAIN && rc != -EHOSTUNREACH) {
                     log_warn("ROUTER-SEND", "send to %s failed: %s", t->key, strerror(-rc));
                 }
+                t->busy = rc == -EAGAIN;
                 break;
             }
+            t->busy = false;
             mqg_fifo_consume(&t->out, len, n);
             r->n_out += n;
             r->pending -= n;
@@ -339,9 +344,24 @@ static void s_on_message(struct router *r, struct mqg_bus_msg *m)
     }
 }
 
+/* Flow control: a connected target that cannot keep up and has a full queue stops the
+ * router from taking new messages (they wait in the sources' connectors), so nothing is
+ * dropped while every broker is connected. A target that is not connected (its connector is
+ * restarting) never stops the others: its queue drops its oldest copies. */
+static bool s_paused(const struct router *r)
+{
+    for (size_t i = 0; i < r->child.model.n_conns; i++) {
+        const struct r_target *t = &r->targets[i];
+        if (t->busy && t->out.count >= t->out.max) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void s_drain(struct router *r)
 {
-    for (int budget = 0; budget < 256; budget++) {
+    for (int budget = 0; budget < 256 && !s_paused(r); budget++) {
         struct mqg_bus_msg m;
         int rc = mqg_bus_recv(r->bus, &m);
         if (rc == -EAGAIN) {
@@ -408,7 +428,7 @@ int router_main(int argc, char **argv)
                 timeout = R_RETRY_MS;
             }
         }
-        if (mqg_bus_events(r.bus) & MQG_BUS_IN) {
+        if ((mqg_bus_events(r.bus) & MQG_BUS_IN) && !s_paused(&r)) {
             timeout = 0;
         }
         struct pollfd p[3] = {

@@ -33,11 +33,14 @@
 #define C_HELLO_MS 500
 #define C_DRAIN_MS 1500
 #define C_MAX_TRIES 5
-/* After taking the messages paho has received, the next look is at least this much later:
- * under load the messages of that time go to the router as one batch (one wake-up of every
- * thread on the way instead of one per message); a message after a quiet spell goes at
- * once. */
+/* After taking the events paho has produced (messages received, publishes done), the next
+ * look is a little later, so that under load they travel as one batch (one wake-up of every
+ * thread on the way instead of one per message). The pause is short while events come one
+ * at a time (latency) and long once a look finds several (the sources are faster than one
+ * message per pause: throughput). */
 #define C_COALESCE_US 200
+#define C_COALESCE_BUSY_US 1000
+#define C_COALESCE_BUSY_EVENTS 2
 /* QoS 0 publishes report their completion only every this many (see s_on_pub_result). */
 #define C_QOS0_NOTIFY 32
 
@@ -349,12 +352,15 @@ static void s_on_lost(struct connector *c, struct link_ev *ev, int64_t now)
     s_schedule_reconnect(c, now);
 }
 
-static void s_on_link_events(struct connector *c)
+/* Handle what paho reported; returns the number of events. */
+static int s_on_link_events(struct connector *c)
 {
+    int n = 0;
     struct link_ev *ev = mqtt_link_take(c->link);
     int64_t now = mqg_now_ms();
     while (ev) {
         struct link_ev *next = ev->next;
+        n++;
         switch (ev->kind) {
         case LEV_MSG:
             s_on_broker_message(c, ev);
@@ -396,6 +402,7 @@ static void s_on_link_events(struct connector *c)
         free(ev);
         ev = next;
     }
+    return n;
 }
 
 static void s_on_bus(struct connector *c)
@@ -587,8 +594,9 @@ int connector_main(int argc, char **argv)
             mqg_child_on_signal(&c.child);
         }
         if (p[2].revents) {
-            s_on_link_events(&c);
-            c.link_quiet_until = mqg_now_us() + C_COALESCE_US;
+            int n = s_on_link_events(&c);
+            c.link_quiet_until =
+                mqg_now_us() + (n >= C_COALESCE_BUSY_EVENTS ? C_COALESCE_BUSY_US : C_COALESCE_US);
         }
         s_on_bus(&c);
         if (c.to_router.count && !c.holding) {

@@ -1,0 +1,998 @@
+#!/usr/bin/env python3
+"""bench.py — mqgate throughput/latency benchmark (run it through bench/run).
+
+For every workload three systems move the same messages between MQTT brokers started on free
+loopback ports:
+
+  bridge  mosquitto's own bridge: a `connection` on the plant broker pushes to the cloud broker
+  mqgate  mqgate bridging plant -> cloud (subscribe endpoint, mapping, write endpoint)
+  direct  publish and subscribe on one broker (the ceiling)
+
+The load generator (bench/mqbench.c, libmosquitto) publishes on the plant broker and
+subscribes on the cloud broker (direct: the plant broker), checks loss, duplicates and order
+and measures the latency. Fresh brokers (and a fresh mqgate) for every workload and system.
+
+Every wait is capped and the caps shrink to fit a total time budget, so the run ends in time
+even when a system is slow; bad numbers never make it fail (exit 1 only for real errors: the
+build fails, a broker does not start).
+
+Python standard library only.
+"""
+import argparse
+import atexit
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(HERE)
+MOSQUITTO = "/usr/sbin/mosquitto"
+T_START = time.monotonic()
+
+SYSTEMS = ("bridge", "mqgate", "direct")
+FANOUT_TARGETS = 10
+
+# name, qos, count, payload bytes, rate (0 = burst), source topics, copies per message
+WORKLOADS = [
+    dict(name="burst-qos0-64B", qos=0, count=200000, size=64, rate=0, topics=1, copies=1,
+         quick_count=20000,
+         what="burst of 200,000 messages, QoS 0, 64 B"),
+    dict(name="burst-qos1-64B", qos=1, count=200000, size=64, rate=0, topics=1, copies=1,
+         quick_count=20000,
+         what="burst of 200,000 messages, QoS 1, 64 B"),
+    dict(name="burst-qos1-16KB", qos=1, count=20000, size=16384, rate=0, topics=1, copies=1,
+         quick_count=2000,
+         what="burst of 20,000 messages, QoS 1, 16 KB"),
+    dict(name="steady-qos1-10k", qos=1, count=50000, size=64, rate=10000, topics=1, copies=1,
+         quick_count=10000,
+         what="10,000 msg/s for 5 s, QoS 1, 64 B"),
+    dict(name="fanout-qos1-100x10", qos=1, count=20000, size=64, rate=0, topics=100,
+         copies=FANOUT_TARGETS, quick_count=2000,
+         what="20,000 messages on 100 topics, each to 10 targets (200,000 deliveries), QoS 1"),
+]
+
+# ---------------------------------------------------------------------------------------------
+# processes we started: stopped at exit whatever happens
+
+_procs = []  # Popen objects, each the leader of its own process group
+_extra_pids = set()  # pids outside those groups (mqgate children, in case they left the group)
+
+
+def _kill_everything():
+    for p in _procs:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                p.wait(2)
+            except Exception:
+                pass
+    for pid in list(_extra_pids):
+        if pid_alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+atexit.register(_kill_everything)
+
+
+def _on_signal(signum, frame):
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
+def spawn(args, **kw):
+    p = subprocess.Popen(args, start_new_session=True, **kw)
+    _procs.append(p)
+    return p
+
+
+def stop_proc(p, sig=signal.SIGTERM, grace=5.0, group=True):
+    """Signal p (or its process group), wait up to grace seconds, then SIGKILL the group."""
+    if p is None:
+        return None
+    if p.poll() is None:
+        try:
+            if group:
+                os.killpg(p.pid, sig)
+            else:
+                p.send_signal(sig)
+        except OSError:
+            pass
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+    return p.returncode
+
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def children_of(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[-1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(d))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def proc_status(pid, *keys):
+    """Values in kB of VmRSS/VmHWM/... from /proc/PID/status (None if unreadable)."""
+    out = {k: None for k in keys}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in out:
+                    out[k] = int(v.split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    return out
+
+
+def cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid):
+    """CPU seconds (user + system) a process used so far; None if it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[-1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def stat_cpu():
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return (sum(v) - idle) / CLK_TCK, sum(v) / CLK_TCK
+
+
+def cpu_busy(seconds=0.5):
+    """Share of all CPUs busy (0..1) over `seconds`, from /proc/stat."""
+    def snap():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3] + (v[4] if len(v) > 4 else 0)
+        return sum(v), idle
+    t1, i1 = snap()
+    time.sleep(seconds)
+    t2, i2 = snap()
+    dt = t2 - t1
+    return 0.0 if dt <= 0 else max(0.0, 1.0 - (i2 - i1) / dt)
+
+
+class FatalError(Exception):
+    """A real error: the run cannot continue (build failed, broker did not start)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# build
+
+def run_logged(args, cwd, what, log):
+    print("  $ %s" % " ".join(args), flush=True)
+    with open(log, "ab") as f:
+        r = subprocess.run(args, cwd=cwd, stdout=f, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        with open(log, "rb") as f:
+            tail = f.read().decode(errors="replace").splitlines()[-40:]
+        raise FatalError("%s failed (exit %d); last lines of %s:\n%s"
+                         % (what, r.returncode, log, "\n".join(tail)))
+
+
+def build(args):
+    bdir = args.build_dir
+    os.makedirs(bdir, exist_ok=True)
+    log = os.path.join(bdir, "bench-build.log")
+    open(log, "w").close()
+    if not args.no_build:
+        print("building mqgate (Release) in %s" % bdir, flush=True)
+        run_logged(["cmake", "-S", SRC, "-B", bdir, "-DCMAKE_BUILD_TYPE=Release"], SRC,
+                   "cmake configure", log)
+        run_logged(["cmake", "--build", bdir, "-j2", "--target", "mqgate", "mqgate-router",
+                    "mqgate-connector"], SRC, "cmake build", log)
+    for exe in ("mqgate", "mqgate-router", "mqgate-connector"):
+        if not os.access(os.path.join(bdir, "bin", exe), os.X_OK):
+            raise FatalError("%s/bin/%s missing (build first, or drop --no-build)" % (bdir, exe))
+    # the load generator: always (re)built when its source is newer; it takes a second
+    src = os.path.join(HERE, "mqbench.c")
+    exe = os.path.join(bdir, "bench", "mqbench")
+    os.makedirs(os.path.dirname(exe), exist_ok=True)
+    if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
+        print("building the load generator %s" % exe, flush=True)
+        cc = os.environ.get("CC", "cc")
+        run_logged([cc, "-std=c11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-o",
+                    exe, src, "-lmosquitto", "-lpthread", "-lm"], SRC, "building mqbench", log)
+    return exe
+
+
+# ---------------------------------------------------------------------------------------------
+# brokers, bridge, gateway
+
+class Broker:
+    """mosquitto on a free loopback port; identical settings for every system."""
+
+    def __init__(self, workdir, name, extra=""):
+        self.name = name
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.log = os.path.join(self.dir, "mosquitto.log")
+        self.conf = os.path.join(self.dir, "mosquitto.conf")
+        lines = [
+            "user root" if os.geteuid() == 0 else "",
+            "listener %d 127.0.0.1" % self.port,
+            "allow_anonymous true",
+            "persistence false",
+            "log_dest file %s" % self.log,
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            # no limits: every message a subscriber (or bridge) has not taken yet is kept,
+            # QoS 0 included (with both at 0 mosquitto 2.0 never drops QoS 0 to a client)
+            "max_queued_messages 0",
+            "max_inflight_messages 0",
+            "set_tcp_nodelay true",
+            extra,
+        ]
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = spawn([MOSQUITTO, "-c", self.conf], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+        end = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    break
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > end:
+                raise FatalError("mosquitto (%s) did not start on port %d; see %s:\n%s"
+                                 % (name, self.port, self.log, tail(self.log, 10)))
+            time.sleep(0.02)
+
+    def peak_rss_kb(self):
+        return proc_status(self.proc.pid, "VmHWM")["VmHWM"]
+
+    def stop(self):
+        stop_proc(self.proc, grace=3.0)
+
+
+def bridge_conf(cloud_port, qos, targets):
+    """Bridge sections for the plant broker: `targets` connections, each pushing bench/# to
+    the cloud broker under its own prefix t<k>/ (so each target gets its own copy)."""
+    out = []
+    for k in range(targets):
+        out += [
+            "",
+            "connection bench-bridge-%d" % k,
+            "address 127.0.0.1:%d" % cloud_port,
+            "bridge_protocol_version mqttv311",
+            "cleansession true",
+            "notifications false",
+            "keepalive_interval 60",
+            "restart_timeout 1",
+            "start_type automatic",
+            'topic bench/# out %d "" t%d/' % (qos, k),
+        ]
+    return "\n".join(out)
+
+
+def mqgate_service(plant_port, cloud_port, qos, targets):
+    """Commissioning file: subscribe endpoint on plant, one write endpoint per target on
+    cloud (t<k>/bench/data), one mapping with an entry per target."""
+    res = """description: mqgate benchmark (bench/run)
+metadata:
+  name: Bench
+resources:
+  plant:
+    type: Cybus::Connection
+    properties:
+      protocol: Mqtt
+      connection: {host: 127.0.0.1, port: %(plant)d, scheme: mqtt, reconnectPeriod: 200}
+  cloud:
+    type: Cybus::Connection
+    properties:
+      protocol: Mqtt
+      connection: {host: 127.0.0.1, port: %(cloud)d, scheme: mqtt, reconnectPeriod: 200}
+  source:
+    type: Cybus::Endpoint
+    properties:
+      protocol: Mqtt
+      connection: !ref plant
+      subscribe: {topic: "bench/#", qos: %(qos)d}
+""" % {"plant": plant_port, "cloud": cloud_port, "qos": qos}
+    for k in range(targets):
+        res += """  sink%(k)d:
+    type: Cybus::Endpoint
+    properties:
+      protocol: Mqtt
+      connection: !ref cloud
+      write: {topic: t%(k)d/bench/data, qos: %(qos)d, retain: false}
+""" % {"k": k, "qos": qos}
+    res += """  route:
+    type: Cybus::Mapping
+    properties:
+      mappings:
+"""
+    for k in range(targets):
+        res += """        - subscribe: {endpoint: !ref source, qos: %(qos)d}
+          publish: {endpoint: !ref sink%(k)d}
+""" % {"k": k, "qos": qos}
+    return res
+
+
+def tail(path, n):
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-n:])
+
+
+class Gateway:
+    """mqgate run on a generated service file, in its own process group."""
+
+    def __init__(self, workdir, service_text, bindir, instance):
+        self.dir = os.path.join(workdir, "mqgate")
+        os.makedirs(self.dir, exist_ok=True)
+        self.service = os.path.join(self.dir, "service.yml")
+        with open(self.service, "w") as f:
+            f.write(service_text)
+        self.cfg = os.path.join(self.dir, "mqgate.cfg")
+        self.log = os.path.join(self.dir, "mqgate.log")
+        with open(self.cfg, "w") as f:
+            f.write('instance = "%s";\nruntime_dir = "%s";\n'
+                    'log = { level = "warn"; file = "%s"; };\n'
+                    % (instance, os.path.join(self.dir, "run"), self.log))
+        self.logf = open(os.path.join(self.dir, "stderr.log"), "ab")
+        # argv[0] "…/mqgate[bench]": mqgate finds its children through /proc/self/exe, and
+        # a `pkill -f "mqgate run"` someone runs on the same machine (a test script, a
+        # colleague's experiment) does not stop the gateway in the middle of a measurement
+        exe = os.path.join(bindir, "mqgate")
+        self.proc = spawn([exe + "[bench]", "run", "-c", self.cfg, self.service], executable=exe,
+                          stdout=self.logf, stderr=subprocess.STDOUT)
+        self.pids = {}
+        self.restarts = {}
+
+    def find_children(self, want=3, timeout=5.0):
+        """{label: pid} for the supervisor, the router and each connector (labels found
+        before keep their last pid while a child is being restarted)."""
+        end = time.monotonic() + timeout
+        while True:
+            pids = {"sup": self.proc.pid}
+            for pid in children_of(self.proc.pid):
+                argv = cmdline(pid)
+                if not argv:
+                    continue
+                exe = os.path.basename(argv[0])
+                if exe == "mqgate-router":
+                    pids["router"] = pid
+                elif exe == "mqgate-connector":
+                    key = argv[argv.index("--key") + 1] if "--key" in argv[:-1] else str(pid)
+                    pids["conn:" + key.split("/")[-1]] = pid
+            if len(pids) >= 1 + want or time.monotonic() > end or self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        for label, pid in pids.items():
+            if label != "sup":
+                _extra_pids.add(pid)
+            old = self.pids.get(label)
+            if old is not None and old != pid:
+                self.restarts[label] = self.restarts.get(label, 0) + 1
+        merged = dict(self.pids)
+        merged.update(pids)
+        self.pids = merged
+        return merged
+
+    def start_sampler(self, interval=0.2):
+        """Follow VmHWM of every process (and restarted children) until stop_sampler."""
+        self.peak = {}
+        self._stop_ev = threading.Event()
+
+        def sample():
+            for label, pid in list(self.pids.items()):
+                v = proc_status(pid, "VmHWM")["VmHWM"]
+                if v is not None and v > self.peak.get(label, 0):
+                    self.peak[label] = v
+
+        def loop():
+            last_scan = 0.0
+            while not self._stop_ev.is_set():
+                if time.monotonic() - last_scan > 1.0 and self.proc.poll() is None:
+                    self.find_children(want=0, timeout=0)
+                    last_scan = time.monotonic()
+                sample()
+                self._stop_ev.wait(interval)
+            sample()
+
+        self._sampler = threading.Thread(target=loop, daemon=True)
+        self._sampler.start()
+
+    def stop_sampler(self):
+        """{label: peak VmHWM kB}."""
+        self._stop_ev.set()
+        self._sampler.join(5)
+        return {k: self.peak.get(k) for k in self.pids}
+
+    def mem(self, key):
+        return {label: proc_status(pid, key)[key] for label, pid in self.pids.items()}
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM to the supervisor (it stops its children in order); then kill leftovers."""
+        t0 = time.monotonic()
+        rc = stop_proc(self.proc, grace=6.0, group=False)
+        took = time.monotonic() - t0
+        for label, pid in self.pids.items():
+            if pid_alive(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        self.logf.close()
+        return rc, took
+
+    def problems(self):
+        """WARN/ERROR lines of its log (level warn: nothing else is written)."""
+        lines = []
+        for path in (self.log, os.path.join(self.dir, "stderr.log")):
+            try:
+                with open(path, "rb") as f:
+                    lines += [ln for ln in f.read().decode(errors="replace").splitlines()
+                              if ln.strip()]
+            except OSError:
+                pass
+        return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# one workload on one system
+
+def mqbench(exe, args, timeout, abort_if=None):
+    """Run the generator; its JSON line (dict) or {'error': ...}. abort_if(): checked every
+    0.2 s, a text when there is no point in waiting (e.g. mqgate exited)."""
+    p = spawn([exe] + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                out, err = p.communicate(timeout=0.2 if abort_if else timeout)
+                break
+            except subprocess.TimeoutExpired:
+                why = abort_if() if abort_if else None
+                if why or time.monotonic() > end:
+                    if not why:
+                        raise
+                    stop_proc(p, sig=signal.SIGKILL, grace=1)
+                    p.communicate()
+                    _procs.remove(p)
+                    return {"error": why}
+    except subprocess.TimeoutExpired:
+        stop_proc(p, sig=signal.SIGKILL, grace=1)
+        out, err = p.communicate()
+        _procs.remove(p)
+        return {"error": "mqbench killed after %.0f s" % timeout,
+                "stderr": err.decode(errors="replace")[-2000:]}
+    except BaseException:
+        stop_proc(p, sig=signal.SIGKILL, grace=1)
+        raise
+    _procs.remove(p)
+    res = None
+    for line in out.decode(errors="replace").splitlines():
+        if line.startswith("{"):
+            try:
+                res = json.loads(line)
+            except ValueError:
+                pass
+    if res is None:
+        return {"error": "mqbench exit %d without result" % p.returncode,
+                "stderr": err.decode(errors="replace")[-2000:]}
+    e = err.decode(errors="replace").strip()
+    if e:
+        res["stderr"] = e[-2000:]
+    res["exit"] = p.returncode
+    return res
+
+
+def run_one(ctx, wl, system, max_time):
+    """Start brokers (+ bridge or mqgate), run the generator, collect numbers, stop it all."""
+    a = ctx.args
+    work = os.path.join(ctx.tmp, "%s-%s" % (wl["name"], system))
+    os.makedirs(work, exist_ok=True)
+    qos, copies = wl["qos"], wl["copies"]
+    count = wl["quick_count"] if a.quick else wl["count"]
+    res = {"workload": wl["name"], "system": system, "qos": qos, "count": count,
+           "size": wl["size"], "rate_target": wl["rate"], "topics": wl["topics"],
+           "copies": copies, "max_time_s": round(max_time, 1)}
+    gen = ["--qos", qos, "--count", count, "--size", wl["size"], "--rate", wl["rate"],
+           "--topics", wl["topics"], "--topic-prefix", "bench/src",
+           "--idle-timeout", ctx.idle_timeout, "--max-time", "%.1f" % max_time,
+           "--probe-timeout", ctx.probe_timeout]
+    brokers, gw = [], None
+    t0 = time.monotonic()
+    try:
+        if system == "direct":
+            plant = Broker(work, "plant")
+            brokers.append(plant)
+            gen += ["--pub-port", plant.port, "--sub-port", plant.port,
+                    "--sub-filter", "bench/#"]
+            if copies > 1:
+                gen += ["--subs", copies]
+        else:
+            cloud = Broker(work, "cloud")
+            brokers.append(cloud)
+            if system == "bridge":
+                plant = Broker(work, "plant", extra=bridge_conf(cloud.port, qos, copies))
+                brokers.insert(0, plant)
+            else:
+                plant = Broker(work, "plant")
+                brokers.insert(0, plant)
+                ctx.instances += 1
+                gw = Gateway(work, mqgate_service(plant.port, cloud.port, qos, copies),
+                             ctx.bindir, "bench%d-%d" % (os.getpid(), ctx.instances))
+                gw.find_children(want=3)
+                # path up (probe through mqgate), then the idle memory, before any load
+                pr = mqbench(ctx.mqbench, ["--pub-port", plant.port, "--sub-port", cloud.port,
+                                           "--qos", qos, "--size", wl["size"],
+                                           "--topic-prefix", "bench/src", "--sub-filter", "#",
+                                           "--expect-copies", copies, "--probe-only",
+                                           "--probe-timeout", ctx.probe_timeout],
+                             timeout=ctx.probe_timeout + 15,
+                             abort_if=lambda: None if gw.alive() else
+                             "mqgate exited with %s at start" % gw.proc.returncode)
+                res["startup_probe_s"] = pr.get("probe_s")
+                gw.find_children(want=3, timeout=0.5)
+                res["idle_rss_kb"] = gw.mem("VmRSS")
+                if not pr.get("path_up"):
+                    res["error"] = pr.get("error") or \
+                        "mqgate path not up after %.0f s (probe never arrived)" % ctx.probe_timeout
+            gen += ["--pub-port", plant.port, "--sub-port", cloud.port, "--sub-filter", "#",
+                    "--expect-copies", copies]
+        if "error" not in res:
+            ours = {"broker:" + b.name: b.proc.pid for b in brokers}
+            if gw:
+                ours.update({"mqgate:" + k: v for k, v in gw.pids.items()})
+            cpu0 = {k: proc_cpu(pid) for k, pid in ours.items()}
+            m0 = stat_cpu()
+            if gw:
+                gw.start_sampler()
+            r = mqbench(ctx.mqbench, gen, timeout=max_time + ctx.probe_timeout + 20)
+            if gw:
+                res["peak_rss_kb"] = gw.stop_sampler()
+            m1 = stat_cpu()
+            cpu1 = {k: proc_cpu(pid) for k, pid in ours.items()}
+            cpu = {k: round(cpu1[k] - cpu0[k], 3) for k in ours
+                   if cpu0[k] is not None and cpu1[k] is not None}
+            cpu["generator"] = r.pop("cpu_s", None)
+            res["cpu_by_process_s"] = cpu
+            system_cpu = sum(v for k, v in cpu.items() if k != "generator" and v)
+            res["system_cpu_s"] = round(system_cpu, 3)
+            if r.get("unique"):
+                res["system_cpu_us_per_msg"] = round(system_cpu / r["unique"] * 1e6, 2)
+            busy, total = m1[0] - m0[0], m1[1] - m0[1]
+            if total > 0:
+                other = busy - system_cpu - (cpu["generator"] or 0)
+                res["other_cpu_share"] = round(max(0.0, other / total), 3)
+            res.update(r)
+            if r.get("path_up") is False and "error" not in res:
+                res["error"] = "path not up after %.0f s (probe never arrived)" % ctx.probe_timeout
+        if gw:
+            if "peak_rss_kb" not in res:
+                res["peak_rss_kb"] = gw.mem("VmHWM")
+            res["rss_end_kb"] = gw.mem("VmRSS")
+            if gw.restarts:
+                res["mqgate_restarts"] = dict(gw.restarts)
+            if not gw.alive():
+                res["error"] = (res.get("error", "") + "; " if res.get("error") else "") + \
+                    "mqgate exited with %s during the run" % gw.proc.returncode
+        res["broker_peak_rss_kb"] = {b.name: b.peak_rss_kb() for b in brokers}
+    finally:
+        if gw:
+            rc, took = gw.stop()
+            res["mqgate_exit"] = rc
+            res["mqgate_stop_s"] = round(took, 2)
+            probs = gw.problems()
+            res["mqgate_log_problems"] = len(probs)
+            res["mqgate_log_tail"] = probs[-15:]
+            if a.keep:
+                res["mqgate_log"] = gw.log
+        for b in brokers:
+            b.stop()
+    res["wall_s"] = round(time.monotonic() - t0, 2)
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# output
+
+def fmt_int(n):
+    return "-" if n is None else "{:,}".format(int(n))
+
+
+def fmt_ms(v):
+    if v is None or v < 0:
+        return "-"
+    if v < 1:
+        return "%.3f" % v
+    if v < 10:
+        return "%.2f" % v
+    if v < 100:
+        return "%.1f" % v
+    return "{:,.0f}".format(v)
+
+
+def fmt_mb(kb):
+    return "-" if kb is None else "%.1fM" % (kb / 1024.0)
+
+
+def rss_text(d):
+    if not d:
+        return ""
+    conns = sorted((k for k in d if k.startswith("conn:")), key=lambda k: (k != "conn:plant", k))
+    parts = ["sup %s" % fmt_mb(d.get("sup")), "router %s" % fmt_mb(d.get("router"))]
+    parts.append("conn %s" % "/".join(fmt_mb(d[k]) for k in conns) if conns else "conn -")
+    return " ".join(parts)
+
+
+def result_line(r, ratio=None):
+    name = "%-19s %-7s" % (r["workload"], r["system"])
+    if "rate" not in r:
+        return "%s  ERROR: %s" % (name, r.get("error", "no result"))
+    s = "%s %9s msg/s  p50 %7s  p99 %7s  max %7s ms  lost %s dup %s ooo %s" % (
+        name, fmt_int(r["rate"]), fmt_ms(r["p50_ms"]), fmt_ms(r["p99_ms"]), fmt_ms(r["max_ms"]),
+        fmt_int(r["lost"]), fmt_int(r["dup"]), fmt_int(r["reordered"]))
+    if r.get("system_cpu_us_per_msg") is not None:
+        s += "  cpu %sus/msg" % fmt_ms(r["system_cpu_us_per_msg"])
+    if r.get("peak_rss_kb"):
+        s += "  rss %s" % rss_text(r["peak_rss_kb"])
+    if ratio is not None:
+        s += "  ratio %.2f" % ratio
+    notes = []
+    if r.get("stop") == "cap":
+        notes.append("capped at %.0f s: %s of %s delivered" % (
+            r["max_time_s"], fmt_int(r["unique"]), fmt_int(r["expected"])))
+    elif r.get("stop") == "idle":
+        notes.append("stopped after %.0f s of silence: %s of %s delivered" % (
+            r.get("idle_timeout", 3), fmt_int(r["unique"]), fmt_int(r["expected"])))
+    elif r.get("stop") not in (None, "complete"):
+        notes.append("stop: %s" % r.get("stop"))
+    if r.get("sent") is not None and r.get("sent") < r.get("count", 0):
+        notes.append("only %s of %s published" % (fmt_int(r["sent"]), fmt_int(r["count"])))
+    if r.get("foreign"):
+        notes.append("%s unexpected messages" % fmt_int(r["foreign"]))
+    if r.get("extra_streams"):
+        notes.append("%s copies on unexpected targets" % fmt_int(r["extra_streams"]))
+    if r.get("mqgate_restarts"):
+        notes.append("mqgate restarted " + ", ".join(
+            "%s x%d" % (k, v) for k, v in sorted(r["mqgate_restarts"].items())))
+    if r.get("conn_lost"):
+        notes.append("a generator connection was lost")
+    if r.get("other_cpu_share", 0) > 0.15:
+        notes.append("other processes used %.0f%% of the CPUs meanwhile"
+                     % (100 * r["other_cpu_share"]))
+    if r.get("error"):
+        notes.append("ERROR: " + r["error"])
+    if notes:
+        s += "\n%28s[%s]" % ("", "; ".join(notes))
+    return s
+
+
+def targets_summary(results, quick):
+    """(text, met) rows of the issue's targets; informational only."""
+    by = {(r["workload"], r["system"]): r for r in results}
+    rows = []
+
+    def ratio(wl):
+        m, b = by.get((wl, "mqgate")), by.get((wl, "bridge"))
+        if not m or not b or not m.get("rate") or not b.get("rate"):
+            return None
+        return m["rate"] / b["rate"]
+
+    for wl, label in (("burst-qos0-64B", "QoS 0"), ("burst-qos1-64B", "QoS 1")):
+        q = ratio(wl)
+        if q is not None:
+            rows.append(("throughput mqgate/bridge >= 1.0 at %s (%s): %.2f" % (label, wl, q),
+                         q >= 1.0))
+    st = by.get(("steady-qos1-10k", "mqgate"))
+    if st and st.get("p50_ms") is not None and st.get("p50_ms", -1) >= 0:
+        rows.append(("steady 10k msg/s p50 <= 0.5 ms: %s ms" % fmt_ms(st["p50_ms"]),
+                     st["p50_ms"] <= 0.5))
+        rows.append(("steady 10k msg/s p99 <= 5 ms: %s ms" % fmt_ms(st["p99_ms"]),
+                     st["p99_ms"] <= 5.0))
+    q1 = [r for r in results if r["system"] == "mqgate" and r["qos"] >= 1 and "lost" in r]
+    if q1:
+        bad = ["%s lost %s dup %s" % (r["workload"], fmt_int(r["lost"]), fmt_int(r["dup"]))
+               for r in q1 if r["lost"] or r["dup"]]
+        rows.append(("zero loss and duplicates at QoS 1 (mqgate, %d workloads)%s"
+                     % (len(q1), ": " + ", ".join(bad) if bad else ""), not bad))
+    idle = next((r["idle_rss_kb"] for r in results if r.get("idle_rss_kb") and
+                 any(v is not None for v in r["idle_rss_kb"].values())), None)
+    if idle:
+        big = {k: v for k, v in idle.items() if k != "sup" and v is not None}
+        if big:
+            mx = max(big.values())
+            rows.append(("idle RSS router/connector <= 8 MB: max %s" % fmt_mb(mx),
+                         mx <= 8 * 1024))
+        if idle.get("sup") is not None:
+            rows.append(("idle RSS supervisor <= 4 MB: %s" % fmt_mb(idle["sup"]),
+                         idle["sup"] <= 4 * 1024))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+
+class Ctx:
+    pass
+
+
+def estimate_cost(wl, system, quick):
+    """Rough seconds a run of a fast system (direct, bridge) takes, start and stop included."""
+    base = 1.5
+    if wl["rate"]:
+        n = wl["quick_count"] if quick else wl["count"]
+        return base + n / wl["rate"] + 0.5
+    return base + (1.5 if quick else 4.0)
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        prog="bench/run",
+        description="Throughput and latency of mqgate against mosquitto's bridge and a direct "
+                    "publish/subscribe, on two local mosquitto brokers.")
+    ap.add_argument("--quick", action="store_true", help="smaller counts (smoke test, ~1 min)")
+    ap.add_argument("--only", metavar="WORKLOAD",
+                    help="comma-separated workloads (names or prefixes): "
+                         + ", ".join(w["name"] for w in WORKLOADS))
+    ap.add_argument("--systems", default=",".join(SYSTEMS),
+                    help="comma-separated subset of bridge,mqgate,direct (default all)")
+    ap.add_argument("--build-dir", default=os.path.join(SRC, "build-release"),
+                    help="CMake build directory (default build-release)")
+    ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the temporary directory (configs, broker and mqgate logs)")
+    ap.add_argument("--budget", type=float, default=None,
+                    help="seconds the whole run may take (default 270; --quick 120); caps "
+                         "shrink to fit")
+    ap.add_argument("--max-time", type=float, default=None,
+                    help="hard cap per run in seconds (default 40; --quick 15)")
+    ap.add_argument("--json", default=None,
+                    help="results file (default <build-dir>/bench-results.json)")
+    args = ap.parse_args()
+    if not os.path.isabs(args.build_dir):
+        args.build_dir = os.path.abspath(os.path.join(os.getcwd(), args.build_dir))
+
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    for s in systems:
+        if s not in SYSTEMS:
+            ap.error("unknown system %r (choose from %s)" % (s, ", ".join(SYSTEMS)))
+    workloads = WORKLOADS
+    if args.only:
+        want = [w.strip() for w in args.only.split(",") if w.strip()]
+        workloads = [w for w in WORKLOADS if any(w["name"] == x or w["name"].startswith(x)
+                                                 for x in want)]
+        if not workloads:
+            ap.error("no workload matches %r (have %s)"
+                     % (args.only, ", ".join(w["name"] for w in WORKLOADS)))
+    budget = args.budget if args.budget else (120.0 if args.quick else 270.0)
+    cap = args.max_time if args.max_time else (15.0 if args.quick else 40.0)
+
+    signal.signal(signal.SIGINT, _on_signal)  # also when started with SIGINT ignored (&)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+
+    if not os.access(MOSQUITTO, os.X_OK):
+        raise FatalError("%s not found (apt-get install mosquitto)" % MOSQUITTO)
+
+    ctx = Ctx()
+    ctx.args = args
+    ctx.bindir = os.path.join(args.build_dir, "bin")
+    ctx.idle_timeout = 2.0 if args.quick else 3.0
+    ctx.probe_timeout = 15.0
+    ctx.instances = 0
+    ctx.mqbench = build(args)
+    ctx.tmp = tempfile.mkdtemp(prefix="mqgate-bench-")
+
+    order = [s for s in ("direct", "bridge", "mqgate") if s in systems]  # run order
+    runs = [(w, s) for w in workloads for s in order]
+    results = []
+    t_meas = time.monotonic()
+    deadline = T_START + budget
+    busy0 = cpu_busy(1.0)
+    host = os.uname()
+    print()
+    print("mqgate benchmark%s — %s, %d CPUs, mosquitto %s, started %s" % (
+        " (--quick)" if args.quick else "", host.nodename, os.cpu_count(),
+        mosquitto_version(), time.strftime("%Y-%m-%d %H:%M:%S")))
+    print("brokers: mosquitto on 127.0.0.1 free ports, fresh per run, max_queued_messages 0, "
+          "max_inflight_messages 0, set_tcp_nodelay true; clients MQTT 3.1.1")
+    print("bridge: mosquitto bridge (mqttv311, cleansession true, topic bench/# out <qos> \"\" "
+          "t<k>/); mqgate: %s" % ctx.bindir)
+    print("per run: idle stop %.0f s after publishing, hard cap %.0f s (less if the %.0f s "
+          "budget runs short)" % (ctx.idle_timeout, cap, budget))
+    print("CPU busy before start (other processes): %.0f%%%s" % (
+        busy0 * 100, "  <-- the box is not idle: numbers will be noisy" if busy0 > 0.15 else ""))
+    print("temp dir: %s" % ctx.tmp)
+    print()
+    print("msg/s = unique deliveries per second (first publish to last delivery); p50/p99/max = "
+          "publish-to-delivery latency in ms;")
+    print("lost/dup/ooo = messages missing, duplicated, out of order (per target and source "
+          "topic); cpu = CPU of brokers + bridge/mqgate per delivery;")
+    print("rss = peak RSS (VmHWM) of the mqgate supervisor, router, connectors (plant/cloud); "
+          "ratio = mqgate msg/s / bridge msg/s")
+    print("-" * 118)
+    sys.stdout.flush()
+
+    interrupted = False
+    try:
+        for wl in workloads:
+            busy = cpu_busy(0.3)
+            printed = []
+            wl_results = {}
+            for system in order:
+                # time left, minus what the cheap runs still to come will need, shared by the
+                # mqgate runs still to come (mqgate gets whatever the cheap ones leave over)
+                i = runs.index((wl, system))
+                rest = runs[i:]
+                if deadline - time.monotonic() < 5.0:
+                    r = {"workload": wl["name"], "system": system, "qos": wl["qos"],
+                         "error": "skipped: the time budget (%.0f s) is used up" % budget}
+                    results.append(r)
+                    wl_results[system] = r
+                    continue
+                cheap = sum(estimate_cost(w, s, args.quick) for w, s in rest if s != "mqgate")
+                n_mq = sum(1 for w, s in rest if s == "mqgate")
+                left = deadline - time.monotonic()
+                overhead = 8.0  # start, probe, stop of one mqgate run
+                if system == "mqgate":
+                    share = (left - cheap - overhead * n_mq) / max(1, n_mq)
+                else:
+                    share = (left - overhead * n_mq) / max(1, len(rest)) 
+                mt = max(3.0, min(cap, share))
+                if wl["rate"]:
+                    n = wl["quick_count"] if args.quick else wl["count"]
+                    mt = max(mt, min(cap, n / wl["rate"] + 2.0))
+                r = run_one(ctx, wl, system, mt)
+                r["idle_timeout"] = ctx.idle_timeout
+                r["other_cpu_busy_before"] = round(busy, 3)
+                results.append(r)
+                wl_results[system] = r
+            for system in SYSTEMS:
+                r = wl_results.get(system)
+                if not r:
+                    continue
+                ratio = None
+                b = wl_results.get("bridge")
+                if system == "mqgate" and b and b.get("rate") and r.get("rate"):
+                    ratio = r["rate"] / b["rate"]
+                    r["ratio_vs_bridge"] = round(ratio, 3)
+                print(result_line(r, ratio))
+                if system == "mqgate" and r.get("mqgate_log_problems"):
+                    print("%28s[mqgate log: %d WARN/ERROR lines, last:]" % (
+                        "", r["mqgate_log_problems"]))
+                    for ln in r["mqgate_log_tail"][-5:]:
+                        print("%30s%s" % ("", ln[:200]))
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\ninterrupted: stopping everything", flush=True)
+    finally:
+        _kill_everything()
+
+    # idle memory, once
+    idle = next((r for r in results if r.get("idle_rss_kb") and
+                 any(v is not None for v in r["idle_rss_kb"].values())), None)
+    print()
+    if idle:
+        print("mqgate idle RSS (VmRSS after start, path up, before load; %s): %s" % (
+            idle["workload"], rss_text(idle["idle_rss_kb"])))
+    rows = targets_summary(results, args.quick)
+    if rows:
+        print()
+        print("targets (informational):")
+        for text, met in rows:
+            print("  [%s] %s" % ("met    " if met else "NOT met", text))
+
+    total = time.monotonic() - T_START
+    out = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - total)),
+        "quick": args.quick, "host": host.nodename, "cpus": os.cpu_count(),
+        "mosquitto": mosquitto_version(), "build_dir": args.build_dir,
+        "budget_s": budget, "cap_s": cap, "idle_timeout_s": ctx.idle_timeout,
+        "other_cpu_busy_at_start": round(busy0, 3), "total_s": round(total, 1),
+        "measure_s": round(time.monotonic() - t_meas, 1), "interrupted": interrupted,
+        "results": results,
+        "targets": [{"target": t, "met": m} for t, m in rows],
+    }
+    path = args.json or os.path.join(args.build_dir, "bench-results.json")
+    with open(path, "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+    print()
+    print("results: %s" % path)
+    if args.keep:
+        print("kept: %s" % ctx.tmp)
+    else:
+        shutil.rmtree(ctx.tmp, ignore_errors=True)
+    print("total %.0f s" % total)
+    return 130 if interrupted else 0
+
+
+_mosq_ver = None
+
+
+def mosquitto_version():
+    global _mosq_ver
+    if _mosq_ver is None:
+        try:
+            r = subprocess.run([MOSQUITTO, "-h"], capture_output=True, text=True, timeout=5)
+            first = (r.stdout or r.stderr).splitlines()[0]
+            _mosq_ver = first.split("version")[-1].strip()
+        except Exception:
+            _mosq_ver = "?"
+    return _mosq_ver
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except FatalError as e:
+        _kill_everything()
+        print("bench: error: %s" % e, file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        _kill_everything()
+        print("\nbench: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -57,7 +57,7 @@ struct r_target {
     size_t key_len;
     bool enabled;        /* has a connector process */
     struct mqg_fifo out; /* copies for this connection, sent as BATCH bodies */
-    bool busy;           /* connected but its pipe is full: it is slower than the sources */
+    bool unreachable;    /* the last send found no connector: copies are dropped when full */
     bool warned_full;
 };
 
@@ -179,9 +179,9 @@ static void s_deliver(struct router *r, int conn, const struct mqg_wire_rec *rec
         r->n_dropped++;
         return;
     }
-    /* a busy connection pauses the input (s_paused) instead of losing its oldest copies;
-     * the batch being handled may overshoot the bound */
-    int rc = t->busy ? mqg_fifo_append(&t->out, rec) : mqg_fifo_push(&t->out, rec);
+    /* a full queue for a connected connector pauses the input (s_paused) instead of losing
+     * its oldest copies; the batch being handled may overshoot the bound */
+    int rc = t->unreachable ? mqg_fifo_push(&t->out, rec) : mqg_fifo_append(&t->out, rec);
     if (rc < 0) {
         r->n_dropped++;
         return;
@@ -212,10 +212,10 @@ static void s_flush(struct router *r)
                 if (rc != -EAGAIN && rc != -EHOSTUNREACH) {
                     log_warn("ROUTER-SEND", "send to %s failed: %s", t->key, strerror(-rc));
                 }
-                t->busy = rc == -EAGAIN;
+                t->unreachable = rc == -EHOSTUNREACH;
                 break;
             }
-            t->busy = false;
+            t->unreachable = false;
             mqg_fifo_consume(&t->out, len, n);
             r->n_out += n;
             r->pending -= n;
@@ -352,7 +352,7 @@ static bool s_paused(const struct router *r)
 {
     for (size_t i = 0; i < r->child.model.n_conns; i++) {
         const struct r_target *t = &r->targets[i];
-        if (t->busy && t->out.count >= t->out.max) {
+        if (t->enabled && !t->unreachable && t->out.count >= t->out.max) {
             return true;
         }
     }

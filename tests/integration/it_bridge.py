@@ -34,6 +34,28 @@ class BridgeTest(GatewayTest):
         self.assertEqual(seqs, list(range(n)), "messages reordered")
         self.assertTrue(all(q == 1 for (_, _, q, _) in got))
 
+    def test_burst_beyond_every_queue_is_slowed_not_dropped(self):
+        # queues of 50 messages and one publish in flight: the cloud side is much slower than
+        # the plant side, so 3000 messages overflow every queue unless flow control holds the
+        # sources back (before it, the connector dropped the oldest: OUT-DROP)
+        settings = ("connector = { outbound_queue_max = 50; max_inflight = 1; };\n"
+                    "router = { queue_max = 50; };")
+        gw = self.gateway(bridge_service(), self.ports(), settings=settings)
+        self.dump_log_on_failure(gw)
+        sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)
+        pub = self.client("plant")
+        n = 3000
+        infos = [pub.publish("factory/line1/temperature", struct.pack(">I", i) + b"y" * 200,
+                             qos=1, wait=False) for i in range(n)]
+        for info in infos:
+            info.wait_for_publish()
+        sink.wait_count(n, 90)
+        time.sleep(0.5)
+        seqs = [struct.unpack(">I", p[:4])[0] for (_, p, _, _) in sink.received()]
+        self.assertEqual(seqs, list(range(n)), "messages lost, duplicated or reordered")
+        self.assertNotIn("OUT-DROP", gw.log_text())
+        self.assertNotIn("ROUTER-QUEUE-FULL", gw.log_text())
+
     def test_binary_empty_and_1mb_payloads_arrive_byte_for_byte(self):
         gw = self.gateway(bridge_service(), self.ports())
         self.dump_log_on_failure(gw)

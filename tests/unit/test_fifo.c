@@ -369,6 +369,38 @@ static void test_drop_oldest(void **state)
     s_model_free(&md);
 }
 
+/* append ignores the bound (flow control lets one batch overshoot): nothing is dropped */
+static void test_append_beyond_max(void **state)
+{
+    (void)state;
+    struct mqg_fifo f;
+    struct model md = {0};
+    mqg_fifo_init(&f, 2);
+    for (unsigned i = 0; i < 10; i++) {
+        struct m_rec m = s_make(1 + i % 5, i * 11 % 70, 300 + i);
+        struct mqg_wire_rec w = s_wrec(&m);
+        assert_int_equal(mqg_fifo_append(&f, &w), 0);
+        s_model_push(&md, m);
+        assert_int_equal(f.count, i + 1);
+    }
+    s_check_all(&f, &md);
+    /* a push into the overfull fifo drops only the single oldest */
+    struct m_rec m = s_make(2, 2, 999);
+    struct mqg_wire_rec w = s_wrec(&m);
+    assert_int_equal(mqg_fifo_push(&f, &w), 1);
+    assert_int_equal(f.count, 10);
+    s_model_drop(&md, 1);
+    s_model_push(&md, m);
+    s_check_all(&f, &md);
+    char big[70000];
+    memset(big, 'a', sizeof(big));
+    struct mqg_wire_rec bad = {.topic = big, .topic_len = 65536, .payload = "", .payload_len = 0};
+    assert_int_equal(mqg_fifo_append(&f, &bad), -EMSGSIZE);
+    assert_int_equal(f.count, 10);
+    mqg_fifo_free(&f);
+    s_model_free(&md);
+}
+
 static void test_pop(void **state)
 {
     (void)state;
@@ -627,7 +659,7 @@ int main(void)
         cmocka_unit_test(test_peek_limit),   cmocka_unit_test(test_drop_oldest),
         cmocka_unit_test(test_pop),          cmocka_unit_test(test_msgsize),
         cmocka_unit_test(test_model_cycles), cmocka_unit_test(test_empty_resets),
-        cmocka_unit_test(test_free_big),
+        cmocka_unit_test(test_free_big),     cmocka_unit_test(test_append_beyond_max),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -267,19 +267,10 @@ static int s_send_head(struct mqg_bus *b, const char *peer, size_t peer_len,
     return 0;
 }
 
-int mqg_bus_send(struct mqg_bus *b, const char *peer, size_t peer_len, const struct mqg_wire_hdr *h,
-                 const char *topic, size_t topic_len, const void *payload, size_t payload_len)
+int mqg_bus_send_ctl(struct mqg_bus *b, const char *peer, size_t peer_len, uint8_t kind)
 {
-    bool data = h->kind == MQG_MSG_DATA;
-    int rc = s_send_head(b, peer, peer_len, h, data);
-    if (rc < 0 || !data) {
-        return rc;
-    }
-    if (zmq_send(b->sock, topic, topic_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-        zmq_send(b->sock, payload, payload_len, ZMQ_DONTWAIT) < 0) {
-        return -errno;
-    }
-    return 0;
+    struct mqg_wire_hdr h = {.kind = kind};
+    return s_send_head(b, peer, peer_len, &h, false);
 }
 
 int mqg_bus_send_batch(struct mqg_bus *b, const char *peer, size_t peer_len, uint64_t seq,

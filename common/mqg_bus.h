@@ -66,14 +66,13 @@ int mqg_bus_msg_next(const struct mqg_bus_msg *m, size_t *off, struct mqg_wire_r
 /* Release the frames of a received message. */
 void mqg_bus_msg_close(struct mqg_bus_msg *m);
 
-/* Send a message (copies topic and payload). peer: routing id on the router side, NULL on the
- * connector side. For kinds other than DATA, topic/payload are ignored. Returns 0, -EAGAIN,
- * -EHOSTUNREACH, or another negative errno. */
-int mqg_bus_send(struct mqg_bus *b, const char *peer, size_t peer_len, const struct mqg_wire_hdr *h,
-                 const char *topic, size_t topic_len, const void *payload, size_t payload_len);
+/* Send a header-only message (HELLO, READY, ACK) of this kind. peer: routing id on the router
+ * side, NULL on the connector side. Returns 0, -EAGAIN, -EHOSTUNREACH, or another negative
+ * errno. (Data always goes as BATCH: mqg_bus_send_batch.) */
+int mqg_bus_send_ctl(struct mqg_bus *b, const char *peer, size_t peer_len, uint8_t kind);
 
 /* Send a BATCH whose body is len bytes of encoded records (copied; see mqg_fifo). Returns
- * like mqg_bus_send. */
+ * like mqg_bus_send_ctl. */
 int mqg_bus_send_batch(struct mqg_bus *b, const char *peer, size_t peer_len, uint64_t seq,
                        const void *body, size_t len);
 

@@ -473,8 +473,7 @@ static void s_timers(struct connector *c, int64_t now)
         s_release(c, "messageBufferWindowMs passed");
     }
     if (!c->router_ready && now >= c->hello_at) {
-        struct mqg_wire_hdr h = {.kind = MQG_MSG_HELLO};
-        mqg_bus_send(c->bus, NULL, 0, &h, NULL, 0, NULL, 0);
+        mqg_bus_send_ctl(c->bus, NULL, 0, MQG_MSG_HELLO);
         c->hello_at = now + C_HELLO_MS;
     }
 }

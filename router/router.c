@@ -322,8 +322,7 @@ static void s_on_message(struct router *r, struct mqg_bus_msg *m)
     }
     switch (m->hdr.kind) {
     case MQG_MSG_HELLO: {
-        struct mqg_wire_hdr h = {.kind = MQG_MSG_READY};
-        mqg_bus_send(r->bus, m->peer, m->peer_len, &h, NULL, 0, NULL, 0);
+        mqg_bus_send_ctl(r->bus, m->peer, m->peer_len, MQG_MSG_READY);
         log_debug("ROUTER-HELLO", "%s connected", r->targets[conn].key);
         break;
     }
@@ -422,11 +421,8 @@ int router_main(int argc, char **argv)
             s_status(&r, status, sizeof(status));
         }
         int timeout = mqg_child_tick(&r.child, now, status);
-        if (r.pending) {
-            s_flush(&r); /* a connection that could not take its copies: try again */
-            if (r.pending && timeout > R_RETRY_MS) {
-                timeout = R_RETRY_MS;
-            }
+        if (r.pending && timeout > R_RETRY_MS) {
+            timeout = R_RETRY_MS; /* copies a connection could not take: s_flush tries again */
         }
         if ((mqg_bus_events(r.bus) & MQG_BUS_IN) && !s_paused(&r)) {
             timeout = 0;

@@ -16,19 +16,24 @@ class BridgeTest(GatewayTest):
     def ports(self):
         return {"plantPort": self.b["plant"].port, "cloudPort": self.b["cloud"].port}
 
+    def _numbered_stream(self, pub, sink, n, pad, timeout):
+        """Publish n QoS 1 messages numbered 0..n-1 (4-byte prefix + pad bytes) on the plant
+        temperature topic, wait for n at the sink, give duplicates 0.5 s to show, return all."""
+        infos = [pub.publish("factory/line1/temperature", struct.pack(">I", i) + b"x" * pad,
+                             qos=1, wait=False) for i in range(n)]
+        for info in infos:
+            info.wait_for_publish()
+        sink.wait_count(n, timeout)
+        time.sleep(0.5)  # any duplicate would arrive now
+        return sink.received()
+
     def test_qos1_10000_messages_no_loss_no_dup_in_order(self):
         gw = self.gateway(bridge_service(), self.ports())
         self.dump_log_on_failure(gw)
         sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)
         pub = self.client("plant")
         n = 10000
-        infos = [pub.publish("factory/line1/temperature", struct.pack(">I", i) + b"x" * 60,
-                             qos=1, wait=False) for i in range(n)]
-        for info in infos:
-            info.wait_for_publish()
-        sink.wait_count(n, 60)
-        time.sleep(0.5)  # any duplicate would arrive now
-        got = sink.received()
+        got = self._numbered_stream(pub, sink, n, 60, 60)
         seqs = [struct.unpack(">I", p[:4])[0] for (_, p, _, _) in got]
         self.assertEqual(len(seqs), n, "lost or duplicated messages")
         self.assertEqual(seqs, list(range(n)), "messages reordered")
@@ -45,13 +50,8 @@ class BridgeTest(GatewayTest):
         sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)
         pub = self.client("plant")
         n = 3000
-        infos = [pub.publish("factory/line1/temperature", struct.pack(">I", i) + b"y" * 200,
-                             qos=1, wait=False) for i in range(n)]
-        for info in infos:
-            info.wait_for_publish()
-        sink.wait_count(n, 90)
-        time.sleep(0.5)
-        seqs = [struct.unpack(">I", p[:4])[0] for (_, p, _, _) in sink.received()]
+        got = self._numbered_stream(pub, sink, n, 200, 90)
+        seqs = [struct.unpack(">I", p[:4])[0] for (_, p, _, _) in got]
         self.assertEqual(seqs, list(range(n)), "messages lost, duplicated or reordered")
         self.assertNotIn("OUT-DROP", gw.log_text())
         self.assertNotIn("ROUTER-QUEUE-FULL", gw.log_text())

@@ -321,6 +321,9 @@ int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_in
     }
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
     co.sendWhileDisconnected = 0;
+    /* paho refuses a publish while this many are queued inside it, also when connected
+     * (default 100): the connector's own window (max_inflight) is the limit */
+    co.maxBufferedMessages = max_inflight > 0 ? max_inflight : 1;
     if (l->version == 5) {
         co.MQTTVersion = MQTTVERSION_5;
     }

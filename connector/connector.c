@@ -202,6 +202,20 @@ static void s_pump(struct connector *c)
     }
 }
 
+/* QoS 0 publishes handed to paho before the one at idx, which asked for no report: paho
+ * processed them before it, so its report (done or failed) settles them as done. */
+static void s_settle_silent_qos0(struct connector *c, size_t idx)
+{
+    for (size_t i = 0; i < idx; i++) {
+        struct cq_item *x = cq_at(&c->to_broker, i);
+        if (x->qos == 0 && x->state == CQ_INFLIGHT) {
+            x->state = CQ_DONE;
+            c->inflight--;
+            c->n_out++;
+        }
+    }
+}
+
 static void s_on_pub_result(struct connector *c, struct link_ev *ev)
 {
     size_t idx;
@@ -210,20 +224,16 @@ static void s_on_pub_result(struct connector *c, struct link_ev *ev)
     if (!it) {
         return; /* dropped meanwhile */
     }
+    if (it->qos == 0 && (ev->kind == LEV_PUB_OK || gen == c->gen)) {
+        s_settle_silent_qos0(c, idx);
+    }
     if (ev->kind == LEV_PUB_OK) {
-        /* a QoS 0 completion also completes the QoS 0 publishes handed over before it */
-        for (size_t i = it->qos == 0 ? 0 : idx; i <= idx; i++) {
-            struct cq_item *x = cq_at(&c->to_broker, i);
-            if (i < idx && (x->qos != 0 || x->state != CQ_INFLIGHT)) {
-                continue;
-            }
-            if (x->state == CQ_INFLIGHT) {
-                c->inflight--;
-            }
-            if (x->state != CQ_DONE) {
-                x->state = CQ_DONE;
-                c->n_out++;
-            }
+        if (it->state == CQ_INFLIGHT) {
+            c->inflight--;
+        }
+        if (it->state != CQ_DONE) {
+            it->state = CQ_DONE;
+            c->n_out++;
         }
         s_pop_done(c);
         return;
@@ -244,6 +254,7 @@ static void s_on_pub_result(struct connector *c, struct link_ev *ev)
     if (idx < c->cursor) {
         c->cursor = idx;
     }
+    s_pop_done(c);
 }
 
 /* The connection is gone: everything not confirmed goes again after reconnecting. */

@@ -29,6 +29,10 @@
 
 #define R_MAX_DEPTH 8
 #define R_RETRY_MS 20
+/* A connection whose sends find no connector for this long counts as not connected. ZeroMQ
+ * also answers "no such peer" for a moment after a full pipe drains, so one answer is not
+ * enough; a restarting connector takes longer than this to come back. */
+#define R_UNREACHABLE_MS 1000
 
 struct r_route {
     const struct mqg_route *def;
@@ -57,7 +61,8 @@ struct r_target {
     size_t key_len;
     bool enabled;        /* has a connector process */
     struct mqg_fifo out; /* copies for this connection, sent as BATCH bodies */
-    bool unreachable;    /* the last send found no connector: copies are dropped when full */
+    bool unreachable;    /* no connector for R_UNREACHABLE_MS: copies are dropped when full */
+    int64_t ok_ms;       /* last successful send (or router start) */
     bool warned_full;
 };
 
@@ -115,6 +120,7 @@ static int s_build(struct router *r)
         r->targets[i].key_len = strlen(m->conns[i].key);
         r->targets[i].enabled = m->conns[i].target_connected;
         mqg_fifo_init(&r->targets[i].out, (size_t)r->child.queue_max);
+        r->targets[i].ok_ms = mqg_now_ms();
     }
     for (size_t i = 0; i < m->n_routes; i++) {
         const struct mqg_route *def = &m->routes[i];
@@ -202,6 +208,7 @@ static void s_deliver(struct router *r, int conn, const struct mqg_wire_rec *rec
  * is not connected (then the rest waits for the next try). */
 static void s_flush(struct router *r)
 {
+    int64_t now = r->pending ? mqg_now_ms() : 0;
     for (size_t i = 0; i < r->child.model.n_conns && r->pending; i++) {
         struct r_target *t = &r->targets[i];
         while (t->out.count) {
@@ -212,10 +219,11 @@ static void s_flush(struct router *r)
                 if (rc != -EAGAIN && rc != -EHOSTUNREACH) {
                     log_warn("ROUTER-SEND", "send to %s failed: %s", t->key, strerror(-rc));
                 }
-                t->unreachable = rc == -EHOSTUNREACH;
+                t->unreachable = rc == -EHOSTUNREACH && now - t->ok_ms > R_UNREACHABLE_MS;
                 break;
             }
             t->unreachable = false;
+            t->ok_ms = now;
             mqg_fifo_consume(&t->out, len, n);
             r->n_out += n;
             r->pending -= n;

@@ -37,8 +37,12 @@ struct mqtt_link {
 static struct mqtt_link *s_link;
 
 /* paho is loaded at run time: the TLS build (with OpenSSL, several MB of resident memory)
- * only for connections that use TLS, the plain build otherwise. Same API, same soname
- * version; both come with Debian's libpaho-mqtt1.3. */
+ * only for connections that use TLS, the plain build otherwise. Same API either way.
+ *
+ * First choice is mqgate's own build of paho, lib/mqgate/mqgate-paho-{plain,tls}.so next to
+ * the bin/ directory of this executable: Debian's paho objects relinked without paho's heap
+ * tracking (see connector/paho_plugin.c). It exports one function, mqg_paho_sym(), that
+ * resolves the names below. If it is not there, the system's libpaho-mqtt3a/3as is used. */
 static struct {
     void *dl;
     __typeof__(MQTTAsync_connect) *connect;
@@ -60,23 +64,67 @@ static struct {
 
 #define S_PAHO_PLAIN "libpaho-mqtt3a.so.1"
 #define S_PAHO_TLS "libpaho-mqtt3as.so.1"
+#define S_PLUGIN_PLAIN "mqgate-paho-plain.so"
+#define S_PLUGIN_TLS "mqgate-paho-tls.so"
+
+typedef void *(*s_sym_fn)(const char *name);
+
+/* dlopen()s <dir of /proc/self/exe>/../lib/mqgate/<name>; NULL when it is not there. */
+static void *s_open_plugin(const char *name, char *path, size_t cap)
+{
+    char exe[512];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) {
+        return NULL;
+    }
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash) {
+        return NULL;
+    }
+    *slash = '\0';
+    int w = snprintf(path, cap, "%s/../lib/mqgate/%s", exe, name);
+    if (w < 0 || (size_t)w >= cap || access(path, R_OK) != 0) {
+        return NULL;
+    }
+    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        log_warn("LINK-LIB", "cannot load %s: %s; using the system's paho", path, dlerror());
+    }
+    return dl;
+}
 
 static int s_load_paho(bool tls)
 {
     if (P.dl) {
         return 0;
     }
-    const char *lib = tls ? S_PAHO_TLS : S_PAHO_PLAIN;
-    void *dl = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
-    if (!dl) {
-        log_error("LINK-LIB", "cannot load the MQTT library %s: %s (install libpaho-mqtt1.3)", lib,
-                  dlerror());
-        return -ENOENT;
+    char path[600];
+    s_sym_fn sym = NULL;
+    const char *lib = path;
+    void *dl = s_open_plugin(tls ? S_PLUGIN_TLS : S_PLUGIN_PLAIN, path, sizeof(path));
+    if (dl) {
+        *(void **)&sym = dlsym(dl, "mqg_paho_sym");
+        if (!sym) {
+            log_warn("LINK-LIB", "%s has no mqg_paho_sym; using the system's paho", path);
+            dlclose(dl);
+            dl = NULL;
+        }
     }
+    if (!dl) {
+        lib = tls ? S_PAHO_TLS : S_PAHO_PLAIN;
+        dl = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+        if (!dl) {
+            log_error("LINK-LIB", "cannot load the MQTT library %s: %s (install libpaho-mqtt1.3)",
+                      lib, dlerror());
+            return -ENOENT;
+        }
+    }
+    log_debug("LINK-LIB", "MQTT library: %s", lib);
     P.dl = dl;
 #define S_SYM(field, name)                                                                         \
     do {                                                                                           \
-        *(void **)&P.field = dlsym(dl, #name);                                                     \
+        *(void **)&P.field = sym ? sym(#name) : dlsym(dl, #name);                                  \
         if (!P.field) {                                                                            \
             log_error("LINK-LIB", "%s has no %s: wrong paho version?", lib, #name);                \
             return -ENOENT;                                                                        \

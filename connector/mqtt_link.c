@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "mqg_log.h"
+#include "mqg_proc.h"
 
 struct mqtt_link {
     MQTTAsync client;
@@ -69,21 +70,14 @@ static struct {
 
 typedef void *(*s_sym_fn)(const char *name);
 
-/* dlopen()s <dir of /proc/self/exe>/../lib/mqgate/<name>; NULL when it is not there. */
+/* dlopen()s <directory of this executable>/../lib/mqgate/<name>; NULL when it is not there. */
 static void *s_open_plugin(const char *name, char *path, size_t cap)
 {
-    char exe[512];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0) {
+    char dir[512];
+    if (mqg_exe_dir(dir, sizeof(dir)) != 0) {
         return NULL;
     }
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash) {
-        return NULL;
-    }
-    *slash = '\0';
-    int w = snprintf(path, cap, "%s/../lib/mqgate/%s", exe, name);
+    int w = snprintf(path, cap, "%s/../lib/mqgate/%s", dir, name);
     if (w < 0 || (size_t)w >= cap || access(path, R_OK) != 0) {
         return NULL;
     }
@@ -120,7 +114,7 @@ static int s_load_paho(bool tls)
             return -ENOENT;
         }
     }
-    log_debug("LINK-LIB", "MQTT library: %s", lib);
+    log_info("LINK-LIB", "MQTT library: %s", lib);
     P.dl = dl;
 #define S_SYM(field, name)                                                                         \
     do {                                                                                           \

@@ -222,7 +222,8 @@ class Client:
 class Gateway:
     """mqgate run on a service file, with its own runtime directory and log file."""
 
-    def __init__(self, workdir, service_text, params=None, settings="", name="gw"):
+    def __init__(self, workdir, service_text, params=None, settings="", name="gw", bin_dir=None):
+        self.bin = bin_dir or BIN
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.service = os.path.join(self.dir, "service.yml")
@@ -237,7 +238,7 @@ class Gateway:
         self.proc = None
 
     def args(self, cmd="run"):
-        a = [os.path.join(BIN, "mqgate"), cmd, "-c", self.cfg, self.service]
+        a = [os.path.join(self.bin, "mqgate"), cmd, "-c", self.cfg, self.service]
         for k, v in self.params.items():
             a += ["-p", "%s=%s" % (k, v)]
         return a
@@ -371,8 +372,8 @@ class GatewayTest(unittest.TestCase):
         return c
 
     def gateway(self, service_text, params=None, settings="", wait_connectors=2, subscribing=1,
-                name="gw"):
-        gw = Gateway(self.work, service_text, params, settings, name)
+                name="gw", bin_dir=None):
+        gw = Gateway(self.work, service_text, params, settings, name, bin_dir)
         gw.subscribing = subscribing
         self.addCleanup(self.assert_no_sanitizer_reports, gw)
         self.addCleanup(gw.kill_all)

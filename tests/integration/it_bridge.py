@@ -4,11 +4,12 @@ subscribe endpoint (plant) -> mapping -> write endpoint (cloud), and mappings th
 publish directly on a connection with named wildcards.
 """
 import os
+import shutil
 import struct
 import time
 import unittest
 
-from harness import GatewayTest, bridge_service, wait_for
+from harness import BIN, GatewayTest, bridge_service, wait_for
 
 
 class BridgeTest(GatewayTest):
@@ -55,6 +56,38 @@ class BridgeTest(GatewayTest):
         self.assertEqual(seqs, list(range(n)), "messages lost, duplicated or reordered")
         self.assertNotIn("OUT-DROP", gw.log_text())
         self.assertNotIn("ROUTER-QUEUE-FULL", gw.log_text())
+
+    def _qos1_roundtrip(self, gw, n):
+        sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)
+        pub = self.client("plant")
+        got = self._numbered_stream(pub, sink, n, 16, 30)
+        seqs = [struct.unpack(">I", p[:4])[0] for (_, p, _, _) in got]
+        self.assertEqual(seqs, list(range(n)), "messages lost, duplicated or reordered")
+
+    def test_connector_uses_mqgate_paho_build_next_to_its_binary(self):
+        plugin = os.path.realpath(os.path.join(BIN, "..", "lib", "mqgate", "mqgate-paho-plain.so"))
+        if not os.path.exists(plugin):
+            self.skipTest("built without MQG_PAHO_PLUGIN (no static paho archives)")
+        gw = self.gateway(bridge_service(), self.ports())
+        self.dump_log_on_failure(gw)
+        self._qos1_roundtrip(gw, 500)
+        libs = [ln for ln in gw.log_text().splitlines() if "LINK-LIB" in ln]
+        self.assertEqual(len(libs), 2, "one LINK-LIB line per connector")
+        for ln in libs:
+            self.assertIn("lib/mqgate/mqgate-paho-plain.so", ln)
+
+    def test_without_mqgate_paho_build_the_system_paho_is_used(self):
+        bindir = os.path.join(self.work, "bin")
+        os.makedirs(bindir)
+        for name in ("mqgate", "mqgate-router", "mqgate-connector"):
+            shutil.copy2(os.path.join(BIN, name), bindir)
+        gw = self.gateway(bridge_service(), self.ports(), bin_dir=bindir)
+        self.dump_log_on_failure(gw)
+        self._qos1_roundtrip(gw, 500)
+        libs = [ln for ln in gw.log_text().splitlines() if "LINK-LIB" in ln]
+        self.assertEqual(len(libs), 2, "one LINK-LIB line per connector")
+        for ln in libs:
+            self.assertIn("MQTT library: libpaho-mqtt3a.so.1", ln)
 
     def test_binary_empty_and_1mb_payloads_arrive_byte_for_byte(self):
         gw = self.gateway(bridge_service(), self.ports())

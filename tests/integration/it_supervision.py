@@ -38,17 +38,12 @@ class SupervisionTest(GatewayTest):
         return d
 
     def start_with_bin(self, bindir, settings=""):
-        gw = Gateway(self.work, bridge_service(), self.ports(), settings, "gw%s" % bindir[-2:])
+        gw = Gateway(self.work, bridge_service(), self.ports(), settings, "gw%s" % bindir[-2:],
+                     bin_dir=bindir)
         self.addCleanup(self.assert_no_sanitizer_reports, gw)
         self.addCleanup(gw.kill_all)
         self.dump_log_on_failure(gw)
-        import harness
-        old = harness.BIN
-        harness.BIN = bindir
-        try:
-            gw.start()
-        finally:
-            harness.BIN = old
+        gw.start()
         return gw
 
     def test_configuration_error_exit_is_not_restarted(self):

@@ -8,7 +8,7 @@ import os
 import subprocess
 import unittest
 
-from harness import Broker, GatewayTest, bridge_service, wait_for
+from harness import BIN, Broker, GatewayTest, bridge_service, wait_for
 
 
 def openssl(*args, cwd):
@@ -81,7 +81,12 @@ class TlsTest(GatewayTest):
 
     def test_server_verified_with_ca_file(self):
         cloud = self.tls_broker()
-        self.bridge_and_check(cloud, tls_service(["caCert: %s" % self.ca]))
+        gw = self.bridge_and_check(cloud, tls_service(["caCert: %s" % self.ca]))
+        # the TLS connection loads the TLS build of paho, the plain one the plain build
+        if os.path.exists(os.path.join(BIN, "..", "lib", "mqgate", "mqgate-paho-tls.so")):
+            libs = sorted(ln.rsplit("/", 1)[-1] for ln in gw.log_text().splitlines()
+                          if "LINK-LIB" in ln)
+            self.assertEqual(libs, ["mqgate-paho-plain.so", "mqgate-paho-tls.so"])
 
     def test_mutual_authentication_with_inline_pem(self):
         cloud = self.tls_broker(require_certificate=True)

@@ -383,7 +383,7 @@ def tail(path, n):
 class Gateway:
     """mqgate run on a generated service file, in its own process group."""
 
-    def __init__(self, workdir, service_text, bindir, instance):
+    def __init__(self, workdir, service_text, bindir, instance, settings=""):
         self.dir = os.path.join(workdir, "mqgate")
         os.makedirs(self.dir, exist_ok=True)
         self.service = os.path.join(self.dir, "service.yml")
@@ -393,8 +393,8 @@ class Gateway:
         self.log = os.path.join(self.dir, "mqgate.log")
         with open(self.cfg, "w") as f:
             f.write('instance = "%s";\nruntime_dir = "%s";\n'
-                    'log = { level = "warn"; file = "%s"; };\n'
-                    % (instance, os.path.join(self.dir, "run"), self.log))
+                    'log = { level = "warn"; file = "%s"; };\n%s\n'
+                    % (instance, os.path.join(self.dir, "run"), self.log, settings))
         self.logf = open(os.path.join(self.dir, "stderr.log"), "ab")
         # argv[0] "…/mqgate[bench]": mqgate finds its children through /proc/self/exe, and
         # a `pkill -f "mqgate run"` someone runs on the same machine (a test script, a
@@ -582,7 +582,8 @@ def run_one(ctx, wl, system, max_time):
                 brokers.insert(0, plant)
                 ctx.instances += 1
                 gw = Gateway(work, mqgate_service(plant.port, cloud.port, qos, copies),
-                             ctx.bindir, "bench%d-%d" % (os.getpid(), ctx.instances))
+                             ctx.bindir, "bench%d-%d" % (os.getpid(), ctx.instances),
+                             ctx.args.mqgate_settings)
                 gw.find_children(want=3)
                 # path up (probe through mqgate), then the idle memory, before any load
                 pr = mqbench(ctx.mqbench, ["--pub-port", plant.port, "--sub-port", cloud.port,
@@ -808,6 +809,9 @@ def main():
                          "shrink to fit")
     ap.add_argument("--max-time", type=float, default=None,
                     help="hard cap per run in seconds (default 40; --quick 15)")
+    ap.add_argument("--mqgate-settings", default="", metavar="TEXT",
+                    help="extra lines for mqgate's settings file, e.g. "
+                         "'cpu_affinity = \"none\"; connector = { max_inflight = 100; };'")
     ap.add_argument("--json", default=None,
                     help="results file (default <build-dir>/bench-results.json)")
     args = ap.parse_args()
@@ -859,7 +863,8 @@ def main():
     print("brokers: mosquitto on 127.0.0.1 free ports, fresh per run, max_queued_messages 0, "
           "max_inflight_messages 0, set_tcp_nodelay true; clients MQTT 3.1.1")
     print("bridge: mosquitto bridge (mqttv311, cleansession true, topic bench/# out <qos> \"\" "
-          "t<k>/); mqgate: %s" % ctx.bindir)
+          "t<k>/); mqgate: %s%s" % (ctx.bindir, ", settings: " + args.mqgate_settings
+                                     if args.mqgate_settings else ", default settings"))
     print("per run: idle stop %.0f s after publishing, hard cap %.0f s (less if the %.0f s "
           "budget runs short)" % (ctx.idle_timeout, cap, budget))
     print("CPU busy before start (other processes): %.0f%%%s" % (

@@ -29,6 +29,7 @@ enum kind {
     K_ABSDIR,   /* char *, absolute path */
     K_FILE,     /* char *, "" = NULL, relative to the settings file's directory */
     K_LEVEL,    /* int, log level name */
+    K_CPUS,     /* struct mqg_cpus, "auto" / "none" / "0,2-3" (mqg_cpus.h) */
 };
 
 struct desc {
@@ -56,6 +57,7 @@ static const struct desc s_descs[] = {
     {"heartbeat", "interval_ms", K_INT, 100, 60000, F(heartbeat_ms)},
     {"heartbeat", "misses", K_INT, 1, 100, F(heartbeat_misses)},
     {NULL, "stop_grace_ms", K_INT, 0, 600000, F(stop_grace_ms)},
+    {NULL, "cpu_affinity", K_CPUS, 0, 0, F(cpu_affinity)},
     {"connector", "outbound_queue_max", K_INT, 1, 100000000, F(outbound_queue_max)},
     {"connector", "max_inflight", K_INT, 1, 65535, F(max_inflight)},
     {"router", "queue_max", K_INT, 1, 100000000, F(router_queue_max)},
@@ -64,9 +66,9 @@ static const struct desc s_descs[] = {
 #define N_DESCS (sizeof(s_descs) / sizeof(s_descs[0]))
 
 /* Top-level names in the order they are listed in error messages. */
-static const char *const s_root_names[] = {"instance",  "runtime_dir", "log",
-                                           "restart",   "heartbeat",   "stop_grace_ms",
-                                           "connector", "router",      "services"};
+static const char *const s_root_names[] = {
+    "instance",     "runtime_dir", "log",       "restart", "heartbeat", "stop_grace_ms",
+    "cpu_affinity", "connector",   "router",    "services"};
 static const char *const s_groups[] = {"log", "restart", "heartbeat", "connector", "router"};
 
 /* One load: where the file is, for error positions and relative paths. */
@@ -392,6 +394,27 @@ static int s_apply(const struct ctx *c, const struct desc *d, const config_setti
             return s_fail(c, st, path, "expected %s, got \"%s\"", what, str);
         }
         *(int *)field = level;
+        return 0;
+    }
+    case K_CPUS: {
+        const char *what = "\"auto\", \"none\" or a list of CPUs such as \"0,2-3\"";
+        if ((rc = s_get_string(c, st, path, what, &str)) < 0) {
+            return rc;
+        }
+        struct mqg_cpus cpus;
+        char msg[200];
+        if (mqg_cpus_parse(str, &cpus, msg, sizeof(msg)) < 0) {
+            return s_fail(c, st, path, "%s", msg);
+        }
+        cpu_set_t allowed, use;
+        if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0 &&
+            mqg_cpus_resolve(&cpus, &allowed, &use) == -ENXIO) {
+            char have[128];
+            mqg_cpus_format(&allowed, have, sizeof(have));
+            return s_fail(c, st, path, "none of the CPUs \"%s\" is available here (available: %s)",
+                          str, have);
+        }
+        *(struct mqg_cpus *)field = cpus;
         return 0;
     }
     }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mqg_cpus.h"
 #include "mqg_error.h"
 #include "mqg_service.h"
 
@@ -37,6 +38,7 @@ struct mqg_settings {
     int heartbeat_ms;                /* 1000 */
     int heartbeat_misses;            /* 3 */
     int stop_grace_ms;               /* 3000: TERM -> KILL */
+    struct mqg_cpus cpu_affinity;    /* "auto": every process on one CPU (mqg_cpus.h) */
     /* connector queues */
     int outbound_queue_max; /* 100000 messages per connector towards its broker */
     int max_inflight;       /* 1000 publishes in flight per connector */

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -625,6 +626,32 @@ static int s_next_timeout(const struct sup *S, int64_t now)
     return next <= now ? 0 : (int)(next - now);
 }
 
+/* cpu_affinity: pin this process before the first fork; children and all their threads
+ * inherit it. A failure is reported and the gateway runs unpinned. */
+static void s_apply_cpu_affinity(const struct mqg_settings *set)
+{
+    cpu_set_t allowed, use;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+        log_warn("CPU-AFFINITY", "cannot read the CPU affinity: %s; not pinned", strerror(errno));
+        return;
+    }
+    int rc = mqg_cpus_resolve(&set->cpu_affinity, &allowed, &use);
+    char text[128];
+    if (rc <= 0) {
+        mqg_cpus_format(&allowed, text, sizeof(text));
+        log_info("CPU-AFFINITY", "processes on CPUs %s (cpu_affinity \"none\")", text);
+        return;
+    }
+    mqg_cpus_format(&use, text, sizeof(text));
+    if (sched_setaffinity(0, sizeof(use), &use) != 0) {
+        log_warn("CPU-AFFINITY", "cannot pin to CPUs %s: %s; not pinned", text, strerror(errno));
+        return;
+    }
+    log_info("CPU-AFFINITY", "all processes on CPU%s %s (cpu_affinity \"%s\")",
+             CPU_COUNT(&use) > 1 ? "s" : "", text,
+             set->cpu_affinity.mode == MQG_CPUS_AUTO ? "auto" : text);
+}
+
 int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
 {
     struct sup S;
@@ -656,6 +683,7 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
         }
         return rc;
     }
+    s_apply_cpu_affinity(set);
     S.sigfd = mqg_signals_block();
     if (S.sigfd < 0 || s_setup_children(&S) != 0) {
         s_cleanup(&S, lock_fd);

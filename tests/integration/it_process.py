@@ -106,6 +106,49 @@ class ProcessTest(GatewayTest):
                 self.assertEqual(processes_named(gw.rundir), [])
                 self.assertFalse(os.path.exists(os.path.join(gw.rundir, "gw%d" % sig, "lock")))
 
+    def _assert_bridge_moves(self, gw, n=20):
+        sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)
+        pub = self.client("plant")
+        for i in range(n):
+            pub.publish("factory/line1/temperature", struct.pack(">I", i), qos=1)
+        sink.wait_count(n, 15)
+        self.assertEqual(seqs(sink), list(range(n)))
+
+    def _cpus_of(self, pid):
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("Cpus_allowed_list:"):
+                    return line.split(":", 1)[1].strip()
+        return None
+
+    def test_cpu_affinity_pins_every_process(self):
+        mine = sorted(os.sched_getaffinity(0))
+        full = ",".join(str(c) for c in mine)
+        for setting, want in (("", str(mine[-1])),  # auto: one CPU, the highest available
+                              ('cpu_affinity = "none";', None),
+                              ('cpu_affinity = "%d";' % mine[0], str(mine[0]))):
+            with self.subTest(setting=setting):
+                gw = self.gateway(bridge_service(), self.ports(), settings=setting,
+                                  name="gwcpu%d" % len(setting))
+                self.dump_log_on_failure(gw)
+                pids = [gw.proc.pid] + gw.child_pids()
+                self.assertEqual(len(pids), 4)
+                got = {self._cpus_of(p) for p in pids}
+                if want is None:
+                    # not pinned: what this test itself may use (as a list "0-1" or "0,1")
+                    self.assertEqual(len(got), 1)
+                    listed = set()
+                    for part in got.pop().split(","):
+                        lo, _, hi = part.partition("-")
+                        listed.update(range(int(lo), int(hi or lo) + 1))
+                    self.assertEqual(sorted(listed), mine, full)
+                    self.assertIn('cpu_affinity "none"', gw.log_text())
+                else:
+                    self.assertEqual(got, {want})
+                    self.assertIn("CPU-AFFINITY: all processes on CPU %s" % want, gw.log_text())
+                self._assert_bridge_moves(gw)
+                gw.stop()
+
     def test_status_command_shows_every_process(self):
         gw = self.gateway(bridge_service(), self.ports())
         self.dump_log_on_failure(gw)

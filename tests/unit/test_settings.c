@@ -287,7 +287,7 @@ static void test_unknown_settings_inline(void **state)
 {
     s_expect_error("instance = \"x\";\n  colour = \"blue\";\n", 2, 3, "colour",
                    "unknown setting; known at top level: instance, runtime_dir, log, restart, "
-                   "heartbeat, stop_grace_ms, connector, router, services");
+                   "heartbeat, stop_grace_ms, cpu_affinity, connector, router, services");
     s_expect_error("log = { level = \"info\"; lvl = \"debug\"; };\n", 1, 25, "log.lvl",
                    "known in this group: level, file");
     /* a deeper group inside a known group */
@@ -338,6 +338,43 @@ static void test_wrong_types_inline(void **state)
     s_expect_error("services = ( { file = \"a.yml\";\n  parameters = { p = [1, 2]; }; } );\n", 2,
                    18, "services[0].parameters.p",
                    "expected a string, number or boolean, got an array [ ... ]");
+}
+
+static void test_cpu_affinity(void **state)
+{
+    struct mqg_settings d;
+    assert_int_equal(mqg_settings_defaults(&d), 0);
+    assert_int_equal(d.cpu_affinity.mode, MQG_CPUS_AUTO);
+    mqg_settings_free(&d);
+
+    static const struct {
+        const char *text;
+        enum mqg_cpus_mode mode;
+    } ok[] = {
+        {"cpu_affinity = \"none\";\n", MQG_CPUS_NONE},
+        {"cpu_affinity = \"auto\";\n", MQG_CPUS_AUTO},
+        {"cpu_affinity = \"0\";\n", MQG_CPUS_LIST}, /* CPU 0 exists wherever this runs */
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        struct tmpcfg t;
+        struct mqg_settings s;
+        struct mqg_error err;
+        s_write_tmp(&t, ok[i].text);
+        int rc = mqg_settings_load(t.path, &s, &err);
+        s_remove_tmp(&t);
+        assert_int_equal(rc, 0);
+        assert_int_equal(s.cpu_affinity.mode, ok[i].mode);
+        mqg_settings_free(&s);
+    }
+    s_expect_error("cpu_affinity = \"fast\";\n", 1, 1, "cpu_affinity",
+                   "expected \"auto\", \"none\" or CPU numbers and ranges below 1024 such as "
+                   "\"0,2-3\", got \"fast\"");
+    s_expect_error("\n  cpu_affinity = 1;\n", 2, 3, "cpu_affinity",
+                   "expected \"auto\", \"none\" or a list of CPUs such as \"0,2-3\", got an "
+                   "integer");
+    /* a CPU this machine does not have (1023: far beyond any test machine) */
+    s_expect_error("cpu_affinity = \"1023\";\n", 1, 1, "cpu_affinity",
+                   "none of the CPUs \"1023\" is available here (available: ");
 }
 
 static void test_out_of_range_fixture(void **state)
@@ -530,6 +567,7 @@ int main(void)
         cmocka_unit_test(test_unknown_settings_inline),
         cmocka_unit_test(test_wrong_type_fixture),
         cmocka_unit_test(test_wrong_types_inline),
+        cmocka_unit_test(test_cpu_affinity),
         cmocka_unit_test(test_out_of_range_fixture),
         cmocka_unit_test(test_out_of_range_inline),
         cmocka_unit_test(test_syntax_error),

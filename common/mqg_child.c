@@ -2,6 +2,7 @@
 #include "mqg_child.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -39,6 +40,7 @@ static int s_parse(struct mqg_child *c, int argc, char **argv)
         {"heartbeat-misses", required_argument, NULL, 'm'},
         {"queue-max", required_argument, NULL, 'q'},
         {"max-inflight", required_argument, NULL, 'f'},
+        {"queue-max-bytes", required_argument, NULL, 'Q'},
         {NULL, 0, NULL, 0},
     };
     int level = MQG_LOG_INFO;
@@ -74,6 +76,12 @@ static int s_parse(struct mqg_child *c, int argc, char **argv)
         case 'f':
             rc |= s_int_arg(optarg, 1, 65535, &c->max_inflight);
             break;
+        case 'Q': {
+            int bytes = 0;
+            rc |= s_int_arg(optarg, 1, INT_MAX, &bytes);
+            c->queue_max_bytes = (size_t)bytes;
+            break;
+        }
         default:
             rc = -EINVAL;
             break;
@@ -133,6 +141,7 @@ int mqg_child_init(struct mqg_child *c, const char *role, int argc, char **argv)
     c->heartbeat_ms = 1000;
     c->heartbeat_misses = 3;
     c->queue_max = 100000;
+    c->queue_max_bytes = (size_t)64 << 20;
     c->max_inflight = 1000;
     snprintf(c->instance, sizeof(c->instance), "mqgate");
     mqg_model_init(&c->model);

@@ -24,7 +24,8 @@ struct mqg_child {
     char instance[128];
     int heartbeat_ms;
     int heartbeat_misses;
-    int queue_max;    /* bound of each message queue */
+    int queue_max;          /* bound of each message queue, in messages */
+    size_t queue_max_bytes; /* ... and in bytes */
     int max_inflight; /* connector: publishes in flight */
     struct mqg_ctl ctl;
     int sigfd;

@@ -12,6 +12,17 @@ void mqg_fifo_init(struct mqg_fifo *f, size_t max)
 {
     memset(f, 0, sizeof(*f));
     f->max = max ? max : 1;
+    f->max_bytes = SIZE_MAX;
+}
+
+size_t mqg_fifo_bytes(const struct mqg_fifo *f)
+{
+    return f->tail - f->head;
+}
+
+bool mqg_fifo_full(const struct mqg_fifo *f)
+{
+    return f->count >= f->max || (f->count && mqg_fifo_bytes(f) >= f->max_bytes);
 }
 
 void mqg_fifo_free(struct mqg_fifo *f)
@@ -99,10 +110,12 @@ int mqg_fifo_push(struct mqg_fifo *f, const struct mqg_wire_rec *r)
     if (r->topic_len > 0xFFFF || (uint64_t)r->payload_len > 0xFFFFFFFFu) {
         return -EMSGSIZE;
     }
+    size_t need = mqg_wire_rec_size(r->topic_len, r->payload_len);
     int dropped = 0;
-    if (f->count >= f->max) {
+    while (f->count &&
+           (f->count >= f->max || need > f->max_bytes || mqg_fifo_bytes(f) > f->max_bytes - need)) {
         mqg_fifo_pop(f);
-        dropped = 1;
+        dropped++;
     }
     int rc = mqg_fifo_append(f, r);
     return rc < 0 ? rc : dropped;

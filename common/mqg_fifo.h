@@ -8,6 +8,7 @@
 #ifndef MQG_FIFO_H
 #define MQG_FIFO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,20 +19,29 @@ struct mqg_fifo {
     size_t cap;        /* bytes allocated */
     size_t head, tail; /* records live in buf[head, tail) */
     size_t count;      /* records held */
-    size_t max;        /* bound: pushing into a full fifo drops the oldest record */
+    size_t max;        /* bound in records: pushing into a full fifo drops the oldest */
+    size_t max_bytes;  /* bound in bytes of encoded records (SIZE_MAX after init) */
 };
 
+/* An empty fifo bounded to max records (0 means 1) and no byte bound; set max_bytes after. */
 void mqg_fifo_init(struct mqg_fifo *f, size_t max);
 void mqg_fifo_free(struct mqg_fifo *f);
 
-/* Append a copy of r. Returns 0, 1 if the oldest record was dropped to make room, or
- * -ENOMEM / -EMSGSIZE (topic longer than 65535 bytes or payload of 4 GiB or more); then
- * nothing changed. */
+/* Bytes held (encoded records). */
+size_t mqg_fifo_bytes(const struct mqg_fifo *f);
+
+/* Holds max records, or at least max_bytes bytes. */
+bool mqg_fifo_full(const struct mqg_fifo *f);
+
+/* Append a copy of r, first dropping the oldest records while the fifo is at its record
+ * bound or r would take it beyond its byte bound (r itself is always kept, even when it alone
+ * is larger). Returns the number of records dropped (>= 0), or -ENOMEM / -EMSGSIZE (topic
+ * longer than 65535 bytes or payload of 4 GiB or more); then nothing changed. */
 int mqg_fifo_push(struct mqg_fifo *f, const struct mqg_wire_rec *r);
 
-/* Append a copy of r even when the fifo holds max records already (a sender that paused its
- * input when the fifo was full may overshoot by the one batch it was handling). Returns 0,
- * -ENOMEM or -EMSGSIZE. */
+/* Append a copy of r even when the fifo is full already (a sender that paused its input when
+ * the fifo was full may overshoot by the one batch it was handling). Returns 0, -ENOMEM or
+ * -EMSGSIZE. */
 int mqg_fifo_append(struct mqg_fifo *f, const struct mqg_wire_rec *r);
 
 /* The oldest records that fit in `limit` bytes (always at least one): returns a pointer to

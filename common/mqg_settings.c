@@ -59,8 +59,10 @@ static const struct desc s_descs[] = {
     {NULL, "stop_grace_ms", K_INT, 0, 600000, F(stop_grace_ms)},
     {NULL, "cpu_affinity", K_CPUS, 0, 0, F(cpu_affinity)},
     {"connector", "outbound_queue_max", K_INT, 1, 100000000, F(outbound_queue_max)},
+    {"connector", "outbound_queue_max_bytes", K_INT, 65536, INT_MAX, F(outbound_queue_max_bytes)},
     {"connector", "max_inflight", K_INT, 1, 65535, F(max_inflight)},
     {"router", "queue_max", K_INT, 1, 100000000, F(router_queue_max)},
+    {"router", "queue_max_bytes", K_INT, 65536, INT_MAX, F(router_queue_max_bytes)},
 };
 
 #define N_DESCS (sizeof(s_descs) / sizeof(s_descs[0]))
@@ -735,8 +737,10 @@ int mqg_settings_defaults(struct mqg_settings *s)
     s->heartbeat_misses = 3;
     s->stop_grace_ms = 3000;
     s->outbound_queue_max = 100000;
+    s->outbound_queue_max_bytes = 64 << 20;
     s->max_inflight = 1000;
     s->router_queue_max = 100000;
+    s->router_queue_max_bytes = 64 << 20;
     return 0;
 }
 

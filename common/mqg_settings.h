@@ -40,10 +40,12 @@ struct mqg_settings {
     int stop_grace_ms;               /* 3000: TERM -> KILL */
     struct mqg_cpus cpu_affinity;    /* "auto": every process on one CPU (mqg_cpus.h) */
     /* connector queues */
-    int outbound_queue_max; /* 100000 messages per connector towards its broker */
+    int outbound_queue_max;       /* 100000 messages per connector towards its broker */
+    int outbound_queue_max_bytes; /* 64 MiB: the same queue in bytes of topic + payload */
     int max_inflight;       /* 1000 publishes in flight per connector */
     /* router */
-    int router_queue_max; /* 100000 messages held per target connector */
+    int router_queue_max;       /* 100000 messages held per target connector */
+    int router_queue_max_bytes; /* 64 MiB: the same in bytes */
     /* services to load in addition to those on the command line */
     struct mqg_settings_service *services;
     size_t n_services;

@@ -114,14 +114,17 @@ static void s_on_broker_message(struct connector *c, struct link_ev *ev)
                                .payload = ev->payload,
                                .payload_len = ev->payload_len};
     int rc = mqg_fifo_push(&c->to_router, &rec);
-    if (rc != 0) {
+    if (rc < 0) {
         c->n_dropped++;
-        if (rc < 0) {
-            log_warn("IN-DROP", "message on '%s' dropped: %s", ev->topic, strerror(-rc));
-        } else if (++c->n_dropped_in == 1 || c->n_dropped_in % 10000 == 0) {
+        log_warn("IN-DROP", "message on '%s' dropped: %s", ev->topic, strerror(-rc));
+    } else if (rc > 0) {
+        uint64_t before = c->n_dropped_in;
+        c->n_dropped += (uint64_t)rc;
+        c->n_dropped_in += (uint64_t)rc;
+        if (before == 0 || before / 10000 != c->n_dropped_in / 10000) {
             log_warn("IN-DROP",
-                     "queue towards the router is full (%zu): dropped %llu oldest "
-                     "messages so far",
+                     "queue towards the router is full (%zu): dropped %llu oldest messages so "
+                     "far",
                      c->to_router.max, (unsigned long long)c->n_dropped_in);
         }
     }
@@ -278,28 +281,40 @@ static void s_rewind(struct connector *c)
  * oldest are dropped beyond the bound instead (an outage must not stop the other routes). */
 static bool s_bus_paused(const struct connector *c)
 {
-    return c->state >= C_SUBSCRIBING && c->to_broker.count >= c->to_broker.max;
+    return c->state >= C_SUBSCRIBING && cq_full(&c->to_broker);
 }
 
 static void s_on_router_data(struct connector *c, const struct mqg_wire_rec *rec)
 {
-    bool keep_all = c->state >= C_SUBSCRIBING; /* overshoot by the one batch being read */
-    struct cq_item *oldest = cq_at(&c->to_broker, 0);
-    if (!keep_all && c->to_broker.count >= c->to_broker.max && oldest->state == CQ_INFLIGHT) {
-        c->inflight--; /* its result will find nothing */
-    }
-    int rc = cq_push(&c->to_broker, rec->topic, rec->topic_len, rec->payload, rec->payload_len,
-                     rec->qos, (rec->flags & MQG_WIRE_F_RETAIN) != 0, keep_all);
-    if (rc == 1) {
-        c->n_dropped++;
+    /* connected: nothing is dropped; the queue may overshoot by the one batch being read */
+    bool keep_all = c->state >= C_SUBSCRIBING;
+    struct cq *q = &c->to_broker;
+    size_t dropped = 0;
+    while (!keep_all && q->count && cq_over(q, rec->topic_len + rec->payload_len)) {
+        if (cq_at(q, 0)->state == CQ_INFLIGHT) {
+            c->inflight--; /* its result will find nothing */
+        }
+        cq_pop(q);
         if (c->cursor) {
             c->cursor--;
         }
-        if (++c->n_dropped_out == 1 || c->n_dropped_out % 10000 == 0) {
+        dropped++;
+    }
+    if (cq_push(q, rec->topic, rec->topic_len, rec->payload, rec->payload_len, rec->qos,
+                (rec->flags & MQG_WIRE_F_RETAIN) != 0) != 0) {
+        c->n_dropped++;
+        log_warn("OUT-DROP", "message on '%.*s' dropped: out of memory", (int)rec->topic_len,
+                 rec->topic);
+    }
+    if (dropped) {
+        uint64_t before = c->n_dropped_out;
+        c->n_dropped += dropped;
+        c->n_dropped_out += dropped;
+        if (before == 0 || before / 10000 != c->n_dropped_out / 10000) {
             log_warn("OUT-DROP",
-                     "queue towards the broker is full (%zu): dropped %llu oldest "
-                     "messages so far",
-                     c->to_broker.max, (unsigned long long)c->n_dropped_out);
+                     "queue towards the broker is full (%zu messages or %zu bytes): dropped "
+                     "%llu oldest messages so far",
+                     q->max, q->max_bytes, (unsigned long long)c->n_dropped_out);
         }
     }
 }
@@ -508,6 +523,7 @@ static int s_setup(struct connector *c)
                                      ? (size_t)c->child.queue_max
                                      : (size_t)c->conn->max_buffered);
     cq_init(&c->to_broker, (size_t)c->child.queue_max);
+    c->to_broker.max_bytes = c->child.queue_max_bytes;
     /* first retry after reconnectPeriod, then growing with jitter up to 60 s (or
      * reconnectPeriod, when that is longer) */
     uint32_t base =

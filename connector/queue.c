@@ -2,6 +2,7 @@
 #include "queue.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +10,18 @@ void cq_init(struct cq *q, size_t max)
 {
     memset(q, 0, sizeof(*q));
     q->max = max ? max : 1;
+    q->max_bytes = SIZE_MAX;
     q->next_seq = 1;
+}
+
+bool cq_full(const struct cq *q)
+{
+    return q->count >= q->max || (q->count && q->bytes >= q->max_bytes);
+}
+
+bool cq_over(const struct cq *q, size_t bytes)
+{
+    return q->count >= q->max || bytes > q->max_bytes || q->bytes > q->max_bytes - bytes;
 }
 
 void cq_free(struct cq *q)
@@ -40,13 +52,8 @@ static int s_grow(struct cq *q)
 }
 
 int cq_push(struct cq *q, const char *topic, size_t topic_len, const void *payload,
-            size_t payload_len, int qos, bool retain, bool keep_all)
+            size_t payload_len, int qos, bool retain)
 {
-    int dropped = 0;
-    if (q->count >= q->max && !keep_all) {
-        cq_pop(q);
-        dropped = 1;
-    }
     if (q->count == q->cap && s_grow(q) != 0) {
         return -ENOMEM;
     }
@@ -70,7 +77,8 @@ int cq_push(struct cq *q, const char *topic, size_t topic_len, const void *paylo
     it->state = CQ_UNSENT;
     it->tries = 0;
     q->count++;
-    return dropped;
+    q->bytes += topic_len + payload_len;
+    return 0;
 }
 
 struct cq_item *cq_at(const struct cq *q, size_t i)
@@ -102,8 +110,10 @@ void cq_pop(struct cq *q)
     if (!q->count) {
         return;
     }
-    free(q->ring[q->head].topic);
-    q->ring[q->head].topic = NULL;
+    struct cq_item *it = &q->ring[q->head];
+    q->bytes -= it->topic_len + it->payload_len;
+    free(it->topic);
+    it->topic = NULL;
     q->head = (q->head + 1) & (q->cap - 1);
     q->count--;
 }

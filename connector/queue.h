@@ -31,17 +31,26 @@ struct cq {
     size_t cap;  /* power of two, 0 before the first push */
     size_t head; /* index of the oldest item */
     size_t count;
-    size_t max;        /* bound: pushing into a full queue drops the oldest item */
+    size_t bytes;      /* topic + payload bytes of the items held */
+    size_t max;        /* bound in items */
+    size_t max_bytes;  /* bound in bytes (SIZE_MAX after init) */
     uint64_t next_seq; /* seq of the next pushed item */
 };
 
+/* An empty queue bounded to max items (0 means 1) and no byte bound; set max_bytes after. */
 void cq_init(struct cq *q, size_t max);
 void cq_free(struct cq *q);
 
-/* Append a copy. Returns 1 if the oldest item was dropped to make room, 0, or -ENOMEM. With
- * keep_all nothing is dropped: the queue may go beyond max (by what the caller lets in). */
+/* Holds max items, or at least max_bytes bytes. */
+bool cq_full(const struct cq *q);
+
+/* Whether one more item of `bytes` bytes would go beyond a bound: the caller drops the oldest
+ * (cq_pop) while this holds and the queue is not empty. */
+bool cq_over(const struct cq *q, size_t bytes);
+
+/* Append a copy (the bounds are the caller's: see cq_over). Returns 0 or -ENOMEM. */
 int cq_push(struct cq *q, const char *topic, size_t topic_len, const void *payload,
-            size_t payload_len, int qos, bool retain, bool keep_all);
+            size_t payload_len, int qos, bool retain);
 
 /* i-th item from the oldest (i < count), or NULL. */
 struct cq_item *cq_at(const struct cq *q, size_t i);

@@ -120,6 +120,7 @@ static int s_build(struct router *r)
         r->targets[i].key_len = strlen(m->conns[i].key);
         r->targets[i].enabled = m->conns[i].target_connected;
         mqg_fifo_init(&r->targets[i].out, (size_t)r->child.queue_max);
+        r->targets[i].out.max_bytes = r->child.queue_max_bytes;
         r->targets[i].ok_ms = mqg_now_ms();
     }
     for (size_t i = 0; i < m->n_routes; i++) {
@@ -193,12 +194,13 @@ static void s_deliver(struct router *r, int conn, const struct mqg_wire_rec *rec
         return;
     }
     r->pending++;
-    if (rc == 1) {
-        r->pending--;
-        r->n_dropped++;
+    if (rc > 0) {
+        r->pending -= (size_t)rc;
+        r->n_dropped += (uint64_t)rc;
         if (!t->warned_full) {
-            log_warn("ROUTER-QUEUE-FULL", "queue for %s is full (%d): dropping oldest messages",
-                     t->key, r->child.queue_max);
+            log_warn("ROUTER-QUEUE-FULL",
+                     "queue for %s is full (%d messages or %zu bytes): dropping oldest messages",
+                     t->key, r->child.queue_max, r->child.queue_max_bytes);
             t->warned_full = true;
         }
     }
@@ -359,7 +361,7 @@ static bool s_paused(const struct router *r)
 {
     for (size_t i = 0; i < r->child.model.n_conns; i++) {
         const struct r_target *t = &r->targets[i];
-        if (t->enabled && !t->unreachable && t->out.count >= t->out.max) {
+        if (t->enabled && !t->unreachable && mqg_fifo_full(&t->out)) {
             return true;
         }
     }

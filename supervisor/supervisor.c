@@ -85,8 +85,8 @@ int supervisor_instance_dir(const struct mqg_settings *s, char *out, size_t cap)
 /* Everything the child's command line needs, built before fork: between fork and exec the
  * child makes only async-signal-safe calls. */
 struct spawn_args {
-    char level[8], hb[16], misses[16], qmax[16], infl[16];
-    char *argv[20];
+    char level[8], hb[16], misses[16], qmax[16], qbytes[16], infl[16];
+    char *argv[24];
 };
 
 static void s_spawn_args(struct sup *S, struct child *c, struct spawn_args *a)
@@ -96,6 +96,8 @@ static void s_spawn_args(struct sup *S, struct child *c, struct spawn_args *a)
     snprintf(a->misses, sizeof(a->misses), "%d", S->set->heartbeat_misses);
     snprintf(a->qmax, sizeof(a->qmax), "%d",
              c->conn < 0 ? S->set->router_queue_max : S->set->outbound_queue_max);
+    snprintf(a->qbytes, sizeof(a->qbytes), "%d",
+             c->conn < 0 ? S->set->router_queue_max_bytes : S->set->outbound_queue_max_bytes);
     snprintf(a->infl, sizeof(a->infl), "%d", S->set->max_inflight);
     /* clang-format off */
     char *argv[] = {c->exe,
@@ -107,9 +109,11 @@ static void s_spawn_args(struct sup *S, struct child *c, struct spawn_args *a)
                     "--heartbeat-ms", a->hb,
                     "--heartbeat-misses", a->misses,
                     "--queue-max", a->qmax,
+                    "--queue-max-bytes", a->qbytes,
                     "--max-inflight", a->infl,
                     NULL};
     /* clang-format on */
+    _Static_assert(sizeof(argv) <= sizeof(a->argv), "spawn_args.argv too small");
     memcpy(a->argv, argv, sizeof(argv));
 }
 

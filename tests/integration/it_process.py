@@ -186,11 +186,12 @@ class ProcessTest(GatewayTest):
                  what="children to exit after the supervisor died")
         self.assertEqual(processes_named(gw.rundir), [])
 
-    def test_target_broker_down_messages_wait_and_arrive(self):
+    def _outage_begin(self, settings=""):
+        """A gateway whose cloud broker (persistent, with a persistent sink session) is down."""
         cloud = Broker(self.work, "cloudp", persistent=True)
         self.addCleanup(cloud.stop)
         gw = self.gateway(bridge_service(), {"plantPort": self.b["plant"].port,
-                                             "cloudPort": cloud.port})
+                                             "cloudPort": cloud.port}, settings=settings)
         self.dump_log_on_failure(gw)
         # a persistent sink session: the broker keeps what arrives while the sink is away
         sink = self.client(cloud.port, ["cloud/line1/temperature"], client_id="sink",
@@ -198,6 +199,17 @@ class ProcessTest(GatewayTest):
         sink.close()
         cloud.stop()
         wait_for(lambda: "CONN-LOST" in gw.log_text(), 10, what="CONN-LOST logged")
+        return cloud, gw
+
+    def _outage_end(self, cloud, gw):
+        """Bring the cloud broker back; returns the sink, reconnected to its session."""
+        cloud.start()  # same port, sessions restored from its persistence file
+        wait_for(lambda: gw.log_count("CONN-UP") >= 3, 15, what="reconnect")
+        return self.client(cloud.port, ["cloud/line1/temperature"], client_id="sink",
+                           clean=False)
+
+    def test_target_broker_down_messages_wait_and_arrive(self):
+        cloud, gw = self._outage_begin()
         pub = self.client("plant")
         n = 300
         for i in range(n):
@@ -208,10 +220,7 @@ class ProcessTest(GatewayTest):
         self.assertEqual(log.count("CONN-LOST"), 1)
         self.assertLessEqual(log.count("CONN-FAIL"), 1)
         self.assertEqual(len([l for l in log.splitlines() if " WARN " in l]), 1, log)
-        cloud.start()  # same port, sessions restored from its persistence file
-        wait_for(lambda: gw.log_count("CONN-UP") >= 3, 15, what="reconnect")
-        sink = self.client(cloud.port, ["cloud/line1/temperature"], client_id="sink",
-                           clean=False)
+        sink = self._outage_end(cloud, gw)
         wait_for(lambda: set(range(n)) <= set(seqs(sink)), 15,
                  what="all messages queued during the outage")
         got = [s for s in seqs(sink) if s < n]
@@ -219,6 +228,35 @@ class ProcessTest(GatewayTest):
         self.assertEqual(got[:n], list(range(n)), "in order")
         rows = {r["name"]: r for r in gw.status()}
         self.assertEqual(rows["itbridge/cloud"]["restarts"], 0, "connector must not crash")
+
+    def test_outage_buffer_is_bounded_in_bytes_newest_kept(self):
+        # 100 messages of 4 KB while the cloud broker is down, with a 64 KiB buffer: only
+        # the newest 15 fit (topic + payload = 4120 bytes each); they arrive, in order
+        cloud, gw = self._outage_begin("connector = { outbound_queue_max_bytes = 65536; };")
+        pub = self.client("plant")
+        n, size = 100, 4096
+        for i in range(n):
+            pub.publish("factory/line1/temperature", struct.pack(">I", i) + b"x" * (size - 4),
+                        qos=1)
+        wait_for(lambda: "OUT-DROP" in gw.log_text(), 10, what="OUT-DROP logged")
+        time.sleep(1.0)  # the rest of the burst reaches the cloud connector
+        self.assertIn("(100000 messages or 65536 bytes)", gw.log_text())
+        sink = self._outage_end(cloud, gw)
+        keep = 65536 // (len("cloud/line1/temperature") + size)
+        wait_for(lambda: n - 1 in seqs(sink), 15, what="the newest message")
+        time.sleep(0.5)  # anything else would arrive now
+        self.assertEqual(seqs(sink), list(range(n - keep, n)), "the newest, in order")
+        # the drops are counted in the connector's status (`mqgate status`)
+        wait_for(lambda: "dropped=%d " % (n - keep) in self._status_line(gw, "itbridge/cloud"),
+                 5, what="dropped=%d in the status" % (n - keep))
+
+    def _status_line(self, gw, name):
+        path = os.path.join(gw.rundir, gw.dir.split("/")[-1], "status")
+        try:
+            with open(path) as f:
+                return next((ln for ln in f if " %s " % name in ln), "")
+        except OSError:
+            return ""
 
     def test_wrong_credentials_reported_and_retried_without_crash_loop(self):
         secured = Broker(self.work, "secured", users={"plc": "right"})

@@ -120,10 +120,8 @@ static int s_push(struct mqg_fifo *f, struct model *md, struct m_rec m)
 {
     struct mqg_wire_rec w = s_wrec(&m);
     int rc = mqg_fifo_push(f, &w);
-    assert_true(rc == 0 || rc == 1);
-    if (rc == 1) {
-        s_model_drop(md, 1);
-    }
+    assert_true(rc >= 0);
+    s_model_drop(md, (size_t)rc);
     s_model_push(md, m);
     return rc;
 }
@@ -369,6 +367,57 @@ static void test_drop_oldest(void **state)
     s_model_free(&md);
 }
 
+/* Bytes the model's records take encoded. */
+static size_t s_model_bytes(const struct model *md)
+{
+    size_t b = 0;
+    for (size_t i = 0; i < md->n; i++) {
+        b += mqg_wire_rec_size(md->r[i].tl, md->r[i].pl);
+    }
+    return b;
+}
+
+/* the byte bound: pushes drop the oldest until the new record fits; the newest always stays */
+static void test_byte_bound(void **state)
+{
+    (void)state;
+    struct mqg_fifo f;
+    struct model md = {0};
+    mqg_fifo_init(&f, 1000);
+    f.max_bytes = 1000;
+    assert_false(mqg_fifo_full(&f));
+    /* 100-byte records (8 header + 2 topic + 90 payload): 10 fit exactly */
+    for (unsigned i = 0; i < 10; i++) {
+        assert_int_equal(s_push(&f, &md, s_make(2, 90, i)), 0);
+    }
+    assert_int_equal(mqg_fifo_bytes(&f), 1000);
+    assert_int_equal(s_model_bytes(&md), 1000);
+    assert_true(mqg_fifo_full(&f));
+    /* one more 100-byte record: exactly one dropped */
+    assert_int_equal(s_push(&f, &md, s_make(2, 90, 10)), 1);
+    s_check_all(&f, &md);
+    /* a 450-byte record: five dropped */
+    assert_int_equal(s_push(&f, &md, s_make(2, 440, 11)), 5);
+    assert_int_equal(f.count, 6);
+    assert_int_equal(mqg_fifo_bytes(&f), 950);
+    assert_false(mqg_fifo_full(&f));
+    s_check_all(&f, &md);
+    /* a record larger than the bound replaces everything and is kept */
+    assert_int_equal(s_push(&f, &md, s_make(3, 2000, 12)), 6);
+    assert_int_equal(f.count, 1);
+    assert_true(mqg_fifo_full(&f));
+    s_check_all(&f, &md);
+    /* random sizes: the bound always holds unless one record alone is larger */
+    for (unsigned i = 0; i < 500; i++) {
+        s_push(&f, &md, s_make(1 + i % 40, (i * 7919u) % 700, 100 + i));
+        assert_true(mqg_fifo_bytes(&f) <= f.max_bytes || f.count == 1);
+        assert_int_equal(mqg_fifo_bytes(&f), s_model_bytes(&md));
+        s_check_all(&f, &md);
+    }
+    mqg_fifo_free(&f);
+    s_model_free(&md);
+}
+
 /* append ignores the bound (flow control lets one batch overshoot): nothing is dropped */
 static void test_append_beyond_max(void **state)
 {
@@ -384,19 +433,19 @@ static void test_append_beyond_max(void **state)
         assert_int_equal(f.count, i + 1);
     }
     s_check_all(&f, &md);
-    /* a push into the overfull fifo drops only the single oldest */
+    /* a push into the overfull fifo drops the oldest down to the bound again */
     struct m_rec m = s_make(2, 2, 999);
     struct mqg_wire_rec w = s_wrec(&m);
-    assert_int_equal(mqg_fifo_push(&f, &w), 1);
-    assert_int_equal(f.count, 10);
-    s_model_drop(&md, 1);
+    assert_int_equal(mqg_fifo_push(&f, &w), 9);
+    assert_int_equal(f.count, 2);
+    s_model_drop(&md, 9);
     s_model_push(&md, m);
     s_check_all(&f, &md);
     char big[70000];
     memset(big, 'a', sizeof(big));
     struct mqg_wire_rec bad = {.topic = big, .topic_len = 65536, .payload = "", .payload_len = 0};
     assert_int_equal(mqg_fifo_append(&f, &bad), -EMSGSIZE);
-    assert_int_equal(f.count, 10);
+    assert_int_equal(f.count, 2);
     mqg_fifo_free(&f);
     s_model_free(&md);
 }
@@ -660,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_pop),          cmocka_unit_test(test_msgsize),
         cmocka_unit_test(test_model_cycles), cmocka_unit_test(test_empty_resets),
         cmocka_unit_test(test_free_big),     cmocka_unit_test(test_append_beyond_max),
+        cmocka_unit_test(test_byte_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

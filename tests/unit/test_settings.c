@@ -70,6 +70,9 @@ static void s_assert_defaults(const struct mqg_settings *s)
     assert_int_equal(s->outbound_queue_max, 100000);
     assert_int_equal(s->max_inflight, 1000);
     assert_int_equal(s->router_queue_max, 100000);
+    assert_int_equal(s->outbound_queue_max_bytes, 64 << 20);
+    assert_int_equal(s->router_queue_max_bytes, 64 << 20);
+    assert_int_equal(s->cpu_affinity.mode, MQG_CPUS_AUTO);
     assert_null(s->services);
     assert_int_equal(s->n_services, 0);
 }
@@ -195,6 +198,10 @@ static void test_each_override(void **state)
          65535, 0},
         {"router = { queue_max = 100000000L; };", offsetof(struct mqg_settings, router_queue_max),
          100000000, 0},
+        {"router = { queue_max_bytes = 65536; };",
+         offsetof(struct mqg_settings, router_queue_max_bytes), 65536, 0},
+        {"connector = { outbound_queue_max_bytes = 2147483647; };",
+         offsetof(struct mqg_settings, outbound_queue_max_bytes), 2147483647, 0},
         {"log = { level = \"WARNING\"; };", offsetof(struct mqg_settings, log_level), MQG_LOG_WARN,
          0},
         {"log = { level = \"error\"; };", offsetof(struct mqg_settings, log_level), MQG_LOG_ERROR,
@@ -397,6 +404,11 @@ static void test_out_of_range_inline(void **state)
     s_expect_error("restart = { backoff_ms = 0; };\n", 1, 13, "restart.backoff_ms",
                    "expected an integer in 1..3600000, got 0");
     s_expect_error("stop_grace_ms = -1;\n", 1, 1, "stop_grace_ms", "got -1");
+    s_expect_error("router = { queue_max_bytes = 65535; };\n", 1, 12, "router.queue_max_bytes",
+                   "expected an integer in 65536..2147483647, got 65535");
+    s_expect_error("connector = { outbound_queue_max_bytes = 4294967296L; };\n", 1, 15,
+                   "connector.outbound_queue_max_bytes",
+                   "expected an integer in 65536..2147483647, got 4294967296");
     s_expect_error("router = { queue_max = 4294967296L; };\n", 1, 12, "router.queue_max",
                    "expected an integer in 1..100000000, got 4294967296");
     /* libconfig 1.5 would silently read this as 1215752191: the literal is re-read */

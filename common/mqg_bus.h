@@ -32,8 +32,9 @@ struct mqg_bus_msg {
 };
 
 /* Messages (DATA or BATCH) a bus pipe holds in each direction before sends return -EAGAIN;
- * the processes keep their own bounded queues behind it. */
-#define MQG_BUS_HWM 1000
+ * the processes keep their own bounded queues behind it. A BATCH carries up to about
+ * MQG_BUS_BATCH_BYTES, so this bounds a pipe to about 4 MiB; more does not go faster. */
+#define MQG_BUS_HWM 64
 
 /* A BATCH body is cut at about this many bytes (one larger record still goes alone). */
 #define MQG_BUS_BATCH_BYTES 65536

@@ -101,6 +101,9 @@ static void s_model_push(struct model *md, struct m_rec m)
 static void s_model_drop(struct model *md, size_t k)
 {
     assert_true(k <= md->n);
+    if (k == 0) {
+        return;
+    }
     for (size_t i = 0; i < k; i++) {
         s_free_rec(&md->r[i]);
     }

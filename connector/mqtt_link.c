@@ -77,7 +77,14 @@ static void *s_open_plugin(const char *name, char *path, size_t cap)
     if (mqg_exe_dir(dir, sizeof(dir)) != 0) {
         return NULL;
     }
-    int w = snprintf(path, cap, "%s/../lib/mqgate/%s", dir, name);
+    char raw[600];
+    int w = snprintf(raw, sizeof(raw), "%s/../lib/mqgate/%s", dir, name);
+    char *real = w < 0 || (size_t)w >= sizeof(raw) ? NULL : realpath(raw, NULL);
+    if (!real) {
+        return NULL; /* not there */
+    }
+    w = snprintf(path, cap, "%s", real);
+    free(real);
     if (w < 0 || (size_t)w >= cap || access(path, R_OK) != 0) {
         return NULL;
     }

@@ -40,39 +40,34 @@ class BridgeTest(GatewayTest):
         self.assertEqual(seqs, list(range(n)), "messages reordered")
         self.assertTrue(all(q == 1 for (_, _, q, _) in got))
 
+    def _burst_through_small_queues(self, settings, n, pad):
+        """n numbered QoS 1 messages of 4 + pad bytes through queues bounded by settings: all
+        arrive, in order, and nothing is dropped anywhere."""
+        gw = self.gateway(bridge_service(), self.ports(), settings=settings)
+        self.dump_log_on_failure(gw)
+        sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)
+        pub = self.client("plant")
+        got = self._numbered_stream(pub, sink, n, pad, 90)
+        seqs = [struct.unpack(">I", p[:4])[0] for (_, p, _, _) in got]
+        self.assertEqual(seqs, list(range(n)), "messages lost, duplicated or reordered")
+        self.assertTrue(all(len(p) == 4 + pad for (_, p, _, _) in got))
+        for needle in ("OUT-DROP", "IN-DROP", "ROUTER-QUEUE-FULL"):
+            self.assertNotIn(needle, gw.log_text())
+
     def test_burst_beyond_every_queue_is_slowed_not_dropped(self):
         # queues of 50 messages and one publish in flight: the cloud side is much slower than
         # the plant side, so 3000 messages overflow every queue unless flow control holds the
         # sources back (before it, the connector dropped the oldest: OUT-DROP)
-        settings = ("connector = { outbound_queue_max = 50; max_inflight = 1; };\n"
-                    "router = { queue_max = 50; };")
-        gw = self.gateway(bridge_service(), self.ports(), settings=settings)
-        self.dump_log_on_failure(gw)
-        sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)
-        pub = self.client("plant")
-        n = 3000
-        got = self._numbered_stream(pub, sink, n, 200, 90)
-        seqs = [struct.unpack(">I", p[:4])[0] for (_, p, _, _) in got]
-        self.assertEqual(seqs, list(range(n)), "messages lost, duplicated or reordered")
-        self.assertNotIn("OUT-DROP", gw.log_text())
-        self.assertNotIn("ROUTER-QUEUE-FULL", gw.log_text())
+        self._burst_through_small_queues(
+            "connector = { outbound_queue_max = 50; max_inflight = 1; };\n"
+            "router = { queue_max = 50; };", 3000, 200)
 
     def test_large_burst_beyond_byte_bounds_is_slowed_not_dropped(self):
         # queues of 64 KiB (bytes, not messages) and 300 messages of 16 KB: flow control by
         # bytes holds the sources back; nothing is dropped
-        settings = ("connector = { outbound_queue_max_bytes = 65536; max_inflight = 2; };\n"
-                    "router = { queue_max_bytes = 65536; };")
-        gw = self.gateway(bridge_service(), self.ports(), settings=settings)
-        self.dump_log_on_failure(gw)
-        sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)
-        pub = self.client("plant")
-        n = 300
-        got = self._numbered_stream(pub, sink, n, 16000, 90)
-        seqs = [struct.unpack(">I", p[:4])[0] for (_, p, _, _) in got]
-        self.assertEqual(seqs, list(range(n)), "messages lost, duplicated or reordered")
-        self.assertTrue(all(len(p) == 16004 for (_, p, _, _) in got))
-        for needle in ("OUT-DROP", "IN-DROP", "ROUTER-QUEUE-FULL"):
-            self.assertNotIn(needle, gw.log_text())
+        self._burst_through_small_queues(
+            "connector = { outbound_queue_max_bytes = 65536; max_inflight = 2; };\n"
+            "router = { queue_max_bytes = 65536; };", 300, 16000)
 
     def _qos1_roundtrip(self, gw, n):
         sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)

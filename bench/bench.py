@@ -67,15 +67,7 @@ _extra_pids = set()  # pids outside those groups (mqgate children, in case they 
 
 def _kill_everything():
     for p in _procs:
-        if p.poll() is None:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            try:
-                p.wait(2)
-            except Exception:
-                pass
+        stop_proc(p, signal.SIGKILL, grace=2)
     for pid in list(_extra_pids):
         if pid_alive(pid):
             try:

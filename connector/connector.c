@@ -103,6 +103,16 @@ static void s_release(struct connector *c, const char *why)
     s_flush_router(c);
 }
 
+/* Count n dropped messages into *kind (and the total); true when the drops of this kind are
+ * to be logged: the first time, and each time the count passes a multiple of 10000. */
+static bool s_count_drops(struct connector *c, uint64_t *kind, uint64_t n)
+{
+    uint64_t before = *kind;
+    *kind += n;
+    c->n_dropped += n;
+    return before == 0 || before / 10000 != *kind / 10000;
+}
+
 /* A message from the broker: queued, and sent with the others of this turn (s_flush_router)
  * unless the startup buffer holds it. */
 static void s_on_broker_message(struct connector *c, struct link_ev *ev)
@@ -117,16 +127,10 @@ static void s_on_broker_message(struct connector *c, struct link_ev *ev)
     if (rc < 0) {
         c->n_dropped++;
         log_warn("IN-DROP", "message on '%s' dropped: %s", ev->topic, strerror(-rc));
-    } else if (rc > 0) {
-        uint64_t before = c->n_dropped_in;
-        c->n_dropped += (uint64_t)rc;
-        c->n_dropped_in += (uint64_t)rc;
-        if (before == 0 || before / 10000 != c->n_dropped_in / 10000) {
-            log_warn("IN-DROP",
-                     "queue towards the router is full (%zu): dropped %llu oldest messages so "
-                     "far",
-                     c->to_router.max, (unsigned long long)c->n_dropped_in);
-        }
+    } else if (rc > 0 && s_count_drops(c, &c->n_dropped_in, (uint64_t)rc)) {
+        log_warn("IN-DROP",
+                 "queue towards the router is full (%zu): dropped %llu oldest messages so far",
+                 c->to_router.max, (unsigned long long)c->n_dropped_in);
     }
     if (c->holding && c->to_router.count >= (size_t)c->conn->max_buffered) {
         s_release(c, "maxBufferedMessages reached");
@@ -306,16 +310,11 @@ static void s_on_router_data(struct connector *c, const struct mqg_wire_rec *rec
         log_warn("OUT-DROP", "message on '%.*s' dropped: out of memory", (int)rec->topic_len,
                  rec->topic);
     }
-    if (dropped) {
-        uint64_t before = c->n_dropped_out;
-        c->n_dropped += dropped;
-        c->n_dropped_out += dropped;
-        if (before == 0 || before / 10000 != c->n_dropped_out / 10000) {
-            log_warn("OUT-DROP",
-                     "queue towards the broker is full (%zu messages or %zu bytes): dropped "
-                     "%llu oldest messages so far",
-                     q->max, q->max_bytes, (unsigned long long)c->n_dropped_out);
-        }
+    if (dropped && s_count_drops(c, &c->n_dropped_out, dropped)) {
+        log_warn("OUT-DROP",
+                 "queue towards the broker is full (%zu messages or %zu bytes): dropped %llu "
+                 "oldest messages so far",
+                 q->max, q->max_bytes, (unsigned long long)c->n_dropped_out);
     }
 }
 

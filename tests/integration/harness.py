@@ -268,7 +268,8 @@ class Gateway:
         return self.log_text().count(needle)
 
     def status(self):
-        """Rows of the status file: dicts with role, name, state, pid, restarts."""
+        """Rows of the status file: dicts with role, name, state, pid, restarts, and counters
+        (the process's own key=value counters, e.g. {"dropped": "3", "state": "up"})."""
         path = os.path.join(self.rundir, self.dir.split("/")[-1], "status")
         rows = []
         try:
@@ -281,7 +282,8 @@ class Gateway:
             if len(parts) >= 6:
                 rows.append({"role": parts[0], "name": parts[1], "state": parts[2],
                              "pid": int(parts[3]) if parts[3].isdigit() else 0,
-                             "restarts": int(parts[5])})
+                             "restarts": int(parts[5]),
+                             "counters": dict(p.split("=", 1) for p in parts[7:] if "=" in p)})
         return rows
 
     def child_pids(self):

@@ -247,16 +247,11 @@ class ProcessTest(GatewayTest):
         time.sleep(0.5)  # anything else would arrive now
         self.assertEqual(seqs(sink), list(range(n - keep, n)), "the newest, in order")
         # the drops are counted in the connector's status (`mqgate status`)
-        wait_for(lambda: "dropped=%d " % (n - keep) in self._status_line(gw, "itbridge/cloud"),
-                 5, what="dropped=%d in the status" % (n - keep))
-
-    def _status_line(self, gw, name):
-        path = os.path.join(gw.rundir, gw.dir.split("/")[-1], "status")
-        try:
-            with open(path) as f:
-                return next((ln for ln in f if " %s " % name in ln), "")
-        except OSError:
-            return ""
+        def cloud_dropped():
+            row = {r["name"]: r for r in gw.status()}.get("itbridge/cloud", {})
+            return row.get("counters", {}).get("dropped")
+        wait_for(lambda: cloud_dropped() == str(n - keep), 5,
+                 what="dropped=%d in the status" % (n - keep))
 
     def test_wrong_credentials_reported_and_retried_without_crash_loop(self):
         secured = Broker(self.work, "secured", users={"plc": "right"})

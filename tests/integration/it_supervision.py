@@ -138,13 +138,8 @@ class SupervisionTest(GatewayTest):
         ctx.term()
 
         def malformed():
-            with open(os.path.join(gw.rundir, "gw", "status")) as f:
-                for line in f:
-                    if line.startswith("router "):
-                        for part in line.split():
-                            if part.startswith("malformed="):
-                                return int(part.split("=")[1])
-            return 0
+            row = {r["name"]: r for r in gw.status()}.get("router", {})
+            return int(row.get("counters", {}).get("malformed", 0))
         wait_for(lambda: malformed() >= len(bad) + 1, 5, what="malformed counter")
         # the router is still the same process and still routes
         self.assertEqual(gw.status()[0]["restarts"], 0)

@@ -41,56 +41,121 @@ enum s_tok {
     S_TOK_BAD_REF, /* "{...}" whose content is not a name */
 };
 
-bool mqg_topic_utf8_ok(const void *buf, size_t len)
+/* Is cp refused by a strict check: a control character (U+0001..U+001F, U+007F..U+009F)
+ * or a Unicode non-character (U+FDD0..U+FDEF, and the last two code points of every plane)? */
+static const char *s_strict_fault(uint32_t cp)
+{
+    if ((cp >= 0x01 && cp <= 0x1f) || (cp >= 0x7f && cp <= 0x9f)) {
+        return "contains a control character";
+    }
+    if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe) {
+        return "contains a Unicode non-character";
+    }
+    return NULL;
+}
+
+/* Decode one UTF-8 sequence of s[0..len) (len >= 1) into *cp; returns its length, or 0 with
+ * a static reason in *why. */
+static size_t s_utf8_next(const uint8_t *s, size_t len, uint32_t *cp, const char **why)
+{
+    uint8_t c = s[0];
+    size_t more;
+    uint32_t min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if ((c & 0xe0) == 0xc0) {
+        more = 1;
+        *cp = c & 0x1fu;
+        min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+        more = 2;
+        *cp = c & 0x0fu;
+        min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+        more = 3;
+        *cp = c & 0x07u;
+        min = 0x10000;
+    } else {
+        *why = "is not valid UTF-8"; /* continuation byte first, or 0xf8..0xff */
+        return 0;
+    }
+    if (len - 1 < more) {
+        *why = "is not valid UTF-8 (a sequence is cut off)";
+        return 0;
+    }
+    for (size_t k = 1; k <= more; k++) {
+        if ((s[k] & 0xc0) != 0x80) {
+            *why = "is not valid UTF-8";
+            return 0;
+        }
+        *cp = (*cp << 6) | (s[k] & 0x3fu);
+    }
+    if (*cp < min) {
+        *why = "is not valid UTF-8 (an overlong encoding)";
+        return 0;
+    }
+    if (*cp >= 0xd800 && *cp <= 0xdfff) {
+        *why = "is not valid UTF-8 (a UTF-16 surrogate, U+D800..U+DFFF)";
+        return 0;
+    }
+    if (*cp > 0x10ffff) {
+        *why = "is not valid UTF-8 (a code point above U+10FFFF)";
+        return 0;
+    }
+    return more + 1;
+}
+
+/* The first reason buf[0..len) is not acceptable MQTT UTF-8 text, or NULL; *at = its offset. */
+static const char *s_utf8_fault(const void *buf, size_t len, bool strict, size_t *at)
 {
     const uint8_t *s = buf;
-    size_t i = 0;
     if (!s && len > 0) {
-        return false;
+        *at = 0;
+        return "is missing";
     }
-    while (i < len) {
-        uint8_t c = s[i];
-        size_t more;
+    for (size_t i = 0; i < len;) {
         uint32_t cp;
-        uint32_t min;
-        if (c < 0x80) {
-            if (c == 0) {
-                return false;
-            }
-            i++;
-            continue;
+        const char *why = NULL;
+        size_t n = s_utf8_next(s + i, len - i, &cp, &why);
+        if (n == 0 || cp == 0 || (strict && (why = s_strict_fault(cp)) != NULL)) {
+            *at = i;
+            return n == 0 || why ? why : "contains a NUL character";
         }
-        if ((c & 0xe0) == 0xc0) {
-            more = 1;
-            cp = c & 0x1fu;
-            min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            more = 2;
-            cp = c & 0x0fu;
-            min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            more = 3;
-            cp = c & 0x07u;
-            min = 0x10000;
-        } else {
-            return false; /* continuation byte first, or 0xf8..0xff */
-        }
-        if (len - i - 1 < more) {
-            return false;
-        }
-        for (size_t k = 1; k <= more; k++) {
-            uint8_t cc = s[i + k];
-            if ((cc & 0xc0) != 0x80) {
-                return false;
-            }
-            cp = (cp << 6) | (cc & 0x3fu);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-            return false;
-        }
-        i += more + 1;
+        i += n;
     }
-    return true;
+    return NULL;
+}
+
+bool mqg_topic_utf8_ok(const void *buf, size_t len)
+{
+    size_t at;
+    return s_utf8_fault(buf, len, false, &at) == NULL;
+}
+
+const char *mqg_topic_name_fault(const void *buf, size_t len, bool strict, size_t *at)
+{
+    size_t where = 0;
+    const char *why = NULL;
+    if (len == 0) {
+        why = "is empty";
+    } else if (len > MQG_TOPIC_MAX) {
+        why = "is longer than 65535 bytes";
+        where = MQG_TOPIC_MAX;
+    } else if ((why = s_utf8_fault(buf, len, strict, &where)) == NULL) {
+        const char *w = memchr(buf, '+', len);
+        const char *h = memchr(buf, '#', len);
+        if (w || h) {
+            const char *first = !w ? h : !h ? w : (w < h ? w : h);
+            where = (size_t)(first - (const char *)buf);
+            why = *first == '+' ? "contains the wildcard '+'" : "contains the wildcard '#'";
+        }
+    }
+    if (at) {
+        *at = where;
+    }
+    return why;
 }
 
 /* Length of the level starting at s (up to the next '/' or the end). */

@@ -17,6 +17,16 @@
  * (no overlong forms, no surrogates, nothing above U+10FFFF)? Also used by mqg_wire. */
 bool mqg_topic_utf8_ok(const void *buf, size_t len);
 
+/* Why buf[0..len) cannot be a topic name, as a static phrase ("is empty", "contains the
+ * wildcard '+'", "is not valid UTF-8 (an overlong encoding)", ...), or NULL when it can; *at
+ * (if not NULL) gets the byte offset of the fault. The plain check is MQTT's own rule (1..65535
+ * bytes of UTF-8 without NUL, surrogates or overlong forms; no '+' or '#'), which a receiver
+ * must enforce. `strict` also refuses control characters (U+0001..U+001F, U+007F..U+009F)
+ * and Unicode non-characters (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF), which MQTT 5 (1.5.4) lets a
+ * receiver close the connection for and brokers such as mosquitto do: what is published
+ * must pass the strict check. */
+const char *mqg_topic_name_fault(const void *buf, size_t len, bool strict, size_t *at);
+
 /* A topic name to publish to: 1..65535 bytes of UTF-8, no '+', '#' or NUL. */
 bool mqg_topic_valid_name(const char *topic);
 

@@ -125,6 +125,58 @@ static void test_valid_name(void **state)
     free(over);
 }
 
+static void test_name_fault(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        size_t len;
+        bool strict;
+        const char *want; /* a word of the reason, NULL = acceptable */
+        size_t at;
+    } cases[] = {
+        {"a/b", 3, false, NULL, 0},
+        {"a/b", 3, true, NULL, 0},
+        {"\xc3\xa4/\xe2\x82\xac", 6, true, NULL, 0},
+        {"", 0, false, "empty", 0},
+        {"a/+", 3, false, "'+'", 2},
+        {"a#/+", 4, false, "'#'", 1},
+        {"ab\0c", 4, false, "NUL", 2},
+        {"a\xc0\xaf" "b", 4, false, "overlong", 1},
+        {"ab\xed\xa0\x80", 5, false, "surrogate", 2},
+        {"\xf4\x90\x80\x80", 4, false, "above U+10FFFF", 0},
+        {"x\xc3", 2, false, "cut off", 1},
+        {"xy\xff", 3, false, "not valid UTF-8", 2},
+        /* control characters and non-characters: accepted plainly, refused strictly */
+        {"a\x01", 2, false, NULL, 0},
+        {"a\x01", 2, true, "control", 1},
+        {"a\x7f", 2, true, "control", 1},
+        {"a\xc2\x9f", 3, true, "control", 1},
+        {"a\xc2\xa0", 3, true, NULL, 0},
+        {"ab\xef\xbf\xbe", 5, false, NULL, 0},
+        {"ab\xef\xbf\xbe", 5, true, "non-character", 2},
+        {"\xef\xbf\xbf", 3, true, "non-character", 0},
+        {"\xef\xb7\x90", 3, true, "non-character", 0},
+        {"\xf0\x9f\xbf\xbe", 4, true, "non-character", 0},
+        {"\xef\xbf\xbd", 3, true, NULL, 0}, /* U+FFFD is a character */
+    };
+    for (size_t i = 0; i < N_ELEMS(cases); i++) {
+        size_t at = 99;
+        const char *why = mqg_topic_name_fault(cases[i].s, cases[i].len, cases[i].strict, &at);
+        if (!cases[i].want ? why != NULL : !why || !strstr(why, cases[i].want)) {
+            fail_msg("name_fault case %zu: '%s', want '%s'", i, why ? why : "(none)",
+                     cases[i].want ? cases[i].want : "(none)");
+        }
+        if (cases[i].want && at != cases[i].at) {
+            fail_msg("name_fault case %zu: at %zu, want %zu", i, at, cases[i].at);
+        }
+    }
+    char *over = s_repeat('x', MQG_TOPIC_MAX + 1);
+    assert_non_null(mqg_topic_name_fault(over, MQG_TOPIC_MAX + 1, false, NULL));
+    assert_null(mqg_topic_name_fault(over, MQG_TOPIC_MAX, true, NULL));
+    free(over);
+}
+
 static void test_valid_filter(void **state)
 {
     (void)state;
@@ -908,6 +960,7 @@ int main(void)
         cmocka_unit_test(test_shared_subscriptions),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_valid_name),
+        cmocka_unit_test(test_name_fault),
         cmocka_unit_test(test_valid_filter),
         cmocka_unit_test(test_match_table),
         cmocka_unit_test(test_match_exhaustive),

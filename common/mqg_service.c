@@ -2024,6 +2024,10 @@ static int s_mapping_source(struct s_ctx *c, const s_node *s, const char *sbase,
         if (rc < 0) {
             return rc;
         }
+        if (!ep) {
+            s_path(path, sbase, "endpoint");
+            return s_fail(c, ek, path, "endpoint is empty; expected endpoint: !ref <endpoint id>");
+        }
         if (conn) {
             s_path(path, sbase, "connection");
             return s_fail(c, mqg_yaml_map_get(c->doc, sm, "connection", NULL), path,
@@ -2085,8 +2089,12 @@ static int s_mapping_target(struct s_ctx *c, const s_node *p, const char *pbase,
         if (rc < 0) {
             return rc;
         }
-        const struct mqg_endpoint *ep = &c->m->endpoints[er->index];
         s_path(path, pbase, "endpoint");
+        if (!er) {
+            return s_fail(c, ek, path,
+                          "endpoint is empty; expected endpoint: !ref <write endpoint id>");
+        }
+        const struct mqg_endpoint *ep = &c->m->endpoints[er->index];
         if (ep->kind != MQG_EP_WRITE) {
             return s_fail(c, mqg_yaml_map_get(c->doc, p, "endpoint", NULL), path,
                           "'%s' is a subscribe endpoint; expected a write endpoint to publish "

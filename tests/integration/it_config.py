@@ -114,6 +114,19 @@ class ConfigTest(unittest.TestCase):
         self.assert_config_error([path], None, None, "resources.ep.properties",
                                  also="subscribe|write")
 
+    def test_empty_endpoint_reference(self):
+        """issue 8, item 2: `endpoint:` with no value crashed check and run (exit 139)"""
+        for value in ("", " ~", " null"):
+            for side, other in (("publish", "subscribe"), ("subscribe", "publish")):
+                text = GOOD + (
+                    "  m:\n    type: Cybus::Mapping\n    properties:\n      mappings:\n"
+                    "        - %s:\n            endpoint:%s\n"
+                    "          %s:\n            topic: x/y\n" % (side, value, other))
+                path = self.write(text)
+                self.assert_config_error(
+                    [path], 27, 13, "resources.m.properties.mappings[0].%s.endpoint" % side,
+                    also=r"endpoint is empty; expected endpoint: !ref <(write )?endpoint id>")
+
     def test_bad_port(self):
         path = self.write(GOOD.replace("port: !ref port", "port: 70000"))
         self.assert_config_error([path], 14, 15, "resources.conn.properties.connection.port")

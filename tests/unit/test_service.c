@@ -900,6 +900,25 @@ static void test_mapping_errors(void **state)
              "          rules: [{transform: {expression: '$'}}]\n",
          16, 11, "resources.m.properties.mappings[0].rules",
          "rules are not supported yet (mapping 'm')"},
+        /* an empty endpoint reference (issue 8, item 2: was a NULL dereference) */
+        {MAP "        - subscribe:\n            topic: a\n          publish:\n"
+             "            endpoint:\n",
+         17, 13, "resources.m.properties.mappings[0].publish.endpoint", "endpoint is empty"},
+        {MAP "        - subscribe:\n            topic: a\n          publish:\n"
+             "            endpoint: ~\n",
+         17, 13, "resources.m.properties.mappings[0].publish.endpoint",
+         "endpoint is empty; expected endpoint: !ref <write endpoint id>"},
+        {MAP "        - subscribe: {topic: a}\n          publish: {endpoint: null}\n", 15, 21,
+         "resources.m.properties.mappings[0].publish.endpoint", "endpoint is empty"},
+        {MAP "        - subscribe:\n            endpoint:\n"
+             "          publish:\n            topic: b\n",
+         15, 13, "resources.m.properties.mappings[0].subscribe.endpoint",
+         "endpoint is empty; expected endpoint: !ref <endpoint id>"},
+        {MAP "        - subscribe:\n            - endpoint: NULL\n          publish:\n"
+             "            topic: b\n",
+         15, 15, "resources.m.properties.mappings[0].subscribe[0].endpoint", "endpoint is empty"},
+        {MAP "        - subscribe: {endpoint: ~}\n          publish: {topic: b}\n", 14, 23,
+         "resources.m.properties.mappings[0].subscribe.endpoint", "endpoint is empty"},
         {HDR CONN "  m:\n    type: Cybus::Mapping\n    properties:\n      mappings: []\n", 13, 17,
          "resources.m.properties.mappings", "expected a non-empty list"},
         {HDR CONN "  m:\n    type: Cybus::Mapping\n    properties:\n      mapping: []\n", 13, 7,

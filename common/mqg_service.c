@@ -2305,6 +2305,19 @@ static int s_load(struct s_ctx *c, const char *service_id)
     return rc;
 }
 
+/* Load c->doc (owned by c, destroyed here) into the model. */
+static int s_load_doc(struct s_ctx *c, const char *service_id)
+{
+    int rc = s_load(c, service_id);
+    for (size_t i = 0; i < c->n_res; i++) {
+        free(c->res[i].skipped_as);
+    }
+    free(c->res);
+    free(c->pdefs);
+    mqg_yaml_destroy(&c->doc);
+    return rc;
+}
+
 int mqg_service_load(struct mqg_model *m, const char *path, struct mqg_param *params,
                      size_t n_params, const char *service_id, struct mqg_error *err)
 {
@@ -2316,17 +2329,22 @@ int mqg_service_load(struct mqg_model *m, const char *path, struct mqg_param *pa
         .n_params = n_params,
     };
     int rc = mqg_yaml_load(path, &c.doc, err);
-    if (rc < 0) {
-        return rc;
-    }
-    rc = s_load(&c, service_id);
-    for (size_t i = 0; i < c.n_res; i++) {
-        free(c.res[i].skipped_as);
-    }
-    free(c.res);
-    free(c.pdefs);
-    mqg_yaml_destroy(&c.doc);
-    return rc;
+    return rc < 0 ? rc : s_load_doc(&c, service_id);
+}
+
+int mqg_service_load_buffer(struct mqg_model *m, const char *name, const void *buf, size_t len,
+                            struct mqg_param *params, size_t n_params, const char *service_id,
+                            struct mqg_error *err)
+{
+    struct s_ctx c = {
+        .m = m,
+        .path = name,
+        .err = err,
+        .params = params,
+        .n_params = n_params,
+    };
+    int rc = mqg_yaml_load_buffer(name, buf, len, &c.doc, err);
+    return rc < 0 ? rc : s_load_doc(&c, service_id);
 }
 
 int mqg_service_check_unused(const struct mqg_param *params, size_t n_params,

@@ -7,6 +7,7 @@
 #include "mqg_yaml.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +15,13 @@
 
 struct mqg_yaml_doc {
     yaml_document_t doc;
+};
+
+/* The whole input, and its name for messages. */
+struct s_input {
+    const char *path;
+    const unsigned char *buf;
+    size_t len;
 };
 
 /* One scalar key of a mapping, for the duplicate check. */
@@ -43,20 +51,13 @@ static const yaml_node_t *s_get(const struct mqg_yaml_doc *d, int index)
     return doc->nodes.start + index - 1;
 }
 
-/* Line (1-based) and column (1-based, in bytes) of byte `offset` of f. */
-static void s_offset_position(FILE *f, size_t offset, int *line, int *col)
+/* Line (1-based) and column (1-based, in bytes) of byte `offset` of the input. */
+static void s_offset_position(const struct s_input *in, size_t offset, int *line, int *col)
 {
     *line = 1;
     *col = 1;
-    if (fseek(f, 0, SEEK_SET) != 0) {
-        return;
-    }
-    for (size_t i = 0; i < offset; i++) {
-        int ch = fgetc(f);
-        if (ch == EOF) {
-            return;
-        }
-        if (ch == '\n') {
+    for (size_t i = 0; i < offset && i < in->len; i++) {
+        if (in->buf[i] == '\n') {
             (*line)++;
             *col = 1;
         } else {
@@ -66,8 +67,9 @@ static void s_offset_position(FILE *f, size_t offset, int *line, int *col)
 }
 
 /* Turn a failed yaml_parser_load into *err; returns the negative errno. */
-static int s_parser_error(yaml_parser_t *p, FILE *f, const char *path, struct mqg_error *err)
+static int s_parser_error(yaml_parser_t *p, const struct s_input *in, struct mqg_error *err)
 {
+    const char *path = in->path;
     const char *problem = p->problem ? p->problem : "unknown error";
     int line;
     int col;
@@ -77,7 +79,7 @@ static int s_parser_error(yaml_parser_t *p, FILE *f, const char *path, struct mq
         mqg_error_set(err, path, 0, 0, NULL, "out of memory while reading YAML");
         return -ENOMEM;
     case YAML_READER_ERROR:
-        s_offset_position(f, p->problem_offset, &line, &col);
+        s_offset_position(in, p->problem_offset, &line, &col);
         if (p->problem_value != -1) {
             return mqg_error_set(err, path, line, col, NULL,
                                  "invalid YAML input: %s (byte 0x%02x); expected UTF-8 text",
@@ -182,11 +184,12 @@ static int s_check_duplicates(const struct mqg_yaml_doc *d, const char *path, st
 }
 
 /* After the first document: fail if the stream holds another one. */
-static int s_check_single(yaml_parser_t *p, FILE *f, const char *path, struct mqg_error *err)
+static int s_check_single(yaml_parser_t *p, const struct s_input *in, struct mqg_error *err)
 {
+    const char *path = in->path;
     yaml_document_t next;
     if (!yaml_parser_load(p, &next)) {
-        return s_parser_error(p, f, path, err);
+        return s_parser_error(p, in, err);
     }
     int rc = 0;
     yaml_node_t *root = yaml_document_get_root_node(&next);
@@ -200,8 +203,12 @@ static int s_check_single(yaml_parser_t *p, FILE *f, const char *path, struct mq
     return rc;
 }
 
-static int s_open(const char *path, FILE **out, struct mqg_error *err)
+/* Read all of `path` into a new buffer *out (caller frees), *len bytes. Files that are not
+ * regular (pipes, /dev/stdin) are read to their end too. */
+static int s_read_file(const char *path, unsigned char **out, size_t *len, struct mqg_error *err)
 {
+    *out = NULL;
+    *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
         int e = errno;
@@ -214,29 +221,72 @@ static int s_open(const char *path, FILE **out, struct mqg_error *err)
         mqg_error_set(err, path, 0, 0, NULL, "cannot read file: it is a directory");
         return -EIO;
     }
-    *out = f;
+    size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+    unsigned char *buf = malloc(cap);
+    size_t n = 0;
+    int rc = buf ? 0 : -ENOMEM;
+    while (rc == 0) {
+        if (n == cap) {
+            unsigned char *p = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            if (!p) {
+                rc = -ENOMEM;
+                break;
+            }
+            buf = p;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            rc = ferror(f) ? -EIO : 1;
+        }
+    }
+    if (rc == -EIO) {
+        mqg_error_set(err, path, 0, 0, NULL, "cannot read file: %s", strerror(errno));
+    } else if (rc == -ENOMEM) {
+        mqg_error_set(err, path, 0, 0, NULL, "out of memory while reading the file");
+    }
+    fclose(f);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *len = n;
     return 0;
 }
 
 int mqg_yaml_load(const char *path, struct mqg_yaml_doc **out, struct mqg_error *err)
 {
     *out = NULL;
-    FILE *f = NULL;
-    int rc = s_open(path, &f, err);
+    unsigned char *buf;
+    size_t len;
+    int rc = s_read_file(path, &buf, &len, err);
     if (rc < 0) {
         return rc;
     }
+    rc = mqg_yaml_load_buffer(path, buf, len, out, err);
+    free(buf);
+    return rc;
+}
+
+int mqg_yaml_load_buffer(const char *name, const void *buf, size_t len, struct mqg_yaml_doc **out,
+                         struct mqg_error *err)
+{
+    *out = NULL;
+    struct s_input in = {.path = name, .buf = buf, .len = len};
+    const char *path = name;
+    int rc;
     struct mqg_yaml_doc *d = calloc(1, sizeof(*d));
     yaml_parser_t parser;
     if (!d || !yaml_parser_initialize(&parser)) {
         free(d);
-        fclose(f);
         mqg_error_set(err, path, 0, 0, NULL, "out of memory while reading YAML");
         return -ENOMEM;
     }
-    yaml_parser_set_input_file(&parser, f);
+    yaml_parser_set_input_string(&parser, in.buf, in.len);
     if (!yaml_parser_load(&parser, &d->doc)) {
-        rc = s_parser_error(&parser, f, path, err);
+        rc = s_parser_error(&parser, &in, err);
         free(d);
         goto out;
     }
@@ -245,7 +295,7 @@ int mqg_yaml_load(const char *path, struct mqg_yaml_doc **out, struct mqg_error 
                            "the file holds no YAML document; expected a commissioning file "
                            "(a mapping with metadata and resources)");
     } else {
-        rc = s_check_single(&parser, f, path, err);
+        rc = s_check_single(&parser, &in, err);
     }
     if (rc == 0) {
         rc = s_check_duplicates(d, path, err);
@@ -258,7 +308,6 @@ int mqg_yaml_load(const char *path, struct mqg_yaml_doc **out, struct mqg_error 
     *out = d;
 out:
     yaml_parser_delete(&parser);
-    fclose(f);
     return rc;
 }
 

@@ -1,9 +1,10 @@
 /* mqg_yaml — a read-only view of one YAML document, the only module that includes <yaml.h>.
  *
- * Used by the service loader (mqg_service.c). A document is loaded whole with libyaml's
- * composer (mqg_yaml_load) and then walked through borrowed node handles that stay valid
- * until mqg_yaml_destroy(). Syntax errors and duplicate mapping keys are reported with the
- * file, 1-based line and column. No global state; not thread-safe per document.
+ * Used by the service loader (mqg_service.c). A document is read into memory and loaded whole
+ * with libyaml's composer (mqg_yaml_load, mqg_yaml_load_buffer) and then walked through borrowed
+ * node handles that stay valid until mqg_yaml_destroy(). Syntax errors and duplicate mapping keys
+ * are reported with the file, 1-based line and column. No global state; not thread-safe per
+ * document.
  */
 #ifndef MQG_YAML_H
 #define MQG_YAML_H
@@ -28,6 +29,11 @@ enum mqg_yaml_kind {
  * an empty file, more than one document or a duplicate mapping key; -ENOMEM. *err is filled
  * on every failure (file = path, 1-based line/column where known). */
 int mqg_yaml_load(const char *path, struct mqg_yaml_doc **out, struct mqg_error *err);
+
+/* The same for a document in memory (buf[0..len), not NUL-terminated, not kept): `name` stands
+ * for the file in *err. Returns as mqg_yaml_load, without -ENOENT and -EIO. */
+int mqg_yaml_load_buffer(const char *name, const void *buf, size_t len, struct mqg_yaml_doc **out,
+                         struct mqg_error *err);
 
 /* NULL-safe; clears *doc. Every node handle of the document becomes invalid. */
 void mqg_yaml_destroy(struct mqg_yaml_doc **doc);

@@ -190,6 +190,31 @@ static void test_missing_file(void **state)
     s_free(&l);
 }
 
+/* The loader over text in memory (the fuzzer's entry): same model, same errors. */
+static void test_load_buffer(void **state)
+{
+    static const char text[] = "metadata:\n  name: Buf\nresources:\n  c:\n"
+                               "    type: Cybus::Connection\n    properties:\n"
+                               "      protocol: Mqtt\n      connection:\n        host: h\n";
+    struct load l;
+    memset(&l, 0, sizeof(l));
+    mqg_model_init(&l.m);
+    l.rc = mqg_service_load_buffer(&l.m, "mem.yml", text, sizeof(text) - 1, NULL, 0, NULL, &l.err);
+    assert_int_equal(l.rc, 0);
+    assert_string_equal(l.m.services[0].file, "mem.yml");
+    assert_string_equal(l.m.conns[0].key, "buf/c");
+    /* not NUL-terminated: the length counts, the byte after it is never read */
+    l.rc =
+        mqg_service_load_buffer(&l.m, "mem2.yml", text, sizeof(text) - 3, NULL, 0, "other", &l.err);
+    s_assert_error(&l, 8, 7, "resources.c.properties.connection.host", "host is missing");
+    s_free(&l);
+    mqg_model_init(&l.m);
+    l.rc = mqg_service_load_buffer(&l.m, "empty.yml", "", 0, NULL, 0, NULL, &l.err);
+    s_assert_error(&l, 0, 0, "", "the file holds no YAML document");
+    assert_string_equal(l.err.file, "empty.yml");
+    s_free(&l);
+}
+
 /* ---- !ref, !sub, definitions ----------------------------------------------------------- */
 
 static void test_refs_subs_definitions(void **state)
@@ -1102,6 +1127,7 @@ int main(void)
         cmocka_unit_test(test_seed_example_without_params),
         cmocka_unit_test(test_examples_load),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_load_buffer),
         cmocka_unit_test(test_refs_subs_definitions),
         cmocka_unit_test(test_service_id_override),
         cmocka_unit_test(test_service_id_from_name),

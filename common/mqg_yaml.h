@@ -24,10 +24,17 @@ enum mqg_yaml_kind {
     MQG_YAML_MAPPING,
 };
 
+/* Mappings and sequences nested deeper than this (the root counts as 1) are an error. */
+#define MQG_YAML_DEPTH_MAX 64
+
 /* Load the first document of `path` into *out (free with mqg_yaml_destroy). Returns 0;
  * -ENOENT if the file does not exist, -EIO if it cannot be read; -EINVAL for a syntax error,
- * an empty file, more than one document or a duplicate mapping key; -ENOMEM. *err is filled
- * on every failure (file = path, 1-based line/column where known). */
+ * input that is not UTF-8 (UTF-16, a surrogate, a control character), an empty file, more than
+ * one document, a duplicate mapping key, collections nested deeper than MQG_YAML_DEPTH_MAX,
+ * or a tag other than a local one ("!ref", "!sub", "!x": global tags such as "!!str",
+ * "!!binary", "!<tag:...>", and the non-specific "!" are refused); -ENOMEM. *err is filled on
+ * every failure (file = path, 1-based line/column where known, the setting path for depth
+ * and tag errors). */
 int mqg_yaml_load(const char *path, struct mqg_yaml_doc **out, struct mqg_error *err);
 
 /* The same for a document in memory (buf[0..len), not NUL-terminated, not kept): `name` stands
@@ -51,7 +58,7 @@ const char *mqg_yaml_kind_name(const struct mqg_yaml_node *n);
 const char *mqg_yaml_tag(const struct mqg_yaml_node *n);
 
 /* The tag if it is a local tag written by the user ("!ref", "!sub", "!merge", ...), else NULL
- * (untagged nodes and "!!type" tags). The bare non-specific tag "!" also gives NULL. */
+ * (untagged nodes; a loaded document holds no other tags). */
 const char *mqg_yaml_local_tag(const struct mqg_yaml_node *n);
 
 /* Scalar text (NUL-terminated; *len, if not NULL, gets the byte length, which may differ

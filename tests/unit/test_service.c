@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1046,6 +1047,18 @@ static void test_document_errors(void **state)
          "start any token"},
         {"metadata: *nothing\n", 1, 11, "", "YAML syntax error: found undefined alias"},
         {"metadata: {name: \"\xff\"}\n", 1, 19, "", "invalid YAML input"},
+        /* the byte named is the first of the offending sequence (issue 8, item 9) */
+        {"metadata: {name: \"a\xed\xa0\x80\"}\n", 1, 20, "",
+         "invalid Unicode character: U+D800 (byte 0xed); expected UTF-8 text"},
+        {"metadata: {name: a\xc2\x80}\n", 1, 19, "",
+         "control characters are not allowed: U+0080 (byte 0xc2)"},
+        {"metadata: {name: a\xef\xbf\xbe}\n", 1, 19, "",
+         "control characters are not allowed: U+FFFE (byte 0xef)"},
+        {"metadata: {name: a\x01}\n", 1, 19, "",
+         "control characters are not allowed: U+0001 (byte 0x01)"},
+        {"metadata: {name: a\xc3\x28}\n", 1, 20, "", "invalid trailing UTF-8 octet (byte 0x28)"},
+        {"metadata: {name: a\xe0\x80\x80}\n", 1, 19, "",
+         "invalid length of a UTF-8 sequence (byte 0xe0)"},
     };
     s_run_cases(cases, N_ELEMS(cases));
 
@@ -1055,6 +1068,139 @@ static void test_document_errors(void **state)
                    "YAML syntax error: did not find expected ',' or ']' (while "
                    "parsing a flow sequence at line 6, column 17)");
     s_free(&l);
+}
+
+/* Global tags and the non-specific tag are errors wherever they are written, with the setting
+ * path; local tags other than !ref and !sub are named by the loader where it reads them. */
+static void test_tags(void **state)
+{
+    static const struct err_case cases[] = {
+        {HDR CONN "        port: !!str 1883\n", 10, 15, "resources.c.properties.connection.port",
+         "tag '!!str' is not supported; expected no tag (quote a value to make it text), !ref "
+         "or !sub"},
+        {HDR CONN "        password: !!binary aGVsbG8=\n", 10, 19,
+         "resources.c.properties.connection.password", "tag '!!binary' is not supported"},
+        {HDR CONN "        username: !<tag:yaml.org,2002:str> u\n", 10, 19,
+         "resources.c.properties.connection.username", "tag '!!str' is not supported"},
+        {HDR CONN "        username: !<tag:example.com,2024:x> u\n", 10, 19,
+         "resources.c.properties.connection.username",
+         "tag '!<tag:example.com,2024:x>' is not supported"},
+        {HDR CONN "        username: ! u\n", 10, 19, "resources.c.properties.connection.username",
+         "the non-specific tag '!' is not supported"},
+        {"metadata: !!map\n  name: T\nresources: {}\n", 1, 11, "metadata",
+         "tag '!!map' is not supported"},
+        {"metadata:\n  !!str name: T\nresources: {}\n", 2, 3, "metadata.name",
+         "tag '!!str' is not supported"},
+        {"definitions:\n  d: [a, !!int 1]\n" HDR, 2, 10, "definitions.d[1]",
+         "tag '!!int' is not supported"},
+        {"definitions:\n  d: !!seq [a]\n" HDR, 2, 6, "definitions.d",
+         "tag '!!seq' is not supported"},
+        {"!!map\nmetadata:\n  name: T\nresources: {}\n", 1, 1, "", "tag '!!map'"},
+        /* a %TAG directive that makes ! global turns !ref into a tag mqgate does not know */
+        {"%TAG ! tag:example.com,2024:\n---\nmetadata:\n  name: T\nresources:\n"
+         "  c: !ref x\n",
+         6, 6, "resources.c", "tag '!<tag:example.com,2024:ref>' is not supported"},
+        /* a verbatim local tag is the local tag */
+        {HDR CONN "        username: !<!ref> nothing\n", 10, 19,
+         "resources.c.properties.connection.username", "unknown name 'nothing'"},
+        {HDR CONN "        username: !<!GetAtt> x\n", 10, 19,
+         "resources.c.properties.connection.username", "unknown tag '!GetAtt'"},
+    };
+    s_run_cases(cases, N_ELEMS(cases));
+}
+
+/* Load len bytes (which may hold NUL) as a file's text. */
+static void s_load_bytes(struct load *l, const char *buf, size_t len)
+{
+    memset(l, 0, sizeof(*l));
+    mqg_model_init(&l->m);
+    l->rc = mqg_service_load_buffer(&l->m, "bytes.yml", buf, len, NULL, 0, NULL, &l->err);
+}
+
+/* UTF-16 and UTF-32 are refused (libyaml would decode UTF-16 after its byte order mark); a
+ * UTF-8 byte order mark is fine. */
+static void test_encodings(void **state)
+{
+    static const char text[] = "metadata:\n  name: T\nresources: {}\n";
+    char buf[2 * sizeof(text) + 4];
+    struct load l;
+    for (int be = 0; be < 2; be++) {
+        buf[0] = be ? '\xfe' : '\xff';
+        buf[1] = be ? '\xff' : '\xfe';
+        for (size_t i = 0; i + 1 < sizeof(text); i++) {
+            buf[2 + 2 * i + (be ? 1 : 0)] = text[i];
+            buf[2 + 2 * i + (be ? 0 : 1)] = '\0';
+        }
+        s_load_bytes(&l, buf, 2 * sizeof(text));
+        s_assert_error(&l, 1, 1, "",
+                       be ? "the byte order mark 0xfe 0xff); expected UTF-8 text"
+                          : "the byte order mark 0xff 0xfe); expected UTF-8 text");
+        s_free(&l);
+    }
+    memcpy(buf, "\x00\x00\xfe\xff", 4);
+    s_load_bytes(&l, buf, 8);
+    s_assert_error(&l, 1, 1, "", "UTF-32");
+    s_free(&l);
+    /* UTF-16 without a byte order mark: a NUL byte */
+    s_load_bytes(&l, "m\0e\0", 4);
+    s_assert_error(&l, 1, 2, "", "U+0000 (byte 0x00)");
+    s_free(&l);
+    memcpy(buf, "\xef\xbb\xbf", 3);
+    memcpy(buf + 3, text, sizeof(text));
+    s_load_bytes(&l, buf, 3 + sizeof(text) - 1);
+    assert_int_equal(l.rc, 0);
+    s_free(&l);
+}
+
+/* Collections nested deeper than 64 levels are refused while parsing, wherever they are
+ * (100,000 levels of flow sequences took 45 s, of flow mappings 98 s, before). */
+static void test_nesting_depth(void **state)
+{
+    static const char head[] = "metadata:\n  name: T\nresources: {}\ndefinitions:\n  d:";
+    static const struct {
+        const char *open;  /* one level */
+        const char *inner; /* after the last one */
+        char close;        /* closes one level, or '\0' */
+        int line, col;     /* of the 63rd level */
+        const char *setting;
+    } kinds[] = {
+        {"[", " ", ']', 5, 68, "definitions.d[0][0]"},
+        {"{a: ", "1", '}', 5, 254, "definitions.d.a.a.a"},
+        {"- ", "1", '\0', 6, 129, "definitions.d[0][0]"},
+    };
+    size_t levels = 100000;
+    char *buf = malloc(sizeof(head) + 6 * levels + 8);
+    assert_non_null(buf);
+    for (size_t kind = 0; kind < N_ELEMS(kinds); kind++) {
+        /* root and definitions are levels 1 and 2: 62 more are fine, 63 are not */
+        size_t counts[] = {62, 63, levels};
+        for (size_t k = 0; k < N_ELEMS(counts); k++) {
+            size_t off = sizeof(head) - 1;
+            memcpy(buf, head, off);
+            off += (size_t)sprintf(buf + off, "%s", kinds[kind].close ? " " : "\n    ");
+            for (size_t i = 0; i < counts[k]; i++) {
+                off += (size_t)sprintf(buf + off, "%s", kinds[kind].open);
+            }
+            off += (size_t)sprintf(buf + off, "%s", kinds[kind].inner);
+            for (size_t i = 0; kinds[kind].close && i < counts[k]; i++) {
+                buf[off++] = kinds[kind].close;
+            }
+            buf[off++] = '\n';
+            struct load l;
+            s_load_bytes(&l, buf, off);
+            bool refused =
+                l.rc != 0 && l.err.line == kinds[kind].line && l.err.col == kinds[kind].col &&
+                strstr(l.err.msg, "nested more than 64 levels deep; expected at "
+                                  "most 64 levels") &&
+                strncmp(l.err.setting, kinds[kind].setting, strlen(kinds[kind].setting)) == 0;
+            if (k == 0 ? l.rc != 0 : !refused) {
+                fail_msg("kind %zu, %zu levels: rc %d %d:%d %s: %s", kind, counts[k], l.rc,
+                         l.err.line, l.err.col, l.err.setting, l.err.msg);
+            }
+            s_free(&l);
+        }
+    }
+    free(buf);
 }
 
 /* ---- mqg_yaml ------------------------------------------------------------------------- */
@@ -1149,6 +1295,9 @@ int main(void)
         cmocka_unit_test(test_rules_rejected),
         cmocka_unit_test(test_skipped_resources),
         cmocka_unit_test(test_document_errors),
+        cmocka_unit_test(test_tags),
+        cmocka_unit_test(test_encodings),
+        cmocka_unit_test(test_nesting_depth),
         cmocka_unit_test(test_yaml_wrapper),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

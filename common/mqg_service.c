@@ -26,6 +26,9 @@
 #define S_NAME_MAX 128     /* parameter / definition name, bytes */
 #define S_CLIENT_ID_MAX 64 /* derived client id, bytes */
 #define S_DEPTH_MAX 16     /* nesting of !ref / !sub through definitions */
+#define S_VALUE_MAX (1024 * 1024)       /* bytes of one value built by !sub */
+#define S_EXPAND_MAX (16 * 1024 * 1024) /* bytes !sub may produce in one file, all levels */
+#define S_SUBST_MAX 100000              /* ${NAME} substitutions in one file */
 #define S_PATH_MAX 256     /* setting path (same size as mqg_error.setting) */
 
 typedef struct mqg_yaml_node s_node;
@@ -65,6 +68,9 @@ struct s_ctx {
     const s_node *defs; /* definitions mapping or NULL */
     struct s_res *res;
     size_t n_res;
+    const struct s_val *top; /* the setting being resolved (s_resolve): where limits point */
+    size_t expanded;         /* bytes produced by !sub so far, nested ones each time */
+    size_t substitutions;    /* ${NAME} resolved so far */
 };
 
 /* A setting's value after !ref / !sub resolution. */
@@ -406,9 +412,32 @@ static int s_buf_add(struct s_buf *b, const char *s, size_t n)
     return 0;
 }
 
+/* Count `add` bytes for the !sub being built in b against the limits of one value and of the
+ * file (S_VALUE_MAX, S_EXPAND_MAX); errors point at the setting being resolved. */
+static int s_expand_check(struct s_ctx *c, const struct s_buf *b, size_t add, const char *path)
+{
+    char o[S_NAME_MAX + 32];
+    const struct s_val *top = c->top;
+    if (add > S_VALUE_MAX - b->len) {
+        return s_fail(c, top->at, path,
+                      "!sub makes this value longer than %d bytes (1 MiB)%s; expected at most "
+                      "1 MiB",
+                      S_VALUE_MAX, s_origin(top, o, sizeof(o)));
+    }
+    c->expanded += add;
+    if (c->expanded > S_EXPAND_MAX) {
+        return s_fail(c, top->at, path,
+                      "!sub has made more than %d bytes (16 MiB) of text in this file, nested "
+                      "!sub counted each time they are expanded%s; expected at most 16 MiB",
+                      S_EXPAND_MAX, s_origin(top, o, sizeof(o)));
+    }
+    return 0;
+}
+
 /* !sub 'text ${NAME} text' -> heap string in *out. */
 static int s_substitute(struct s_ctx *c, const s_node *n, const char *path, int depth, char **out)
 {
+    char o[S_NAME_MAX + 32];
     size_t len;
     const char *s = mqg_yaml_scalar(n, &len);
     if (!s || strlen(s) != len) {
@@ -419,12 +448,10 @@ static int s_substitute(struct s_ctx *c, const s_node *n, const char *path, int 
     int rc = s_buf_add(&b, "", 0);
     while (rc == 0 && *s) {
         const char *dollar = strstr(s, "${");
-        if (!dollar) {
-            rc = s_buf_add(&b, s, strlen(s));
-            break;
-        }
-        rc = s_buf_add(&b, s, (size_t)(dollar - s));
-        if (rc < 0) {
+        size_t lit = dollar ? (size_t)(dollar - s) : strlen(s);
+        rc = s_expand_check(c, &b, lit, path);
+        rc = rc < 0 ? rc : s_buf_add(&b, s, lit);
+        if (rc < 0 || !dollar) {
             break;
         }
         const char *end = strchr(dollar + 2, '}');
@@ -439,12 +466,20 @@ static int s_substitute(struct s_ctx *c, const s_node *n, const char *path, int 
         char name[S_NAME_MAX + 1];
         memcpy(name, dollar + 2, nlen);
         name[nlen] = '\0';
+        if (++c->substitutions > S_SUBST_MAX) {
+            rc = s_fail(c, c->top->at, path,
+                        "more than %d substitutions (${...} in !sub) in this file, nested ones "
+                        "counted each time they are expanded%s; expected at most %d",
+                        S_SUBST_MAX, s_origin(c->top, o, sizeof(o)), S_SUBST_MAX);
+            break;
+        }
         struct s_val sv = {.at = n};
         rc = s_resolve_name(c, name, n, path, depth + 1, &sv);
         if (rc == 0 && !sv.text) {
             rc = s_fail(c, n, path, "${%s} in !sub is a %s; expected a scalar value", name,
                         mqg_yaml_kind_name(sv.node));
         }
+        rc = rc < 0 ? rc : s_expand_check(c, &b, strlen(sv.text), path);
         if (rc == 0) {
             rc = s_buf_add(&b, sv.text, strlen(sv.text));
         }
@@ -507,7 +542,9 @@ static int s_resolve(struct s_ctx *c, const s_node *n, const char *path, struct 
 {
     memset(v, 0, sizeof(*v));
     v->at = n;
+    c->top = v;
     int rc = s_resolve_node(c, n, path, 0, v);
+    c->top = NULL;
     if (rc < 0) {
         s_val_clear(v);
     }

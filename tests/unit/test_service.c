@@ -358,6 +358,82 @@ static void test_reference_errors(void **state)
     s_run_cases(cases, N_ELEMS(cases));
 }
 
+/* definitions d0..d4 (d1 = 16 x d0 ... d3 = 256 KiB, d4 = 4 x d3 = 1 MiB exactly), d5 = d4
+ * plus one byte; then the header, a connection per name in `users` with username: !ref it. */
+static char *s_expansion_text(const char *users[], size_t n)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    fprintf(f, "definitions:\n  d0: '%064d'\n", 0);
+    for (int i = 1; i <= 3; i++) {
+        fprintf(f, "  d%d: !sub '", i);
+        for (int k = 0; k < 16; k++) {
+            fprintf(f, "${d%d}", i - 1);
+        }
+        fprintf(f, "'\n");
+    }
+    fprintf(f, "  d4: !sub '${d3}${d3}${d3}${d3}'\n  d5: !sub '${d4}x'\n" HDR);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f,
+                "  c%zu:\n    type: Cybus::Connection\n    properties:\n      protocol: Mqtt\n"
+                "      connection:\n        host: h\n        username: !ref %s\n",
+                i, users[i]);
+    }
+    fclose(f);
+    return text;
+}
+
+/* !sub expansion is bounded: 1 MiB per value, 16 MiB of text and 100,000 substitutions per
+ * file, nested !sub counted each time (issue 8, item 9: a 1.4 KB file took 590 MB and 8 s). */
+static void test_expansion_limits(void **state)
+{
+    struct load l;
+    const char *one_mib[] = {"d4"};
+    char *text = s_expansion_text(one_mib, 1);
+    s_load_text(&l, text, NULL, 0);
+    assert_int_equal(l.rc, 0);
+    assert_int_equal(strlen(l.m.conns[0].username), 1024 * 1024);
+    s_free(&l);
+    free(text);
+
+    const char *too_big[] = {"d5"};
+    text = s_expansion_text(too_big, 1);
+    s_load_text(&l, text, NULL, 0);
+    s_assert_error(&l, 17, 19, "resources.c0.properties.connection.username",
+                   "!sub makes this value longer than 1048576 bytes (1 MiB) (from definition "
+                   "'d5'); expected at most 1 MiB");
+    s_free(&l);
+    free(text);
+
+    /* each d4 costs 4 MiB (1 MiB for d4, 4 x 768 KiB for d3 and what it is made of): the fifth
+     * goes beyond 16 MiB */
+    const char *five[] = {"d4", "d4", "d4", "d4", "d4"};
+    text = s_expansion_text(five, 5);
+    s_load_text(&l, text, NULL, 0);
+    s_assert_error(&l, 45, 19, "resources.c4.properties.connection.username",
+                   "!sub has made more than 16777216 bytes (16 MiB) of text in this file");
+    s_free(&l);
+    free(text);
+
+    /* empty text, but 10 + 100 + ... + 100000 substitutions */
+    static const char empty[] =
+        "definitions:\n  e0: ''\n"
+        "  e1: !sub '${e0}${e0}${e0}${e0}${e0}${e0}${e0}${e0}${e0}${e0}'\n"
+        "  e2: !sub '${e1}${e1}${e1}${e1}${e1}${e1}${e1}${e1}${e1}${e1}'\n"
+        "  e3: !sub '${e2}${e2}${e2}${e2}${e2}${e2}${e2}${e2}${e2}${e2}'\n"
+        "  e4: !sub '${e3}${e3}${e3}${e3}${e3}${e3}${e3}${e3}${e3}${e3}'\n"
+        "  e5: !sub '${e4}${e4}${e4}${e4}${e4}${e4}${e4}${e4}${e4}${e4}'\n" HDR CONN
+        "        username: !ref e4\n        password: !ref e5\n";
+    s_load_text(&l, empty, NULL, 0);
+    s_assert_error(&l, 18, 19, "resources.c.properties.connection.password",
+                   "more than 100000 substitutions (${...} in !sub) in this file, nested ones "
+                   "counted each time they are expanded (from definition 'e5'); expected at most "
+                   "100000");
+    s_free(&l);
+}
+
 /* ---- parameters ----------------------------------------------------------------------- */
 
 #define PARAMS                                                                                     \
@@ -1278,6 +1354,7 @@ int main(void)
         cmocka_unit_test(test_service_id_override),
         cmocka_unit_test(test_service_id_from_name),
         cmocka_unit_test(test_reference_errors),
+        cmocka_unit_test(test_expansion_limits),
         cmocka_unit_test(test_parameter_checks),
         cmocka_unit_test(test_parameter_declaration_errors),
         cmocka_unit_test(test_unknown_param),

@@ -243,6 +243,16 @@ static size_t s_utf8_len(const char *s)
     return n;
 }
 
+/* 1-based position of the character that starts at byte `off` of UTF-8 text. */
+static size_t s_char_pos(const char *s, size_t off)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < off && s[i]; i++) {
+        n += ((unsigned char)s[i] & 0xc0) != 0x80;
+    }
+    return n;
+}
+
 /* Names of parameters and definitions: letters, digits, '_', '-', '.'. */
 static bool s_valid_name(const char *s, size_t max)
 {
@@ -827,6 +837,27 @@ static int s_resref_kind(struct s_ctx *c, const s_node *map, const char *parent,
                       want_name);
     }
     return 1;
+}
+
+/* A topic mqgate publishes to as written (write.topic, will.topic, a data topic, the literal
+ * text of a mapping's publish.topic): MQTT's rules, and the strict ones brokers such as
+ * mosquitto apply, which would otherwise cost the connection at run time. `what` names the
+ * topic in the message ("topic to write to"); `skip` bytes of `topic` are a prefix mqgate
+ * added (the data topic's service root), not counted in the position. */
+static int s_check_publish_topic(struct s_ctx *c, const s_node *at, const char *path,
+                                 const char *topic, size_t skip, const char *shown,
+                                 const char *what, const char *hint)
+{
+    size_t off;
+    const char *why = mqg_topic_name_fault(topic, strlen(topic), true, &off);
+    if (!why) {
+        return 0;
+    }
+    size_t pos = off >= skip ? s_char_pos(topic + skip, off - skip) : 1;
+    return s_fail(c, at, path,
+                  "'%s' is not a valid %s: it %s (character %zu); expected a topic name "
+                  "without '+', '#', control characters or Unicode non-characters%s",
+                  shown, what, why, pos, hint);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1644,9 +1675,9 @@ static int s_conn_will(struct s_ctx *c, const s_node *cm, const char *base,
         return s_fail(c, mqg_yaml_map_get(c->doc, cm, "will", NULL), path,
                       "will.topic is missing; expected the topic of the last-will message");
     }
-    if (rc > 0 && !mqg_topic_valid_name(cn->will.topic)) {
-        return s_fail(c, mqg_yaml_map_get(c->doc, w, "topic", NULL), path,
-                      "'%s' is not a valid topic name; expected no '+' or '#'", cn->will.topic);
+    if (rc > 0) {
+        rc = s_check_publish_topic(c, mqg_yaml_map_get(c->doc, w, "topic", NULL), path,
+                                   cn->will.topic, 0, cn->will.topic, "topic name", "");
     }
     rc = rc < 0 ? rc : s_opt_string(c, w, wbase, "payload", &cn->will.payload);
     if (rc == 0 && !cn->will.payload) {
@@ -1910,11 +1941,10 @@ static int s_endpoint_op(struct s_ctx *c, const s_node *props, const char *base,
         return s_fail(c, okey, path, "%s.topic is missing; expected the topic %s", key,
                       write ? "to publish to" : "to subscribe to");
     }
-    if (rc > 0 && write && !mqg_topic_valid_name(ep->topic)) {
-        return s_fail(c, mqg_yaml_map_get(c->doc, op, "topic", NULL), path,
-                      "'%s' is not a valid topic to write to; expected a topic name without "
-                      "'+' or '#'",
-                      ep->topic);
+    if (rc > 0 && write) {
+        rc = s_check_publish_topic(c, mqg_yaml_map_get(c->doc, op, "topic", NULL), path, ep->topic,
+                                   0, ep->topic, "topic to write to", "");
+        rc = rc < 0 ? rc : 1;
     }
     if (rc > 0 && !write && !mqg_topic_valid_filter(ep->topic)) {
         return s_fail(c, mqg_yaml_map_get(c->doc, op, "topic", NULL), path,
@@ -1999,11 +2029,13 @@ static int s_build_endpoint(struct s_ctx *c, struct s_res *r)
     if (rc >= 0) {
         rc = s_aprintf(c, &ep->data_topic, "%s/%s", c->root, topic ? topic : r->id);
     }
-    if (rc >= 0 && (!mqg_topic_valid_name(ep->data_topic) || (topic && !topic[0]))) {
-        s_path(path, base, "topic");
-        rc = s_fail(c, mqg_yaml_map_get(c->doc, r->props, "topic", NULL), path,
-                    "'%s' is not a valid data topic; expected a topic name without '+' or '#'",
-                    topic ? topic : "");
+    s_path(path, base, "topic");
+    const s_node *tn = mqg_yaml_map_get(c->doc, r->props, "topic", NULL);
+    if (rc >= 0 && topic && !topic[0]) {
+        rc = s_fail(c, tn, path, "'' is not a valid data topic; expected a topic name");
+    } else if (rc >= 0) {
+        rc = s_check_publish_topic(c, tn, path, ep->data_topic, strlen(c->root) + 1,
+                                   topic ? topic : r->id, "data topic", "");
     }
     free(topic);
     return rc < 0 ? rc : s_endpoint_route(c, &c->m->endpoints[idx]);
@@ -2157,11 +2189,12 @@ static int s_mapping_target(struct s_ctx *c, const s_node *p, const char *pbase,
             return s_fail(c, tk, path, "topic is empty; expected a topic to publish to");
         }
         const s_node *tn = mqg_yaml_map_get(c->doc, p, "topic", NULL);
-        if (rc > 0 && !mqg_topic_valid_name(t->topic)) {
-            return s_fail(c, tn, path,
-                          "'%s' is not a valid topic to publish to; expected a topic name "
-                          "without '+' or '#' ({name} placeholders allowed)",
-                          t->topic);
+        /* references ({name}, $name) are names, so what the strict rule finds in a template
+         * is in its literal text; what they are replaced by is checked at run time */
+        if (rc > 0) {
+            rc = s_check_publish_topic(c, tn, path, t->topic, 0, t->topic, "topic to publish to",
+                                       " ({name} placeholders allowed)");
+            rc = rc < 0 ? rc : 1;
         }
         for (size_t i = 0; rc >= 0 && i < n_pats; i++) {
             const char *why = NULL;

@@ -127,6 +127,18 @@ class ConfigTest(unittest.TestCase):
                     [path], 27, 13, "resources.m.properties.mappings[0].%s.endpoint" % side,
                     also=r"endpoint is empty; expected endpoint: !ref <(write )?endpoint id>")
 
+    def test_write_topic_a_broker_would_refuse(self):
+        """issue 8, item 5: a write topic with U+0001 or U+FFFE passed check, and the broker
+        then disconnected the connector"""
+        for topic, why, pos in (('"cmd/\\x01"', "a control character", 5),
+                                ('"cmd\\uFFFE"', "a Unicode non-character", 4)):
+            path = self.write(GOOD.replace("      subscribe:\n        topic: a/b\n",
+                                           "      write:\n        topic: %s\n" % topic))
+            self.assert_config_error(
+                [path], 21, 16, "resources.ep.properties.write.topic",
+                also=r"is not a valid topic to write to: it contains %s \(character %d\)"
+                % (why, pos))
+
     def test_bad_port(self):
         path = self.write(GOOD.replace("port: !ref port", "port: 70000"))
         self.assert_config_error([path], 14, 15, "resources.conn.properties.connection.port")

@@ -757,6 +757,14 @@ static void test_connection_errors(void **state)
          "resources.c.properties.connection.will.topic", "will.topic is missing"},
         {HDR CONN "        will: {topic: a/#}\n", 10, 23,
          "resources.c.properties.connection.will.topic", "'a/#' is not a valid topic name"},
+        /* what brokers refuse (issue 8, item 5): the reason and the character */
+        {HDR CONN "        will: {topic: \"\u00e4/\\x01\"}\n", 10, 23,
+         "resources.c.properties.connection.will.topic",
+         "is not a valid topic name: it contains a control character (character 3); expected a "
+         "topic name without '+', '#', control characters or Unicode non-characters"},
+        {HDR CONN "        will: {topic: \"a\\uFDD0\"}\n", 10, 23,
+         "resources.c.properties.connection.will.topic",
+         "it contains a Unicode non-character (character 2)"},
         {HDR CONN "        will: {topic: a, qos: 3}\n", 10, 31,
          "resources.c.properties.connection.will.qos", "expected 0..2"},
         {HDR CONN "        host: h\n", 10, 9, "",
@@ -866,6 +874,22 @@ static void test_endpoint_errors(void **state)
          "resources.e.properties.subscribe.topic", "not a valid topic filter"},
         {EP "      connection: !ref c\n      write:\n        topic: a/+\n", 16, 16,
          "resources.e.properties.write.topic", "'a/+' is not a valid topic to write to"},
+        {EP "      connection: !ref c\n      write:\n        topic: \"a/b\\x01\"\n", 16, 16,
+         "resources.e.properties.write.topic",
+         "is not a valid topic to write to: it contains a control character (character 4); "
+         "expected a topic name without '+', '#', control characters or Unicode "
+         "non-characters"},
+        {EP "      connection: !ref c\n      write:\n        topic: \"x\\uFFFE\"\n", 16, 16,
+         "resources.e.properties.write.topic", "it contains a Unicode non-character (character 2)"},
+        {EP "      connection: !ref c\n      write:\n        topic: \"\\u0085\"\n", 16, 16,
+         "resources.e.properties.write.topic", "it contains a control character (character 1)"},
+        {EP "      connection: !ref c\n      write:\n        topic: !sub "
+            "\"${Cybus::MqttRoot}\\x7f\"\n",
+         16, 16, "resources.e.properties.write.topic",
+         "it contains a control character (character 11)"},
+        {EP "      connection: !ref c\n      topic: \"d\\t\"\n      subscribe: {topic: a}\n", 15,
+         14, "resources.e.properties.topic",
+         "is not a valid data topic: it contains a control character (character 2)"},
         {EP "      connection: !ref c\n      subscribe:\n        topic: a\n        qos: 3\n", 17,
          14, "resources.e.properties.subscribe.qos", "3 is out of range; expected 0..2"},
         {EP "      connection: !ref c\n      subscribe:\n        qos: 1\n", 15, 7,
@@ -977,6 +1001,21 @@ static void test_mapping_errors(void **state)
              "          publish:\n            topic: b/#\n",
          17, 20, "resources.m.properties.mappings[0].publish.topic",
          "'b/#' is not a valid topic to publish to"},
+        {MAP "        - subscribe:\n            topic: a\n"
+             "          publish:\n            topic: \"b/\\x1f\"\n",
+         17, 20, "resources.m.properties.mappings[0].publish.topic",
+         "is not a valid topic to publish to: it contains a control character (character 3); "
+         "expected a topic name without '+', '#', control characters or Unicode non-characters "
+         "({name} placeholders allowed)"},
+        {MAP "        - subscribe:\n            topic: a\n          publish:\n"
+             "            topic: \"b/\\U0001FFFF\"\n            connection: !ref c\n",
+         17, 20, "resources.m.properties.mappings[0].publish.topic",
+         "it contains a Unicode non-character (character 3)"},
+        /* in a template, the literal text is checked: references are checked at run time */
+        {MAP "        - subscribe:\n            topic: a/+x\n          publish:\n"
+             "            topic: \"b/{x}/\\x01\"\n",
+         17, 20, "resources.m.properties.mappings[0].publish.topic",
+         "it contains a control character (character 7)"},
         {MAP "        - subscribe:\n            topic: a\n            endpoint: !ref c\n"
              "          publish:\n            topic: b\n",
          15, 13, "resources.m.properties.mappings[0].subscribe",

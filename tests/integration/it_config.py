@@ -139,6 +139,23 @@ class ConfigTest(unittest.TestCase):
                 also=r"is not a valid topic to write to: it contains %s \(character %d\)"
                 % (why, pos))
 
+    def test_check_escapes_control_characters(self):
+        """issue 8, item 9: check printed raw control characters from the input"""
+        path = self.write(GOOD.replace("topic: a/b", 'topic: "a/\\e[2J\\x01"').replace(
+            "name: Config Test", 'name: "Config\\tTest"'))
+        rc, out, err = run_mqgate(["check", path])
+        self.assertEqual(rc, 0, err)
+        self.assertIn('"Config\\tTest"', out)
+        self.assertIn("subscribe a/\\x1b[2J\\x01 qos 0", out)
+        self.assertIn("\n    a/\\x1b[2J\\x01 (qos 0)\n", out)  # broker subscriptions
+        self.assertIsNone(re.search(r"[\x00-\x08\x0b-\x1f\x7f]", out), out)
+        # an error naming a key with a newline stays on one line
+        path = self.write(GOOD.replace("        port: !ref port\n",
+                                       '        "po\\nrt": 1\n'))
+        msg = self.assert_config_error([path], 14, 9, "resources.conn.properties.connection.po\\nrt",
+                                       also=r"unknown property 'po\\nrt'")
+        self.assertNotIn("\x1b", msg)
+
     def test_bad_port(self):
         path = self.write(GOOD.replace("port: !ref port", "port: 70000"))
         self.assert_config_error([path], 14, 15, "resources.conn.properties.connection.port")

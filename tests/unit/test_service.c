@@ -1119,6 +1119,57 @@ static void test_skipped_resources(void **state)
     s_free(&l);
 }
 
+/* What the user wrote is echoed with its control characters escaped: in errors and in the
+ * listing of `mqgate check` (issue 8, item 9). */
+static void test_print_escapes(void **state)
+{
+    struct load l;
+    s_load_text(&l,
+                "metadata:\n  name: \"Ctl\\e[2J\"\nresources:\n"
+                "  c:\n    type: Cybus::Connection\n    properties:\n      protocol: Mqtt\n"
+                "      connection:\n        host: h\n        clientId: \"id\\nx\"\n"
+                "        username: \"u\\tv\\x7f\\u0085\"\n"
+                "  e:\n    type: Cybus::Endpoint\n    properties:\n      protocol: Mqtt\n"
+                "      connection: !ref c\n      subscribe: {topic: \"in/\\x01\"}\n"
+                "  k:\n    type: \"Cybus::Odd\\r\"\n",
+                NULL, 0);
+    assert_int_equal(l.rc, 0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    mqg_model_print(&l.m, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "  ctl2j: \"Ctl\\x1b[2J\" from "));
+    assert_non_null(strstr(buf, "    clientId: id\\nx\n"));
+    assert_non_null(strstr(buf, "    username: u\\tv\\x7f\\u0085  password: -\n"));
+    assert_non_null(strstr(buf, "subscribe in/\\x01 qos 0"));
+    assert_non_null(strstr(buf, "  endpoint e: ctl2j/c in/\\x01 (qos 0) -> internal"));
+    assert_non_null(strstr(buf, "ctl2j/k: Cybus::Odd\\r (not supported"));
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)buf[i];
+        if ((ch < 0x20 && ch != '\n') || ch == 0x7f ||
+            (ch == 0xc2 && (unsigned char)buf[i + 1] < 0xa0)) {
+            fail_msg("raw control character 0x%02x at %zu in:\n%s", ch, i, buf);
+        }
+    }
+    free(buf);
+    s_free(&l);
+
+    s_load_text(&l, HDR CONN "        url: \"mqtt://\\x1b\"\n", NULL, 0);
+    s_assert_error(&l, 10, 14, "resources.c.properties.connection.url", "cannot use url");
+    char msg[1400];
+    mqg_error_format(&l.err, msg, sizeof(msg));
+    assert_non_null(strstr(msg, "cannot use url 'mqtt://\\x1b': invalid host"));
+    assert_null(strchr(msg, '\x1b'));
+    s_free(&l);
+    s_load_text(&l, HDR CONN "        \"bad\\nkey\": 1\n", NULL, 0);
+    mqg_error_format(&l.err, msg, sizeof(msg));
+    assert_non_null(strstr(msg, ":10:9: resources.c.properties.connection.bad\\nkey: unknown "
+                                "property 'bad\\nkey'"));
+    s_free(&l);
+}
+
 /* ---- document structure --------------------------------------------------------------- */
 
 static void test_document_errors(void **state)
@@ -1410,6 +1461,7 @@ int main(void)
         cmocka_unit_test(test_mapping_errors),
         cmocka_unit_test(test_rules_rejected),
         cmocka_unit_test(test_skipped_resources),
+        cmocka_unit_test(test_print_escapes),
         cmocka_unit_test(test_document_errors),
         cmocka_unit_test(test_tags),
         cmocka_unit_test(test_encodings),

@@ -388,7 +388,8 @@ static int s_scan(const struct s_input *in, struct mqg_error *err)
     return rc < 0 ? rc : 0;
 }
 
-/* UTF-16 and UTF-32 text starts with a byte order mark that libyaml would follow. */
+/* libyaml decodes UTF-16 when the text starts with its byte order mark (and takes UTF-32's
+ * little-endian one for UTF-16's); mqgate reads UTF-8 only. */
 static int s_check_utf8(const struct s_input *in, struct mqg_error *err)
 {
     const unsigned char *b = in->buf;
@@ -418,7 +419,7 @@ static int s_read_file(const char *path, unsigned char **out, size_t *len, struc
         mqg_error_set(err, path, 0, 0, NULL, "cannot open file: %s", strerror(e));
         return e == ENOENT ? -ENOENT : -EIO;
     }
-    struct stat st;
+    struct stat st = {.st_mode = 0};
     if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
         fclose(f);
         mqg_error_set(err, path, 0, 0, NULL, "cannot read file: it is a directory");

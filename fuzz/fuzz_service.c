@@ -2,7 +2,8 @@
  * the libyaml adapter common/mqg_yaml.c).
  *
  * The input is the text of one service file, loaded with mqg_service_load_buffer and a fixed
- * set of -p values (those the example files declare, so they load further). Any input must
+ * set of -p values (those the example files declare, so they load further); when the input
+ * holds a NUL byte, what follows it is the -p value given for all of them. Any input must
  * give 0, -EINVAL with a message, or -ENOMEM, without a crash, leak, hang or sanitizer report.
  * A loaded model must also print, encode and decode again, and every topic it publishes to as
  * written must pass the strict topic check; the same text is then loaded a second time into
@@ -90,13 +91,30 @@ static void s_check_model(const struct mqg_model *m)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct mqg_param params[] = {
-        {"mqttHost", "broker.local", false},   {"mqttUsername", "user", false},
-        {"mqttPassword", "secret", false},     {"sourceHost", "plant.local", false},
-        {"targetHost", "cloud.example", false}, {"targetPort", "8883", false},
-        {"area", "south", false},              {"user", "operator", false},
+        {"mqttHost", "broker.local", false},
+        {"mqttUsername", "user", false},
+        {"mqttPassword", "secret", false},
+        {"sourceHost", "plant.local", false},
+        {"targetHost", "cloud.example", false},
+        {"targetPort", "8883", false},
+        {"area", "south", false},
+        {"user", "operator", false},
         {"port", "1883", false},
     };
     size_t n_params = sizeof(params) / sizeof(params[0]);
+    /* after a NUL byte (which the file text may not hold anyway): a -p value for every name */
+    const uint8_t *nul = memchr(data, 0, size);
+    char *value = NULL;
+    if (nul) {
+        value = strndup((const char *)nul + 1, size - (size_t)(nul - data) - 1);
+        if (!value) {
+            return 0;
+        }
+        for (size_t i = 0; i < n_params; i++) {
+            params[i].value = value;
+        }
+        size = (size_t)(nul - data);
+    }
     struct mqg_model m;
     struct mqg_error err;
     mqg_model_init(&m);
@@ -112,5 +130,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         s_check_error(rc, &err);
     }
     mqg_model_free(&m);
+    free(value);
     return 0;
 }

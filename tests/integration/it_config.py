@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import unittest
 
 from harness import BIN, SRC, run_mqgate, processes_named
@@ -155,6 +156,27 @@ class ConfigTest(unittest.TestCase):
         msg = self.assert_config_error([path], 14, 9, "resources.conn.properties.connection.po\\nrt",
                                        also=r"unknown property 'po\\nrt'")
         self.assertNotIn("\x1b", msg)
+
+    def test_deep_nesting_and_sub_expansion_fail_fast(self):
+        """issue 8, item 9: 100,000 nested flow levels took 45-99 s, and a 1 KB file of nested
+        !sub took 33-44 s and 1 GB, before their errors"""
+        deep = self.write(GOOD + "definitions:\n  d: " + "{a: " * 100000 + "1" + "}" * 100000
+                          + "\n", "deep.yml")
+        subs = ["definitions:\n  d0: xx\n"]
+        for i in range(1, 8):
+            subs.append("  d%d: !sub '%s'\n" % (i, "${d%d}" % (i - 1) * 16))
+        bomb = self.write(GOOD.replace("host: 127.0.0.1", "host: !ref d7") + "".join(subs),
+                          "bomb.yml")
+        for path, setting, also in (
+                (deep, "definitions.d.a.a.a", r"nested more than 64 levels deep"),
+                (bomb, "resources.conn.properties.connection.host",
+                 r"more than 100000 substitutions .* \(from definition 'd7'\)")):
+            start = time.monotonic()
+            rc, out, err = run_mqgate(["check", path])
+            self.assertEqual(rc, 78, err)
+            self.assertLess(time.monotonic() - start, 5.0)
+            self.assertIn(setting, err)
+            self.assertRegex(err, also)
 
     def test_bad_port(self):
         path = self.write(GOOD.replace("port: !ref port", "port: 70000"))

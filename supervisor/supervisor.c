@@ -29,6 +29,7 @@
 #include "mqg_error.h"
 #include "mqg_log.h"
 #include "mqg_proc.h"
+#include "mqg_rundir.h"
 
 enum ch_state { CH_WAITING, CH_RUNNING, CH_FAILED, CH_STOPPED };
 static const char *const s_ch_state[] = {"waiting", "running", "failed", "stopped"};
@@ -63,6 +64,7 @@ struct sup {
     const struct mqg_model *model;
     char dir[512];
     char bus[600];
+    struct mqg_rundir_id rundir_id; /* what dir was when made: a change means it was removed */
     int sigfd;
     int log_fd;
     struct child *ch;
@@ -477,14 +479,28 @@ int supervisor_status(const struct mqg_settings *s)
 
 /* ---- set-up ---- */
 
+/* The runtime directory, made or checked by mqg_rundir_make: one that another user could
+ * change is refused with exit 78 (a configuration to fix, not to retry); one that cannot be
+ * created, with exit 1. Returns 0 or the exit code. */
+static int s_open_rundir(struct sup *S)
+{
+    char why[1024];
+    int rc =
+        mqg_rundir_make(S->set->runtime_dir, S->set->instance, &S->rundir_id, why, sizeof(why));
+    if (rc == 0) {
+        return 0;
+    }
+    bool unsafe = rc == -EPERM || rc == -ENOTDIR || rc == -EINVAL;
+    log_error("RUNDIR", "%s%s", why, unsafe ? "; not started (exit 78)" : "");
+    return unsafe ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
+}
+
 static int s_lock_dir(struct sup *S, int *lock_fd)
 {
-    int rc = mqg_mkdir_p(S->dir, 0700);
+    int rc = s_open_rundir(S);
     if (rc != 0) {
-        log_error("RUNDIR", "cannot create runtime directory %s: %s", S->dir, strerror(-rc));
-        return MQG_EXIT_TRANSIENT;
+        return rc;
     }
-    chmod(S->dir, 0700);
     char path[700];
     snprintf(path, sizeof(path), "%s/lock", S->dir);
     *lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -101,6 +101,16 @@ int mqg_mkdir_p(const char *path, unsigned mode)
     return 0;
 }
 
+uint64_t mqg_fnv1a64(const void *data, size_t len, uint64_t h)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
 uint64_t mqg_seed(void)
 {
     uint64_t s = 0;

@@ -11,15 +11,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +53,7 @@ struct child {
     int64_t next_start_ms;
     bool ready;
     bool config_error;
+    bool rebind; /* stopped on purpose to bind the bus again: restart at once, no crash */
     int restarts;
     int64_t *crashes; /* ring of crash times, restart_max long */
     int n_crashes;
@@ -65,6 +68,9 @@ struct sup {
     char dir[512];
     char bus[600];
     struct mqg_rundir_id rundir_id; /* what dir was when made: a change means it was removed */
+    bool rundir_gone;               /* RUNDIR-GONE logged, not yet made again */
+    bool rundir_bad;                /* RUNDIR logged for the present trouble */
+    int lock_fd;                    /* the instance lock (s_lock_instance) */
     int sigfd;
     int log_fd;
     struct child *ch;
@@ -364,6 +370,14 @@ static void s_reap(struct sup *S)
                      c->last_exit);
             continue;
         }
+        if (c->rebind) {
+            c->rebind = false;
+            c->state = CH_WAITING;
+            c->next_start_ms = now;
+            log_info("CHILD-EXIT", "%s %s (pid %d) stopped to bind the bus again: %s", c->role,
+                     c->key, (int)pid, c->last_exit);
+            continue;
+        }
         if (code == MQG_EXIT_CONFIG) {
             c->state = CH_FAILED;
             c->config_error = true;
@@ -415,6 +429,103 @@ static bool s_all_stopped(const struct sup *S)
     return true;
 }
 
+/* ---- single instance ---- */
+
+/* The instance lock is an abstract unix socket, "@mqgate/<uid>/<instance>/<hash>", the hash
+ * (FNV-1a) of the real path of the instance directory. It lives exactly as long as the
+ * supervisor and, unlike a lock file, does not depend on the runtime directory surviving
+ * (systemd-tmpfiles, rm -rf). Abstract names are per network namespace and carry no
+ * permissions: see docs/architecture.md §2. */
+static int s_lock_addr(const struct mqg_settings *set, struct sockaddr_un *a, socklen_t *len)
+{
+    char real[PATH_MAX];
+    int rc = mqg_rundir_real_path(set->runtime_dir, set->instance, real, sizeof(real));
+    if (rc != 0) {
+        return rc;
+    }
+    memset(a, 0, sizeof(*a));
+    a->sun_family = AF_UNIX;
+    int n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "mqgate/%u/%s/%016llx",
+                     (unsigned)geteuid(), set->instance,
+                     (unsigned long long)mqg_fnv1a64(real, strlen(real), MQG_FNV64_INIT));
+    if (n < 0 || (size_t)n >= sizeof(a->sun_path) - 1) {
+        return -ENAMETOOLONG;
+    }
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    return 0;
+}
+
+/* Who holds the lock: 0 with *pid and *uid; -ECONNREFUSED when nobody does; -EAGAIN when it
+ * is held but busy; another -errno. */
+static int s_lock_holder(const struct sockaddr_un *a, socklen_t len, pid_t *pid, uid_t *uid)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    struct ucred cr;
+    socklen_t crlen = sizeof(cr);
+    int rc = 0;
+    if (connect(fd, (const struct sockaddr *)a, len) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) != 0) {
+        rc = -errno;
+    } else {
+        *pid = cr.pid;
+        *uid = cr.uid;
+    }
+    close(fd);
+    return rc;
+}
+
+/* Take the instance lock before anything touches the runtime directory. Returns 0 or the exit
+ * code (INSTANCE-BUSY: 1). */
+static int s_lock_instance(struct sup *S)
+{
+    struct sockaddr_un a;
+    socklen_t len;
+    int rc = s_lock_addr(S->set, &a, &len);
+    if (rc != 0) {
+        log_error("RUNDIR", "runtime directory %s: %s", S->dir,
+                  rc == -EINVAL ? "expected an absolute path without \".\" or \"..\" levels"
+                                : strerror(-rc));
+        return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, len) == 0 && listen(fd, 8) == 0) {
+        S->lock_fd = fd;
+        return 0;
+    }
+    int e = errno;
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (e != EADDRINUSE) {
+        log_error("INSTANCE-LOCK", "cannot take the instance lock @%s: %s", a.sun_path + 1,
+                  strerror(e));
+        return MQG_EXIT_TRANSIENT;
+    }
+    pid_t pid = 0;
+    uid_t uid = 0;
+    char who[80] = "";
+    if (s_lock_holder(&a, len, &pid, &uid) == 0) {
+        snprintf(who, sizeof(who), " as pid %d (uid %u)", (int)pid, (unsigned)uid);
+    }
+    log_error("INSTANCE-BUSY",
+              "instance '%s' with runtime directory %s is already running%s (lock @%s held); "
+              "stop it, or give this one another instance name or runtime_dir",
+              S->set->instance, S->dir, who, a.sun_path + 1);
+    return MQG_EXIT_TRANSIENT;
+}
+
+/* Someone asked who holds the lock (s_lock_holder): the answer was in the connection itself. */
+static void s_lock_accept(struct sup *S)
+{
+    int fd;
+    while ((fd = accept4(S->lock_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+        close(fd);
+    }
+}
+
 /* ---- status file ---- */
 
 static void s_write_status(struct sup *S, int64_t now)
@@ -454,6 +565,19 @@ int supervisor_status(const struct mqg_settings *s)
     }
     snprintf(path, sizeof(path), "%s/status", dir);
     FILE *f = fopen(path, "r");
+    struct sockaddr_un a;
+    socklen_t alen;
+    pid_t holder;
+    uid_t holder_uid;
+    if (!f && errno == ENOENT && s_lock_addr(s, &a, &alen) == 0 &&
+        s_lock_holder(&a, alen, &holder, &holder_uid) == 0) {
+        fprintf(stderr,
+                "mqgate: instance '%s' is running (pid %d) but its status file %s is missing; "
+                "it is written every 0.5 s: try again (if the runtime directory was removed, "
+                "see RUNDIR-GONE / RUNDIR in its log)\n",
+                s->instance, (int)holder, path);
+        return MQG_EXIT_TRANSIENT;
+    }
     if (!f) {
         fprintf(stderr, "mqgate: instance '%s' is not running (no %s)\n", s->instance, path);
         return MQG_EXIT_TRANSIENT;
@@ -495,21 +619,65 @@ static int s_open_rundir(struct sup *S)
     return unsafe ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
 }
 
-static int s_lock_dir(struct sup *S, int *lock_fd)
+/* ---- the runtime directory going away ---- */
+
+/* The router binds the bus in the runtime directory once, at its start; after the directory
+ * was removed, stop it so that it binds the new one (connectors reconnect by themselves). */
+static void s_rebind_router(struct sup *S, int64_t now)
 {
-    int rc = s_open_rundir(S);
+    for (size_t i = 0; i < S->n_ch; i++) {
+        struct child *c = &S->ch[i];
+        if (c->conn >= 0 || c->config_error) {
+            continue;
+        }
+        if (c->state == CH_RUNNING) {
+            c->rebind = true;
+            mqg_ctl_send(c->ctl_fd, MQG_CTL_TERM, NULL, 0, MSG_DONTWAIT);
+            kill(c->pid, SIGTERM);
+        } else {
+            c->next_start_ms = now; /* waiting or failed (bus not bound): try now */
+        }
+    }
+}
+
+/* Is the runtime directory still the one we made? Called every 0.5 s and before every child
+ * start. When it was removed (or replaced), make it again with the same checks and have the
+ * router bind the bus there again. Returns 0 when the directory is usable now; otherwise no
+ * child is started (RUNDIR, logged once per episode). */
+static int s_watch_rundir(struct sup *S, int64_t now)
+{
+    struct mqg_rundir_id id;
+    char why[1024];
+    int rc = mqg_rundir_check(S->dir, &id, why, sizeof(why));
+    bool same = rc == 0 && id.dev == S->rundir_id.dev && id.ino == S->rundir_id.ino;
+    if (!same && (rc == 0 || rc == -ENOENT)) {
+        if (!S->rundir_gone) {
+            log_warn("RUNDIR-GONE",
+                     "runtime directory %s was %s: making it again; the router is restarted "
+                     "to bind %s there",
+                     S->dir, rc == 0 ? "replaced" : "removed", S->bus);
+            S->rundir_gone = true;
+        }
+        rc = mqg_rundir_make(S->set->runtime_dir, S->set->instance, &id, why, sizeof(why));
+    }
     if (rc != 0) {
+        if (!S->rundir_bad) {
+            log_error("RUNDIR", "%s; no process is started until this is fixed", why);
+        } else {
+            log_debug("RUNDIR", "%s", why);
+        }
+        S->rundir_bad = true;
         return rc;
     }
-    char path[700];
-    snprintf(path, sizeof(path), "%s/lock", S->dir);
-    *lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (*lock_fd < 0 || flock(*lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        log_error("INSTANCE-BUSY",
-                  "instance '%s' is already running (lock %s held); give this "
-                  "one another instance name or runtime_dir",
-                  S->set->instance, path);
-        return MQG_EXIT_TRANSIENT;
+    if (!same || S->rundir_bad) {
+        log_notice("RUNDIR-RESTORED", "runtime directory %s is usable again%s", S->dir,
+                   same ? "" : " (made again)");
+    }
+    S->rundir_bad = false;
+    if (!same) {
+        S->rundir_id = id;
+        S->rundir_gone = false;
+        s_rebind_router(S, now);
     }
     return 0;
 }
@@ -564,7 +732,7 @@ static int s_setup_children(struct sup *S)
     return 0;
 }
 
-static void s_cleanup(struct sup *S, int lock_fd)
+static void s_cleanup(struct sup *S)
 {
     for (size_t i = 0; i < S->n_ch; i++) {
         s_close_child_fds(&S->ch[i]);
@@ -572,14 +740,14 @@ static void s_cleanup(struct sup *S, int lock_fd)
     }
     free(S->ch);
     char path[700];
-    const char *files[] = {"status", "status.tmp", "bus", "lock"};
+    const char *files[] = {"status", "status.tmp", "bus", "lock" /* of mqgate <= 0.1.0 */};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         snprintf(path, sizeof(path), "%s/%s", S->dir, files[i]);
         unlink(path);
     }
     rmdir(S->dir);
-    if (lock_fd >= 0) {
-        close(lock_fd);
+    if (S->lock_fd >= 0) {
+        close(S->lock_fd);
     }
     if (S->sigfd >= 0) {
         close(S->sigfd);
@@ -595,6 +763,10 @@ static void s_timers(struct sup *S, int64_t now)
         if (!S->stopping &&
             (c->state == CH_WAITING || (c->state == CH_FAILED && !c->config_error)) &&
             now >= c->next_start_ms) {
+            if (s_watch_rundir(S, now) != 0) {
+                c->next_start_ms = now + 500;
+                continue;
+            }
             int rc = s_spawn(S, c);
             if (rc != 0) {
                 log_error("CHILD-SPAWN", "cannot start %s %s: %s", c->role, c->key, strerror(-rc));
@@ -619,7 +791,9 @@ static void s_timers(struct sup *S, int64_t now)
     }
     if (now - S->last_status_ms >= 500) {
         S->last_status_ms = now;
-        s_write_status(S, now);
+        if (S->stopping || s_watch_rundir(S, now) == 0) {
+            s_write_status(S, now);
+        }
     }
     if (S->stopping && now >= S->stop_deadline) {
         for (size_t i = 0; i < S->n_ch; i++) {
@@ -680,7 +854,7 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
     S.model = m;
     S.sigfd = -1;
     S.log_fd = 2;
-    int lock_fd = -1;
+    S.lock_fd = -1;
     if (set->log_file && set->log_file[0]) {
         S.log_fd = open(set->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
         if (S.log_fd < 0) {
@@ -696,17 +870,17 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
                   set->runtime_dir, set->instance);
         return MQG_EXIT_CONFIG;
     }
-    int rc = s_lock_dir(&S, &lock_fd);
+    int rc = s_lock_instance(&S);
+    if (rc == 0 && (rc = s_open_rundir(&S)) != 0) {
+        close(S.lock_fd);
+    }
     if (rc != 0) {
-        if (lock_fd >= 0) {
-            close(lock_fd);
-        }
         return rc;
     }
     s_apply_cpu_affinity(set);
     S.sigfd = mqg_signals_block();
     if (S.sigfd < 0 || s_setup_children(&S) != 0) {
-        s_cleanup(&S, lock_fd);
+        s_cleanup(&S);
         return MQG_EXIT_INTERNAL;
     }
     S.started_ms = mqg_now_ms();
@@ -719,9 +893,9 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
     log_notice("GATEWAY-START", "mqgate %s: %zu connections, %zu endpoints, %zu routes; runtime %s",
                MQG_VERSION, m->n_conns, m->n_endpoints, m->n_routes, S.dir);
 
-    struct pollfd *p = calloc(1 + 2 * S.n_ch, sizeof(*p));
+    struct pollfd *p = calloc(2 + 2 * S.n_ch, sizeof(*p));
     if (!p) {
-        s_cleanup(&S, lock_fd);
+        s_cleanup(&S);
         return MQG_EXIT_INTERNAL;
     }
     for (;;) {
@@ -739,6 +913,7 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
             p[np++] =
                 (struct pollfd){.fd = c->state == CH_RUNNING ? c->log_fd : -1, .events = POLLIN};
         }
+        p[np++] = (struct pollfd){.fd = S.lock_fd, .events = POLLIN};
         if (poll(p, np, s_next_timeout(&S, now)) < 0 && errno != EINTR) {
             log_error("SUPERVISOR-POLL", "poll: %s; stopping", strerror(errno));
             s_begin_stop(&S, SIGTERM);
@@ -758,6 +933,9 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
                 s_read_log(&S, c, false);
             }
         }
+        if (p[1 + 2 * S.n_ch].revents) {
+            s_lock_accept(&S);
+        }
         if (p[0].revents) {
             int sig;
             while ((sig = mqg_signal_read(S.sigfd)) > 0) {
@@ -775,7 +953,7 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
     }
     free(p);
     log_notice("GATEWAY-STOP", "all children stopped; bye");
-    s_cleanup(&S, lock_fd);
+    s_cleanup(&S);
     if (S.log_fd != 2) {
         close(S.log_fd);
     }

@@ -1,13 +1,20 @@
-"""it_rundir — the runtime directory: only a safe one is used.
+"""it_rundir — the runtime directory: only a safe one is used, and its loss is repaired.
 
 - a runtime directory owned by another user, a symbolic link, or one writable by others is
-  refused (exit 78, RUNDIR naming the path and the problem) and left untouched.
+  refused (exit 78, RUNDIR naming the path and the problem) and left untouched;
+- `rm -rf` of the runtime directory of a running gateway: it comes back, traffic resumes
+  (also through restarted children), `mqgate status` works, and a second gateway with the
+  same instance is still refused (INSTANCE-BUSY).
 """
 import os
+import shutil
+import signal
 import subprocess
+import time
 import unittest
 
-from harness import Gateway, GatewayTest, bridge_service, processes_named
+from harness import Gateway, GatewayTest, bridge_service, processes_named, run_mqgate, wait_for
+from it_process import Streamer, seqs
 
 NOBODY = 65534
 
@@ -81,6 +88,53 @@ class RundirTest(GatewayTest):
         parent = os.path.dirname(gw.rundir)  # <work>/gw, holds service and settings
         os.chmod(parent, 0o777)
         self._assert_refused(gw, parent, r"writable by (its )?group or others")
+
+
+    # ---- the runtime directory removed under a running gateway ----
+
+    def test_removed_runtime_directory_is_recreated_and_traffic_resumes(self):
+        gw = self.gateway(bridge_service(), self.ports())
+        self.dump_log_on_failure(gw)
+        sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)
+        pub = self.client("plant")
+        st = Streamer(pub, "factory/line1/temperature", rate=200)
+        self.addCleanup(st.stop)
+        sink.wait_count(100, 10)
+        status = os.path.join(gw.rundir, "gw", "status")
+        shutil.rmtree(gw.rundir)  # as systemd-tmpfiles or an operator might
+        wait_for(lambda: os.path.exists(status), 5, what="the status file back")
+        self.assertEqual(os.stat(os.path.join(gw.rundir, "gw")).st_mode & 0o777, 0o700)
+        # children restarted from now on find the bus: kill both connectors and the router
+        for exe, key in (("mqgate-router", None), ("mqgate-connector", "itbridge/plant"),
+                         ("mqgate-connector", "itbridge/cloud")):
+            victim = wait_for(lambda: gw.child_pid(exe, key), 5, what="%s running" % exe)
+            os.kill(victim, signal.SIGKILL)
+            wait_for(lambda: (lambda p: p and p != victim)(gw.child_pid(exe, key)), 5,
+                     what="%s restarted" % exe)
+            time.sleep(0.5)
+        before = sink.count()
+        wait_for(lambda: sink.count() >= before + 400, 20, what="traffic after the repair")
+        st.stop()
+        last = st.sent - 1
+        wait_for(lambda: last in set(seqs(sink)), 15, what="the last message sent")
+        log = gw.log_text()
+        self.assertIn("RUNDIR-GONE", log)
+        self.assertNotIn("BUS-BIND", log)
+        self.assertNotIn("CHILD-FAILED", log)
+        # mqgate status works again, every process running
+        wait_for(lambda: run_mqgate(["status", "-c", gw.cfg])[1].count(" running ") == 3, 5,
+                 what="every process running in mqgate status")
+        rc, out, err = run_mqgate(["status", "-c", gw.cfg])
+        self.assertEqual(rc, 0, err)
+        # a second gateway with the same instance is refused, and the first is untouched
+        rc, out, err = run_mqgate(gw.args()[1:], timeout=15)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("INSTANCE-BUSY", err)
+        self.assertIn("pid %d" % gw.proc.pid, err)
+        self.assertTrue(os.path.exists(status))
+        self.assertIsNone(gw.proc.poll())
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,10 @@ int mqg_signal_read(int sfd);
 /* Directory of /proc/self/exe into out (cap bytes). Returns 0 or -errno. */
 int mqg_exe_dir(char *out, size_t cap);
 
+/* Write all len bytes (retrying short writes and EINTR). Returns 0 or -errno (-EIO when the
+ * file takes nothing). */
+int mqg_write_all(int fd, const void *data, size_t len);
+
 /* mkdir -p with mode for every created level. Returns 0 or -errno. */
 int mqg_mkdir_p(const char *path, unsigned mode);
 

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mqg_proc.h"
+
 enum s_level { S_ABOVE, S_BASE, S_LAST };
 
 static void s_why(char *why, size_t cap, const char *fmt, ...)
@@ -251,22 +253,6 @@ int mqg_rundir_check(const char *dir, struct mqg_rundir_id *id, char *why, size_
     return rc;
 }
 
-static int s_write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            return w < 0 ? -errno : -EIO;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 int mqg_rundir_write_secret(const char *path, const void *data, size_t len, char *why, size_t cap)
 {
     int fd = -1;
@@ -299,7 +285,7 @@ int mqg_rundir_write_secret(const char *path, const void *data, size_t len, char
             return rc;
         }
     }
-    int rc = s_write_all(fd, data, len);
+    int rc = mqg_write_all(fd, data, len);
     if (close(fd) != 0 && rc == 0) {
         rc = -errno;
     }

@@ -4,12 +4,17 @@
   refused (exit 78, RUNDIR naming the path and the problem) and left untouched;
 - `rm -rf` of the runtime directory of a running gateway: it comes back, traffic resumes
   (also through restarted children), `mqgate status` works, and a second gateway with the
-  same instance is still refused (INSTANCE-BUSY).
+  same instance is still refused (INSTANCE-BUSY);
+- a full disk (a 64 KiB tmpfs as runtime directory) keeps the last good status file, logs
+  STATUS-WRITE once and STATUS-OK when there is room again; `mqgate status` reports an
+  empty or truncated status file as an error, and a runtime directory it may not read as
+  "permission denied", not as "not running".
 """
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -135,6 +140,98 @@ class RundirTest(GatewayTest):
         self.assertIsNone(gw.proc.poll())
         rc, _ = gw.stop()
         self.assertEqual(rc, 0)
+
+
+    # ---- the status file on a full disk ----
+
+    def test_full_disk_keeps_the_last_status_file(self):
+        if os.geteuid() != 0:
+            self.skipTest("mounting a tmpfs needs root")
+        gw = self.unstarted()
+        os.makedirs(gw.rundir, mode=0o700)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs",
+                            gw.rundir], capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount a tmpfs: %s" % r.stderr.strip())
+        self.addCleanup(subprocess.run, ["umount", "-l", gw.rundir])
+        gw.subscribing = 1
+        gw.start(wait_connectors=2)
+        wait_for(lambda: run_mqgate(["status", "-c", gw.cfg])[1].count(" running ") == 3, 5,
+                 what="a complete status")
+        filler = os.path.join(gw.rundir, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"\0" * 512) > 0:
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        time.sleep(2.0)  # several attempts to write the status file
+        rc, out, err = run_mqgate(["status", "-c", gw.cfg])
+        self.assertEqual(out.count(" running "), 3, "the last good status file: %r" % out)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(gw.log_count("STATUS-WRITE"), 1, "logged once")
+        os.unlink(filler)
+        wait_for(lambda: "STATUS-OK" in gw.log_text(), 5, what="recovery logged")
+        rc, out, err = run_mqgate(["status", "-c", gw.cfg])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.count(" running "), 3)
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+
+    # ---- what mqgate status says about a bad status file ----
+
+    def _status_file(self, text):
+        gw = self.unstarted()
+        inst = os.path.join(gw.rundir, "gw")
+        os.makedirs(inst, mode=0o700)
+        with open(os.path.join(inst, "status"), "w") as f:
+            f.write(text)
+        return gw, os.path.join(inst, "status")
+
+    def test_status_reports_an_empty_status_file(self):
+        gw, path = self._status_file("")
+        rc, out, err = run_mqgate(["status", "-c", gw.cfg])
+        self.assertEqual(rc, 1, out)
+        self.assertIn(path, err)
+        self.assertIn("empty", err)
+
+    def test_status_reports_a_truncated_status_file(self):
+        gw, path = self._status_file(
+            "instance gw pid %d uptime 5s processes 3\nROLE       NAME         STATE\n"
+            "router     router       running  1234" % os.getpid())
+        rc, out, err = run_mqgate(["status", "-c", gw.cfg])
+        self.assertEqual(rc, 1, out)
+        self.assertIn(path, err)
+        self.assertIn("truncated", err)
+
+
+    def test_status_says_permission_denied_not_not_running(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run mqgate status as another user")
+        gw = self.gateway(bridge_service(), self.ports())
+        self.dump_log_on_failure(gw)
+        inst = os.path.join(gw.rundir, "gw")
+        wait_for(lambda: os.path.exists(os.path.join(inst, "status")), 5, what="status file")
+        # everything above the runtime directory readable: only its own mode 0700 refuses
+        d = inst
+        while d != "/" and d != os.path.dirname(self.work):
+            d = os.path.dirname(d)
+            os.chmod(d, os.stat(d).st_mode | 0o755)
+        pub = tempfile.mkdtemp(prefix="mqgate-nobody-")
+        self.addCleanup(shutil.rmtree, pub, True)
+        os.chmod(pub, 0o755)
+        cfg = os.path.join(pub, "mqgate.cfg")
+        shutil.copy(gw.cfg, cfg)
+        os.chmod(cfg, 0o644)
+        r = subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
+                            "--clear-groups", os.path.join(gw.bin, "mqgate"), "status", "-c",
+                            cfg], capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("ermission denied", r.stderr)
+        self.assertIn(inst, r.stderr)
+        self.assertNotIn("not running", r.stderr)
 
 
 if __name__ == "__main__":

@@ -153,7 +153,8 @@ static void s_print_conn(const struct mqg_connection *c, FILE *f)
     fprintf(f, "  %s\n", s_str(c->key));
     fprintf(f, "    uri: %s (host %s, port %d, scheme %s)\n", s_str(c->uri), s_str(c->host),
             c->port, s_scheme(c->scheme));
-    fprintf(f, "    clientId: %s\n", s_str(c->client_id));
+    fprintf(f, "    clientId: %s%s\n", s_str(c->client_id),
+            c->client_id_derived ? " (default: unique to this machine and instance)" : "");
     fprintf(f, "    username: %s  password: %s\n", s_str(c->username), c->password ? "***" : "-");
     fprintf(f,
             "    clean: %s  keepalive: %ds  connectTimeout: %dms  reconnectPeriod: %dms  "

@@ -186,7 +186,8 @@ static void s_print_conn(const struct mqg_connection *c, FILE *f)
     fprintf(f, "  %s\n", s_esc(&e, c->key));
     fprintf(f, "    uri: %s (host %s, port %d, scheme %s)\n", s_esc(&e, c->uri), s_esc(&e, c->host),
             c->port, s_scheme(c->scheme));
-    fprintf(f, "    clientId: %s\n", s_esc(&e, c->client_id));
+    fprintf(f, "    clientId: %s%s\n", s_esc(&e, c->client_id),
+            c->client_id_derived ? " (default: unique to this machine and instance)" : "");
     fprintf(f, "    username: %s  password: %s\n", s_esc(&e, c->username),
             c->password ? "***" : "-");
     s_esc_done(&e);

@@ -78,6 +78,23 @@ int mqg_exe_dir(char *out, size_t cap)
     return 0;
 }
 
+int mqg_write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return w < 0 ? -errno : -EIO;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
 int mqg_mkdir_p(const char *path, unsigned mode)
 {
     char buf[4096];
@@ -99,6 +116,16 @@ int mqg_mkdir_p(const char *path, unsigned mode)
         return -errno;
     }
     return 0;
+}
+
+uint64_t mqg_fnv1a64(const void *data, size_t len, uint64_t h)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
 }
 
 uint64_t mqg_seed(void)

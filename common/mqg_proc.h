@@ -29,8 +29,17 @@ int mqg_signal_read(int sfd);
 /* Directory of /proc/self/exe into out (cap bytes). Returns 0 or -errno. */
 int mqg_exe_dir(char *out, size_t cap);
 
+/* Write all len bytes (retrying short writes and EINTR). Returns 0 or -errno (-EIO when the
+ * file takes nothing). */
+int mqg_write_all(int fd, const void *data, size_t len);
+
 /* mkdir -p with mode for every created level. Returns 0 or -errno. */
 int mqg_mkdir_p(const char *path, unsigned mode);
+
+/* FNV-1a, 64 bits, of len bytes, continuing from h (start with MQG_FNV64_INIT). Stable across
+ * versions and machines: names derived from it (instance lock, default client id) keep. */
+#define MQG_FNV64_INIT 0xcbf29ce484222325ull
+uint64_t mqg_fnv1a64(const void *data, size_t len, uint64_t h);
 
 /* Random 64-bit seed (getrandom, falling back to time and pid). */
 uint64_t mqg_seed(void);

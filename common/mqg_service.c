@@ -1858,6 +1858,7 @@ static int s_build_conn(struct s_ctx *c, struct s_res *r)
         return rc;
     }
     if (!cn->client_id) {
+        cn->client_id_derived = true; /* made unique per instance by mqg_clientid_apply */
         rc = s_aprintf(c, &cn->client_id, "%s-%s", c->sid, r->id);
         if (rc == 0 && strlen(cn->client_id) > S_CLIENT_ID_MAX) {
             cn->client_id[S_CLIENT_ID_MAX] = '\0';

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "mqg_log.h"
 
@@ -716,11 +717,28 @@ static int s_check_readable(const char *path)
     return e;
 }
 
+/* Default runtime_dir: /run/mqgate for root; for another user $XDG_RUNTIME_DIR/mqgate (a
+ * directory of that user's own), else /tmp/mqgate-<uid> (whose owner and mode the supervisor
+ * checks like any other). Caller frees. */
+static char *s_default_runtime_dir(void)
+{
+    char buf[PATH_MAX];
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (geteuid() == 0) {
+        snprintf(buf, sizeof(buf), "/run/mqgate");
+    } else if (xdg && xdg[0] == '/' && strlen(xdg) < sizeof(buf) - sizeof("/mqgate")) {
+        snprintf(buf, sizeof(buf), "%s/mqgate", xdg);
+    } else {
+        snprintf(buf, sizeof(buf), "/tmp/mqgate-%u", (unsigned)geteuid());
+    }
+    return s_strdup(buf);
+}
+
 int mqg_settings_defaults(struct mqg_settings *s)
 {
     memset(s, 0, sizeof(*s));
     s->instance = s_strdup("mqgate");
-    s->runtime_dir = s_strdup("/tmp/mqgate");
+    s->runtime_dir = s_default_runtime_dir();
     if (!s->instance || !s->runtime_dir) {
         mqg_settings_free(s);
         return -ENOMEM;

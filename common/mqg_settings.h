@@ -25,7 +25,8 @@ struct mqg_settings_service {
 
 struct mqg_settings {
     char *instance;    /* "mqgate" */
-    char *runtime_dir; /* base dir; the instance dir is <runtime_dir>/<instance> */
+    char *runtime_dir; /* base dir; the instance dir is <runtime_dir>/<instance>; default
+                          /run/mqgate (root), $XDG_RUNTIME_DIR/mqgate, /tmp/mqgate-<uid> */
     int log_level;     /* MQG_LOG_* value; default info */
     char *log_file;    /* NULL/"" = stderr */
     /* child restart policy */

@@ -15,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mqg_log.h"
 #include "mqg_proc.h"
+#include "mqg_rundir.h"
 
 struct mqtt_link {
     MQTTAsync client;
@@ -313,9 +315,13 @@ static void s_on_sub_fail5(void *ctx, MQTTAsync_failureData5 *d)
 
 /* ---- set-up ---- */
 
-/* A certificate property is a file path, or PEM text that we write into rundir. */
+/* A certificate property is a file path, or PEM text that we write into rundir: always a new
+ * file of our own (O_EXCL | O_NOFOLLOW), and only while rundir is a directory nobody else may
+ * write to, so no other user can swap the CA we trust. A file written by an earlier attempt is
+ * used again while it is there; one removed with the runtime directory is written again.
+ * Returns 0 or -errno with why filled. */
 static int s_cert_file(struct mqtt_link *l, int slot, const char *value, const char *rundir,
-                       const char *name, const char **path)
+                       const char *name, const char **path, char *why, size_t cap)
 {
     *path = NULL;
     if (!value) {
@@ -325,22 +331,21 @@ static int s_cert_file(struct mqtt_link *l, int slot, const char *value, const c
         *path = value;
         return 0;
     }
-    if (l->files[slot]) { /* written by an earlier attempt */
-        *path = l->files[slot];
-        return 0;
+    if (l->files[slot]) {
+        struct stat st;
+        if (lstat(l->files[slot], &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
+            *path = l->files[slot];
+            return 0;
+        }
+        free(l->files[slot]);
+        l->files[slot] = NULL;
     }
     char buf[1024];
     snprintf(buf, sizeof(buf), "%s/%s-%d.pem", rundir, name, (int)getpid());
-    int fd = open(buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        return -errno;
-    }
-    size_t len = strlen(value);
-    ssize_t w = write(fd, value, len);
-    close(fd);
-    if (w != (ssize_t)len) {
-        unlink(buf);
-        return -EIO;
+    int rc = mqg_rundir_check(rundir, NULL, why, cap);
+    rc = rc ? rc : mqg_rundir_write_secret(buf, value, strlen(value), why, cap);
+    if (rc != 0) {
+        return rc;
     }
     l->files[slot] = strdup(buf);
     *path = l->files[slot];
@@ -495,11 +500,13 @@ int mqtt_link_connect(struct mqtt_link *l)
     if (c->scheme == MQG_SCHEME_MQTTS || c->scheme == MQG_SCHEME_WSS) {
         const char *ca = NULL, *cert = NULL, *key = NULL;
         const char *rundir = l->rundir;
+        char why[1024] = "";
         /* a file that could not be written is tried again at the next attempt */
-        if (s_cert_file(l, 0, c->ca_cert, rundir, "ca", &ca) != 0 ||
-            (c->mutual_auth && (s_cert_file(l, 1, c->client_cert, rundir, "cert", &cert) != 0 ||
-                                s_cert_file(l, 2, c->client_key, rundir, "key", &key) != 0))) {
-            log_error("TLS-FILES", "cannot write certificate files into %s", rundir);
+        if (s_cert_file(l, 0, c->ca_cert, rundir, "ca", &ca, why, sizeof(why)) != 0 ||
+            (c->mutual_auth &&
+             (s_cert_file(l, 1, c->client_cert, rundir, "cert", &cert, why, sizeof(why)) != 0 ||
+              s_cert_file(l, 2, c->client_key, rundir, "key", &key, why, sizeof(why)) != 0))) {
+            log_error("TLS-FILES", "cannot write certificate files into %s: %s", rundir, why);
             s_push_simple(l, LEV_CONNECT_FAILED, MQTTASYNC_FAILURE, 0,
                           "cannot write certificate files");
             P.props_free(&props);

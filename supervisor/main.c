@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mqg_clientid.h"
 #include "mqg_error.h"
 #include "mqg_log.h"
 #include "mqg_model.h"
@@ -209,6 +210,19 @@ static int s_load_model(struct cli *c, struct mqg_settings *set, struct mqg_mode
     return 0;
 }
 
+/* Connections without clientId get the default of this machine and instance, so that two
+ * gateways sharing a source do not take each other's session (mqg_clientid.h). */
+static int s_client_ids(struct mqg_model *m, const struct mqg_settings *set)
+{
+    char machine[256];
+    mqg_clientid_machine(machine, sizeof(machine)); /* "" when unknown: the instance remains */
+    if (mqg_clientid_apply(m, machine, set->instance) != 0) {
+        fprintf(stderr, "mqgate: error: out of memory\n");
+        return MQG_EXIT_INTERNAL;
+    }
+    return 0;
+}
+
 static void s_print_subscriptions(const struct mqg_model *m)
 {
     printf("\nbroker subscriptions (minimal set per connection):\n");
@@ -281,6 +295,9 @@ int main(int argc, char **argv)
     struct mqg_model m;
     mqg_model_init(&m);
     rc = s_load_model(&c, &set, &m);
+    if (rc == 0) {
+        rc = s_client_ids(&m, &set);
+    }
     if (rc == 0 && check) {
         mqg_model_print(&m, stdout);
         s_print_subscriptions(&m);

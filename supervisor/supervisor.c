@@ -11,15 +11,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +31,7 @@
 #include "mqg_error.h"
 #include "mqg_log.h"
 #include "mqg_proc.h"
+#include "mqg_rundir.h"
 
 enum ch_state { CH_WAITING, CH_RUNNING, CH_FAILED, CH_STOPPED };
 static const char *const s_ch_state[] = {"waiting", "running", "failed", "stopped"};
@@ -50,6 +53,7 @@ struct child {
     int64_t next_start_ms;
     bool ready;
     bool config_error;
+    bool rebind; /* stopped on purpose to bind the bus again: restart at once, no crash */
     int restarts;
     int64_t *crashes; /* ring of crash times, restart_max long */
     int n_crashes;
@@ -63,6 +67,11 @@ struct sup {
     const struct mqg_model *model;
     char dir[512];
     char bus[600];
+    struct mqg_rundir_id rundir_id; /* what dir was when made: a change means it was removed */
+    bool rundir_gone;               /* RUNDIR-GONE logged, not yet made again */
+    bool rundir_bad;                /* RUNDIR logged for the present trouble */
+    int lock_fd;                    /* the instance lock (s_lock_instance) */
+    int status_err;                 /* last status write failed with this -errno; 0 = fine */
     int sigfd;
     int log_fd;
     struct child *ch;
@@ -362,6 +371,14 @@ static void s_reap(struct sup *S)
                      c->last_exit);
             continue;
         }
+        if (c->rebind) {
+            c->rebind = false;
+            c->state = CH_WAITING;
+            c->next_start_ms = now;
+            log_info("CHILD-EXIT", "%s %s (pid %d) stopped to bind the bus again: %s", c->role,
+                     c->key, (int)pid, c->last_exit);
+            continue;
+        }
         if (code == MQG_EXIT_CONFIG) {
             c->state = CH_FAILED;
             c->config_error = true;
@@ -413,35 +430,284 @@ static bool s_all_stopped(const struct sup *S)
     return true;
 }
 
+/* ---- single instance ---- */
+
+/* The instance lock is an abstract unix socket, "@mqgate/<uid>/<instance>/<hash>", the hash
+ * (FNV-1a) of the real path of the instance directory. It lives exactly as long as the
+ * supervisor and, unlike a lock file, does not depend on the runtime directory surviving
+ * (systemd-tmpfiles, rm -rf). Abstract names are per network namespace and carry no
+ * permissions: see docs/architecture.md §2. */
+static int s_lock_addr(const struct mqg_settings *set, struct sockaddr_un *a, socklen_t *len)
+{
+    char real[PATH_MAX];
+    int rc = mqg_rundir_real_path(set->runtime_dir, set->instance, real, sizeof(real));
+    if (rc != 0) {
+        return rc;
+    }
+    memset(a, 0, sizeof(*a));
+    a->sun_family = AF_UNIX;
+    int n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "mqgate/%u/%s/%016llx",
+                     (unsigned)geteuid(), set->instance,
+                     (unsigned long long)mqg_fnv1a64(real, strlen(real), MQG_FNV64_INIT));
+    if (n < 0 || (size_t)n >= sizeof(a->sun_path) - 1) {
+        return -ENAMETOOLONG;
+    }
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    return 0;
+}
+
+/* Who holds the lock: 0 with *pid and *uid; -ECONNREFUSED when nobody does; -EAGAIN when it
+ * is held but busy; another -errno. */
+static int s_lock_holder(const struct sockaddr_un *a, socklen_t len, pid_t *pid, uid_t *uid)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    struct ucred cr;
+    socklen_t crlen = sizeof(cr);
+    int rc = 0;
+    if (connect(fd, (const struct sockaddr *)a, len) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) != 0) {
+        rc = -errno;
+    } else {
+        *pid = cr.pid;
+        *uid = cr.uid;
+    }
+    close(fd);
+    return rc;
+}
+
+/* Take the instance lock before anything touches the runtime directory. Returns 0 or the exit
+ * code (INSTANCE-BUSY: 1). */
+static int s_lock_instance(struct sup *S)
+{
+    struct sockaddr_un a;
+    socklen_t len;
+    int rc = s_lock_addr(S->set, &a, &len);
+    if (rc != 0) {
+        log_error("RUNDIR", "runtime directory %s: %s", S->dir,
+                  rc == -EINVAL ? "expected an absolute path without \".\" or \"..\" levels"
+                                : strerror(-rc));
+        return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, len) == 0 && listen(fd, 8) == 0) {
+        S->lock_fd = fd;
+        return 0;
+    }
+    int e = errno;
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (e != EADDRINUSE) {
+        log_error("INSTANCE-LOCK", "cannot take the instance lock @%s: %s", a.sun_path + 1,
+                  strerror(e));
+        return MQG_EXIT_TRANSIENT;
+    }
+    pid_t pid = 0;
+    uid_t uid = 0;
+    char who[80] = "";
+    if (s_lock_holder(&a, len, &pid, &uid) == 0) {
+        snprintf(who, sizeof(who), " as pid %d (uid %u)", (int)pid, (unsigned)uid);
+    }
+    log_error("INSTANCE-BUSY",
+              "instance '%s' with runtime directory %s is already running%s (lock @%s held); "
+              "stop it, or give this one another instance name or runtime_dir",
+              S->set->instance, S->dir, who, a.sun_path + 1);
+    return MQG_EXIT_TRANSIENT;
+}
+
+/* Someone asked who holds the lock (s_lock_holder): the answer was in the connection itself. */
+static void s_lock_accept(struct sup *S)
+{
+    int fd;
+    while ((fd = accept4(S->lock_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+        close(fd);
+    }
+}
+
 /* ---- status file ---- */
 
-static void s_write_status(struct sup *S, int64_t now)
+/* How old the status file may be before `mqgate status` calls it out of date. */
+#define S_STATUS_STALE_S 10
+
+/* The status text into a heap buffer (caller frees), or NULL when out of memory. The header
+ * counts the process rows, so that a reader can tell a complete file from a cut one. A child
+ * waiting for its (re)start shows when that is due instead of counters. */
+static char *s_status_text(const struct sup *S, int64_t now, size_t *len)
 {
-    char path[700], tmp[720];
-    snprintf(path, sizeof(path), "%s/status", S->dir);
-    snprintf(tmp, sizeof(tmp), "%s/status.tmp", S->dir);
-    FILE *f = fopen(tmp, "w");
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
     if (!f) {
-        return;
+        return NULL;
     }
-    fprintf(f, "instance %s pid %d uptime %llds\n", S->set->instance, (int)getpid(),
-            (long long)((now - S->started_ms) / 1000));
+    fprintf(f, "instance %s pid %d uptime %llds processes %zu\n", S->set->instance, (int)getpid(),
+            (long long)((now - S->started_ms) / 1000), S->n_ch);
     fprintf(f, "%-10s %-32s %-8s %-7s %8s %8s  %-16s %s\n", "ROLE", "NAME", "STATE", "PID",
             "UPTIME", "RESTARTS", "LAST-EXIT", "COUNTERS");
     for (size_t i = 0; i < S->n_ch; i++) {
         const struct child *c = &S->ch[i];
         char up[32] = "-";
         char pid[16] = "-";
+        char next[40] = "";
         if (c->state == CH_RUNNING) {
             snprintf(up, sizeof(up), "%llds", (long long)((now - c->started_ms) / 1000));
             snprintf(pid, sizeof(pid), "%d", (int)c->pid);
+        } else if (!S->stopping && !c->config_error &&
+                   (c->state == CH_WAITING || c->state == CH_FAILED)) {
+            int64_t left = c->next_start_ms > now ? c->next_start_ms - now : 0;
+            snprintf(next, sizeof(next), "(retry in %llds)", (long long)((left + 999) / 1000));
         }
         fprintf(f, "%-10s %-32s %-8s %-7s %8s %8d  %-16s %s\n", c->role, c->key,
                 c->config_error ? "config" : s_ch_state[c->state], pid, up, c->restarts,
-                c->last_exit[0] ? c->last_exit : "-", c->state == CH_RUNNING ? c->status : "");
+                c->last_exit[0] ? c->last_exit : "-", c->state == CH_RUNNING ? c->status : next);
     }
-    fclose(f);
-    rename(tmp, path);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* Write the status text to status.tmp and rename it over status, checking every step: a
+ * reader sees the old file or the new one, never a part of one, and a failed write (disk
+ * full) keeps the old file. The first failure of a series is logged (STATUS-WRITE, warn),
+ * repeats at debug, the recovery at notice (STATUS-OK). */
+static void s_write_status(struct sup *S, int64_t now)
+{
+    char path[700], tmp[720];
+    snprintf(path, sizeof(path), "%s/status", S->dir);
+    snprintf(tmp, sizeof(tmp), "%s/status.tmp", S->dir);
+    size_t len = 0;
+    char *text = s_status_text(S, now, &len);
+    int rc = text ? 0 : -ENOMEM;
+    if (rc == 0) {
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        rc = fd < 0 ? -errno : mqg_write_all(fd, text, len);
+        if (fd >= 0 && close(fd) != 0 && rc == 0) {
+            rc = -errno;
+        }
+        if (rc == 0 && rename(tmp, path) != 0) {
+            rc = -errno;
+        }
+        if (rc != 0 && fd >= 0) {
+            unlink(tmp);
+        }
+    }
+    free(text);
+    if (rc != 0 && S->status_err == 0) {
+        log_warn("STATUS-WRITE",
+                 "cannot write the status file %s: %s; it keeps its last content, which "
+                 "`mqgate status` reports as out of date after %d s",
+                 path, strerror(-rc), S_STATUS_STALE_S);
+    } else if (rc != 0) {
+        log_debug("STATUS-WRITE", "cannot write the status file %s: %s", path, strerror(-rc));
+    } else if (S->status_err != 0) {
+        log_notice("STATUS-OK", "status file %s is written again", path);
+    }
+    S->status_err = rc;
+}
+
+/* Read the whole status file (at most 1 MiB) into a heap buffer. 0 or -errno. */
+static int s_read_status(FILE *f, char **out, size_t *len)
+{
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap || cap >= (1u << 20)) {
+            break;
+        }
+        char *bigger = realloc(buf, 2 * cap + 1);
+        if (!bigger) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = bigger;
+        cap *= 2;
+    }
+    if (!buf || ferror(f)) {
+        int e = buf ? EIO : ENOMEM;
+        free(buf);
+        return -e;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* Why the status file cannot be opened, for the user: 1. */
+static int s_status_unreadable(const struct mqg_settings *s, const char *dir, const char *path,
+                               int e)
+{
+    struct sockaddr_un a;
+    socklen_t alen;
+    pid_t holder;
+    uid_t holder_uid;
+    struct stat st;
+    if (e == ENOENT && s_lock_addr(s, &a, &alen) == 0 &&
+        s_lock_holder(&a, alen, &holder, &holder_uid) == 0) {
+        fprintf(stderr,
+                "mqgate: instance '%s' is running (pid %d) but its status file %s is missing; "
+                "it is written every 0.5 s: try again (if the runtime directory was removed, "
+                "see RUNDIR-GONE / RUNDIR in its log)\n",
+                s->instance, (int)holder, path);
+    } else if (e == ENOENT) {
+        fprintf(stderr, "mqgate: instance '%s' is not running (no %s)\n", s->instance, path);
+    } else if (e == EACCES || e == EPERM) {
+        char owner[64] = "";
+        if (stat(dir, &st) == 0) {
+            snprintf(owner, sizeof(owner), ", owned by uid %u,", (unsigned)st.st_uid);
+        }
+        fprintf(stderr,
+                "mqgate: permission denied: cannot read %s (%s); the runtime directory %s%s "
+                "is readable only by the user running the gateway: run mqgate status as that "
+                "user or as root\n",
+                path, strerror(e), dir, owner);
+    } else {
+        fprintf(stderr, "mqgate: cannot read the status file %s: %s\n", path, strerror(e));
+    }
+    return MQG_EXIT_TRANSIENT;
+}
+
+/* Check what was read: a header with a live pid, and exactly the rows it announces, each line
+ * complete. Returns 0, or 1 after printing why not. */
+static int s_status_check(const struct mqg_settings *s, const char *path, const char *text,
+                          size_t len)
+{
+    char name[128];
+    int pid = 0;
+    long long up = 0;
+    size_t rows = 0, lines = 0;
+    for (size_t i = 0; i < len; i++) {
+        lines += text[i] == '\n';
+    }
+    if (len == 0) {
+        fprintf(stderr,
+                "mqgate: the status file %s is empty: the gateway could not write it (disk "
+                "full?); see STATUS-WRITE in its log\n",
+                path);
+        return MQG_EXIT_TRANSIENT;
+    }
+    int got =
+        sscanf(text, "instance %127s pid %d uptime %llds processes %zu", name, &pid, &up, &rows);
+    if (got >= 2 && (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH))) {
+        fprintf(stderr, "mqgate: instance '%s' is not running (stale %s)\n", s->instance, path);
+        return MQG_EXIT_TRANSIENT;
+    }
+    bool legacy = got == 3 && !strstr(text, " processes "); /* mqgate <= 0.1.0: no count */
+    if ((got != 4 && !legacy) || text[len - 1] != '\n' || (!legacy && lines != rows + 2)) {
+        fprintf(stderr,
+                "mqgate: the status file %s is truncated or damaged (%zu complete lines%s); "
+                "the gateway rewrites it every 0.5 s: try again, and see STATUS-WRITE in its "
+                "log\n",
+                path, lines, got == 4 ? "" : ", no valid header");
+        return MQG_EXIT_TRANSIENT;
+    }
+    return 0;
 }
 
 int supervisor_status(const struct mqg_settings *s)
@@ -453,47 +719,114 @@ int supervisor_status(const struct mqg_settings *s)
     snprintf(path, sizeof(path), "%s/status", dir);
     FILE *f = fopen(path, "r");
     if (!f) {
-        fprintf(stderr, "mqgate: instance '%s' is not running (no %s)\n", s->instance, path);
-        return MQG_EXIT_TRANSIENT;
+        return s_status_unreadable(s, dir, path, errno);
     }
-    char line[1024];
-    int pid = 0;
-    if (fgets(line, sizeof(line), f)) {
-        char name[128];
-        if (sscanf(line, "instance %127s pid %d", name, &pid) != 2 || pid <= 0 ||
-            (kill(pid, 0) != 0 && errno == ESRCH)) {
-            fclose(f);
-            fprintf(stderr, "mqgate: instance '%s' is not running (stale %s)\n", s->instance, path);
-            return MQG_EXIT_TRANSIENT;
-        }
-        fputs(line, stdout);
-    }
-    while (fgets(line, sizeof(line), f)) {
-        fputs(line, stdout);
+    char *text = NULL;
+    size_t len = 0;
+    struct stat st;
+    int rc = s_read_status(f, &text, &len);
+    if (rc == 0 && fstat(fileno(f), &st) != 0) {
+        rc = -errno;
     }
     fclose(f);
-    return MQG_EXIT_OK;
+    if (rc != 0) {
+        free(text);
+        return s_status_unreadable(s, dir, path, -rc);
+    }
+    int exit_code = s_status_check(s, path, text, len);
+    if (exit_code == 0) {
+        fputs(text, stdout);
+        long long age = (long long)(time(NULL) - st.st_mtime);
+        if (age > S_STATUS_STALE_S) {
+            fflush(stdout);
+            fprintf(stderr,
+                    "mqgate: the status above is %lld s old: the gateway has not been able to "
+                    "rewrite %s since (see STATUS-WRITE in its log)\n",
+                    age, path);
+            exit_code = MQG_EXIT_TRANSIENT;
+        }
+    }
+    free(text);
+    return exit_code;
 }
 
 /* ---- set-up ---- */
 
-static int s_lock_dir(struct sup *S, int *lock_fd)
+/* The runtime directory, made or checked by mqg_rundir_make: one that another user could
+ * change is refused with exit 78 (a configuration to fix, not to retry); one that cannot be
+ * created, with exit 1. Returns 0 or the exit code. */
+static int s_open_rundir(struct sup *S)
 {
-    int rc = mqg_mkdir_p(S->dir, 0700);
-    if (rc != 0) {
-        log_error("RUNDIR", "cannot create runtime directory %s: %s", S->dir, strerror(-rc));
-        return MQG_EXIT_TRANSIENT;
+    char why[1024];
+    int rc =
+        mqg_rundir_make(S->set->runtime_dir, S->set->instance, &S->rundir_id, why, sizeof(why));
+    if (rc == 0) {
+        return 0;
     }
-    chmod(S->dir, 0700);
-    char path[700];
-    snprintf(path, sizeof(path), "%s/lock", S->dir);
-    *lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (*lock_fd < 0 || flock(*lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        log_error("INSTANCE-BUSY",
-                  "instance '%s' is already running (lock %s held); give this "
-                  "one another instance name or runtime_dir",
-                  S->set->instance, path);
-        return MQG_EXIT_TRANSIENT;
+    bool unsafe = rc == -EPERM || rc == -ENOTDIR || rc == -EINVAL;
+    log_error("RUNDIR", "%s%s", why, unsafe ? "; not started (exit 78)" : "");
+    return unsafe ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
+}
+
+/* ---- the runtime directory going away ---- */
+
+/* The router binds the bus in the runtime directory once, at its start; after the directory
+ * was removed, stop it so that it binds the new one (connectors reconnect by themselves). */
+static void s_rebind_router(struct sup *S, int64_t now)
+{
+    for (size_t i = 0; i < S->n_ch; i++) {
+        struct child *c = &S->ch[i];
+        if (c->conn >= 0 || c->config_error) {
+            continue;
+        }
+        if (c->state == CH_RUNNING) {
+            c->rebind = true;
+            mqg_ctl_send(c->ctl_fd, MQG_CTL_TERM, NULL, 0, MSG_DONTWAIT);
+            kill(c->pid, SIGTERM);
+        } else {
+            c->next_start_ms = now; /* waiting or failed (bus not bound): try now */
+        }
+    }
+}
+
+/* Is the runtime directory still the one we made? Called every 0.5 s and before every child
+ * start. When it was removed (or replaced), make it again with the same checks and have the
+ * router bind the bus there again. Returns 0 when the directory is usable now; otherwise no
+ * child is started (RUNDIR, logged once per episode). */
+static int s_watch_rundir(struct sup *S, int64_t now)
+{
+    struct mqg_rundir_id id;
+    char why[1024];
+    int rc = mqg_rundir_check(S->dir, &id, why, sizeof(why));
+    bool same = rc == 0 && id.dev == S->rundir_id.dev && id.ino == S->rundir_id.ino;
+    if (!same && (rc == 0 || rc == -ENOENT)) {
+        if (!S->rundir_gone) {
+            log_warn("RUNDIR-GONE",
+                     "runtime directory %s was %s: making it again; the router is restarted "
+                     "to bind %s there",
+                     S->dir, rc == 0 ? "replaced" : "removed", S->bus);
+            S->rundir_gone = true;
+        }
+        rc = mqg_rundir_make(S->set->runtime_dir, S->set->instance, &id, why, sizeof(why));
+    }
+    if (rc != 0) {
+        if (!S->rundir_bad) {
+            log_error("RUNDIR", "%s; no process is started until this is fixed", why);
+        } else {
+            log_debug("RUNDIR", "%s", why);
+        }
+        S->rundir_bad = true;
+        return rc;
+    }
+    if (!same || S->rundir_bad) {
+        log_notice("RUNDIR-RESTORED", "runtime directory %s is usable again%s", S->dir,
+                   same ? "" : " (made again)");
+    }
+    S->rundir_bad = false;
+    if (!same) {
+        S->rundir_id = id;
+        S->rundir_gone = false;
+        s_rebind_router(S, now);
     }
     return 0;
 }
@@ -548,7 +881,7 @@ static int s_setup_children(struct sup *S)
     return 0;
 }
 
-static void s_cleanup(struct sup *S, int lock_fd)
+static void s_cleanup(struct sup *S)
 {
     for (size_t i = 0; i < S->n_ch; i++) {
         s_close_child_fds(&S->ch[i]);
@@ -556,14 +889,14 @@ static void s_cleanup(struct sup *S, int lock_fd)
     }
     free(S->ch);
     char path[700];
-    const char *files[] = {"status", "status.tmp", "bus", "lock"};
+    const char *files[] = {"status", "status.tmp", "bus", "lock" /* of mqgate <= 0.1.0 */};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         snprintf(path, sizeof(path), "%s/%s", S->dir, files[i]);
         unlink(path);
     }
     rmdir(S->dir);
-    if (lock_fd >= 0) {
-        close(lock_fd);
+    if (S->lock_fd >= 0) {
+        close(S->lock_fd);
     }
     if (S->sigfd >= 0) {
         close(S->sigfd);
@@ -579,6 +912,10 @@ static void s_timers(struct sup *S, int64_t now)
         if (!S->stopping &&
             (c->state == CH_WAITING || (c->state == CH_FAILED && !c->config_error)) &&
             now >= c->next_start_ms) {
+            if (s_watch_rundir(S, now) != 0) {
+                c->next_start_ms = now + 500;
+                continue;
+            }
             int rc = s_spawn(S, c);
             if (rc != 0) {
                 log_error("CHILD-SPAWN", "cannot start %s %s: %s", c->role, c->key, strerror(-rc));
@@ -603,7 +940,9 @@ static void s_timers(struct sup *S, int64_t now)
     }
     if (now - S->last_status_ms >= 500) {
         S->last_status_ms = now;
-        s_write_status(S, now);
+        if (S->stopping || s_watch_rundir(S, now) == 0) {
+            s_write_status(S, now);
+        }
     }
     if (S->stopping && now >= S->stop_deadline) {
         for (size_t i = 0; i < S->n_ch; i++) {
@@ -664,7 +1003,7 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
     S.model = m;
     S.sigfd = -1;
     S.log_fd = 2;
-    int lock_fd = -1;
+    S.lock_fd = -1;
     if (set->log_file && set->log_file[0]) {
         S.log_fd = open(set->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
         if (S.log_fd < 0) {
@@ -680,17 +1019,17 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
                   set->runtime_dir, set->instance);
         return MQG_EXIT_CONFIG;
     }
-    int rc = s_lock_dir(&S, &lock_fd);
+    int rc = s_lock_instance(&S);
+    if (rc == 0 && (rc = s_open_rundir(&S)) != 0) {
+        close(S.lock_fd);
+    }
     if (rc != 0) {
-        if (lock_fd >= 0) {
-            close(lock_fd);
-        }
         return rc;
     }
     s_apply_cpu_affinity(set);
     S.sigfd = mqg_signals_block();
     if (S.sigfd < 0 || s_setup_children(&S) != 0) {
-        s_cleanup(&S, lock_fd);
+        s_cleanup(&S);
         return MQG_EXIT_INTERNAL;
     }
     S.started_ms = mqg_now_ms();
@@ -703,9 +1042,9 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
     log_notice("GATEWAY-START", "mqgate %s: %zu connections, %zu endpoints, %zu routes; runtime %s",
                MQG_VERSION, m->n_conns, m->n_endpoints, m->n_routes, S.dir);
 
-    struct pollfd *p = calloc(1 + 2 * S.n_ch, sizeof(*p));
+    struct pollfd *p = calloc(2 + 2 * S.n_ch, sizeof(*p));
     if (!p) {
-        s_cleanup(&S, lock_fd);
+        s_cleanup(&S);
         return MQG_EXIT_INTERNAL;
     }
     for (;;) {
@@ -723,6 +1062,7 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
             p[np++] =
                 (struct pollfd){.fd = c->state == CH_RUNNING ? c->log_fd : -1, .events = POLLIN};
         }
+        p[np++] = (struct pollfd){.fd = S.lock_fd, .events = POLLIN};
         if (poll(p, np, s_next_timeout(&S, now)) < 0 && errno != EINTR) {
             log_error("SUPERVISOR-POLL", "poll: %s; stopping", strerror(errno));
             s_begin_stop(&S, SIGTERM);
@@ -742,6 +1082,9 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
                 s_read_log(&S, c, false);
             }
         }
+        if (p[1 + 2 * S.n_ch].revents) {
+            s_lock_accept(&S);
+        }
         if (p[0].revents) {
             int sig;
             while ((sig = mqg_signal_read(S.sigfd)) > 0) {
@@ -759,7 +1102,7 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
     }
     free(p);
     log_notice("GATEWAY-STOP", "all children stopped; bye");
-    s_cleanup(&S, lock_fd);
+    s_cleanup(&S);
     if (S.log_fd != 2) {
         close(S.log_fd);
     }

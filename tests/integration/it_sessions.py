@@ -46,9 +46,12 @@ class SessionTest(GatewayTest):
             plant_log = f.read()
         with open(self.b["cloud"].log) as f:
             cloud_log = f.read()
+        # (default client ids: <serviceId>-<connectionId>-<8 hex>, formats.md)
         for v, tag in ((3, "p1"), (4, "p2"), (5, "p5")):
-            self.assertIn("as itbridge-plant (%s," % tag, plant_log, "plant protocolVersion %d" % v)
-            self.assertIn("as itbridge-cloud (%s," % tag, cloud_log, "cloud protocolVersion %d" % v)
+            self.assertRegex(plant_log, r"as itbridge-plant-[0-9a-f]{8} \(%s," % tag,
+                             "plant protocolVersion %d" % v)
+            self.assertRegex(cloud_log, r"as itbridge-cloud-[0-9a-f]{8} \(%s," % tag,
+                             "cloud protocolVersion %d" % v)
 
     def test_persistent_session_delivers_what_arrived_while_stopped(self):
         for v in (4, 5):

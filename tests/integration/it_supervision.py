@@ -9,6 +9,7 @@ The first two use a copy of the real binaries in which mqgate-connector is repla
 small script that exits at once: the supervisor under test is the real one.
 """
 import os
+import re
 import shutil
 import signal
 import struct
@@ -17,7 +18,8 @@ import unittest
 
 import zmq
 
-from harness import BIN, GatewayTest, Gateway, bridge_service, pid_alive, wait_for
+from harness import (BIN, GatewayTest, Gateway, bridge_service, pid_alive, run_mqgate,
+                     wait_for)
 
 
 class SupervisionTest(GatewayTest):
@@ -72,6 +74,25 @@ class SupervisionTest(GatewayTest):
         self.assertTrue(all(d >= 100 for d in delays), delays)
         rows = {r["name"]: r for r in gw.status()}
         self.assertEqual(rows["itbridge/plant"]["state"], "failed")
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+
+    def test_status_says_when_a_failed_child_is_tried_again(self):
+        settings = "restart = { backoff_ms = 100; max = 2; window_s = 60; failed_retry_s = 3600; };"
+        gw = self.start_with_bin(self.fake_bin(1), settings)
+        wait_for(lambda: gw.log_count("CHILD-FAILED") >= 2, 20, what="both connectors failed")
+        time.sleep(0.6)  # the status file is rewritten every 0.5 s
+        rc, out, err = run_mqgate(["status", "-c", gw.cfg])
+        self.assertEqual(rc, 0, err)
+        rows = {l.split()[1]: l for l in out.splitlines()[2:]}
+        m = re.search(r" failed .*\(retry in (\d+)s\)$", rows["itbridge/plant"])
+        self.assertIsNotNone(m, rows["itbridge/plant"])
+        self.assertTrue(3590 <= int(m.group(1)) <= 3600, m.group(0))
+        self.assertNotIn("retry", rows["router"])
+        # the columns before it keep their places
+        self.assertEqual({r["name"]: r["state"] for r in gw.status()},
+                         {"router": "running", "itbridge/plant": "failed",
+                          "itbridge/cloud": "failed"})
         rc, _ = gw.stop()
         self.assertEqual(rc, 0)
 

@@ -8,7 +8,7 @@ import os
 import subprocess
 import unittest
 
-from harness import BIN, Broker, GatewayTest, bridge_service, wait_for
+from harness import BIN, Broker, Gateway, GatewayTest, bridge_service, wait_for
 
 
 def openssl(*args, cwd):
@@ -107,6 +107,40 @@ class TlsTest(GatewayTest):
         self.assertFalse(os.path.exists(rundir) and
                          [f for f in os.listdir(rundir) if f.endswith(".pem")])
         self.assertNotIn("PRIVATE KEY", gw.log_text())
+
+    def test_inline_pem_is_never_written_through_a_planted_link(self):
+        """Links named like the connector's CA file (ca-<pid>.pem, for the next pids) must not
+        make it write through them: the file they point to stays as it was."""
+        cloud = self.tls_broker()
+        gw = Gateway(self.work, tls_service(["caCert: " + pem_block(self.ca)]),
+                     {"plantPort": self.b["plant"].port, "cloudPort": cloud.port})
+        self.addCleanup(self.assert_no_sanitizer_reports, gw)
+        self.addCleanup(gw.kill_all)
+        self.dump_log_on_failure(gw)
+        rundir = os.path.join(gw.rundir, "gw")
+        os.makedirs(rundir, mode=0o700)
+        victim = os.path.join(self.work, "victim.pem")
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        with open("/proc/sys/kernel/ns_last_pid") as f:
+            last = int(f.read())
+        with open("/proc/sys/kernel/pid_max") as f:
+            pid_max = int(f.read())
+        for i in range(1, 3001):
+            os.symlink(victim, os.path.join(rundir, "ca-%d.pem" % ((last + i) % pid_max)))
+        gw.start()
+        wait_for(lambda: gw.child_pid("mqgate-connector", "itbridge/cloud"), 10,
+                 what="the cloud connector")
+        pid = gw.child_pid("mqgate-connector", "itbridge/cloud")
+        planted = (pid - last) % pid_max <= 3000
+        wait_for(lambda: "TLS-FILES" in gw.log_text() or "CONN-UP: connected to ssl"
+                 in gw.log_text(), 15, what="the TLS connection tried")
+        with open(victim) as f:
+            self.assertEqual(f.read(), "precious\n", "written through a planted link")
+        if planted:
+            self.assertRegex(gw.log_text(), r"TLS-FILES: .*ca-%d\.pem exists and is not a "
+                             r"regular file" % pid)
+            self.assertNotIn("CONN-UP: connected to ssl", gw.log_text())
 
     def test_untrusted_server_is_refused_then_trust_all_connects(self):
         cloud = self.tls_broker()

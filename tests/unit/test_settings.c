@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -52,10 +53,26 @@ static void s_assert_empty(const struct mqg_settings *s)
     assert_memory_equal(s, &zero, sizeof(zero));
 }
 
+/* The default runtime_dir of the user running the test (see s_default_runtime_dir). */
+static const char *s_default_rundir(void)
+{
+    static char buf[PATH_MAX];
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (geteuid() == 0) {
+        return "/run/mqgate";
+    }
+    if (xdg && xdg[0] == '/') {
+        snprintf(buf, sizeof(buf), "%s/mqgate", xdg);
+    } else {
+        snprintf(buf, sizeof(buf), "/tmp/mqgate-%u", (unsigned)geteuid());
+    }
+    return buf;
+}
+
 static void s_assert_defaults(const struct mqg_settings *s)
 {
     assert_string_equal(s->instance, "mqgate");
-    assert_string_equal(s->runtime_dir, "/tmp/mqgate");
+    assert_string_equal(s->runtime_dir, s_default_rundir());
     assert_int_equal(s->log_level, MQG_LOG_INFO);
     assert_null(s->log_file);
     assert_int_equal(s->restart_backoff_ms, 250);
@@ -113,6 +130,49 @@ static void test_defaults(void **state)
     s_assert_empty(&s);
     mqg_settings_free(&s); /* twice is fine */
     mqg_settings_free(NULL);
+}
+
+/* What another user gets: $XDG_RUNTIME_DIR/mqgate when it is set (absolute), else
+ * /tmp/mqgate-<uid>; root gets /run/mqgate whatever XDG_RUNTIME_DIR says. Checked in a child
+ * that drops to uid 65534 (root only). */
+static int s_rundir_as(uid_t uid, const char *xdg, const char *want)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (uid != 0 && setresuid(uid, uid, uid) != 0) {
+            _exit(3);
+        }
+        if (xdg) {
+            setenv("XDG_RUNTIME_DIR", xdg, 1);
+        } else {
+            unsetenv("XDG_RUNTIME_DIR");
+        }
+        struct mqg_settings s;
+        if (mqg_settings_defaults(&s) != 0) {
+            _exit(2);
+        }
+        int ok = strcmp(s.runtime_dir, want) == 0;
+        if (!ok) {
+            fprintf(stderr, "runtime_dir %s, expected %s\n", s.runtime_dir, want);
+        }
+        mqg_settings_free(&s);
+        _exit(ok ? 0 : 1);
+    }
+    int st = -1;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 99;
+}
+
+static void test_default_runtime_dir(void **state)
+{
+    if (geteuid() != 0) {
+        skip();
+    }
+    assert_int_equal(s_rundir_as(0, "/run/user/0", "/run/mqgate"), 0);
+    assert_int_equal(s_rundir_as(0, NULL, "/run/mqgate"), 0);
+    assert_int_equal(s_rundir_as(65534, "/run/user/65534", "/run/user/65534/mqgate"), 0);
+    assert_int_equal(s_rundir_as(65534, NULL, "/tmp/mqgate-65534"), 0);
+    assert_int_equal(s_rundir_as(65534, "relative", "/tmp/mqgate-65534"), 0);
 }
 
 static void test_empty_file_is_defaults(void **state)
@@ -570,6 +630,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_default_runtime_dir),
         cmocka_unit_test(test_empty_file_is_defaults),
         cmocka_unit_test(test_shipped_cfg_is_defaults),
         cmocka_unit_test(test_full_overrides),

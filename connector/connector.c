@@ -503,6 +503,12 @@ static void s_timers(struct connector *c, int64_t now)
     }
 }
 
+/* Long set-up work keeps the heartbeat going (mqg_child_progress). */
+static void s_progress(void *child)
+{
+    mqg_child_progress(child);
+}
+
 static int s_setup(struct connector *c)
 {
     const struct mqg_model *m = &c->child.model;
@@ -512,7 +518,7 @@ static int s_setup(struct connector *c)
         return MQG_EXIT_CONFIG;
     }
     c->conn = &m->conns[idx];
-    int rc = mqg_subs_for_conn(m, idx, &c->subs, &c->n_subs);
+    int rc = mqg_subs_for_conn_progress(m, idx, s_progress, &c->child, &c->subs, &c->n_subs);
     if (rc != 0) {
         log_error("SUBS-BAD", "cannot build the subscriptions of '%s': %s", c->child.key,
                   strerror(-rc));

@@ -7,6 +7,9 @@
  * is queued in `to_broker` and published with at most max_inflight outstanding; an item
  * leaves the queue only when paho reports it done (QoS 0 written, QoS 1/2 acknowledged), so
  * a lost connection re-publishes what was not confirmed, in order, after reconnecting.
+ * Messages that can never be delivered are dropped alone, counted and logged at a bounded
+ * rate (mqg_ratelog): from the broker, a topic that is not a valid topic name (the router
+ * would refuse the whole batch holding it).
  * Reconnects use backoff with jitter from reconnectPeriod; each state change is logged once.
  */
 #include "connector.h"
@@ -26,7 +29,9 @@
 #include "mqg_fifo.h"
 #include "mqg_log.h"
 #include "mqg_proc.h"
+#include "mqg_ratelog.h"
 #include "mqg_subs.h"
+#include "mqg_topic.h"
 #include "mqtt_link.h"
 #include "queue.h"
 
@@ -43,6 +48,9 @@
 #define C_COALESCE_BUSY_EVENTS 2
 /* QoS 0 publishes report their completion only every this many (see s_on_pub_result). */
 #define C_QOS0_NOTIFY 32
+/* Messages dropped for what they are (bad topic): the first of a series is logged at WARN,
+ * then one summary per this interval. */
+#define C_REPORT_MS 60000
 
 enum c_state { C_DOWN, C_CONNECTING, C_SUBSCRIBING, C_UP };
 static const char *const s_state_names[] = {"down", "connecting", "subscribing", "up"};
@@ -72,6 +80,8 @@ struct connector {
     int64_t link_quiet_until; /* us: paho events are not looked at before */
     uint64_t n_in, n_out, n_dropped, n_malformed;
     uint64_t n_dropped_in, n_dropped_out; /* queue overflows, each direction */
+    /* dropped for what they are, counted in .total: from the broker with an invalid topic */
+    struct mqg_ratelog invalid;
 };
 
 /* ---- towards the router ---- */
@@ -113,10 +123,71 @@ static bool s_count_drops(struct connector *c, uint64_t *kind, uint64_t n)
     return before == 0 || before / 10000 != *kind / 10000;
 }
 
+/* A topic for a log line: printable ASCII as it is, other bytes as \xNN; at most 48 bytes of
+ * it (then "..."). out needs 4 * 48 + 4 bytes. */
+#define C_SHOWN_MAX 48
+static const char *s_shown(const char *topic, size_t len, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < len && i < C_SHOWN_MAX; i++) {
+        unsigned char b = (unsigned char)topic[i];
+        if (b >= 0x20 && b < 0x7f && b != '\\') {
+            out[o++] = (char)b;
+        } else {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[b >> 4];
+            out[o++] = hex[b & 15];
+        }
+    }
+    if (len > C_SHOWN_MAX) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Level for one more message dropped for what it is: WARN for the first of a series, DEBUG
+ * for those a summary counts later (s_report). Call once per message (mqg_log evaluates its
+ * level twice). */
+static int s_drop_level(struct connector *c, struct mqg_ratelog *rl)
+{
+    c->n_dropped++;
+    return mqg_ratelog_hit(rl, mqg_now_ms()) ? MQG_LOG_WARN : MQG_LOG_DEBUG;
+}
+
+/* The summaries that are due (see C_REPORT_MS). */
+static void s_report(struct connector *c, int64_t now)
+{
+    uint64_t n = mqg_ratelog_summary(&c->invalid, now);
+    if (n > 0) {
+        log_warn("IN-BAD-TOPIC",
+                 "%llu more messages from the broker dropped in the last %d s for their "
+                 "topics (%llu in all)",
+                 (unsigned long long)n, C_REPORT_MS / 1000, (unsigned long long)c->invalid.total);
+    }
+}
+
 /* A message from the broker: queued, and sent with the others of this turn (s_flush_router)
- * unless the startup buffer holds it. */
+ * unless the startup buffer holds it. One whose topic is not a valid topic name (a broken or
+ * hostile broker) is dropped here, alone: the router would refuse the whole batch with it. */
 static void s_on_broker_message(struct connector *c, struct link_ev *ev)
 {
+    size_t at;
+    const char *why = mqg_topic_name_fault(ev->topic, ev->topic_len, false, &at);
+    if (why) {
+        char shown[4 * C_SHOWN_MAX + 4];
+        int level = s_drop_level(c, &c->invalid);
+        mqg_log(level, "IN-BAD-TOPIC",
+                "message from the broker dropped: its topic %s, at byte %zu of '%s' (%zu bytes); "
+                "counted as invalid, more are summarised every %d s",
+                why, at, s_shown(ev->topic, ev->topic_len, shown), ev->topic_len,
+                C_REPORT_MS / 1000);
+        return;
+    }
+
     struct mqg_wire_rec rec = {.flags = ev->retain ? MQG_WIRE_F_RETAIN : 0,
                                .qos = (uint8_t)ev->qos,
                                .topic = ev->topic,
@@ -464,10 +535,11 @@ static void s_status(const struct connector *c, char *buf, size_t cap)
 {
     snprintf(buf, cap,
              "state=%s in=%llu out=%llu dropped=%llu malformed=%llu queued=%zu "
-             "buffered=%zu inflight=%d",
+             "buffered=%zu inflight=%d invalid=%llu",
              s_state_names[c->state], (unsigned long long)c->n_in, (unsigned long long)c->n_out,
              (unsigned long long)c->n_dropped, (unsigned long long)c->n_malformed,
-             c->to_broker.count, c->to_router.count, c->inflight);
+             c->to_broker.count, c->to_router.count, c->inflight,
+             (unsigned long long)c->invalid.total);
 }
 
 static int s_timeout(struct connector *c, int64_t now, int timeout)
@@ -501,6 +573,7 @@ static void s_timers(struct connector *c, int64_t now)
         mqg_bus_send_ctl(c->bus, NULL, 0, MQG_MSG_HELLO);
         c->hello_at = now + C_HELLO_MS;
     }
+    s_report(c, now);
 }
 
 /* Long set-up work keeps the heartbeat going (mqg_child_progress). */
@@ -529,6 +602,7 @@ static int s_setup(struct connector *c)
                                      : (size_t)c->conn->max_buffered);
     cq_init(&c->to_broker, (size_t)c->child.queue_max);
     c->to_broker.max_bytes = c->child.queue_max_bytes;
+    mqg_ratelog_init(&c->invalid, C_REPORT_MS);
     /* first retry after reconnectPeriod, then growing with jitter up to 60 s (or
      * reconnectPeriod, when that is longer) */
     uint32_t base =

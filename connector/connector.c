@@ -9,7 +9,8 @@
  * a lost connection re-publishes what was not confirmed, in order, after reconnecting.
  * Messages that can never be delivered are dropped alone, counted and logged at a bounded
  * rate (mqg_ratelog): from the broker, a topic that is not a valid topic name (the router
- * would refuse the whole batch holding it).
+ * would refuse the whole batch holding it); towards the broker, a topic the broker would
+ * close the connection for, or a packet too large for MQTT or for the broker.
  * Reconnects use backoff with jitter from reconnectPeriod; each state change is logged once.
  */
 #include "connector.h"
@@ -33,6 +34,7 @@
 #include "mqg_subs.h"
 #include "mqg_topic.h"
 #include "mqtt_link.h"
+#include "pubcheck.h"
 #include "queue.h"
 
 #define C_HELLO_MS 500
@@ -48,8 +50,8 @@
 #define C_COALESCE_BUSY_EVENTS 2
 /* QoS 0 publishes report their completion only every this many (see s_on_pub_result). */
 #define C_QOS0_NOTIFY 32
-/* Messages dropped for what they are (bad topic): the first of a series is logged at WARN,
- * then one summary per this interval. */
+/* Messages dropped for what they are (bad topic, too large): the first of a series is logged
+ * at WARN, then one summary per this interval. */
 #define C_REPORT_MS 60000
 
 enum c_state { C_DOWN, C_CONNECTING, C_SUBSCRIBING, C_UP };
@@ -78,10 +80,12 @@ struct connector {
     int inflight;
     uint64_t seq;             /* header sequence numbers towards the router */
     int64_t link_quiet_until; /* us: paho events are not looked at before */
+    uint32_t max_packet;      /* the broker's Maximum Packet Size (MQTT 5), 0 = none */
     uint64_t n_in, n_out, n_dropped, n_malformed;
     uint64_t n_dropped_in, n_dropped_out; /* queue overflows, each direction */
-    /* dropped for what they are, counted in .total: from the broker with an invalid topic */
-    struct mqg_ratelog invalid;
+    /* dropped for what they are, each counted in .total: from the broker with an invalid
+     * topic; to the broker with a topic it would refuse, or too large */
+    struct mqg_ratelog invalid, badtopic, toolarge;
 };
 
 /* ---- towards the router ---- */
@@ -161,12 +165,24 @@ static int s_drop_level(struct connector *c, struct mqg_ratelog *rl)
 /* The summaries that are due (see C_REPORT_MS). */
 static void s_report(struct connector *c, int64_t now)
 {
-    uint64_t n = mqg_ratelog_summary(&c->invalid, now);
-    if (n > 0) {
+    uint64_t n;
+    if ((n = mqg_ratelog_summary(&c->invalid, now)) > 0) {
         log_warn("IN-BAD-TOPIC",
                  "%llu more messages from the broker dropped in the last %d s for their "
                  "topics (%llu in all)",
                  (unsigned long long)n, C_REPORT_MS / 1000, (unsigned long long)c->invalid.total);
+    }
+    if ((n = mqg_ratelog_summary(&c->badtopic, now)) > 0) {
+        log_warn("PUB-BAD-TOPIC",
+                 "%llu more messages for the broker dropped in the last %d s for their topics "
+                 "(%llu in all)",
+                 (unsigned long long)n, C_REPORT_MS / 1000, (unsigned long long)c->badtopic.total);
+    }
+    if ((n = mqg_ratelog_summary(&c->toolarge, now)) > 0) {
+        log_warn("PUB-TOO-LARGE",
+                 "%llu more messages for the broker dropped in the last %d s as too large "
+                 "(%llu in all)",
+                 (unsigned long long)n, C_REPORT_MS / 1000, (unsigned long long)c->toolarge.total);
     }
 }
 
@@ -256,6 +272,23 @@ static void s_pump(struct connector *c)
         }
         if (it->state != CQ_UNSENT) {
             c->cursor++;
+            continue;
+        }
+        uint64_t size;
+        enum pc_size sz = pc_size_check(c->conn->protocol_version, it->topic_len, it->payload_len,
+                                        it->qos, c->max_packet, &size);
+        if (sz != PC_SIZE_OK) { /* the broker would close the connection for it */
+            int level = s_drop_level(c, &c->toolarge);
+            mqg_log(level, "PUB-TOO-LARGE",
+                    "message to '%s' dropped: its PUBLISH packet of %llu bytes is larger than %s "
+                    "(%llu bytes); counted as toolarge, more are summarised every %d s",
+                    it->topic, (unsigned long long)size,
+                    sz == PC_SIZE_MQTT ? "MQTT allows" : "the broker's maximum packet size",
+                    sz == PC_SIZE_MQTT ? (unsigned long long)PC_MAX_REMAINING + 5
+                                       : (unsigned long long)c->max_packet,
+                    C_REPORT_MS / 1000);
+            it->state = CQ_DONE;
+            s_pop_done(c);
             continue;
         }
         /* QoS 0: one completion per C_QOS0_NOTIFY messages, and for the last one of a round */
@@ -361,6 +394,19 @@ static bool s_bus_paused(const struct connector *c)
 
 static void s_on_router_data(struct connector *c, const struct mqg_wire_rec *rec)
 {
+    /* a topic the broker would close the connection for (a control character or a
+     * non-character, e.g. from a named wildcard): never sent, dropped alone */
+    size_t at;
+    const char *why = mqg_topic_name_fault(rec->topic, rec->topic_len, true, &at);
+    if (why) {
+        char shown[4 * C_SHOWN_MAX + 4];
+        int level = s_drop_level(c, &c->badtopic);
+        mqg_log(level, "PUB-BAD-TOPIC",
+                "message for the broker dropped: its topic %s, at byte %zu of '%s', which "
+                "brokers refuse; counted as badtopic, more are summarised every %d s",
+                why, at, s_shown(rec->topic, rec->topic_len, shown), C_REPORT_MS / 1000);
+        return;
+    }
     /* connected: nothing is dropped; the queue may overshoot by the one batch being read */
     bool keep_all = c->state >= C_SUBSCRIBING;
     struct cq *q = &c->to_broker;
@@ -415,6 +461,7 @@ static void s_on_connected(struct connector *c, struct link_ev *ev)
                    ev->session_present ? " (session resumed)" : "");
     }
     c->failures = 0;
+    c->max_packet = ev->max_packet;
     c->was_up = true;
     mqg_backoff_reset(&c->backoff);
     if (!c->router_ready && !c->holding) {
@@ -535,11 +582,12 @@ static void s_status(const struct connector *c, char *buf, size_t cap)
 {
     snprintf(buf, cap,
              "state=%s in=%llu out=%llu dropped=%llu malformed=%llu queued=%zu "
-             "buffered=%zu inflight=%d invalid=%llu",
+             "buffered=%zu inflight=%d invalid=%llu badtopic=%llu toolarge=%llu",
              s_state_names[c->state], (unsigned long long)c->n_in, (unsigned long long)c->n_out,
              (unsigned long long)c->n_dropped, (unsigned long long)c->n_malformed,
              c->to_broker.count, c->to_router.count, c->inflight,
-             (unsigned long long)c->invalid.total);
+             (unsigned long long)c->invalid.total, (unsigned long long)c->badtopic.total,
+             (unsigned long long)c->toolarge.total);
 }
 
 static int s_timeout(struct connector *c, int64_t now, int timeout)
@@ -603,6 +651,8 @@ static int s_setup(struct connector *c)
     cq_init(&c->to_broker, (size_t)c->child.queue_max);
     c->to_broker.max_bytes = c->child.queue_max_bytes;
     mqg_ratelog_init(&c->invalid, C_REPORT_MS);
+    mqg_ratelog_init(&c->badtopic, C_REPORT_MS);
+    mqg_ratelog_init(&c->toolarge, C_REPORT_MS);
     /* first retry after reconnectPeriod, then growing with jitter up to 60 s (or
      * reconnectPeriod, when that is longer) */
     uint32_t base =

@@ -235,6 +235,15 @@ static void s_on_connect5(void *ctx, MQTTAsync_successData5 *d)
     if (ev) {
         ev->kind = LEV_CONNECTED;
         ev->session_present = d ? d->alt.connect.sessionPresent != 0 : false;
+        /* the CONNACK's properties: a publish larger than the broker's Maximum Packet Size
+         * makes it close the connection (read here, not through paho's getters, which
+         * mqgate's paho module does not export) */
+        for (int i = 0; d && i < d->properties.count; i++) {
+            const MQTTProperty *p = &d->properties.array[i];
+            if (p->identifier == MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE) {
+                ev->max_packet = p->value.integer4;
+            }
+        }
         s_push(ctx, ev);
     }
 }

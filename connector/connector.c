@@ -53,6 +53,10 @@
 /* Messages dropped for what they are (bad topic, too large): the first of a series is logged
  * at WARN, then one summary per this interval. */
 #define C_REPORT_MS 60000
+/* A connection that ends sooner than this after its CONNACK counts as a failed attempt: the
+ * reconnect delay keeps growing, and repeats are logged at DEBUG (a broker that accepts and
+ * then drops us at once must not be retried at the base delay, three log lines each time). */
+#define C_STABLE_MS 10000
 
 enum c_state { C_DOWN, C_CONNECTING, C_SUBSCRIBING, C_UP };
 static const char *const s_state_names[] = {"down", "connecting", "subscribing", "up"};
@@ -67,7 +71,13 @@ struct connector {
     enum c_state state;
     struct mqg_backoff backoff;
     int64_t reconnect_at; /* when C_DOWN: next attempt */
-    int failures;         /* failed attempts since the last success */
+    int failures;         /* failed attempts (and short-lived connections) since the last
+                           * connection that lasted C_STABLE_MS */
+    int short_lived;      /* connections in a row that ended within C_STABLE_MS */
+    bool again;           /* the last attempt ended in such a connection (no connect failed
+                           * since): its successor is logged at DEBUG */
+    int64_t up_at;        /* when the current connection came up; 0 when there is none */
+    bool settled;         /* the current connection has lasted C_STABLE_MS */
     bool was_up;          /* connected at least once */
     uint8_t gen;          /* connection generation, tags publishes */
     bool router_ready;
@@ -451,19 +461,23 @@ static void s_connect(struct connector *c)
     mqtt_link_connect(c->link); /* failure arrives as an event */
 }
 
-static void s_on_connected(struct connector *c, struct link_ev *ev)
+static void s_on_connected(struct connector *c, struct link_ev *ev, int64_t now)
 {
-    if (c->failures > 0) {
+    if (c->again) { /* the last one ended at once: wait and see (s_check_settled) */
+        log_debug("CONN-UP", "connected to %s again (%d connections ended within %d s)%s",
+                  c->conn->uri, c->short_lived, C_STABLE_MS / 1000,
+                  ev->session_present ? " (session resumed)" : "");
+    } else if (c->failures > 0) {
         log_notice("CONN-UP", "connected to %s after %d failed attempts%s", c->conn->uri,
                    c->failures, ev->session_present ? " (session resumed)" : "");
     } else {
         log_notice("CONN-UP", "connected to %s%s", c->conn->uri,
                    ev->session_present ? " (session resumed)" : "");
     }
-    c->failures = 0;
+    c->up_at = now;
+    c->settled = false; /* the backoff restarts from its base once it has lasted */
     c->max_packet = ev->max_packet;
     c->was_up = true;
-    mqg_backoff_reset(&c->backoff);
     if (!c->router_ready && !c->holding) {
         c->holding = true;
         c->hold_until = mqg_now_ms() + c->conn->buffer_window_ms;
@@ -472,9 +486,28 @@ static void s_on_connected(struct connector *c, struct link_ev *ev)
     mqtt_link_subscribe(c->link, c->subs, c->n_subs);
 }
 
+/* The connection has lasted C_STABLE_MS: a success, the backoff starts over; after a series
+ * of short-lived ones this is the recovery, at NOTICE. */
+static void s_check_settled(struct connector *c, int64_t now)
+{
+    if (c->state < C_SUBSCRIBING || c->settled || now - c->up_at < C_STABLE_MS) {
+        return;
+    }
+    if (c->short_lived > 0) {
+        log_notice("CONN-UP", "connection to %s up for %d s, after %d that ended sooner",
+                   c->conn->uri, C_STABLE_MS / 1000, c->short_lived);
+    }
+    c->settled = true;
+    c->short_lived = 0;
+    c->again = false;
+    c->failures = 0;
+    mqg_backoff_reset(&c->backoff);
+}
+
 static void s_on_connect_failed(struct connector *c, struct link_ev *ev, int64_t now)
 {
     c->failures++;
+    c->again = false; /* the next success is a recovery again, at NOTICE */
     s_schedule_reconnect(c, now);
     const char *why = ev->rc ? mqtt_link_strerror(ev->rc) : "connection failed";
     if (c->failures == 1) {
@@ -488,11 +521,31 @@ static void s_on_connect_failed(struct connector *c, struct link_ev *ev, int64_t
 
 static void s_on_lost(struct connector *c, struct link_ev *ev, int64_t now)
 {
-    log_warn("CONN-LOST", "connection to %s lost: %s; %zu messages wait for it", c->conn->uri,
-             ev->text[0] ? ev->text : "unknown cause", c->to_broker.count);
+    int64_t lasted = c->up_at ? now - c->up_at : 0;
+    bool short_lived = c->up_at && !c->settled;
+    const char *why = ev->text[0] ? ev->text : "unknown cause";
     s_rewind(c);
-    c->failures = 1; /* so the next success is logged as a recovery */
+    c->up_at = 0;
+    c->failures++; /* so the next success is logged as a recovery */
     s_schedule_reconnect(c, now);
+    if (!short_lived) {
+        log_warn("CONN-LOST", "connection to %s lost: %s; %zu messages wait for it", c->conn->uri,
+                 why, c->to_broker.count);
+        return;
+    }
+    c->again = true;
+    if (++c->short_lived == 1) {
+        log_warn("CONN-LOST",
+                 "connection to %s lost %lld ms after it came up: %s; %zu messages wait for it; "
+                 "counts as a failed attempt (retrying with backoff, repeats logged at debug)",
+                 c->conn->uri, (long long)lasted, why, c->to_broker.count);
+    } else {
+        log_debug("CONN-LOST",
+                  "connection to %s lost again %lld ms after it came up: %s; %d in a row, next "
+                  "attempt in %lld ms",
+                  c->conn->uri, (long long)lasted, why, c->short_lived,
+                  (long long)(c->reconnect_at - now));
+    }
 }
 
 /* Handle what paho reported; returns the number of events. */
@@ -509,7 +562,7 @@ static int s_on_link_events(struct connector *c)
             s_on_broker_message(c, ev);
             break;
         case LEV_CONNECTED:
-            s_on_connected(c, ev);
+            s_on_connected(c, ev, now);
             break;
         case LEV_CONNECT_FAILED:
             if (c->state == C_CONNECTING) {
@@ -526,19 +579,27 @@ static int s_on_link_events(struct connector *c)
         case LEV_SUB_OK:
             if (c->state == C_SUBSCRIBING) {
                 c->state = C_UP;
+                /* while connections end at once, each would say the same again */
+                bool quiet = c->again;
                 if (ev->rc > 0) {
-                    log_warn("SUB-REFUSED", "the broker refused %d of %zu subscriptions", ev->rc,
-                             c->n_subs);
+                    mqg_log(quiet ? MQG_LOG_DEBUG : MQG_LOG_WARN, "SUB-REFUSED",
+                            "the broker refused %d of %zu subscriptions", ev->rc, c->n_subs);
                 } else if (c->n_subs) {
-                    log_info("SUBSCRIBED", "subscribed %zu filters", c->n_subs);
+                    mqg_log(quiet ? MQG_LOG_DEBUG : MQG_LOG_INFO, "SUBSCRIBED",
+                            "subscribed %zu filters", c->n_subs);
                 }
             }
             break;
         case LEV_SUB_FAIL:
             if (c->state == C_SUBSCRIBING) {
                 c->state = C_UP;
-                log_warn("SUB-FAIL", "subscribing failed: %s (code %d)",
-                         ev->text[0] ? ev->text : "error", ev->rc);
+                if (ev->rc == -ENOTCONN) { /* CONN-LOST says it; subscribed again after it */
+                    log_debug("SUB-FAIL", "subscribing failed: the connection was lost");
+                } else {
+                    mqg_log(c->again ? MQG_LOG_DEBUG : MQG_LOG_WARN, "SUB-FAIL",
+                            "subscribing failed: %s (code %d)", ev->text[0] ? ev->text : "error",
+                            ev->rc);
+                }
             }
             break;
         }
@@ -600,6 +661,10 @@ static int s_timeout(struct connector *c, int64_t now, int timeout)
         int64_t d = c->hold_until - now;
         timeout = d < timeout ? (int)(d < 0 ? 0 : d) : timeout;
     }
+    if (c->state >= C_SUBSCRIBING && !c->settled) {
+        int64_t d = c->up_at + C_STABLE_MS - now;
+        timeout = d < timeout ? (int)(d < 0 ? 0 : d) : timeout;
+    }
     if (!c->router_ready && timeout > C_HELLO_MS) {
         timeout = C_HELLO_MS;
     }
@@ -614,6 +679,7 @@ static void s_timers(struct connector *c, int64_t now)
     if (c->state == C_DOWN && now >= c->reconnect_at) {
         s_connect(c);
     }
+    s_check_settled(c, now);
     if (c->holding && now >= c->hold_until) {
         s_release(c, "messageBufferWindowMs passed");
     }

@@ -23,7 +23,7 @@ enum link_ev_kind {
     LEV_PUB_OK,         /* publish `tag` done (QoS 0: written; QoS 1/2: acknowledged) */
     LEV_PUB_FAIL,       /* publish `tag` failed: rc */
     LEV_SUB_OK,         /* subscribe done; rc = number of filters the broker refused */
-    LEV_SUB_FAIL,       /* subscribe failed: rc, text */
+    LEV_SUB_FAIL,       /* subscribe failed: rc (-ENOTCONN: the connection went first), text */
 };
 
 struct link_ev {

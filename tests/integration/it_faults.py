@@ -22,9 +22,9 @@ class FlappingBrokerTest(GatewayTest):
         # so every message it acknowledged reaches the sink's persistent session
         cloud = Broker(self.work, "cloudp", persistent=True)
         self.addCleanup(cloud.stop)
-        # at debug level: a connection that ends within 10 s of coming up (as each one here
-        # does) counts as a failed attempt, and a CONN-UP right after one (when the broker is
-        # back before the next attempt) is logged at debug only
+        # at debug level: a connection that ends within 10 s of coming up (as most here do)
+        # counts as a failed attempt, and a CONN-UP right after one (when the broker is back
+        # before the next attempt) is logged at debug only
         gw = self.gateway(bridge_service(), {"plantPort": self.b["plant"].port,
                                              "cloudPort": cloud.port},
                           settings='log = { level = "debug"; };')
@@ -41,15 +41,19 @@ class FlappingBrokerTest(GatewayTest):
         self.addCleanup(st.stop)
         # while the broker is down the cloud connector queues; once it is back, the connector
         # drains that backlog a full window at a time, and the next stop hits those writes
+        # (each of these short connections counts as a failed attempt, so the connector waits
+        # longer and longer before it reconnects, up to 60 s: every fourth one is left up for
+        # 10 s, after which its backoff starts over)
         time.sleep(0.5)
         for i in range(10):
-            ups = gw.log_count("CONN-UP")
+            ups = gw.log_count("CONN-UP: connected")
             cloud.proc.send_signal(signal.SIGKILL if i % 2 == 0 else signal.SIGTERM)
             cloud.proc.wait(5)
             time.sleep(0.7)
             cloud.start()
-            wait_for(lambda: gw.log_count("CONN-UP") > ups, 15, what="the cloud connector back")
-            time.sleep(0.01 * (i % 5))
+            wait_for(lambda: gw.log_count("CONN-UP: connected") > ups, 65,
+                     what="the cloud connector back")
+            time.sleep(10.5 if i % 4 == 3 else 0.01 * (i % 5))
         time.sleep(1.5)
         st.stop()
         n = st.sent

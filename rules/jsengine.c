@@ -476,6 +476,13 @@ int jsengine_compile(struct jsengine *e, const char *expr, struct jsexpr **out,
         return -ENOMEM;
     }
     JSStringRef src = JSStringCreateWithUTF8CString(expr);
+    if (expr[0] && JSStringGetLength(src) == 0) {
+        /* JavaScriptCore makes an empty string of text that is not UTF-8 */
+        JSStringRelease(src);
+        free(x);
+        s_err_set(err, "the expression is not UTF-8");
+        return -EINVAL;
+    }
     JSValueRef args[3] = {JSValueMakeString(e->ctx, src),
                           JSValueMakeNumber(e->ctx, e->opts.time_limit_ms),
                           JSValueMakeNumber(e->ctx, e->opts.max_depth)};

@@ -144,6 +144,11 @@ static void test_compile_errors(void **state)
     struct jsexpr *x = NULL;
     assert_int_equal(jsengine_compile(g_e, "1 +", &x, &err), -EINVAL);
     assert_string_equal(err.message, "Unexpected end of expression");
+    assert_int_equal(jsengine_compile(g_e, "\"\xff\"", &x, &err), -EINVAL);
+    assert_string_equal(err.message, "the expression is not UTF-8");
+    assert_int_equal(jsengine_compile(g_e, "", &x, &err), -EINVAL);
+    assert_null(x);
+    assert_string_equal(err.code, "S0207"); /* "Unexpected end of expression" */
 }
 
 /* Examples from Connectware's public gallery (02_data-processing), with its inputs/outputs. */

@@ -13,6 +13,7 @@
 
 #include <JavaScriptCore/JavaScript.h>
 #include <errno.h>
+#include <jsc/jsc.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -367,6 +368,22 @@ static int s_load(struct jsengine *e, const char *path, struct jsengine_error *e
     return 0;
 }
 
+/* JavaScriptCore's options are process-wide and fixed once the first VM exists: the first
+ * jsengine_new sets them. The FTL JIT (its top tier) is off unless asked for: measured here it
+ * made small expressions no faster, its compiler threads competed with evaluation for the two
+ * cores, and it cost 10-15 MB of RSS (docs/rules.md). */
+static void s_jsc_options(const struct jsengine_opts *o)
+{
+    static bool done;
+    if (done) {
+        return;
+    }
+    done = true;
+    if (!o->ftl_jit) {
+        jsc_options_set_boolean(JSC_OPTIONS_USE_FTL, FALSE);
+    }
+}
+
 int jsengine_new(const char *jsonata_js, const struct jsengine_opts *opts, struct jsengine **out,
                  struct jsengine_error *err)
 {
@@ -392,6 +409,7 @@ int jsengine_new(const char *jsonata_js, const struct jsengine_opts *opts, struc
         e->opts.gc_headroom_mb = 16;
     }
     e->gc_bar_mb = e->opts.gc_rss_mb;
+    s_jsc_options(&e->opts);
     int rc = -ENOMEM;
     e->group = JSContextGroupCreate();
     e->ctx = e->group ? JSGlobalContextCreateInGroup(e->group, NULL) : NULL;
@@ -406,8 +424,10 @@ int jsengine_new(const char *jsonata_js, const struct jsengine_opts *opts, struc
     if (rc) {
         goto err;
     }
-    JSContextGroupSetExecutionTimeLimit(e->group, e->opts.time_limit_ms / 1000.0,
-                                        s_should_terminate, e);
+    if (!e->opts.no_watchdog) {
+        JSContextGroupSetExecutionTimeLimit(e->group, e->opts.time_limit_ms / 1000.0,
+                                            s_should_terminate, e);
+    }
     *out = e;
     return 0;
 err:

@@ -10,6 +10,7 @@
 #ifndef RULES_JSENGINE_H
 #define RULES_JSENGINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,9 @@ struct jsengine_opts {
     uint32_t max_depth;      /* jsonata's `stack` guardrail; 0 = JSENGINE_MAX_DEPTH */
     uint32_t gc_rss_mb;      /* collect fully when RSS is above this; 0 = JSENGINE_GC_RSS_MB */
     uint32_t gc_headroom_mb; /* after a collection the bar is max(gc_rss_mb, RSS + this); 0 = 16 */
+    bool no_watchdog;        /* skip JavaScriptCore's watchdog: about 2x faster, but one long native
+                                step (a backtracking regex, $distinct of 10^7 items) is not stopped */
+    bool ftl_jit; /* turn JavaScriptCore's FTL JIT on (process-wide, first engine decides) */
 };
 
 /* Why a call failed: jsonata's own code, position and message where jsonata gave them. */

@@ -390,6 +390,7 @@ static void test_timeout(void **state)
         "$string(function(){ $sum([1..9999999].($ * 2)) }())", /* a long computation */
         "$count([1..9999999].[1..9999999])",                   /* a huge nested range */
         "$match(\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\", /^(a+)+$/)", /* backtracking */
+        "$count($distinct([1..1000000]))", /* one quadratic library call: only the watchdog */
     };
     for (size_t i = 0; i < sizeof runaway / sizeof runaway[0]; i++) {
         struct jsengine_error err;
@@ -410,7 +411,25 @@ static void test_timeout(void **state)
     }
     struct jsengine_stats st;
     jsengine_get_stats(g_e, &st);
-    assert_true(st.timeouts >= 4);
+    assert_true(st.timeouts >= 5);
+}
+
+/* Without the watchdog, jsonata's guardrails still stop what runs step by step. */
+static void test_no_watchdog(void **state)
+{
+    s_jsc_signals();
+    struct jsengine *e = NULL;
+    struct jsengine_error err;
+    struct jsengine_opts opts = {.time_limit_ms = 200, .no_watchdog = true};
+    assert_int_equal(jsengine_new(MQG_JSONATA_JS, &opts, &e, &err), 0);
+    struct jsexpr *x = NULL;
+    assert_int_equal(jsengine_compile(e, "($f := function(){ $f() }; $f())", &x, &err), 0);
+    struct jsengine_args a = {.input = "{}", .input_len = 2};
+    char *out = NULL;
+    assert_int_equal(jsengine_eval(e, x, &a, &out, &err), -ETIMEDOUT);
+    assert_string_equal(err.code, "D1012");
+    jsexpr_destroy(&x);
+    jsengine_destroy(&e);
 }
 
 /* 100,000 evaluations: RSS printed; only a loose bound so that a slow machine never fails. */
@@ -474,11 +493,17 @@ static void test_default_path(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_load_errors),       cmocka_unit_test(test_compile_errors),
-        cmocka_unit_test(test_gallery_transform), cmocka_unit_test(test_gallery_filter),
-        cmocka_unit_test(test_gallery_stash),     cmocka_unit_test(test_undefined_and_values),
-        cmocka_unit_test(test_eval_errors),       cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_timeout),           cmocka_unit_test(test_memory),
+        cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_compile_errors),
+        cmocka_unit_test(test_gallery_transform),
+        cmocka_unit_test(test_gallery_filter),
+        cmocka_unit_test(test_gallery_stash),
+        cmocka_unit_test(test_undefined_and_values),
+        cmocka_unit_test(test_eval_errors),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_no_watchdog),
+        cmocka_unit_test(test_memory),
         cmocka_unit_test(test_default_path),
     };
     struct jsengine_error err;

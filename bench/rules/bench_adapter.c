@@ -3,7 +3,8 @@
  * Usage: bench_adapter JSONATA_JS latency N      per-evaluation latency of each case
  *        bench_adapter JSONATA_JS rss N          RSS while evaluating case "object" N times
  *        bench_adapter JSONATA_JS startup        start-up time and RSS of a loaded engine
- * Environment: BENCH_TIME_LIMIT_MS (default the engine's), BENCH_GC_RSS_MB.
+ * Environment: BENCH_TIME_LIMIT_MS (default the engine's), BENCH_GC_RSS_MB, BENCH_NO_WATCHDOG=1,
+ *              BENCH_FTL=1 (the jsengine_opts of the same names).
  * A measurement tool, not part of mqgate: see docs/rules.md for the numbers.
  */
 #include "../../rules/jsengine.h"
@@ -19,6 +20,8 @@ static void s_new(const char *path)
     const char *g = getenv("BENCH_GC_RSS_MB");
     o.time_limit_ms = t ? (uint32_t)strtoul(t, NULL, 10) : 0;
     o.gc_rss_mb = g ? (uint32_t)strtoul(g, NULL, 10) : 0;
+    o.no_watchdog = getenv("BENCH_NO_WATCHDOG") != NULL;
+    o.ftl_jit = getenv("BENCH_FTL") != NULL;
     struct jsengine_error err;
     if (jsengine_new(path, &o, &g_e, &err)) {
         fprintf(stderr, "jsengine_new: %s\n", err.message);

@@ -4,8 +4,10 @@
  * jsonata.js once, compiles expressions, and evaluates them on JSON text with a time limit per
  * evaluation and its garbage collection driven, so a runaway expression stops and memory stays
  * bounded. For the rules process and `mqgate check` (docs/rules.md). Single-threaded: every call
- * on the thread that made the engine; jsengine_new starts JavaScriptCore's helper threads (JIT,
- * GC, heap scavenger), so block signals before it.
+ * on the thread that made the engine. jsengine_new starts JavaScriptCore's helper threads (JIT,
+ * GC, watchdog), which inherit the signal mask: block the signals the process reads with
+ * signalfd before it, but never SIGSEGV, SIGBUS or SIGUSR1 — JavaScriptCore installs handlers
+ * for them and needs them (VM traps, thread suspension); do not replace those handlers either.
  */
 #ifndef RULES_JSENGINE_H
 #define RULES_JSENGINE_H

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "jsengine.h"
+#include "mqg_rulestate.h"
 
 static struct jsengine *g_e;
 
@@ -414,6 +415,66 @@ static void test_timeout(void **state)
     assert_true(st.timeouts >= 5);
 }
 
+/* The intended flow for cov and stash: the engine extracts and canonicalises, mqg_rulestate
+ * decides. 06_cov level 7 (whole objects, keys in any order) and 04_stash "stash last". */
+static void test_rules_with_state(void **state)
+{
+    s_jsc_signals();
+    struct jsengine_error err;
+    struct jsexpr *key = NULL;
+    assert_int_equal(jsengine_compile(g_e, "$lookup($, \"settings\")", &key, &err), 0);
+    struct mqg_cov *cov = NULL;
+    assert_int_equal(mqg_cov_new(MQG_COV_EXACT, 0, &cov), 0);
+    static const char *const msgs[] = {
+        "{\"settings\": {\"host\": \"db1\", \"port\": 5432}, \"version\": \"1.0\"}",
+        "{\"version\": \"1.1\", \"settings\": {\"port\": 5432, \"host\": \"db1\"}}",
+        "{\"settings\": {\"host\": \"db2\", \"port\": 5433}, \"version\": \"1.1\"}",
+        "{\"version\": \"1.2\"}",
+        "{\"version\": \"1.3\"}",
+    };
+    char got[8] = "";
+    for (size_t i = 0; i < 5; i++) {
+        struct jsengine_args a = {
+            .input = msgs[i], .input_len = strlen(msgs[i]), .flags = JSENGINE_CANONICAL};
+        char *value = NULL;
+        assert_int_equal(jsengine_eval(g_e, key, &a, &value, &err), 0);
+        bool pass = false;
+        assert_int_equal(mqg_cov_check(cov, value, value ? strlen(value) : 0, &pass), 0);
+        got[i] = pass ? 'P' : 'F';
+        free(value);
+    }
+    assert_string_equal(got, "PFPPF");
+    mqg_cov_destroy(&cov);
+    jsexpr_destroy(&key);
+
+    /* transform reading $last("processed"), then stash: label processed */
+    struct jsexpr *x = NULL;
+    assert_int_equal(jsengine_compile(g_e,
+                                      "{\"current\": $.temperature, \"previous\": "
+                                      "$last(\"processed\") ? $last(\"processed\").current : "
+                                      "null, \"sensor\": $.sensor}",
+                                      &x, &err),
+                     0);
+    struct mqg_stash *st = NULL;
+    assert_int_equal(mqg_stash_new(0, &st), 0);
+    static const char *const in[] = {"{\"temperature\": 25, \"sensor\": \"A1\"}",
+                                     "{\"temperature\": 28, \"sensor\": \"A1\"}"};
+    static const char *const want[] = {"{\"current\":25,\"previous\":null,\"sensor\":\"A1\"}",
+                                       "{\"current\":28,\"previous\":25,\"sensor\":\"A1\"}"};
+    for (int i = 0; i < 2; i++) {
+        struct jsengine_args a = {
+            .input = in[i], .input_len = strlen(in[i]), .stash = mqg_stash_json(st)};
+        char *out = NULL;
+        assert_int_equal(jsengine_eval(g_e, x, &a, &out, &err), 0);
+        assert_string_equal(out, want[i]);
+        assert_int_equal(mqg_stash_put(st, "processed", out, strlen(out)), 0);
+        assert_int_equal(mqg_stash_commit(st), 0);
+        free(out);
+    }
+    mqg_stash_destroy(&st);
+    jsexpr_destroy(&x);
+}
+
 /* Without the watchdog, jsonata's guardrails still stop what runs step by step. */
 static void test_no_watchdog(void **state)
 {
@@ -493,17 +554,12 @@ static void test_default_path(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_load_errors),
-        cmocka_unit_test(test_compile_errors),
-        cmocka_unit_test(test_gallery_transform),
-        cmocka_unit_test(test_gallery_filter),
-        cmocka_unit_test(test_gallery_stash),
-        cmocka_unit_test(test_undefined_and_values),
-        cmocka_unit_test(test_eval_errors),
-        cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_timeout),
-        cmocka_unit_test(test_no_watchdog),
-        cmocka_unit_test(test_memory),
+        cmocka_unit_test(test_load_errors),       cmocka_unit_test(test_compile_errors),
+        cmocka_unit_test(test_gallery_transform), cmocka_unit_test(test_gallery_filter),
+        cmocka_unit_test(test_gallery_stash),     cmocka_unit_test(test_undefined_and_values),
+        cmocka_unit_test(test_eval_errors),       cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_timeout),           cmocka_unit_test(test_no_watchdog),
+        cmocka_unit_test(test_rules_with_state),  cmocka_unit_test(test_memory),
         cmocka_unit_test(test_default_path),
     };
     struct jsengine_error err;

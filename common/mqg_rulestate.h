@@ -101,4 +101,38 @@ int mqg_stash_commit(struct mqg_stash *s);
  * valid until the next commit (jsengine_args.stash). */
 const char *mqg_stash_json(const struct mqg_stash *s);
 
+/* ---- parse: raw payload bytes to one JSON value ---- */
+
+enum mqg_parse_format {
+    MQG_PARSE_JSON, /* the bytes are JSON text: copied, the engine parses them */
+    MQG_PARSE_UTF8, /* a string; invalid sequences become U+FFFD (as Node.js decodes) */
+    MQG_PARSE_LATIN1,
+    MQG_PARSE_ASCII,   /* each byte & 0x7f (Node.js's "ascii") */
+    MQG_PARSE_BOOLEAN, /* the first byte non-zero */
+    MQG_PARSE_INT8,
+    MQG_PARSE_UINT8,
+    MQG_PARSE_INT16BE,
+    MQG_PARSE_INT16LE,
+    MQG_PARSE_UINT16BE,
+    MQG_PARSE_UINT16LE,
+    MQG_PARSE_INT32BE,
+    MQG_PARSE_INT32LE,
+    MQG_PARSE_UINT32BE,
+    MQG_PARSE_UINT32LE,
+    MQG_PARSE_FLOATBE,
+    MQG_PARSE_FLOATLE,
+    MQG_PARSE_DOUBLEBE,
+    MQG_PARSE_DOUBLELE,
+    MQG_PARSE_TOBASE64,   /* the bytes as a base64 string */
+    MQG_PARSE_FROMBASE64, /* the bytes are base64 text: decoded, then as utf8 */
+};
+
+/* The format named as in a commissioning file ("int16BE", "utf8", ...); -EINVAL if unknown. */
+int mqg_parse_format(const char *name, enum mqg_parse_format *f);
+
+/* data (len bytes) as JSON text in *out. Numbers use the first bytes of a longer input (the
+ * gallery's 20-byte block); a shorter one is -EBADMSG, as is an empty input for boolean.
+ * Numbers are written as JavaScript writes them (NaN and infinities as null). */
+int mqg_parse_payload(enum mqg_parse_format f, const void *data, size_t len, char **out);
+
 #endif

@@ -325,13 +325,94 @@ static void test_stash_gallery(void **state)
     mqg_stash_destroy(NULL);
 }
 
+static void s_parse(const char *format, const void *data, size_t len, const char *want)
+{
+    enum mqg_parse_format f;
+    assert_int_equal(mqg_parse_format(format, &f), 0);
+    char *out = NULL;
+    int rc = mqg_parse_payload(f, data, len, &out);
+    if (!want) {
+        assert_int_equal(rc, -EBADMSG);
+        assert_null(out);
+        return;
+    }
+    if (rc || strcmp(out, want)) {
+        fail_msg("parse %s: rc %d, got %s, want %s", format, rc, out ? out : "-", want);
+    }
+    free(out);
+}
+
+#define P(fmt, want, ...)                                                                          \
+    do {                                                                                           \
+        static const unsigned char d_[] = {__VA_ARGS__};                                           \
+        s_parse(fmt, d_, sizeof d_, want);                                                         \
+    } while (0)
+
+/* 03_parse's examples; the expected texts are what Node.js's Buffer and JSON.stringify give. */
+static void test_parse(void **state)
+{
+    P("int16BE", "800", 0x03, 0x20);  /* Modbus register */
+    P("uint16BE", "256", 0x01, 0x00); /* S7 counter */
+    P("int16LE", "1", 0x01, 0x00);
+    P("int16BE", "2500", 0x09, 0xC4, 0x0A, 0x28, 0x09, 0xF6); /* the first of a block */
+    P("floatBE", "40", 0x42, 0x20, 0x00, 0x00);               /* OPC UA float */
+    P("int8", "-1", 0xFF);
+    P("uint8", "255", 0xFF);
+    P("int32BE", "-2", 0xFF, 0xFF, 0xFF, 0xFE);
+    P("uint32LE", "4294967294", 0xFE, 0xFF, 0xFF, 0xFF);
+    P("int32LE", "-2147483648", 0x00, 0x00, 0x00, 0x80);
+    P("uint16LE", "65535", 0xFF, 0xFF);
+    P("int16LE", "-32768", 0x00, 0x80);
+    P("floatLE", "0.10000000149011612", 0xCD, 0xCC, 0xCC, 0x3D);
+    P("doubleLE", "0.1", 0x9A, 0x99, 0x99, 0x99, 0x99, 0x99, 0xB9, 0x3F);
+    P("doubleBE", "1e+21", 0x44, 0x4B, 0x1A, 0xE4, 0xD6, 0xE2, 0xEF, 0x50);
+    P("doubleBE", "1e-7", 0x3E, 0x7A, 0xD7, 0xF2, 0x9A, 0xBC, 0xAF, 0x48);
+    P("doubleBE", "123456789012345680000", 0x44, 0x1A, 0xC5, 0x3A, 0x7E, 0x04, 0xBC, 0xDA);
+    P("doubleBE", "0.000001", 0x3E, 0xB0, 0xC6, 0xF7, 0xA0, 0xB5, 0xED, 0x8D);
+    P("doubleBE", "0", 0x80, 0, 0, 0, 0, 0, 0, 0); /* -0 */
+    P("floatBE", "null", 0x7F, 0x80, 0x00, 0x00);  /* infinity: JSON.stringify's null */
+    P("boolean", "false", 0x00);
+    P("boolean", "true", 0x02, 0x00);
+    P("latin1", "\"\xc3\xa9\"", 0xE9);
+    P("ascii", "\"i\"", 0xE9);
+    /* too short */
+    P("int32BE", NULL, 0x01, 0x02, 0x03);
+    P("doubleLE", NULL, 1, 2, 3, 4, 5, 6, 7);
+    s_parse("boolean", "", 0, NULL);
+
+    const char csv[] = "TEMP01,23.5";
+    s_parse("utf8", csv, strlen(csv), "\"TEMP01,23.5\"");
+    s_parse("utf8", "a\nb\"c\x01", 6, "\"a\\nb\\\"c\\u0001\"");
+    /* ill-formed UTF-8: one U+FFFD per maximal subpart, as Node.js decodes */
+    P("utf8",
+      "\"a\xef\xbf\xbd"
+      "A\"",
+      0x61, 0xE2, 0x82, 0x41);
+    P("utf8", "\"\xef\xbf\xbd\"", 0xF0, 0x9F, 0x98);
+    P("utf8", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"", 0xED, 0xA0, 0x80);
+    s_parse("utf8", "", 0, "\"\"");
+    const char hello[] = "Hello World";
+    s_parse("toBase64", hello, strlen(hello), "\"SGVsbG8gV29ybGQ=\"");
+    const char b64[] = "SGVsbG8gV29ybGQ=";
+    s_parse("fromBase64", b64, strlen(b64), "\"Hello World\"");
+    s_parse("fromBase64", "SGVsbG8", 7, "\"Hello\"");
+    const char odd[] = "SGV s-_bG8=xyz";
+    s_parse("fromBase64", odd, strlen(odd), "\"Hel\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+    const char json[] = "{\"data\": [1]}";
+    s_parse("json", json, strlen(json), json);
+
+    enum mqg_parse_format f;
+    assert_int_equal(mqg_parse_format("int16be", &f), -EINVAL); /* names are case-sensitive */
+    assert_int_equal(mqg_parse_format("hex", &f), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cov_gallery),     cmocka_unit_test(test_cov_edges),
         cmocka_unit_test(test_burst_gallery),   cmocka_unit_test(test_burst_edges),
         cmocka_unit_test(test_collect_gallery), cmocka_unit_test(test_collect_edges),
-        cmocka_unit_test(test_stash_gallery),
+        cmocka_unit_test(test_stash_gallery),   cmocka_unit_test(test_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

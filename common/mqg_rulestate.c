@@ -1,4 +1,4 @@
-/* mqg_rulestate — the state of Connectware's stateful rules (cov, burst, collect, stash).
+/* mqg_rulestate — the engine-free rules: cov, burst, collect, stash state; parse.
  *
  * Values stay JSON text; the only JSON this file reads is a number (cov's deadband, with
  * strtod: JSON's number grammar is a subset of strtod's in the "C" locale mqgate runs in).

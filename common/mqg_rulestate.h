@@ -1,6 +1,7 @@
-/* mqg_rulestate — the state of Connectware's stateful rules, without a JavaScript engine:
- * cov (change of value), burst (by count and by time), collect (the latest value per label)
- * and stash (what $last(label) returns). docs/rules.md gives the semantics and their sources.
+/* mqg_rulestate — the rules that need no JavaScript engine: the state of cov (change of
+ * value), burst (by count and by time), collect (the latest value per label) and stash (what
+ * $last(label) returns), and parse (payload bytes to JSON). docs/rules.md gives the semantics
+ * and their sources.
  *
  * For the rules process (later): the process runs the engine (rules/jsengine) for transform,
  * filter and setContextVars and keeps one of these objects per rule instance. Values are JSON

@@ -30,8 +30,8 @@ struct mqtt_link {
     int efd;
     pthread_mutex_t lock;
     struct link_ev *head, *tail;
-    char *files[3]; /* PEM files written for inline certificates */
-    char **filters; /* kept alive for subscribeMany */
+    char *files[MQG_SECRET_COUNT]; /* PEM files written for inline certificates */
+    char **filters;                /* kept alive for subscribeMany */
     int *qos;
     size_t n_filters;
     char rundir[512];
@@ -337,9 +337,10 @@ static void s_on_sub_fail5(void *ctx, MQTTAsync_failureData5 *d)
  * write to, so no other user can swap the CA we trust. A file written by an earlier attempt is
  * used again while it is there; one removed with the runtime directory is written again.
  * Returns 0 or -errno with why filled. */
-static int s_cert_file(struct mqtt_link *l, int slot, const char *value, const char *rundir,
-                       const char *name, const char **path, char *why, size_t cap)
+static int s_cert_file(struct mqtt_link *l, enum mqg_secret kind, const char *value,
+                       const char **path, char *why, size_t cap)
 {
+    const char *rundir = l->rundir;
     *path = NULL;
     if (!value) {
         return 0;
@@ -348,25 +349,29 @@ static int s_cert_file(struct mqtt_link *l, int slot, const char *value, const c
         *path = value;
         return 0;
     }
-    if (l->files[slot]) {
+    if (l->files[kind]) {
         struct stat st;
-        if (lstat(l->files[slot], &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
-            *path = l->files[slot];
+        if (lstat(l->files[kind], &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
+            *path = l->files[kind];
             return 0;
         }
-        free(l->files[slot]);
-        l->files[slot] = NULL;
+        free(l->files[kind]);
+        l->files[kind] = NULL;
     }
     char buf[1024];
-    snprintf(buf, sizeof(buf), "%s/%s-%d.pem", rundir, name, (int)getpid());
-    int rc = mqg_rundir_check(rundir, NULL, why, cap);
+    int rc = mqg_rundir_secret_path(rundir, kind, getpid(), buf, sizeof(buf));
+    if (rc != 0) {
+        snprintf(why, cap, "the path of a certificate file in %s is too long", rundir);
+        return rc;
+    }
+    rc = mqg_rundir_check(rundir, NULL, why, cap);
     rc = rc ? rc : mqg_rundir_write_secret(buf, value, strlen(value), why, cap);
     if (rc != 0) {
         return rc;
     }
-    l->files[slot] = strdup(buf);
-    *path = l->files[slot];
-    return l->files[slot] ? 0 : -ENOMEM;
+    l->files[kind] = strdup(buf);
+    *path = l->files[kind];
+    return l->files[kind] ? 0 : -ENOMEM;
 }
 
 int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_inflight,
@@ -436,7 +441,7 @@ void mqtt_link_destroy(struct mqtt_link **pl, int timeout_ms)
         free(ev);
         ev = nx;
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < MQG_SECRET_COUNT; i++) {
         if (l->files[i]) {
             unlink(l->files[i]);
             free(l->files[i]);
@@ -516,14 +521,13 @@ int mqtt_link_connect(struct mqtt_link *l)
     }
     if (c->scheme == MQG_SCHEME_MQTTS || c->scheme == MQG_SCHEME_WSS) {
         const char *ca = NULL, *cert = NULL, *key = NULL;
-        const char *rundir = l->rundir;
         char why[1024] = "";
         /* a file that could not be written is tried again at the next attempt */
-        if (s_cert_file(l, 0, c->ca_cert, rundir, "ca", &ca, why, sizeof(why)) != 0 ||
+        if (s_cert_file(l, MQG_SECRET_CA, c->ca_cert, &ca, why, sizeof(why)) != 0 ||
             (c->mutual_auth &&
-             (s_cert_file(l, 1, c->client_cert, rundir, "cert", &cert, why, sizeof(why)) != 0 ||
-              s_cert_file(l, 2, c->client_key, rundir, "key", &key, why, sizeof(why)) != 0))) {
-            log_error("TLS-FILES", "cannot write certificate files into %s: %s", rundir, why);
+             (s_cert_file(l, MQG_SECRET_CERT, c->client_cert, &cert, why, sizeof(why)) != 0 ||
+              s_cert_file(l, MQG_SECRET_KEY, c->client_key, &key, why, sizeof(why)) != 0))) {
+            log_error("TLS-FILES", "cannot write certificate files into %s: %s", l->rundir, why);
             s_push_simple(l, LEV_CONNECT_FAILED, MQTTASYNC_FAILURE, 0,
                           "cannot write certificate files");
             P.props_free(&props);

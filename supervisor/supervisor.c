@@ -293,15 +293,15 @@ static void s_close_child_fds(struct child *c)
     mqg_ctl_free(&c->ctl);
 }
 
-/* A connector writes inline PEM certificates and keys into the runtime directory as
- * <name>-<pid>.pem; a killed one cannot remove them itself. */
+/* A connector writes inline PEM certificates and keys into the runtime directory
+ * (mqg_rundir_secret_path); a killed one cannot remove them itself. */
 static void s_remove_child_files(const struct sup *S, pid_t pid)
 {
-    static const char *const names[] = {"ca", "cert", "key"};
     char path[700];
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s-%d.pem", S->dir, names[i], (int)pid);
-        unlink(path);
+    for (int kind = 0; kind < MQG_SECRET_COUNT; kind++) {
+        if (mqg_rundir_secret_path(S->dir, (enum mqg_secret)kind, pid, path, sizeof(path)) == 0) {
+            unlink(path);
+        }
     }
 }
 

@@ -32,6 +32,7 @@
 #include "mqg_proc.h"
 #include "mqg_ratelog.h"
 #include "mqg_subs.h"
+#include "mqg_text.h"
 #include "mqg_topic.h"
 #include "mqtt_link.h"
 #include "pubcheck.h"
@@ -131,36 +132,8 @@ static void s_release(struct connector *c, const char *why)
  * to be logged: the first time, and each time the count passes a multiple of 10000. */
 static bool s_count_drops(struct connector *c, uint64_t *kind, uint64_t n)
 {
-    uint64_t before = *kind;
-    *kind += n;
     c->n_dropped += n;
-    return before == 0 || before / 10000 != *kind / 10000;
-}
-
-/* A topic for a log line: printable ASCII as it is, other bytes as \xNN; at most 48 bytes of
- * it (then "..."). out needs 4 * 48 + 4 bytes. */
-#define C_SHOWN_MAX 48
-static const char *s_shown(const char *topic, size_t len, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (size_t i = 0; i < len && i < C_SHOWN_MAX; i++) {
-        unsigned char b = (unsigned char)topic[i];
-        if (b >= 0x20 && b < 0x7f && b != '\\') {
-            out[o++] = (char)b;
-        } else {
-            out[o++] = '\\';
-            out[o++] = 'x';
-            out[o++] = hex[b >> 4];
-            out[o++] = hex[b & 15];
-        }
-    }
-    if (len > C_SHOWN_MAX) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
-    return out;
+    return mqg_ratelog_tally(kind, n);
 }
 
 /* Level for one more message dropped for what it is: WARN for the first of a series, DEBUG
@@ -204,12 +177,12 @@ static void s_on_broker_message(struct connector *c, struct link_ev *ev)
     size_t at;
     const char *why = mqg_topic_name_fault(ev->topic, ev->topic_len, false, &at);
     if (why) {
-        char shown[4 * C_SHOWN_MAX + 4];
+        char shown[MQG_TEXT_SHOWN_CAP];
         int level = s_drop_level(c, &c->invalid);
         mqg_log(level, "IN-BAD-TOPIC",
                 "message from the broker dropped: its topic %s, at byte %zu of '%s' (%zu bytes); "
                 "counted as invalid, more are summarised every %d s",
-                why, at, s_shown(ev->topic, ev->topic_len, shown), ev->topic_len,
+                why, at, mqg_text_shown(ev->topic, ev->topic_len, shown), ev->topic_len,
                 C_REPORT_MS / 1000);
         return;
     }
@@ -409,12 +382,12 @@ static void s_on_router_data(struct connector *c, const struct mqg_wire_rec *rec
     size_t at;
     const char *why = mqg_topic_name_fault(rec->topic, rec->topic_len, true, &at);
     if (why) {
-        char shown[4 * C_SHOWN_MAX + 4];
+        char shown[MQG_TEXT_SHOWN_CAP];
         int level = s_drop_level(c, &c->badtopic);
         mqg_log(level, "PUB-BAD-TOPIC",
                 "message for the broker dropped: its topic %s, at byte %zu of '%s', which "
                 "brokers refuse; counted as badtopic, more are summarised every %d s",
-                why, at, s_shown(rec->topic, rec->topic_len, shown), C_REPORT_MS / 1000);
+                why, at, mqg_text_shown(rec->topic, rec->topic_len, shown), C_REPORT_MS / 1000);
         return;
     }
     /* connected: nothing is dropped; the queue may overshoot by the one batch being read */

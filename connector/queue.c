@@ -94,8 +94,9 @@ struct cq_item *cq_find(const struct cq *q, uint64_t seq, size_t *index)
     if (!q->count) {
         return NULL;
     }
+    /* the distance modulo 2^64: an older seq is very far ahead, also across the wrap */
     uint64_t first = q->ring[q->head].seq;
-    if (seq < first || seq - first >= q->count) {
+    if (seq - first >= q->count) {
         return NULL;
     }
     size_t i = (size_t)(seq - first);

@@ -2,12 +2,11 @@
  *
  * Paho's callbacks get a context pointer; publish callbacks carry the caller's tag in it, so
  * the link they belong to is the process's single link (s_link). Translation of paho codes to
- * errno values and texts happens here only.
+ * errno values and texts happens here only. Loading paho is paho_load.c's.
  */
 #include "mqtt_link.h"
 
 #include <MQTTAsync.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -19,8 +18,8 @@
 #include <unistd.h>
 
 #include "mqg_log.h"
-#include "mqg_proc.h"
 #include "mqg_rundir.h"
+#include "paho_load.h"
 
 struct mqtt_link {
     MQTTAsync client;
@@ -39,118 +38,8 @@ struct mqtt_link {
 
 static struct mqtt_link *s_link;
 
-/* paho is loaded at run time: the TLS build (with OpenSSL, several MB of resident memory)
- * only for connections that use TLS, the plain build otherwise. Same API either way.
- *
- * First choice is mqgate's own build of paho, lib/mqgate/mqgate-paho-{plain,tls}.so next to
- * the bin/ directory of this executable: Debian's paho objects relinked without paho's heap
- * tracking (see connector/paho_plugin.c). It exports one function, mqg_paho_sym(), that
- * resolves the names below. If it is not there, the system's libpaho-mqtt3a/3as is used. */
-static struct {
-    void *dl;
-    __typeof__(MQTTAsync_connect) *connect;
-    __typeof__(MQTTAsync_createWithOptions) *create;
-    __typeof__(MQTTAsync_destroy) *destroy;
-    __typeof__(MQTTAsync_disconnect) *disconnect;
-    __typeof__(MQTTAsync_free) *free_;
-    __typeof__(MQTTAsync_freeMessage) *freeMessage;
-    __typeof__(MQTTAsync_global_init) *global_init;
-    __typeof__(MQTTAsync_isConnected) *isConnected;
-    __typeof__(MQTTAsync_sendMessage) *sendMessage;
-    __typeof__(MQTTAsync_setCallbacks) *setCallbacks;
-    __typeof__(MQTTAsync_setTraceLevel) *setTraceLevel;
-    __typeof__(MQTTAsync_strerror) *strerror_;
-    __typeof__(MQTTAsync_subscribeMany) *subscribeMany;
-    __typeof__(MQTTProperties_add) *props_add;
-    __typeof__(MQTTProperties_free) *props_free;
-} P;
-
-#define S_PAHO_PLAIN "libpaho-mqtt3a.so.1"
-#define S_PAHO_TLS "libpaho-mqtt3as.so.1"
-#define S_PLUGIN_PLAIN "mqgate-paho-plain.so"
-#define S_PLUGIN_TLS "mqgate-paho-tls.so"
-
-typedef void *(*s_sym_fn)(const char *name);
-
-/* dlopen()s <directory of this executable>/../lib/mqgate/<name>; NULL when it is not there. */
-static void *s_open_plugin(const char *name, char *path, size_t cap)
-{
-    char dir[512];
-    if (mqg_exe_dir(dir, sizeof(dir)) != 0) {
-        return NULL;
-    }
-    char raw[600];
-    int w = snprintf(raw, sizeof(raw), "%s/../lib/mqgate/%s", dir, name);
-    char *real = w < 0 || (size_t)w >= sizeof(raw) ? NULL : realpath(raw, NULL);
-    if (!real) {
-        return NULL; /* not there */
-    }
-    w = snprintf(path, cap, "%s", real);
-    free(real);
-    if (w < 0 || (size_t)w >= cap) {
-        return NULL;
-    }
-    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!dl) {
-        log_warn("LINK-LIB", "cannot load %s: %s; using the system's paho", path, dlerror());
-    }
-    return dl;
-}
-
-static int s_load_paho(bool tls)
-{
-    if (P.dl) {
-        return 0;
-    }
-    char path[600];
-    s_sym_fn sym = NULL;
-    const char *lib = path;
-    void *dl = s_open_plugin(tls ? S_PLUGIN_TLS : S_PLUGIN_PLAIN, path, sizeof(path));
-    if (dl) {
-        *(void **)&sym = dlsym(dl, "mqg_paho_sym");
-        if (!sym) {
-            log_warn("LINK-LIB", "%s has no mqg_paho_sym; using the system's paho", path);
-            dlclose(dl);
-            dl = NULL;
-        }
-    }
-    if (!dl) {
-        lib = tls ? S_PAHO_TLS : S_PAHO_PLAIN;
-        dl = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
-        if (!dl) {
-            log_error("LINK-LIB", "cannot load the MQTT library %s: %s (install libpaho-mqtt1.3)",
-                      lib, dlerror());
-            return -ENOENT;
-        }
-    }
-    log_info("LINK-LIB", "MQTT library: %s", lib);
-    P.dl = dl;
-#define S_SYM(field, name)                                                                         \
-    do {                                                                                           \
-        *(void **)&P.field = sym ? sym(#name) : dlsym(dl, #name);                                  \
-        if (!P.field) {                                                                            \
-            log_error("LINK-LIB", "%s has no %s: wrong paho version?", lib, #name);                \
-            return -ENOENT;                                                                        \
-        }                                                                                          \
-    } while (0)
-    S_SYM(connect, MQTTAsync_connect);
-    S_SYM(create, MQTTAsync_createWithOptions);
-    S_SYM(destroy, MQTTAsync_destroy);
-    S_SYM(disconnect, MQTTAsync_disconnect);
-    S_SYM(free_, MQTTAsync_free);
-    S_SYM(freeMessage, MQTTAsync_freeMessage);
-    S_SYM(global_init, MQTTAsync_global_init);
-    S_SYM(isConnected, MQTTAsync_isConnected);
-    S_SYM(sendMessage, MQTTAsync_sendMessage);
-    S_SYM(setCallbacks, MQTTAsync_setCallbacks);
-    S_SYM(setTraceLevel, MQTTAsync_setTraceLevel);
-    S_SYM(strerror_, MQTTAsync_strerror);
-    S_SYM(subscribeMany, MQTTAsync_subscribeMany);
-    S_SYM(props_add, MQTTProperties_add);
-    S_SYM(props_free, MQTTProperties_free);
-#undef S_SYM
-    return 0;
-}
+/* paho's functions, loaded at run time (paho_load.h) */
+static struct paho_api P;
 
 /* ---- events (paho threads) ---- */
 
@@ -378,7 +267,7 @@ int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_in
                   struct mqtt_link **out)
 {
     bool tls = c->scheme == MQG_SCHEME_MQTTS || c->scheme == MQG_SCHEME_WSS;
-    if (s_load_paho(tls) != 0) {
+    if (paho_load(tls, &P) != 0) {
         return -ENOENT;
     }
     struct mqtt_link *l = calloc(1, sizeof(*l));

@@ -110,66 +110,109 @@ static void s_on_lost(void *ctx, char *cause)
     s_push_simple(ctx, LEV_LOST, 0, 0, cause ? cause : "connection lost");
 }
 
-static void s_on_connect(void *ctx, MQTTAsync_successData *d)
+/* Each kind of result has one s_ev_*() that takes plain values; the paho callbacks for MQTT 3
+ * and for MQTT 5 are thin adapters that take those values out of paho's data. */
+
+/* Connected; max_packet: the broker's Maximum Packet Size (MQTT 5), 0 = none. */
+static void s_ev_connected(struct mqtt_link *l, bool session_present, uint32_t max_packet)
 {
     struct link_ev *ev = calloc(1, sizeof(*ev));
     if (ev) {
         ev->kind = LEV_CONNECTED;
-        ev->session_present = d ? d->alt.connect.sessionPresent != 0 : false;
-        s_push(ctx, ev);
+        ev->session_present = session_present;
+        ev->max_packet = max_packet;
+        s_push(l, ev);
     }
+}
+
+static void s_ev_connect_failed(struct mqtt_link *l, int rc, const char *message)
+{
+    s_push_simple(l, LEV_CONNECT_FAILED, rc, 0, message);
+}
+
+/* A publish's context is its tag; the link is the process's one. */
+static void s_ev_pub_done(void *tag)
+{
+    s_push_simple(s_link, LEV_PUB_OK, 0, (uint64_t)(uintptr_t)tag, NULL);
+}
+
+static void s_ev_pub_failed(void *tag, int rc)
+{
+    s_push_simple(s_link, LEV_PUB_FAIL, rc, (uint64_t)(uintptr_t)tag, NULL);
+}
+
+/* refused: how many filters the broker refused. */
+static void s_ev_subscribed(struct mqtt_link *l, int refused)
+{
+    s_push_simple(l, LEV_SUB_OK, refused, 0, NULL);
+}
+
+static void s_ev_subscribe_failed(struct mqtt_link *l, int rc, const char *message)
+{
+    s_push_simple(l, LEV_SUB_FAIL, rc, 0, message);
+}
+
+/* The code of an MQTT 5 failure: the broker's reason code when it sent one, else paho's. */
+static int s_code5(const MQTTAsync_failureData5 *d, int paho_code)
+{
+    return d->reasonCode ? (int)d->reasonCode : paho_code;
+}
+
+/* A subscribe that failed because the connection went away first: -ENOTCONN. */
+static int s_sub_fail_rc(int code)
+{
+    return code == MQTTASYNC_OPERATION_INCOMPLETE || code == MQTTASYNC_DISCONNECTED ? -ENOTCONN
+                                                                                    : code;
+}
+
+static void s_on_connect(void *ctx, MQTTAsync_successData *d)
+{
+    s_ev_connected(ctx, d ? d->alt.connect.sessionPresent != 0 : false, 0);
 }
 
 static void s_on_connect5(void *ctx, MQTTAsync_successData5 *d)
 {
-    struct link_ev *ev = calloc(1, sizeof(*ev));
-    if (ev) {
-        ev->kind = LEV_CONNECTED;
-        ev->session_present = d ? d->alt.connect.sessionPresent != 0 : false;
-        /* the CONNACK's properties: a publish larger than the broker's Maximum Packet Size
-         * makes it close the connection (read here, not through paho's getters, which
-         * mqgate's paho module does not export) */
-        for (int i = 0; d && i < d->properties.count; i++) {
-            const MQTTProperty *p = &d->properties.array[i];
-            if (p->identifier == MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE) {
-                ev->max_packet = p->value.integer4;
-            }
+    /* the CONNACK's properties: a publish larger than the broker's Maximum Packet Size makes
+     * it close the connection (read here, not through paho's getters, which mqgate's paho
+     * module does not export) */
+    uint32_t max_packet = 0;
+    for (int i = 0; d && i < d->properties.count; i++) {
+        const MQTTProperty *p = &d->properties.array[i];
+        if (p->identifier == MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE) {
+            max_packet = p->value.integer4;
         }
-        s_push(ctx, ev);
     }
+    s_ev_connected(ctx, d ? d->alt.connect.sessionPresent != 0 : false, max_packet);
 }
 
 static void s_on_connect_fail(void *ctx, MQTTAsync_failureData *d)
 {
-    int rc = d ? d->code : MQTTASYNC_FAILURE;
-    s_push_simple(ctx, LEV_CONNECT_FAILED, rc, 0, d && d->message ? d->message : NULL);
+    s_ev_connect_failed(ctx, d ? d->code : MQTTASYNC_FAILURE, d ? d->message : NULL);
 }
 
 static void s_on_connect_fail5(void *ctx, MQTTAsync_failureData5 *d)
 {
-    int rc = d ? (d->reasonCode ? (int)d->reasonCode : d->code) : MQTTASYNC_FAILURE;
-    s_push_simple(ctx, LEV_CONNECT_FAILED, rc, 0, d && d->message ? d->message : NULL);
+    s_ev_connect_failed(ctx, d ? s_code5(d, d->code) : MQTTASYNC_FAILURE, d ? d->message : NULL);
 }
 
 static void s_on_pub(void *ctx, MQTTAsync_successData *d)
 {
-    s_push_simple(s_link, LEV_PUB_OK, 0, (uint64_t)(uintptr_t)ctx, NULL);
+    s_ev_pub_done(ctx);
 }
 
 static void s_on_pub5(void *ctx, MQTTAsync_successData5 *d)
 {
-    s_push_simple(s_link, LEV_PUB_OK, 0, (uint64_t)(uintptr_t)ctx, NULL);
+    s_ev_pub_done(ctx);
 }
 
 static void s_on_pub_fail(void *ctx, MQTTAsync_failureData *d)
 {
-    s_push_simple(s_link, LEV_PUB_FAIL, d ? d->code : -1, (uint64_t)(uintptr_t)ctx, NULL);
+    s_ev_pub_failed(ctx, d ? d->code : -1);
 }
 
 static void s_on_pub_fail5(void *ctx, MQTTAsync_failureData5 *d)
 {
-    int rc = d ? (d->reasonCode ? (int)d->reasonCode : d->code) : -1;
-    s_push_simple(s_link, LEV_PUB_FAIL, rc, (uint64_t)(uintptr_t)ctx, NULL);
+    s_ev_pub_failed(ctx, d ? s_code5(d, d->code) : -1);
 }
 
 static void s_on_sub(void *ctx, MQTTAsync_successData *d)
@@ -183,7 +226,7 @@ static void s_on_sub(void *ctx, MQTTAsync_successData *d)
             refused += d->alt.qosList[i] == 0x80;
         }
     }
-    s_push_simple(ctx, LEV_SUB_OK, refused, 0, NULL);
+    s_ev_subscribed(l, refused);
 }
 
 static void s_on_sub5(void *ctx, MQTTAsync_successData5 *d)
@@ -197,26 +240,17 @@ static void s_on_sub5(void *ctx, MQTTAsync_successData5 *d)
             refused += (int)d->alt.sub.reasonCodes[i] >= 0x80;
         }
     }
-    s_push_simple(ctx, LEV_SUB_OK, refused, 0, NULL);
-}
-
-/* A subscribe that failed because the connection went away first: -ENOTCONN. */
-static int s_sub_fail_rc(int code)
-{
-    return code == MQTTASYNC_OPERATION_INCOMPLETE || code == MQTTASYNC_DISCONNECTED ? -ENOTCONN
-                                                                                    : code;
+    s_ev_subscribed(ctx, refused);
 }
 
 static void s_on_sub_fail(void *ctx, MQTTAsync_failureData *d)
 {
-    s_push_simple(ctx, LEV_SUB_FAIL, d ? s_sub_fail_rc(d->code) : -1, 0,
-                  d && d->message ? d->message : NULL);
+    s_ev_subscribe_failed(ctx, d ? s_sub_fail_rc(d->code) : -1, d ? d->message : NULL);
 }
 
 static void s_on_sub_fail5(void *ctx, MQTTAsync_failureData5 *d)
 {
-    int rc = d ? (d->reasonCode ? (int)d->reasonCode : s_sub_fail_rc(d->code)) : -1;
-    s_push_simple(ctx, LEV_SUB_FAIL, rc, 0, d && d->message ? d->message : NULL);
+    s_ev_subscribe_failed(ctx, d ? s_code5(d, s_sub_fail_rc(d->code)) : -1, d ? d->message : NULL);
 }
 
 /* ---- set-up ---- */

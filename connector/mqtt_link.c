@@ -400,6 +400,30 @@ struct link_ev *mqtt_link_take(struct mqtt_link *l)
     return h;
 }
 
+/* The TLS options of the link's connection into *ssl, after writing the certificate files
+ * given inline (s_cert_file). Returns 0, or -EIO when one cannot be written (logged). */
+static int s_tls_options(struct mqtt_link *l, MQTTAsync_SSLOptions *ssl)
+{
+    const struct mqg_connection *c = l->conn;
+    const char *ca = NULL, *cert = NULL, *key = NULL;
+    char why[1024] = "";
+    if (s_cert_file(l, MQG_SECRET_CA, c->ca_cert, &ca, why, sizeof(why)) != 0 ||
+        (c->mutual_auth &&
+         (s_cert_file(l, MQG_SECRET_CERT, c->client_cert, &cert, why, sizeof(why)) != 0 ||
+          s_cert_file(l, MQG_SECRET_KEY, c->client_key, &key, why, sizeof(why)) != 0))) {
+        log_error("TLS-FILES", "cannot write certificate files into %s: %s", l->rundir, why);
+        return -EIO;
+    }
+    ssl->trustStore = ca;
+    if (c->mutual_auth) {
+        ssl->keyStore = cert;
+        ssl->privateKey = key;
+    }
+    ssl->enableServerCertAuth = c->trust_all ? 0 : 1;
+    ssl->verify = c->trust_all ? 0 : 1;
+    return 0;
+}
+
 int mqtt_link_connect(struct mqtt_link *l)
 {
     const struct mqg_connection *c = l->conn;
@@ -443,26 +467,13 @@ int mqtt_link_connect(struct mqtt_link *l)
         opt->will = &will;
     }
     if (c->scheme == MQG_SCHEME_MQTTS || c->scheme == MQG_SCHEME_WSS) {
-        const char *ca = NULL, *cert = NULL, *key = NULL;
-        char why[1024] = "";
-        /* a file that could not be written is tried again at the next attempt */
-        if (s_cert_file(l, MQG_SECRET_CA, c->ca_cert, &ca, why, sizeof(why)) != 0 ||
-            (c->mutual_auth &&
-             (s_cert_file(l, MQG_SECRET_CERT, c->client_cert, &cert, why, sizeof(why)) != 0 ||
-              s_cert_file(l, MQG_SECRET_KEY, c->client_key, &key, why, sizeof(why)) != 0))) {
-            log_error("TLS-FILES", "cannot write certificate files into %s: %s", l->rundir, why);
+        if (s_tls_options(l, &ssl) != 0) {
+            /* a file that could not be written is tried again at the next attempt */
             s_push_simple(l, LEV_CONNECT_FAILED, MQTTASYNC_FAILURE, 0,
                           "cannot write certificate files");
             P.props_free(&props);
             return -EIO;
         }
-        ssl.trustStore = ca;
-        if (c->mutual_auth) {
-            ssl.keyStore = cert;
-            ssl.privateKey = key;
-        }
-        ssl.enableServerCertAuth = c->trust_all ? 0 : 1;
-        ssl.verify = c->trust_all ? 0 : 1;
         opt->ssl = &ssl;
     }
     int rc = P.connect(l->client, opt);

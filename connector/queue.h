@@ -53,12 +53,33 @@ bool cq_over(const struct cq *q, size_t bytes);
 int cq_push(struct cq *q, const char *topic, size_t topic_len, const void *payload,
             size_t payload_len, int qos, bool retain);
 
-/* i-th item from the oldest (i < count), or NULL. */
-struct cq_item *cq_at(const struct cq *q, size_t i);
+/* i-th item from the oldest (i < count), or NULL. Inline: on the path of every message. */
+static inline struct cq_item *cq_at(const struct cq *q, size_t i)
+{
+    if (i >= q->count) {
+        return NULL;
+    }
+    return &q->ring[(q->head + i) & (q->cap - 1)];
+}
 
 /* The item with this seq if it is still queued, else NULL. *index (may be NULL) gets its
- * position. */
-struct cq_item *cq_find(const struct cq *q, uint64_t seq, size_t *index);
+ * position. Inline: on the path of every publish result. */
+static inline struct cq_item *cq_find(const struct cq *q, uint64_t seq, size_t *index)
+{
+    if (!q->count) {
+        return NULL;
+    }
+    /* the distance modulo 2^64: an older seq is very far ahead, also across the wrap */
+    uint64_t first = q->ring[q->head].seq;
+    if (seq - first >= q->count) {
+        return NULL;
+    }
+    size_t i = (size_t)(seq - first);
+    if (index) {
+        *index = i;
+    }
+    return cq_at(q, i);
+}
 
 /* Remove the oldest item. */
 void cq_pop(struct cq *q);

@@ -46,16 +46,6 @@ struct r_entry {
     bool render; /* the target topic uses named wildcards of pat */
 };
 
-/* A shared subscription "$share/<group>/<filter>" delivers topics matching <filter>. */
-static const char *s_unshare(const char *filter)
-{
-    if (strncmp(filter, "$share/", 7) != 0) {
-        return filter;
-    }
-    const char *group_end = strchr(filter + 7, '/');
-    return group_end ? group_end + 1 : filter;
-}
-
 struct r_target {
     const char *key;
     size_t key_len;
@@ -135,7 +125,7 @@ static int s_build(struct router *r)
             const struct mqg_source *src = &def->sources[s];
             struct r_entry *e = &r->entries[r->n_entries];
             const char *why = NULL;
-            if (mqg_pattern_new(s_unshare(src->filter), &e->pat, &why) != 0) {
+            if (mqg_pattern_new(mqg_topic_unshare(src->filter), &e->pat, &why) != 0) {
                 log_error("ROUTE-BAD", "%s: filter '%s': %s", def->name, src->filter,
                           why ? why : "invalid");
                 return -EINVAL;

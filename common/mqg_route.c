@@ -38,7 +38,6 @@ struct s_matchset {
 struct mqg_route_table {
     size_t n_ns;             /* 1 + number of connections */
     struct mqg_trie **tries; /* [0] internal, [1 + i] connection i */
-    size_t n_conns;
     struct s_route *routes;
     struct s_entry *entries;
     size_t n_entries;
@@ -53,7 +52,6 @@ struct mqg_route_table {
 /* The arrays and buffers of a table for m; entries are added by s_add_route. */
 static int s_alloc(struct mqg_route_table *t, const struct mqg_model *m)
 {
-    t->n_conns = m->n_conns;
     t->n_ns = m->n_conns + 1;
     t->tries = calloc(t->n_ns, sizeof(*t->tries));
     t->routes = calloc(m->n_routes ? m->n_routes : 1, sizeof(*t->routes));
@@ -79,13 +77,11 @@ static int s_alloc(struct mqg_route_table *t, const struct mqg_model *m)
     return 0;
 }
 
-/* The namespace of connection conn (MQG_INTERNAL or an index), or n_ns if there is none. */
-static size_t s_ns(const struct mqg_route_table *t, int conn)
+/* The namespace of connection conn: 0 for MQG_INTERNAL (-1), 1 + conn for a connection; any
+ * other conn gives n_ns or more (negative ones wrap around to large values). */
+static size_t s_ns(int conn)
 {
-    if (conn == MQG_INTERNAL) {
-        return 0;
-    }
-    return conn >= 0 && (size_t)conn < t->n_conns ? (size_t)conn + 1 : t->n_ns;
+    return (size_t)conn + 1;
 }
 
 static int s_bad_conn(struct mqg_route_fault *fault, int conn)
@@ -116,7 +112,7 @@ static int s_add_route(struct mqg_route_table *t, const struct mqg_model *m, siz
         t->n_entries++;
         e->route = rr;
         e->render = placeholders && mqg_pattern_has_names(e->pat);
-        size_t ns = s_ns(t, src->conn);
+        size_t ns = s_ns(src->conn);
         if (ns >= t->n_ns) {
             return s_bad_conn(fault, src->conn);
         }
@@ -127,7 +123,7 @@ static int s_add_route(struct mqg_route_table *t, const struct mqg_model *m, siz
         }
     }
     fault->source = def->n_sources;
-    if (s_ns(t, def->target.conn) >= t->n_ns) {
+    if (s_ns(def->target.conn) >= t->n_ns) {
         return s_bad_conn(fault, def->target.conn);
     }
     return 0;
@@ -210,27 +206,22 @@ static void s_collect(void *value, void *arg)
     ms->e[ms->n++] = e;
 }
 
-/* The target topic of e's route for `topic` in ms->topic_buf (or the template as written):
- * its length, or -1 (counted) if it cannot be rendered. */
-static int s_target_topic(struct mqg_route_table *t, struct s_matchset *ms, const struct s_entry *e,
-                          const char *topic, const char **out)
+/* Render the target topic of e's route for `topic` into ms->topic_buf: its length, or -1
+ * (counted and reported) if it cannot be rendered. */
+static int s_render(struct mqg_route_table *t, struct s_matchset *ms, const struct s_entry *e,
+                    const char *topic)
 {
     const char *tmpl = e->route->def->target.topic;
-    if (!e->render) {
-        *out = tmpl;
-        return (int)strlen(tmpl);
-    }
     int len = mqg_pattern_render(e->pat, topic, tmpl, ms->topic_buf, MQG_TOPIC_MAX + 1);
-    if (len <= 0) {
-        t->counters.render_failed++;
-        uint64_t n = ++e->route->render_failed;
-        if (t->sink->render_failed) {
-            t->sink->render_failed(t->sink->arg, e->route->def, topic, n);
-        }
-        return -1;
+    if (len > 0) {
+        return len;
     }
-    *out = ms->topic_buf;
-    return len;
+    t->counters.render_failed++;
+    uint64_t n = ++e->route->render_failed;
+    if (t->sink->render_failed) {
+        t->sink->render_failed(t->sink->arg, e->route->def, topic, n);
+    }
+    return -1;
 }
 
 static void s_dispatch(struct mqg_route_table *t, size_t ns, const char *topic,
@@ -253,10 +244,15 @@ static void s_dispatch(struct mqg_route_table *t, size_t ns, const char *topic,
     for (size_t i = 0; i < ms->n; i++) {
         const struct s_entry *e = ms->e[i];
         const struct mqg_target *tg = &e->route->def->target;
-        const char *out;
-        int len = s_target_topic(t, ms, e, topic, &out);
-        if (len < 0) {
-            continue;
+        const char *out = tg->topic;
+        int len;
+        if (e->render) {
+            if ((len = s_render(t, ms, e, topic)) < 0) {
+                continue;
+            }
+            out = ms->topic_buf;
+        } else {
+            len = (int)strlen(out);
         }
         if (tg->conn == MQG_INTERNAL) {
             s_dispatch(t, 0, out, src, depth + 1);
@@ -276,7 +272,7 @@ static void s_dispatch(struct mqg_route_table *t, size_t ns, const char *topic,
 int mqg_route_dispatch(struct mqg_route_table *t, int conn, const struct mqg_wire_rec *msg,
                        const struct mqg_route_sink *sink)
 {
-    size_t ns = s_ns(t, conn);
+    size_t ns = s_ns(conn);
     if (ns >= t->n_ns || msg->topic_len > MQG_TOPIC_MAX) {
         return -EINVAL;
     }

@@ -118,7 +118,7 @@ static int s_add_route(struct mqg_route_table *t, const struct mqg_model *m, siz
         }
         int rc = mqg_trie_add(t->tries[ns], mqg_pattern_filter(e->pat), e);
         if (rc != 0) {
-            fault->why = "not a valid filter"; /* -EINVAL; not for a filter that parsed */
+            fault->why = rc == -EINVAL ? "not a valid filter" : NULL; /* not once it parsed */
             return rc;
         }
     }
@@ -186,6 +186,8 @@ const struct mqg_route_counters *mqg_route_table_counters(const struct mqg_route
     return &t->counters;
 }
 
+/* mqg_trie_match callback: a matching source's route joins the level's list unless it fires
+ * already for this match. The list doubles when full; if it cannot, the route is left out. */
 static void s_collect(void *value, void *arg)
 {
     struct s_matchset *ms = arg;
@@ -224,6 +226,9 @@ static int s_render(struct mqg_route_table *t, struct s_matchset *ms, const stru
     return -1;
 }
 
+/* Match topic (NUL-terminated) in namespace ns at level `depth` and carry out the routes that
+ * fire: a copy of src for each external target, a match one level deeper for each internal
+ * one. */
 static void s_dispatch(struct mqg_route_table *t, size_t ns, const char *topic,
                        const struct mqg_wire_rec *src, int depth)
 {

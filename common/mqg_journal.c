@@ -1377,16 +1377,18 @@ static int s_append_locked(struct mqg_journal *j, struct s_append *a, uint64_t s
         return -ENOSPC;
     }
     int rc = s_make_room(j, a, seq);
-    if (rc != 0) {
-        return rc;
-    }
-    cur = s_cur(j);
-    a->iov[0] = (struct iovec){a->hdr, S_REC_HDR};
-    rc = s_pwritev_full(j->wfd, a->iov, 3, cur->end);
-    if (rc != 0) {
-        if (ftruncate(j->wfd, (off_t)cur->end) != 0) {
+    if (rc == 0) {
+        cur = s_cur(j);
+        a->iov[0] = (struct iovec){a->hdr, S_REC_HDR};
+        rc = s_pwritev_full(j->wfd, a->iov, 3, cur->end);
+        if (rc != 0 && ftruncate(j->wfd, (off_t)cur->end) != 0) {
             j->wfd_bad = true;
         }
+    }
+    if (rc == -ENOSPC || rc == -EDQUOT) { /* the disk is full: wait_space waits for a release */
+        j->enospc_gen = j->space_gen;
+    }
+    if (rc != 0) {
         return rc;
     }
     if (j->total_n == j->rel_n) {

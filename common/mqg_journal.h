@@ -103,8 +103,9 @@ void mqg_journal_destroy(struct mqg_journal **j);
  * -EMSGSIZE (topic longer than 65535 bytes, payload larger than MQG_JOURNAL_MAX_PAYLOAD, or a
  * record that alone exceeds max_bytes: it can never be written); -ENOSPC when it would take
  * the segment files beyond max_bytes: nothing was written, call mqg_journal_wait_space() and
- * try again; -EIO, -ENOSPC (disk full) or another -errno when the write failed: nothing is
- * kept (the segment is cut back). With SYNC_ALWAYS a failed fdatasync returns -EIO after the
+ * try again; -EIO, -ENOSPC or -EDQUOT (the disk is full: waiting for a release that deletes
+ * segments is right here too) or another -errno when the write failed: nothing is kept (the
+ * segment is cut back). With SYNC_ALWAYS a failed fdatasync returns -EIO after the
  * record was written and made visible: it has *seq_out and may be replayed, but it may not
  * survive a power loss. Appending thread only. */
 int mqg_journal_append(struct mqg_journal *j, uint8_t flags, uint8_t qos, const char *topic,

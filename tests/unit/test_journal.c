@@ -22,7 +22,9 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1076,6 +1078,47 @@ static void test_cursor_bad_crc(void **state)
     mqg_journal_destroy(&j);
 }
 
+/* A write cut short (here by RLIMIT_FSIZE: part of the record is written, then EFBIG) leaves no
+ * torn record: the segment is cut back, the seq is not used, the next append goes in. */
+static void test_write_failure(void **state)
+{
+    struct t *t = *state;
+    struct mqg_journal *j = s_open(t, 0, 0, MQG_JOURNAL_SYNC_NONE);
+    for (uint64_t k = 1; k <= 3; k++) {
+        s_add(j, k, 500);
+    }
+    char p[160];
+    long long size = s_fsize(s_seg_path(t, 1, p, sizeof(p)));
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)size + 300; /* half of the next record fits */
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    char topic[64];
+    size_t tl = s_topic(4, topic, sizeof(topic));
+    uint8_t *pl = s_payload(4, 500);
+    uint64_t seq = 0;
+    int rc = mqg_journal_append(j, 0, 1, topic, tl, pl, 500, &seq);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    free(pl);
+    assert_int_equal(rc, -EFBIG);
+    assert_int_equal(seq, 0);
+    assert_int_equal(s_fsize(p), size); /* cut back */
+    struct mqg_journal_stats st;
+    mqg_journal_stats(j, &st);
+    assert_int_equal(st.records, 3);
+    assert_int_equal(st.file_bytes, size);
+    assert_int_equal(s_add(j, 4, 500), 4);
+    mqg_journal_destroy(&j);
+    j = s_open(t, 0, 0, MQG_JOURNAL_SYNC_NONE);
+    mqg_journal_stats(j, &st);
+    assert_int_equal(st.corrupt_files, 0);
+    s_expect_range(j, 0, 1, 4, 500);
+    mqg_journal_destroy(&j);
+}
+
 /* ---- one appender thread, the owner reading and releasing ---- */
 
 #define CONC_PL 100
@@ -1573,6 +1616,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_marks_compaction, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_cursors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_cursor_bad_crc, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_write_failure, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_sync_always, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_sync_interval, s_setup, s_teardown),

@@ -41,7 +41,8 @@ enum mqg_journal_sync {
 struct mqg_journal_opts {
     const char *dir;        /* the journal's directory; created (mode 0700), parents must exist */
     uint64_t max_bytes;     /* bound of the total size of the segment files; 0 = 1 GiB */
-    uint64_t segment_bytes; /* rotate when a segment would grow past this; 0 = 4 MiB */
+    uint64_t segment_bytes; /* rotate when a segment would grow past this; 0 = 4 MiB; < 4096
+                               is raised to 4096 */
     enum mqg_journal_sync sync;
 };
 
@@ -105,9 +106,10 @@ void mqg_journal_destroy(struct mqg_journal **j);
  * the segment files beyond max_bytes: nothing was written, call mqg_journal_wait_space() and
  * try again; -EIO, -ENOSPC or -EDQUOT (the disk is full: waiting for a release that deletes
  * segments is right here too) or another -errno when the write failed: nothing is kept (the
- * segment is cut back). With SYNC_ALWAYS a failed fdatasync returns -EIO after the
- * record was written and made visible: it has *seq_out and may be replayed, but it may not
- * survive a power loss. Appending thread only. */
+ * segment is cut back); -EOVERFLOW when the seqs are used up (2^64 - 1 reached). With
+ * SYNC_ALWAYS a failed fdatasync returns -EIO after the record was written and made visible:
+ * it has *seq_out and may be replayed, but it may not survive a power loss. Appending thread
+ * only. */
 int mqg_journal_append(struct mqg_journal *j, uint8_t flags, uint8_t qos, const char *topic,
                        size_t topic_len, const void *payload, size_t payload_len,
                        uint64_t *seq_out);

@@ -935,6 +935,21 @@ static void test_marks_damaged(void **state)
     s_check_marks(j, 3, b, 2);
     mqg_journal_destroy(&j);
 
+    /* not a file at all: moved aside, a new one made */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkdir(path, 0700), 0);
+    j = s_open(t, 0, 0, MQG_JOURNAL_SYNC_NONE);
+    s_check_marks(j, 0, NULL, 0);
+    assert_int_equal(mqg_journal_set_marks(j, 3, b, 2), 0);
+    mqg_journal_destroy(&j);
+    j = s_open(t, 0, 0, MQG_JOURNAL_SYNC_NONE);
+    s_check_marks(j, 3, b, 2);
+    mqg_journal_destroy(&j);
+    snprintf(aside, sizeof(aside), "%s.corrupt-0", path);
+    struct stat ast;
+    assert_int_equal(lstat(aside, &ast), 0);
+    assert_true(S_ISDIR(ast.st_mode));
+
     /* nothing valid at all: R = 0, no marks, and the journal works */
     s_spit(path, "\xff\xff\xff\xff junk", 9, "wb");
     j = s_open(t, 0, 0, MQG_JOURNAL_SYNC_NONE);

@@ -167,8 +167,20 @@ int mqg_child_init(struct mqg_child *c, const char *role, int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
-    c->last_rx_ms = c->last_hb_ms = mqg_now_ms();
+    c->last_rx_ms = mqg_now_ms();
+    c->last_hb_ms = 0; /* the first mqg_child_progress() call sends one: the supervisor has
+                        * heard nothing since it started this child */
     return 0;
+}
+
+void mqg_child_progress(struct mqg_child *c)
+{
+    static const char starting[] = "state=starting";
+    int64_t now = mqg_now_ms();
+    if (mqg_child_heartbeat_due(c, now)) {
+        mqg_ctl_send(c->ctl.fd, MQG_CTL_HEARTBEAT, starting, sizeof(starting) - 1, MSG_DONTWAIT);
+        c->last_hb_ms = now;
+    }
 }
 
 void mqg_child_ready(struct mqg_child *c)

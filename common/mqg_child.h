@@ -41,6 +41,12 @@ struct mqg_child {
  * exit code (> 0) to exit with right away after a logged error. */
 int mqg_child_init(struct mqg_child *c, const char *role, int argc, char **argv);
 
+/* Call now and then during long set-up work, before mqg_child_ready(): sends the heartbeat
+ * (status "state=starting") when one is due, so the supervisor does not take a child that is
+ * still setting itself up for a hung one. Work that stops making progress stops calling it,
+ * and is killed as hung as before. */
+void mqg_child_progress(struct mqg_child *c);
+
 /* Tell the supervisor this child is configured and serving. */
 void mqg_child_ready(struct mqg_child *c);
 

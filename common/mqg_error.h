@@ -29,7 +29,10 @@ struct mqg_error {
 int mqg_error_set(struct mqg_error *e, const char *file, int line, int col, const char *setting,
                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-/* Format as "FILE:LINE:COL: SETTING: MSG" (parts that are unknown are left out) into buf. */
+/* Format as "FILE:LINE:COL: SETTING: MSG" (parts that are unknown are left out) into buf.
+ * Control characters and bytes that are not UTF-8 in FILE, SETTING and MSG are written as
+ * escapes ("\x01", "\n", see mqg_text.h), so what the user wrote cannot reach the terminal
+ * raw. */
 void mqg_error_format(const struct mqg_error *e, char *buf, size_t len);
 
 /* Print the formatted error plus a newline to f, prefixed with "mqgate: error: ". */

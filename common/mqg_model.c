@@ -2,12 +2,14 @@
  *
  * See mqg_model.h. Encoding and decoding live in mqg_model_codec.c. mqg_model_free() wipes
  * secrets (passwords, client keys, will payloads) before releasing them. No I/O except the
- * FILE * handed to mqg_model_print().
+ * FILE * handed to mqg_model_print(), which escapes what came from the input (mqg_text).
  */
 #include "mqg_model.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "mqg_text.h"
 
 void mqg_model_init(struct mqg_model *m)
 {
@@ -103,11 +105,6 @@ int mqg_model_find_conn(const struct mqg_model *m, const char *key)
     return -1;
 }
 
-static const char *s_str(const char *s)
-{
-    return s ? s : "-";
-}
-
 static const char *s_bool(bool b)
 {
     return b ? "true" : "false";
@@ -148,14 +145,52 @@ static const char *s_cert(const char *v)
     return strstr(v, "-----BEGIN") ? "(PEM text)" : v;
 }
 
+/* Escaped copies (mqg_text) of the user strings of one printed line; s_esc_done frees them. */
+struct s_esc {
+    char *s[8];
+    size_t n;
+};
+
+/* v as it may be printed ("-" for NULL): v itself when it needs no escape, else an escaped
+ * copy that e keeps until s_esc_done. */
+static const char *s_esc(struct s_esc *e, const char *v)
+{
+    if (!v) {
+        return "-";
+    }
+    size_t len = strlen(v);
+    if (mqg_text_plain(v, len)) {
+        return v;
+    }
+    size_t need = mqg_text_escape(NULL, 0, v, len) + 1;
+    char *p = e->n < sizeof(e->s) / sizeof(e->s[0]) ? malloc(need) : NULL;
+    if (!p) {
+        return "(unprintable)";
+    }
+    mqg_text_escape(p, need, v, len);
+    e->s[e->n++] = p;
+    return p;
+}
+
+static void s_esc_done(struct s_esc *e)
+{
+    for (size_t i = 0; i < e->n; i++) {
+        free(e->s[i]);
+    }
+    e->n = 0;
+}
+
 static void s_print_conn(const struct mqg_connection *c, FILE *f)
 {
-    fprintf(f, "  %s\n", s_str(c->key));
-    fprintf(f, "    uri: %s (host %s, port %d, scheme %s)\n", s_str(c->uri), s_str(c->host),
+    struct s_esc e = {.n = 0};
+    fprintf(f, "  %s\n", s_esc(&e, c->key));
+    fprintf(f, "    uri: %s (host %s, port %d, scheme %s)\n", s_esc(&e, c->uri), s_esc(&e, c->host),
             c->port, s_scheme(c->scheme));
-    fprintf(f, "    clientId: %s%s\n", s_str(c->client_id),
+    fprintf(f, "    clientId: %s%s\n", s_esc(&e, c->client_id),
             c->client_id_derived ? " (default: unique to this machine and instance)" : "");
-    fprintf(f, "    username: %s  password: %s\n", s_str(c->username), c->password ? "***" : "-");
+    fprintf(f, "    username: %s  password: %s\n", s_esc(&e, c->username),
+            c->password ? "***" : "-");
+    s_esc_done(&e);
     fprintf(f,
             "    clean: %s  keepalive: %ds  connectTimeout: %dms  reconnectPeriod: %dms  "
             "protocolVersion: %d\n",
@@ -163,51 +198,62 @@ static void s_print_conn(const struct mqg_connection *c, FILE *f)
             c->protocol_version);
     fprintf(f, "    trustAllCertificates: %s  mutualAuthentication: %s\n", s_bool(c->trust_all),
             s_bool(c->mutual_auth));
-    fprintf(f, "    caCert: %s  clientCert: %s  clientPrivateKey: %s\n", s_cert(c->ca_cert),
-            s_cert(c->client_cert), c->client_key ? "***" : "-");
+    fprintf(f, "    caCert: %s  clientCert: %s  clientPrivateKey: %s\n",
+            s_esc(&e, s_cert(c->ca_cert)), s_esc(&e, s_cert(c->client_cert)),
+            c->client_key ? "***" : "-");
     if (c->will.set) {
         fprintf(f, "    will: topic %s, qos %d, retain %s, payload %zu bytes\n",
-                s_str(c->will.topic), c->will.qos, s_bool(c->will.retain),
+                s_esc(&e, c->will.topic), c->will.qos, s_bool(c->will.retain),
                 c->will.payload ? strlen(c->will.payload) : (size_t)0);
     } else {
         fprintf(f, "    will: -\n");
     }
+    s_esc_done(&e);
     fprintf(f, "    messageBufferWindowMs: %d  maxBufferedMessages: %d  targetState: %s\n",
             c->buffer_window_ms, c->max_buffered,
             c->target_connected ? "connected" : "disconnected");
 }
 
-static void s_print_endpoint(const struct mqg_model *m, const struct mqg_endpoint *e, FILE *f)
+static void s_print_endpoint(const struct mqg_model *m, const struct mqg_endpoint *ep, FILE *f)
 {
-    if (e->kind == MQG_EP_WRITE) {
+    struct s_esc e = {.n = 0};
+    if (ep->kind == MQG_EP_WRITE) {
         fprintf(f, "  %s/%s: write %s qos %d retain %s on %s, listens on %s/set\n",
-                s_str(e->service_id), s_str(e->id), s_str(e->topic), e->qos, s_bool(e->retain),
-                s_conn_name(m, e->conn), s_str(e->data_topic));
+                s_esc(&e, ep->service_id), s_esc(&e, ep->id), s_esc(&e, ep->topic), ep->qos,
+                s_bool(ep->retain), s_esc(&e, s_conn_name(m, ep->conn)), s_esc(&e, ep->data_topic));
     } else {
-        fprintf(f, "  %s/%s: subscribe %s qos %d on %s, data topic %s\n", s_str(e->service_id),
-                s_str(e->id), s_str(e->topic), e->qos, s_conn_name(m, e->conn),
-                s_str(e->data_topic));
+        fprintf(f, "  %s/%s: subscribe %s qos %d on %s, data topic %s\n", s_esc(&e, ep->service_id),
+                s_esc(&e, ep->id), s_esc(&e, ep->topic), ep->qos,
+                s_esc(&e, s_conn_name(m, ep->conn)), s_esc(&e, ep->data_topic));
     }
+    s_esc_done(&e);
 }
 
 static void s_print_route(const struct mqg_model *m, const struct mqg_route *r, FILE *f)
 {
-    fprintf(f, "  %s: ", s_str(r->name));
+    struct s_esc e = {.n = 0};
+    fprintf(f, "  %s: ", s_esc(&e, r->name));
+    s_esc_done(&e);
     for (size_t i = 0; i < r->n_sources; i++) {
         const struct mqg_source *s = &r->sources[i];
-        fprintf(f, "%s%s %s (qos %d)", i ? ", " : "", s_conn_name(m, s->conn), s_str(s->filter),
-                s->qos);
+        fprintf(f, "%s%s %s (qos %d)", i ? ", " : "", s_esc(&e, s_conn_name(m, s->conn)),
+                s_esc(&e, s->filter), s->qos);
+        s_esc_done(&e);
     }
-    fprintf(f, " -> %s %s (qos %d%s)\n", s_conn_name(m, r->target.conn), s_str(r->target.topic),
-            r->target.qos, r->target.retain ? ", retain" : "");
+    fprintf(f, " -> %s %s (qos %d%s)\n", s_esc(&e, s_conn_name(m, r->target.conn)),
+            s_esc(&e, r->target.topic), r->target.qos, r->target.retain ? ", retain" : "");
+    s_esc_done(&e);
 }
 
 void mqg_model_print(const struct mqg_model *m, FILE *f)
 {
+    struct s_esc e = {.n = 0};
     fprintf(f, "services: %zu\n", m->n_services);
     for (size_t i = 0; i < m->n_services; i++) {
         const struct mqg_service_info *s = &m->services[i];
-        fprintf(f, "  %s: \"%s\" from %s\n", s_str(s->service_id), s_str(s->name), s_str(s->file));
+        fprintf(f, "  %s: \"%s\" from %s\n", s_esc(&e, s->service_id), s_esc(&e, s->name),
+                s_esc(&e, s->file));
+        s_esc_done(&e);
     }
     fprintf(f, "connections: %zu\n", m->n_conns);
     for (size_t i = 0; i < m->n_conns; i++) {
@@ -224,7 +270,8 @@ void mqg_model_print(const struct mqg_model *m, FILE *f)
     fprintf(f, "skipped: %zu\n", m->n_skipped);
     for (size_t i = 0; i < m->n_skipped; i++) {
         const struct mqg_skipped *s = &m->skipped[i];
-        fprintf(f, "  %s/%s: %s (not supported, ignored)\n", s_str(s->service_id), s_str(s->id),
-                s_str(s->type));
+        fprintf(f, "  %s/%s: %s (not supported, ignored)\n", s_esc(&e, s->service_id),
+                s_esc(&e, s->id), s_esc(&e, s->type));
+        s_esc_done(&e);
     }
 }

@@ -147,7 +147,8 @@ int mqg_model_encode_for(const struct mqg_model *m, int secrets_of, uint8_t **ou
 int mqg_model_decode(const uint8_t *buf, size_t len, struct mqg_model *m);
 
 /* Human-readable listing for `mqgate check`: services, connections (password shown as ***),
- * endpoints, routes, skipped resources. */
+ * endpoints, routes, skipped resources. Text from the input is written with control
+ * characters and bytes that are not UTF-8 escaped ("\x01", "\n"; mqg_text.h). */
 void mqg_model_print(const struct mqg_model *m, FILE *f);
 
 #endif

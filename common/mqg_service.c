@@ -26,6 +26,9 @@
 #define S_NAME_MAX 128     /* parameter / definition name, bytes */
 #define S_CLIENT_ID_MAX 64 /* derived client id, bytes */
 #define S_DEPTH_MAX 16     /* nesting of !ref / !sub through definitions */
+#define S_VALUE_MAX (1024 * 1024)       /* bytes of one value built by !sub */
+#define S_EXPAND_MAX (16 * 1024 * 1024) /* bytes !sub may produce in one file, all levels */
+#define S_SUBST_MAX 100000              /* ${NAME} substitutions in one file */
 #define S_PATH_MAX 256     /* setting path (same size as mqg_error.setting) */
 
 typedef struct mqg_yaml_node s_node;
@@ -65,6 +68,9 @@ struct s_ctx {
     const s_node *defs; /* definitions mapping or NULL */
     struct s_res *res;
     size_t n_res;
+    const struct s_val *top; /* the setting being resolved (s_resolve): where limits point */
+    size_t expanded;         /* bytes produced by !sub so far, nested ones each time */
+    size_t substitutions;    /* ${NAME} resolved so far */
 };
 
 /* A setting's value after !ref / !sub resolution. */
@@ -233,6 +239,16 @@ static size_t s_utf8_len(const char *s)
         if (((unsigned char)*s & 0xc0) != 0x80) {
             n++;
         }
+    }
+    return n;
+}
+
+/* 1-based position of the character that starts at byte `off` of UTF-8 text. */
+static size_t s_char_pos(const char *s, size_t off)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < off && s[i]; i++) {
+        n += ((unsigned char)s[i] & 0xc0) != 0x80;
     }
     return n;
 }
@@ -406,9 +422,32 @@ static int s_buf_add(struct s_buf *b, const char *s, size_t n)
     return 0;
 }
 
+/* Count `add` bytes for the !sub being built in b against the limits of one value and of the
+ * file (S_VALUE_MAX, S_EXPAND_MAX); errors point at the setting being resolved. */
+static int s_expand_check(struct s_ctx *c, const struct s_buf *b, size_t add, const char *path)
+{
+    char o[S_NAME_MAX + 32];
+    const struct s_val *top = c->top;
+    if (add > S_VALUE_MAX - b->len) {
+        return s_fail(c, top->at, path,
+                      "!sub makes this value longer than %d bytes (1 MiB)%s; expected at most "
+                      "1 MiB",
+                      S_VALUE_MAX, s_origin(top, o, sizeof(o)));
+    }
+    c->expanded += add;
+    if (c->expanded > S_EXPAND_MAX) {
+        return s_fail(c, top->at, path,
+                      "!sub has made more than %d bytes (16 MiB) of text in this file, nested "
+                      "!sub counted each time they are expanded%s; expected at most 16 MiB",
+                      S_EXPAND_MAX, s_origin(top, o, sizeof(o)));
+    }
+    return 0;
+}
+
 /* !sub 'text ${NAME} text' -> heap string in *out. */
 static int s_substitute(struct s_ctx *c, const s_node *n, const char *path, int depth, char **out)
 {
+    char o[S_NAME_MAX + 32];
     size_t len;
     const char *s = mqg_yaml_scalar(n, &len);
     if (!s || strlen(s) != len) {
@@ -419,12 +458,10 @@ static int s_substitute(struct s_ctx *c, const s_node *n, const char *path, int 
     int rc = s_buf_add(&b, "", 0);
     while (rc == 0 && *s) {
         const char *dollar = strstr(s, "${");
-        if (!dollar) {
-            rc = s_buf_add(&b, s, strlen(s));
-            break;
-        }
-        rc = s_buf_add(&b, s, (size_t)(dollar - s));
-        if (rc < 0) {
+        size_t lit = dollar ? (size_t)(dollar - s) : strlen(s);
+        rc = s_expand_check(c, &b, lit, path);
+        rc = rc < 0 ? rc : s_buf_add(&b, s, lit);
+        if (rc < 0 || !dollar) {
             break;
         }
         const char *end = strchr(dollar + 2, '}');
@@ -439,12 +476,20 @@ static int s_substitute(struct s_ctx *c, const s_node *n, const char *path, int 
         char name[S_NAME_MAX + 1];
         memcpy(name, dollar + 2, nlen);
         name[nlen] = '\0';
+        if (++c->substitutions > S_SUBST_MAX) {
+            rc = s_fail(c, c->top->at, path,
+                        "more than %d substitutions (${...} in !sub) in this file, nested ones "
+                        "counted each time they are expanded%s; expected at most %d",
+                        S_SUBST_MAX, s_origin(c->top, o, sizeof(o)), S_SUBST_MAX);
+            break;
+        }
         struct s_val sv = {.at = n};
         rc = s_resolve_name(c, name, n, path, depth + 1, &sv);
         if (rc == 0 && !sv.text) {
             rc = s_fail(c, n, path, "${%s} in !sub is a %s; expected a scalar value", name,
                         mqg_yaml_kind_name(sv.node));
         }
+        rc = rc < 0 ? rc : s_expand_check(c, &b, strlen(sv.text), path);
         if (rc == 0) {
             rc = s_buf_add(&b, sv.text, strlen(sv.text));
         }
@@ -507,7 +552,9 @@ static int s_resolve(struct s_ctx *c, const s_node *n, const char *path, struct 
 {
     memset(v, 0, sizeof(*v));
     v->at = n;
+    c->top = v;
     int rc = s_resolve_node(c, n, path, 0, v);
+    c->top = NULL;
     if (rc < 0) {
         s_val_clear(v);
     }
@@ -790,6 +837,27 @@ static int s_resref_kind(struct s_ctx *c, const s_node *map, const char *parent,
                       want_name);
     }
     return 1;
+}
+
+/* A topic mqgate publishes to as written (write.topic, will.topic, a data topic, the literal
+ * text of a mapping's publish.topic): MQTT's rules, and the strict ones brokers such as
+ * mosquitto apply, which would otherwise cost the connection at run time. `what` names the
+ * topic in the message ("topic to write to"); `skip` bytes of `topic` are a prefix mqgate
+ * added (the data topic's service root), not counted in the position. */
+static int s_check_publish_topic(struct s_ctx *c, const s_node *at, const char *path,
+                                 const char *topic, size_t skip, const char *shown,
+                                 const char *what, const char *hint)
+{
+    size_t off;
+    const char *why = mqg_topic_name_fault(topic, strlen(topic), true, &off);
+    if (!why) {
+        return 0;
+    }
+    size_t pos = off >= skip ? s_char_pos(topic + skip, off - skip) : 1;
+    return s_fail(c, at, path,
+                  "'%s' is not a valid %s: it %s (character %zu); expected a topic name "
+                  "without '+', '#', control characters or Unicode non-characters%s",
+                  shown, what, why, pos, hint);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1607,9 +1675,9 @@ static int s_conn_will(struct s_ctx *c, const s_node *cm, const char *base,
         return s_fail(c, mqg_yaml_map_get(c->doc, cm, "will", NULL), path,
                       "will.topic is missing; expected the topic of the last-will message");
     }
-    if (rc > 0 && !mqg_topic_valid_name(cn->will.topic)) {
-        return s_fail(c, mqg_yaml_map_get(c->doc, w, "topic", NULL), path,
-                      "'%s' is not a valid topic name; expected no '+' or '#'", cn->will.topic);
+    if (rc > 0) {
+        rc = s_check_publish_topic(c, mqg_yaml_map_get(c->doc, w, "topic", NULL), path,
+                                   cn->will.topic, 0, cn->will.topic, "topic name", "");
     }
     rc = rc < 0 ? rc : s_opt_string(c, w, wbase, "payload", &cn->will.payload);
     if (rc == 0 && !cn->will.payload) {
@@ -1874,11 +1942,10 @@ static int s_endpoint_op(struct s_ctx *c, const s_node *props, const char *base,
         return s_fail(c, okey, path, "%s.topic is missing; expected the topic %s", key,
                       write ? "to publish to" : "to subscribe to");
     }
-    if (rc > 0 && write && !mqg_topic_valid_name(ep->topic)) {
-        return s_fail(c, mqg_yaml_map_get(c->doc, op, "topic", NULL), path,
-                      "'%s' is not a valid topic to write to; expected a topic name without "
-                      "'+' or '#'",
-                      ep->topic);
+    if (rc > 0 && write) {
+        rc = s_check_publish_topic(c, mqg_yaml_map_get(c->doc, op, "topic", NULL), path, ep->topic,
+                                   0, ep->topic, "topic to write to", "");
+        rc = rc < 0 ? rc : 1;
     }
     if (rc > 0 && !write && !mqg_topic_valid_filter(ep->topic)) {
         return s_fail(c, mqg_yaml_map_get(c->doc, op, "topic", NULL), path,
@@ -1963,11 +2030,13 @@ static int s_build_endpoint(struct s_ctx *c, struct s_res *r)
     if (rc >= 0) {
         rc = s_aprintf(c, &ep->data_topic, "%s/%s", c->root, topic ? topic : r->id);
     }
-    if (rc >= 0 && (!mqg_topic_valid_name(ep->data_topic) || (topic && !topic[0]))) {
-        s_path(path, base, "topic");
-        rc = s_fail(c, mqg_yaml_map_get(c->doc, r->props, "topic", NULL), path,
-                    "'%s' is not a valid data topic; expected a topic name without '+' or '#'",
-                    topic ? topic : "");
+    s_path(path, base, "topic");
+    const s_node *tn = mqg_yaml_map_get(c->doc, r->props, "topic", NULL);
+    if (rc >= 0 && topic && !topic[0]) {
+        rc = s_fail(c, tn, path, "'' is not a valid data topic; expected a topic name");
+    } else if (rc >= 0) {
+        rc = s_check_publish_topic(c, tn, path, ep->data_topic, strlen(c->root) + 1,
+                                   topic ? topic : r->id, "data topic", "");
     }
     free(topic);
     return rc < 0 ? rc : s_endpoint_route(c, &c->m->endpoints[idx]);
@@ -2024,6 +2093,10 @@ static int s_mapping_source(struct s_ctx *c, const s_node *s, const char *sbase,
         rc = s_resref_kind(c, sm, sbase, "endpoint", S_R_EP, &ep);
         if (rc < 0) {
             return rc;
+        }
+        if (!ep) {
+            s_path(path, sbase, "endpoint");
+            return s_fail(c, ek, path, "endpoint is empty; expected endpoint: !ref <endpoint id>");
         }
         if (conn) {
             s_path(path, sbase, "connection");
@@ -2086,8 +2159,12 @@ static int s_mapping_target(struct s_ctx *c, const s_node *p, const char *pbase,
         if (rc < 0) {
             return rc;
         }
-        const struct mqg_endpoint *ep = &c->m->endpoints[er->index];
         s_path(path, pbase, "endpoint");
+        if (!er) {
+            return s_fail(c, ek, path,
+                          "endpoint is empty; expected endpoint: !ref <write endpoint id>");
+        }
+        const struct mqg_endpoint *ep = &c->m->endpoints[er->index];
         if (ep->kind != MQG_EP_WRITE) {
             return s_fail(c, mqg_yaml_map_get(c->doc, p, "endpoint", NULL), path,
                           "'%s' is a subscribe endpoint; expected a write endpoint to publish "
@@ -2113,11 +2190,12 @@ static int s_mapping_target(struct s_ctx *c, const s_node *p, const char *pbase,
             return s_fail(c, tk, path, "topic is empty; expected a topic to publish to");
         }
         const s_node *tn = mqg_yaml_map_get(c->doc, p, "topic", NULL);
-        if (rc > 0 && !mqg_topic_valid_name(t->topic)) {
-            return s_fail(c, tn, path,
-                          "'%s' is not a valid topic to publish to; expected a topic name "
-                          "without '+' or '#' ({name} placeholders allowed)",
-                          t->topic);
+        /* references ({name}, $name) are names, so what the strict rule finds in a template
+         * is in its literal text; what they are replaced by is checked at run time */
+        if (rc > 0) {
+            rc = s_check_publish_topic(c, tn, path, t->topic, 0, t->topic, "topic to publish to",
+                                       " ({name} placeholders allowed)");
+            rc = rc < 0 ? rc : 1;
         }
         for (size_t i = 0; rc >= 0 && i < n_pats; i++) {
             const char *why = NULL;
@@ -2298,6 +2376,19 @@ static int s_load(struct s_ctx *c, const char *service_id)
     return rc;
 }
 
+/* Load c->doc (owned by c, destroyed here) into the model. */
+static int s_load_doc(struct s_ctx *c, const char *service_id)
+{
+    int rc = s_load(c, service_id);
+    for (size_t i = 0; i < c->n_res; i++) {
+        free(c->res[i].skipped_as);
+    }
+    free(c->res);
+    free(c->pdefs);
+    mqg_yaml_destroy(&c->doc);
+    return rc;
+}
+
 int mqg_service_load(struct mqg_model *m, const char *path, struct mqg_param *params,
                      size_t n_params, const char *service_id, struct mqg_error *err)
 {
@@ -2309,17 +2400,22 @@ int mqg_service_load(struct mqg_model *m, const char *path, struct mqg_param *pa
         .n_params = n_params,
     };
     int rc = mqg_yaml_load(path, &c.doc, err);
-    if (rc < 0) {
-        return rc;
-    }
-    rc = s_load(&c, service_id);
-    for (size_t i = 0; i < c.n_res; i++) {
-        free(c.res[i].skipped_as);
-    }
-    free(c.res);
-    free(c.pdefs);
-    mqg_yaml_destroy(&c.doc);
-    return rc;
+    return rc < 0 ? rc : s_load_doc(&c, service_id);
+}
+
+int mqg_service_load_buffer(struct mqg_model *m, const char *name, const void *buf, size_t len,
+                            struct mqg_param *params, size_t n_params, const char *service_id,
+                            struct mqg_error *err)
+{
+    struct s_ctx c = {
+        .m = m,
+        .path = name,
+        .err = err,
+        .params = params,
+        .n_params = n_params,
+    };
+    int rc = mqg_yaml_load_buffer(name, buf, len, &c.doc, err);
+    return rc < 0 ? rc : s_load_doc(&c, service_id);
 }
 
 int mqg_service_check_unused(const struct mqg_param *params, size_t n_params,

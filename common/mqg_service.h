@@ -31,6 +31,12 @@ struct mqg_param {
 int mqg_service_load(struct mqg_model *m, const char *path, struct mqg_param *params,
                      size_t n_params, const char *service_id, struct mqg_error *err);
 
+/* The same for a file's text in memory (buf[0..len), not kept; used by the fuzzer and tests):
+ * `name` stands for the file in *err and in the model. Never -ENOENT or -EIO. */
+int mqg_service_load_buffer(struct mqg_model *m, const char *name, const void *buf, size_t len,
+                            struct mqg_param *params, size_t n_params, const char *service_id,
+                            struct mqg_error *err);
+
 /* After all files are loaded: fail if a parameter given was declared by no file. The error
  * names `first_file` (line/column of its `parameters` key when present). */
 int mqg_service_check_unused(const struct mqg_param *params, size_t n_params,

@@ -1,13 +1,26 @@
-/* mqg_subs — minimal subscription sets (see mqg_subs.h). O(n^2) in the number of filters of
- * one connection, which is configuration-sized. */
+/* mqg_subs — minimal subscription sets (see mqg_subs.h).
+ *
+ * The filters are taken one by one into groups, each group kept in a trie (mqg_trie) as the
+ * one filter that covers all of its members. A new filter is looked up among the groups it
+ * overlaps (mqg_trie_overlaps); these are taken out and merged with it — a filter that covers
+ * the other stays as written, otherwise the two are replaced by their join — and a join is
+ * looked up again, until the filter overlaps no group; then it is a group of its own. Each
+ * filter goes in once and each group comes out at most once, so the work grows about linearly
+ * with the number of filters (a '+' level of a new filter looks at every sibling at that
+ * level). The result is that of the pairwise algorithm this replaced (joining the first
+ * overlapping pair until none overlap; the reference model in tests/unit/test_subs.c), in the
+ * order of the first filter of each group; the one exception is the filter "/#", see there.
+ */
 #include "mqg_subs.h"
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mqg_topic.h"
+#include "mqg_trie.h"
 
 /* Length of the level starting at f. */
 static size_t s_lvl(const char *f)
@@ -18,35 +31,6 @@ static size_t s_lvl(const char *f)
 static bool s_is(const char *lvl, size_t len, char c)
 {
     return len == 1 && lvl[0] == c;
-}
-
-/* Can one topic match both plain filters a and b? (Topics starting with '$' are not matched
- * by a leading wildcard, so "+/x" and "$SYS/x" never overlap.) */
-static bool s_overlap(const char *a, const char *b)
-{
-    for (int level = 0;; level++) {
-        size_t la = s_lvl(a), lb = s_lvl(b);
-        bool wa = s_is(a, la, '+') || s_is(a, la, '#');
-        bool wb = s_is(b, lb, '+') || s_is(b, lb, '#');
-        if (level == 0 && ((wa && !wb && b[0] == '$') || (wb && !wa && a[0] == '$'))) {
-            return false;
-        }
-        if (s_is(a, la, '#') || s_is(b, lb, '#')) {
-            return true;
-        }
-        if (!wa && !wb && (la != lb || memcmp(a, b, la) != 0)) {
-            return false;
-        }
-        a += la;
-        b += lb;
-        if (!*a || !*b) {
-            /* one ended: they overlap if both ended, or the other goes on with just "/#" */
-            const char *rest = *a ? a : b;
-            return !*rest || strcmp(rest, "/#") == 0;
-        }
-        a++;
-        b++;
-    }
 }
 
 /* The narrowest filter that covers both a and b (levels that differ become '+', a '#' or
@@ -87,78 +71,142 @@ static char *s_join(const char *a, const char *b)
     return out;
 }
 
-/* One pass: drop every filter covered by another. Returns true if something changed. */
-static bool s_drop_covered(struct mqg_sub *subs, size_t n, bool *gone)
+/* The filter that covers both a and b: the one that covers the other, as written (if each
+ * covers the other, as "#" and "+/#" do: a, unless only b is a filter as written, not a
+ * join), otherwise their join (new; NULL when out of memory). */
+static char *s_cover_both(char *a, bool a_written, char *b, bool b_written)
 {
-    bool changed = false;
-    for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < n && !gone[i]; j++) {
-            if (i == j || gone[j]) {
-                continue;
-            }
-            /* equal filters: the first one stays */
-            bool equal = strcmp(subs[i].filter, subs[j].filter) == 0;
-            if ((equal && j > i) || (!equal && mqg_topic_covers(subs[i].filter, subs[j].filter))) {
-                if (subs[j].qos > subs[i].qos) {
-                    subs[i].qos = subs[j].qos;
-                }
-                gone[j] = true;
-                changed = true;
-            }
-        }
+    bool a_covers = mqg_topic_covers(a, b);
+    bool b_covers = mqg_topic_covers(b, a);
+    if (a_covers && b_covers) {
+        return a_written || !b_written ? a : b;
     }
-    return changed;
+    if (a_covers || b_covers) {
+        return a_covers ? a : b;
+    }
+    return s_join(a, b);
 }
 
-/* One pass: merge the first two overlapping filters into their join. */
-static bool s_join_overlapping(struct mqg_sub *subs, size_t n, bool *gone)
+struct s_group {
+    char *filter; /* covers every member; NULL once merged into another group */
+    int qos;      /* the highest of the members */
+    size_t first; /* index of the first member in the input */
+    bool written; /* filter is a member as written, not a join */
+};
+
+struct s_hits {
+    size_t *idx; /* indices of groups; room for every group */
+    size_t n;
+};
+
+static void s_hit(void *value, void *arg)
 {
-    for (size_t i = 0; i < n; i++) {
-        for (size_t j = i + 1; j < n && !gone[i]; j++) {
-            if (gone[j] || !s_overlap(subs[i].filter, subs[j].filter)) {
-                continue;
+    struct s_hits *h = arg;
+    h->idx[h->n++] = (size_t)(uintptr_t)value - 1;
+}
+
+static void *s_value(size_t group)
+{
+    return (void *)(uintptr_t)(group + 1);
+}
+
+/* Merge the groups that group f (not in the trie) overlaps into it, taking them out of the
+ * trie; again after each join, until it overlaps none. Returns 0, or -ENOMEM with the groups
+ * merged so far merged. */
+static int s_absorb(struct mqg_trie *t, struct s_group *g, size_t *hits, struct s_group *f)
+{
+    bool joined = true;
+    while (joined) {
+        struct s_hits h = {hits, 0};
+        mqg_trie_overlaps(t, f->filter, s_hit, &h);
+        joined = false;
+        for (size_t k = 0; k < h.n; k++) {
+            struct s_group *o = &g[h.idx[k]];
+            /* the earlier group first: of two filters that cover each other, it stays */
+            char *m = s_cover_both(o->filter, o->written, f->filter, f->written);
+            if (!m) {
+                return -ENOMEM;
             }
-            char *joined = s_join(subs[i].filter, subs[j].filter);
-            if (!joined) {
-                return false;
+            mqg_trie_remove(t, o->filter, s_value(h.idx[k]));
+            if (m != o->filter && m != f->filter) {
+                joined = true;
+                f->written = false;
+            } else if (m == o->filter) {
+                f->written = o->written;
             }
-            free(subs[i].filter);
-            subs[i].filter = joined;
-            if (subs[j].qos > subs[i].qos) {
-                subs[i].qos = subs[j].qos;
+            if (m != o->filter) {
+                free(o->filter);
             }
-            gone[j] = true;
-            return true;
+            if (m != f->filter) {
+                free(f->filter);
+            }
+            f->filter = m;
+            o->filter = NULL;
+            f->qos = o->qos > f->qos ? o->qos : f->qos;
+            f->first = o->first < f->first ? o->first : f->first;
         }
     }
-    return false;
+    return 0;
+}
+
+static size_t s_minimize(struct mqg_sub *subs, size_t n, mqg_subs_progress_fn progress, void *arg)
+{
+    struct mqg_trie *t = mqg_trie_new();
+    struct s_group *g = calloc(n ? n : 1, sizeof(*g));
+    size_t *hits = malloc((n ? n : 1) * sizeof(*hits));
+    if (!t || !g || !hits) {
+        mqg_trie_destroy(&t);
+        free(g);
+        free(hits);
+        return n; /* not minimal, still correct */
+    }
+    /* Out of memory on the way, the filters still to come become groups of their own: the
+     * set still covers everything, but may overlap. */
+    bool merging = true;
+    for (size_t i = 0; i < n; i++) {
+        if (progress && i % 256 == 0) {
+            progress(arg);
+        }
+        g[i] = (struct s_group){subs[i].filter, subs[i].qos, i, true};
+        subs[i].filter = NULL;
+        merging = merging && s_absorb(t, g, hits, &g[i]) == 0;
+        merging = merging && mqg_trie_add(t, g[i].filter, s_value(i)) == 0;
+    }
+    mqg_trie_destroy(&t);
+    /* the groups in the order of their first members */
+    for (size_t i = 0; i < n; i++) {
+        hits[i] = SIZE_MAX;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (g[i].filter) {
+            hits[g[i].first] = i;
+        }
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (hits[i] != SIZE_MAX) {
+            subs[k].filter = g[hits[i]].filter;
+            subs[k].qos = g[hits[i]].qos;
+            k++;
+        }
+    }
+    free(g);
+    free(hits);
+    return k;
 }
 
 size_t mqg_subs_minimize(struct mqg_sub *subs, size_t n)
 {
-    bool *gone = calloc(n ? n : 1, sizeof(*gone));
-    if (!gone) {
-        return n; /* not minimal, still correct */
-    }
-    /* Overlapping filters that do not cover each other ("a/+/c", "a/b/+") would make the
-     * broker send a message matching both twice: they are replaced by one filter covering
-     * both ("a/+/+"); the router drops what no route asked for. */
-    do {
-        s_drop_covered(subs, n, gone);
-    } while (s_join_overlapping(subs, n, gone));
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (gone[i]) {
-            free(subs[i].filter);
-        } else {
-            subs[k++] = subs[i];
-        }
-    }
-    free(gone);
-    return k;
+    return s_minimize(subs, n, NULL, NULL);
 }
 
 int mqg_subs_for_conn(const struct mqg_model *m, int conn, struct mqg_sub **out, size_t *n)
+{
+    return mqg_subs_for_conn_progress(m, conn, NULL, NULL, out, n);
+}
+
+int mqg_subs_for_conn_progress(const struct mqg_model *m, int conn, mqg_subs_progress_fn progress,
+                               void *arg, struct mqg_sub **out, size_t *n)
 {
     size_t cap = 0;
     for (size_t r = 0; r < m->n_routes; r++) {
@@ -171,6 +219,9 @@ int mqg_subs_for_conn(const struct mqg_model *m, int conn, struct mqg_sub **out,
     size_t k = 0;
     for (size_t r = 0; r < m->n_routes; r++) {
         const struct mqg_route *rt = &m->routes[r];
+        if (progress && r % 256 == 0) {
+            progress(arg);
+        }
         for (size_t s = 0; s < rt->n_sources; s++) {
             if (rt->sources[s].conn != conn) {
                 continue;
@@ -190,7 +241,7 @@ int mqg_subs_for_conn(const struct mqg_model *m, int conn, struct mqg_sub **out,
             k++;
         }
     }
-    *n = mqg_subs_minimize(subs, k);
+    *n = s_minimize(subs, k, progress, arg);
     *out = subs;
     return 0;
 }

@@ -534,6 +534,7 @@ int mqg_pattern_check_template(const struct mqg_pattern *p, const char *tmpl, co
         return s_fail(errmsg, "the topic template is not valid UTF-8");
     }
     const char *s = tmpl;
+    size_t at;
     for (;;) {
         size_t adv;
         const char *name = NULL;
@@ -544,6 +545,10 @@ int mqg_pattern_check_template(const struct mqg_pattern *p, const char *tmpl, co
         case S_TOK_TEXT:
             if (s_wild_pos(s, adv) < adv) {
                 return s_fail(errmsg, "a topic to publish to may not contain '+' or '#'");
+            }
+            if (s_utf8_fault(s, adv, true, &at) != NULL) {
+                return s_fail(errmsg, "a topic to publish to may not contain control characters "
+                                      "or Unicode non-characters");
             }
             break;
         case S_TOK_BAD_REF:

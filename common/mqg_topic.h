@@ -67,7 +67,9 @@ bool mqg_pattern_has_names(const struct mqg_pattern *p);
  * reference when p has a wildcard of that name and literal text otherwise, so topics such
  * as "$aws/things/x" can be published to. A '{' with no '}' before the next
  * '/' or '{' is literal; "{...}" holding anything but a name is an error. The template must
- * also be a usable topic: 1..65535 bytes of UTF-8, no '+' or '#' outside references. */
+ * also be a usable topic: 1..65535 bytes of UTF-8, no '+' or '#' outside references, and its
+ * literal text must pass the strict check of mqg_topic_name_fault (no control characters or
+ * non-characters); what references are replaced by is not known here. */
 int mqg_pattern_check_template(const struct mqg_pattern *p, const char *tmpl, const char **errmsg);
 
 /* Render tmpl for a topic matched by p: "{name}" / "$name" become the level matched by

@@ -5,6 +5,9 @@
  * the node, and the values of filters ending in "/#" below it (so '#' needs no node).
  * Matching walks the topic once, recursing only into '+' children: allocation-free, and its
  * stack depth is bounded by the number of '+' levels of the deepest stored filter.
+ * Each node also counts the values stored in its subtree, so that removing leaves no cost
+ * behind: the overlap search (used to build minimal subscription sets) skips empty subtrees.
+ * Nodes emptied by removal stay until the trie is destroyed.
  */
 #include "mqg_trie.h"
 
@@ -29,6 +32,7 @@ struct s_node {
     struct s_vals here;  /* filters ending at this node */
     struct s_vals hash;  /* filters ending with '#' right below this node */
     struct s_node *all;  /* next node in the trie's list of all nodes (for destroy) */
+    size_t count;        /* values here, in hash and in all nodes below */
     size_t keylen;
     char key[]; /* this level's text, not NUL-terminated */
 };
@@ -165,39 +169,92 @@ static int s_vals_push(struct s_vals *vs, void *value)
     return 0;
 }
 
+/* The node of a valid filter's last level before any '#' (created with create), or NULL;
+ * *hash tells whether the filter ends with '#'. */
+static struct s_node *s_locate(struct mqg_trie *t, const char *filter, bool create, bool *hash)
+{
+    struct s_node *n = t->root;
+    const char *f = filter;
+    *hash = false;
+    for (;;) {
+        size_t len = strcspn(f, "/");
+        if (len == 1 && f[0] == '#') {
+            *hash = true;
+            return n; /* valid filter: '#' is the last level */
+        }
+        if (len == 1 && f[0] == '+') {
+            if (!n->plus && create) {
+                n->plus = s_node_new(t, "+", 1);
+            }
+            n = n->plus;
+        } else if (create) {
+            n = s_child(t, n, f, len);
+        } else {
+            n = (struct s_node *)s_find(n, f, len);
+        }
+        if (!n || f[len] == '\0') {
+            return n; /* NULL: allocation failure, or not there */
+        }
+        f += len + 1;
+    }
+}
+
+/* Add delta to the count of every node on the path of a stored filter. */
+static void s_count_path(struct mqg_trie *t, const char *filter, int delta)
+{
+    struct s_node *n = t->root;
+    const char *f = filter;
+    for (;;) {
+        n->count += (size_t)delta;
+        size_t len = strcspn(f, "/");
+        if (len == 1 && f[0] == '#') {
+            return;
+        }
+        n = len == 1 && f[0] == '+' ? n->plus : (struct s_node *)s_find(n, f, len);
+        if (f[len] == '\0') {
+            n->count += (size_t)delta;
+            return;
+        }
+        f += len + 1;
+    }
+}
+
 int mqg_trie_add(struct mqg_trie *t, const char *filter, void *value)
 {
     if (!t || !mqg_topic_valid_filter(filter)) {
         return -EINVAL;
     }
-    struct s_node *n = t->root;
-    const char *f = filter;
-    for (;;) {
-        size_t len = strcspn(f, "/");
-        if (len == 1 && f[0] == '#') {
-            break; /* valid filter: '#' is the last level */
-        }
-        if (len == 1 && f[0] == '+') {
-            if (!n->plus) {
-                n->plus = s_node_new(t, "+", 1);
-            }
-            n = n->plus;
-        } else {
-            n = s_child(t, n, f, len);
-        }
-        if (!n) {
-            return -ENOMEM; /* nodes made so far stay, empty; destroy frees them */
-        }
-        if (f[len] == '\0') {
-            break;
-        }
-        f += len + 1;
+    bool hash;
+    struct s_node *n = s_locate(t, filter, true, &hash);
+    if (!n) {
+        return -ENOMEM; /* nodes made so far stay, empty; destroy frees them */
     }
-    int rc = s_vals_push(f[0] == '#' ? &n->hash : &n->here, value);
+    int rc = s_vals_push(hash ? &n->hash : &n->here, value);
     if (rc == 0) {
         t->size++;
+        s_count_path(t, filter, 1);
     }
     return rc;
+}
+
+int mqg_trie_remove(struct mqg_trie *t, const char *filter, void *value)
+{
+    if (!t || !mqg_topic_valid_filter(filter)) {
+        return -EINVAL;
+    }
+    bool hash;
+    struct s_node *n = s_locate(t, filter, false, &hash);
+    struct s_vals *vs = n ? (hash ? &n->hash : &n->here) : NULL;
+    for (size_t i = 0; vs && i < vs->n; i++) {
+        if (vs->v[i] == value) {
+            memmove(&vs->v[i], &vs->v[i + 1], (vs->n - i - 1) * sizeof(*vs->v));
+            vs->n--;
+            t->size--;
+            s_count_path(t, filter, -1);
+            return 0;
+        }
+    }
+    return -ENOENT;
 }
 
 static size_t s_emit(const struct s_vals *vs, mqg_trie_cb cb, void *arg)
@@ -250,6 +307,98 @@ size_t mqg_trie_match(const struct mqg_trie *t, const char *topic, mqg_trie_cb c
         }
     }
     return calls + s_walk(s_find(root, topic, len), next, cb, arg);
+}
+
+/* A first-level key starting with '$': such topics are not matched by a leading wildcard. */
+static bool s_dollar(const struct s_node *n)
+{
+    return n->keylen > 0 && n->key[0] == '$';
+}
+
+/* Every value at n and below; below the root (skip_dollar) not those under '$' levels. Loops
+ * into the fullest child and recurses into the others, so the stack depth stays below
+ * log2(values) levels. */
+static size_t s_emit_all(const struct s_node *n, bool skip_dollar, mqg_trie_cb cb, void *arg)
+{
+    size_t calls = 0;
+    while (n && n->count) {
+        calls += s_emit(&n->hash, cb, arg) + s_emit(&n->here, cb, arg);
+        const struct s_node *big = n->plus;
+        for (size_t i = 0; i < n->nkids; i++) {
+            const struct s_node *k = n->kids[i];
+            if (!k->count || (skip_dollar && s_dollar(k))) {
+                continue;
+            }
+            if (!big || k->count > big->count) {
+                if (big) {
+                    calls += s_emit_all(big, false, cb, arg);
+                }
+                big = k;
+            } else {
+                calls += s_emit_all(k, false, cb, arg);
+            }
+        }
+        n = big;
+        skip_dollar = false;
+    }
+    return calls;
+}
+
+/* n has consumed the levels of the query before q (NULL when the query is used up); root:
+ * n is the root, where the '$' rule applies; bare: the levels consumed are one empty level,
+ * so they alone are not a topic (the empty topic is invalid: "/#" and "+" do not overlap). */
+static size_t s_overlap_walk(const struct s_node *n, const char *q, bool root, bool bare,
+                             mqg_trie_cb cb, void *arg)
+{
+    size_t calls = 0;
+    while (n && n->count) {
+        /* "P/#" stored here matches P and all below: whatever the query matches from here on,
+         * except a '$' topic for the stored "#" and the empty topic */
+        if (!(root && q && q[0] == '$') && !(bare && !q)) {
+            calls += s_emit(&n->hash, cb, arg);
+        }
+        if (!q) {
+            return calls + (bare ? 0 : s_emit(&n->here, cb, arg));
+        }
+        size_t len = strcspn(q, "/");
+        const char *next = s_next_level(q, len);
+        if (len == 1 && q[0] == '#') { /* matches this level's topic and all below */
+            calls += bare ? 0 : s_emit(&n->here, cb, arg);
+            for (size_t i = 0; i < n->nkids; i++) {
+                if (!(root && s_dollar(n->kids[i]))) {
+                    calls += s_emit_all(n->kids[i], false, cb, arg);
+                }
+            }
+            return calls + s_emit_all(n->plus, false, cb, arg);
+        }
+        if (len == 1 && q[0] == '+') {
+            for (size_t i = 0; i < n->nkids; i++) {
+                const struct s_node *k = n->kids[i];
+                if (!(root && s_dollar(k))) {
+                    calls += s_overlap_walk(k, next, false, root && k->keylen == 0, cb, arg);
+                }
+            }
+            n = n->plus;
+            bare = false;
+        } else {
+            bare = root && len == 0;
+            if (!(root && q[0] == '$')) {
+                calls += s_overlap_walk(n->plus, next, false, bare, cb, arg);
+            }
+            n = s_find(n, q, len);
+        }
+        q = next;
+        root = false;
+    }
+    return calls;
+}
+
+size_t mqg_trie_overlaps(const struct mqg_trie *t, const char *filter, mqg_trie_cb cb, void *arg)
+{
+    if (!t || !cb || !mqg_topic_valid_filter(filter)) {
+        return 0;
+    }
+    return s_overlap_walk(t->root, filter, true, false, cb, arg);
 }
 
 size_t mqg_trie_size(const struct mqg_trie *t)

@@ -1,9 +1,10 @@
 /* mqg_yaml — a read-only view of one YAML document, the only module that includes <yaml.h>.
  *
- * Used by the service loader (mqg_service.c). A document is loaded whole with libyaml's
- * composer (mqg_yaml_load) and then walked through borrowed node handles that stay valid
- * until mqg_yaml_destroy(). Syntax errors and duplicate mapping keys are reported with the
- * file, 1-based line and column. No global state; not thread-safe per document.
+ * Used by the service loader (mqg_service.c). A document is read into memory and loaded whole
+ * with libyaml's composer (mqg_yaml_load, mqg_yaml_load_buffer) and then walked through borrowed
+ * node handles that stay valid until mqg_yaml_destroy(). Syntax errors and duplicate mapping keys
+ * are reported with the file, 1-based line and column. No global state; not thread-safe per
+ * document.
  */
 #ifndef MQG_YAML_H
 #define MQG_YAML_H
@@ -23,11 +24,23 @@ enum mqg_yaml_kind {
     MQG_YAML_MAPPING,
 };
 
+/* Mappings and sequences nested deeper than this (the root counts as 1) are an error. */
+#define MQG_YAML_DEPTH_MAX 64
+
 /* Load the first document of `path` into *out (free with mqg_yaml_destroy). Returns 0;
  * -ENOENT if the file does not exist, -EIO if it cannot be read; -EINVAL for a syntax error,
- * an empty file, more than one document or a duplicate mapping key; -ENOMEM. *err is filled
- * on every failure (file = path, 1-based line/column where known). */
+ * input that is not UTF-8 (UTF-16, a surrogate, a control character), an empty file, more than
+ * one document, a duplicate mapping key, collections nested deeper than MQG_YAML_DEPTH_MAX,
+ * or a tag other than a local one ("!ref", "!sub", "!x": global tags such as "!!str",
+ * "!!binary", "!<tag:...>", and the non-specific "!" are refused); -ENOMEM. *err is filled on
+ * every failure (file = path, 1-based line/column where known, the setting path for depth
+ * and tag errors). */
 int mqg_yaml_load(const char *path, struct mqg_yaml_doc **out, struct mqg_error *err);
+
+/* The same for a document in memory (buf[0..len), not NUL-terminated, not kept): `name` stands
+ * for the file in *err. Returns as mqg_yaml_load, without -ENOENT and -EIO. */
+int mqg_yaml_load_buffer(const char *name, const void *buf, size_t len, struct mqg_yaml_doc **out,
+                         struct mqg_error *err);
 
 /* NULL-safe; clears *doc. Every node handle of the document becomes invalid. */
 void mqg_yaml_destroy(struct mqg_yaml_doc **doc);
@@ -45,7 +58,7 @@ const char *mqg_yaml_kind_name(const struct mqg_yaml_node *n);
 const char *mqg_yaml_tag(const struct mqg_yaml_node *n);
 
 /* The tag if it is a local tag written by the user ("!ref", "!sub", "!merge", ...), else NULL
- * (untagged nodes and "!!type" tags). The bare non-specific tag "!" also gives NULL. */
+ * (untagged nodes; a loaded document holds no other tags). */
 const char *mqg_yaml_local_tag(const struct mqg_yaml_node *n);
 
 /* Scalar text (NUL-terminated; *len, if not NULL, gets the byte length, which may differ

@@ -7,6 +7,10 @@
  * is queued in `to_broker` and published with at most max_inflight outstanding; an item
  * leaves the queue only when paho reports it done (QoS 0 written, QoS 1/2 acknowledged), so
  * a lost connection re-publishes what was not confirmed, in order, after reconnecting.
+ * Messages that can never be delivered are dropped alone, counted and logged at a bounded
+ * rate (mqg_ratelog): from the broker, a topic that is not a valid topic name (the router
+ * would refuse the whole batch holding it); towards the broker, a topic the broker would
+ * close the connection for, or a packet too large for MQTT or for the broker.
  * Reconnects use backoff with jitter from reconnectPeriod; each state change is logged once.
  */
 #include "connector.h"
@@ -26,8 +30,11 @@
 #include "mqg_fifo.h"
 #include "mqg_log.h"
 #include "mqg_proc.h"
+#include "mqg_ratelog.h"
 #include "mqg_subs.h"
+#include "mqg_topic.h"
 #include "mqtt_link.h"
+#include "pubcheck.h"
 #include "queue.h"
 
 #define C_HELLO_MS 500
@@ -43,6 +50,13 @@
 #define C_COALESCE_BUSY_EVENTS 2
 /* QoS 0 publishes report their completion only every this many (see s_on_pub_result). */
 #define C_QOS0_NOTIFY 32
+/* Messages dropped for what they are (bad topic, too large): the first of a series is logged
+ * at WARN, then one summary per this interval. */
+#define C_REPORT_MS 60000
+/* A connection that ends sooner than this after its CONNACK counts as a failed attempt: the
+ * reconnect delay keeps growing, and repeats are logged at DEBUG (a broker that accepts and
+ * then drops us at once must not be retried at the base delay, three log lines each time). */
+#define C_STABLE_MS 10000
 
 enum c_state { C_DOWN, C_CONNECTING, C_SUBSCRIBING, C_UP };
 static const char *const s_state_names[] = {"down", "connecting", "subscribing", "up"};
@@ -57,7 +71,13 @@ struct connector {
     enum c_state state;
     struct mqg_backoff backoff;
     int64_t reconnect_at; /* when C_DOWN: next attempt */
-    int failures;         /* failed attempts since the last success */
+    int failures;         /* failed attempts (and short-lived connections) since the last
+                           * connection that lasted C_STABLE_MS */
+    int short_lived;      /* connections in a row that ended within C_STABLE_MS */
+    bool again;           /* the last attempt ended in such a connection (no connect failed
+                           * since): its successor is logged at DEBUG */
+    int64_t up_at;        /* when the current connection came up; 0 when there is none */
+    bool settled;         /* the current connection has lasted C_STABLE_MS */
     bool was_up;          /* connected at least once */
     uint8_t gen;          /* connection generation, tags publishes */
     bool router_ready;
@@ -70,8 +90,12 @@ struct connector {
     int inflight;
     uint64_t seq;             /* header sequence numbers towards the router */
     int64_t link_quiet_until; /* us: paho events are not looked at before */
+    uint32_t max_packet;      /* the broker's Maximum Packet Size (MQTT 5), 0 = none */
     uint64_t n_in, n_out, n_dropped, n_malformed;
     uint64_t n_dropped_in, n_dropped_out; /* queue overflows, each direction */
+    /* dropped for what they are, each counted in .total: from the broker with an invalid
+     * topic; to the broker with a topic it would refuse, or too large */
+    struct mqg_ratelog invalid, badtopic, toolarge;
 };
 
 /* ---- towards the router ---- */
@@ -113,10 +137,83 @@ static bool s_count_drops(struct connector *c, uint64_t *kind, uint64_t n)
     return before == 0 || before / 10000 != *kind / 10000;
 }
 
+/* A topic for a log line: printable ASCII as it is, other bytes as \xNN; at most 48 bytes of
+ * it (then "..."). out needs 4 * 48 + 4 bytes. */
+#define C_SHOWN_MAX 48
+static const char *s_shown(const char *topic, size_t len, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < len && i < C_SHOWN_MAX; i++) {
+        unsigned char b = (unsigned char)topic[i];
+        if (b >= 0x20 && b < 0x7f && b != '\\') {
+            out[o++] = (char)b;
+        } else {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[b >> 4];
+            out[o++] = hex[b & 15];
+        }
+    }
+    if (len > C_SHOWN_MAX) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Level for one more message dropped for what it is: WARN for the first of a series, DEBUG
+ * for those a summary counts later (s_report). Call once per message (mqg_log evaluates its
+ * level twice). */
+static int s_drop_level(struct connector *c, struct mqg_ratelog *rl)
+{
+    c->n_dropped++;
+    return mqg_ratelog_hit(rl, mqg_now_ms()) ? MQG_LOG_WARN : MQG_LOG_DEBUG;
+}
+
+/* The summaries that are due (see C_REPORT_MS). */
+static void s_report(struct connector *c, int64_t now)
+{
+    uint64_t n;
+    if ((n = mqg_ratelog_summary(&c->invalid, now)) > 0) {
+        log_warn("IN-BAD-TOPIC",
+                 "%llu more messages from the broker dropped in the last %d s for their "
+                 "topics (%llu in all)",
+                 (unsigned long long)n, C_REPORT_MS / 1000, (unsigned long long)c->invalid.total);
+    }
+    if ((n = mqg_ratelog_summary(&c->badtopic, now)) > 0) {
+        log_warn("PUB-BAD-TOPIC",
+                 "%llu more messages for the broker dropped in the last %d s for their topics "
+                 "(%llu in all)",
+                 (unsigned long long)n, C_REPORT_MS / 1000, (unsigned long long)c->badtopic.total);
+    }
+    if ((n = mqg_ratelog_summary(&c->toolarge, now)) > 0) {
+        log_warn("PUB-TOO-LARGE",
+                 "%llu more messages for the broker dropped in the last %d s as too large "
+                 "(%llu in all)",
+                 (unsigned long long)n, C_REPORT_MS / 1000, (unsigned long long)c->toolarge.total);
+    }
+}
+
 /* A message from the broker: queued, and sent with the others of this turn (s_flush_router)
- * unless the startup buffer holds it. */
+ * unless the startup buffer holds it. One whose topic is not a valid topic name (a broken or
+ * hostile broker) is dropped here, alone: the router would refuse the whole batch with it. */
 static void s_on_broker_message(struct connector *c, struct link_ev *ev)
 {
+    size_t at;
+    const char *why = mqg_topic_name_fault(ev->topic, ev->topic_len, false, &at);
+    if (why) {
+        char shown[4 * C_SHOWN_MAX + 4];
+        int level = s_drop_level(c, &c->invalid);
+        mqg_log(level, "IN-BAD-TOPIC",
+                "message from the broker dropped: its topic %s, at byte %zu of '%s' (%zu bytes); "
+                "counted as invalid, more are summarised every %d s",
+                why, at, s_shown(ev->topic, ev->topic_len, shown), ev->topic_len,
+                C_REPORT_MS / 1000);
+        return;
+    }
+
     struct mqg_wire_rec rec = {.flags = ev->retain ? MQG_WIRE_F_RETAIN : 0,
                                .qos = (uint8_t)ev->qos,
                                .topic = ev->topic,
@@ -185,6 +282,23 @@ static void s_pump(struct connector *c)
         }
         if (it->state != CQ_UNSENT) {
             c->cursor++;
+            continue;
+        }
+        uint64_t size;
+        enum pc_size sz = pc_size_check(c->conn->protocol_version, it->topic_len, it->payload_len,
+                                        it->qos, c->max_packet, &size);
+        if (sz != PC_SIZE_OK) { /* the broker would close the connection for it */
+            int level = s_drop_level(c, &c->toolarge);
+            mqg_log(level, "PUB-TOO-LARGE",
+                    "message to '%s' dropped: its PUBLISH packet of %llu bytes is larger than %s "
+                    "(%llu bytes); counted as toolarge, more are summarised every %d s",
+                    it->topic, (unsigned long long)size,
+                    sz == PC_SIZE_MQTT ? "MQTT allows" : "the broker's maximum packet size",
+                    sz == PC_SIZE_MQTT ? (unsigned long long)PC_MAX_REMAINING + 5
+                                       : (unsigned long long)c->max_packet,
+                    C_REPORT_MS / 1000);
+            it->state = CQ_DONE;
+            s_pop_done(c);
             continue;
         }
         /* QoS 0: one completion per C_QOS0_NOTIFY messages, and for the last one of a round */
@@ -290,6 +404,19 @@ static bool s_bus_paused(const struct connector *c)
 
 static void s_on_router_data(struct connector *c, const struct mqg_wire_rec *rec)
 {
+    /* a topic the broker would close the connection for (a control character or a
+     * non-character, e.g. from a named wildcard): never sent, dropped alone */
+    size_t at;
+    const char *why = mqg_topic_name_fault(rec->topic, rec->topic_len, true, &at);
+    if (why) {
+        char shown[4 * C_SHOWN_MAX + 4];
+        int level = s_drop_level(c, &c->badtopic);
+        mqg_log(level, "PUB-BAD-TOPIC",
+                "message for the broker dropped: its topic %s, at byte %zu of '%s', which "
+                "brokers refuse; counted as badtopic, more are summarised every %d s",
+                why, at, s_shown(rec->topic, rec->topic_len, shown), C_REPORT_MS / 1000);
+        return;
+    }
     /* connected: nothing is dropped; the queue may overshoot by the one batch being read */
     bool keep_all = c->state >= C_SUBSCRIBING;
     struct cq *q = &c->to_broker;
@@ -334,18 +461,23 @@ static void s_connect(struct connector *c)
     mqtt_link_connect(c->link); /* failure arrives as an event */
 }
 
-static void s_on_connected(struct connector *c, struct link_ev *ev)
+static void s_on_connected(struct connector *c, struct link_ev *ev, int64_t now)
 {
-    if (c->failures > 0) {
+    if (c->again) { /* the last one ended at once: wait and see (s_check_settled) */
+        log_debug("CONN-UP", "connected to %s again (%d connections ended within %d s)%s",
+                  c->conn->uri, c->short_lived, C_STABLE_MS / 1000,
+                  ev->session_present ? " (session resumed)" : "");
+    } else if (c->failures > 0) {
         log_notice("CONN-UP", "connected to %s after %d failed attempts%s", c->conn->uri,
                    c->failures, ev->session_present ? " (session resumed)" : "");
     } else {
         log_notice("CONN-UP", "connected to %s%s", c->conn->uri,
                    ev->session_present ? " (session resumed)" : "");
     }
-    c->failures = 0;
+    c->up_at = now;
+    c->settled = false; /* the backoff restarts from its base once it has lasted */
+    c->max_packet = ev->max_packet;
     c->was_up = true;
-    mqg_backoff_reset(&c->backoff);
     if (!c->router_ready && !c->holding) {
         c->holding = true;
         c->hold_until = mqg_now_ms() + c->conn->buffer_window_ms;
@@ -354,9 +486,28 @@ static void s_on_connected(struct connector *c, struct link_ev *ev)
     mqtt_link_subscribe(c->link, c->subs, c->n_subs);
 }
 
+/* The connection has lasted C_STABLE_MS: a success, the backoff starts over; after a series
+ * of short-lived ones this is the recovery, at NOTICE. */
+static void s_check_settled(struct connector *c, int64_t now)
+{
+    if (c->state < C_SUBSCRIBING || c->settled || now - c->up_at < C_STABLE_MS) {
+        return;
+    }
+    if (c->short_lived > 0) {
+        log_notice("CONN-UP", "connection to %s up for %d s, after %d that ended sooner",
+                   c->conn->uri, C_STABLE_MS / 1000, c->short_lived);
+    }
+    c->settled = true;
+    c->short_lived = 0;
+    c->again = false;
+    c->failures = 0;
+    mqg_backoff_reset(&c->backoff);
+}
+
 static void s_on_connect_failed(struct connector *c, struct link_ev *ev, int64_t now)
 {
     c->failures++;
+    c->again = false; /* the next success is a recovery again, at NOTICE */
     s_schedule_reconnect(c, now);
     const char *why = ev->rc ? mqtt_link_strerror(ev->rc) : "connection failed";
     if (c->failures == 1) {
@@ -370,11 +521,31 @@ static void s_on_connect_failed(struct connector *c, struct link_ev *ev, int64_t
 
 static void s_on_lost(struct connector *c, struct link_ev *ev, int64_t now)
 {
-    log_warn("CONN-LOST", "connection to %s lost: %s; %zu messages wait for it", c->conn->uri,
-             ev->text[0] ? ev->text : "unknown cause", c->to_broker.count);
+    int64_t lasted = c->up_at ? now - c->up_at : 0;
+    bool short_lived = c->up_at && !c->settled;
+    const char *why = ev->text[0] ? ev->text : "unknown cause";
     s_rewind(c);
-    c->failures = 1; /* so the next success is logged as a recovery */
+    c->up_at = 0;
+    c->failures++; /* so the next success is logged as a recovery */
     s_schedule_reconnect(c, now);
+    if (!short_lived) {
+        log_warn("CONN-LOST", "connection to %s lost: %s; %zu messages wait for it", c->conn->uri,
+                 why, c->to_broker.count);
+        return;
+    }
+    c->again = true;
+    if (++c->short_lived == 1) {
+        log_warn("CONN-LOST",
+                 "connection to %s lost %lld ms after it came up: %s; %zu messages wait for it; "
+                 "counts as a failed attempt (retrying with backoff, repeats logged at debug)",
+                 c->conn->uri, (long long)lasted, why, c->to_broker.count);
+    } else {
+        log_debug("CONN-LOST",
+                  "connection to %s lost again %lld ms after it came up: %s; %d in a row, next "
+                  "attempt in %lld ms",
+                  c->conn->uri, (long long)lasted, why, c->short_lived,
+                  (long long)(c->reconnect_at - now));
+    }
 }
 
 /* Handle what paho reported; returns the number of events. */
@@ -391,7 +562,7 @@ static int s_on_link_events(struct connector *c)
             s_on_broker_message(c, ev);
             break;
         case LEV_CONNECTED:
-            s_on_connected(c, ev);
+            s_on_connected(c, ev, now);
             break;
         case LEV_CONNECT_FAILED:
             if (c->state == C_CONNECTING) {
@@ -408,19 +579,27 @@ static int s_on_link_events(struct connector *c)
         case LEV_SUB_OK:
             if (c->state == C_SUBSCRIBING) {
                 c->state = C_UP;
+                /* while connections end at once, each would say the same again */
+                bool quiet = c->again;
                 if (ev->rc > 0) {
-                    log_warn("SUB-REFUSED", "the broker refused %d of %zu subscriptions", ev->rc,
-                             c->n_subs);
+                    mqg_log(quiet ? MQG_LOG_DEBUG : MQG_LOG_WARN, "SUB-REFUSED",
+                            "the broker refused %d of %zu subscriptions", ev->rc, c->n_subs);
                 } else if (c->n_subs) {
-                    log_info("SUBSCRIBED", "subscribed %zu filters", c->n_subs);
+                    mqg_log(quiet ? MQG_LOG_DEBUG : MQG_LOG_INFO, "SUBSCRIBED",
+                            "subscribed %zu filters", c->n_subs);
                 }
             }
             break;
         case LEV_SUB_FAIL:
             if (c->state == C_SUBSCRIBING) {
                 c->state = C_UP;
-                log_warn("SUB-FAIL", "subscribing failed: %s (code %d)",
-                         ev->text[0] ? ev->text : "error", ev->rc);
+                if (ev->rc == -ENOTCONN) { /* CONN-LOST says it; subscribed again after it */
+                    log_debug("SUB-FAIL", "subscribing failed: the connection was lost");
+                } else {
+                    mqg_log(c->again ? MQG_LOG_DEBUG : MQG_LOG_WARN, "SUB-FAIL",
+                            "subscribing failed: %s (code %d)", ev->text[0] ? ev->text : "error",
+                            ev->rc);
+                }
             }
             break;
         }
@@ -464,10 +643,12 @@ static void s_status(const struct connector *c, char *buf, size_t cap)
 {
     snprintf(buf, cap,
              "state=%s in=%llu out=%llu dropped=%llu malformed=%llu queued=%zu "
-             "buffered=%zu inflight=%d",
+             "buffered=%zu inflight=%d invalid=%llu badtopic=%llu toolarge=%llu",
              s_state_names[c->state], (unsigned long long)c->n_in, (unsigned long long)c->n_out,
              (unsigned long long)c->n_dropped, (unsigned long long)c->n_malformed,
-             c->to_broker.count, c->to_router.count, c->inflight);
+             c->to_broker.count, c->to_router.count, c->inflight,
+             (unsigned long long)c->invalid.total, (unsigned long long)c->badtopic.total,
+             (unsigned long long)c->toolarge.total);
 }
 
 static int s_timeout(struct connector *c, int64_t now, int timeout)
@@ -478,6 +659,10 @@ static int s_timeout(struct connector *c, int64_t now, int timeout)
     }
     if (c->holding) {
         int64_t d = c->hold_until - now;
+        timeout = d < timeout ? (int)(d < 0 ? 0 : d) : timeout;
+    }
+    if (c->state >= C_SUBSCRIBING && !c->settled) {
+        int64_t d = c->up_at + C_STABLE_MS - now;
         timeout = d < timeout ? (int)(d < 0 ? 0 : d) : timeout;
     }
     if (!c->router_ready && timeout > C_HELLO_MS) {
@@ -494,6 +679,7 @@ static void s_timers(struct connector *c, int64_t now)
     if (c->state == C_DOWN && now >= c->reconnect_at) {
         s_connect(c);
     }
+    s_check_settled(c, now);
     if (c->holding && now >= c->hold_until) {
         s_release(c, "messageBufferWindowMs passed");
     }
@@ -501,6 +687,13 @@ static void s_timers(struct connector *c, int64_t now)
         mqg_bus_send_ctl(c->bus, NULL, 0, MQG_MSG_HELLO);
         c->hello_at = now + C_HELLO_MS;
     }
+    s_report(c, now);
+}
+
+/* Long set-up work keeps the heartbeat going (mqg_child_progress). */
+static void s_progress(void *child)
+{
+    mqg_child_progress(child);
 }
 
 static int s_setup(struct connector *c)
@@ -512,7 +705,7 @@ static int s_setup(struct connector *c)
         return MQG_EXIT_CONFIG;
     }
     c->conn = &m->conns[idx];
-    int rc = mqg_subs_for_conn(m, idx, &c->subs, &c->n_subs);
+    int rc = mqg_subs_for_conn_progress(m, idx, s_progress, &c->child, &c->subs, &c->n_subs);
     if (rc != 0) {
         log_error("SUBS-BAD", "cannot build the subscriptions of '%s': %s", c->child.key,
                   strerror(-rc));
@@ -523,6 +716,9 @@ static int s_setup(struct connector *c)
                                      : (size_t)c->conn->max_buffered);
     cq_init(&c->to_broker, (size_t)c->child.queue_max);
     c->to_broker.max_bytes = c->child.queue_max_bytes;
+    mqg_ratelog_init(&c->invalid, C_REPORT_MS);
+    mqg_ratelog_init(&c->badtopic, C_REPORT_MS);
+    mqg_ratelog_init(&c->toolarge, C_REPORT_MS);
     /* first retry after reconnectPeriod, then growing with jitter up to 60 s (or
      * reconnectPeriod, when that is longer) */
     uint32_t base =

@@ -237,6 +237,15 @@ static void s_on_connect5(void *ctx, MQTTAsync_successData5 *d)
     if (ev) {
         ev->kind = LEV_CONNECTED;
         ev->session_present = d ? d->alt.connect.sessionPresent != 0 : false;
+        /* the CONNACK's properties: a publish larger than the broker's Maximum Packet Size
+         * makes it close the connection (read here, not through paho's getters, which
+         * mqgate's paho module does not export) */
+        for (int i = 0; d && i < d->properties.count; i++) {
+            const MQTTProperty *p = &d->properties.array[i];
+            if (p->identifier == MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE) {
+                ev->max_packet = p->value.integer4;
+            }
+        }
         s_push(ctx, ev);
     }
 }
@@ -302,14 +311,22 @@ static void s_on_sub5(void *ctx, MQTTAsync_successData5 *d)
     s_push_simple(ctx, LEV_SUB_OK, refused, 0, NULL);
 }
 
+/* A subscribe that failed because the connection went away first: -ENOTCONN. */
+static int s_sub_fail_rc(int code)
+{
+    return code == MQTTASYNC_OPERATION_INCOMPLETE || code == MQTTASYNC_DISCONNECTED ? -ENOTCONN
+                                                                                    : code;
+}
+
 static void s_on_sub_fail(void *ctx, MQTTAsync_failureData *d)
 {
-    s_push_simple(ctx, LEV_SUB_FAIL, d ? d->code : -1, 0, d && d->message ? d->message : NULL);
+    s_push_simple(ctx, LEV_SUB_FAIL, d ? s_sub_fail_rc(d->code) : -1, 0,
+                  d && d->message ? d->message : NULL);
 }
 
 static void s_on_sub_fail5(void *ctx, MQTTAsync_failureData5 *d)
 {
-    int rc = d ? (d->reasonCode ? (int)d->reasonCode : d->code) : -1;
+    int rc = d ? (d->reasonCode ? (int)d->reasonCode : s_sub_fail_rc(d->code)) : -1;
     s_push_simple(ctx, LEV_SUB_FAIL, rc, 0, d && d->message ? d->message : NULL);
 }
 

@@ -23,7 +23,7 @@ enum link_ev_kind {
     LEV_PUB_OK,         /* publish `tag` done (QoS 0: written; QoS 1/2: acknowledged) */
     LEV_PUB_FAIL,       /* publish `tag` failed: rc */
     LEV_SUB_OK,         /* subscribe done; rc = number of filters the broker refused */
-    LEV_SUB_FAIL,       /* subscribe failed: rc, text */
+    LEV_SUB_FAIL,       /* subscribe failed: rc (-ENOTCONN: the connection went first), text */
 };
 
 struct link_ev {
@@ -32,7 +32,8 @@ struct link_ev {
     int rc;
     uint64_t tag;
     bool session_present;
-    char text[160]; /* reason, for failures */
+    uint32_t max_packet; /* LEV_CONNECTED, MQTT 5: the broker's Maximum Packet Size, 0 = none */
+    char text[160];      /* reason, for failures */
     char *topic;    /* LEV_MSG: NUL-terminated, inside this allocation */
     size_t topic_len;
     void *payload; /* LEV_MSG: inside this allocation */

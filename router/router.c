@@ -126,6 +126,9 @@ static int s_build(struct router *r)
     for (size_t i = 0; i < m->n_routes; i++) {
         const struct mqg_route *def = &m->routes[i];
         struct r_route *rr = &r->routes[i];
+        if (i % 256 == 0) {
+            mqg_child_progress(&r->child); /* many routes: keep the heartbeat going */
+        }
         rr->def = def;
         bool placeholders = strchr(def->target.topic, '{') || strchr(def->target.topic, '$');
         for (size_t s = 0; s < def->n_sources; s++) {

@@ -18,6 +18,7 @@
 #include "mqg_service.h"
 #include "mqg_settings.h"
 #include "mqg_subs.h"
+#include "mqg_text.h"
 #include "supervisor.h"
 
 struct cli {
@@ -233,7 +234,9 @@ static void s_print_subscriptions(const struct mqg_model *m)
         }
         printf("  %s:%s\n", m->conns[i].key, n ? "" : " (none)");
         for (size_t k = 0; k < n; k++) {
-            printf("    %s (qos %d)\n", subs[k].filter, subs[k].qos);
+            printf("    ");
+            mqg_text_fput(subs[k].filter, stdout);
+            printf(" (qos %d)\n", subs[k].qos);
         }
         mqg_subs_free(subs, n);
     }

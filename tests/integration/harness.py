@@ -3,12 +3,14 @@
 Everything binds to 127.0.0.1 on free ports, lives in a temporary directory, and is stopped
 by the test's cleanup (and, as a last resort, at interpreter exit) even when a test fails.
 Every wait is bounded. Needs /usr/sbin/mosquitto and python3-paho-mqtt (Debian packages).
+FakeBroker plays a broken or hostile broker where a real one would not misbehave.
 """
 import atexit
 import os
 import queue
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -368,6 +370,12 @@ class GatewayTest(unittest.TestCase):
             except Exception:
                 pass
 
+    def fake_broker(self, **kw):
+        """A FakeBroker (see there), stopped at cleanup."""
+        fb = FakeBroker(**kw)
+        self.addCleanup(fb.stop)
+        return fb
+
     def client(self, broker, subs=(), **kw):
         c = Client(self.b[broker].port if isinstance(broker, str) else broker, subs, **kw)
         self.clients.append(c)
@@ -460,3 +468,177 @@ def bridge_service(src_topic="factory/line1/temperature", dst_topic="cloud/line1
                    qos=1, retain="false"):
     return BRIDGE % {"src_topic": src_topic, "dst_topic": dst_topic, "qos": qos,
                      "retain": retain}
+
+
+def mqtt_varint(n):
+    out = bytearray()
+    while True:
+        b = n % 128
+        n //= 128
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def mqtt_publish(topic, payload, qos=0, pid=0, v5=False):
+    """A PUBLISH packet; topic is bytes, sent as given (valid or not)."""
+    body = struct.pack(">H", len(topic)) + topic
+    if qos:
+        body += struct.pack(">H", pid)
+    if v5:
+        body += b"\x00"  # no properties
+    body += payload
+    return bytes([0x30 | (qos << 1)]) + mqtt_varint(len(body)) + body
+
+
+class FakeBroker:
+    """A minimal MQTT broker on a free loopback port that plays a broken or hostile broker.
+
+    It answers CONNECT with CONNACK (MQTT 3.1.1 or 5, as asked), SUBSCRIBE with SUBACK (granting
+    what was asked), PINGREQ, and acknowledges QoS 1 publishes. After the SUBACK it sends
+    burst(v5) (bytes, e.g. mqtt_publish() packets) in one sendall. With close_after_connack it
+    closes every connection right after its CONNACK. Records the time of every CONNECT, of every
+    accepted connection and of every close after a CONNACK, and the packet ids of the PUBACKs
+    it got. stop() ends it (GatewayTest.fake_broker adds that to the cleanup)."""
+
+    def __init__(self, burst=None, close_after_connack=False):
+        self.burst = burst
+        self.close_after_connack = close_after_connack
+        self.connects = []  # time.monotonic() of each CONNECT
+        self.accepts = []  # ... of each accepted connection
+        self.closes = []  # ... of each close right after a CONNACK
+        self.pubacks = []
+        self.lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = threading.Event()
+        self.conns = []
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def connect_times(self):
+        with self.lock:
+            return list(self.connects)
+
+    def reconnect_delays(self):
+        """Seconds from each close after a CONNACK to the next connection accepted: the
+        client's pause before it tried again."""
+        with self.lock:
+            return [a - c for c, a in zip(self.closes, self.accepts[1:])]
+
+    def acked(self):
+        with self.lock:
+            return list(self.pubacks)
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(5)
+        self.sock.close()
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    def _accept(self):
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with self.lock:
+                self.accepts.append(time.monotonic())
+            conn.settimeout(0.1)
+            self.conns.append(conn)
+            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def _read(self, conn, buf, n):
+        while len(buf) < n:
+            if self.stopping.is_set():
+                return None
+            try:
+                chunk = conn.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            buf += chunk
+        return buf
+
+    def _packets(self, conn):
+        """Yield (first byte, body) of each packet the client sends, until it closes."""
+        buf = b""
+        while True:
+            buf = self._read(conn, buf, 2)
+            if buf is None:
+                return
+            n, shift, i = 0, 0, 1
+            while True:
+                buf = self._read(conn, buf, i + 1)
+                if buf is None:
+                    return
+                n += (buf[i] & 0x7F) << shift
+                shift += 7
+                i += 1
+                if not buf[i - 1] & 0x80:
+                    break
+            buf = self._read(conn, buf, i + n)
+            if buf is None:
+                return
+            yield buf[0], buf[i:i + n]
+            buf = buf[i + n:]
+
+    def _serve(self, conn):
+        v5 = False
+        try:
+            for first, body in self._packets(conn):
+                kind = first >> 4
+                if kind == 1:  # CONNECT: name (2 + 4 bytes), level
+                    v5 = body[6] == 5
+                    with self.lock:
+                        self.connects.append(time.monotonic())
+                    conn.sendall(b"\x20\x03\x00\x00\x00" if v5 else b"\x20\x02\x00\x00")
+                    if self.close_after_connack:
+                        conn.shutdown(socket.SHUT_RDWR)
+                        with self.lock:
+                            self.closes.append(time.monotonic())
+                        return
+                elif kind == 8:  # SUBSCRIBE: packet id, [properties], (filter, options)*
+                    pid, off = body[:2], 2
+                    if v5:
+                        off += 1 + body[2]  # short property lengths only
+                    granted = b""
+                    while off < len(body):
+                        flen = struct.unpack(">H", body[off:off + 2])[0]
+                        granted += bytes([body[off + 2 + flen] & 3])
+                        off += 3 + flen
+                    ack = pid + (b"\x00" if v5 else b"") + granted
+                    conn.sendall(b"\x90" + mqtt_varint(len(ack)) + ack)
+                    if self.burst:
+                        conn.sendall(self.burst(v5))
+                elif kind == 4:  # PUBACK
+                    with self.lock:
+                        self.pubacks.append(struct.unpack(">H", body[:2])[0])
+                elif kind == 3 and (first >> 1) & 3:  # PUBLISH QoS 1/2 from the client
+                    tlen = struct.unpack(">H", body[:2])[0]
+                    conn.sendall(b"\x40\x02" + body[2 + tlen:4 + tlen])
+                elif kind == 12:  # PINGREQ
+                    conn.sendall(b"\xd0\x00")
+                elif kind == 14:  # DISCONNECT
+                    return
+        except OSError:
+            pass
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass

@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import unittest
 
 from harness import BIN, SRC, run_mqgate, processes_named
@@ -113,6 +114,69 @@ class ConfigTest(unittest.TestCase):
         path = self.write(GOOD.replace("      subscribe:\n        topic: a/b\n", ""))
         self.assert_config_error([path], None, None, "resources.ep.properties",
                                  also="subscribe|write")
+
+    def test_empty_endpoint_reference(self):
+        """issue 8, item 2: `endpoint:` with no value crashed check and run (exit 139)"""
+        for value in ("", " ~", " null"):
+            for side, other in (("publish", "subscribe"), ("subscribe", "publish")):
+                text = GOOD + (
+                    "  m:\n    type: Cybus::Mapping\n    properties:\n      mappings:\n"
+                    "        - %s:\n            endpoint:%s\n"
+                    "          %s:\n            topic: x/y\n" % (side, value, other))
+                path = self.write(text)
+                self.assert_config_error(
+                    [path], 27, 13, "resources.m.properties.mappings[0].%s.endpoint" % side,
+                    also=r"endpoint is empty; expected endpoint: !ref <(write )?endpoint id>")
+
+    def test_write_topic_a_broker_would_refuse(self):
+        """issue 8, item 5: a write topic with U+0001 or U+FFFE passed check, and the broker
+        then disconnected the connector"""
+        for topic, why, pos in (('"cmd/\\x01"', "a control character", 5),
+                                ('"cmd\\uFFFE"', "a Unicode non-character", 4)):
+            path = self.write(GOOD.replace("      subscribe:\n        topic: a/b\n",
+                                           "      write:\n        topic: %s\n" % topic))
+            self.assert_config_error(
+                [path], 21, 16, "resources.ep.properties.write.topic",
+                also=r"is not a valid topic to write to: it contains %s \(character %d\)"
+                % (why, pos))
+
+    def test_check_escapes_control_characters(self):
+        """issue 8, item 9: check printed raw control characters from the input"""
+        path = self.write(GOOD.replace("topic: a/b", 'topic: "a/\\e[2J\\x01"').replace(
+            "name: Config Test", 'name: "Config\\tTest"'))
+        rc, out, err = run_mqgate(["check", path])
+        self.assertEqual(rc, 0, err)
+        self.assertIn('"Config\\tTest"', out)
+        self.assertIn("subscribe a/\\x1b[2J\\x01 qos 0", out)
+        self.assertIn("\n    a/\\x1b[2J\\x01 (qos 0)\n", out)  # broker subscriptions
+        self.assertIsNone(re.search(r"[\x00-\x08\x0b-\x1f\x7f]", out), out)
+        # an error naming a key with a newline stays on one line
+        path = self.write(GOOD.replace("        port: !ref port\n",
+                                       '        "po\\nrt": 1\n'))
+        msg = self.assert_config_error([path], 14, 9, "resources.conn.properties.connection.po\\nrt",
+                                       also=r"unknown property 'po\\nrt'")
+        self.assertNotIn("\x1b", msg)
+
+    def test_deep_nesting_and_sub_expansion_fail_fast(self):
+        """issue 8, item 9: 100,000 nested flow levels took 45-99 s, and a 1 KB file of nested
+        !sub took 33-44 s and 1 GB, before their errors"""
+        deep = self.write(GOOD + "definitions:\n  d: " + "{a: " * 100000 + "1" + "}" * 100000
+                          + "\n", "deep.yml")
+        subs = ["definitions:\n  d0: xx\n"]
+        for i in range(1, 8):
+            subs.append("  d%d: !sub '%s'\n" % (i, "${d%d}" % (i - 1) * 16))
+        bomb = self.write(GOOD.replace("host: 127.0.0.1", "host: !ref d7") + "".join(subs),
+                          "bomb.yml")
+        for path, setting, also in (
+                (deep, "definitions.d.a.a.a", r"nested more than 64 levels deep"),
+                (bomb, "resources.conn.properties.connection.host",
+                 r"more than 100000 substitutions .* \(from definition 'd7'\)")):
+            start = time.monotonic()
+            rc, out, err = run_mqgate(["check", path])
+            self.assertEqual(rc, 78, err)
+            self.assertLess(time.monotonic() - start, 5.0)
+            self.assertIn(setting, err)
+            self.assertRegex(err, also)
 
     def test_bad_port(self):
         path = self.write(GOOD.replace("port: !ref port", "port: 70000"))

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -190,6 +191,31 @@ static void test_missing_file(void **state)
     s_free(&l);
 }
 
+/* The loader over text in memory (the fuzzer's entry): same model, same errors. */
+static void test_load_buffer(void **state)
+{
+    static const char text[] = "metadata:\n  name: Buf\nresources:\n  c:\n"
+                               "    type: Cybus::Connection\n    properties:\n"
+                               "      protocol: Mqtt\n      connection:\n        host: h\n";
+    struct load l;
+    memset(&l, 0, sizeof(l));
+    mqg_model_init(&l.m);
+    l.rc = mqg_service_load_buffer(&l.m, "mem.yml", text, sizeof(text) - 1, NULL, 0, NULL, &l.err);
+    assert_int_equal(l.rc, 0);
+    assert_string_equal(l.m.services[0].file, "mem.yml");
+    assert_string_equal(l.m.conns[0].key, "buf/c");
+    /* not NUL-terminated: the length counts, the byte after it is never read */
+    l.rc =
+        mqg_service_load_buffer(&l.m, "mem2.yml", text, sizeof(text) - 3, NULL, 0, "other", &l.err);
+    s_assert_error(&l, 8, 7, "resources.c.properties.connection.host", "host is missing");
+    s_free(&l);
+    mqg_model_init(&l.m);
+    l.rc = mqg_service_load_buffer(&l.m, "empty.yml", "", 0, NULL, 0, NULL, &l.err);
+    s_assert_error(&l, 0, 0, "", "the file holds no YAML document");
+    assert_string_equal(l.err.file, "empty.yml");
+    s_free(&l);
+}
+
 /* ---- !ref, !sub, definitions ----------------------------------------------------------- */
 
 static void test_refs_subs_definitions(void **state)
@@ -330,6 +356,82 @@ static void test_reference_errors(void **state)
         {"definitions:\n  c: 1\n" HDR CONN, 6, 3, "resources.c", "also the name of a definition"},
     };
     s_run_cases(cases, N_ELEMS(cases));
+}
+
+/* definitions d0..d4 (d1 = 16 x d0 ... d3 = 256 KiB, d4 = 4 x d3 = 1 MiB exactly), d5 = d4
+ * plus one byte; then the header, a connection per name in `users` with username: !ref it. */
+static char *s_expansion_text(const char *users[], size_t n)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    fprintf(f, "definitions:\n  d0: '%064d'\n", 0);
+    for (int i = 1; i <= 3; i++) {
+        fprintf(f, "  d%d: !sub '", i);
+        for (int k = 0; k < 16; k++) {
+            fprintf(f, "${d%d}", i - 1);
+        }
+        fprintf(f, "'\n");
+    }
+    fprintf(f, "  d4: !sub '${d3}${d3}${d3}${d3}'\n  d5: !sub '${d4}x'\n" HDR);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f,
+                "  c%zu:\n    type: Cybus::Connection\n    properties:\n      protocol: Mqtt\n"
+                "      connection:\n        host: h\n        username: !ref %s\n",
+                i, users[i]);
+    }
+    fclose(f);
+    return text;
+}
+
+/* !sub expansion is bounded: 1 MiB per value, 16 MiB of text and 100,000 substitutions per
+ * file, nested !sub counted each time (issue 8, item 9: a 1.4 KB file took 590 MB and 8 s). */
+static void test_expansion_limits(void **state)
+{
+    struct load l;
+    const char *one_mib[] = {"d4"};
+    char *text = s_expansion_text(one_mib, 1);
+    s_load_text(&l, text, NULL, 0);
+    assert_int_equal(l.rc, 0);
+    assert_int_equal(strlen(l.m.conns[0].username), 1024 * 1024);
+    s_free(&l);
+    free(text);
+
+    const char *too_big[] = {"d5"};
+    text = s_expansion_text(too_big, 1);
+    s_load_text(&l, text, NULL, 0);
+    s_assert_error(&l, 17, 19, "resources.c0.properties.connection.username",
+                   "!sub makes this value longer than 1048576 bytes (1 MiB) (from definition "
+                   "'d5'); expected at most 1 MiB");
+    s_free(&l);
+    free(text);
+
+    /* each d4 costs 4 MiB (1 MiB for d4, 4 x 768 KiB for d3 and what it is made of): the fifth
+     * goes beyond 16 MiB */
+    const char *five[] = {"d4", "d4", "d4", "d4", "d4"};
+    text = s_expansion_text(five, 5);
+    s_load_text(&l, text, NULL, 0);
+    s_assert_error(&l, 45, 19, "resources.c4.properties.connection.username",
+                   "!sub has made more than 16777216 bytes (16 MiB) of text in this file");
+    s_free(&l);
+    free(text);
+
+    /* empty text, but 10 + 100 + ... + 100000 substitutions */
+    static const char empty[] =
+        "definitions:\n  e0: ''\n"
+        "  e1: !sub '${e0}${e0}${e0}${e0}${e0}${e0}${e0}${e0}${e0}${e0}'\n"
+        "  e2: !sub '${e1}${e1}${e1}${e1}${e1}${e1}${e1}${e1}${e1}${e1}'\n"
+        "  e3: !sub '${e2}${e2}${e2}${e2}${e2}${e2}${e2}${e2}${e2}${e2}'\n"
+        "  e4: !sub '${e3}${e3}${e3}${e3}${e3}${e3}${e3}${e3}${e3}${e3}'\n"
+        "  e5: !sub '${e4}${e4}${e4}${e4}${e4}${e4}${e4}${e4}${e4}${e4}'\n" HDR CONN
+        "        username: !ref e4\n        password: !ref e5\n";
+    s_load_text(&l, empty, NULL, 0);
+    s_assert_error(&l, 18, 19, "resources.c.properties.connection.password",
+                   "more than 100000 substitutions (${...} in !sub) in this file, nested ones "
+                   "counted each time they are expanded (from definition 'e5'); expected at most "
+                   "100000");
+    s_free(&l);
 }
 
 /* ---- parameters ----------------------------------------------------------------------- */
@@ -655,6 +757,14 @@ static void test_connection_errors(void **state)
          "resources.c.properties.connection.will.topic", "will.topic is missing"},
         {HDR CONN "        will: {topic: a/#}\n", 10, 23,
          "resources.c.properties.connection.will.topic", "'a/#' is not a valid topic name"},
+        /* what brokers refuse (issue 8, item 5): the reason and the character */
+        {HDR CONN "        will: {topic: \"\u00e4/\\x01\"}\n", 10, 23,
+         "resources.c.properties.connection.will.topic",
+         "is not a valid topic name: it contains a control character (character 3); expected a "
+         "topic name without '+', '#', control characters or Unicode non-characters"},
+        {HDR CONN "        will: {topic: \"a\\uFDD0\"}\n", 10, 23,
+         "resources.c.properties.connection.will.topic",
+         "it contains a Unicode non-character (character 2)"},
         {HDR CONN "        will: {topic: a, qos: 3}\n", 10, 31,
          "resources.c.properties.connection.will.qos", "expected 0..2"},
         {HDR CONN "        host: h\n", 10, 9, "",
@@ -764,6 +874,22 @@ static void test_endpoint_errors(void **state)
          "resources.e.properties.subscribe.topic", "not a valid topic filter"},
         {EP "      connection: !ref c\n      write:\n        topic: a/+\n", 16, 16,
          "resources.e.properties.write.topic", "'a/+' is not a valid topic to write to"},
+        {EP "      connection: !ref c\n      write:\n        topic: \"a/b\\x01\"\n", 16, 16,
+         "resources.e.properties.write.topic",
+         "is not a valid topic to write to: it contains a control character (character 4); "
+         "expected a topic name without '+', '#', control characters or Unicode "
+         "non-characters"},
+        {EP "      connection: !ref c\n      write:\n        topic: \"x\\uFFFE\"\n", 16, 16,
+         "resources.e.properties.write.topic", "it contains a Unicode non-character (character 2)"},
+        {EP "      connection: !ref c\n      write:\n        topic: \"\\u0085\"\n", 16, 16,
+         "resources.e.properties.write.topic", "it contains a control character (character 1)"},
+        {EP "      connection: !ref c\n      write:\n        topic: !sub "
+            "\"${Cybus::MqttRoot}\\x7f\"\n",
+         16, 16, "resources.e.properties.write.topic",
+         "it contains a control character (character 11)"},
+        {EP "      connection: !ref c\n      topic: \"d\\t\"\n      subscribe: {topic: a}\n", 15,
+         14, "resources.e.properties.topic",
+         "is not a valid data topic: it contains a control character (character 2)"},
         {EP "      connection: !ref c\n      subscribe:\n        topic: a\n        qos: 3\n", 17,
          14, "resources.e.properties.subscribe.qos", "3 is out of range; expected 0..2"},
         {EP "      connection: !ref c\n      subscribe:\n        qos: 1\n", 15, 7,
@@ -875,6 +1001,21 @@ static void test_mapping_errors(void **state)
              "          publish:\n            topic: b/#\n",
          17, 20, "resources.m.properties.mappings[0].publish.topic",
          "'b/#' is not a valid topic to publish to"},
+        {MAP "        - subscribe:\n            topic: a\n"
+             "          publish:\n            topic: \"b/\\x1f\"\n",
+         17, 20, "resources.m.properties.mappings[0].publish.topic",
+         "is not a valid topic to publish to: it contains a control character (character 3); "
+         "expected a topic name without '+', '#', control characters or Unicode non-characters "
+         "({name} placeholders allowed)"},
+        {MAP "        - subscribe:\n            topic: a\n          publish:\n"
+             "            topic: \"b/\\U0001FFFF\"\n            connection: !ref c\n",
+         17, 20, "resources.m.properties.mappings[0].publish.topic",
+         "it contains a Unicode non-character (character 3)"},
+        /* in a template, the literal text is checked: references are checked at run time */
+        {MAP "        - subscribe:\n            topic: a/+x\n          publish:\n"
+             "            topic: \"b/{x}/\\x01\"\n",
+         17, 20, "resources.m.properties.mappings[0].publish.topic",
+         "it contains a control character (character 7)"},
         {MAP "        - subscribe:\n            topic: a\n            endpoint: !ref c\n"
              "          publish:\n            topic: b\n",
          15, 13, "resources.m.properties.mappings[0].subscribe",
@@ -900,6 +1041,25 @@ static void test_mapping_errors(void **state)
              "          rules: [{transform: {expression: '$'}}]\n",
          16, 11, "resources.m.properties.mappings[0].rules",
          "rules are not supported yet (mapping 'm')"},
+        /* an empty endpoint reference (issue 8, item 2: was a NULL dereference) */
+        {MAP "        - subscribe:\n            topic: a\n          publish:\n"
+             "            endpoint:\n",
+         17, 13, "resources.m.properties.mappings[0].publish.endpoint", "endpoint is empty"},
+        {MAP "        - subscribe:\n            topic: a\n          publish:\n"
+             "            endpoint: ~\n",
+         17, 13, "resources.m.properties.mappings[0].publish.endpoint",
+         "endpoint is empty; expected endpoint: !ref <write endpoint id>"},
+        {MAP "        - subscribe: {topic: a}\n          publish: {endpoint: null}\n", 15, 21,
+         "resources.m.properties.mappings[0].publish.endpoint", "endpoint is empty"},
+        {MAP "        - subscribe:\n            endpoint:\n"
+             "          publish:\n            topic: b\n",
+         15, 13, "resources.m.properties.mappings[0].subscribe.endpoint",
+         "endpoint is empty; expected endpoint: !ref <endpoint id>"},
+        {MAP "        - subscribe:\n            - endpoint: NULL\n          publish:\n"
+             "            topic: b\n",
+         15, 15, "resources.m.properties.mappings[0].subscribe[0].endpoint", "endpoint is empty"},
+        {MAP "        - subscribe: {endpoint: ~}\n          publish: {topic: b}\n", 14, 23,
+         "resources.m.properties.mappings[0].subscribe.endpoint", "endpoint is empty"},
         {HDR CONN "  m:\n    type: Cybus::Mapping\n    properties:\n      mappings: []\n", 13, 17,
          "resources.m.properties.mappings", "expected a non-empty list"},
         {HDR CONN "  m:\n    type: Cybus::Mapping\n    properties:\n      mapping: []\n", 13, 7,
@@ -959,6 +1119,57 @@ static void test_skipped_resources(void **state)
     s_free(&l);
 }
 
+/* What the user wrote is echoed with its control characters escaped: in errors and in the
+ * listing of `mqgate check` (issue 8, item 9). */
+static void test_print_escapes(void **state)
+{
+    struct load l;
+    s_load_text(&l,
+                "metadata:\n  name: \"Ctl\\e[2J\"\nresources:\n"
+                "  c:\n    type: Cybus::Connection\n    properties:\n      protocol: Mqtt\n"
+                "      connection:\n        host: h\n        clientId: \"id\\nx\"\n"
+                "        username: \"u\\tv\\x7f\\u0085\"\n"
+                "  e:\n    type: Cybus::Endpoint\n    properties:\n      protocol: Mqtt\n"
+                "      connection: !ref c\n      subscribe: {topic: \"in/\\x01\"}\n"
+                "  k:\n    type: \"Cybus::Odd\\r\"\n",
+                NULL, 0);
+    assert_int_equal(l.rc, 0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    mqg_model_print(&l.m, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "  ctl2j: \"Ctl\\x1b[2J\" from "));
+    assert_non_null(strstr(buf, "    clientId: id\\nx\n"));
+    assert_non_null(strstr(buf, "    username: u\\tv\\x7f\\u0085  password: -\n"));
+    assert_non_null(strstr(buf, "subscribe in/\\x01 qos 0"));
+    assert_non_null(strstr(buf, "  endpoint e: ctl2j/c in/\\x01 (qos 0) -> internal"));
+    assert_non_null(strstr(buf, "ctl2j/k: Cybus::Odd\\r (not supported"));
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)buf[i];
+        if ((ch < 0x20 && ch != '\n') || ch == 0x7f ||
+            (ch == 0xc2 && (unsigned char)buf[i + 1] < 0xa0)) {
+            fail_msg("raw control character 0x%02x at %zu in:\n%s", ch, i, buf);
+        }
+    }
+    free(buf);
+    s_free(&l);
+
+    s_load_text(&l, HDR CONN "        url: \"mqtt://\\x1b\"\n", NULL, 0);
+    s_assert_error(&l, 10, 14, "resources.c.properties.connection.url", "cannot use url");
+    char msg[1400];
+    mqg_error_format(&l.err, msg, sizeof(msg));
+    assert_non_null(strstr(msg, "cannot use url 'mqtt://\\x1b': invalid host"));
+    assert_null(strchr(msg, '\x1b'));
+    s_free(&l);
+    s_load_text(&l, HDR CONN "        \"bad\\nkey\": 1\n", NULL, 0);
+    mqg_error_format(&l.err, msg, sizeof(msg));
+    assert_non_null(strstr(msg, ":10:9: resources.c.properties.connection.bad\\nkey: unknown "
+                                "property 'bad\\nkey'"));
+    s_free(&l);
+}
+
 /* ---- document structure --------------------------------------------------------------- */
 
 static void test_document_errors(void **state)
@@ -1002,6 +1213,18 @@ static void test_document_errors(void **state)
          "start any token"},
         {"metadata: *nothing\n", 1, 11, "", "YAML syntax error: found undefined alias"},
         {"metadata: {name: \"\xff\"}\n", 1, 19, "", "invalid YAML input"},
+        /* the byte named is the first of the offending sequence (issue 8, item 9) */
+        {"metadata: {name: \"a\xed\xa0\x80\"}\n", 1, 20, "",
+         "invalid Unicode character: U+D800 (byte 0xed); expected UTF-8 text"},
+        {"metadata: {name: a\xc2\x80}\n", 1, 19, "",
+         "control characters are not allowed: U+0080 (byte 0xc2)"},
+        {"metadata: {name: a\xef\xbf\xbe}\n", 1, 19, "",
+         "control characters are not allowed: U+FFFE (byte 0xef)"},
+        {"metadata: {name: a\x01}\n", 1, 19, "",
+         "control characters are not allowed: U+0001 (byte 0x01)"},
+        {"metadata: {name: a\xc3\x28}\n", 1, 20, "", "invalid trailing UTF-8 octet (byte 0x28)"},
+        {"metadata: {name: a\xe0\x80\x80}\n", 1, 19, "",
+         "invalid length of a UTF-8 sequence (byte 0xe0)"},
     };
     s_run_cases(cases, N_ELEMS(cases));
 
@@ -1011,6 +1234,139 @@ static void test_document_errors(void **state)
                    "YAML syntax error: did not find expected ',' or ']' (while "
                    "parsing a flow sequence at line 6, column 17)");
     s_free(&l);
+}
+
+/* Global tags and the non-specific tag are errors wherever they are written, with the setting
+ * path; local tags other than !ref and !sub are named by the loader where it reads them. */
+static void test_tags(void **state)
+{
+    static const struct err_case cases[] = {
+        {HDR CONN "        port: !!str 1883\n", 10, 15, "resources.c.properties.connection.port",
+         "tag '!!str' is not supported; expected no tag (quote a value to make it text), !ref "
+         "or !sub"},
+        {HDR CONN "        password: !!binary aGVsbG8=\n", 10, 19,
+         "resources.c.properties.connection.password", "tag '!!binary' is not supported"},
+        {HDR CONN "        username: !<tag:yaml.org,2002:str> u\n", 10, 19,
+         "resources.c.properties.connection.username", "tag '!!str' is not supported"},
+        {HDR CONN "        username: !<tag:example.com,2024:x> u\n", 10, 19,
+         "resources.c.properties.connection.username",
+         "tag '!<tag:example.com,2024:x>' is not supported"},
+        {HDR CONN "        username: ! u\n", 10, 19, "resources.c.properties.connection.username",
+         "the non-specific tag '!' is not supported"},
+        {"metadata: !!map\n  name: T\nresources: {}\n", 1, 11, "metadata",
+         "tag '!!map' is not supported"},
+        {"metadata:\n  !!str name: T\nresources: {}\n", 2, 3, "metadata.name",
+         "tag '!!str' is not supported"},
+        {"definitions:\n  d: [a, !!int 1]\n" HDR, 2, 10, "definitions.d[1]",
+         "tag '!!int' is not supported"},
+        {"definitions:\n  d: !!seq [a]\n" HDR, 2, 6, "definitions.d",
+         "tag '!!seq' is not supported"},
+        {"!!map\nmetadata:\n  name: T\nresources: {}\n", 1, 1, "", "tag '!!map'"},
+        /* a %TAG directive that makes ! global turns !ref into a tag mqgate does not know */
+        {"%TAG ! tag:example.com,2024:\n---\nmetadata:\n  name: T\nresources:\n"
+         "  c: !ref x\n",
+         6, 6, "resources.c", "tag '!<tag:example.com,2024:ref>' is not supported"},
+        /* a verbatim local tag is the local tag */
+        {HDR CONN "        username: !<!ref> nothing\n", 10, 19,
+         "resources.c.properties.connection.username", "unknown name 'nothing'"},
+        {HDR CONN "        username: !<!GetAtt> x\n", 10, 19,
+         "resources.c.properties.connection.username", "unknown tag '!GetAtt'"},
+    };
+    s_run_cases(cases, N_ELEMS(cases));
+}
+
+/* Load len bytes (which may hold NUL) as a file's text. */
+static void s_load_bytes(struct load *l, const char *buf, size_t len)
+{
+    memset(l, 0, sizeof(*l));
+    mqg_model_init(&l->m);
+    l->rc = mqg_service_load_buffer(&l->m, "bytes.yml", buf, len, NULL, 0, NULL, &l->err);
+}
+
+/* UTF-16 and UTF-32 are refused (libyaml would decode UTF-16 after its byte order mark); a
+ * UTF-8 byte order mark is fine. */
+static void test_encodings(void **state)
+{
+    static const char text[] = "metadata:\n  name: T\nresources: {}\n";
+    char buf[2 * sizeof(text) + 4];
+    struct load l;
+    for (int be = 0; be < 2; be++) {
+        buf[0] = be ? '\xfe' : '\xff';
+        buf[1] = be ? '\xff' : '\xfe';
+        for (size_t i = 0; i + 1 < sizeof(text); i++) {
+            buf[2 + 2 * i + (be ? 1 : 0)] = text[i];
+            buf[2 + 2 * i + (be ? 0 : 1)] = '\0';
+        }
+        s_load_bytes(&l, buf, 2 * sizeof(text));
+        s_assert_error(&l, 1, 1, "",
+                       be ? "the byte order mark 0xfe 0xff); expected UTF-8 text"
+                          : "the byte order mark 0xff 0xfe); expected UTF-8 text");
+        s_free(&l);
+    }
+    memcpy(buf, "\x00\x00\xfe\xff", 4);
+    s_load_bytes(&l, buf, 8);
+    s_assert_error(&l, 1, 1, "", "UTF-32");
+    s_free(&l);
+    /* UTF-16 without a byte order mark: a NUL byte */
+    s_load_bytes(&l, "m\0e\0", 4);
+    s_assert_error(&l, 1, 2, "", "U+0000 (byte 0x00)");
+    s_free(&l);
+    memcpy(buf, "\xef\xbb\xbf", 3);
+    memcpy(buf + 3, text, sizeof(text));
+    s_load_bytes(&l, buf, 3 + sizeof(text) - 1);
+    assert_int_equal(l.rc, 0);
+    s_free(&l);
+}
+
+/* Collections nested deeper than 64 levels are refused while parsing, wherever they are
+ * (100,000 levels of flow sequences took 45 s, of flow mappings 98 s, before). */
+static void test_nesting_depth(void **state)
+{
+    static const char head[] = "metadata:\n  name: T\nresources: {}\ndefinitions:\n  d:";
+    static const struct {
+        const char *open;  /* one level */
+        const char *inner; /* after the last one */
+        char close;        /* closes one level, or '\0' */
+        int line, col;     /* of the 63rd level */
+        const char *setting;
+    } kinds[] = {
+        {"[", " ", ']', 5, 68, "definitions.d[0][0]"},
+        {"{a: ", "1", '}', 5, 254, "definitions.d.a.a.a"},
+        {"- ", "1", '\0', 6, 129, "definitions.d[0][0]"},
+    };
+    size_t levels = 100000;
+    char *buf = malloc(sizeof(head) + 6 * levels + 8);
+    assert_non_null(buf);
+    for (size_t kind = 0; kind < N_ELEMS(kinds); kind++) {
+        /* root and definitions are levels 1 and 2: 62 more are fine, 63 are not */
+        size_t counts[] = {62, 63, levels};
+        for (size_t k = 0; k < N_ELEMS(counts); k++) {
+            size_t off = sizeof(head) - 1;
+            memcpy(buf, head, off);
+            off += (size_t)sprintf(buf + off, "%s", kinds[kind].close ? " " : "\n    ");
+            for (size_t i = 0; i < counts[k]; i++) {
+                off += (size_t)sprintf(buf + off, "%s", kinds[kind].open);
+            }
+            off += (size_t)sprintf(buf + off, "%s", kinds[kind].inner);
+            for (size_t i = 0; kinds[kind].close && i < counts[k]; i++) {
+                buf[off++] = kinds[kind].close;
+            }
+            buf[off++] = '\n';
+            struct load l;
+            s_load_bytes(&l, buf, off);
+            bool refused =
+                l.rc != 0 && l.err.line == kinds[kind].line && l.err.col == kinds[kind].col &&
+                strstr(l.err.msg, "nested more than 64 levels deep; expected at "
+                                  "most 64 levels") &&
+                strncmp(l.err.setting, kinds[kind].setting, strlen(kinds[kind].setting)) == 0;
+            if (k == 0 ? l.rc != 0 : !refused) {
+                fail_msg("kind %zu, %zu levels: rc %d %d:%d %s: %s", kind, counts[k], l.rc,
+                         l.err.line, l.err.col, l.err.setting, l.err.msg);
+            }
+            s_free(&l);
+        }
+    }
+    free(buf);
 }
 
 /* ---- mqg_yaml ------------------------------------------------------------------------- */
@@ -1083,10 +1439,12 @@ int main(void)
         cmocka_unit_test(test_seed_example_without_params),
         cmocka_unit_test(test_examples_load),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_load_buffer),
         cmocka_unit_test(test_refs_subs_definitions),
         cmocka_unit_test(test_service_id_override),
         cmocka_unit_test(test_service_id_from_name),
         cmocka_unit_test(test_reference_errors),
+        cmocka_unit_test(test_expansion_limits),
         cmocka_unit_test(test_parameter_checks),
         cmocka_unit_test(test_parameter_declaration_errors),
         cmocka_unit_test(test_unknown_param),
@@ -1103,7 +1461,11 @@ int main(void)
         cmocka_unit_test(test_mapping_errors),
         cmocka_unit_test(test_rules_rejected),
         cmocka_unit_test(test_skipped_resources),
+        cmocka_unit_test(test_print_escapes),
         cmocka_unit_test(test_document_errors),
+        cmocka_unit_test(test_tags),
+        cmocka_unit_test(test_encodings),
+        cmocka_unit_test(test_nesting_depth),
         cmocka_unit_test(test_yaml_wrapper),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

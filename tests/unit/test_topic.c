@@ -720,6 +720,12 @@ static void test_check_template(void **state)
         {"{line}+", -EINVAL},
         {"", -EINVAL},
         {"a/\xc3", -EINVAL},
+        /* the literal text passes the strict check (brokers refuse the rest) */
+        {"a/\x01/{line}", -EINVAL},
+        {"{line}\x7f", -EINVAL},
+        {"$line/\xc2\x9f", -EINVAL},
+        {"{machine}/\xef\xbf\xbe", -EINVAL},
+        {"{line}/\xef\xbf\xbd/\xc2\xa0", 0},
     };
     for (size_t i = 0; i < N_ELEMS(cases); i++) {
         const char *err = NULL;
@@ -742,6 +748,7 @@ static void test_check_template(void **state)
     assert_int_equal(mqg_pattern_check_template(NULL, "$x", NULL), 0);
     assert_int_equal(mqg_pattern_check_template(NULL, "$aws/things/t1/shadow", NULL), 0);
     assert_int_equal(mqg_pattern_check_template(NULL, "{x}", NULL), -EINVAL);
+    assert_int_equal(mqg_pattern_check_template(NULL, "a\x1f", NULL), -EINVAL);
     p = s_pat("a/+/#");
     assert_int_equal(mqg_pattern_check_template(p, "b/c", NULL), 0);
     assert_int_equal(mqg_pattern_check_template(p, "b/{x}", NULL), -EINVAL);

@@ -1,11 +1,14 @@
-/* test_trie — unit tests of mqg_trie: add, match (MQTT 3.1.1 edge cases), duplicates, size.
+/* test_trie — unit tests of mqg_trie: add, match (MQTT 3.1.1 edge cases), duplicates, size,
+ * remove, overlaps.
  *
  * Besides the hand-written cases, the trie is compared with mqg_topic_match() over every
- * filter and topic of a small universe, and with many literal siblings (binary search).
+ * filter and topic of a small universe, and with many literal siblings (binary search); the
+ * overlap search is compared with "some topic of the universe matches both filters".
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -306,6 +309,138 @@ static void test_differential(void **state)
     mqg_trie_destroy(&t);
 }
 
+/* Overlaps, by hand: the '$' rule, '#' matching its parent level, different lengths. */
+static void test_overlaps_cases(void **state)
+{
+    (void)state;
+    struct mqg_trie *t = mqg_trie_new();
+    for (size_t i = 0; i < N_ELEMS(s_filters); i++) {
+        (void)mqg_trie_add(t, s_filters[i], s_val(i + 1));
+    }
+    static const struct match_case cases[] = {
+        /* values of s_filters overlapping the "topic" (here a filter) */
+        {"a", {1, 2, 3, 4, 16}},
+        {"a/b/c", {1, 4, 7, 16}},
+        {"a/+/c", {1, 4, 7, 16}},
+        {"+/b", {1, 4, 5, 6, 7, 8, 9, 13, 16}},
+        {"$SYS/x", {10, 11}},
+        {"#", {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 15, 16}},
+        {"$SYS/#", {10, 11, 17}},
+        {"/x", {1, 9, 13, 16}},
+        {"+", {1, 2, 3, 4, 16}}, /* not "/#": the empty topic is invalid */
+        {"x/y/z", {1, 16}},
+        {"+/+/+", {1, 4, 7, 13, 14, 15, 16}},
+        {"a#", {0}}, /* not a filter */
+    };
+    for (size_t i = 0; i < N_ELEMS(cases); i++) {
+        struct hits h;
+        memset(&h, 0, sizeof(h));
+        size_t n = mqg_trie_overlaps(t, cases[i].topic, s_collect, &h);
+        assert_int_equal(n, h.n);
+        size_t nwant = 0;
+        for (size_t j = 0; cases[i].want[j]; j++, nwant++) {
+            if (h.count[cases[i].want[j]] != 1) {
+                fail_msg("\"%s\": value %u hit %u times, want 1", cases[i].topic, cases[i].want[j],
+                         h.count[cases[i].want[j]]);
+            }
+        }
+        if (h.n != nwant) {
+            fail_msg("\"%s\": %zu overlaps, want %zu", cases[i].topic, h.n, nwant);
+        }
+    }
+    assert_int_equal(mqg_trie_overlaps(NULL, "a", s_collect, NULL), 0);
+    mqg_trie_destroy(&t);
+}
+
+/* Every filter of the universe against every stored one: they overlap exactly when a topic
+ * of the universe matches both (it has every level the filters name, up to their depth).
+ * Then half of the filters are removed and the other half must still be found. */
+static void test_overlaps_differential(void **state)
+{
+    (void)state;
+    static const char *const flv[] = {"a", "b", "", "$s", "+", "#"};
+    static const char *const tlv[] = {"a", "b", "", "$s"};
+    enum { MAXN = 400 };
+    char(*filters)[16] = calloc(MAXN, 16);
+    char(*topics)[16] = calloc(MAXN, 16);
+    bool *matches = calloc(MAXN * MAXN, sizeof(*matches));
+    struct hits *h = malloc(sizeof(*h));
+    assert_true(filters && topics && matches && h);
+    size_t nf = 0;
+    size_t nt = 0;
+    s_gen(flv, N_ELEMS(flv), 3, filters, &nf, MAXN, "", 0);
+    s_gen(tlv, N_ELEMS(tlv), 3, topics, &nt, MAXN, "", 0);
+    for (size_t f = 0; f < nf; f++) {
+        for (size_t i = 0; i < nt; i++) {
+            matches[f * MAXN + i] = mqg_topic_match(filters[f], topics[i]);
+        }
+    }
+    struct mqg_trie *t = mqg_trie_new();
+    for (size_t f = 0; f < nf; f++) {
+        (void)mqg_trie_add(t, filters[f], s_val(f + 1));
+    }
+    for (int round = 0; round < 2; round++) {
+        for (size_t q = 0; q < nf; q++) {
+            memset(h, 0, sizeof(*h));
+            size_t n = mqg_trie_overlaps(t, filters[q], s_collect, h);
+            assert_int_equal(n, h->n);
+            for (size_t f = 0; f < nf; f++) {
+                bool want = false;
+                for (size_t i = 0; i < nt && !want; i++) {
+                    want = matches[q * MAXN + i] && matches[f * MAXN + i];
+                }
+                bool stored = mqg_topic_valid_filter(filters[f]) && (round == 0 || f % 2);
+                if (h->count[f + 1] != (want && stored)) {
+                    fail_msg("round %d: \"%s\" and \"%s\": %u hits, want %d", round, filters[q],
+                             filters[f], h->count[f + 1], want && stored);
+                }
+            }
+        }
+        for (size_t f = 0; f < nf && round == 0; f += 2) {
+            int rc = mqg_trie_remove(t, filters[f], s_val(f + 1));
+            assert_int_equal(rc, mqg_topic_valid_filter(filters[f]) ? 0 : -EINVAL);
+        }
+    }
+    free(h);
+    free(matches);
+    free(filters);
+    free(topics);
+    mqg_trie_destroy(&t);
+}
+
+static void test_remove(void **state)
+{
+    (void)state;
+    struct mqg_trie *t = mqg_trie_new();
+    struct hits h;
+    assert_int_equal(mqg_trie_add(t, "a/b", s_val(1)), 0);
+    assert_int_equal(mqg_trie_add(t, "a/b", s_val(2)), 0);
+    assert_int_equal(mqg_trie_add(t, "a/#", s_val(3)), 0);
+    assert_int_equal(mqg_trie_remove(t, "a/b", s_val(3)), -ENOENT);
+    assert_int_equal(mqg_trie_remove(t, "a/c", s_val(1)), -ENOENT);
+    assert_int_equal(mqg_trie_remove(t, "a/+", s_val(1)), -ENOENT);
+    assert_int_equal(mqg_trie_remove(t, "a/#/b", s_val(1)), -EINVAL);
+    assert_int_equal(mqg_trie_remove(NULL, "a", s_val(1)), -EINVAL);
+    assert_int_equal(mqg_trie_remove(t, "a/b", s_val(1)), 0);
+    assert_int_equal(mqg_trie_remove(t, "a/b", s_val(1)), -ENOENT);
+    assert_int_equal(mqg_trie_size(t), 2);
+    s_match(t, "a/b", &h);
+    assert_int_equal(h.n, 2);
+    assert_int_equal(h.count[2], 1);
+    assert_int_equal(h.count[3], 1);
+    assert_int_equal(mqg_trie_remove(t, "a/#", s_val(3)), 0);
+    assert_int_equal(mqg_trie_remove(t, "a/b", s_val(2)), 0);
+    assert_int_equal(mqg_trie_size(t), 0);
+    s_match(t, "a/b", &h);
+    assert_int_equal(h.n, 0);
+    assert_int_equal(mqg_trie_overlaps(t, "#", s_collect, &h), 0);
+    /* added again after removal */
+    assert_int_equal(mqg_trie_add(t, "a/b", s_val(4)), 0);
+    s_match(t, "a/b", &h);
+    assert_int_equal(h.count[4], 1);
+    mqg_trie_destroy(&t);
+}
+
 /* Deep filters: 32768 levels, freed without deep recursion; matched exactly. */
 static void test_deep(void **state)
 {
@@ -348,10 +483,12 @@ static void test_deep(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_new_destroy),  cmocka_unit_test(test_add_invalid),
-        cmocka_unit_test(test_match_cases),  cmocka_unit_test(test_match_cases_reversed),
-        cmocka_unit_test(test_duplicates),   cmocka_unit_test(test_many_siblings),
-        cmocka_unit_test(test_differential), cmocka_unit_test(test_deep),
+        cmocka_unit_test(test_new_destroy),    cmocka_unit_test(test_add_invalid),
+        cmocka_unit_test(test_match_cases),    cmocka_unit_test(test_match_cases_reversed),
+        cmocka_unit_test(test_duplicates),     cmocka_unit_test(test_many_siblings),
+        cmocka_unit_test(test_differential),   cmocka_unit_test(test_deep),
+        cmocka_unit_test(test_overlaps_cases), cmocka_unit_test(test_overlaps_differential),
+        cmocka_unit_test(test_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,30 @@
+/* mqg_text — text from the input made safe to print: control characters and bytes that are not
+ * UTF-8 become C-style escapes.
+ *
+ * Used wherever mqgate echoes what a user wrote: configuration errors (mqg_error_format) and
+ * `mqgate check`'s listing (mqg_model_print, the supervisor's subscription list). A name or a
+ * topic holding "\x1b[2J" or a newline must not reach a terminal as such. Pure string logic,
+ * no global state.
+ *
+ * Escapes: "\n", "\r", "\t"; "\xNN" for the other bytes 0x00..0x1f, for 0x7f and for every byte
+ * that does not belong to well-formed UTF-8; "\u0080".."\u009f" for the C1 control characters.
+ * Everything else, a backslash included, is copied as it is.
+ */
+#ifndef MQG_TEXT_H
+#define MQG_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* True if s[0..len) prints as it is (needs no escape). */
+bool mqg_text_plain(const char *s, size_t len);
+
+/* Write s[0..len) escaped into out (cap bytes; NUL-terminated when cap > 0, cut at a whole
+ * escape when it does not fit). Returns the length of the whole escaped text, as snprintf. */
+size_t mqg_text_escape(char *out, size_t cap, const char *s, size_t len);
+
+/* Write the NUL-terminated s escaped to f ("(null)" for NULL). */
+void mqg_text_fput(const char *s, FILE *f);
+
+#endif

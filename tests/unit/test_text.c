@@ -1,0 +1,91 @@
+/* test_text — unit tests of mqg_text: escaping user text for printing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mqg_text.h"
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+struct esc_case {
+    const char *in;
+    size_t len;
+    const char *out;
+};
+
+static void test_escape(void **state)
+{
+    (void)state;
+    static const struct esc_case cases[] = {
+        {"plain/topic", 11, "plain/topic"},
+        {"", 0, ""},
+        {"a\nb\rc\td", 7, "a\\nb\\rc\\td"},
+        {"\x01\x1b[2J\x7f", 6, "\\x01\\x1b[2J\\x7f"},
+        {"nul\0x", 5, "nul\\x00x"},
+        {"back\\slash \\x01", 15, "back\\slash \\x01"}, /* a backslash stays as it is */
+        {"\xc3\xa4\xe2\x82\xac\xf0\x9f\x98\x80", 9, "\xc3\xa4\xe2\x82\xac\xf0\x9f\x98\x80"},
+        {"\xc2\x80\xc2\x9b\xc2\x9f\xc2\xa0", 8, "\\u0080\\u009b\\u009f\xc2\xa0"}, /* C1 */
+        {"\xef\xbf\xbe", 3, "\xef\xbf\xbe"}, /* a non-character is printable */
+        {"\xff\xfe", 2, "\\xff\\xfe"},
+        {"\xed\xa0\x80", 3, "\\xed\\xa0\\x80"},          /* a surrogate */
+        {"\xc0\xaf", 2, "\\xc0\\xaf"},                   /* overlong */
+        {"\xf4\x90\x80\x80", 4, "\\xf4\\x90\\x80\\x80"}, /* above U+10FFFF */
+        {"a\xc3", 2, "a\\xc3"},                          /* cut off */
+        {"\xc3(", 2, "\\xc3("},
+    };
+    for (size_t i = 0; i < N_ELEMS(cases); i++) {
+        char out[128];
+        size_t n = mqg_text_escape(out, sizeof(out), cases[i].in, cases[i].len);
+        if (strcmp(out, cases[i].out) != 0 || n != strlen(cases[i].out)) {
+            fail_msg("case %zu: got '%s' (%zu), want '%s'", i, out, n, cases[i].out);
+        }
+        assert_int_equal(mqg_text_plain(cases[i].in, cases[i].len),
+                         strlen(cases[i].out) == cases[i].len &&
+                             memcmp(cases[i].in, cases[i].out, cases[i].len) == 0);
+    }
+}
+
+/* Cut where it does not fit: whole escapes and whole characters only, always terminated. */
+static void test_escape_truncates(void **state)
+{
+    (void)state;
+    char out[8];
+    assert_int_equal(mqg_text_escape(out, sizeof(out), "abcdefghij", 10), 10);
+    assert_string_equal(out, "abcdefg");
+    assert_int_equal(mqg_text_escape(out, sizeof(out), "abcde\x01z", 7), 10);
+    assert_string_equal(out, "abcde"); /* "\x01" does not fit: nothing after it either */
+    assert_int_equal(mqg_text_escape(out, sizeof(out), "abcdef\xc3\xa4", 8), 8);
+    assert_string_equal(out, "abcdef"); /* no half character */
+    assert_int_equal(mqg_text_escape(out, 1, "abc", 3), 3);
+    assert_string_equal(out, "");
+    assert_int_equal(mqg_text_escape(NULL, 0, "a\n", 2), 3);
+}
+
+static void test_fput(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    mqg_text_fput("x\x1b]0;title\x07y\xc2\x85", f);
+    mqg_text_fput(NULL, f);
+    fclose(f);
+    assert_string_equal(buf, "x\\x1b]0;title\\x07y\\u0085(null)");
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_escape_truncates),
+        cmocka_unit_test(test_fput),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

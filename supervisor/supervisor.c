@@ -26,11 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mqg_backoff.h"
 #include "mqg_ctl.h"
 #include "mqg_error.h"
 #include "mqg_log.h"
 #include "mqg_proc.h"
+#include "mqg_restart.h"
 #include "mqg_rundir.h"
 
 enum ch_state { CH_WAITING, CH_RUNNING, CH_FAILED, CH_STOPPED };
@@ -54,10 +54,7 @@ struct child {
     bool ready;
     bool config_error;
     bool rebind; /* stopped on purpose to bind the bus again: restart at once, no crash */
-    int restarts;
-    int64_t *crashes; /* ring of crash times, restart_max long */
-    int n_crashes;
-    struct mqg_backoff backoff;
+    struct mqg_restart restart; /* the restart policy's record: pauses, crashes, restarts */
     char last_exit[64];
     char status[256];
 };
@@ -305,36 +302,22 @@ static void s_remove_child_files(const struct sup *S, pid_t pid)
     }
 }
 
-static void s_plan_restart(struct sup *S, struct child *c, int64_t now)
+/* Ask the restart policy when to start c again after it ended (end) at now, and log it. */
+static void s_plan_restart(struct sup *S, struct child *c, int64_t now, enum mqg_restart_end end)
 {
     const struct mqg_settings *set = S->set;
-    if (now - c->started_ms >= (int64_t)set->stable_after_s * 1000) {
-        mqg_backoff_reset(&c->backoff);
-    }
-    /* crashes within the window */
-    int max = set->restart_max > 0 ? set->restart_max : 1;
-    c->crashes[c->n_crashes % max] = now;
-    c->n_crashes++;
-    int recent = 0;
-    for (int i = 0; i < max && i < c->n_crashes; i++) {
-        if (now - c->crashes[i] <= (int64_t)set->restart_window_s * 1000) {
-            recent++;
-        }
-    }
-    if (recent >= max) {
+    struct mqg_restart_decision d = mqg_restart_ended(&c->restart, now, c->started_ms, end);
+    c->next_start_ms = d.at_ms;
+    if (d.next == MQG_RESTART_FAILED) {
         c->state = CH_FAILED;
-        c->next_start_ms = now + (int64_t)set->restart_failed_retry_s * 1000;
-        c->n_crashes = 0;
         log_error("CHILD-FAILED",
                   "%s %s crashed %d times within %d s: marked failed, next try "
                   "in %d s",
-                  c->role, c->key, recent, set->restart_window_s, set->restart_failed_retry_s);
+                  c->role, c->key, d.crashes, set->restart_window_s, set->restart_failed_retry_s);
         return;
     }
-    uint32_t d = mqg_backoff_next(&c->backoff);
     c->state = CH_WAITING;
-    c->next_start_ms = now + d;
-    log_info("CHILD-RESTART", "restarting %s %s in %u ms", c->role, c->key, d);
+    log_info("CHILD-RESTART", "restarting %s %s in %u ms", c->role, c->key, d.delay_ms);
 }
 
 static void s_reap(struct sup *S)
@@ -390,8 +373,7 @@ static void s_reap(struct sup *S)
         }
         log_warn("CHILD-EXIT", "%s %s (pid %d) ended after %ld s: %s", c->role, c->key, (int)pid,
                  up, c->last_exit);
-        c->restarts++;
-        s_plan_restart(S, c, now);
+        s_plan_restart(S, c, now, MQG_RESTART_CRASH);
     }
 }
 
@@ -560,7 +542,7 @@ static char *s_status_text(const struct sup *S, int64_t now, size_t *len)
             snprintf(next, sizeof(next), "(retry in %llds)", (long long)((left + 999) / 1000));
         }
         fprintf(f, "%-10s %-32s %-8s %-7s %8s %8d  %-16s %s\n", c->role, c->key,
-                c->config_error ? "config" : s_ch_state[c->state], pid, up, c->restarts,
+                c->config_error ? "config" : s_ch_state[c->state], pid, up, c->restart.restarts,
                 c->last_exit[0] ? c->last_exit : "-", c->state == CH_RUNNING ? c->status : next);
     }
     if (fclose(f) != 0) {
@@ -837,6 +819,15 @@ static int s_setup_children(struct sup *S)
     if (mqg_exe_dir(exedir, sizeof(exedir)) != 0) {
         return -EIO;
     }
+    const struct mqg_settings *set = S->set;
+    const struct mqg_restart_policy policy = {
+        .backoff_ms = set->restart_backoff_ms,
+        .backoff_max_ms = set->restart_backoff_max_ms,
+        .max = set->restart_max,
+        .window_ms = (int64_t)set->restart_window_s * 1000,
+        .failed_retry_ms = (int64_t)set->restart_failed_retry_s * 1000,
+        .stable_after_ms = (int64_t)set->stable_after_s * 1000,
+    };
     S->ch = calloc(S->model->n_conns + 1, sizeof(*S->ch));
     if (!S->ch) {
         return -ENOMEM;
@@ -868,16 +859,12 @@ static int s_setup_children(struct sup *S)
         c->ctl_fd = c->log_fd = -1;
         c->state = CH_WAITING;
         c->next_start_ms = 0;
-        int max = S->set->restart_max > 0 ? S->set->restart_max : 1;
-        c->crashes = calloc((size_t)max, sizeof(*c->crashes));
-        if (!c->crashes) {
+        if (mqg_restart_init(&c->restart, &policy, mqg_seed() ^ (uint64_t)n) != 0) {
             return -ENOMEM;
         }
-        mqg_backoff_init(&c->backoff, S->set->restart_backoff_ms, S->set->restart_backoff_max_ms,
-                         mqg_seed() ^ (uint64_t)n);
         n++;
+        S->n_ch = n; /* so that s_cleanup frees what was made, also after a failure */
     }
-    S->n_ch = n;
     return 0;
 }
 
@@ -885,7 +872,7 @@ static void s_cleanup(struct sup *S)
 {
     for (size_t i = 0; i < S->n_ch; i++) {
         s_close_child_fds(&S->ch[i]);
-        free(S->ch[i].crashes);
+        mqg_restart_free(&S->ch[i].restart);
     }
     free(S->ch);
     char path[700];
@@ -919,7 +906,7 @@ static void s_timers(struct sup *S, int64_t now)
             int rc = s_spawn(S, c);
             if (rc != 0) {
                 log_error("CHILD-SPAWN", "cannot start %s %s: %s", c->role, c->key, strerror(-rc));
-                s_plan_restart(S, c, now);
+                s_plan_restart(S, c, now, MQG_RESTART_START_FAILED);
             }
         }
         if (c->state == CH_RUNNING && !S->stopping &&

@@ -122,10 +122,8 @@ int spawn_child(struct sup *S, struct sup_child *c)
     c->ctl_fd = sp[0];
     c->log_fd = lp[0];
     c->loglen = 0;
-    c->ready = false;
     mqg_ctl_init(&c->ctl, c->ctl_fd);
-    c->state = CH_RUNNING;
-    c->started_ms = c->last_rx_ms = mqg_now_ms();
+    c->last_rx_ms = mqg_now_ms();
     c->status[0] = '\0';
     /* the configuration goes first; bounded so a stuck child cannot stall us */
     struct timeval tv = {.tv_sec = 1};

@@ -23,8 +23,6 @@
 #include "rundir.h"
 #include "supervisor.h"
 
-static const char *const s_ch_state[] = {"waiting", "running", "failed", "stopped"};
-
 /* How old the status file may be before `mqgate status` calls it out of date. */
 #define S_STATUS_STALE_S 10
 
@@ -47,17 +45,17 @@ static char *s_status_text(const struct sup *S, int64_t now, size_t *len)
         char up[32] = "-";
         char pid[16] = "-";
         char next[40] = "";
-        if (c->state == CH_RUNNING) {
-            snprintf(up, sizeof(up), "%llds", (long long)((now - c->started_ms) / 1000));
+        bool live = lifecycle_has_process(c->life.state);
+        if (live) {
+            snprintf(up, sizeof(up), "%llds", (long long)((now - c->life.started_ms) / 1000));
             snprintf(pid, sizeof(pid), "%d", (int)c->pid);
-        } else if (!S->stopping && !c->config_error &&
-                   (c->state == CH_WAITING || c->state == CH_FAILED)) {
-            int64_t left = c->next_start_ms > now ? c->next_start_ms - now : 0;
+        } else if (lifecycle_waits(c->life.state)) {
+            int64_t left = c->life.due_ms > now ? c->life.due_ms - now : 0;
             snprintf(next, sizeof(next), "(retry in %llds)", (long long)((left + 999) / 1000));
         }
         fprintf(f, "%-10s %-32s %-8s %-7s %8s %8d  %-16s %s\n", c->role, c->key,
-                c->config_error ? "config" : s_ch_state[c->state], pid, up, c->restart.restarts,
-                c->last_exit[0] ? c->last_exit : "-", c->state == CH_RUNNING ? c->status : next);
+                lifecycle_state_name(c->life.state), pid, up, c->life.restart.restarts,
+                c->last_exit[0] ? c->last_exit : "-", live ? c->status : next);
     }
     if (fclose(f) != 0) {
         free(buf);

@@ -12,33 +12,25 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lifecycle.h"
 #include "mqg_ctl.h"
 #include "mqg_model.h"
-#include "mqg_restart.h"
 #include "mqg_settings.h"
 #include "rundir.h"
-
-enum ch_state { CH_WAITING, CH_RUNNING, CH_FAILED, CH_STOPPED };
 
 struct sup_child {
     int conn;         /* connection index; -1 for the router */
     const char *role; /* "router" / "connector" */
     const char *key;  /* connection key or "router" */
     char exe[4200];
-    enum ch_state state;
+    struct lifecycle life; /* state, when to start it, when started, restart policy */
     pid_t pid;
     int ctl_fd;
     struct mqg_ctl ctl;
     int log_fd;
     char logbuf[4096];
     size_t loglen;
-    int64_t started_ms;
-    int64_t last_rx_ms;
-    int64_t next_start_ms;
-    bool ready;
-    bool config_error;
-    bool rebind; /* stopped on purpose to bind the bus again: restart at once, no crash */
-    struct mqg_restart restart; /* the restart policy's record: pauses, crashes, restarts */
+    int64_t last_rx_ms; /* last message from it */
     char last_exit[64];
     char status[256];
 };

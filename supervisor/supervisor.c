@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lifecycle.h"
 #include "mqg_ctl.h"
 #include "mqg_error.h"
 #include "mqg_log.h"
@@ -74,13 +75,22 @@ static void s_read_log(struct sup *S, struct sup_child *c, bool final)
     }
 }
 
+static void s_post(struct sup *S, struct sup_child *c, enum lifecycle_event ev, int64_t now,
+                   int exit_code);
+
+/* What s_on_ctl_message needs. */
+struct s_ctl_arg {
+    struct sup *S;
+    struct sup_child *c;
+};
+
 static void s_on_ctl_message(uint8_t kind, const uint8_t *body, size_t len, void *arg)
 {
-    struct sup_child *c = arg;
+    struct s_ctl_arg *a = arg;
+    struct sup_child *c = a->c;
     c->last_rx_ms = mqg_now_ms();
-    if (kind == MQG_CTL_READY && !c->ready) {
-        c->ready = true;
-        log_debug("CHILD-READY", "%s %s is ready", c->role, c->key);
+    if (kind == MQG_CTL_READY) {
+        s_post(a->S, c, LC_EV_READY, c->last_rx_ms, 0);
     } else if (kind == MQG_CTL_HEARTBEAT) {
         size_t k = len < sizeof(c->status) - 1 ? len : sizeof(c->status) - 1;
         memcpy(c->status, body, k);
@@ -88,17 +98,16 @@ static void s_on_ctl_message(uint8_t kind, const uint8_t *body, size_t len, void
     }
 }
 
-static void s_read_ctl(struct sup_child *c)
+static void s_read_ctl(struct sup *S, struct sup_child *c)
 {
     /* end of file is not handled here: the exit arrives as SIGCHLD */
-    if (mqg_ctl_drain(&c->ctl, s_on_ctl_message, c) == -EPROTO) {
-        log_error("CTL-PROTO", "%s %s (pid %d) sent a malformed control message: killing it",
-                  c->role, c->key, (int)c->pid);
-        kill(c->pid, SIGKILL);
+    struct s_ctl_arg arg = {S, c};
+    if (mqg_ctl_drain(&c->ctl, s_on_ctl_message, &arg) == -EPROTO) {
+        s_post(S, c, LC_EV_BAD_CTL, mqg_now_ms(), 0);
     }
 }
 
-/* ---- exits and restarts ---- */
+/* ---- the life cycle's actions ---- */
 
 static void s_close_child_fds(struct sup_child *c)
 {
@@ -113,23 +122,132 @@ static void s_close_child_fds(struct sup_child *c)
     mqg_ctl_free(&c->ctl);
 }
 
-/* Ask the restart policy when to start c again after it ended (end) at now, and log it. */
-static void s_plan_restart(struct sup *S, struct sup_child *c, int64_t now,
-                           enum mqg_restart_end end)
+static int s_watch_rundir(struct sup *S, int64_t now);
+
+/* The restart policy's decision after an end or a failed start (CHILD-FAILED, CHILD-RESTART). */
+static void s_report_decision(struct sup *S, const struct sup_child *c,
+                              const struct lifecycle_step *st)
 {
     const struct mqg_settings *set = S->set;
-    struct mqg_restart_decision d = mqg_restart_ended(&c->restart, now, c->started_ms, end);
-    c->next_start_ms = d.at_ms;
-    if (d.next == MQG_RESTART_FAILED) {
-        c->state = CH_FAILED;
+    if (st->to == LC_FAILED) {
         log_error("CHILD-FAILED",
                   "%s %s crashed %d times within %d s: marked failed, next try "
                   "in %d s",
-                  c->role, c->key, d.crashes, set->restart_window_s, set->restart_failed_retry_s);
+                  c->role, c->key, st->decision.crashes, set->restart_window_s,
+                  set->restart_failed_retry_s);
         return;
     }
-    c->state = CH_WAITING;
-    log_info("CHILD-RESTART", "restarting %s %s in %u ms", c->role, c->key, d.delay_ms);
+    log_info("CHILD-RESTART", "restarting %s %s in %u ms", c->role, c->key, st->decision.delay_ms);
+}
+
+/* An unexpected end of c's process: exit code 78 (config), or a crash and when it restarts. */
+static void s_report_end(struct sup *S, const struct sup_child *c, const struct lifecycle_step *st,
+                         int64_t now)
+{
+    if (st->to == LC_CONFIG) {
+        log_error("CHILD-CONFIG-ERROR",
+                  "%s %s (pid %d) exited with a configuration error "
+                  "(code 78): not restarted; fix the configuration and restart mqgate",
+                  c->role, c->key, (int)c->pid);
+        return;
+    }
+    long up = (long)((now - c->life.started_ms) / 1000);
+    log_warn("CHILD-EXIT", "%s %s (pid %d) ended after %ld s: %s", c->role, c->key, (int)c->pid, up,
+             c->last_exit);
+    s_report_decision(S, c, st);
+}
+
+/* Start c's process unless the runtime directory is unusable (then try again in 0.5 s). */
+static void s_start(struct sup *S, struct sup_child *c, int64_t now)
+{
+    if (s_watch_rundir(S, now) != 0) {
+        c->life.due_ms = now + 500;
+        return;
+    }
+    int rc = spawn_child(S, c);
+    if (rc != 0) {
+        log_error("CHILD-SPAWN", "cannot start %s %s: %s", c->role, c->key, strerror(-rc));
+        s_post(S, c, LC_EV_SPAWN_FAILED, now, 0);
+        return;
+    }
+    s_post(S, c, LC_EV_SPAWNED, c->last_rx_ms, 0);
+}
+
+/* Carry out what the life cycle table said for c. */
+static void s_act(struct sup *S, struct sup_child *c, const struct lifecycle_step *st, int64_t now)
+{
+    switch (st->action) {
+    case LC_DO_NOTHING:
+    case LC_DO_START_NOW: /* due now: the next timer pass starts it */
+        break;
+    case LC_DO_SPAWN:
+        s_start(S, c, now);
+        break;
+    case LC_DO_LOG_READY:
+        log_debug("CHILD-READY", "%s %s is ready", c->role, c->key);
+        break;
+    case LC_DO_TERM:
+        mqg_ctl_send(c->ctl_fd, MQG_CTL_TERM, NULL, 0, MSG_DONTWAIT);
+        kill(c->pid, SIGTERM);
+        break;
+    case LC_DO_KILL_HUNG:
+        log_warn("CHILD-HUNG", "%s %s (pid %d) silent for %lld ms: killing it", c->role, c->key,
+                 (int)c->pid, (long long)(now - c->last_rx_ms));
+        kill(c->pid, SIGKILL);
+        c->last_rx_ms = now; /* once */
+        break;
+    case LC_DO_KILL_BAD:
+        log_error("CTL-PROTO", "%s %s (pid %d) sent a malformed control message: killing it",
+                  c->role, c->key, (int)c->pid);
+        kill(c->pid, SIGKILL);
+        break;
+    case LC_DO_KILL_LATE:
+        log_warn("CHILD-KILL", "%s %s did not stop in time: killing it", c->role, c->key);
+        kill(c->pid, SIGKILL);
+        break;
+    case LC_DO_REPORT_END:
+        s_report_end(S, c, st, now);
+        break;
+    case LC_DO_REPORT_RETRY:
+        s_report_decision(S, c, st);
+        break;
+    case LC_DO_REPORT_STOPPED:
+        log_info("CHILD-EXIT", "%s %s (pid %d) stopped: %s", c->role, c->key, (int)c->pid,
+                 c->last_exit);
+        break;
+    case LC_DO_REPORT_RESTART:
+        log_info("CHILD-EXIT", "%s %s (pid %d) stopped to bind the bus again: %s", c->role, c->key,
+                 (int)c->pid, c->last_exit);
+        break;
+    }
+}
+
+/* Event ev for c at now: one step of its life cycle (lifecycle.c), then its action. */
+static void s_post(struct sup *S, struct sup_child *c, enum lifecycle_event ev, int64_t now,
+                   int exit_code)
+{
+    struct lifecycle_step st = lifecycle_step(&c->life, ev, now, exit_code);
+    s_act(S, c, &st, now);
+}
+
+/* ---- exits ---- */
+
+/* c's process ended with wait status `status`. */
+static void s_handle_exit(struct sup *S, struct sup_child *c, int status)
+{
+    s_read_log(S, c, true);
+    s_close_child_fds(c);
+    rundir_remove_secrets(&S->rd, c->pid);
+    int code = -1;
+    if (WIFEXITED(status)) {
+        code = WEXITSTATUS(status);
+        snprintf(c->last_exit, sizeof(c->last_exit), "exit %d", code);
+    } else if (WIFSIGNALED(status)) {
+        snprintf(c->last_exit, sizeof(c->last_exit), "signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    }
+    s_post(S, c, LC_EV_EXITED, mqg_now_ms(), code);
+    c->pid = 0;
 }
 
 static void s_reap(struct sup *S)
@@ -137,55 +255,13 @@ static void s_reap(struct sup *S)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        struct sup_child *c = NULL;
         for (size_t i = 0; i < S->n_ch; i++) {
-            if (S->ch[i].pid == pid && S->ch[i].state == CH_RUNNING) {
-                c = &S->ch[i];
+            struct sup_child *c = &S->ch[i];
+            if (c->pid == pid && lifecycle_has_process(c->life.state)) {
+                s_handle_exit(S, c, status);
+                break;
             }
         }
-        if (!c) {
-            continue;
-        }
-        s_read_log(S, c, true);
-        s_close_child_fds(c);
-        rundir_remove_secrets(&S->rd, pid);
-        c->pid = 0;
-        int64_t now = mqg_now_ms();
-        long up = (long)((now - c->started_ms) / 1000);
-        int code = -1;
-        if (WIFEXITED(status)) {
-            code = WEXITSTATUS(status);
-            snprintf(c->last_exit, sizeof(c->last_exit), "exit %d", code);
-        } else if (WIFSIGNALED(status)) {
-            snprintf(c->last_exit, sizeof(c->last_exit), "signal %d (%s)", WTERMSIG(status),
-                     strsignal(WTERMSIG(status)));
-        }
-        if (S->stopping) {
-            c->state = CH_STOPPED;
-            log_info("CHILD-EXIT", "%s %s (pid %d) stopped: %s", c->role, c->key, (int)pid,
-                     c->last_exit);
-            continue;
-        }
-        if (c->rebind) {
-            c->rebind = false;
-            c->state = CH_WAITING;
-            c->next_start_ms = now;
-            log_info("CHILD-EXIT", "%s %s (pid %d) stopped to bind the bus again: %s", c->role,
-                     c->key, (int)pid, c->last_exit);
-            continue;
-        }
-        if (code == MQG_EXIT_CONFIG) {
-            c->state = CH_FAILED;
-            c->config_error = true;
-            log_error("CHILD-CONFIG-ERROR",
-                      "%s %s (pid %d) exited with a configuration error "
-                      "(code 78): not restarted; fix the configuration and restart mqgate",
-                      c->role, c->key, (int)pid);
-            continue;
-        }
-        log_warn("CHILD-EXIT", "%s %s (pid %d) ended after %ld s: %s", c->role, c->key, (int)pid,
-                 up, c->last_exit);
-        s_plan_restart(S, c, now, MQG_RESTART_CRASH);
     }
 }
 
@@ -200,24 +276,19 @@ static void s_begin_stop(struct sup *S, int sig)
         return;
     }
     S->stopping = true;
-    S->stop_deadline = mqg_now_ms() + S->set->stop_grace_ms;
+    int64_t now = mqg_now_ms();
+    S->stop_deadline = now + S->set->stop_grace_ms;
     log_notice("STOPPING", "signal %d: stopping all children (grace %d ms)", sig,
                S->set->stop_grace_ms);
     for (size_t i = 0; i < S->n_ch; i++) {
-        struct sup_child *c = &S->ch[i];
-        if (c->state == CH_RUNNING) {
-            mqg_ctl_send(c->ctl_fd, MQG_CTL_TERM, NULL, 0, MSG_DONTWAIT);
-            kill(c->pid, SIGTERM);
-        } else {
-            c->state = CH_STOPPED;
-        }
+        s_post(S, &S->ch[i], LC_EV_STOP, now, 0);
     }
 }
 
 static bool s_all_stopped(const struct sup *S)
 {
     for (size_t i = 0; i < S->n_ch; i++) {
-        if (S->ch[i].state == CH_RUNNING) {
+        if (lifecycle_has_process(S->ch[i].life.state)) {
             return false;
         }
     }
@@ -227,20 +298,13 @@ static bool s_all_stopped(const struct sup *S)
 /* ---- the runtime directory going away ---- */
 
 /* The router binds the bus in the runtime directory once, at its start; after the directory
- * was removed, stop it so that it binds the new one (connectors reconnect by themselves). */
+ * was removed, restart it so that it binds the new one (connectors reconnect by themselves).
+ * One waiting or failed (bus not bound) is tried now. */
 static void s_rebind_router(struct sup *S, int64_t now)
 {
     for (size_t i = 0; i < S->n_ch; i++) {
-        struct sup_child *c = &S->ch[i];
-        if (c->conn >= 0 || c->config_error) {
-            continue;
-        }
-        if (c->state == CH_RUNNING) {
-            c->rebind = true;
-            mqg_ctl_send(c->ctl_fd, MQG_CTL_TERM, NULL, 0, MSG_DONTWAIT);
-            kill(c->pid, SIGTERM);
-        } else {
-            c->next_start_ms = now; /* waiting or failed (bus not bound): try now */
+        if (S->ch[i].conn < 0) {
+            s_post(S, &S->ch[i], LC_EV_RESTART, now, 0);
         }
     }
 }
@@ -303,9 +367,7 @@ static int s_setup_children(struct sup *S)
             return -ENOENT;
         }
         c->ctl_fd = c->log_fd = -1;
-        c->state = CH_WAITING;
-        c->next_start_ms = 0;
-        if (mqg_restart_init(&c->restart, &policy, mqg_seed() ^ (uint64_t)n) != 0) {
+        if (lifecycle_init(&c->life, &policy, mqg_seed() ^ (uint64_t)n) != 0) {
             return -ENOMEM;
         }
         n++;
@@ -318,7 +380,7 @@ static void s_cleanup(struct sup *S)
 {
     for (size_t i = 0; i < S->n_ch; i++) {
         s_close_child_fds(&S->ch[i]);
-        mqg_restart_free(&S->ch[i].restart);
+        lifecycle_free(&S->ch[i].life);
     }
     free(S->ch);
     rundir_close(&S->rd);
@@ -331,33 +393,20 @@ static void s_cleanup(struct sup *S)
 
 static void s_timers(struct sup *S, int64_t now)
 {
+    int64_t silent_ms = (int64_t)S->set->heartbeat_ms * S->set->heartbeat_misses;
     for (size_t i = 0; i < S->n_ch; i++) {
         struct sup_child *c = &S->ch[i];
-        if (!S->stopping &&
-            (c->state == CH_WAITING || (c->state == CH_FAILED && !c->config_error)) &&
-            now >= c->next_start_ms) {
-            if (s_watch_rundir(S, now) != 0) {
-                c->next_start_ms = now + 500;
-                continue;
-            }
-            int rc = spawn_child(S, c);
-            if (rc != 0) {
-                log_error("CHILD-SPAWN", "cannot start %s %s: %s", c->role, c->key, strerror(-rc));
-                s_plan_restart(S, c, now, MQG_RESTART_START_FAILED);
-            }
+        if (lifecycle_waits(c->life.state) && now >= c->life.due_ms) {
+            s_post(S, c, LC_EV_DUE, now, 0);
         }
-        if (c->state == CH_RUNNING && !S->stopping &&
-            now - c->last_rx_ms > (int64_t)S->set->heartbeat_ms * S->set->heartbeat_misses) {
-            log_warn("CHILD-HUNG", "%s %s (pid %d) silent for %lld ms: killing it", c->role, c->key,
-                     (int)c->pid, (long long)(now - c->last_rx_ms));
-            kill(c->pid, SIGKILL);
-            c->last_rx_ms = now; /* once */
+        if (lifecycle_has_process(c->life.state) && now - c->last_rx_ms > silent_ms) {
+            s_post(S, c, LC_EV_HUNG, now, 0);
         }
     }
     if (now - S->last_hb_ms >= S->set->heartbeat_ms) {
         S->last_hb_ms = now;
         for (size_t i = 0; i < S->n_ch; i++) {
-            if (S->ch[i].state == CH_RUNNING) {
+            if (lifecycle_has_process(S->ch[i].life.state)) {
                 mqg_ctl_send(S->ch[i].ctl_fd, MQG_CTL_HEARTBEAT, NULL, 0, MSG_DONTWAIT);
             }
         }
@@ -370,11 +419,7 @@ static void s_timers(struct sup *S, int64_t now)
     }
     if (S->stopping && now >= S->stop_deadline) {
         for (size_t i = 0; i < S->n_ch; i++) {
-            if (S->ch[i].state == CH_RUNNING && S->ch[i].pid > 0) {
-                log_warn("CHILD-KILL", "%s %s did not stop in time: killing it", S->ch[i].role,
-                         S->ch[i].key);
-                kill(S->ch[i].pid, SIGKILL);
-            }
+            s_post(S, &S->ch[i], LC_EV_GRACE_OVER, now, 0);
         }
         S->stop_deadline = now + 1000;
     }
@@ -385,9 +430,8 @@ static int s_next_timeout(const struct sup *S, int64_t now)
     int64_t next = now + 200;
     for (size_t i = 0; i < S->n_ch; i++) {
         const struct sup_child *c = &S->ch[i];
-        if ((c->state == CH_WAITING || (c->state == CH_FAILED && !c->config_error)) &&
-            c->next_start_ms < next) {
-            next = c->next_start_ms;
+        if (lifecycle_waits(c->life.state) && c->life.due_ms < next) {
+            next = c->life.due_ms;
         }
     }
     return next <= now ? 0 : (int)(next - now);
@@ -445,10 +489,9 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
         p[np++] = (struct pollfd){.fd = S.sigfd, .events = POLLIN};
         for (size_t i = 0; i < S.n_ch; i++) {
             struct sup_child *c = &S.ch[i];
-            p[np++] =
-                (struct pollfd){.fd = c->state == CH_RUNNING ? c->ctl_fd : -1, .events = POLLIN};
-            p[np++] =
-                (struct pollfd){.fd = c->state == CH_RUNNING ? c->log_fd : -1, .events = POLLIN};
+            bool live = lifecycle_has_process(c->life.state);
+            p[np++] = (struct pollfd){.fd = live ? c->ctl_fd : -1, .events = POLLIN};
+            p[np++] = (struct pollfd){.fd = live ? c->log_fd : -1, .events = POLLIN};
         }
         p[np++] = (struct pollfd){.fd = S.rd.lock_fd, .events = POLLIN};
         if (poll(p, np, s_next_timeout(&S, now)) < 0 && errno != EINTR) {
@@ -460,11 +503,11 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
         }
         for (size_t i = 0; i < S.n_ch; i++) {
             struct sup_child *c = &S.ch[i];
-            if (c->state != CH_RUNNING) {
+            if (!lifecycle_has_process(c->life.state)) {
                 continue;
             }
             if (p[1 + 2 * i].revents) {
-                s_read_ctl(c);
+                s_read_ctl(&S, c);
             }
             if (p[2 + 2 * i].revents) {
                 s_read_log(&S, c, false);

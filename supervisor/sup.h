@@ -7,6 +7,7 @@
 #ifndef SUPERVISOR_SUP_H
 #define SUPERVISOR_SUP_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,6 +45,7 @@ struct sup {
     int log_fd;
     struct sup_child *ch;
     size_t n_ch;
+    struct pollfd *pfd; /* the poll set: 2 + 2 * n_ch */
     bool stopping;
     int64_t stop_deadline;
     int64_t last_hb_ms;

@@ -376,6 +376,8 @@ static int s_setup_children(struct sup *S)
     return 0;
 }
 
+/* Release everything s_setup took (after a failed set-up too); the runtime directory loses
+ * the gateway's files and, if empty then, itself. */
 static void s_cleanup(struct sup *S)
 {
     for (size_t i = 0; i < S->n_ch; i++) {
@@ -383,15 +385,78 @@ static void s_cleanup(struct sup *S)
         lifecycle_free(&S->ch[i].life);
     }
     free(S->ch);
+    free(S->pfd);
     rundir_close(&S->rd);
     if (S->sigfd >= 0) {
         close(S->sigfd);
     }
 }
 
+/* Open the log file (log.file), if one is set: exit 78 when it cannot be. */
+static int s_open_log(struct sup *S)
+{
+    const struct mqg_settings *set = S->set;
+    if (set->log_file && set->log_file[0]) {
+        S->log_fd = open(set->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (S->log_fd < 0) {
+            fprintf(stderr, "mqgate: error: cannot open log file %s: %s\n", set->log_file,
+                    strerror(errno));
+            return MQG_EXIT_CONFIG;
+        }
+    }
+    mqg_log_init("supervisor", set->instance, set->log_level, S->log_fd);
+    return 0;
+}
+
+static void s_log_start(const struct sup *S)
+{
+    const struct mqg_model *m = S->model;
+    for (size_t i = 0; i < m->n_skipped; i++) {
+        log_notice("RESOURCE-SKIPPED",
+                   "%s: resource %s of type %s is not handled by mqgate: "
+                   "skipped",
+                   m->skipped[i].service_id, m->skipped[i].id, m->skipped[i].type);
+    }
+    log_notice("GATEWAY-START", "mqgate %s: %zu connections, %zu endpoints, %zu routes; runtime %s",
+               MQG_VERSION, m->n_conns, m->n_endpoints, m->n_routes, S->rd.dir);
+}
+
+/* Everything before the loop: the log, the runtime directory and the lock, the CPU placement,
+ * the signals, the child records and the poll set. Returns 0, or the exit code after a logged
+ * error, having released what it took. */
+static int s_setup(struct sup *S, const struct mqg_settings *set, const struct mqg_model *m)
+{
+    memset(S, 0, sizeof(*S));
+    S->set = set;
+    S->model = m;
+    S->sigfd = -1;
+    S->log_fd = 2;
+    int rc = s_open_log(S);
+    if (rc == 0) {
+        rc = rundir_open(&S->rd, set);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    spawn_pin_cpus(set);
+    S->sigfd = mqg_signals_block();
+    if (S->sigfd < 0 || s_setup_children(S) != 0) {
+        s_cleanup(S);
+        return MQG_EXIT_INTERNAL;
+    }
+    S->started_ms = mqg_now_ms();
+    s_log_start(S);
+    S->pfd = calloc(2 + 2 * S->n_ch, sizeof(*S->pfd));
+    if (!S->pfd) {
+        s_cleanup(S);
+        return MQG_EXIT_INTERNAL;
+    }
+    return 0;
+}
+
 /* ---- the loop ---- */
 
-static void s_timers(struct sup *S, int64_t now)
+static void s_handle_timers(struct sup *S, int64_t now)
 {
     int64_t silent_ms = (int64_t)S->set->heartbeat_ms * S->set->heartbeat_misses;
     for (size_t i = 0; i < S->n_ch; i++) {
@@ -437,105 +502,107 @@ static int s_next_timeout(const struct sup *S, int64_t now)
     return next <= now ? 0 : (int)(next - now);
 }
 
+/* The poll set: the signalfd, each child's control socket and log pipe (-1 without a
+ * process), the instance lock. Returns its length. */
+static size_t s_poll_set(struct sup *S)
+{
+    struct pollfd *p = S->pfd;
+    size_t np = 0;
+    p[np++] = (struct pollfd){.fd = S->sigfd, .events = POLLIN};
+    for (size_t i = 0; i < S->n_ch; i++) {
+        struct sup_child *c = &S->ch[i];
+        bool live = lifecycle_has_process(c->life.state);
+        p[np++] = (struct pollfd){.fd = live ? c->ctl_fd : -1, .events = POLLIN};
+        p[np++] = (struct pollfd){.fd = live ? c->log_fd : -1, .events = POLLIN};
+    }
+    p[np++] = (struct pollfd){.fd = S->rd.lock_fd, .events = POLLIN};
+    return np;
+}
+
+static void s_handle_children(struct sup *S)
+{
+    for (size_t i = 0; i < S->n_ch; i++) {
+        struct sup_child *c = &S->ch[i];
+        if (!lifecycle_has_process(c->life.state)) {
+            continue;
+        }
+        if (S->pfd[1 + 2 * i].revents) {
+            s_read_ctl(S, c);
+        }
+        if (S->pfd[2 + 2 * i].revents) {
+            s_read_log(S, c, false);
+        }
+    }
+}
+
+static void s_handle_signals(struct sup *S)
+{
+    int sig;
+    while ((sig = mqg_signal_read(S->sigfd)) > 0) {
+        if (sig == SIGCHLD) {
+            s_reap(S);
+        } else if (sig == SIGHUP) {
+            log_notice("RELOAD-UNSUPPORTED", "SIGHUP: reloading the configuration is not "
+                                             "supported yet; restart mqgate to apply changes");
+        } else {
+            s_begin_stop(S, sig);
+        }
+    }
+}
+
+/* poll failed with e: stop as on SIGTERM; ended children are reaped here, as SIGCHLD may
+ * never be read now. */
+static void s_handle_poll_error(struct sup *S, int e)
+{
+    log_error("SUPERVISOR-POLL", "poll: %s; stopping", strerror(e));
+    s_begin_stop(S, SIGTERM);
+    s_reap(S);
+    usleep(100000);
+}
+
+/* Until every child has stopped after a stop signal. */
+static void s_loop(struct sup *S)
+{
+    for (;;) {
+        int64_t now = mqg_now_ms();
+        s_handle_timers(S, now);
+        if (S->stopping && s_all_stopped(S)) {
+            return;
+        }
+        size_t np = s_poll_set(S);
+        if (poll(S->pfd, np, s_next_timeout(S, now)) < 0 && errno != EINTR) {
+            s_handle_poll_error(S, errno);
+            continue;
+        }
+        s_handle_children(S);
+        if (S->pfd[1 + 2 * S->n_ch].revents) {
+            rundir_accept(&S->rd);
+        }
+        if (S->pfd[0].revents) {
+            s_handle_signals(S);
+        }
+    }
+}
+
+/* ---- tear-down ---- */
+
+static void s_teardown(struct sup *S)
+{
+    log_notice("GATEWAY-STOP", "all children stopped; bye");
+    s_cleanup(S);
+    if (S->log_fd != 2) {
+        close(S->log_fd);
+    }
+}
+
 int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
 {
     struct sup S;
-    memset(&S, 0, sizeof(S));
-    S.set = set;
-    S.model = m;
-    S.sigfd = -1;
-    S.log_fd = 2;
-    if (set->log_file && set->log_file[0]) {
-        S.log_fd = open(set->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-        if (S.log_fd < 0) {
-            fprintf(stderr, "mqgate: error: cannot open log file %s: %s\n", set->log_file,
-                    strerror(errno));
-            return MQG_EXIT_CONFIG;
-        }
-    }
-    mqg_log_init("supervisor", set->instance, set->log_level, S.log_fd);
-    int rc = rundir_open(&S.rd, set);
+    int rc = s_setup(&S, set, m);
     if (rc != 0) {
         return rc;
     }
-    spawn_pin_cpus(set);
-    S.sigfd = mqg_signals_block();
-    if (S.sigfd < 0 || s_setup_children(&S) != 0) {
-        s_cleanup(&S);
-        return MQG_EXIT_INTERNAL;
-    }
-    S.started_ms = mqg_now_ms();
-    for (size_t i = 0; i < m->n_skipped; i++) {
-        log_notice("RESOURCE-SKIPPED",
-                   "%s: resource %s of type %s is not handled by mqgate: "
-                   "skipped",
-                   m->skipped[i].service_id, m->skipped[i].id, m->skipped[i].type);
-    }
-    log_notice("GATEWAY-START", "mqgate %s: %zu connections, %zu endpoints, %zu routes; runtime %s",
-               MQG_VERSION, m->n_conns, m->n_endpoints, m->n_routes, S.rd.dir);
-
-    struct pollfd *p = calloc(2 + 2 * S.n_ch, sizeof(*p));
-    if (!p) {
-        s_cleanup(&S);
-        return MQG_EXIT_INTERNAL;
-    }
-    for (;;) {
-        int64_t now = mqg_now_ms();
-        s_timers(&S, now);
-        if (S.stopping && s_all_stopped(&S)) {
-            break;
-        }
-        size_t np = 0;
-        p[np++] = (struct pollfd){.fd = S.sigfd, .events = POLLIN};
-        for (size_t i = 0; i < S.n_ch; i++) {
-            struct sup_child *c = &S.ch[i];
-            bool live = lifecycle_has_process(c->life.state);
-            p[np++] = (struct pollfd){.fd = live ? c->ctl_fd : -1, .events = POLLIN};
-            p[np++] = (struct pollfd){.fd = live ? c->log_fd : -1, .events = POLLIN};
-        }
-        p[np++] = (struct pollfd){.fd = S.rd.lock_fd, .events = POLLIN};
-        if (poll(p, np, s_next_timeout(&S, now)) < 0 && errno != EINTR) {
-            log_error("SUPERVISOR-POLL", "poll: %s; stopping", strerror(errno));
-            s_begin_stop(&S, SIGTERM);
-            s_reap(&S); /* SIGCHLD may never be read now */
-            usleep(100000);
-            continue;
-        }
-        for (size_t i = 0; i < S.n_ch; i++) {
-            struct sup_child *c = &S.ch[i];
-            if (!lifecycle_has_process(c->life.state)) {
-                continue;
-            }
-            if (p[1 + 2 * i].revents) {
-                s_read_ctl(&S, c);
-            }
-            if (p[2 + 2 * i].revents) {
-                s_read_log(&S, c, false);
-            }
-        }
-        if (p[1 + 2 * S.n_ch].revents) {
-            rundir_accept(&S.rd);
-        }
-        if (p[0].revents) {
-            int sig;
-            while ((sig = mqg_signal_read(S.sigfd)) > 0) {
-                if (sig == SIGCHLD) {
-                    s_reap(&S);
-                } else if (sig == SIGHUP) {
-                    log_notice("RELOAD-UNSUPPORTED",
-                               "SIGHUP: reloading the configuration is not "
-                               "supported yet; restart mqgate to apply changes");
-                } else {
-                    s_begin_stop(&S, sig);
-                }
-            }
-        }
-    }
-    free(p);
-    log_notice("GATEWAY-STOP", "all children stopped; bye");
-    s_cleanup(&S);
-    if (S.log_fd != 2) {
-        close(S.log_fd);
-    }
+    s_loop(&S);
+    s_teardown(&S);
     return MQG_EXIT_OK;
 }

@@ -1,11 +1,12 @@
 /* supervisor — the gateway's main loop: children, their restarts, logs and status (see
  * supervisor.h).
  *
- * One poll loop over a signalfd, every child's control socket and every child's stderr pipe.
- * A record per child (sup.h) as nginx's master or s6-supervise keep; its restarts are decided
- * by the restart policy (common/mqg_restart.h). A child silent for heartbeat.misses intervals
- * is killed. Spawning is in spawn.c, the status file in status.c, the runtime directory and
- * the instance lock in rundir.c.
+ * Set-up, one poll loop over a signalfd, every child's control socket and every child's stderr
+ * pipe, and tear-down. A record per child (sup.h) as nginx's master or s6-supervise keep; what
+ * happens to a child is decided by its life cycle table (lifecycle.c, with the restart policy
+ * of common/mqg_restart.h): this file posts the events to it (s_post) and carries out the
+ * actions (s_act). Spawning is in spawn.c, the status file in status.c, the runtime directory
+ * and the instance lock in rundir.c.
  */
 #include "supervisor.h"
 
@@ -423,7 +424,7 @@ static void s_log_start(const struct sup *S)
 
 /* Everything before the loop: the log, the runtime directory and the lock, the CPU placement,
  * the signals, the child records and the poll set. Returns 0, or the exit code after a logged
- * error, having released what it took. */
+ * error (the lock and the runtime directory released; the log file stays open for the exit). */
 static int s_setup(struct sup *S, const struct mqg_settings *set, const struct mqg_model *m)
 {
     memset(S, 0, sizeof(*S));

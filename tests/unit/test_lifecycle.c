@@ -146,7 +146,7 @@ static void test_everything_else_changes_nothing(void **state)
     assert_int_equal(ignored, LC_N_STATES * LC_N_EVENTS - 31);
 }
 
-/* Start lc (waiting or failed, due) at now; returns the state after SPAWNED. */
+/* Start lc (waiting or failed, due) at now: DUE asks for a spawn, SPAWNED makes it starting. */
 static void s_spawn(struct lifecycle *lc, int64_t now)
 {
     assert_true(lifecycle_waits(lc->state));

@@ -1,6 +1,6 @@
 /* mqg_svc_conn — Cybus::Connection: address, settings and will of a broker connection.
  *
- * Used by the loader (see mqg_svc_conn.h).
+ * Used by the loader (see mqg_svc_conn.h). Addresses and URLs are parsed by mqg_url.c.
  */
 #include "mqg_svc_conn.h"
 
@@ -11,164 +11,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "mqg_svc_scalar.h"
 #include "mqg_svc_setting.h"
+#include "mqg_url.h"
 
 #define S_CLIENT_ID_MAX 64 /* derived client id, bytes */
 
 typedef struct mqg_yaml_node s_node;
 
-struct s_scheme_name {
-    const char *name;
-    enum mqg_scheme scheme;
-};
-
-static const struct s_scheme_name s_schemes[] = {
-    {"mqtt", MQG_SCHEME_MQTT}, {"tcp", MQG_SCHEME_MQTT},  {"mqtts", MQG_SCHEME_MQTTS},
-    {"tls", MQG_SCHEME_MQTTS}, {"ssl", MQG_SCHEME_MQTTS}, {"ws", MQG_SCHEME_WS},
-    {"wss", MQG_SCHEME_WSS},   {NULL, MQG_SCHEME_MQTT},
-};
-
-static bool s_scheme_parse(const char *s, size_t len, bool allow_ssl, enum mqg_scheme *out)
-{
-    for (const struct s_scheme_name *p = s_schemes; p->name; p++) {
-        if (strlen(p->name) == len && strncasecmp(p->name, s, len) == 0) {
-            if (!allow_ssl && strcmp(p->name, "ssl") == 0) {
-                return false;
-            }
-            *out = p->scheme;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* 1883 for mqtt/tcp, 8883 for mqtts/tls; WebSocket URLs follow URL rules (80, 443) like the
- * platform's MQTT client does. */
-static int s_default_port(enum mqg_scheme s)
-{
-    switch (s) {
-    case MQG_SCHEME_MQTTS:
-        return 8883;
-    case MQG_SCHEME_WS:
-        return 80;
-    case MQG_SCHEME_WSS:
-        return 443;
-    default:
-        return 1883;
-    }
-}
-
-/* A host name or address: no blanks, '/', '@', brackets; ':' only for IPv6. */
-static bool s_valid_host(const char *h)
-{
-    if (!h[0] || strlen(h) > 253) {
-        return false;
-    }
-    for (; *h; h++) {
-        unsigned char ch = (unsigned char)*h;
-        if (ch <= ' ' || ch == '/' || ch == '@' || ch == '[' || ch == ']' || ch == '?' ||
-            ch == '#' || ch == 0x7f) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Parse `url` into host, port (0 = default), scheme and a path (ws/wss only). */
+/* The url in v: host, port and scheme of cn, and the path of a WebSocket url (*ws_path). */
 static int s_parse_url(struct mqg_svc_ctx *c, const struct mqg_svc_val *v, const char *path,
                        struct mqg_connection *cn, char **ws_path)
 {
-    const char *url = v->text;
-    const char *sep = strstr(url, "://");
-    if (!sep || !s_scheme_parse(url, (size_t)(sep - url), true, &cn->scheme)) {
-        return mqg_svc_fail(
-            c, v->at, path,
-            "cannot use url '%s'; expected mqtt://, mqtts://, tcp://, ssl://, tls://, "
-            "ws:// or wss:// followed by host[:port]",
-            url);
-    }
-    const char *auth = sep + 3;
-    size_t alen = strcspn(auth, "/?#");
-    const char *rest = auth + alen;
-    if (memchr(auth, '@', alen)) {
-        return mqg_svc_fail(
-            c, v->at, path,
-            "credentials in the url are not supported; expected username and password "
-            "as their own properties");
-    }
-    const char *host = auth;
-    size_t hlen = alen;
-    const char *port = NULL;
-    size_t plen = 0;
-    if (alen > 0 && auth[0] == '[') {
-        const char *close = memchr(auth, ']', alen);
-        if (!close) {
-            return mqg_svc_fail(c, v->at, path,
-                                "unterminated '[' in url '%s'; expected [IPv6]:port", url);
-        }
-        host = auth + 1;
-        hlen = (size_t)(close - host);
-        if (close + 1 < rest) {
-            if (close[1] != ':') {
-                return mqg_svc_fail(c, v->at, path, "cannot use url '%s'; expected [IPv6]:port",
-                                    url);
-            }
-            port = close + 2;
-            plen = (size_t)(rest - port);
-        }
-    } else {
-        const char *colon = memchr(auth, ':', alen);
-        if (colon && memchr(colon + 1, ':', (size_t)(rest - colon - 1))) {
-            return mqg_svc_fail(c, v->at, path,
-                                "cannot use url '%s'; expected an IPv6 address in brackets ([::1])",
-                                url);
-        }
-        if (colon) {
-            hlen = (size_t)(colon - auth);
-            port = colon + 1;
-            plen = (size_t)(rest - port);
-        }
-    }
-    char *h = strndup(host, hlen);
-    if (!h) {
+    char why[sizeof(c->err->msg)];
+    struct mqg_url u;
+    int rc = mqg_url_parse(v->text, &u, why, sizeof(why));
+    if (rc == -ENOMEM) {
         return mqg_svc_oom(c);
     }
+    if (rc < 0) {
+        return mqg_svc_fail(c, v->at, path, "%s", why);
+    }
     free(cn->host);
-    cn->host = h;
-    if (!s_valid_host(h)) {
-        return mqg_svc_fail(c, v->at, path,
-                            "cannot use url '%s': invalid host; expected "
-                            "scheme://host[:port]",
-                            url);
-    }
-    if (port) {
-        char pb[8] = "";
-        long long p = 0;
-        if (plen == 0 || plen >= sizeof(pb)) {
-            return mqg_svc_fail(c, v->at, path,
-                                "cannot use url '%s': invalid port; expected 1..65535", url);
-        }
-        memcpy(pb, port, plen);
-        if (!mqg_svc_parse_ll(pb, &p) || p < 1 || p > 65535 || pb[0] == '+' || pb[0] == '-') {
-            return mqg_svc_fail(c, v->at, path,
-                                "cannot use url '%s': invalid port; expected 1..65535", url);
-        }
-        cn->port = (int)p;
-    }
-    if (rest[0] && strcmp(rest, "/") != 0) {
-        if (cn->scheme != MQG_SCHEME_WS && cn->scheme != MQG_SCHEME_WSS) {
-            return mqg_svc_fail(c, v->at, path,
-                                "url '%s' has a path; expected a path only with ws:// or wss://",
-                                url);
-        }
-        *ws_path = strdup(rest);
-        if (!*ws_path) {
-            return mqg_svc_oom(c);
-        }
-    }
+    cn->host = u.host;
+    cn->port = u.port;
+    cn->scheme = u.scheme;
+    *ws_path = u.path;
     return 0;
 }
 
@@ -190,7 +58,7 @@ static int s_conn_host_port(struct mqg_svc_ctx *c, const s_node *cm, const char 
         memmove(cn->host, cn->host + 1, n - 2);
         cn->host[n - 2] = '\0';
     }
-    if (!s_valid_host(cn->host)) {
+    if (!mqg_url_valid_host(cn->host)) {
         return mqg_svc_fail(c, mqg_yaml_map_get(c->doc, cm, "host", NULL), path,
                             "invalid host '%s'; expected a host name or an address", cn->host);
     }
@@ -202,7 +70,7 @@ static int s_conn_host_port(struct mqg_svc_ctx *c, const s_node *cm, const char 
     rc = mqg_svc_get(c, cm, base, "scheme", path, &v);
     if (rc > 0) {
         rc = mqg_svc_val_text(c, &v, path, "a scheme");
-        if (rc == 0 && !s_scheme_parse(v.text, v.len, false, &cn->scheme)) {
+        if (rc == 0 && !mqg_url_scheme(v.text, v.len, false, &cn->scheme)) {
             rc = mqg_svc_fail(c, v.at, path,
                               "unknown scheme '%s'; expected mqtt, tcp, mqtts, tls, ws or wss",
                               v.text);
@@ -217,7 +85,6 @@ static int s_conn_host_port(struct mqg_svc_ctx *c, const s_node *cm, const char 
 static int s_conn_address(struct mqg_svc_ctx *c, const s_node *cm, const char *base,
                           const s_node *at, struct mqg_connection *cn)
 {
-    static const char *const prefix[] = {"tcp", "ssl", "ws", "wss"};
     char path[MQG_SVC_PATH_MAX];
     char *ws_path = NULL;
     struct mqg_svc_val v;
@@ -234,13 +101,11 @@ static int s_conn_address(struct mqg_svc_ctx *c, const s_node *cm, const char *b
         return rc;
     }
     if (cn->port == 0) {
-        cn->port = s_default_port(cn->scheme);
+        cn->port = mqg_url_default_port(cn->scheme);
     }
-    bool v6 = strchr(cn->host, ':') != NULL;
-    rc = mqg_svc_aprintf(c, &cn->uri, "%s://%s%s%s:%d%s", prefix[cn->scheme], v6 ? "[" : "",
-                         cn->host, v6 ? "]" : "", cn->port, ws_path ? ws_path : "");
+    cn->uri = mqg_url_uri(cn->scheme, cn->host, cn->port, ws_path);
     free(ws_path);
-    return rc;
+    return cn->uri ? 0 : mqg_svc_oom(c);
 }
 
 static int s_conn_will(struct mqg_svc_ctx *c, const s_node *cm, const char *base,

@@ -1,7 +1,10 @@
 /* mqg_svc_conn — builds a Cybus::Connection (protocol Mqtt) into the model.
  *
  * Internal to the loader; run for every connection after the resources' first pass and before
- * any endpoint. The rules are those of docs/formats.md §1.6.
+ * any endpoint. Every `connection.` setting is one row of a table (mqg_svc_conn.c) that gives
+ * its name, type, bounds, default and field in struct mqg_connection; the table alone drives
+ * unknown-key detection, defaults, reading and checking. The rules are those of
+ * docs/formats.md §1.6, which lists the same settings in the same order.
  */
 #ifndef MQG_SVC_CONN_H
 #define MQG_SVC_CONN_H

@@ -15,6 +15,8 @@
 
 typedef struct mqg_yaml_node s_node;
 
+/* The endpoint's route: broker filter -> data topic (subscribe), or <data topic>/set -> broker
+ * topic with the endpoint's qos and retain (write). */
 static int s_endpoint_route(struct mqg_svc_ctx *c, const struct mqg_endpoint *ep)
 {
     size_t idx;
@@ -91,36 +93,45 @@ static int s_endpoint_op(struct mqg_svc_ctx *c, const s_node *props, const char 
     return rc < 0 ? rc : 0;
 }
 
-int mqg_svc_build_endpoint(struct mqg_svc_ctx *c, struct mqg_svc_res *r)
+/* rules: not supported yet. */
+static int s_endpoint_rules(struct mqg_svc_ctx *c, const struct mqg_svc_res *r, const char *base)
 {
-    static const char *const keys[] = {"protocol", "connection", "topic", "subscribe",
-                                       "write",    "rules",      NULL};
-    char base[MQG_SVC_PATH_MAX];
     char path[MQG_SVC_PATH_MAX];
-    snprintf(base, sizeof(base), "resources.%s.properties", r->id);
-    int rc = mqg_svc_check_keys(c, r->props, base, keys);
-    if (rc < 0) {
-        return rc;
-    }
     const s_node *k;
-    if (mqg_yaml_map_get(c->doc, r->props, "rules", &k), k) {
-        mqg_svc_path(path, base, "rules");
-        return mqg_svc_fail(c, k, path,
-                            "rules are not supported yet (endpoint '%s'); expected an "
-                            "endpoint without rules",
-                            r->id);
+    mqg_yaml_map_get(c->doc, r->props, "rules", &k);
+    if (!k) {
+        return 0;
     }
-    struct mqg_svc_res *conn;
-    rc = mqg_svc_resref_kind(c, r->props, base, "connection", MQG_SVC_R_CONN, &conn);
+    mqg_svc_path(path, base, "rules");
+    return mqg_svc_fail(c, k, path,
+                        "rules are not supported yet (endpoint '%s'); expected an endpoint "
+                        "without rules",
+                        r->id);
+}
+
+/* connection: required, a Cybus::Connection of this file. */
+static int s_endpoint_conn(struct mqg_svc_ctx *c, const struct mqg_svc_res *r, const char *base,
+                           struct mqg_svc_res **conn)
+{
+    char path[MQG_SVC_PATH_MAX];
+    int rc = mqg_svc_resref_kind(c, r->props, base, "connection", MQG_SVC_R_CONN, conn);
     if (rc < 0) {
         return rc;
     }
-    if (!conn) {
+    if (!*conn) {
         mqg_svc_path(path, base, "connection");
         return mqg_svc_fail(c, r->key, path,
                             "connection is missing; expected connection: !ref "
                             "<Cybus::Connection id>");
     }
+    return 0;
+}
+
+/* Exactly one of subscribe and write (both: the error points at the later one). */
+static int s_endpoint_kind(struct mqg_svc_ctx *c, const struct mqg_svc_res *r, const char *base,
+                           bool *write)
+{
+    char path[MQG_SVC_PATH_MAX];
     const s_node *sk;
     const s_node *wk;
     mqg_yaml_map_get(c->doc, r->props, "subscribe", &sk);
@@ -135,31 +146,43 @@ int mqg_svc_build_endpoint(struct mqg_svc_ctx *c, struct mqg_svc_res *r)
             "endpoint '%s' has both subscribe and write; expected exactly one of them", r->id);
     }
     if (!sk && !wk) {
-        return mqg_svc_fail(
-            c, r->key, base,
-            "endpoint '%s' has neither subscribe nor write; expected exactly one of "
-            "them",
-            r->id);
+        return mqg_svc_fail(c, r->key, base,
+                            "endpoint '%s' has neither subscribe nor write; expected exactly one "
+                            "of them",
+                            r->id);
     }
+    *write = wk != NULL;
+    return 0;
+}
+
+/* A new endpoint in the model on connection conn; r->index gets its index. */
+static int s_endpoint_new(struct mqg_svc_ctx *c, struct mqg_svc_res *r,
+                          const struct mqg_svc_res *conn, bool write, struct mqg_endpoint **out)
+{
     size_t idx;
-    rc = mqg_svc_append(c, (void **)&c->m->endpoints, &c->m->n_endpoints, sizeof(*c->m->endpoints),
-                        &idx);
+    int rc = mqg_svc_append(c, (void **)&c->m->endpoints, &c->m->n_endpoints,
+                            sizeof(*c->m->endpoints), &idx);
     if (rc < 0) {
         return rc;
     }
     r->index = (int)idx;
     struct mqg_endpoint *ep = &c->m->endpoints[idx];
     ep->conn = conn->index;
-    ep->kind = wk ? MQG_EP_WRITE : MQG_EP_SUBSCRIBE;
+    ep->kind = write ? MQG_EP_WRITE : MQG_EP_SUBSCRIBE;
+    *out = ep;
     if (mqg_svc_dup(c, c->sid, &ep->service_id) < 0 || mqg_svc_dup(c, r->id, &ep->id) < 0) {
         return -ENOMEM;
     }
-    rc = s_endpoint_op(c, r->props, base, wk != NULL, ep);
-    if (rc < 0) {
-        return rc;
-    }
+    return 0;
+}
+
+/* The data topic: <Cybus::MqttRoot>/<topic property or endpoint id>, a topic to publish to. */
+static int s_endpoint_data_topic(struct mqg_svc_ctx *c, const struct mqg_svc_res *r,
+                                 const char *base, struct mqg_endpoint *ep)
+{
+    char path[MQG_SVC_PATH_MAX];
     char *topic = NULL;
-    rc = mqg_svc_opt_string(c, r->props, base, "topic", &topic);
+    int rc = mqg_svc_opt_string(c, r->props, base, "topic", &topic);
     if (rc >= 0) {
         rc = mqg_svc_aprintf(c, &ep->data_topic, "%s/%s", c->root, topic ? topic : r->id);
     }
@@ -172,5 +195,24 @@ int mqg_svc_build_endpoint(struct mqg_svc_ctx *c, struct mqg_svc_res *r)
                                          topic ? topic : r->id, "data topic", "");
     }
     free(topic);
-    return rc < 0 ? rc : s_endpoint_route(c, &c->m->endpoints[idx]);
+    return rc;
+}
+
+int mqg_svc_build_endpoint(struct mqg_svc_ctx *c, struct mqg_svc_res *r)
+{
+    static const char *const keys[] = {"protocol", "connection", "topic", "subscribe",
+                                       "write",    "rules",      NULL};
+    char base[MQG_SVC_PATH_MAX];
+    struct mqg_svc_res *conn = NULL;
+    struct mqg_endpoint *ep = NULL;
+    bool write = false;
+    snprintf(base, sizeof(base), "resources.%s.properties", r->id);
+    int rc = mqg_svc_check_keys(c, r->props, base, keys);
+    rc = rc < 0 ? rc : s_endpoint_rules(c, r, base);
+    rc = rc < 0 ? rc : s_endpoint_conn(c, r, base, &conn);
+    rc = rc < 0 ? rc : s_endpoint_kind(c, r, base, &write);
+    rc = rc < 0 ? rc : s_endpoint_new(c, r, conn, write, &ep);
+    rc = rc < 0 ? rc : s_endpoint_op(c, r->props, base, write, ep);
+    rc = rc < 0 ? rc : s_endpoint_data_topic(c, r, base, ep);
+    return rc < 0 ? rc : s_endpoint_route(c, ep);
 }

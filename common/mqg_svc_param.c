@@ -50,62 +50,64 @@ const s_node *mqg_svc_find_def(const struct mqg_svc_ctx *c, const char *name)
     return key ? v : NULL;
 }
 
-static int s_check_sid(struct mqg_svc_ctx *c, const s_node *at)
-{
-    for (size_t i = 0; i < c->m->n_services; i++) {
-        if (strcmp(c->m->services[i].service_id, c->sid) == 0) {
-            return mqg_svc_fail(c, at, "metadata.name",
-                                "service id '%s' is already used by %s; expected a different "
-                                "metadata.name (or --service-id)",
-                                c->sid, c->m->services[i].file);
-        }
-    }
-    return 0;
-}
-
-int mqg_svc_load_metadata(struct mqg_svc_ctx *c, const s_node *root, const char *override)
+/* metadata: a mapping of the allowed keys, each a scalar; *md gets it. */
+static int s_metadata_map(struct mqg_svc_ctx *c, const s_node *root, const s_node **md)
 {
     static const char *const keys[] = {"name", "version", "provider", "icon", "homepage", NULL};
-    const s_node *md = mqg_yaml_map_get(c->doc, root, "metadata", NULL);
-    if (!md) {
+    char path[MQG_SVC_PATH_MAX];
+    *md = mqg_yaml_map_get(c->doc, root, "metadata", NULL);
+    if (!*md) {
         return mqg_svc_fail(c, root, "metadata",
                             "metadata is missing; expected metadata with a name");
     }
-    if (mqg_yaml_kind(md) != MQG_YAML_MAPPING || mqg_yaml_local_tag(md)) {
-        return mqg_svc_fail(c, md, "metadata",
+    if (mqg_yaml_kind(*md) != MQG_YAML_MAPPING || mqg_yaml_local_tag(*md)) {
+        return mqg_svc_fail(c, *md, "metadata",
                             "expected a mapping with name, version, provider, ...");
     }
-    int rc = mqg_svc_check_keys(c, md, "metadata", keys);
+    int rc = mqg_svc_check_keys(c, *md, "metadata", keys);
     if (rc < 0) {
         return rc;
     }
     for (size_t i = 1; keys[i]; i++) {
-        const s_node *v = mqg_yaml_map_get(c->doc, md, keys[i], NULL);
-        char path[MQG_SVC_PATH_MAX];
+        const s_node *v = mqg_yaml_map_get(c->doc, *md, keys[i], NULL);
         mqg_svc_path(path, "metadata", keys[i]);
         if (v && mqg_yaml_kind(v) != MQG_YAML_SCALAR) {
             return mqg_svc_fail(c, v, path, "expected text, got a %s", mqg_yaml_kind_name(v));
         }
     }
-    const s_node *name_key;
-    const s_node *nn = mqg_yaml_map_get(c->doc, md, "name", &name_key);
+    return 0;
+}
+
+/* metadata.name: literal text of at most MQG_SVC_SID_MAX characters; *nn gets its node. */
+static int s_metadata_name(struct mqg_svc_ctx *c, const s_node *md, const s_node **nn,
+                           const char **name)
+{
     size_t len;
-    const char *name = mqg_yaml_scalar(nn, &len);
-    if (!nn || mqg_yaml_is_null(nn)) {
-        return mqg_svc_fail(c, nn ? nn : md, "metadata.name",
+    *nn = mqg_yaml_map_get(c->doc, md, "name", NULL);
+    *name = mqg_yaml_scalar(*nn, &len);
+    if (!*nn || mqg_yaml_is_null(*nn)) {
+        return mqg_svc_fail(c, *nn ? *nn : md, "metadata.name",
                             "metadata.name is missing; expected the service name (at most %d "
                             "characters)",
                             MQG_SVC_SID_MAX);
     }
-    if (!name || mqg_yaml_local_tag(nn) || strlen(name) != len) {
-        return mqg_svc_fail(c, nn, "metadata.name",
+    if (!*name || mqg_yaml_local_tag(*nn) || strlen(*name) != len) {
+        return mqg_svc_fail(c, *nn, "metadata.name",
                             "expected literal text (no !ref or !sub), got a %s%s",
-                            mqg_yaml_kind_name(nn), mqg_yaml_local_tag(nn) ? " with a tag" : "");
+                            mqg_yaml_kind_name(*nn), mqg_yaml_local_tag(*nn) ? " with a tag" : "");
     }
-    if (mqg_svc_utf8_len(name) > MQG_SVC_SID_MAX) {
-        return mqg_svc_fail(c, nn, "metadata.name", "name has %zu characters; expected at most %d",
-                            mqg_svc_utf8_len(name), MQG_SVC_SID_MAX);
+    if (mqg_svc_utf8_len(*name) > MQG_SVC_SID_MAX) {
+        return mqg_svc_fail(c, *nn, "metadata.name", "name has %zu characters; expected at most %d",
+                            mqg_svc_utf8_len(*name), MQG_SVC_SID_MAX);
     }
+    return 0;
+}
+
+/* c->sid from --service-id (override) or from the name; c->root; unique among the services
+ * loaded so far. Errors about the name point at nn. */
+static int s_service_id(struct mqg_svc_ctx *c, const s_node *nn, const char *name,
+                        const char *override)
+{
     if (override) {
         bool ok = override[0] != '\0' && strlen(override) <= MQG_SVC_SID_MAX;
         for (const char *p = override; *p; p++) {
@@ -127,13 +129,29 @@ int mqg_svc_load_metadata(struct mqg_svc_ctx *c, const s_node *root, const char 
         }
     }
     snprintf(c->root, sizeof(c->root), "services/%s", c->sid);
-    rc = s_check_sid(c, nn);
-    if (rc < 0) {
-        return rc;
+    for (size_t i = 0; i < c->m->n_services; i++) {
+        if (strcmp(c->m->services[i].service_id, c->sid) == 0) {
+            return mqg_svc_fail(c, nn, "metadata.name",
+                                "service id '%s' is already used by %s; expected a different "
+                                "metadata.name (or --service-id)",
+                                c->sid, c->m->services[i].file);
+        }
     }
+    return 0;
+}
+
+int mqg_svc_load_metadata(struct mqg_svc_ctx *c, const s_node *root, const char *override)
+{
+    const s_node *md;
+    const s_node *nn;
+    const char *name;
     size_t idx;
-    rc = mqg_svc_append(c, (void **)&c->m->services, &c->m->n_services, sizeof(*c->m->services),
-                        &idx);
+    int rc = s_metadata_map(c, root, &md);
+    rc = rc < 0 ? rc : s_metadata_name(c, md, &nn, &name);
+    rc = rc < 0 ? rc : s_service_id(c, nn, name, override);
+    rc = rc < 0 ? rc
+                : mqg_svc_append(c, (void **)&c->m->services, &c->m->n_services,
+                                 sizeof(*c->m->services), &idx);
     if (rc < 0) {
         return rc;
     }
@@ -345,6 +363,67 @@ static int s_check_param(struct mqg_svc_ctx *c, const struct mqg_svc_pdef *p, co
     return rc;
 }
 
+/* type: string (default), integer, number or boolean into p->type; *at gets its node (NULL
+ * when not given). */
+static int s_param_type(struct mqg_svc_ctx *c, const s_node *decl, const char *base,
+                        struct mqg_svc_pdef *p, const s_node **at)
+{
+    static const char *const names[] = {"string", "integer", "number", "boolean"};
+    static const enum mqg_svc_ptype types[] = {MQG_SVC_T_STRING, MQG_SVC_T_INTEGER,
+                                               MQG_SVC_T_NUMBER, MQG_SVC_T_BOOLEAN};
+    char path[MQG_SVC_PATH_MAX];
+    const s_node *type = s_rule(c, decl, "type");
+    const char *tname = type ? mqg_yaml_scalar(type, NULL) : "string";
+    *at = type;
+    mqg_svc_path(path, base, "type");
+    if (!tname || (type && mqg_yaml_local_tag(type))) {
+        return mqg_svc_fail(c, type, path, "expected string, integer, number or boolean");
+    }
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(tname, names[i]) == 0) {
+            p->type = types[i];
+            return 0;
+        }
+    }
+    return mqg_svc_fail(c, type, path,
+                        "unknown type '%s'; expected string, integer, number or boolean", tname);
+}
+
+/* p->value from the -p values (marking them used), else from default. `who` (cap bytes) gets
+ * how messages name the value, *at where a type error points (the default, if it is used). */
+static int s_param_value(struct mqg_svc_ctx *c, const s_node *key, const s_node *decl,
+                         const char *base, struct mqg_svc_pdef *p, char *who, size_t cap,
+                         const s_node **at)
+{
+    char path[MQG_SVC_PATH_MAX];
+    for (size_t i = 0; i < c->n_params; i++) {
+        if (c->params[i].name && strcmp(c->params[i].name, p->name) == 0) {
+            p->value = c->params[i].value ? c->params[i].value : "";
+            c->params[i].used = true;
+        }
+    }
+    if (p->value) {
+        snprintf(who, cap, "value '%.120s' given with -p", p->value);
+        return 0;
+    }
+    const s_node *def = s_rule(c, decl, "default");
+    if (!def) {
+        return mqg_svc_fail(c, key, base,
+                            "parameter '%s' has no value and no default; expected -p %s=VALUE",
+                            p->name, p->name);
+    }
+    mqg_svc_path(path, base, "default");
+    p->value = mqg_yaml_scalar(def, NULL);
+    if (!p->value || mqg_yaml_local_tag(def)) {
+        return mqg_svc_fail(c, def, path, "expected a literal scalar default, got a %s%s",
+                            mqg_yaml_kind_name(def), mqg_yaml_local_tag(def) ? " with a tag" : "");
+    }
+    snprintf(who, cap, "default '%.120s'", p->value);
+    *at = def;
+    return 0;
+}
+
+/* One declaration `key: decl` into p (p->name set): type, value, checks. */
 static int s_load_param(struct mqg_svc_ctx *c, const s_node *key, const s_node *decl,
                         struct mqg_svc_pdef *p)
 {
@@ -352,64 +431,23 @@ static int s_load_param(struct mqg_svc_ctx *c, const s_node *key, const s_node *
                                        "minimum", "maximum",     "minLength", "maxLength",
                                        "pattern", "title",       NULL};
     char base[MQG_SVC_PATH_MAX];
-    char path[MQG_SVC_PATH_MAX];
+    char who[200];
+    const s_node *at = NULL;
     mqg_svc_path(base, "parameters", p->name);
     if (mqg_yaml_kind(decl) != MQG_YAML_MAPPING || mqg_yaml_local_tag(decl)) {
         return mqg_svc_fail(c, decl, base,
                             "expected a mapping with type, default, description, ...");
     }
     int rc = mqg_svc_check_keys(c, decl, base, keys);
+    rc = rc < 0 ? rc : s_param_type(c, decl, base, p, &at);
     if (rc < 0) {
         return rc;
     }
-    const s_node *type = s_rule(c, decl, "type");
-    const char *tname = type ? mqg_yaml_scalar(type, NULL) : "string";
-    mqg_svc_path(path, base, "type");
-    if (!tname || (type && mqg_yaml_local_tag(type))) {
-        return mqg_svc_fail(c, type, path, "expected string, integer, number or boolean");
+    if (!at) {
+        at = key;
     }
-    if (strcmp(tname, "string") == 0) {
-        p->type = MQG_SVC_T_STRING;
-    } else if (strcmp(tname, "integer") == 0) {
-        p->type = MQG_SVC_T_INTEGER;
-    } else if (strcmp(tname, "number") == 0) {
-        p->type = MQG_SVC_T_NUMBER;
-    } else if (strcmp(tname, "boolean") == 0) {
-        p->type = MQG_SVC_T_BOOLEAN;
-    } else {
-        return mqg_svc_fail(c, type, path,
-                            "unknown type '%s'; expected string, integer, number or "
-                            "boolean",
-                            tname);
-    }
-    for (size_t i = 0; i < c->n_params; i++) {
-        if (c->params[i].name && strcmp(c->params[i].name, p->name) == 0) {
-            p->value = c->params[i].value ? c->params[i].value : "";
-            c->params[i].used = true;
-        }
-    }
-    char who[200];
-    const s_node *at = type ? type : key;
-    if (p->value) {
-        snprintf(who, sizeof(who), "value '%.120s' given with -p", p->value);
-    } else {
-        const s_node *def = s_rule(c, decl, "default");
-        if (!def) {
-            return mqg_svc_fail(c, key, base,
-                                "parameter '%s' has no value and no default; expected -p %s=VALUE",
-                                p->name, p->name);
-        }
-        mqg_svc_path(path, base, "default");
-        p->value = mqg_yaml_scalar(def, NULL);
-        if (!p->value || mqg_yaml_local_tag(def)) {
-            return mqg_svc_fail(c, def, path, "expected a literal scalar default, got a %s%s",
-                                mqg_yaml_kind_name(def),
-                                mqg_yaml_local_tag(def) ? " with a tag" : "");
-        }
-        snprintf(who, sizeof(who), "default '%.120s'", p->value);
-        at = def;
-    }
-    return s_check_param(c, p, decl, at, base, who);
+    rc = s_param_value(c, key, decl, base, p, who, sizeof(who), &at);
+    return rc < 0 ? rc : s_check_param(c, p, decl, at, base, who);
 }
 
 int mqg_svc_load_params(struct mqg_svc_ctx *c, const s_node *root)

@@ -66,6 +66,29 @@ static int s_skip(struct mqg_svc_ctx *c, struct mqg_svc_res *r, const char *type
     return 0;
 }
 
+/* properties.protocol of a connection or an endpoint: other than Mqtt, r is skipped. */
+static int s_collect_protocol(struct mqg_svc_ctx *c, struct mqg_svc_res *r, const s_node *body,
+                              const char *base, const char *type)
+{
+    char path[MQG_SVC_PATH_MAX];
+    char pbase[MQG_SVC_PATH_MAX];
+    struct mqg_svc_val v;
+    mqg_svc_path(pbase, base, "properties");
+    int rc = mqg_svc_get(c, r->props, pbase, "protocol", path, &v);
+    if (rc == 0) {
+        const s_node *pk;
+        mqg_yaml_map_get(c->doc, body, "properties", &pk);
+        return mqg_svc_fail(c, pk, pbase, "protocol is missing; expected protocol: Mqtt");
+    }
+    rc = rc < 0 ? rc : mqg_svc_val_text(c, &v, path, "a protocol name such as Mqtt");
+    if (rc == 0 && strcasecmp(v.text, "mqtt") != 0) {
+        rc = s_skip(c, r, type, v.text);
+        r->props = NULL;
+    }
+    mqg_svc_val_clear(&v);
+    return rc;
+}
+
 /* Type and protocol of one resource; skipped kinds are recorded in the model. */
 static int s_collect_res(struct mqg_svc_ctx *c, struct mqg_svc_res *r, const s_node *body)
 {
@@ -108,25 +131,7 @@ static int s_collect_res(struct mqg_svc_ctx *c, struct mqg_svc_res *r, const s_n
         return mqg_svc_fail(c, r->key, path,
                             "properties is missing; expected the properties of the %s", type);
     }
-    if (r->kind == MQG_SVC_R_MAP) {
-        return 0;
-    }
-    char pbase[MQG_SVC_PATH_MAX];
-    struct mqg_svc_val v;
-    mqg_svc_path(pbase, base, "properties");
-    rc = mqg_svc_get(c, r->props, pbase, "protocol", path, &v);
-    if (rc == 0) {
-        const s_node *pk;
-        mqg_yaml_map_get(c->doc, body, "properties", &pk);
-        return mqg_svc_fail(c, pk, pbase, "protocol is missing; expected protocol: Mqtt");
-    }
-    rc = rc < 0 ? rc : mqg_svc_val_text(c, &v, path, "a protocol name such as Mqtt");
-    if (rc == 0 && strcasecmp(v.text, "mqtt") != 0) {
-        rc = s_skip(c, r, type, v.text);
-        r->props = NULL;
-    }
-    mqg_svc_val_clear(&v);
-    return rc;
+    return r->kind == MQG_SVC_R_MAP ? 0 : s_collect_protocol(c, r, body, base, type);
 }
 
 int mqg_svc_collect(struct mqg_svc_ctx *c, const s_node *root)

@@ -163,11 +163,48 @@ static int s_expand_check(struct mqg_svc_ctx *c, const struct s_buf *b, size_t a
     return 0;
 }
 
+/* The ${NAME} starting at `dollar` in the !sub text at n: its value appended to b; *next gets
+ * the text after it. */
+static int s_substitute_one(struct mqg_svc_ctx *c, const s_node *n, const char *path, int depth,
+                            const char *dollar, struct s_buf *b, const char **next)
+{
+    char o[MQG_SVC_ORIGIN_MAX];
+    const char *end = strchr(dollar + 2, '}');
+    size_t nlen = end ? (size_t)(end - dollar - 2) : 0;
+    if (!end || nlen == 0 || nlen > MQG_SVC_NAME_MAX) {
+        return mqg_svc_fail(c, n, path,
+                            "malformed substitution '%.40s' in !sub; expected ${NAME} with the "
+                            "name of a parameter, definition or built-in",
+                            dollar);
+    }
+    char name[MQG_SVC_NAME_MAX + 1];
+    memcpy(name, dollar + 2, nlen);
+    name[nlen] = '\0';
+    if (++c->substitutions > S_SUBST_MAX) {
+        return mqg_svc_fail(c, c->top->at, path,
+                            "more than %d substitutions (${...} in !sub) in this file, nested "
+                            "ones counted each time they are expanded%s; expected at most %d",
+                            S_SUBST_MAX, mqg_svc_origin(c->top, o, sizeof(o)), S_SUBST_MAX);
+    }
+    struct mqg_svc_val sv = {.at = n};
+    int rc = s_resolve_name(c, name, n, path, depth + 1, &sv);
+    if (rc == 0 && !sv.text) {
+        rc = mqg_svc_fail(c, n, path, "${%s} in !sub is a %s; expected a scalar value", name,
+                          mqg_yaml_kind_name(sv.node));
+    }
+    rc = rc < 0 ? rc : s_expand_check(c, b, strlen(sv.text), path);
+    if (rc == 0) {
+        rc = s_buf_add(b, sv.text, strlen(sv.text));
+    }
+    mqg_svc_val_clear(&sv);
+    *next = end + 1;
+    return rc;
+}
+
 /* !sub 'text ${NAME} text' -> heap string in *out. */
 static int s_substitute(struct mqg_svc_ctx *c, const s_node *n, const char *path, int depth,
                         char **out)
 {
-    char o[MQG_SVC_ORIGIN_MAX];
     size_t len;
     const char *s = mqg_yaml_scalar(n, &len);
     if (!s || strlen(s) != len) {
@@ -185,38 +222,7 @@ static int s_substitute(struct mqg_svc_ctx *c, const s_node *n, const char *path
         if (rc < 0 || !dollar) {
             break;
         }
-        const char *end = strchr(dollar + 2, '}');
-        size_t nlen = end ? (size_t)(end - dollar - 2) : 0;
-        if (!end || nlen == 0 || nlen > MQG_SVC_NAME_MAX) {
-            rc = mqg_svc_fail(c, n, path,
-                              "malformed substitution '%.40s' in !sub; expected ${NAME} with the "
-                              "name of a parameter, definition or built-in",
-                              dollar);
-            break;
-        }
-        char name[MQG_SVC_NAME_MAX + 1];
-        memcpy(name, dollar + 2, nlen);
-        name[nlen] = '\0';
-        if (++c->substitutions > S_SUBST_MAX) {
-            rc = mqg_svc_fail(
-                c, c->top->at, path,
-                "more than %d substitutions (${...} in !sub) in this file, nested ones "
-                "counted each time they are expanded%s; expected at most %d",
-                S_SUBST_MAX, mqg_svc_origin(c->top, o, sizeof(o)), S_SUBST_MAX);
-            break;
-        }
-        struct mqg_svc_val sv = {.at = n};
-        rc = s_resolve_name(c, name, n, path, depth + 1, &sv);
-        if (rc == 0 && !sv.text) {
-            rc = mqg_svc_fail(c, n, path, "${%s} in !sub is a %s; expected a scalar value", name,
-                              mqg_yaml_kind_name(sv.node));
-        }
-        rc = rc < 0 ? rc : s_expand_check(c, &b, strlen(sv.text), path);
-        if (rc == 0) {
-            rc = s_buf_add(&b, sv.text, strlen(sv.text));
-        }
-        mqg_svc_val_clear(&sv);
-        s = end + 1;
+        rc = s_substitute_one(c, n, path, depth, dollar, &b, &s);
     }
     if (rc == -ENOMEM) {
         rc = mqg_svc_oom(c);

@@ -50,6 +50,9 @@ const s_node *mqg_svc_find_def(const struct mqg_svc_ctx *c, const char *name)
     return key ? v : NULL;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* metadata                                                                                  */
+
 /* metadata: a mapping of the allowed keys, each a scalar; *md gets it. */
 static int s_metadata_map(struct mqg_svc_ctx *c, const s_node *root, const s_node **md)
 {

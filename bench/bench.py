@@ -31,6 +31,10 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "pylib"))
+from mqgprocs import (CLK_TCK, children_of, cmdline, free_port, pid_alive, proc_cpu,  # noqa: E402
+                      proc_status, stop_proc)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
 MOSQUITTO = "/usr/sbin/mosquitto"
@@ -87,98 +91,6 @@ def spawn(args, **kw):
     p = subprocess.Popen(args, start_new_session=True, **kw)
     _procs.append(p)
     return p
-
-
-def stop_proc(p, sig=signal.SIGTERM, grace=5.0, group=True):
-    """Signal p (or its process group), wait up to grace seconds, then SIGKILL the group."""
-    if p is None:
-        return None
-    if p.poll() is None:
-        try:
-            if group:
-                os.killpg(p.pid, sig)
-            else:
-                p.send_signal(sig)
-        except OSError:
-            pass
-        try:
-            p.wait(grace)
-        except subprocess.TimeoutExpired:
-            pass
-    if p.poll() is None:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        try:
-            p.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
-    return p.returncode
-
-
-def pid_alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
-
-
-def children_of(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[-1].split()
-            if int(fields[1]) == pid and fields[0] != "Z":
-                out.append(int(d))
-        except (OSError, IndexError, ValueError):
-            pass
-    return out
-
-
-def proc_status(pid, *keys):
-    """Values in kB of VmRSS/VmHWM/... from /proc/PID/status (None if unreadable)."""
-    out = {k: None for k in keys}
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k in out:
-                    out[k] = int(v.split()[0])
-    except (OSError, ValueError, IndexError):
-        pass
-    return out
-
-
-def cmdline(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
-    except OSError:
-        return []
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def proc_cpu(pid):
-    """CPU seconds (user + system) a process used so far; None if it is gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[-1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def stat_cpu():

@@ -1,14 +1,12 @@
 /* router — internal bus process (see router.h).
  *
- * One poll loop: control channel, signals, the ROUTER socket. Routes come from the model:
- * every route source is one trie entry in the namespace of its connection (or the internal
- * namespace). A message from connector C on topic T is matched in C's trie; each route
- * matched fires once (routes are stamped per message, so overlapping filters of one route
- * never duplicate), its target topic is rendered, then it is either delivered to the target
- * connector or routed again on the internal namespace (bounded depth against loops).
- * Messages a connector cannot take right now (not connected, or its pipe full) wait in a
- * bounded per-target queue, in order.
- */
+ * One poll loop: control channel, signals, the ROUTER socket. Which routes a message fires
+ * and the copies it makes are decided by mqg_route (the tries per namespace, named wildcards,
+ * internal chains); this file takes the messages off the socket, hands each to
+ * mqg_route_dispatch, queues the copies per target connection and sends them, and logs what
+ * routing reports. Messages a connector cannot take right now (not connected, or its pipe
+ * full) wait in a bounded per-target queue, in order; a connected target that cannot keep up
+ * pauses the input (flow control). */
 #include "router.h"
 
 #include <errno.h>
@@ -24,39 +22,15 @@
 #include "mqg_fifo.h"
 #include "mqg_log.h"
 #include "mqg_proc.h"
-#include "mqg_topic.h"
-#include "mqg_trie.h"
+#include "mqg_route.h"
 
-#define R_MAX_DEPTH 8
 #define R_RETRY_MS 20
 /* A connection whose sends find no connector for this long counts as not connected. ZeroMQ
  * also answers "no such peer" for a moment after a full pipe drains, so one answer is not
  * enough; a restarting connector takes longer than this to come back. */
 #define R_UNREACHABLE_MS 1000
 
-struct r_route {
-    const struct mqg_route *def;
-    uint64_t stamp; /* last message that fired this route */
-    bool warned;    /* a render failure of this route was logged */
-};
-
-struct r_entry {
-    struct r_route *route;
-    struct mqg_pattern *pat;
-    bool render; /* the target topic uses named wildcards of pat */
-};
-
-/* A shared subscription "$share/<group>/<filter>" delivers topics matching <filter>. */
-static const char *s_unshare(const char *filter)
-{
-    if (strncmp(filter, "$share/", 7) != 0) {
-        return filter;
-    }
-    const char *group_end = strchr(filter + 7, '/');
-    return group_end ? group_end + 1 : filter;
-}
-
-struct r_target {
+struct s_target {
     const char *key;
     size_t key_len;
     bool enabled;        /* has a connector process */
@@ -66,125 +40,22 @@ struct r_target {
     bool warned_full;
 };
 
-struct r_matchset {
-    struct r_entry **e;
-    size_t n, cap;
-    uint64_t stamp;
-    char *topic_buf; /* rendered target topics at this depth */
-};
-
-struct router {
+struct s_router {
     struct mqg_child child;
     struct mqg_bus *bus;
-    size_t n_ns;             /* 1 + number of connections */
-    struct mqg_trie **tries; /* [0] internal, [1 + i] connection i */
-    struct r_route *routes;
-    struct r_entry *entries;
-    size_t n_entries;
-    struct r_target *targets; /* per connection */
-    struct r_matchset ms[R_MAX_DEPTH];
-    uint64_t stamp;
-    char *in_topic;
-    size_t pending; /* messages waiting in all target queues */
-    uint64_t n_in, n_out, n_dropped, n_malformed, n_unrouted, n_loops;
+    struct mqg_route_table *routes;
+    struct mqg_route_sink sink; /* s_deliver and the log lines of routing */
+    struct s_target *targets;   /* per connection */
+    size_t pending;             /* messages waiting in all target queues */
+    uint64_t n_in, n_out, n_dropped, n_malformed;
 };
 
-static int s_build(struct router *r)
+/* Queue a copy routing made for connection `conn` (mqg_route_sink.deliver); s_flush sends it
+ * with the others of this turn. */
+static void s_deliver(void *arg, int conn, const struct mqg_wire_rec *rec)
 {
-    const struct mqg_model *m = &r->child.model;
-    r->n_ns = m->n_conns + 1;
-    r->tries = calloc(r->n_ns, sizeof(*r->tries));
-    r->routes = calloc(m->n_routes ? m->n_routes : 1, sizeof(*r->routes));
-    r->targets = calloc(m->n_conns ? m->n_conns : 1, sizeof(*r->targets));
-    r->in_topic = malloc(MQG_TOPIC_MAX + 1);
-    size_t n_src = 0;
-    for (size_t i = 0; i < m->n_routes; i++) {
-        n_src += m->routes[i].n_sources;
-    }
-    r->entries = calloc(n_src ? n_src : 1, sizeof(*r->entries));
-    if (!r->tries || !r->routes || !r->targets || !r->entries || !r->in_topic) {
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < r->n_ns; i++) {
-        if (!(r->tries[i] = mqg_trie_new())) {
-            return -ENOMEM;
-        }
-    }
-    for (int d = 0; d < R_MAX_DEPTH; d++) {
-        if (!(r->ms[d].topic_buf = malloc(MQG_TOPIC_MAX + 1))) {
-            return -ENOMEM;
-        }
-    }
-    for (size_t i = 0; i < m->n_conns; i++) {
-        r->targets[i].key = m->conns[i].key;
-        r->targets[i].key_len = strlen(m->conns[i].key);
-        r->targets[i].enabled = m->conns[i].target_connected;
-        mqg_fifo_init(&r->targets[i].out, (size_t)r->child.queue_max);
-        r->targets[i].out.max_bytes = r->child.queue_max_bytes;
-        r->targets[i].ok_ms = mqg_now_ms();
-    }
-    for (size_t i = 0; i < m->n_routes; i++) {
-        const struct mqg_route *def = &m->routes[i];
-        struct r_route *rr = &r->routes[i];
-        if (i % 256 == 0) {
-            mqg_child_progress(&r->child); /* many routes: keep the heartbeat going */
-        }
-        rr->def = def;
-        bool placeholders = strchr(def->target.topic, '{') || strchr(def->target.topic, '$');
-        for (size_t s = 0; s < def->n_sources; s++) {
-            const struct mqg_source *src = &def->sources[s];
-            struct r_entry *e = &r->entries[r->n_entries];
-            const char *why = NULL;
-            if (mqg_pattern_new(s_unshare(src->filter), &e->pat, &why) != 0) {
-                log_error("ROUTE-BAD", "%s: filter '%s': %s", def->name, src->filter,
-                          why ? why : "invalid");
-                return -EINVAL;
-            }
-            r->n_entries++;
-            e->route = rr;
-            e->render = placeholders && mqg_pattern_has_names(e->pat);
-            size_t ns = src->conn == MQG_INTERNAL ? 0 : (size_t)src->conn + 1;
-            if (ns >= r->n_ns) {
-                log_error("ROUTE-BAD", "%s: unknown connection %d", def->name, src->conn);
-                return -EINVAL;
-            }
-            int rc = mqg_trie_add(r->tries[ns], mqg_pattern_filter(e->pat), e);
-            if (rc != 0) {
-                return rc;
-            }
-        }
-    }
-    return 0;
-}
-
-static void s_free(struct router *r)
-{
-    for (size_t i = 0; i < r->n_entries; i++) {
-        mqg_pattern_destroy(&r->entries[i].pat);
-    }
-    for (size_t i = 0; r->tries && i < r->n_ns; i++) {
-        mqg_trie_destroy(&r->tries[i]);
-    }
-    for (size_t i = 0; r->targets && i < r->child.model.n_conns; i++) {
-        mqg_fifo_free(&r->targets[i].out);
-    }
-    for (int d = 0; d < R_MAX_DEPTH; d++) {
-        free(r->ms[d].e);
-        free(r->ms[d].topic_buf);
-    }
-    free(r->tries);
-    free(r->routes);
-    free(r->entries);
-    free(r->targets);
-    free(r->in_topic);
-    mqg_bus_destroy(&r->bus);
-    mqg_child_free(&r->child);
-}
-
-/* Queue a copy for connection `conn`; s_flush sends it with the others of this turn. */
-static void s_deliver(struct router *r, int conn, const struct mqg_wire_rec *rec)
-{
-    struct r_target *t = &r->targets[conn];
+    struct s_router *r = arg;
+    struct s_target *t = &r->targets[conn];
     if (!t->enabled) {
         r->n_dropped++;
         return;
@@ -211,11 +82,11 @@ static void s_deliver(struct router *r, int conn, const struct mqg_wire_rec *rec
 
 /* Send what waits for each connection, in batches, until a connection's pipe is full or it
  * is not connected (then the rest waits for the next try). */
-static void s_flush(struct router *r)
+static void s_flush(struct s_router *r)
 {
     int64_t now = r->pending ? mqg_now_ms() : 0;
     for (size_t i = 0; i < r->child.model.n_conns && r->pending; i++) {
-        struct r_target *t = &r->targets[i];
+        struct s_target *t = &r->targets[i];
         while (t->out.count) {
             size_t len, n;
             const uint8_t *body = mqg_fifo_peek(&t->out, MQG_BUS_BATCH_BYTES, &len, &n);
@@ -239,83 +110,89 @@ static void s_flush(struct router *r)
     }
 }
 
-static void s_collect(void *value, void *arg)
+static void s_on_loop(void *arg, const char *topic, uint64_t n)
 {
-    struct r_matchset *ms = arg;
-    struct r_entry *e = value;
-    if (e->route->stamp == ms->stamp) {
-        return; /* this route already fires for this message */
-    }
-    e->route->stamp = ms->stamp;
-    if (ms->n == ms->cap) {
-        size_t ncap = ms->cap ? ms->cap * 2 : 16;
-        struct r_entry **ne = realloc(ms->e, ncap * sizeof(*ne));
-        if (!ne) {
-            return;
-        }
-        ms->e = ne;
-        ms->cap = ncap;
-    }
-    ms->e[ms->n++] = e;
-}
-
-static void s_dispatch(struct router *r, size_t ns, const char *topic,
-                       const struct mqg_wire_rec *src, int depth)
-{
-    if (depth >= R_MAX_DEPTH) {
-        r->n_loops++;
-        if (r->n_loops == 1 || r->n_loops % 10000 == 0) {
-            log_warn("ROUTE-LOOP",
-                     "routes chain deeper than %d hops at topic '%s': dropped, "
-                     "%llu so far (check mappings that publish to topics they subscribe)",
-                     R_MAX_DEPTH, topic, (unsigned long long)r->n_loops);
-        }
-        return;
-    }
-    struct r_matchset *ms = &r->ms[depth];
-    ms->n = 0;
-    ms->stamp = ++r->stamp;
-    mqg_trie_match(r->tries[ns], topic, s_collect, ms);
-    if (ms->n == 0 && depth == 0) {
-        r->n_unrouted++;
-    }
-    for (size_t i = 0; i < ms->n; i++) {
-        struct r_entry *e = ms->e[i];
-        const struct mqg_target *t = &e->route->def->target;
-        const char *out = t->topic;
-        int len;
-        if (e->render) {
-            len = mqg_pattern_render(e->pat, topic, t->topic, ms->topic_buf, MQG_TOPIC_MAX + 1);
-            if (len <= 0) {
-                r->n_dropped++;
-                if (!e->route->warned) {
-                    log_warn("ROUTE-RENDER",
-                             "%s: cannot build the target topic from '%s' for "
-                             "'%s' (too long?): message dropped (logged once per route)",
-                             e->route->def->name, t->topic, topic);
-                    e->route->warned = true;
-                }
-                continue;
-            }
-            out = ms->topic_buf;
-        } else {
-            len = (int)strlen(out);
-        }
-        if (t->conn == MQG_INTERNAL) {
-            s_dispatch(r, 0, out, src, depth + 1);
-        } else {
-            struct mqg_wire_rec copy = {.flags = t->retain ? MQG_WIRE_F_RETAIN : 0,
-                                        .qos = (uint8_t)t->qos,
-                                        .topic = out,
-                                        .topic_len = (size_t)len,
-                                        .payload = src->payload,
-                                        .payload_len = src->payload_len};
-            s_deliver(r, t->conn, &copy);
-        }
+    if (n == 1 || n % 10000 == 0) {
+        log_warn("ROUTE-LOOP",
+                 "routes chain deeper than %d hops at topic '%s': dropped, "
+                 "%llu so far (check mappings that publish to topics they subscribe)",
+                 MQG_ROUTE_MAX_DEPTH, topic, (unsigned long long)n);
     }
 }
 
-static int s_peer_conn(const struct router *r, const char *peer, size_t len)
+static void s_on_render_failed(void *arg, const struct mqg_route *route, const char *topic,
+                               uint64_t n)
+{
+    if (n == 1) {
+        log_warn("ROUTE-RENDER",
+                 "%s: cannot build the target topic from '%s' for "
+                 "'%s' (too long?): message dropped (logged once per route)",
+                 route->name, route->target.topic, topic);
+    }
+}
+
+/* Messages lost here: full queues, disconnected targets, target topics not rendered. */
+static uint64_t s_dropped(const struct s_router *r)
+{
+    return r->n_dropped + mqg_route_table_counters(r->routes)->render_failed;
+}
+
+static void s_progress(void *arg)
+{
+    struct s_router *r = arg;
+    mqg_child_progress(&r->child);
+}
+
+/* The routes of the model; a route the model cannot have is a configuration error. */
+static int s_build_routes(struct s_router *r)
+{
+    const struct mqg_model *m = &r->child.model;
+    struct mqg_route_fault f;
+    int rc = mqg_route_table_new(m, s_progress, r, &r->routes, &f);
+    if (rc == -EINVAL) {
+        const struct mqg_route *def = &m->routes[f.route];
+        if (f.bad_conn) {
+            log_error("ROUTE-BAD", "%s: unknown connection %d", def->name, f.conn);
+        } else {
+            log_error("ROUTE-BAD", "%s: filter '%s': %s", def->name, def->sources[f.source].filter,
+                      f.why);
+        }
+    }
+    return rc;
+}
+
+static int s_build(struct s_router *r)
+{
+    const struct mqg_model *m = &r->child.model;
+    r->targets = calloc(m->n_conns ? m->n_conns : 1, sizeof(*r->targets));
+    if (!r->targets) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < m->n_conns; i++) {
+        r->targets[i].key = m->conns[i].key;
+        r->targets[i].key_len = strlen(m->conns[i].key);
+        r->targets[i].enabled = m->conns[i].target_connected;
+        mqg_fifo_init(&r->targets[i].out, (size_t)r->child.queue_max);
+        r->targets[i].out.max_bytes = r->child.queue_max_bytes;
+        r->targets[i].ok_ms = mqg_now_ms();
+    }
+    r->sink = (struct mqg_route_sink){
+        .deliver = s_deliver, .loop = s_on_loop, .render_failed = s_on_render_failed, .arg = r};
+    return s_build_routes(r);
+}
+
+static void s_free(struct s_router *r)
+{
+    mqg_route_table_destroy(&r->routes);
+    for (size_t i = 0; r->targets && i < r->child.model.n_conns; i++) {
+        mqg_fifo_free(&r->targets[i].out);
+    }
+    free(r->targets);
+    mqg_bus_destroy(&r->bus);
+    mqg_child_free(&r->child);
+}
+
+static int s_peer_conn(const struct s_router *r, const char *peer, size_t len)
 {
     for (size_t i = 0; i < r->child.model.n_conns; i++) {
         if (r->targets[i].key_len == len && memcmp(r->targets[i].key, peer, len) == 0) {
@@ -325,7 +202,7 @@ static int s_peer_conn(const struct router *r, const char *peer, size_t len)
     return -1;
 }
 
-static void s_on_message(struct router *r, struct mqg_bus_msg *m)
+static void s_on_message(struct s_router *r, struct mqg_bus_msg *m)
 {
     int conn = s_peer_conn(r, m->peer, m->peer_len);
     if (conn < 0) {
@@ -345,9 +222,7 @@ static void s_on_message(struct router *r, struct mqg_bus_msg *m)
         struct mqg_wire_rec rec;
         while (mqg_bus_msg_next(m, &off, &rec)) {
             r->n_in++;
-            memcpy(r->in_topic, rec.topic, rec.topic_len);
-            r->in_topic[rec.topic_len] = '\0';
-            s_dispatch(r, (size_t)conn + 1, r->in_topic, &rec, 0);
+            mqg_route_dispatch(r->routes, conn, &rec, &r->sink);
         }
         break;
     }
@@ -360,10 +235,10 @@ static void s_on_message(struct router *r, struct mqg_bus_msg *m)
  * router from taking new messages (they wait in the sources' connectors), so nothing is
  * dropped while every broker is connected. A target that is not connected (its connector is
  * restarting) never stops the others: its queue drops its oldest copies. */
-static bool s_paused(const struct router *r)
+static bool s_paused(const struct s_router *r)
 {
     for (size_t i = 0; i < r->child.model.n_conns; i++) {
-        const struct r_target *t = &r->targets[i];
+        const struct s_target *t = &r->targets[i];
         if (t->enabled && !t->unreachable && mqg_fifo_full(&t->out)) {
             return true;
         }
@@ -371,7 +246,7 @@ static bool s_paused(const struct router *r)
     return false;
 }
 
-static void s_drain(struct router *r)
+static void s_drain(struct s_router *r)
 {
     for (int budget = 0; budget < 256 && !s_paused(r); budget++) {
         struct mqg_bus_msg m;
@@ -393,19 +268,19 @@ static void s_drain(struct router *r)
     }
 }
 
-static void s_status(const struct router *r, char *buf, size_t cap)
+static void s_status(const struct s_router *r, char *buf, size_t cap)
 {
     snprintf(buf, cap,
              "state=up in=%llu out=%llu queued=%zu dropped=%llu malformed=%llu "
              "unrouted=%llu",
              (unsigned long long)r->n_in, (unsigned long long)r->n_out, r->pending,
-             (unsigned long long)r->n_dropped, (unsigned long long)r->n_malformed,
-             (unsigned long long)r->n_unrouted);
+             (unsigned long long)s_dropped(r), (unsigned long long)r->n_malformed,
+             (unsigned long long)mqg_route_table_counters(r->routes)->unrouted);
 }
 
 int router_main(int argc, char **argv)
 {
-    struct router r;
+    struct s_router r;
     memset(&r, 0, sizeof(r));
     int rc = mqg_child_init(&r.child, "router", argc, argv);
     if (rc != 0) {
@@ -460,7 +335,7 @@ int router_main(int argc, char **argv)
     }
     rc = r.child.exit_code;
     log_info("ROUTER-DOWN", "stopping: in=%llu out=%llu dropped=%llu", (unsigned long long)r.n_in,
-             (unsigned long long)r.n_out, (unsigned long long)r.n_dropped);
+             (unsigned long long)r.n_out, (unsigned long long)s_dropped(&r));
     s_free(&r);
     return rc;
 }

@@ -16,8 +16,12 @@ import tempfile
 import threading
 import time
 import unittest
+import sys
 
 import paho.mqtt.client as mqtt
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "pylib"))
+from mqgprocs import children_of, free_port, pid_alive, processes_named, wait_for  # noqa: E402,F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("MQG_SRC", os.path.abspath(os.path.join(HERE, "..", "..")))
@@ -37,64 +41,6 @@ def _reap_all():
 
 
 atexit.register(_reap_all)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(pred, timeout, step=0.02, what="condition"):
-    """Poll pred() until it is truthy or timeout seconds pass; return its value or raise."""
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(step)
-
-
-def pid_alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def children_of(pid):
-    """Pids whose parent is pid (from /proc)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().split(")")[-1].split()
-            if int(fields[1]) == pid and fields[0] != "Z":
-                out.append(int(d))
-        except (OSError, IndexError, ValueError):
-            pass
-    return out
-
-
-def processes_named(needle):
-    """Pids whose command line contains needle."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-            if needle in cmd:
-                out.append(int(d))
-        except OSError:
-            pass
-    return out
 
 
 class Broker:

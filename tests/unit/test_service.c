@@ -797,6 +797,75 @@ static void test_connection_errors(void **state)
     s_run_cases(cases, N_ELEMS(cases));
 }
 
+/* The settings of `connection:` come from one table (mqg_svc_conn.c): its key list, and the
+ * order in which settings are read, which decides the error reported when there are several —
+ * the address (url, else host, port, scheme), then username, password, clientId, the integers,
+ * the booleans, the certificates, the will; the order of the keys in the file does not count. */
+static void test_connection_settings_table(void **state)
+{
+    static const struct err_case cases[] = {
+        {HDR CONN "        colour: red\n", 10, 9, "resources.c.properties.connection.colour",
+         "unknown property 'colour'; expected one of: host, port, scheme, url, username, "
+         "password, clientId, clean, keepalive, connectTimeout, reconnectPeriod, "
+         "protocolVersion, trustAllCertificates, mutualAuthentication, caCert, clientCert, "
+         "clientPrivateKey, will, messageBufferWindowMs, maxBufferedMessages"},
+        {HDR CONN "        will: {topic: a, colour: red}\n", 10, 26,
+         "resources.c.properties.connection.will.colour",
+         "unknown property 'colour'; expected one of: topic, payload, qos, retain"},
+        /* an unknown key is found before any value is read */
+        {HDR CONN "        port: 0\n        colour: red\n", 11, 9,
+         "resources.c.properties.connection.colour", "unknown property 'colour'"},
+        /* integers before booleans, though clean is listed first */
+        {HDR CONN "        clean: maybe\n        keepalive: -1\n", 11, 20,
+         "resources.c.properties.connection.keepalive", "expected 0..65535"},
+        {HDR CONN "        maxBufferedMessages: 0\n        trustAllCertificates: 1\n", 10, 30,
+         "resources.c.properties.connection.maxBufferedMessages", "expected 1..300000"},
+        /* the client settings before the integers, the certificates after the booleans */
+        {HDR CONN "        keepalive: -1\n        clientId: ''\n", 11, 19,
+         "resources.c.properties.connection.clientId", "expected a non-empty client id"},
+        {HDR CONN "        caCert: [x]\n        mutualAuthentication: maybe\n", 11, 31,
+         "resources.c.properties.connection.mutualAuthentication", "expected a boolean"},
+        {HDR CONN "        will: {topic: a/#}\n        caCert: [x]\n", 11, 17,
+         "resources.c.properties.connection.caCert", "expected a string, got a sequence"},
+        /* the address first: port and scheme after host, all of them after the url */
+        {HDR CONN "        scheme: http\n        port: 0\n", 11, 15,
+         "resources.c.properties.connection.port", "0 is out of range"},
+        {HDR CONN "        username: [u]\n        scheme: http\n", 11, 17,
+         "resources.c.properties.connection.scheme", "unknown scheme 'http'"},
+        {HDR CONN "        password: [p]\n        url: 'mqtt://b:0'\n", 11, 14,
+         "resources.c.properties.connection.url", "cannot use url 'mqtt://b:0': invalid port"},
+        /* with a url, host, port and scheme are not read */
+        {HDR CONN "        port: 0\n        scheme: http\n        url: mqtt://b\n"
+                  "        password: [p]\n",
+         13, 19, "resources.c.properties.connection.password", "expected a string"},
+        /* mutualAuthentication is checked against the certificates after everything else */
+        {HDR CONN "        mutualAuthentication: true\n        will: {topic: a/#}\n", 11, 23,
+         "resources.c.properties.connection.will.topic", "is not a valid topic name"},
+    };
+    s_run_cases(cases, N_ELEMS(cases));
+
+    /* "" is no username, password or certificate; the will's payload defaults to "" */
+    struct load l;
+    s_load_text(&l,
+                HDR CONN "        username: ''\n        password: ''\n        caCert: ''\n"
+                         "        clientCert: ''\n        clientPrivateKey: ''\n"
+                         "        will: {topic: gone}\n        port: ~\n        scheme: ~\n",
+                NULL, 0);
+    assert_int_equal(l.rc, 0);
+    const struct mqg_connection *c = &l.m.conns[0];
+    assert_null(c->username);
+    assert_null(c->password);
+    assert_null(c->ca_cert);
+    assert_null(c->client_cert);
+    assert_null(c->client_key);
+    assert_true(c->will.set);
+    assert_string_equal(c->will.payload, "");
+    assert_int_equal(c->will.qos, 0);
+    assert_false(c->will.retain);
+    assert_string_equal(c->uri, "tcp://h:1883");
+    s_free(&l);
+}
+
 /* ---- endpoints ------------------------------------------------------------------------ */
 
 #define EP HDR CONN "  e:\n    type: Cybus::Endpoint\n    properties:\n      protocol: Mqtt\n"
@@ -1452,6 +1521,7 @@ int main(void)
         cmocka_unit_test(test_connection_all_settings),
         cmocka_unit_test(test_url_parsing),
         cmocka_unit_test(test_connection_errors),
+        cmocka_unit_test(test_connection_settings_table),
         cmocka_unit_test(test_endpoint_both_or_neither),
         cmocka_unit_test(test_endpoint_write),
         cmocka_unit_test(test_endpoint_errors),

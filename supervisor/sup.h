@@ -1,0 +1,56 @@
+/* sup — the supervisor's records, shared by its files: one struct sup for the gateway and,
+ * as nginx's master and s6-supervise keep, one struct sup_child per child process.
+ *
+ * supervisor.c owns and changes them (set-up, loop, tear-down); spawn.c starts a child's
+ * process into its record; status.c reads them for the status file. Single-threaded.
+ */
+#ifndef SUPERVISOR_SUP_H
+#define SUPERVISOR_SUP_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lifecycle.h"
+#include "mqg_ctl.h"
+#include "mqg_model.h"
+#include "mqg_settings.h"
+#include "rundir.h"
+
+struct sup_child {
+    int conn;         /* connection index; -1 for the router */
+    const char *role; /* "router" / "connector" */
+    const char *key;  /* connection key or "router" */
+    char exe[4200];
+    struct lifecycle life; /* state, when to start it, when started, restart policy */
+    pid_t pid;
+    int ctl_fd;
+    struct mqg_ctl ctl;
+    int log_fd;
+    char logbuf[4096];
+    size_t loglen;
+    int64_t last_rx_ms; /* last message from it */
+    char last_exit[64];
+    char status[256];
+};
+
+struct sup {
+    const struct mqg_settings *set;
+    const struct mqg_model *model;
+    struct rundir rd; /* the runtime directory and the instance lock */
+    int status_err;   /* last status write failed with this -errno; 0 = fine */
+    int sigfd;
+    int log_fd;
+    struct sup_child *ch;
+    size_t n_ch;
+    struct pollfd *pfd; /* the poll set: 2 + 2 * n_ch */
+    bool stopping;
+    int64_t stop_deadline;
+    int64_t last_hb_ms;
+    int64_t last_status_ms;
+    int64_t started_ms;
+};
+
+#endif

@@ -152,3 +152,26 @@ void mqg_text_fput(const char *s, FILE *f)
         i += adv;
     }
 }
+
+const char *mqg_text_shown(const char *s, size_t len, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < len && i < MQG_TEXT_SHOWN_MAX; i++) {
+        unsigned char b = (unsigned char)s[i];
+        if (b >= 0x20 && b < 0x7f && b != '\\') {
+            out[o++] = (char)b;
+        } else {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[b >> 4];
+            out[o++] = hex[b & 15];
+        }
+    }
+    if (len > MQG_TEXT_SHOWN_MAX) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return out;
+}

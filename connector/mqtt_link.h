@@ -1,4 +1,5 @@
-/* mqtt_link — the connector's one broker connection (the only user of paho's MQTTAsync.h).
+/* mqtt_link — the connector's one broker connection (with paho_load.c, which loads paho for
+ * it, the only user of paho's MQTTAsync.h).
  *
  * Wraps an MQTTAsync client. Every paho callback runs on a paho thread and does one thing:
  * it appends an event to a mutex-protected list and writes the eventfd; the connector's poll
@@ -34,7 +35,7 @@ struct link_ev {
     bool session_present;
     uint32_t max_packet; /* LEV_CONNECTED, MQTT 5: the broker's Maximum Packet Size, 0 = none */
     char text[160];      /* reason, for failures */
-    char *topic;    /* LEV_MSG: NUL-terminated, inside this allocation */
+    char *topic;         /* LEV_MSG: NUL-terminated, inside this allocation */
     size_t topic_len;
     void *payload; /* LEV_MSG: inside this allocation */
     size_t payload_len;

@@ -81,30 +81,6 @@ int cq_push(struct cq *q, const char *topic, size_t topic_len, const void *paylo
     return 0;
 }
 
-struct cq_item *cq_at(const struct cq *q, size_t i)
-{
-    if (i >= q->count) {
-        return NULL;
-    }
-    return &q->ring[(q->head + i) & (q->cap - 1)];
-}
-
-struct cq_item *cq_find(const struct cq *q, uint64_t seq, size_t *index)
-{
-    if (!q->count) {
-        return NULL;
-    }
-    uint64_t first = q->ring[q->head].seq;
-    if (seq < first || seq - first >= q->count) {
-        return NULL;
-    }
-    size_t i = (size_t)(seq - first);
-    if (index) {
-        *index = i;
-    }
-    return cq_at(q, i);
-}
-
 void cq_pop(struct cq *q)
 {
     if (!q->count) {

@@ -204,21 +204,15 @@ int rundir_watch(struct rundir *R, bool *remade)
     return 0;
 }
 
-/* The file a connector with this pid writes the inline PEM text of `name` (ca, cert, key)
- * into: <dir>/<name>-<pid>.pem. It must be the connector's own naming (connector/mqtt_link.c,
- * s_cert_file); this is the one place the supervisor computes it. */
-static void s_secret_path(const char *dir, const char *name, pid_t pid, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s/%s-%d.pem", dir, name, (int)pid);
-}
-
+/* The files a connector with this pid writes the inline PEM text into are named by
+ * mqg_rundir_secret_path, which the connector uses too (connector/mqtt_link.c, s_cert_file). */
 void rundir_remove_secrets(const struct rundir *R, pid_t pid)
 {
-    static const char *const names[] = {"ca", "cert", "key"};
     char path[700];
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        s_secret_path(R->dir, names[i], pid, path, sizeof(path));
-        unlink(path);
+    for (int kind = 0; kind < MQG_SECRET_COUNT; kind++) {
+        if (mqg_rundir_secret_path(R->dir, (enum mqg_secret)kind, pid, path, sizeof(path)) == 0) {
+            unlink(path);
+        }
     }
 }
 

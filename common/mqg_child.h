@@ -26,7 +26,7 @@ struct mqg_child {
     int heartbeat_misses;
     int queue_max;          /* bound of each message queue, in messages */
     size_t queue_max_bytes; /* ... and in bytes */
-    int max_inflight; /* connector: publishes in flight */
+    int max_inflight;       /* connector: publishes in flight */
     struct mqg_ctl ctl;
     int sigfd;
     int64_t last_rx_ms; /* last message from the supervisor */

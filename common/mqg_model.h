@@ -46,10 +46,10 @@ struct mqg_connection {
     char *username;  /* NULL = none */
     char *password;  /* NULL = none; never printed or logged */
     char *client_id; /* never NULL after resolution */
-    bool client_id_derived; /* no clientId given: the supervisor sets the default for its
-                               instance (mqg_clientid.h); not encoded for children */
-    bool clean;      /* default true */
-    int keepalive_s; /* default 60 */
+    bool client_id_derived;  /* no clientId given: the supervisor sets the default for its
+                                instance (mqg_clientid.h); not encoded for children */
+    bool clean;              /* default true */
+    int keepalive_s;         /* default 60 */
     int connect_timeout_ms;  /* default 30000 */
     int reconnect_period_ms; /* default 1000 */
     int protocol_version;    /* 3, 4 (default) or 5 */

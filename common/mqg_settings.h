@@ -43,7 +43,7 @@ struct mqg_settings {
     /* connector queues */
     int outbound_queue_max;       /* 100000 messages per connector towards its broker */
     int outbound_queue_max_bytes; /* 64 MiB: the same queue in bytes of topic + payload */
-    int max_inflight;       /* 1000 publishes in flight per connector */
+    int max_inflight;             /* 1000 publishes in flight per connector */
     /* router */
     int router_queue_max;       /* 100000 messages held per target connector */
     int router_queue_max_bytes; /* 64 MiB: the same in bytes */

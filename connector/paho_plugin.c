@@ -104,17 +104,20 @@ int __wrap_MQTTPacket_send_publish(void *pack, int dup, int qos, int retained,
     return rc;
 }
 
+/* (clang-format would break the stringizing initializer over four lines) */
+/* clang-format off */
 #define S_ENTRY(name) {#name, (void *)name}
+/* clang-format on */
 
 static const struct {
     const char *name;
     void *fn;
 } s_table[] = {
-    S_ENTRY(MQTTAsync_connect),      S_ENTRY(MQTTAsync_createWithOptions),
-    S_ENTRY(MQTTAsync_destroy),      S_ENTRY(MQTTAsync_disconnect),
-    S_ENTRY(MQTTAsync_free),         S_ENTRY(MQTTAsync_freeMessage),
-    S_ENTRY(MQTTAsync_global_init),  S_ENTRY(MQTTAsync_isConnected),
-    S_ENTRY(MQTTAsync_sendMessage),  S_ENTRY(MQTTAsync_setCallbacks),
+    S_ENTRY(MQTTAsync_connect),       S_ENTRY(MQTTAsync_createWithOptions),
+    S_ENTRY(MQTTAsync_destroy),       S_ENTRY(MQTTAsync_disconnect),
+    S_ENTRY(MQTTAsync_free),          S_ENTRY(MQTTAsync_freeMessage),
+    S_ENTRY(MQTTAsync_global_init),   S_ENTRY(MQTTAsync_isConnected),
+    S_ENTRY(MQTTAsync_sendMessage),   S_ENTRY(MQTTAsync_setCallbacks),
     S_ENTRY(MQTTAsync_setTraceLevel), S_ENTRY(MQTTAsync_strerror),
     S_ENTRY(MQTTAsync_subscribeMany), S_ENTRY(MQTTProperties_add),
     S_ENTRY(MQTTProperties_free),

@@ -34,14 +34,14 @@
 
 /* ---- writer: growing buffer, sticky error ---- */
 
-struct wr {
+struct s_wr {
     uint8_t *buf;
     size_t len;
     size_t cap;
     int err;
 };
 
-static void s_put(struct wr *w, const void *p, size_t n)
+static void s_put(struct s_wr *w, const void *p, size_t n)
 {
     if (w->err) {
         return;
@@ -75,28 +75,28 @@ static void s_put(struct wr *w, const void *p, size_t n)
     }
 }
 
-static void s_put_u8(struct wr *w, uint8_t v)
+static void s_put_u8(struct s_wr *w, uint8_t v)
 {
     s_put(w, &v, 1);
 }
 
-static void s_put_bool(struct wr *w, bool v)
+static void s_put_bool(struct s_wr *w, bool v)
 {
     s_put_u8(w, v ? 1 : 0);
 }
 
-static void s_put_u32(struct wr *w, uint32_t v)
+static void s_put_u32(struct s_wr *w, uint32_t v)
 {
     uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
     s_put(w, b, sizeof(b));
 }
 
-static void s_put_i32(struct wr *w, int32_t v)
+static void s_put_i32(struct s_wr *w, int32_t v)
 {
     s_put_u32(w, (uint32_t)v);
 }
 
-static void s_put_count(struct wr *w, size_t n)
+static void s_put_count(struct s_wr *w, size_t n)
 {
     if (!w->err && n > UINT32_MAX) {
         w->err = -EOVERFLOW;
@@ -106,7 +106,7 @@ static void s_put_count(struct wr *w, size_t n)
 }
 
 /* Optional string: NULL and "" are distinct. */
-static void s_put_str(struct wr *w, const char *s)
+static void s_put_str(struct s_wr *w, const char *s)
 {
     if (!s) {
         s_put_u32(w, STR_NULL);
@@ -123,14 +123,14 @@ static void s_put_str(struct wr *w, const char *s)
 
 /* ---- reader: bounds-checked cursor, sticky -EPROTO (or -ENOMEM) ---- */
 
-struct rd {
+struct s_rd {
     const uint8_t *p;
     size_t len;
     size_t off;
     int err;
 };
 
-static const uint8_t *s_take(struct rd *r, size_t n)
+static const uint8_t *s_take(struct s_rd *r, size_t n)
 {
     if (r->err) {
         return NULL;
@@ -144,7 +144,7 @@ static const uint8_t *s_take(struct rd *r, size_t n)
     return p;
 }
 
-static uint32_t s_get_u32(struct rd *r)
+static uint32_t s_get_u32(struct s_rd *r)
 {
     const uint8_t *b = s_take(r, 4);
     if (!b) {
@@ -153,14 +153,14 @@ static uint32_t s_get_u32(struct rd *r)
     return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
-static int s_get_i32(struct rd *r)
+static int s_get_i32(struct s_rd *r)
 {
     uint32_t u = s_get_u32(r);
     /* two's complement without implementation-defined conversion */
     return u <= INT32_MAX ? (int)u : (int)(u - 0x80000000u) + INT32_MIN;
 }
 
-static bool s_get_bool(struct rd *r)
+static bool s_get_bool(struct s_rd *r)
 {
     const uint8_t *b = s_take(r, 1);
     if (!b) {
@@ -174,7 +174,7 @@ static bool s_get_bool(struct rd *r)
 }
 
 /* Heap copy of an optional string; NULL for a NULL string or on error (check r->err). */
-static char *s_get_str(struct rd *r)
+static char *s_get_str(struct s_rd *r)
 {
     uint32_t n = s_get_u32(r);
     if (r->err || n == STR_NULL) {
@@ -200,7 +200,7 @@ static char *s_get_str(struct rd *r)
 
 /* Read an element count and allocate a zeroed array for it (NULL for 0). The count must fit in
  * the bytes left at min_size each. */
-static void *s_get_array(struct rd *r, size_t elem_size, size_t min_size, size_t *count)
+static void *s_get_array(struct s_rd *r, size_t elem_size, size_t min_size, size_t *count)
 {
     *count = 0;
     uint32_t n = s_get_u32(r);
@@ -268,7 +268,7 @@ static bool s_model_valid(const struct mqg_model *m)
 
 /* ---- encode ---- */
 
-static void s_put_conn(struct wr *w, const struct mqg_connection *c, bool secrets)
+static void s_put_conn(struct s_wr *w, const struct mqg_connection *c, bool secrets)
 {
     s_put_str(w, c->service_id);
     s_put_str(w, c->id);
@@ -300,7 +300,7 @@ static void s_put_conn(struct wr *w, const struct mqg_connection *c, bool secret
     s_put_i32(w, c->max_buffered);
 }
 
-static void s_put_endpoint(struct wr *w, const struct mqg_endpoint *e)
+static void s_put_endpoint(struct s_wr *w, const struct mqg_endpoint *e)
 {
     s_put_str(w, e->service_id);
     s_put_str(w, e->id);
@@ -312,7 +312,7 @@ static void s_put_endpoint(struct wr *w, const struct mqg_endpoint *e)
     s_put_str(w, e->data_topic);
 }
 
-static void s_put_route(struct wr *w, const struct mqg_route *rt)
+static void s_put_route(struct s_wr *w, const struct mqg_route *rt)
 {
     s_put_str(w, rt->name);
     s_put_count(w, rt->n_sources);
@@ -341,7 +341,7 @@ int mqg_model_encode_for(const struct mqg_model *m, int secrets_of, uint8_t **ou
     if (!s_model_valid(m)) {
         return -EINVAL;
     }
-    struct wr w = {0};
+    struct s_wr w = {0};
     s_put(&w, MAGIC, MAGIC_LEN);
     s_put_u8(&w, VERSION);
 
@@ -385,7 +385,7 @@ int mqg_model_encode_for(const struct mqg_model *m, int secrets_of, uint8_t **ou
 
 /* ---- decode ---- */
 
-static void s_get_conn(struct rd *r, struct mqg_connection *c)
+static void s_get_conn(struct s_rd *r, struct mqg_connection *c)
 {
     c->service_id = s_get_str(r);
     c->id = s_get_str(r);
@@ -417,7 +417,7 @@ static void s_get_conn(struct rd *r, struct mqg_connection *c)
     c->max_buffered = s_get_i32(r);
 }
 
-static void s_get_endpoint(struct rd *r, struct mqg_endpoint *e)
+static void s_get_endpoint(struct s_rd *r, struct mqg_endpoint *e)
 {
     e->service_id = s_get_str(r);
     e->id = s_get_str(r);
@@ -429,7 +429,7 @@ static void s_get_endpoint(struct rd *r, struct mqg_endpoint *e)
     e->data_topic = s_get_str(r);
 }
 
-static void s_get_route(struct rd *r, struct mqg_route *rt)
+static void s_get_route(struct s_rd *r, struct mqg_route *rt)
 {
     rt->name = s_get_str(r);
     rt->sources = s_get_array(r, sizeof(*rt->sources), MIN_SOURCE, &rt->n_sources);
@@ -449,7 +449,7 @@ static void s_get_route(struct rd *r, struct mqg_route *rt)
 int mqg_model_decode(const uint8_t *buf, size_t len, struct mqg_model *m)
 {
     mqg_model_init(m);
-    struct rd r = {.p = buf, .len = buf ? len : 0};
+    struct s_rd r = {.p = buf, .len = buf ? len : 0};
 
     const uint8_t *hdr = s_take(&r, MAGIC_LEN + 1);
     if (!hdr || memcmp(hdr, MAGIC, MAGIC_LEN) != 0 || hdr[MAGIC_LEN] != VERSION) {

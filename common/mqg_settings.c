@@ -24,7 +24,7 @@
 
 #define INSTANCE_MAX 64
 
-enum kind {
+enum s_kind {
     K_INT,      /* int field, integer range */
     K_U32,      /* uint32_t field, integer range */
     K_INSTANCE, /* char *, [A-Za-z0-9_.-]{1,64} */
@@ -34,10 +34,10 @@ enum kind {
     K_CPUS,     /* struct mqg_cpus, "auto" / "none" / "0,2-3" (mqg_cpus.h) */
 };
 
-struct desc {
+struct s_desc {
     const char *group; /* NULL = top level */
     const char *name;
-    enum kind kind;
+    enum s_kind kind;
     long long min;
     long long max;
     size_t off;
@@ -45,7 +45,7 @@ struct desc {
 
 #define F(field) offsetof(struct mqg_settings, field)
 
-static const struct desc s_descs[] = {
+static const struct s_desc s_descs[] = {
     {NULL, "instance", K_INSTANCE, 0, 0, F(instance)},
     {NULL, "runtime_dir", K_ABSDIR, 0, 0, F(runtime_dir)},
     {"log", "level", K_LEVEL, 0, 0, F(log_level)},
@@ -96,7 +96,7 @@ static int s_set_str(char **slot, const char *v)
     return 0;
 }
 
-static int s_apply_int(const struct mqg_set_ctx *c, const struct desc *d,
+static int s_apply_int(const struct mqg_set_ctx *c, const struct s_desc *d,
                        const config_setting_t *st, const char *path, void *field)
 {
     long long v = 0;
@@ -206,7 +206,7 @@ static int s_apply_cpus(const struct mqg_set_ctx *c, const config_setting_t *st,
     return 0;
 }
 
-static int s_apply(const struct mqg_set_ctx *c, const struct desc *d, const config_setting_t *st,
+static int s_apply(const struct mqg_set_ctx *c, const struct s_desc *d, const config_setting_t *st,
                    const char *path, struct mqg_settings *s)
 {
     void *field = (char *)s + d->off;
@@ -230,10 +230,10 @@ static int s_apply(const struct mqg_set_ctx *c, const struct desc *d, const conf
 
 /* ---- groups and unknown settings ---- */
 
-static const struct desc *s_find_desc(const char *group, const char *name)
+static const struct s_desc *s_find_desc(const char *group, const char *name)
 {
     for (size_t i = 0; i < N_DESCS; i++) {
-        const struct desc *d = &s_descs[i];
+        const struct s_desc *d = &s_descs[i];
         bool same_group = group ? (d->group && strcmp(d->group, group) == 0) : !d->group;
         if (same_group && strcmp(d->name, name) == 0) {
             return d;
@@ -296,7 +296,7 @@ static int s_load_group(const struct mqg_set_ctx *c, const config_setting_t *g,
         const config_setting_t *st = config_setting_get_elem(g, (unsigned)i);
         const char *name = config_setting_name(st);
         snprintf(path, sizeof(path), "%s.%s", group, name);
-        const struct desc *d = s_find_desc(group, name);
+        const struct s_desc *d = s_find_desc(group, name);
         if (!d) {
             return s_unknown(c, st, group, path);
         }
@@ -478,7 +478,7 @@ static int s_load_root(const struct mqg_set_ctx *c, const config_t *cfg, struct 
     for (int i = 0; i < config_setting_length(root); i++) {
         const config_setting_t *st = config_setting_get_elem(root, (unsigned)i);
         const char *name = config_setting_name(st);
-        const struct desc *d;
+        const struct s_desc *d;
         int rc;
         if (strcmp(name, "services") == 0) {
             rc = s_load_services(c, st, s);

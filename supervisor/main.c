@@ -21,7 +21,7 @@
 #include "mqg_text.h"
 #include "supervisor.h"
 
-struct cli {
+struct s_cli {
     const char *cmd;
     const char *cfg;
     const char *service_id;
@@ -48,7 +48,7 @@ static void s_usage(FILE *f)
                "exit codes: 0 ok, 1 runtime failure, 2 usage error, 78 configuration error\n");
 }
 
-static void s_cli_free(struct cli *c)
+static void s_cli_free(struct s_cli *c)
 {
     for (size_t i = 0; i < c->n_owned; i++) {
         free(c->owned[i]);
@@ -58,7 +58,7 @@ static void s_cli_free(struct cli *c)
     free(c->params);
 }
 
-static int s_parse(struct cli *c, int argc, char **argv)
+static int s_parse(struct s_cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -132,7 +132,7 @@ static int s_parse(struct cli *c, int argc, char **argv)
 }
 
 /* Parameters for a service of the settings file: its own values, overridden by -p. */
-static struct mqg_param *s_merge(const struct mqg_settings_service *sv, const struct cli *c,
+static struct mqg_param *s_merge(const struct mqg_settings_service *sv, const struct s_cli *c,
                                  size_t *n)
 {
     struct mqg_param *p = calloc(sv->n_params + c->n_params + 1, sizeof(*p));
@@ -156,7 +156,7 @@ static struct mqg_param *s_merge(const struct mqg_settings_service *sv, const st
     return p;
 }
 
-static int s_load_model(struct cli *c, struct mqg_settings *set, struct mqg_model *m)
+static int s_load_model(struct s_cli *c, struct mqg_settings *set, struct mqg_model *m)
 {
     struct mqg_error err;
     if (c->n_files == 0 && set->n_services == 0) {
@@ -244,7 +244,7 @@ static void s_print_subscriptions(const struct mqg_model *m)
 
 int main(int argc, char **argv)
 {
-    struct cli c;
+    struct s_cli c;
     memset(&c, 0, sizeof(c));
     int rc = s_parse(&c, argc, argv);
     if (rc != 0) {

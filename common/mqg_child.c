@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mqg_error.h"
@@ -259,6 +260,45 @@ int mqg_child_tick(struct mqg_child *c, int64_t now, const char *status)
     }
     int64_t next = c->last_hb_ms + c->heartbeat_ms - now;
     return next < 1 ? 1 : (int)next;
+}
+
+int mqg_child_turn(struct mqg_child *c, int64_t now, mqg_child_status_fn status, const void *arg)
+{
+    char text[256];
+    text[0] = '\0';
+    if (mqg_child_heartbeat_due(c, now)) {
+        status(arg, text, sizeof(text));
+    }
+    return mqg_child_tick(c, now, text);
+}
+
+#define S_WAIT_MAX_FDS 4
+
+int mqg_child_wait(struct mqg_child *c, const int *fds, bool *ready, size_t n, int64_t timeout_us)
+{
+    struct pollfd p[2 + S_WAIT_MAX_FDS] = {
+        {.fd = mqg_child_ctl_fd(c), .events = POLLIN},
+        {.fd = c->sigfd, .events = POLLIN},
+    };
+    n = n > S_WAIT_MAX_FDS ? S_WAIT_MAX_FDS : n;
+    for (size_t i = 0; i < n; i++) {
+        p[2 + i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+        ready[i] = false;
+    }
+    struct timespec ts = {.tv_sec = timeout_us / 1000000, .tv_nsec = (timeout_us % 1000000) * 1000};
+    if (ppoll(p, 2 + n, timeout_us < 0 ? NULL : &ts, NULL) < 0 && errno != EINTR) {
+        return -errno;
+    }
+    if (p[0].revents) {
+        mqg_child_on_ctl(c);
+    }
+    if (p[1].revents) {
+        mqg_child_on_signal(c);
+    }
+    for (size_t i = 0; i < n; i++) {
+        ready[i] = p[2 + i].revents != 0;
+    }
+    return 0;
 }
 
 void mqg_child_free(struct mqg_child *c)

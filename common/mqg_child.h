@@ -11,6 +11,7 @@
 #define MQG_CHILD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mqg_ctl.h"
@@ -66,6 +67,23 @@ bool mqg_child_heartbeat_due(const struct mqg_child *c, int64_t now);
  * heartbeat is due) and checks that the supervisor is alive. Returns the ms until it wants to
  * be called again. */
 int mqg_child_tick(struct mqg_child *c, int64_t now, const char *status);
+
+/* The loop skeleton every child shares: one turn is mqg_child_turn(), the caller's own
+ * timeout adjustments, then mqg_child_wait(). */
+
+/* Fills buf (cap bytes) with the child's status text for a heartbeat. */
+typedef void (*mqg_child_status_fn)(const void *arg, char *buf, size_t cap);
+
+/* Start of a loop turn: when a heartbeat is due, status(arg, ...) formats the text and it is
+ * sent; checks that the supervisor is alive (mqg_child_tick). Returns the ms until it wants
+ * the next turn. */
+int mqg_child_turn(struct mqg_child *c, int64_t now, mqg_child_status_fn status, const void *arg);
+
+/* Wait at most timeout_us (< 0: no limit) for the control channel, the signal fd and the n
+ * fds in fds (POLLIN; -1 entries are skipped); handles control messages and signals itself
+ * and sets ready[i] for each of fds that fired. Returns 0, or -errno when polling failed
+ * (the caller logs it with its own message id and stops). */
+int mqg_child_wait(struct mqg_child *c, const int *fds, bool *ready, size_t n, int64_t timeout_us);
 
 /* Free everything (model wiped). */
 void mqg_child_free(struct mqg_child *c);

@@ -15,11 +15,9 @@
 #include "connector.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mqg_backoff.h"
@@ -417,8 +415,9 @@ static void s_handle_bus(struct s_connector *c)
     }
 }
 
-static void s_status(const struct s_connector *c, char *buf, size_t cap)
+static void s_status(const void *arg, char *buf, size_t cap)
 {
+    const struct s_connector *c = arg;
     struct outbox_stats ob;
     outbox_stats(c->outbox, &ob);
     snprintf(buf, cap,
@@ -487,12 +486,7 @@ static int s_prepare(struct s_connector *c, int64_t now)
 {
     s_timers(c, now);
     outbox_pump(c->outbox);
-    char status[256];
-    status[0] = '\0';
-    if (mqg_child_heartbeat_due(&c->child, now)) {
-        s_status(c, status, sizeof(status));
-    }
-    int timeout = s_timeout(c, now, mqg_child_tick(&c->child, now, status));
+    int timeout = s_timeout(c, now, mqg_child_turn(&c->child, now, s_status, c));
     if (c->child.stop && timeout > 50) {
         timeout = 50;
     }
@@ -515,24 +509,14 @@ static int s_wait_and_dispatch(struct s_connector *c, int timeout)
     if (quiet > 0 && quiet < wait_us) {
         wait_us = quiet;
     }
-    struct timespec ts = {.tv_sec = wait_us / 1000000, .tv_nsec = (wait_us % 1000000) * 1000};
-    struct pollfd p[4] = {
-        {.fd = mqg_child_ctl_fd(&c->child), .events = POLLIN},
-        {.fd = c->child.sigfd, .events = POLLIN},
-        {.fd = quiet > 0 ? -1 : mqtt_link_fd(c->link), .events = POLLIN},
-        {.fd = mqg_bus_fd(c->bus), .events = POLLIN},
-    };
-    if (ppoll(p, 4, timeout < 0 ? NULL : &ts, NULL) < 0 && errno != EINTR) {
-        log_error("CONNECTOR-POLL", "poll: %s", strerror(errno));
+    int fds[2] = {quiet > 0 ? -1 : mqtt_link_fd(c->link), mqg_bus_fd(c->bus)};
+    bool ready[2];
+    int err = mqg_child_wait(&c->child, fds, ready, 2, timeout < 0 ? -1 : wait_us);
+    if (err < 0) {
+        log_error("CONNECTOR-POLL", "poll: %s", strerror(-err));
         return -1;
     }
-    if (p[0].revents) {
-        mqg_child_on_ctl(&c->child);
-    }
-    if (p[1].revents) {
-        mqg_child_on_signal(&c->child);
-    }
-    if (p[2].revents) {
+    if (ready[0]) {
         s_handle_link(c);
     }
     s_handle_bus(c);

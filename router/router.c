@@ -10,7 +10,6 @@
 #include "router.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,8 +267,9 @@ static void s_drain(struct s_router *r)
     }
 }
 
-static void s_status(const struct s_router *r, char *buf, size_t cap)
+static void s_status(const void *arg, char *buf, size_t cap)
 {
+    const struct s_router *r = arg;
     snprintf(buf, cap,
              "state=up in=%llu out=%llu queued=%zu dropped=%llu malformed=%llu "
              "unrouted=%llu",
@@ -302,33 +302,19 @@ int router_main(int argc, char **argv)
     mqg_child_ready(&r.child);
 
     while (!r.child.stop) {
-        int64_t now = mqg_now_ms();
-        char status[256];
-        status[0] = '\0';
-        if (mqg_child_heartbeat_due(&r.child, now)) {
-            s_status(&r, status, sizeof(status));
-        }
-        int timeout = mqg_child_tick(&r.child, now, status);
+        int timeout = mqg_child_turn(&r.child, mqg_now_ms(), s_status, &r);
         if (r.pending && timeout > R_RETRY_MS) {
             timeout = R_RETRY_MS; /* copies a connection could not take: s_flush tries again */
         }
         if ((mqg_bus_events(r.bus) & MQG_BUS_IN) && !s_paused(&r)) {
             timeout = 0;
         }
-        struct pollfd p[3] = {
-            {.fd = mqg_child_ctl_fd(&r.child), .events = POLLIN},
-            {.fd = r.child.sigfd, .events = POLLIN},
-            {.fd = mqg_bus_fd(r.bus), .events = POLLIN},
-        };
-        if (poll(p, 3, timeout) < 0 && errno != EINTR) {
-            log_error("ROUTER-POLL", "poll: %s", strerror(errno));
+        int fd = mqg_bus_fd(r.bus);
+        bool ready;
+        int err = mqg_child_wait(&r.child, &fd, &ready, 1, (int64_t)timeout * 1000);
+        if (err < 0) {
+            log_error("ROUTER-POLL", "poll: %s", strerror(-err));
             break;
-        }
-        if (p[0].revents) {
-            mqg_child_on_ctl(&r.child);
-        }
-        if (p[1].revents) {
-            mqg_child_on_signal(&r.child);
         }
         s_drain(&r);
         s_flush(&r);

@@ -1,10 +1,10 @@
 /* mqg_bus — the ZeroMQ sockets between connectors and the router (the only zmq.h user).
  *
  * The router binds one ROUTER socket at an endpoint (the gateway uses ipc:// in the runtime
- * directory; nothing here is specific to ipc://, so tcp:// works too); every connector connects a DEALER whose routing id is its connection key. Messages are framed by
- * mqg_wire. Sends never block: -EAGAIN means "queue it and retry when writable",
- * -EHOSTUNREACH (router side) means the peer is not connected right now. Not thread-safe:
- * each bus belongs to its process's poll loop.
+ * directory; nothing here is specific to ipc://, so tcp:// works too); every connector connects a
+ * DEALER whose routing id is its connection key. Messages are framed by mqg_wire. Sends never
+ * block: -EAGAIN means "queue it and retry when writable", -EHOSTUNREACH (router side) means the
+ * peer is not connected right now. Not thread-safe: each bus belongs to its process's poll loop.
  */
 #ifndef MQG_BUS_H
 #define MQG_BUS_H

@@ -5,6 +5,10 @@
  * match, so overlapping sources of one route never duplicate), its target topic is rendered,
  * then it is handed out as a copy or matched again on the internal namespace, each level
  * with its own match list and topic buffer (bounded depth against loops).
+ * With an internal broker (mqg_model_internal), every copy for the internal namespace is also
+ * handed to its connection, and a message from it is matched as an internal one: so local
+ * applications see every internal topic and publish into the internal namespace, while a
+ * message that came from the broker is never sent back to it.
  */
 #include "mqg_route.h"
 
@@ -45,6 +49,7 @@ struct mqg_route_table {
     uint64_t stamp;
     char *in_topic; /* the message's topic, NUL-terminated */
     struct mqg_route_counters counters;
+    int internal; /* the internal broker's connection (mqg_model_internal) or MQG_NO_CONN */
     const struct mqg_route_sink *sink; /* of the dispatch under way */
     int copies;                        /* delivered by the dispatch under way */
 };
@@ -143,6 +148,9 @@ int mqg_route_table_new(const struct mqg_model *m, mqg_route_progress_fn progres
     *out = NULL;
     struct mqg_route_table *t = calloc(1, sizeof(*t));
     int rc = t ? s_alloc(t, m) : -ENOMEM;
+    if (rc == 0) {
+        t->internal = mqg_model_internal(m);
+    }
     for (size_t i = 0; rc == 0 && i < m->n_routes; i++) {
         if (progress && i % 256 == 0) {
             progress(arg); /* many routes: keep the heartbeat going */
@@ -259,9 +267,8 @@ static void s_dispatch(struct mqg_route_table *t, size_t ns, const char *topic,
         } else {
             len = (int)strlen(out);
         }
-        if (tg->conn == MQG_INTERNAL) {
-            s_dispatch(t, 0, out, src, depth + 1);
-        } else {
+        int to = tg->conn == MQG_INTERNAL ? t->internal : tg->conn;
+        if (to != MQG_NO_CONN) {
             struct mqg_wire_rec copy = {.flags = tg->retain ? MQG_WIRE_F_RETAIN : 0,
                                         .qos = (uint8_t)tg->qos,
                                         .topic = out,
@@ -269,7 +276,10 @@ static void s_dispatch(struct mqg_route_table *t, size_t ns, const char *topic,
                                         .payload = src->payload,
                                         .payload_len = src->payload_len};
             t->copies++;
-            t->sink->deliver(t->sink->arg, tg->conn, &copy);
+            t->sink->deliver(t->sink->arg, to, &copy);
+        }
+        if (tg->conn == MQG_INTERNAL) {
+            s_dispatch(t, 0, out, src, depth + 1);
         }
     }
 }
@@ -277,7 +287,7 @@ static void s_dispatch(struct mqg_route_table *t, size_t ns, const char *topic,
 int mqg_route_dispatch(struct mqg_route_table *t, int conn, const struct mqg_wire_rec *msg,
                        const struct mqg_route_sink *sink)
 {
-    size_t ns = s_ns(conn);
+    size_t ns = conn >= 0 && conn == t->internal ? 0 : s_ns(conn);
     if (ns >= t->n_ns || msg->topic_len > MQG_TOPIC_MAX) {
         return -EINVAL;
     }

@@ -21,6 +21,7 @@
 
 #include "mqg_log.h"
 #include "mqg_settings_read.h"
+#include "mqg_url.h"
 
 #define INSTANCE_MAX 64
 
@@ -32,6 +33,13 @@ enum s_kind {
     K_FILE,     /* char *, "" = NULL, relative to the settings file's directory */
     K_LEVEL,    /* int, log level name */
     K_CPUS,     /* struct mqg_cpus, "auto" / "none" / "0,2-3" (mqg_cpus.h) */
+    K_TEXT,     /* char *, any text, "" = NULL */
+    K_NAME,     /* char *, non-empty text */
+    K_PATH,     /* char *, "" = NULL, relative to the settings file's directory */
+    K_CERT,     /* char *, PEM text as it is, or a path as K_PATH */
+    K_BOOL,     /* bool */
+    K_IB_MODE,  /* enum mqg_ib_mode: "embedded", "external", "off" */
+    K_LISTEN,   /* "HOST:PORT" into internal_broker.listen_host and .listen_port */
 };
 
 struct s_desc {
@@ -65,15 +73,28 @@ static const struct s_desc s_descs[] = {
     {"connector", "max_inflight", K_INT, 1, 65535, F(max_inflight)},
     {"router", "queue_max", K_INT, 1, 100000000, F(router_queue_max)},
     {"router", "queue_max_bytes", K_INT, 65536, INT_MAX, F(router_queue_max_bytes)},
+    {"internal_broker", "mode", K_IB_MODE, 0, 0, F(internal_broker.mode)},
+    {"internal_broker", "listen", K_LISTEN, 0, 0, F(internal_broker)},
+    {"internal_broker", "mosquitto", K_NAME, 0, 0, F(internal_broker.mosquitto)},
+    {"internal_broker", "password_file", K_PATH, 0, 0, F(internal_broker.password_file)},
+    {"internal_broker", "listeners", K_TEXT, 0, 0, 0}, /* a list: s_load_listeners */
+    {"internal_broker", "url", K_TEXT, 0, 0, F(internal_broker.url)},
+    {"internal_broker", "username", K_TEXT, 0, 0, F(internal_broker.username)},
+    {"internal_broker", "password", K_TEXT, 0, 0, F(internal_broker.password)},
+    {"internal_broker", "ca_cert", K_CERT, 0, 0, F(internal_broker.ca_cert)},
+    {"internal_broker", "client_cert", K_CERT, 0, 0, F(internal_broker.client_cert)},
+    {"internal_broker", "client_key", K_CERT, 0, 0, F(internal_broker.client_key)},
+    {"internal_broker", "trust_all_certificates", K_BOOL, 0, 0, F(internal_broker.trust_all)},
 };
 
 #define N_DESCS (sizeof(s_descs) / sizeof(s_descs[0]))
 
 /* Top-level names in the order they are listed in error messages. */
 static const char *const s_root_names[] = {
-    "instance",      "runtime_dir",  "log",       "restart", "heartbeat",
-    "stop_grace_ms", "cpu_affinity", "connector", "router",  "services"};
-static const char *const s_groups[] = {"log", "restart", "heartbeat", "connector", "router"};
+    "instance",     "runtime_dir", "log",    "restart",         "heartbeat", "stop_grace_ms",
+    "cpu_affinity", "connector",   "router", "internal_broker", "services"};
+static const char *const s_groups[] = {"log",       "restart", "heartbeat",
+                                       "connector", "router",  "internal_broker"};
 
 static bool s_instance_ok(const char *s)
 {
@@ -206,6 +227,91 @@ static int s_apply_cpus(const struct mqg_set_ctx *c, const config_setting_t *st,
     return 0;
 }
 
+/* K_TEXT, K_NAME, K_PATH, K_CERT: text into a heap string ("" = NULL, except K_NAME). */
+static int s_apply_text(const struct mqg_set_ctx *c, const struct s_desc *d,
+                        const config_setting_t *st, const char *path, void *field)
+{
+    const char *what = d->kind == K_NAME ? "a name or a path" : "text";
+    const char *str = NULL;
+    int rc = mqg_set_get_string(c, st, path, what, &str);
+    if (rc < 0) {
+        return rc;
+    }
+    if (str[0] == '\0') {
+        return d->kind == K_NAME ? mqg_set_fail(c, st, path, "expected %s, got \"\"", what)
+                                 : s_set_str(field, NULL);
+    }
+    bool pem = d->kind == K_CERT && strstr(str, "-----BEGIN");
+    if ((d->kind != K_PATH && d->kind != K_CERT) || pem) {
+        return s_set_str(field, str);
+    }
+    char *p = mqg_set_resolve(c->dir, str);
+    if (!p) {
+        return -ENOMEM;
+    }
+    free(*(char **)field);
+    *(char **)field = p;
+    return 0;
+}
+
+static int s_apply_bool(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
+                        void *field)
+{
+    if (config_setting_type(st) != CONFIG_TYPE_BOOL) {
+        return mqg_set_fail(c, st, path, "expected true or false, got %s",
+                            mqg_set_type_name(config_setting_type(st)));
+    }
+    *(bool *)field = config_setting_get_bool(st) != 0;
+    return 0;
+}
+
+static int s_apply_ib_mode(const struct mqg_set_ctx *c, const config_setting_t *st,
+                           const char *path, void *field)
+{
+    const char *what = "one of \"embedded\", \"external\", \"off\"";
+    const char *str = NULL;
+    int rc = mqg_set_get_string(c, st, path, what, &str);
+    if (rc < 0) {
+        return rc;
+    }
+    int mode = mqg_ibroker_mode_parse(str);
+    if (mode < 0) {
+        return mqg_set_fail(c, st, path, "expected %s, got \"%s\"", what, str);
+    }
+    *(enum mqg_ib_mode *)field = (enum mqg_ib_mode)mode;
+    return 0;
+}
+
+/* "HOST:PORT" into *host and *port. */
+static int s_listen(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
+                    char **host, int *port)
+{
+    const char *str = NULL;
+    char why[200];
+    int rc = mqg_set_get_string(c, st, path, "\"HOST:PORT\"", &str);
+    if (rc < 0) {
+        return rc;
+    }
+    char *h = NULL;
+    rc = mqg_ibroker_parse_listen(str, &h, port, why, sizeof(why));
+    if (rc == -EINVAL) {
+        return mqg_set_fail(c, st, path, "%s", why);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    free(*host);
+    *host = h;
+    return 0;
+}
+
+static int s_apply_listen(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
+                          void *field)
+{
+    struct mqg_ib_settings *ib = field;
+    return s_listen(c, st, path, &ib->listen_host, &ib->listen_port);
+}
+
 static int s_apply(const struct mqg_set_ctx *c, const struct s_desc *d, const config_setting_t *st,
                    const char *path, struct mqg_settings *s)
 {
@@ -224,6 +330,17 @@ static int s_apply(const struct mqg_set_ctx *c, const struct s_desc *d, const co
         return s_apply_level(c, st, path, field);
     case K_CPUS:
         return s_apply_cpus(c, st, path, field);
+    case K_TEXT:
+    case K_NAME:
+    case K_PATH:
+    case K_CERT:
+        return s_apply_text(c, d, st, path, field);
+    case K_BOOL:
+        return s_apply_bool(c, st, path, field);
+    case K_IB_MODE:
+        return s_apply_ib_mode(c, st, path, field);
+    case K_LISTEN:
+        return s_apply_listen(c, st, path, field);
     }
     return -EINVAL;
 }
@@ -281,6 +398,125 @@ static int s_unknown(const struct mqg_set_ctx *c, const config_setting_t *st, co
                         group ? "in this group" : "at top level", known);
 }
 
+/* ---- internal_broker.listeners ---- */
+
+/* One entry { listen; cafile; certfile; keyfile; require_certificate; } into *l. */
+static int s_load_listener(const struct mqg_set_ctx *c, const config_setting_t *e, size_t idx,
+                           struct mqg_ib_listener *l)
+{
+    static const char *const known = "listen, cafile, certfile, keyfile, require_certificate";
+    static const struct s_desc path_desc = {NULL, "", K_PATH, 0, 0, 0};
+    char base[64];
+    char path[128];
+    snprintf(base, sizeof(base), "internal_broker.listeners[%zu]", idx);
+    if (!config_setting_is_group(e)) {
+        return mqg_set_fail(c, e, base, "expected a group { listen = \"HOST:PORT\"; ... }, got %s",
+                            mqg_set_type_name(config_setting_type(e)));
+    }
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < config_setting_length(e); i++) {
+        const config_setting_t *st = config_setting_get_elem(e, (unsigned)i);
+        const char *name = config_setting_name(st);
+        snprintf(path, sizeof(path), "%s.%s", base, name);
+        if (strcmp(name, "listen") == 0) {
+            rc = s_listen(c, st, path, &l->host, &l->port);
+        } else if (strcmp(name, "cafile") == 0) {
+            rc = s_apply_text(c, &path_desc, st, path, &l->cafile);
+        } else if (strcmp(name, "certfile") == 0) {
+            rc = s_apply_text(c, &path_desc, st, path, &l->certfile);
+        } else if (strcmp(name, "keyfile") == 0) {
+            rc = s_apply_text(c, &path_desc, st, path, &l->keyfile);
+        } else if (strcmp(name, "require_certificate") == 0) {
+            rc = s_apply_bool(c, st, path, &l->require_certificate);
+        } else {
+            rc = mqg_set_fail(c, st, path, "unknown setting; known in a listener: %s", known);
+        }
+    }
+    if (rc == 0 && !l->host) {
+        snprintf(path, sizeof(path), "%s.listen", base);
+        rc = mqg_set_fail(c, e, path, "missing; expected listen = \"HOST:PORT\"");
+    }
+    if (rc == 0 && (!l->certfile) != (!l->keyfile)) {
+        snprintf(path, sizeof(path), "%s.%s", base, l->certfile ? "keyfile" : "certfile");
+        rc = mqg_set_fail(c, e, path, "missing; expected certfile and keyfile together (TLS)");
+    }
+    return rc;
+}
+
+static int s_load_listeners(const struct mqg_set_ctx *c, const config_setting_t *l,
+                            struct mqg_ib_settings *ib)
+{
+    int type = config_setting_type(l);
+    size_t n = (size_t)config_setting_length(l);
+    if (type != CONFIG_TYPE_LIST && !(type == CONFIG_TYPE_ARRAY && n == 0)) {
+        return mqg_set_fail(c, l, "internal_broker.listeners",
+                            "expected a list ( { listen = \"HOST:PORT\"; ... }, ... ), got %s",
+                            mqg_set_type_name(type));
+    }
+    if (n == 0) {
+        return 0;
+    }
+    ib->listeners = calloc(n, sizeof(*ib->listeners));
+    if (!ib->listeners) {
+        return -ENOMEM;
+    }
+    ib->n_listeners = n;
+    for (size_t i = 0; i < n; i++) {
+        int rc = s_load_listener(c, config_setting_get_elem(l, (unsigned)i), i, &ib->listeners[i]);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* What the internal_broker settings need together, once all are read. */
+static int s_check_ibroker(const struct mqg_set_ctx *c, const config_t *cfg,
+                           const struct mqg_ib_settings *ib)
+{
+    const config_setting_t *g = config_lookup(cfg, "internal_broker");
+    const config_setting_t *st;
+    char why[300];
+    if (ib->mode == MQG_IB_EXTERNAL && !ib->url) {
+        st = config_lookup(cfg, "internal_broker.mode");
+        return mqg_set_fail(c, st, "internal_broker.url",
+                            "missing; mode \"external\" needs the url of the broker, e.g. "
+                            "url = \"mqtt://broker.local:1883\"");
+    }
+    if (ib->url) {
+        struct mqg_url u;
+        int rc = mqg_url_parse(ib->url, &u, why, sizeof(why));
+        mqg_url_clear(&u);
+        if (rc == -EINVAL) {
+            return mqg_set_fail(c, config_lookup(cfg, "internal_broker.url"), "internal_broker.url",
+                                "%s", why);
+        }
+    }
+    if (ib->mode == MQG_IB_EMBEDDED && ib->password_file && !ib->username) {
+        st = config_lookup(cfg, "internal_broker.password_file");
+        return mqg_set_fail(c, st, "internal_broker.username",
+                            "missing; with a password_file the embedded broker allows no "
+                            "anonymous clients: give mqgate a user of that file (username and "
+                            "password)");
+    }
+    for (size_t i = 0; ib->mode == MQG_IB_EMBEDDED && i < ib->n_listeners; i++) {
+        const struct mqg_ib_listener *l = &ib->listeners[i];
+        bool same = l->port == ib->listen_port;
+        for (size_t j = 0; j < i; j++) {
+            same = same || ib->listeners[j].port == l->port;
+        }
+        if (same) {
+            char path[64];
+            snprintf(path, sizeof(path), "internal_broker.listeners[%zu].listen", i);
+            return mqg_set_fail(c, g, path,
+                                "port %d is used twice; expected a port of its own for every "
+                                "listener (internal_broker.listen included)",
+                                l->port);
+        }
+    }
+    return 0;
+}
+
 static int s_load_group(const struct mqg_set_ctx *c, const config_setting_t *g,
                         struct mqg_settings *s)
 {
@@ -300,7 +536,9 @@ static int s_load_group(const struct mqg_set_ctx *c, const config_setting_t *g,
         if (!d) {
             return s_unknown(c, st, group, path);
         }
-        int rc = s_apply(c, d, st, path, s);
+        int rc = strcmp(path, "internal_broker.listeners") == 0
+                     ? s_load_listeners(c, st, &s->internal_broker)
+                     : s_apply(c, d, st, path, s);
         if (rc < 0) {
             return rc;
         }
@@ -504,7 +742,7 @@ static int s_load_root(const struct mqg_set_ctx *c, const config_t *cfg, struct 
                             "restart.backoff_max_ms (%u) must be at least restart.backoff_ms (%u)",
                             (unsigned)s->restart_backoff_max_ms, (unsigned)s->restart_backoff_ms);
     }
-    return 0;
+    return s_check_ibroker(c, cfg, &s->internal_broker);
 }
 
 /* 0 when path is a regular, readable file; else the errno why not. */
@@ -567,6 +805,10 @@ int mqg_settings_defaults(struct mqg_settings *s)
     s->max_inflight = 1000;
     s->router_queue_max = 100000;
     s->router_queue_max_bytes = 64 << 20;
+    if (mqg_ibroker_defaults(&s->internal_broker) != 0) {
+        mqg_settings_free(s);
+        return -ENOMEM;
+    }
     return 0;
 }
 
@@ -637,5 +879,6 @@ void mqg_settings_free(struct mqg_settings *s)
         free(svc->params);
     }
     free(s->services);
+    mqg_ibroker_free(&s->internal_broker);
     memset(s, 0, sizeof(*s));
 }

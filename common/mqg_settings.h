@@ -14,6 +14,7 @@
 
 #include "mqg_cpus.h"
 #include "mqg_error.h"
+#include "mqg_ibroker.h"
 #include "mqg_service.h"
 
 struct mqg_settings_service {
@@ -50,6 +51,8 @@ struct mqg_settings {
     /* services to load in addition to those on the command line */
     struct mqg_settings_service *services;
     size_t n_services;
+    /* the internal broker: embedded mosquitto on 127.0.0.1:11883 (mqg_ibroker.h) */
+    struct mqg_ib_settings internal_broker;
 };
 
 /* Fill s with defaults (heap strings owned by s). Returns 0 or -ENOMEM. */

@@ -13,6 +13,7 @@
 
 #include "mqg_clientid.h"
 #include "mqg_error.h"
+#include "mqg_ibroker.h"
 #include "mqg_log.h"
 #include "mqg_model.h"
 #include "mqg_service.h"
@@ -223,6 +224,33 @@ static int s_client_ids(struct mqg_model *m, const struct mqg_settings *set)
     return 0;
 }
 
+/* The internal broker's section of `mqgate check`: what runs where (its connection and its
+ * subscriptions are listed with the others). */
+static void s_print_internal_broker(const struct mqg_settings *set, const struct mqg_model *m)
+{
+    const struct mqg_ib_settings *ib = &set->internal_broker;
+    printf("\ninternal broker: %s", mqg_ibroker_mode_name(ib->mode));
+    if (ib->mode == MQG_IB_OFF) {
+        printf(" (internal topics exist only inside the router)\n");
+        return;
+    }
+    int k = mqg_model_internal(m);
+    printf(" (connection %s)\n", k >= 0 ? m->conns[k].key : "-");
+    if (ib->mode == MQG_IB_EXTERNAL) {
+        printf("  url: %s\n", k >= 0 ? m->conns[k].uri : ib->url);
+        return;
+    }
+    printf("  mosquitto: %s, started by mqgate\n  listen: %s:%d (mqgate and local "
+           "applications)\n",
+           ib->mosquitto, ib->listen_host, ib->listen_port);
+    for (size_t i = 0; i < ib->n_listeners; i++) {
+        const struct mqg_ib_listener *l = &ib->listeners[i];
+        printf("  listener: %s:%d%s%s\n", l->host, l->port, l->certfile ? " (TLS)" : "",
+               l->require_certificate ? ", client certificate required" : "");
+    }
+    printf("  password_file: %s\n", ib->password_file ? ib->password_file : "- (anonymous access)");
+}
+
 static void s_print_subscriptions(const struct mqg_model *m)
 {
     printf("\nbroker subscriptions (minimal set per connection):\n");
@@ -294,12 +322,21 @@ int main(int argc, char **argv)
     }
     struct mqg_model m;
     mqg_model_init(&m);
-    rc = s_load_model(&c, &set, &m);
+    char why[300];
+    rc = mqg_ibroker_add(&m, &set.internal_broker, why, sizeof(why));
+    if (rc != 0) {
+        fprintf(stderr, "mqgate: error: internal_broker.url: %s\n",
+                rc == -EINVAL ? why : strerror(-rc));
+        rc = rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_INTERNAL;
+    } else {
+        rc = s_load_model(&c, &set, &m);
+    }
     if (rc == 0) {
         rc = s_client_ids(&m, &set);
     }
     if (rc == 0 && check) {
         mqg_model_print(&m, stdout);
+        s_print_internal_broker(&set, &m);
         s_print_subscriptions(&m);
         printf("\nconfiguration OK\n");
     } else if (rc == 0) {

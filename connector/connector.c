@@ -10,7 +10,8 @@
  * Outbound (router -> broker): the outbox (outbox.c) queues every message, decides what is
  * published when and what each result means; this file hands it the messages, paho's results
  * and the connection's ups and downs, and stops reading the bus while it is full.
- * Reconnects use backoff with jitter from reconnectPeriod; each state change is logged once.
+ * Reconnects use backoff with jitter from reconnectPeriod, or the delays of connectionStrategy;
+ * each state change is logged once.
  */
 #include "connector.h"
 
@@ -560,11 +561,8 @@ static int s_setup(struct s_connector *c)
         return MQG_EXIT_TRANSIENT;
     }
     mqg_ratelog_init(&c->invalid, S_REPORT_MS);
-    /* first retry after reconnectPeriod, then growing with jitter up to 60 s (or
-     * reconnectPeriod, when that is longer) */
-    uint32_t base =
-        c->conn->reconnect_period_ms > 0 ? (uint32_t)c->conn->reconnect_period_ms : 1000;
-    mqg_backoff_init(&c->backoff, base, base > 60000 ? base : 60000, mqg_seed());
+    /* reconnectPeriod with jitter, or connectionStrategy (mqg_backoff_init_conn) */
+    mqg_backoff_init_conn(&c->backoff, c->conn, mqg_seed());
     rc = mqtt_link_new(c->conn, c->child.rundir, c->child.max_inflight, &c->link);
     if (rc != 0) {
         return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;

@@ -32,6 +32,7 @@ struct mqtt_link {
     char *files[MQG_SECRET_COUNT]; /* PEM files written for inline certificates */
     char **filters;                /* kept alive for subscribeMany */
     int *qos;
+    MQTTSubscribe_options *opts; /* MQTT 5 No Local for each filter (the internal broker) */
     size_t n_filters;
     char rundir[512];
 };
@@ -377,6 +378,7 @@ void mqtt_link_destroy(struct mqtt_link **pl, int timeout_ms)
         free(l->filters);
     }
     free(l->qos);
+    free(l->opts);
     close(l->efd);
     pthread_mutex_destroy(&l->lock);
     free(l);
@@ -486,6 +488,25 @@ int mqtt_link_connect(struct mqtt_link *l)
     return 0;
 }
 
+/* The internal broker: what this client publishes there must not come back to it (MQTT 5
+ * No Local on every filter), or it would be routed a second time. false when out of memory. */
+static bool s_no_local(struct mqtt_link *l, size_t n, MQTTAsync_responseOptions *ro)
+{
+    if (!l->opts) {
+        l->opts = calloc(n, sizeof(*l->opts));
+        if (!l->opts) {
+            return false;
+        }
+        for (size_t i = 0; i < n; i++) {
+            l->opts[i] = (MQTTSubscribe_options)MQTTSubscribe_options_initializer;
+            l->opts[i].noLocal = 1;
+        }
+    }
+    ro->subscribeOptionsCount = (int)n;
+    ro->subscribeOptionsList = l->opts;
+    return true;
+}
+
 int mqtt_link_subscribe(struct mqtt_link *l, const struct mqg_sub *subs, size_t n)
 {
     if (n == 0) {
@@ -512,6 +533,9 @@ int mqtt_link_subscribe(struct mqtt_link *l, const struct mqg_sub *subs, size_t 
     if (l->version == 5) {
         ro.onSuccess5 = s_on_sub5;
         ro.onFailure5 = s_on_sub_fail5;
+        if (l->conn->internal_broker && !s_no_local(l, n, &ro)) {
+            return -ENOMEM;
+        }
     } else {
         ro.onSuccess = s_on_sub;
         ro.onFailure = s_on_sub_fail;

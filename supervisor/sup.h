@@ -3,6 +3,9 @@
  *
  * supervisor.c owns and changes them (set-up, loop, tear-down); spawn.c starts a child's
  * process into its record; status.c reads them for the status file. Single-threaded.
+ * Three kinds of child: the router and the connectors (mqgate's own programs, with a control
+ * channel and heartbeats) and the embedded internal broker (mosquitto: no control channel; it
+ * is ready when its port accepts connections, and stopped after the others).
  */
 #ifndef SUPERVISOR_SUP_H
 #define SUPERVISOR_SUP_H
@@ -19,10 +22,13 @@
 #include "mqg_settings.h"
 #include "rundir.h"
 
+enum sup_kind { SUP_ROUTER, SUP_CONNECTOR, SUP_BROKER };
+
 struct sup_child {
-    int conn;         /* connection index; -1 for the router */
-    const char *role; /* "router" / "connector" */
-    const char *key;  /* connection key or "router" */
+    enum sup_kind kind;
+    int conn;         /* connection index; -1 for the router and the broker */
+    const char *role; /* "router" / "connector" / "broker" */
+    const char *key;  /* connection key, "router" or "internal-broker" */
     char exe[4200];
     struct lifecycle life; /* state, when to start it, when started, restart policy */
     pid_t pid;
@@ -34,6 +40,8 @@ struct sup_child {
     int64_t last_rx_ms; /* last message from it */
     char last_exit[64];
     char status[256];
+    bool was_ready;   /* the broker: its port accepted a connection since the gateway started */
+    bool addr_in_use; /* the broker: its last run said "Address already in use" */
 };
 
 struct sup {
@@ -51,6 +59,9 @@ struct sup {
     int64_t last_hb_ms;
     int64_t last_status_ms;
     int64_t started_ms;
+    struct sup_child *broker; /* the embedded internal broker's record, or NULL */
+    char broker_conf[600];    /* <runtime dir>/mosquitto.conf while it exists, else "" */
+    int exit_code;            /* of the gateway: 0, or 78 when the broker's port was taken */
 };
 
 #endif

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "lifecycle.h"
 #include "mqg_ctl.h"
 #include "mqg_error.h"
+#include "mqg_ibroker.h"
 #include "mqg_log.h"
 #include "mqg_proc.h"
 #include "mqg_restart.h"
@@ -46,11 +48,49 @@ static void s_log_line(struct sup *S, const char *line, size_t len)
     (void)w;
 }
 
+static void s_post(struct sup *S, struct sup_child *c, enum lifecycle_event ev, int64_t now,
+                   int exit_code);
+
+/* A line of the broker's output (mosquitto writes its own format), as an mqgate log line in
+ * its name. "Address already in use" is remembered (the port is taken); "mosquitto version ...
+ * running" says that its listeners are open: it is ready. */
+static void s_broker_line(struct sup *S, struct sup_child *c, const char *line, size_t len)
+{
+    char text[2048];
+    if (len >= sizeof(text)) {
+        len = sizeof(text) - 1;
+    }
+    memcpy(text, line, len);
+    text[len] = '\0';
+    int level = MQG_LOG_INFO;
+    if (strncmp(text, "Error", 5) == 0) {
+        level = MQG_LOG_ERROR;
+    } else if (strncmp(text, "Warning", 7) == 0 && !strstr(text, "run as root")) {
+        level = MQG_LOG_WARN; /* started by root, it runs as root on purpose (mqg_ibroker_conf) */
+    }
+    if (strstr(text, "Address already in use")) {
+        c->addr_in_use = true;
+    }
+    mqg_log_write_as(c->role, (int)c->pid, c->key, level, "BROKER-LOG", "%s", text);
+    if (strncmp(text, "mosquitto version ", 18) == 0 && strstr(text, " running")) {
+        s_post(S, c, LC_EV_READY, mqg_now_ms(), 0);
+    }
+}
+
+static void s_child_line(struct sup *S, struct sup_child *c, const char *line, size_t len)
+{
+    if (c->kind == SUP_BROKER) {
+        s_broker_line(S, c, line, len);
+    } else {
+        s_log_line(S, line, len);
+    }
+}
+
 static void s_read_log(struct sup *S, struct sup_child *c, bool final)
 {
     for (;;) {
         if (c->loglen == sizeof(c->logbuf)) { /* overlong line: pass it on in pieces */
-            s_log_line(S, c->logbuf, c->loglen);
+            s_child_line(S, c, c->logbuf, c->loglen);
             c->loglen = 0;
         }
         ssize_t r = read(c->log_fd, c->logbuf + c->loglen, sizeof(c->logbuf) - c->loglen);
@@ -64,20 +104,17 @@ static void s_read_log(struct sup *S, struct sup_child *c, bool final)
         char *start = c->logbuf;
         char *nl;
         while ((nl = memchr(start, '\n', c->loglen - (size_t)(start - c->logbuf)))) {
-            s_log_line(S, start, (size_t)(nl - start));
+            s_child_line(S, c, start, (size_t)(nl - start));
             start = nl + 1;
         }
         c->loglen -= (size_t)(start - c->logbuf);
         memmove(c->logbuf, start, c->loglen);
     }
     if (final && c->loglen) {
-        s_log_line(S, c->logbuf, c->loglen);
+        s_child_line(S, c, c->logbuf, c->loglen);
         c->loglen = 0;
     }
 }
-
-static void s_post(struct sup *S, struct sup_child *c, enum lifecycle_event ev, int64_t now,
-                   int exit_code);
 
 /* What s_on_ctl_message needs. */
 struct s_ctl_arg {
@@ -106,6 +143,123 @@ static void s_read_ctl(struct sup *S, struct sup_child *c)
     if (mqg_ctl_drain(&c->ctl, s_on_ctl_message, &arg) == -EPROTO) {
         s_post(S, c, LC_EV_BAD_CTL, mqg_now_ms(), 0);
     }
+}
+
+/* ---- the embedded internal broker ---- */
+
+/* At the gateway's start, connectors wait this long at most for the broker's first start, so
+ * that the internal broker's connector finds it (it would retry, but later). */
+#define S_BROKER_HOLD_MS 5000
+/* Ready, unless its output said so: its port accepts connections (looked at this often). */
+#define S_BROKER_PROBE_AFTER_MS 2000
+
+/* Does the broker's loopback listener accept a TCP connection? (A fallback: the broker says
+ * when it is ready, s_broker_line.) */
+static bool s_broker_listening(const struct sup *S)
+{
+    const struct mqg_ib_settings *ib = &S->set->internal_broker;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", ib->listen_port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    if (getaddrinfo(mqg_ibroker_connect_host(ib->listen_host), port, &hints, &res) != 0) {
+        return false;
+    }
+    bool ok = false;
+    for (struct addrinfo *a = res; a && !ok; a = a->ai_next) {
+        int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        ok = fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) == 0;
+        if (fd >= 0) {
+            close(fd);
+        }
+    }
+    freeaddrinfo(res);
+    return ok;
+}
+
+/* The broker reported ready (LC_DO_LOG_READY). */
+static void s_broker_ready(struct sup *S, struct sup_child *c)
+{
+    const struct mqg_ib_settings *ib = &S->set->internal_broker;
+    snprintf(c->status, sizeof(c->status), "state=up listen=%s:%d", ib->listen_host,
+             ib->listen_port);
+    log_notice("BROKER-UP", "internal broker (pid %d) listens on %s:%d%s", (int)c->pid,
+               ib->listen_host, ib->listen_port, c->was_ready ? " again" : "");
+    c->was_ready = true;
+}
+
+/* Do connectors wait for the broker's first start (S_BROKER_HOLD_MS)? */
+static bool s_held(const struct sup *S, const struct sup_child *c, int64_t now)
+{
+    const struct sup_child *b = S->broker;
+    return c->kind == SUP_CONNECTOR && b && !b->was_ready &&
+           now - S->started_ms < S_BROKER_HOLD_MS && b->life.state != LC_CONFIG &&
+           b->life.state != LC_FAILED;
+}
+
+/* One of host:port's problems for the broker's listener `setting`, logged: 78, else 0. */
+static int s_broker_port(const char *setting, const char *host, int port)
+{
+    int rc = mqg_ibroker_port_free(host, port);
+    if (rc == -EADDRINUSE) {
+        log_error("BROKER-PORT",
+                  "%s: %s:%d is in use by another program; expected a free port for the "
+                  "internal broker: change %s, stop what listens there, or set "
+                  "internal_broker.mode = \"off\"",
+                  setting, host, port, setting);
+        return MQG_EXIT_CONFIG;
+    }
+    if (rc == -EADDRNOTAVAIL || rc == -EACCES) {
+        log_error("BROKER-PORT", "%s: cannot listen on %s:%d: %s", setting, host, port,
+                  strerror(-rc));
+        return MQG_EXIT_CONFIG;
+    }
+    return 0; /* -EINVAL: a host name, which mosquitto resolves itself */
+}
+
+/* Before anything starts, for an embedded broker: the program (into exe) and its ports.
+ * Returns 0, or 78 after a logged error naming the setting. */
+static int s_broker_check(const struct sup *S, char *exe, size_t cap)
+{
+    const struct mqg_ib_settings *ib = &S->set->internal_broker;
+    if (mqg_ibroker_find_mosquitto(ib->mosquitto, exe, cap) != 0) {
+        log_error("BROKER-MISSING",
+                  "internal_broker.mosquitto: program '%s' not found (looked in $PATH, /usr/sbin "
+                  "and /usr/local/sbin); expected the mosquitto broker: install the Debian "
+                  "package mosquitto, set internal_broker.mosquitto to its path, or set "
+                  "internal_broker.mode = \"off\"",
+                  ib->mosquitto);
+        return MQG_EXIT_CONFIG;
+    }
+    if (ib->password_file && access(ib->password_file, R_OK) != 0) {
+        log_error("BROKER-CONF", "internal_broker.password_file: cannot read %s: %s",
+                  ib->password_file, strerror(errno));
+        return MQG_EXIT_CONFIG;
+    }
+    int rc = s_broker_port("internal_broker.listen", ib->listen_host, ib->listen_port);
+    for (size_t i = 0; rc == 0 && i < ib->n_listeners; i++) {
+        char setting[64];
+        snprintf(setting, sizeof(setting), "internal_broker.listeners[%zu].listen", i);
+        rc = s_broker_port(setting, ib->listeners[i].host, ib->listeners[i].port);
+    }
+    return rc;
+}
+
+/* The broker ended before its first start succeeded because its port was taken (the check
+ * at set-up raced with another program): a configuration error, the gateway stops. */
+static bool s_broker_port_lost(struct sup *S, const struct sup_child *c)
+{
+    if (c->kind != SUP_BROKER || c->was_ready || !c->addr_in_use) {
+        return false;
+    }
+    const struct mqg_ib_settings *ib = &S->set->internal_broker;
+    log_error("BROKER-PORT",
+              "internal_broker.listen: the internal broker could not listen on %s:%d (or on "
+              "one of internal_broker.listeners): address already in use; expected free ports; "
+              "stopping (exit 78)",
+              ib->listen_host, ib->listen_port);
+    S->exit_code = MQG_EXIT_CONFIG;
+    return true;
 }
 
 /* ---- the life cycle's actions ---- */
@@ -186,9 +340,14 @@ static void s_act(struct sup *S, struct sup_child *c, const struct lifecycle_ste
         break;
     case LC_DO_LOG_READY:
         log_debug("CHILD-READY", "%s %s is ready", c->role, c->key);
+        if (c->kind == SUP_BROKER) {
+            s_broker_ready(S, c);
+        }
         break;
     case LC_DO_TERM:
-        mqg_ctl_send(c->ctl_fd, MQG_CTL_TERM, NULL, 0, MSG_DONTWAIT);
+        if (c->ctl_fd >= 0) {
+            mqg_ctl_send(c->ctl_fd, MQG_CTL_TERM, NULL, 0, MSG_DONTWAIT);
+        }
         kill(c->pid, SIGTERM);
         break;
     case LC_DO_KILL_HUNG:
@@ -233,6 +392,8 @@ static void s_post(struct sup *S, struct sup_child *c, enum lifecycle_event ev, 
 
 /* ---- exits ---- */
 
+static void s_begin_stop(struct sup *S, int sig);
+
 /* c's process ended with wait status `status`. */
 static void s_handle_exit(struct sup *S, struct sup_child *c, int status)
 {
@@ -247,8 +408,12 @@ static void s_handle_exit(struct sup *S, struct sup_child *c, int status)
         snprintf(c->last_exit, sizeof(c->last_exit), "signal %d (%s)", WTERMSIG(status),
                  strsignal(WTERMSIG(status)));
     }
-    s_post(S, c, LC_EV_EXITED, mqg_now_ms(), code);
+    bool lost = s_broker_port_lost(S, c);
+    s_post(S, c, LC_EV_EXITED, mqg_now_ms(), lost ? MQG_EXIT_CONFIG : code);
     c->pid = 0;
+    if (lost) {
+        s_begin_stop(S, 0);
+    }
 }
 
 static void s_reap(struct sup *S)
@@ -268,6 +433,7 @@ static void s_reap(struct sup *S)
 
 /* ---- stopping ---- */
 
+/* Stop every child, the broker last (s_stop_broker). sig 0: not for a signal. */
 static void s_begin_stop(struct sup *S, int sig)
 {
     if (S->stopping) {
@@ -279,21 +445,42 @@ static void s_begin_stop(struct sup *S, int sig)
     S->stopping = true;
     int64_t now = mqg_now_ms();
     S->stop_deadline = now + S->set->stop_grace_ms;
-    log_notice("STOPPING", "signal %d: stopping all children (grace %d ms)", sig,
-               S->set->stop_grace_ms);
+    if (sig) {
+        log_notice("STOPPING", "signal %d: stopping all children (grace %d ms)", sig,
+                   S->set->stop_grace_ms);
+    } else {
+        log_notice("STOPPING", "stopping all children (grace %d ms)", S->set->stop_grace_ms);
+    }
     for (size_t i = 0; i < S->n_ch; i++) {
-        s_post(S, &S->ch[i], LC_EV_STOP, now, 0);
+        if (S->ch[i].kind != SUP_BROKER) {
+            s_post(S, &S->ch[i], LC_EV_STOP, now, 0);
+        }
     }
 }
 
-static bool s_all_stopped(const struct sup *S)
+/* Have all children (but the broker, if skip_broker) stopped? */
+static bool s_all_stopped(const struct sup *S, bool skip_broker)
 {
     for (size_t i = 0; i < S->n_ch; i++) {
-        if (lifecycle_has_process(S->ch[i].life.state)) {
+        if (lifecycle_has_process(S->ch[i].life.state) &&
+            !(skip_broker && S->ch[i].kind == SUP_BROKER)) {
             return false;
         }
     }
     return true;
+}
+
+/* The broker stops last: when the connectors, which may still be publishing to it, are gone;
+ * it gets a grace period of its own. */
+static void s_stop_broker(struct sup *S, int64_t now)
+{
+    struct sup_child *b = S->broker;
+    if (!S->stopping || !b || b->life.state == LC_STOPPING || b->life.state == LC_STOPPED ||
+        b->life.state == LC_CONFIG || !s_all_stopped(S, true)) {
+        return;
+    }
+    S->stop_deadline = now + S->set->stop_grace_ms;
+    s_post(S, b, LC_EV_STOP, now, 0);
 }
 
 /* ---- the runtime directory going away ---- */
@@ -304,7 +491,7 @@ static bool s_all_stopped(const struct sup *S)
 static void s_rebind_router(struct sup *S, int64_t now)
 {
     for (size_t i = 0; i < S->n_ch; i++) {
-        if (S->ch[i].conn < 0) {
+        if (S->ch[i].kind == SUP_ROUTER) {
             s_post(S, &S->ch[i], LC_EV_RESTART, now, 0);
         }
     }
@@ -324,7 +511,9 @@ static int s_watch_rundir(struct sup *S, int64_t now)
 
 /* ---- set-up ---- */
 
-static int s_setup_children(struct sup *S)
+/* A record for each child: the embedded broker (when broker_exe is not NULL) first, the
+ * router, a connector per connection with targetState connected. */
+static int s_setup_children(struct sup *S, const char *broker_exe)
 {
     char exedir[4096];
     if (mqg_exe_dir(exedir, sizeof(exedir)) != 0) {
@@ -339,15 +528,31 @@ static int s_setup_children(struct sup *S)
         .failed_retry_ms = (int64_t)set->restart_failed_retry_s * 1000,
         .stable_after_ms = (int64_t)set->stable_after_s * 1000,
     };
-    S->ch = calloc(S->model->n_conns + 1, sizeof(*S->ch));
+    S->ch = calloc(S->model->n_conns + 2, sizeof(*S->ch));
     if (!S->ch) {
         return -ENOMEM;
     }
     size_t n = 0;
+    if (broker_exe) {
+        struct sup_child *c = &S->ch[n];
+        *c = (struct sup_child){.kind = SUP_BROKER,
+                                .conn = -1,
+                                .role = "broker",
+                                .key = "internal-broker",
+                                .ctl_fd = -1,
+                                .log_fd = -1};
+        snprintf(c->exe, sizeof(c->exe), "%s", broker_exe);
+        if (lifecycle_init(&c->life, &policy, mqg_seed() ^ 0xb4u) != 0) {
+            return -ENOMEM;
+        }
+        S->broker = c;
+        S->n_ch = ++n;
+    }
     for (size_t i = 0; i <= S->model->n_conns; i++) {
         struct sup_child *c = &S->ch[n];
         c->conn = (int)i - 1;
         if (i == 0) {
+            c->kind = SUP_ROUTER;
             c->role = "router";
             c->key = "router";
         } else {
@@ -359,6 +564,7 @@ static int s_setup_children(struct sup *S)
                          conn->key);
                 continue;
             }
+            c->kind = SUP_CONNECTOR;
             c->role = "connector";
             c->key = conn->key;
         }
@@ -384,6 +590,9 @@ static void s_cleanup(struct sup *S)
     for (size_t i = 0; i < S->n_ch; i++) {
         s_close_child_fds(&S->ch[i]);
         lifecycle_free(&S->ch[i].life);
+    }
+    if (S->broker_conf[0]) {
+        unlink(S->broker_conf);
     }
     free(S->ch);
     free(S->pfd);
@@ -420,6 +629,20 @@ static void s_log_start(const struct sup *S)
     }
     log_notice("GATEWAY-START", "mqgate %s: %zu connections, %zu endpoints, %zu routes; runtime %s",
                MQG_VERSION, m->n_conns, m->n_endpoints, m->n_routes, S->rd.dir);
+    for (size_t i = 0; i < m->n_notices; i++) {
+        log_notice("CONFIG-IGNORED", "%s", m->notices[i]);
+    }
+    const struct mqg_ib_settings *ib = &S->set->internal_broker;
+    int k = mqg_model_internal(m);
+    if (ib->mode == MQG_IB_EMBEDDED) {
+        log_info("INTERNAL-BROKER", "internal broker: mosquitto (%s) on %s:%d, %zu more listeners",
+                 S->broker ? S->broker->exe : "-", ib->listen_host, ib->listen_port,
+                 ib->n_listeners);
+    } else if (ib->mode == MQG_IB_EXTERNAL && k >= 0) {
+        log_info("INTERNAL-BROKER", "internal broker: %s (external)", m->conns[k].uri);
+    } else {
+        log_info("INTERNAL-BROKER", "internal broker: off (internal_broker.mode)");
+    }
 }
 
 /* Everything before the loop: the log, the runtime directory and the lock, the CPU placement,
@@ -439,9 +662,15 @@ static int s_setup(struct sup *S, const struct mqg_settings *set, const struct m
     if (rc != 0) {
         return rc;
     }
+    char broker_exe[4096];
+    bool broker = set->internal_broker.mode == MQG_IB_EMBEDDED;
+    if (broker && (rc = s_broker_check(S, broker_exe, sizeof(broker_exe))) != 0) {
+        rundir_close(&S->rd);
+        return rc;
+    }
     spawn_pin_cpus(set);
     S->sigfd = mqg_signals_block();
-    if (S->sigfd < 0 || s_setup_children(S) != 0) {
+    if (S->sigfd < 0 || s_setup_children(S, broker ? broker_exe : NULL) != 0) {
         s_cleanup(S);
         return MQG_EXIT_INTERNAL;
     }
@@ -462,17 +691,23 @@ static void s_handle_timers(struct sup *S, int64_t now)
     int64_t silent_ms = (int64_t)S->set->heartbeat_ms * S->set->heartbeat_misses;
     for (size_t i = 0; i < S->n_ch; i++) {
         struct sup_child *c = &S->ch[i];
-        if (lifecycle_waits(c->life.state) && now >= c->life.due_ms) {
+        if (lifecycle_waits(c->life.state) && now >= c->life.due_ms && !s_held(S, c, now)) {
             s_post(S, c, LC_EV_DUE, now, 0);
         }
-        if (lifecycle_has_process(c->life.state) && now - c->last_rx_ms > silent_ms) {
+        /* the broker has no control channel: it sends no heartbeats to miss */
+        if (lifecycle_has_process(c->life.state) && c->ctl_fd >= 0 &&
+            now - c->last_rx_ms > silent_ms) {
             s_post(S, c, LC_EV_HUNG, now, 0);
+        }
+        if (c->kind == SUP_BROKER && c->life.state == LC_STARTING &&
+            now - c->life.started_ms >= S_BROKER_PROBE_AFTER_MS && s_broker_listening(S)) {
+            s_post(S, c, LC_EV_READY, now, 0);
         }
     }
     if (now - S->last_hb_ms >= S->set->heartbeat_ms) {
         S->last_hb_ms = now;
         for (size_t i = 0; i < S->n_ch; i++) {
-            if (lifecycle_has_process(S->ch[i].life.state)) {
+            if (lifecycle_has_process(S->ch[i].life.state) && S->ch[i].ctl_fd >= 0) {
                 mqg_ctl_send(S->ch[i].ctl_fd, MQG_CTL_HEARTBEAT, NULL, 0, MSG_DONTWAIT);
             }
         }
@@ -496,7 +731,7 @@ static int s_next_timeout(const struct sup *S, int64_t now)
     int64_t next = now + 200;
     for (size_t i = 0; i < S->n_ch; i++) {
         const struct sup_child *c = &S->ch[i];
-        if (lifecycle_waits(c->life.state) && c->life.due_ms < next) {
+        if (lifecycle_waits(c->life.state) && c->life.due_ms < next && !s_held(S, c, now)) {
             next = c->life.due_ms;
         }
     }
@@ -567,7 +802,8 @@ static void s_loop(struct sup *S)
     for (;;) {
         int64_t now = mqg_now_ms();
         s_handle_timers(S, now);
-        if (S->stopping && s_all_stopped(S)) {
+        s_stop_broker(S, now);
+        if (S->stopping && s_all_stopped(S, false)) {
             return;
         }
         size_t np = s_poll_set(S);
@@ -605,5 +841,5 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
     }
     s_loop(&S);
     s_teardown(&S);
-    return MQG_EXIT_OK;
+    return S.exit_code;
 }

@@ -168,7 +168,12 @@ class Client:
 
 
 class Gateway:
-    """mqgate run on a service file, with its own runtime directory and log file."""
+    """mqgate run on a service file, with its own runtime directory and log file.
+
+    Without an internal_broker group in `settings` the gateway runs with mode "off": the
+    default (an embedded mosquitto on a fixed port) would make gateways of parallel tests
+    clash. A test of the internal broker passes its own group, with a free port
+    (internal_broker_settings())."""
 
     def __init__(self, workdir, service_text, params=None, settings="", name="gw", bin_dir=None):
         self.bin = bin_dir or BIN
@@ -179,6 +184,8 @@ class Gateway:
             f.write(service_text)
         self.cfg = os.path.join(self.dir, "mqgate.cfg")
         self.rundir = os.path.join(self.dir, "run")
+        if "internal_broker" not in settings:
+            settings += '\ninternal_broker = { mode = "off"; };'
         with open(self.cfg, "w") as f:
             f.write('instance = "%s";\nruntime_dir = "%s";\n%s\n' % (name, self.rundir, settings))
         self.params = params or {}
@@ -282,6 +289,14 @@ class Gateway:
                 pass
         if getattr(self, "logf", None):
             self.logf.close()
+
+
+def internal_broker_settings(port=None, extra=""):
+    """An internal_broker group for an embedded broker on a free loopback port (or `port`):
+    (settings text, port)."""
+    port = port or free_port()
+    return ('internal_broker = { mode = "embedded"; listen = "127.0.0.1:%d"; %s };' %
+            (port, extra)), port
 
 
 def run_mqgate(args, timeout=20):

@@ -325,8 +325,15 @@ static void test_reference_errors(void **state)
              "      connection:\n        host: !ref other::broker\n",
          9, 15, "resources.c.properties.connection.host", "reference to another service"},
         {HDR "  c:\n    type: Cybus::Connection\n    properties:\n      protocol: Mqtt\n"
+             "      connection:\n        host: !ref Cybus::MqttServer\n",
+         9, 15, "resources.c.properties.connection.host",
+         "unknown built-in 'Cybus::MqttServer'; expected one of Cybus::ServiceId, Cybus::MqttRoot, "
+         "Cybus::MqttHost, Cybus::MqttPort, Cybus::MqttUser, Cybus::MqttPassword"},
+        /* the internal broker's built-ins without one (no mqg_ibroker_add: mode off) */
+        {HDR "  c:\n    type: Cybus::Connection\n    properties:\n      protocol: Mqtt\n"
              "      connection:\n        host: !ref Cybus::MqttHost\n",
-         9, 15, "resources.c.properties.connection.host", "unknown built-in 'Cybus::MqttHost'"},
+         9, 15, "resources.c.properties.connection.host",
+         "'Cybus::MqttHost' names the internal broker, which is off"},
         {HDR "  c:\n    type: Cybus::Connection\n    properties:\n      protocol: Mqtt\n"
              "      connection:\n        host: !sub 'x${nothing}y'\n",
          9, 15, "resources.c.properties.connection.host", "unknown name 'nothing'"},

@@ -227,7 +227,7 @@ static void s_on_connected(struct s_connector *c, struct link_ev *ev, int64_t no
         c->hold_until = mqg_now_ms() + c->conn->buffer_window_ms;
     }
     c->state = S_SUBSCRIBING;
-    outbox_connected(c->outbox, ev->max_packet);
+    outbox_connected(c->outbox, ev->max_packet, ev->receive_max);
     mqtt_link_subscribe(c->link, c->subs, c->n_subs);
 }
 

@@ -46,10 +46,14 @@ atexit.register(_reap_all)
 class Broker:
     """A mosquitto broker on a free loopback port."""
 
-    def __init__(self, workdir, name, users=None, extra="", persistent=False, tls=None):
+    def __init__(self, workdir, name, users=None, extra="", persistent=False, tls=None,
+                 host="127.0.0.1", port=None):
         """tls: {"cafile", "certfile", "keyfile", "require_certificate"}: the main port
-        (self.port) speaks TLS, and self.plain_port offers the same broker without TLS."""
-        self.port = free_port()
+        (self.port) speaks TLS, and self.plain_port offers the same broker without TLS (on
+        127.0.0.1). host, port: where the main port listens (default: a free port on
+        127.0.0.1)."""
+        self.host = host
+        self.port = port or free_port()
         self.plain_port = None
         self.name = name
         self.dir = os.path.join(workdir, name)
@@ -58,7 +62,7 @@ class Broker:
         conf = os.path.join(self.dir, "mosquitto.conf")
         lines = [
             "user root" if os.geteuid() == 0 else "",
-            "listener %d 127.0.0.1" % self.port,
+            "listener %d %s" % (self.port, host),
         ]
         if tls:
             lines += ["cafile %s" % tls["cafile"], "certfile %s" % tls["certfile"],
@@ -97,7 +101,7 @@ class Broker:
 
         def up():
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                with socket.create_connection((self.host, self.port), timeout=0.2):
                     return True
             except OSError:
                 if self.proc.poll() is not None:
@@ -191,6 +195,7 @@ class Gateway:
         self.params = params or {}
         self.log = os.path.join(self.dir, "mqgate.log")
         self.proc = None
+        self.env = None  # environment of mqgate (None: the test's own)
 
     def args(self, cmd="run"):
         a = [os.path.join(self.bin, "mqgate"), cmd, "-c", self.cfg, self.service]
@@ -201,7 +206,7 @@ class Gateway:
     def start(self, wait_connectors=None):
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen(self.args(), stdout=self.logf, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, env=self.env)
         _live.append(self.proc)
         if wait_connectors is not None:
             wait_for(lambda: self.log_count("CONN-UP") >= wait_connectors, 15,
@@ -343,9 +348,10 @@ class GatewayTest(unittest.TestCase):
         return c
 
     def gateway(self, service_text, params=None, settings="", wait_connectors=2, subscribing=1,
-                name="gw", bin_dir=None):
+                name="gw", bin_dir=None, env=None):
         gw = Gateway(self.work, service_text, params, settings, name, bin_dir)
         gw.subscribing = subscribing
+        gw.env = env
         self.addCleanup(self.assert_no_sanitizer_reports, gw)
         self.addCleanup(gw.kill_all)
         self._gw_for_failure = gw

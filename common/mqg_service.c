@@ -79,6 +79,9 @@ static int s_load_doc(struct mqg_svc_ctx *c, const char *service_id)
         free(c->res[i].skipped_as);
     }
     free(c->res);
+    for (size_t i = 0; i < c->n_pdefs; i++) {
+        free(c->pdefs[i].owned);
+    }
     free(c->pdefs);
     mqg_yaml_destroy(&c->doc);
     return rc;

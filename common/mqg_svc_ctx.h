@@ -64,11 +64,19 @@ struct mqg_svc_ctx {
 int mqg_svc_fail(struct mqg_svc_ctx *c, const struct mqg_yaml_node *at, const char *setting,
                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* mqg_svc_fail with a 1-based line and column (0: unknown) instead of a node. */
+int mqg_svc_fail_lc(struct mqg_svc_ctx *c, int line, int col, const char *setting, const char *fmt,
+                    ...) __attribute__((format(printf, 5, 6)));
+
 /* Note that the property `key` at `at` (setting path `setting`) is accepted and ignored, and
  * why (fmt). One notice per key and file: the first place is shown, with how many places there
  * are (mqg_svc_notes_flush). Returns 0, or mqg_svc_oom(). */
 int mqg_svc_notice(struct mqg_svc_ctx *c, const struct mqg_yaml_node *at, const char *setting,
                    const char *key, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* mqg_svc_notice with a 1-based line and column instead of a node. */
+int mqg_svc_notice_lc(struct mqg_svc_ctx *c, int line, int col, const char *setting,
+                      const char *key, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* The notes of this file into the model's notices ("FILE:LINE:COL: SETTING: text (N places in
  * this file)"), then freed. Returns 0, or mqg_svc_oom(). */

@@ -14,9 +14,10 @@
 #include "mqg_fifo.h"
 #include "mqg_log.h"
 
-/* How much a replay sends for one REPLAY request, and how much one flush reads from the
+/* How much a replay sends for one REPLAY request (one REPLAY_BATCH, then REPLAY_DONE: the
+ * router's ledger counts on one batch per request), and how much one flush reads from the
  * journal at most (the loop must stay responsive while a large backlog goes out). */
-#define S_REPLAY_CREDIT (1u << 20)
+#define S_REPLAY_CREDIT (256u << 10)
 #define S_FLUSH_BUDGET (4u << 20)
 
 /* A BATCH body being built. */
@@ -287,36 +288,27 @@ static void s_drop_replays(struct feed *f)
     }
 }
 
-/* One replay's next step; returns 0 when it is finished (remove it), 1 when it goes on later,
- * -EAGAIN when the router pushes back. */
+/* One replay's next step: read up to its credit into one batch, send it as REPLAY_BATCH, then
+ * REPLAY_DONE. Returns 0 when it is finished (remove it), -EAGAIN when the router pushes back
+ * (the batch is kept, and sent first next time). */
 static int s_replay_step(struct feed *f, struct s_replay *rp, size_t *budget)
 {
-    while (!rp->done_due && rp->cur) {
-        if (rp->batch.len >= MQG_BUS_BATCH_BYTES &&
-            s_batch_send(f, &rp->batch, MQG_MSG_REPLAY_BATCH, rp->target)) {
-            return -EAGAIN;
-        }
-        if (rp->credit == 0 || *budget == 0) {
-            break;
-        }
+    while (!rp->done_due && rp->cur && !rp->end && rp->credit > 0) {
         struct mqg_journal_rec jr;
         int rc = mqg_journal_cursor_next(rp->cur, &jr);
         if (rc != 1) {
-            rp->end = true;
+            rp->end = rc == 0; /* an error: not at the end, the router asks again */
             break;
         }
         struct mqg_wire_rec r = s_tracked(f, &jr, true);
         if (s_batch_add(&rp->batch, &r) != 0) {
-            return 1;
+            break; /* out of memory: what is in the batch goes, the router asks again */
         }
         rp->last = jr.seq;
         f->n_redelivered++;
         size_t sz = mqg_wire_rec_bytes(&r);
         rp->credit = sz >= rp->credit ? 0 : rp->credit - sz;
         *budget = sz >= *budget ? 0 : *budget - sz;
-    }
-    if (!rp->done_due && rp->cur && !rp->end && rp->credit > 0) {
-        return 1; /* the flush budget is spent: on at the next flush */
     }
     if (s_batch_send(f, &rp->batch, MQG_MSG_REPLAY_BATCH, rp->target)) {
         return -EAGAIN;
@@ -326,21 +318,16 @@ static int s_replay_step(struct feed *f, struct s_replay *rp, size_t *budget)
                              .flags = rp->end ? MQG_WIRE_F_END : 0,
                              .seq = rp->last,
                              .aux = rp->target};
-    return f->o.send(f->o.ctx, &h, NULL, 0) == -EAGAIN ? -EAGAIN : 0;
+    return f->o.send(f->o.ctx, &h, NULL, 0) == 0 ? 0 : -EAGAIN;
 }
 
 static int s_flush_replays(struct feed *f, size_t *budget)
 {
-    for (size_t i = 0; i < f->n_rp;) {
-        int rc = s_replay_step(f, &f->rp[i], budget);
-        if (rc == -EAGAIN) {
-            return rc;
+    while (f->n_rp && *budget > 0) {
+        if (s_replay_step(f, &f->rp[0], budget) != 0) {
+            return -EAGAIN;
         }
-        if (rc == 0) {
-            s_replay_remove(f, i);
-        } else {
-            i++;
-        }
+        s_replay_remove(f, 0);
     }
     return 0;
 }

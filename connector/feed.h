@@ -11,11 +11,12 @@
  * messages are read from the journal with a cursor instead (after a router restart, or when
  * a tracked message found the fifo full); live tracked messages are ignored meanwhile (they
  * are in the journal), and at the journal's end the feed is LIVE again. REPLAY(T, from), at
- * the router's request, sends the journal's records for one target in chunks of about
- * 1 MiB, each followed by REPLAY_DONE. Acknowledgements from the router release the journal
- * and move its marks (feed_persist writes them). Without a journal nothing is tracked and the
- * feed is the plain bounded queue it replaces. Single-threaded (the journal's appender is
- * paho's thread; everything here runs on the connector's).
+ * the router's request, sends the journal's records for one target in one REPLAY_BATCH of
+ * about 256 KiB, followed by REPLAY_DONE (the router asks again until the journal's end).
+ * Acknowledgements from the router release the journal and move its marks (feed_persist writes
+ * them). Without a journal nothing is tracked and the feed is the plain bounded queue it replaces.
+ * Single-threaded (the journal's appender is paho's thread; everything here runs on the
+ * connector's).
  */
 #ifndef CONNECTOR_FEED_H
 #define CONNECTOR_FEED_H

@@ -337,8 +337,8 @@ static void test_overflow_catches_up(void **state)
 }
 
 /* REPLAY for one target: REPLAY_BATCH records with the target, then REPLAY_DONE (END at the
- * journal's end); a large journal goes in chunks of about 1 MiB, each ended by REPLAY_DONE
- * without END (the router asks again). */
+ * journal's end); a large journal goes in chunks of about 256 KiB (one REPLAY_BATCH each), each
+ * ended by REPLAY_DONE without END (the router asks again). */
 static void test_replay(void **state)
 {
     struct fx *x = *state;
@@ -386,8 +386,11 @@ static void test_replay(void **state)
     assert_false(last->flags & MQG_WIRE_F_END);
     uint64_t upto = last->seq;
     assert_true(upto > 21 && upto < 420);
-    size_t got = s_seqs(&x->r, MQG_MSG_REPLAY_BATCH, seqs, 0);
-    (void)got;
+    size_t batches = 0;
+    for (size_t i = 0; i < x->r.n; i++) {
+        batches += x->r.msgs[i].kind == MQG_MSG_REPLAY_BATCH;
+    }
+    assert_int_equal(batches, 1); /* one REPLAY_BATCH per request */
     feed_on_replay(x->f, 1, upto + 1);
     for (int i = 0; i < 10; i++) {
         feed_flush(x->f);

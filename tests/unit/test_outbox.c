@@ -763,7 +763,7 @@ static void test_router_changed(void **state)
     s_done(ob, done, sizeof(done));
     assert_string_equal(done, "");
     assert_int_equal(outbox_queued(ob), 1); /* q */
-    s_push_tracked(ob, "c", 1, 3); /* replayed by the new router */
+    s_push_tracked(ob, "c", 1, 3);          /* replayed by the new router */
     outbox_pump(ob);
     at = s_expect("q0", "c", NULL);
     outbox_result(ob, F.calls[at].tag, true, 0);

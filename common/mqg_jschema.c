@@ -22,24 +22,24 @@
 
 /* What a keyword's value must be. */
 enum s_kind {
-    K_ANNOTATION, /* anything: not checked */
-    K_TYPE,       /* a type name or a list of them */
-    K_ANY,        /* any JSON value (const) */
-    K_LIST,       /* a list of values (enum) */
-    K_NUMBER,     /* a number */
-    K_POSITIVE,   /* a number > 0 (multipleOf) */
-    K_COUNT,      /* an integer >= 0 */
-    K_BOOL,       /* true or false */
-    K_PATTERN,    /* a JavaScript regular expression */
-    K_FORMAT,     /* a known format name */
-    K_SCHEMA,     /* a schema */
-    K_SCHEMAS,    /* a non-empty list of schemas */
-    K_ITEMS,      /* a schema or a list of schemas */
-    K_SCHEMA_MAP, /* an object of schemas (properties, patternProperties) */
-    K_NAMES,      /* a list of unique strings (required) */
-    K_DEPS,       /* an object of name lists or schemas (dependencies) */
-    K_BOOL_SCHEMA,/* true, false or a schema (additionalItems, additionalProperties) */
-    K_REFUSED,    /* $ref: not supported */
+    K_ANNOTATION,  /* anything: not checked */
+    K_TYPE,        /* a type name or a list of them */
+    K_ANY,         /* any JSON value (const) */
+    K_LIST,        /* a list of values (enum) */
+    K_NUMBER,      /* a number */
+    K_POSITIVE,    /* a number > 0 (multipleOf) */
+    K_COUNT,       /* an integer >= 0 */
+    K_BOOL,        /* true or false */
+    K_PATTERN,     /* a JavaScript regular expression */
+    K_FORMAT,      /* a known format name */
+    K_SCHEMA,      /* a schema */
+    K_SCHEMAS,     /* a non-empty list of schemas */
+    K_ITEMS,       /* a schema or a list of schemas */
+    K_SCHEMA_MAP,  /* an object of schemas (properties, patternProperties) */
+    K_NAMES,       /* a list of unique strings (required) */
+    K_DEPS,        /* an object of name lists or schemas (dependencies) */
+    K_BOOL_SCHEMA, /* true, false or a schema (additionalItems, additionalProperties) */
+    K_REFUSED,     /* $ref: not supported */
 };
 
 static const struct {
@@ -109,7 +109,8 @@ static void s_join(char *out, size_t cap, const char *base, const char *part)
 }
 
 static int s_err(struct mqg_jschema_err *e, const struct mqg_json *at, const char *kpath,
-                 const char *where, int rc, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+                 const char *where, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
 static int s_err(struct mqg_jschema_err *e, const struct mqg_json *at, const char *kpath,
                  const char *where, int rc, const char *fmt, ...)
@@ -154,8 +155,8 @@ struct s_ctx {
 };
 
 static int s_check_schema(struct s_ctx *c, const struct mqg_json *s, const char *path, int depth);
-static int s_check_value(struct s_ctx *c, enum s_kind k, const struct mqg_json *v,
-                         const char *path, int depth);
+static int s_check_value(struct s_ctx *c, enum s_kind k, const struct mqg_json *v, const char *path,
+                         int depth);
 
 /* pattern (a translatable JavaScript expression) and format (a known name). */
 static int s_check_text(struct s_ctx *c, enum s_kind k, const struct mqg_json *v, const char *path)
@@ -234,8 +235,8 @@ static int s_check_subschemas(struct s_ctx *c, enum s_kind k, const struct mqg_j
 }
 
 /* A schema's value of kind k at `path`. */
-static int s_check_value(struct s_ctx *c, enum s_kind k, const struct mqg_json *v,
-                         const char *path, int depth)
+static int s_check_value(struct s_ctx *c, enum s_kind k, const struct mqg_json *v, const char *path,
+                         int depth)
 {
     bool bad = false;
     switch (k) {
@@ -627,9 +628,8 @@ static int s_v_object(struct s_val *c, const struct mqg_json *s, const char *kw,
     }
     if (strcmp(kw, "propertyNames") == 0) {
         for (size_t i = 0; i < v->n; i++) {
-            struct mqg_json name = {.type = MQG_JSON_STRING,
-                                    .str = v->keys[i],
-                                    .len = strlen(v->keys[i])};
+            struct mqg_json name = {
+                .type = MQG_JSON_STRING, .str = v->keys[i], .len = strlen(v->keys[i])};
             snprintf(k, sizeof(k), "%s", kp);
             int rc = s_validate(c, b, &name, k, where);
             if (rc) {
@@ -707,7 +707,9 @@ static int s_v_logic(struct s_val *c, const struct mqg_json *s, const char *kw,
     }
     if (strcmp(kw, "not") == 0) {
         int rc = s_validate(&quiet, b, v, kp, where);
-        return rc < 0 ? rc : rc == 0 ? s_err(c->err, b, kp, where, 1, "fits the schema of 'not'") : 0;
+        return rc < 0    ? rc
+               : rc == 0 ? s_err(c->err, b, kp, where, 1, "fits the schema of 'not'")
+                         : 0;
     }
     if (strcmp(kw, "if") == 0) {
         int rc = s_validate(&quiet, b, v, kp, where);

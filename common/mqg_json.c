@@ -422,8 +422,7 @@ bool mqg_json_is_integer(const struct mqg_json *v)
 
 const char *mqg_json_type_name(const struct mqg_json *v, bool integral)
 {
-    static const char *const names[] = {"null",   "boolean", "number",
-                                        "string", "array",   "object"};
+    static const char *const names[] = {"null", "boolean", "number", "string", "array", "object"};
     if (integral && mqg_json_is_integer(v)) {
         return "integer";
     }

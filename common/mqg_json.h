@@ -22,9 +22,9 @@ enum mqg_json_type {
 
 struct mqg_json {
     enum mqg_json_type type;
-    bool b;        /* BOOL */
-    double num;    /* NUMBER */
-    char *str;     /* STRING (NUL-terminated; len bytes, which may hold a NUL) */
+    bool b;     /* BOOL */
+    double num; /* NUMBER */
+    char *str;  /* STRING (NUL-terminated; len bytes, which may hold a NUL) */
     size_t len;
     struct mqg_json *items; /* ARRAY: the items; OBJECT: the values */
     char **keys;            /* OBJECT: the keys, in the order written */

@@ -194,7 +194,10 @@ static int s_class_member(struct s_class *k, const char **pp, char *why, size_t 
     size_t used;
     if (p[0] == '\\') {
         char e = p[1];
-        const char *set = e == 'd' ? "0-9" : e == 'w' ? "A-Za-z0-9_" : e == 's' ? "[:space:]" : NULL;
+        const char *set = e == 'd'   ? "0-9"
+                          : e == 'w' ? "A-Za-z0-9_"
+                          : e == 's' ? "[:space:]"
+                                     : NULL;
         if (set) {
             s_puts(&k->body, set);
             *pp = p + 2;
@@ -338,9 +341,8 @@ static int s_escape(struct s_out *o, const char *p, size_t *used, char *why, siz
         char e;
         const char *ere;
     } sets[] = {
-        {'d', "[0-9]"},       {'D', "[^0-9]"},       {'w', "[A-Za-z0-9_]"},
-        {'W', "[^A-Za-z0-9_]"}, {'s', "[[:space:]]"}, {'S', "[^[:space:]]"},
-        {'b', "\\b"},         {'B', "\\B"},
+        {'d', "[0-9]"},       {'D', "[^0-9]"},       {'w', "[A-Za-z0-9_]"}, {'W', "[^A-Za-z0-9_]"},
+        {'s', "[[:space:]]"}, {'S', "[^[:space:]]"}, {'b', "\\b"},          {'B', "\\B"},
     };
     *used = 2;
     for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {

@@ -244,12 +244,11 @@ static int s_value_text(struct mqg_svc_ctx *c, const s_node *key, const struct m
     if (rc < 0) {
         const struct mqg_json *t = mqg_json_get(schema, "type");
         mqg_svc_path(path, base, "type");
-        return mqg_svc_fail_lc(c, t->line ? t->line : mqg_yaml_line(key),
-                               t->line ? t->col : mqg_yaml_col(key), path,
-                               "parameter '%s': value '%.120s' given with -p is not a valid %s%s%s%s",
-                               p->name, text, types,
-                               strcmp(types, "boolean") == 0 ? " (true or false)" : "",
-                               why[0] ? ": " : "", why);
+        return mqg_svc_fail_lc(
+            c, t->line ? t->line : mqg_yaml_line(key), t->line ? t->col : mqg_yaml_col(key), path,
+            "parameter '%s': value '%.120s' given with -p is not a valid %s%s%s%s", p->name, text,
+            types, strcmp(types, "boolean") == 0 ? " (true or false)" : "", why[0] ? ": " : "",
+            why);
     }
     return 0;
 }
@@ -258,8 +257,8 @@ static int s_value_text(struct mqg_svc_ctx *c, const s_node *key, const struct m
  * type is read as -p text would be (mqgate has always accepted default: '1883' for an
  * integer); anything else as YAML types it. */
 static int s_value_default(struct mqg_svc_ctx *c, const s_node *key, const s_node *decl,
-                           const struct mqg_json *schema, const char *base,
-                           struct mqg_svc_pdef *p, struct mqg_json *val)
+                           const struct mqg_json *schema, const char *base, struct mqg_svc_pdef *p,
+                           struct mqg_json *val)
 {
     const s_node *dn = mqg_yaml_map_get(c->doc, decl, "default", NULL);
     const struct mqg_json *dj = mqg_json_get(schema, "default");
@@ -343,8 +342,7 @@ static int s_fail_schema(struct mqg_svc_ctx *c, const char *base, const struct m
     }
     return mqg_svc_fail_lc(c, at->line, at->col, path, "%s%s%s%s%s%s", prefix,
                            prefix[0] && !e->where[0] ? " " : "", e->where[0] ? " at " : "",
-                           e->where[0] ? e->where : "",
-                           e->where[0] ? " " : "", e->msg);
+                           e->where[0] ? e->where : "", e->where[0] ? " " : "", e->msg);
 }
 
 static int s_load(struct mqg_svc_ctx *c, const s_node *key, const s_node *decl, const char *base,

@@ -2,33 +2,41 @@
  *
  * One poll loop over: the control channel, signals, the paho event fd, the router bus; each
  * turn dispatches what is ready to its s_handle_*() (or mqg_child's handler).
- * Inbound (broker -> router): messages go straight to the router unless the startup buffer
- * holds them (router routes not confirmed yet: DESIGN.md "startup buffer") or the bus pushes
- * back; then they wait, in order, in `to_router`. A message whose topic is not a valid topic
- * name is dropped alone (the router would refuse the whole batch holding it), counted and
- * logged at a bounded rate (mqg_ratelog).
+ * Inbound (broker -> router): paho's callback appends every QoS >= 1 message to the
+ * connection's journal before paho acknowledges it (s_arrive, docs/delivery.md); the feed
+ * (feed.c) sends the messages to the router, live or read again from the journal, unless the
+ * startup buffer holds them (router routes not confirmed yet: DESIGN.md "startup buffer").
+ * A message whose topic is not a valid topic name is dropped alone (the router would refuse
+ * the whole batch holding it), counted and logged at a bounded rate (mqg_ratelog).
  * Outbound (router -> broker): the outbox (outbox.c) queues every message, decides what is
  * published when and what each result means; this file hands it the messages, paho's results
- * and the connection's ups and downs, and stops reading the bus while it is full.
+ * and the connection's ups and downs, stops reading the bus while it is full, and confirms
+ * tracked copies to the router (ACK DONE) once they left it.
  * Reconnects use backoff with jitter from reconnectPeriod, or the delays of connectionStrategy;
  * each state change is logged once.
  */
 #include "connector.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <stdatomic.h>
+#include <sys/stat.h>
+
+#include "feed.h"
 #include "mqg_backoff.h"
 #include "mqg_bus.h"
 #include "mqg_child.h"
 #include "mqg_error.h"
-#include "mqg_fifo.h"
+#include "mqg_journal.h"
 #include "mqg_log.h"
 #include "mqg_proc.h"
 #include "mqg_ratelog.h"
+#include "mqg_settings.h"
 #include "mqg_subs.h"
 #include "mqg_text.h"
 #include "mqg_topic.h"
@@ -36,6 +44,12 @@
 #include "outbox.h"
 
 #define S_HELLO_MS 500
+/* HELLO goes to the router this often also once it answered: a restarted router answers
+ * with a new epoch, and the feed then syncs with it. */
+#define S_HELLO_UP_MS 1000
+/* Confirmations (ACK DONE) wait for the loop turn; acknowledgements from the router are
+ * written into the journal at most this often. */
+#define S_PERSIST_MS 10
 #define S_DRAIN_MS 1500
 /* After taking the events paho has produced (messages received, publishes done), the next
  * look is a little later, so that under load they travel as one batch (one wake-up of every
@@ -79,30 +93,41 @@ struct s_connector {
     bool holding; /* startup buffer active */
     int64_t hold_until;
     int64_t stop_at; /* stopping: drain the outbox until then; 0 before */
-    struct mqg_fifo to_router;
+    struct feed *feed;
     struct outbox *outbox;
-    uint64_t seq;                          /* header sequence numbers towards the router */
+    struct mqg_journal *journal;  /* NULL: the journal is off */
+    const char **keys;            /* every connection's key by model index (the feed's marks) */
+    uint64_t incarnation;         /* this process, in HELLO */
+    bool link_due;                /* LINK (broker up/down) to send to the router */
+    struct mqg_wire_ack acks[64]; /* DONE entries not yet sent */
+    size_t n_acks;
+    int64_t sync_at;                       /* journal.sync = "interval": next fdatasync */
     int64_t link_quiet_until;              /* us: paho events are not looked at before */
     uint64_t n_in, n_dropped, n_malformed; /* n_dropped: inbound; the outbox counts its own */
-    uint64_t n_dropped_in;                 /* overflows of to_router */
+    uint64_t n_dropped_in;                 /* untracked messages the feed had no room for */
+    uint64_t n_unjournaled;                /* QoS >= 1 passed on without the journal */
+    atomic_bool journal_full;              /* set by paho's thread: log JOURNAL-FULL */
     struct mqg_ratelog invalid; /* from the broker with an invalid topic, counted in .total */
+    /* test-only (MQG_TEST_DIE_IN_CALLBACK=<n>:<before|after>): _exit inside paho's callback */
+    long die_at;
+    bool die_after;
+    atomic_long die_count;
 };
 
 /* ---- towards the router ---- */
 
-/* Send what waits for the router, in batches, while the bus takes them. */
+/* The feed's send function: one message to the router. */
+static int s_send(void *ctx, const struct mqg_wire_hdr *h, const void *body, size_t len)
+{
+    struct s_connector *c = ctx;
+    return body ? mqg_bus_send_body(c->bus, NULL, 0, h, body, len)
+                : mqg_bus_send_hdr(c->bus, NULL, 0, h);
+}
+
+/* Send what waits for the router, while the bus takes it (the feed keeps the rest). */
 static void s_flush_router(struct s_connector *c)
 {
-    while (!c->holding && c->to_router.count) {
-        size_t len, n;
-        const uint8_t *body = mqg_fifo_peek(&c->to_router, MQG_BUS_BATCH_BYTES, &len, &n);
-        if (mqg_bus_send_batch(c->bus, NULL, 0, c->seq + 1, body, len) != 0) {
-            return; /* pipe full (router busy or restarting): retried from the poll loop */
-        }
-        c->seq += n;
-        c->n_in += n;
-        mqg_fifo_consume(&c->to_router, len, n);
-    }
+    feed_flush(c->feed);
 }
 
 static void s_release(struct s_connector *c, const char *why)
@@ -111,8 +136,11 @@ static void s_release(struct s_connector *c, const char *why)
         return;
     }
     c->holding = false;
-    if (c->to_router.count) {
-        log_info("BUFFER-RELEASE", "releasing %zu buffered messages (%s)", c->to_router.count, why);
+    feed_hold(c->feed, false);
+    struct feed_stats fs;
+    feed_stats(c->feed, &fs);
+    if (fs.buffered) {
+        log_info("BUFFER-RELEASE", "releasing %zu buffered messages (%s)", fs.buffered, why);
     }
     s_flush_router(c);
 }
@@ -156,7 +184,9 @@ static void s_on_broker_message(struct s_connector *c, struct link_ev *ev)
                                .topic_len = ev->topic_len,
                                .payload = ev->payload,
                                .payload_len = ev->payload_len};
-    int rc = mqg_fifo_push(&c->to_router, &rec);
+    c->n_in++;
+    c->n_unjournaled += ev->unjournaled;
+    int rc = feed_push(c->feed, &rec, ev->seq);
     if (rc < 0) {
         c->n_dropped++;
         log_warn("IN-DROP", "message on '%s' dropped: %s", ev->topic, strerror(-rc));
@@ -164,11 +194,14 @@ static void s_on_broker_message(struct s_connector *c, struct link_ev *ev)
         c->n_dropped += (uint64_t)rc;
         if (mqg_ratelog_tally(&c->n_dropped_in, (uint64_t)rc)) {
             log_warn("IN-DROP",
-                     "queue towards the router is full (%zu): dropped %llu oldest messages so far",
-                     c->to_router.max, (unsigned long long)c->n_dropped_in);
+                     "queue towards the router is full (%d messages): dropped %llu oldest "
+                     "untracked (QoS 0) messages so far",
+                     c->child.queue_max, (unsigned long long)c->n_dropped_in);
         }
     }
-    if (c->holding && c->to_router.count >= (size_t)c->conn->max_buffered) {
+    struct feed_stats fs;
+    feed_stats(c->feed, &fs);
+    if (c->holding && fs.buffered >= (size_t)c->conn->max_buffered) {
         s_release(c, "maxBufferedMessages reached");
     }
 }
@@ -224,9 +257,11 @@ static void s_on_connected(struct s_connector *c, struct link_ev *ev, int64_t no
     c->was_up = true;
     if (!c->router_ready && !c->holding) {
         c->holding = true;
+        feed_hold(c->feed, true);
         c->hold_until = mqg_now_ms() + c->conn->buffer_window_ms;
     }
     c->state = S_SUBSCRIBING;
+    c->link_due = true;
     outbox_connected(c->outbox, ev->max_packet, ev->receive_max);
     mqtt_link_subscribe(c->link, c->subs, c->n_subs);
 }
@@ -271,6 +306,7 @@ static void s_on_lost(struct s_connector *c, struct link_ev *ev, int64_t now)
     bool short_lived = c->up_at && !c->settled;
     const char *why = ev->text[0] ? ev->text : "unknown cause";
     outbox_lost(c->outbox);
+    c->link_due = true;
     c->up_at = 0;
     c->failures++; /* so the next success is logged as a recovery */
     s_schedule_reconnect(c, now);
@@ -376,6 +412,81 @@ static void s_handle_link(struct s_connector *c)
         mqg_now_us() + (n >= S_COALESCE_BUSY_EVENTS ? S_COALESCE_BUSY_US : S_COALESCE_US);
 }
 
+/* READY from the router with its epoch: the first from this router releases the startup
+ * buffer; a router the feed has not synced with (the first, or a restarted one) gets the
+ * journal's marks and the unconfirmed messages again, and copies from the router before it
+ * that were not published yet are dropped from the outbox (the sources send them again). */
+static void s_on_ready(struct s_connector *c, uint64_t epoch)
+{
+    if (feed_router(c->feed, epoch)) {
+        if (c->router_ready) {
+            log_info("ROUTER-NEW", "the router restarted: sending what it has not confirmed again");
+        }
+        outbox_router_changed(c->outbox);
+        c->link_due = true;
+    }
+    if (!c->router_ready) {
+        c->router_ready = true;
+        log_debug("ROUTER-READY", "router routes are ready");
+        s_release(c, "router ready");
+    }
+}
+
+static void s_on_router_message(struct s_connector *c, const struct mqg_bus_msg *m)
+{
+    size_t off = 0;
+    switch (m->hdr.kind) {
+    case MQG_MSG_DATA:
+    case MQG_MSG_BATCH: {
+        struct mqg_wire_rec rec;
+        while (mqg_bus_msg_next(m, &off, &rec)) {
+            outbox_push(c->outbox, &rec); /* a drop is counted and logged there */
+        }
+        break;
+    }
+    case MQG_MSG_READY:
+        s_on_ready(c, m->hdr.seq);
+        break;
+    case MQG_MSG_ACK: {
+        struct mqg_wire_ack a;
+        while (mqg_bus_msg_next_ack(m, &off, &a)) {
+            feed_on_ack(c->feed, &a);
+        }
+        break;
+    }
+    case MQG_MSG_REPLAY:
+        feed_on_replay(c->feed, m->hdr.aux, m->hdr.seq);
+        break;
+    default:
+        c->n_malformed++; /* not for a connector */
+        break;
+    }
+}
+
+/* What the router is to hear from us every turn: the broker's state when it changed, and the
+ * tracked copies that left the outbox (ACK DONE). */
+static void s_tell_router(struct s_connector *c)
+{
+    if (c->link_due) {
+        struct mqg_wire_hdr h = {.kind = MQG_MSG_LINK, .qos = c->state >= S_SUBSCRIBING};
+        c->link_due = mqg_bus_send_hdr(c->bus, NULL, 0, &h) != 0;
+    }
+    size_t cap = sizeof(c->acks) / sizeof(c->acks[0]);
+    if (c->n_acks < cap) {
+        c->n_acks += outbox_take_done(c->outbox, c->acks + c->n_acks, cap - c->n_acks);
+    }
+    if (c->n_acks) {
+        uint8_t body[sizeof(c->acks) / sizeof(c->acks[0]) * MQG_WIRE_ACK_LEN];
+        for (size_t i = 0; i < c->n_acks; i++) {
+            mqg_wire_ack_encode(&c->acks[i], body + i * MQG_WIRE_ACK_LEN);
+        }
+        struct mqg_wire_hdr h = {.kind = MQG_MSG_ACK};
+        if (mqg_bus_send_body(c->bus, NULL, 0, &h, body, c->n_acks * MQG_WIRE_ACK_LEN) == 0) {
+            c->n_acks = 0;
+        }
+    }
+}
+
 /* Read from the router, at most 256 messages a turn, while the outbox takes them. */
 static void s_read_bus(struct s_connector *c)
 {
@@ -392,17 +503,7 @@ static void s_read_bus(struct s_connector *c)
         if (rc < 0) {
             return;
         }
-        if (m.hdr.kind == MQG_MSG_DATA || m.hdr.kind == MQG_MSG_BATCH) {
-            size_t off = 0;
-            struct mqg_wire_rec rec;
-            while (mqg_bus_msg_next(&m, &off, &rec)) {
-                outbox_push(c->outbox, &rec); /* a drop is counted and logged there */
-            }
-        } else if (m.hdr.kind == MQG_MSG_READY && !c->router_ready) {
-            c->router_ready = true;
-            log_debug("ROUTER-READY", "router routes are ready");
-            s_release(c, "router ready");
-        }
+        s_on_router_message(c, &m);
         mqg_bus_msg_close(&m);
     }
 }
@@ -411,9 +512,8 @@ static void s_read_bus(struct s_connector *c)
 static void s_handle_bus(struct s_connector *c)
 {
     s_read_bus(c);
-    if (c->to_router.count && !c->holding) {
-        s_flush_router(c);
-    }
+    s_flush_router(c);
+    s_tell_router(c);
 }
 
 static void s_status(const void *arg, char *buf, size_t cap)
@@ -421,13 +521,27 @@ static void s_status(const void *arg, char *buf, size_t cap)
     const struct s_connector *c = arg;
     struct outbox_stats ob;
     outbox_stats(c->outbox, &ob);
-    snprintf(buf, cap,
-             "state=%s in=%llu out=%llu dropped=%llu malformed=%llu queued=%zu "
-             "buffered=%zu inflight=%d invalid=%llu badtopic=%llu toolarge=%llu",
-             s_state_names[c->state], (unsigned long long)c->n_in, (unsigned long long)ob.out,
-             (unsigned long long)(c->n_dropped + ob.dropped), (unsigned long long)c->n_malformed,
-             ob.queued, c->to_router.count, ob.inflight, (unsigned long long)c->invalid.total,
-             (unsigned long long)ob.badtopic, (unsigned long long)ob.toolarge);
+    struct feed_stats fs;
+    feed_stats(c->feed, &fs);
+    int n = snprintf(buf, cap,
+                     "state=%s in=%llu out=%llu dropped=%llu malformed=%llu queued=%zu "
+                     "buffered=%zu inflight=%d invalid=%llu badtopic=%llu toolarge=%llu",
+                     s_state_names[c->state], (unsigned long long)c->n_in,
+                     (unsigned long long)ob.out, (unsigned long long)(c->n_dropped + ob.dropped),
+                     (unsigned long long)c->n_malformed, ob.queued, fs.buffered, ob.inflight,
+                     (unsigned long long)c->invalid.total, (unsigned long long)ob.badtopic,
+                     (unsigned long long)ob.toolarge);
+    if (c->journal && n > 0 && (size_t)n < cap) {
+        struct mqg_journal_stats js;
+        mqg_journal_stats(c->journal, &js);
+        int64_t age = js.oldest_time_ms ? mqg_now_wall_ms() - (int64_t)js.oldest_time_ms : 0;
+        snprintf(buf + n, cap - (size_t)n,
+                 " journal=%llu journal_bytes=%llu journal_age_ms=%lld redelivered=%llu "
+                 "unjournaled=%llu",
+                 (unsigned long long)js.records, (unsigned long long)js.bytes,
+                 (long long)(age > 0 ? age : 0), (unsigned long long)fs.redelivered,
+                 (unsigned long long)c->n_unjournaled);
+    }
 }
 
 static int s_timeout(struct s_connector *c, int64_t now, int timeout)
@@ -447,10 +561,36 @@ static int s_timeout(struct s_connector *c, int64_t now, int timeout)
     if (!c->router_ready && timeout > S_HELLO_MS) {
         timeout = S_HELLO_MS;
     }
-    if (c->to_router.count && !c->holding && timeout > 10) {
+    if (feed_pending(c->feed) && timeout > 2) {
+        timeout = 2; /* the router pushed back: try again soon */
+    }
+    if ((c->link_due || c->n_acks) && timeout > 10) {
         timeout = 10;
     }
     return timeout;
+}
+
+/* The journal's housekeeping: acknowledgements written, the interval sync, JOURNAL-FULL. */
+static void s_journal_timers(struct s_connector *c, int64_t now)
+{
+    if (!c->journal) {
+        return;
+    }
+    int rc = feed_persist(c->feed, now);
+    if (rc < 0) {
+        log_warn("JOURNAL-MARKS", "cannot write the journal's marks: %s", strerror(-rc));
+    }
+    if (c->child.journal_sync == MQG_SETTINGS_SYNC_INTERVAL && now >= c->sync_at) {
+        mqg_journal_sync(c->journal);
+        c->sync_at = now + c->child.journal_sync_ms;
+    }
+    if (atomic_exchange(&c->journal_full, false)) {
+        log_warn("JOURNAL-FULL",
+                 "the journal is full (journal.max_bytes %lld): messages from the broker wait "
+                 "up to %d ms each for room, then go on without the journal (counted as "
+                 "unjournaled)",
+                 c->child.journal_max_bytes, c->child.journal_wait_ms);
+    }
 }
 
 static void s_timers(struct s_connector *c, int64_t now)
@@ -462,11 +602,13 @@ static void s_timers(struct s_connector *c, int64_t now)
     if (c->holding && now >= c->hold_until) {
         s_release(c, "messageBufferWindowMs passed");
     }
-    if (!c->router_ready && now >= c->hello_at) {
-        mqg_bus_send_ctl(c->bus, NULL, 0, MQG_MSG_HELLO);
-        c->hello_at = now + S_HELLO_MS;
+    if (now >= c->hello_at) {
+        struct mqg_wire_hdr h = {.kind = MQG_MSG_HELLO, .seq = c->incarnation};
+        mqg_bus_send_hdr(c->bus, NULL, 0, &h);
+        c->hello_at = now + (c->router_ready ? S_HELLO_UP_MS : S_HELLO_MS);
     }
     s_report(c, now);
+    s_journal_timers(c, now);
 }
 
 /* Asked to stop: finish what the broker can still take, briefly. True when the loop ends. */
@@ -492,7 +634,7 @@ static int s_prepare(struct s_connector *c, int64_t now)
         timeout = 50;
     }
     int bev = mqg_bus_events(c->bus);
-    if ((bev & MQG_BUS_OUT) && c->to_router.count && !c->holding) {
+    if ((bev & MQG_BUS_OUT) && feed_pending(c->feed)) {
         s_flush_router(c); /* the pipe to the router has room again */
     }
     if ((bev & MQG_BUS_IN) && !s_bus_paused(c)) {
@@ -526,6 +668,150 @@ static int s_wait_and_dispatch(struct s_connector *c, int timeout)
 
 /* ---- set-up ---- */
 
+/* ---- the journal (docs/delivery.md) ---- */
+
+static void s_test_die(struct s_connector *c);
+
+/* paho's callback (paho's thread): every QoS >= 1 message with a valid topic goes into the
+ * journal before paho acknowledges it to the broker. A full journal holds the message (and
+ * so the broker) up to journal.full_wait_ms, then lets it go on untracked. Never fails. */
+static void s_arrive(void *ctx, struct link_ev *ev)
+{
+    struct s_connector *c = ctx;
+    bool tracked =
+        c->journal && ev->qos > 0 && !mqg_topic_name_fault(ev->topic, ev->topic_len, false, NULL);
+    long nth = tracked && c->die_at ? atomic_fetch_add(&c->die_count, 1) + 1 : 0;
+    if (nth == c->die_at && !c->die_after && nth) {
+        s_test_die(c);
+    }
+    if (!tracked) {
+        return;
+    }
+    uint8_t flags = ev->retain ? MQG_WIRE_F_RETAIN : 0;
+    int64_t deadline = mqg_now_ms() + c->child.journal_wait_ms;
+    for (;;) {
+        int rc = mqg_journal_append(c->journal, flags, (uint8_t)ev->qos, ev->topic, ev->topic_len,
+                                    ev->payload, ev->payload_len, &ev->seq);
+        if (rc == 0) {
+            break;
+        }
+        int64_t left = deadline - mqg_now_ms();
+        if ((rc != -ENOSPC && rc != -EDQUOT) || left <= 0) {
+            ev->seq = 0;
+            ev->unjournaled = true;
+            break;
+        }
+        atomic_store(&c->journal_full, true);
+        mqg_journal_wait_space(c->journal, left > 100 ? 100 : (int)left);
+    }
+    if (nth == c->die_at && c->die_after && nth) {
+        s_test_die(c);
+    }
+}
+
+/* A connection key as one path component: letters, digits, '-', '_' and '.' as they are,
+ * every other byte as %XX ("plantbridge/plant" -> "plantbridge%2Fplant"). */
+static int s_key_dir(const char *key, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+        bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                     (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+                     (*p == '.' && p != (const unsigned char *)key);
+        if (n + (plain ? 1 : 3) >= cap) {
+            return -ENAMETOOLONG;
+        }
+        if (plain) {
+            out[n++] = (char)*p;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        }
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+/* The test-only hook (MQG_TEST_DIE_IN_CALLBACK=<n>:<before|after>): on the n-th tracked
+ * message, inside paho's callback, before or after it was journaled, the process ends as if
+ * killed; once per state directory (<state_dir>/die-hook-fired). */
+static void s_test_hook_init(struct s_connector *c)
+{
+    const char *v = getenv("MQG_TEST_DIE_IN_CALLBACK");
+    char *end;
+    long n = v ? strtol(v, &end, 10) : 0;
+    if (n > 0 && *end == ':' && c->journal) {
+        c->die_at = n;
+        c->die_after = strcmp(end + 1, "after") == 0;
+    }
+}
+
+static void s_test_die(struct s_connector *c)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/die-hook-fired", c->child.state_dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return; /* fired before */
+    }
+    close(fd);
+    _exit(1);
+}
+
+/* Open the journal of this connection (journal on) and make the feed towards the router.
+ * Returns 0 or an exit code after a logged error: 78 when the journal's directory cannot be
+ * used (a setting to fix), 1 when it is busy (an earlier connector of ours still ends). */
+static int s_setup_journal(struct s_connector *c, int idx)
+{
+    const struct mqg_model *m = &c->child.model;
+    c->keys = calloc(m->n_conns ? m->n_conns : 1, sizeof(*c->keys));
+    if (!c->keys) {
+        return MQG_EXIT_TRANSIENT;
+    }
+    for (size_t i = 0; i < m->n_conns; i++) {
+        c->keys[i] = m->conns[i].key;
+    }
+    if (c->child.state_dir[0]) {
+        char name[256], dir[sizeof(c->child.state_dir) + 256];
+        int rc = s_key_dir(c->child.key, name, sizeof(name));
+        struct mqg_journal_opts jo = {.dir = dir,
+                                      .max_bytes = (uint64_t)c->child.journal_max_bytes,
+                                      .sync = c->child.journal_sync == MQG_SETTINGS_SYNC_ALWAYS
+                                                  ? MQG_JOURNAL_SYNC_ALWAYS
+                                              : c->child.journal_sync == MQG_SETTINGS_SYNC_INTERVAL
+                                                  ? MQG_JOURNAL_SYNC_INTERVAL
+                                                  : MQG_JOURNAL_SYNC_NONE};
+        snprintf(dir, sizeof(dir), "%s/%s", c->child.state_dir, name);
+        if (rc == 0) {
+            rc = mqg_journal_open(&jo, &c->journal);
+        }
+        if (rc != 0) {
+            log_error("JOURNAL-OPEN", "cannot open the journal in %s: %s", dir, strerror(-rc));
+            return rc == -EBUSY || rc == -ENOMEM ? MQG_EXIT_TRANSIENT : MQG_EXIT_CONFIG;
+        }
+        struct mqg_journal_stats js;
+        mqg_journal_stats(c->journal, &js);
+        log_info("JOURNAL-OPEN", "journal %s: %llu unconfirmed messages (%llu bytes)", dir,
+                 (unsigned long long)js.records, (unsigned long long)js.bytes);
+        s_test_hook_init(c);
+    }
+    size_t maxn = (size_t)c->child.queue_max > (size_t)c->conn->max_buffered
+                      ? (size_t)c->child.queue_max
+                      : (size_t)c->conn->max_buffered;
+    struct feed_opts fo = {.journal = c->journal,
+                           .self = (uint16_t)idx,
+                           .keys = c->keys,
+                           .n_conns = m->n_conns,
+                           .max_count = maxn,
+                           .max_bytes = c->child.queue_max_bytes,
+                           .send = s_send,
+                           .ctx = c,
+                           .persist_ms = S_PERSIST_MS};
+    return feed_new(&fo, &c->feed) == 0 ? 0 : MQG_EXIT_TRANSIENT;
+}
+
 /* Long set-up work keeps the heartbeat going (mqg_child_progress). */
 static void s_progress(void *child)
 {
@@ -547,16 +833,18 @@ static int s_setup(struct s_connector *c)
                   strerror(-rc));
         return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
     }
-    mqg_fifo_init(&c->to_router, (size_t)c->child.queue_max > (size_t)c->conn->max_buffered
-                                     ? (size_t)c->child.queue_max
-                                     : (size_t)c->conn->max_buffered);
+    if ((rc = s_setup_journal(c, idx)) != 0) {
+        return rc;
+    }
     struct outbox_opts oo = {.max_count = (size_t)c->child.queue_max,
                              .max_bytes = c->child.queue_max_bytes,
                              .max_inflight = c->child.max_inflight,
                              .protocol_version = c->conn->protocol_version,
                              .report_ms = S_REPORT_MS,
                              .publish = s_publish,
-                             .ctx = c};
+                             .ctx = c,
+                             .tracking = c->child.state_dir[0] != '\0',
+                             .n_conns = m->n_conns};
     if (outbox_new(&oo, &c->outbox) != 0) {
         return MQG_EXIT_TRANSIENT;
     }
@@ -567,6 +855,8 @@ static int s_setup(struct s_connector *c)
     if (rc != 0) {
         return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
     }
+    mqtt_link_on_arrive(c->link, s_arrive, c);
+    c->incarnation = mqg_seed() | 1;
     if (mqg_bus_connect(c->child.bus, c->child.key, MQG_BUS_HWM, &c->bus) != 0) {
         return MQG_EXIT_TRANSIENT;
     }
@@ -575,10 +865,18 @@ static int s_setup(struct s_connector *c)
 
 static void s_free(struct s_connector *c)
 {
-    mqtt_link_destroy(&c->link, 500);
+    mqtt_link_destroy(&c->link, 500); /* paho's threads end: nothing appends any more */
     mqg_bus_destroy(&c->bus);
     mqg_subs_free(c->subs, c->n_subs);
-    mqg_fifo_free(&c->to_router);
+    if (c->feed) {
+        feed_persist(c->feed, INT64_MAX);
+    }
+    feed_destroy(&c->feed);
+    if (c->journal) {
+        mqg_journal_sync(c->journal);
+    }
+    mqg_journal_destroy(&c->journal);
+    free(c->keys);
     outbox_destroy(&c->outbox);
     mqg_child_free(&c->child);
 }

@@ -6,7 +6,8 @@ port 8883, seen with mosquitto_sub on the internal broker byte for byte; writes 
 topics published there by local applications, routed once; nothing mqgate publishes there
 routed a second time (exact counts); kill -9 of the embedded broker; a clean stop leaves no
 mosquitto behind, nor does kill -9 of the supervisor; a port in use and a missing mosquitto
-are configuration errors naming the setting (exit 78).
+are configuration errors naming the setting (exit 78); the internal broker's connector journals
+what local applications publish at QoS 1 and its copies are confirmed like any target's.
 """
 import os
 import random
@@ -182,6 +183,49 @@ class InternalBrokerTest(GatewayTest):
         self.assertEqual((router["in"], router["out"], router["unrouted"]), ("80", "180", "0"))
         ib = self.status_row(gw, "mqgate/internal-broker")["counters"]
         self.assertEqual((ib["in"], ib["out"]), ("30", "100"))
+
+    def test_journal_and_acks_through_the_internal_broker(self):
+        """The internal broker's connector is a connector like any: QoS 1 messages local
+        applications publish there are journaled (they wait in its journal while their target
+        is down and all arrive, in order, once it is back; the journal is then released), and
+        the copies it publishes on the internal broker are confirmed like any target's (the
+        plant connector's journal is released once they are)."""
+        plant_b = Broker(self.work, "plantp", persistent=True)
+        self.addCleanup(plant_b.stop)
+        settings, ibport = internal_broker_settings()
+        gw = self.gateway(SERVICE, {"plantPort": plant_b.port}, settings)
+        self.dump_log_on_failure(gw)
+        counters = lambda name: self.status_row(gw, name)["counters"]
+        # a target: plant data reaches the internal broker, and the plant journal is released
+        watch = self.client(ibport, ["services/itinternal/temp"], client_id="watch")
+        pub = self.client(plant_b.port, client_id="plantpub")
+        for i in range(20):
+            pub.publish("factory/line1/temperature", b"t%d" % i, qos=1)
+        wait_for(lambda: watch.count() >= 20, 10, what="20 messages on the internal broker")
+        wait_for(lambda: counters("itinternal/plant").get("journal") == "0", 10,
+                 what="the plant journal released")
+        pub.close()
+        # a source: the plant broker (the target) is down while a local application publishes
+        sink = self.client(plant_b.port, ["plant/local/#"], client_id="sink", clean=False)
+        sink.close()
+        plant_b.stop()
+        wait_for(lambda: "CONN-LOST" in gw.log_text(), 10, what="CONN-LOST logged")
+        local = self.client(ibport, client_id="app")
+        n = 30
+        for i in range(n):
+            local.publish("local/dev7/in", b"l%d" % i, qos=1)
+        wait_for(lambda: int(counters("mqgate/internal-broker").get("journal", "0")) > 0, 5,
+                 what="the messages in the internal connector's journal")
+        plant_b.start()  # same port, the sink's session kept
+        sink = self.client(plant_b.port, ["plant/local/#"], client_id="sink", clean=False)
+        wait_for(lambda: sink.count() >= n, 20, what="%d messages on the plant broker" % n)
+        got = [p for t, p, _, _ in sink.received() if t == "plant/local/dev7"]
+        first = sorted(set(got), key=got.index)
+        self.assertEqual(first, [b"l%d" % i for i in range(n)], "all, in order")
+        wait_for(lambda: counters("mqgate/internal-broker").get("journal") == "0", 10,
+                 what="the internal connector's journal released")
+        self.assertTrue(os.path.isdir(os.path.join(gw.statedir, "gw", "mqgate%2Finternal-broker")),
+                        os.listdir(os.path.join(gw.statedir, "gw")))
 
     def test_status_check_and_clean_stop(self):
         gw, ibport = self.internal_gateway()

@@ -59,7 +59,7 @@ static void test_parse_errors(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "",      "[1,]",  "{\"a\" 1}", "{a: 1}",     "01",     "1.",    "tru",
+        "",      "[1,]",  "{\"a\" 1}", "{a: 1}",      "01",     "1.",     "tru",
         "[1] 2", "\"abc", "\"\\x\"",   "\"\\uD800\"", "[[[[[[", "\"\t\"", "{\"a\":1,}",
     };
     for (size_t i = 0; i < N_ELEMS(bad); i++) {

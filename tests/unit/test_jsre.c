@@ -48,8 +48,8 @@ static void test_translation(void **state)
         char why[200] = "";
         int rc = mqg_jsre_to_ere(cases[i].js, &ere, why, sizeof(why));
         if (rc != 0 || strcmp(ere, cases[i].ere) != 0) {
-            print_error("'%s': rc %d '%s' (%s), want '%s'\n", cases[i].js, rc, ere ? ere : "",
-                        why, cases[i].ere);
+            print_error("'%s': rc %d '%s' (%s), want '%s'\n", cases[i].js, rc, ere ? ere : "", why,
+                        cases[i].ere);
             fail();
         }
         free(ere);
@@ -84,7 +84,10 @@ static void test_matching(void **state)
         {"^(?<y>\\d{4})-\\d{2}$", "2024-05", 1},
         /* characters, not bytes */
         {"^.$", "\xc3\xa4", 1},
-        {"^.{3}$", "\xc3\xa4" "bc", 1},
+        {"^.{3}$",
+         "\xc3\xa4"
+         "bc",
+         1},
         {"^\\u00e4$", "\xc3\xa4", 1},
         {"^[\xc3\xa4\xc3\xb6]+$", "\xc3\xb6\xc3\xa4", 1},
         /* '.' is not a line terminator; [^] is anything */

@@ -25,9 +25,9 @@ struct load {
 };
 
 #define CONN                                                                                       \
-    "resources:\n  c:\n    type: Cybus::Connection\n    properties:\n      protocol: Mqtt\n"      \
-    "      connection:\n        host: h\n        port: 1883\n"                                   \
-    "  e:\n    type: Cybus::Endpoint\n    properties:\n      protocol: Mqtt\n"                   \
+    "resources:\n  c:\n    type: Cybus::Connection\n    properties:\n      protocol: Mqtt\n"       \
+    "      connection:\n        host: h\n        port: 1883\n"                                     \
+    "  e:\n    type: Cybus::Endpoint\n    properties:\n      protocol: Mqtt\n"                     \
     "      connection: !ref c\n      subscribe:\n        topic: !sub 'plant/${line}'\n"
 
 /* name = value given with -p (value NULL: none). */
@@ -45,8 +45,8 @@ static void s_ok(const char *yaml, const char *name, const char *value)
     struct load l;
     s_load(&l, yaml, name, value);
     if (l.rc != 0) {
-        print_error("failed: %s:%d:%d: %s: %s\n", l.err.file, l.err.line, l.err.col,
-                    l.err.setting, l.err.msg);
+        print_error("failed: %s:%d:%d: %s: %s\n", l.err.file, l.err.line, l.err.col, l.err.setting,
+                    l.err.msg);
     }
     assert_int_equal(l.rc, 0);
     mqg_model_free(&l.m);
@@ -67,7 +67,7 @@ static void s_error(const char *yaml, const char *name, const char *value, int l
 }
 
 #define LINE_PARAM                                                                                 \
-    "metadata:\n  name: T\nparameters:\n  line:\n    type: string\n"                              \
+    "metadata:\n  name: T\nparameters:\n  line:\n    type: string\n"                               \
     "    pattern: '^line\\d+$'\n    default: line1\n" CONN
 
 /* The example: a JavaScript \d in a pattern. */
@@ -85,15 +85,16 @@ static void test_js_pattern(void **state)
     assert_int_equal(l.rc, 0);
     bool found = false;
     for (size_t i = 0; i < l.m.n_endpoints; i++) {
-        found = found || (l.m.endpoints[i].topic && strcmp(l.m.endpoints[i].topic, "plant/line7") == 0);
+        found =
+            found || (l.m.endpoints[i].topic && strcmp(l.m.endpoints[i].topic, "plant/line7") == 0);
     }
     assert_true(found);
     mqg_model_free(&l.m);
 }
 
 #define LINES_PARAM                                                                                \
-    "metadata:\n  name: T\nparameters:\n  lines:\n    type: array\n    minItems: 1\n"             \
-    "    items:\n      type: string\n      pattern: '^line\\d+$'\n"                              \
+    "metadata:\n  name: T\nparameters:\n  lines:\n    type: array\n    minItems: 1\n"              \
+    "    items:\n      type: string\n      pattern: '^line\\d+$'\n"                                \
     "    default: [line1, line2]\n  line:\n    default: line1\n" CONN
 
 /* type: array, from a YAML default and from -p JSON text; the failing item is named. */
@@ -112,9 +113,9 @@ static void test_array_param(void **state)
 }
 
 #define OBJ_PARAM                                                                                  \
-    "metadata:\n  name: T\nparameters:\n  target:\n    type: object\n"                            \
-    "    required: [host]\n    properties:\n      host: {type: string, format: hostname}\n"       \
-    "      port: {type: integer, maximum: 65535}\n"                                               \
+    "metadata:\n  name: T\nparameters:\n  target:\n    type: object\n"                             \
+    "    required: [host]\n    properties:\n      host: {type: string, format: hostname}\n"        \
+    "      port: {type: integer, maximum: 65535}\n"                                                \
     "    default: {host: plant.local, port: 1883}\n  line:\n    default: line1\n" CONN
 
 /* type: object with required, properties and format. */
@@ -123,8 +124,7 @@ static void test_object_param(void **state)
     (void)state;
     s_ok(OBJ_PARAM, NULL, NULL);
     s_ok(OBJ_PARAM, "target", "{\"host\": \"a.example\"}");
-    s_error(OBJ_PARAM, "target", "{\"port\": 1}", 6, 15, "parameters.target.required",
-            "host");
+    s_error(OBJ_PARAM, "target", "{\"port\": 1}", 6, 15, "parameters.target.required", "host");
     s_error(OBJ_PARAM, "target", "{\"host\": \"a\", \"port\": 70000}", 9, 38,
             "parameters.target.properties.port.maximum", "at .port is too large");
     s_error(OBJ_PARAM, "target", "{\"host\": \"-x\"}", 8, 36,
@@ -132,8 +132,8 @@ static void test_object_param(void **state)
 }
 
 #define ALLOWED                                                                                    \
-    "metadata:\n  name: T\nparameters:\n  line:\n    type: string\n"                              \
-    "    allowedValues: [line1, line2]\n    default: line1\n"                                    \
+    "metadata:\n  name: T\nparameters:\n  line:\n    type: string\n"                               \
+    "    allowedValues: [line1, line2]\n    default: line1\n"                                      \
     "  other:\n    allowedValues: [a]\n    default: a\n" CONN
 
 /* A keyword JSON Schema does not define: accepted, ignored, one NOTICE for the file. */
@@ -157,8 +157,8 @@ static void test_types_and_declarations(void **state)
     (void)state;
     static const char *const head = "metadata:\n  name: T\nparameters:\n  line:\n    default: l\n";
     char yaml[1024];
-    snprintf(yaml, sizeof(yaml), "%s  n:\n    type: [integer, 'null']\n    default: null\n%s",
-             head, CONN);
+    snprintf(yaml, sizeof(yaml), "%s  n:\n    type: [integer, 'null']\n    default: null\n%s", head,
+             CONN);
     s_ok(yaml, NULL, NULL);
     s_ok(yaml, "n", "3");
     s_error(yaml, "n", "x", 7, 11, "parameters.n.type", "is not a valid integer or null");
@@ -167,11 +167,10 @@ static void test_types_and_declarations(void **state)
     snprintf(yaml, sizeof(yaml), "%s  n:\n    type: boolean\n    default: maybe\n%s", head, CONN);
     s_error(yaml, NULL, NULL, 8, 14, "parameters.n.type",
             "parameter 'n': default 'maybe' is not a valid boolean (true or false)");
-    snprintf(yaml, sizeof(yaml), "%s  n:\n    anyOf: [{type: string}, 3]\n    default: x\n%s",
-             head, CONN);
-    s_error(yaml, NULL, NULL, 7, 29, "parameters.n.anyOf[1]", "expected a schema");
-    snprintf(yaml, sizeof(yaml), "%s  n:\n    pattern: '(?<=a)b'\n    default: x\n%s", head,
+    snprintf(yaml, sizeof(yaml), "%s  n:\n    anyOf: [{type: string}, 3]\n    default: x\n%s", head,
              CONN);
+    s_error(yaml, NULL, NULL, 7, 29, "parameters.n.anyOf[1]", "expected a schema");
+    snprintf(yaml, sizeof(yaml), "%s  n:\n    pattern: '(?<=a)b'\n    default: x\n%s", head, CONN);
     s_error(yaml, NULL, NULL, 7, 14, "parameters.n.pattern", "invalid regular expression");
     snprintf(yaml, sizeof(yaml), "%s  n:\n    enum: [1, 2]\n%s", head, CONN);
     s_error(yaml, "n", "3", 7, 11, "parameters.n.enum", "expected one of: 1, 2");

@@ -2,8 +2,8 @@
  *
  * Internal to the settings loader (mqg_settings.c): the state of one load, errors with
  * FILE:LINE:COL and the setting path, typed reads of integers (libconfig's 32-bit truncation
- * corrected) and strings, and path helpers. Together with mqg_settings.c the only files that
- * include libconfig.h.
+ * corrected) and strings, and path helpers; the services list (mqg_settings_svc.c). With
+ * mqg_settings.c and mqg_settings_svc.c the only files that include libconfig.h.
  */
 #ifndef MQG_SETTINGS_READ_H
 #define MQG_SETTINGS_READ_H
@@ -56,5 +56,12 @@ int mqg_set_get_int(const struct mqg_set_ctx *c, const config_setting_t *st, con
  * was expected. Returns 0 or -EINVAL. */
 int mqg_set_get_string(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
                        const char *what, const char **out);
+
+struct mqg_settings;
+
+/* The top-level `services` list l into s->services (heap, owned by s). Returns 0, -EINVAL
+ * with c->err filled, or -ENOMEM. */
+int mqg_set_load_services(const struct mqg_set_ctx *c, const config_setting_t *l,
+                          struct mqg_settings *s);
 
 #endif

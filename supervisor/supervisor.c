@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "lifecycle.h"
 #include "mqg_ctl.h"
 #include "mqg_error.h"
@@ -146,123 +146,6 @@ static void s_read_ctl(struct sup *S, struct sup_child *c)
     }
 }
 
-/* ---- the embedded internal broker ---- */
-
-/* At the gateway's start, connectors wait this long at most for the broker's first start, so
- * that the internal broker's connector finds it (it would retry, but later). */
-#define S_BROKER_HOLD_MS 5000
-/* Ready, unless its output said so: its port accepts connections (looked at this often). */
-#define S_BROKER_PROBE_AFTER_MS 2000
-
-/* Does the broker's loopback listener accept a TCP connection? (A fallback: the broker says
- * when it is ready, s_broker_line.) */
-static bool s_broker_listening(const struct sup *S)
-{
-    const struct mqg_ib_settings *ib = &S->set->internal_broker;
-    char port[16];
-    snprintf(port, sizeof(port), "%d", ib->listen_port);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
-    if (getaddrinfo(mqg_ibroker_connect_host(ib->listen_host), port, &hints, &res) != 0) {
-        return false;
-    }
-    bool ok = false;
-    for (struct addrinfo *a = res; a && !ok; a = a->ai_next) {
-        int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        ok = fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) == 0;
-        if (fd >= 0) {
-            close(fd);
-        }
-    }
-    freeaddrinfo(res);
-    return ok;
-}
-
-/* The broker reported ready (LC_DO_LOG_READY). */
-static void s_broker_ready(struct sup *S, struct sup_child *c)
-{
-    const struct mqg_ib_settings *ib = &S->set->internal_broker;
-    snprintf(c->status, sizeof(c->status), "state=up listen=%s:%d", ib->listen_host,
-             ib->listen_port);
-    log_notice("BROKER-UP", "internal broker (pid %d) listens on %s:%d%s", (int)c->pid,
-               ib->listen_host, ib->listen_port, c->was_ready ? " again" : "");
-    c->was_ready = true;
-}
-
-/* Do connectors wait for the broker's first start (S_BROKER_HOLD_MS)? */
-static bool s_held(const struct sup *S, const struct sup_child *c, int64_t now)
-{
-    const struct sup_child *b = S->broker;
-    return c->kind == SUP_CONNECTOR && b && !b->was_ready &&
-           now - S->started_ms < S_BROKER_HOLD_MS && b->life.state != LC_CONFIG &&
-           b->life.state != LC_FAILED;
-}
-
-/* One of host:port's problems for the broker's listener `setting`, logged: 78, else 0. */
-static int s_broker_port(const char *setting, const char *host, int port)
-{
-    int rc = mqg_ibroker_port_free(host, port);
-    if (rc == -EADDRINUSE) {
-        log_error("BROKER-PORT",
-                  "%s: %s:%d is in use by another program; expected a free port for the "
-                  "internal broker: change %s, stop what listens there, or set "
-                  "internal_broker.mode = \"off\"",
-                  setting, host, port, setting);
-        return MQG_EXIT_CONFIG;
-    }
-    if (rc == -EADDRNOTAVAIL || rc == -EACCES) {
-        log_error("BROKER-PORT", "%s: cannot listen on %s:%d: %s", setting, host, port,
-                  strerror(-rc));
-        return MQG_EXIT_CONFIG;
-    }
-    return 0; /* -EINVAL: a host name, which mosquitto resolves itself */
-}
-
-/* Before anything starts, for an embedded broker: the program (into exe) and its ports.
- * Returns 0, or 78 after a logged error naming the setting. */
-static int s_broker_check(const struct sup *S, char *exe, size_t cap)
-{
-    const struct mqg_ib_settings *ib = &S->set->internal_broker;
-    if (mqg_ibroker_find_mosquitto(ib->mosquitto, exe, cap) != 0) {
-        log_error("BROKER-MISSING",
-                  "internal_broker.mosquitto: program '%s' not found (looked in $PATH, /usr/sbin "
-                  "and /usr/local/sbin); expected the mosquitto broker: install the Debian "
-                  "package mosquitto, set internal_broker.mosquitto to its path, or set "
-                  "internal_broker.mode = \"off\"",
-                  ib->mosquitto);
-        return MQG_EXIT_CONFIG;
-    }
-    if (ib->password_file && access(ib->password_file, R_OK) != 0) {
-        log_error("BROKER-CONF", "internal_broker.password_file: cannot read %s: %s",
-                  ib->password_file, strerror(errno));
-        return MQG_EXIT_CONFIG;
-    }
-    int rc = s_broker_port("internal_broker.listen", ib->listen_host, ib->listen_port);
-    for (size_t i = 0; rc == 0 && i < ib->n_listeners; i++) {
-        char setting[64];
-        snprintf(setting, sizeof(setting), "internal_broker.listeners[%zu].listen", i);
-        rc = s_broker_port(setting, ib->listeners[i].host, ib->listeners[i].port);
-    }
-    return rc;
-}
-
-/* The broker ended before its first start succeeded because its port was taken (the check
- * at set-up raced with another program): a configuration error, the gateway stops. */
-static bool s_broker_port_lost(struct sup *S, const struct sup_child *c)
-{
-    if (c->kind != SUP_BROKER || c->was_ready || !c->addr_in_use) {
-        return false;
-    }
-    const struct mqg_ib_settings *ib = &S->set->internal_broker;
-    log_error("BROKER-PORT",
-              "internal_broker.listen: the internal broker could not listen on %s:%d (or on "
-              "one of internal_broker.listeners): address already in use; expected free ports; "
-              "stopping (exit 78)",
-              ib->listen_host, ib->listen_port);
-    S->exit_code = MQG_EXIT_CONFIG;
-    return true;
-}
-
 /* ---- the life cycle's actions ---- */
 
 static void s_close_child_fds(struct sup_child *c)
@@ -342,7 +225,7 @@ static void s_act(struct sup *S, struct sup_child *c, const struct lifecycle_ste
     case LC_DO_LOG_READY:
         log_debug("CHILD-READY", "%s %s is ready", c->role, c->key);
         if (c->kind == SUP_BROKER) {
-            s_broker_ready(S, c);
+            sup_broker_ready(S, c);
         }
         break;
     case LC_DO_TERM:
@@ -409,7 +292,7 @@ static void s_handle_exit(struct sup *S, struct sup_child *c, int status)
         snprintf(c->last_exit, sizeof(c->last_exit), "signal %d (%s)", WTERMSIG(status),
                  strsignal(WTERMSIG(status)));
     }
-    bool lost = s_broker_port_lost(S, c);
+    bool lost = sup_broker_port_lost(S, c);
     s_post(S, c, LC_EV_EXITED, mqg_now_ms(), lost ? MQG_EXIT_CONFIG : code);
     c->pid = 0;
     if (lost) {
@@ -699,7 +582,7 @@ static int s_setup(struct sup *S, const struct mqg_settings *set, const struct m
     }
     char broker_exe[4096];
     bool broker = set->internal_broker.mode == MQG_IB_EMBEDDED;
-    if (broker && (rc = s_broker_check(S, broker_exe, sizeof(broker_exe))) != 0) {
+    if (broker && (rc = sup_broker_check(S, broker_exe, sizeof(broker_exe))) != 0) {
         rundir_close(&S->rd);
         return rc;
     }
@@ -726,7 +609,8 @@ static void s_handle_timers(struct sup *S, int64_t now)
     int64_t silent_ms = (int64_t)S->set->heartbeat_ms * S->set->heartbeat_misses;
     for (size_t i = 0; i < S->n_ch; i++) {
         struct sup_child *c = &S->ch[i];
-        if (lifecycle_waits(c->life.state) && now >= c->life.due_ms && !s_held(S, c, now)) {
+        if (lifecycle_waits(c->life.state) && now >= c->life.due_ms &&
+            !sup_broker_holds(S, c, now)) {
             s_post(S, c, LC_EV_DUE, now, 0);
         }
         /* the broker has no control channel: it sends no heartbeats to miss */
@@ -735,7 +619,7 @@ static void s_handle_timers(struct sup *S, int64_t now)
             s_post(S, c, LC_EV_HUNG, now, 0);
         }
         if (c->kind == SUP_BROKER && c->life.state == LC_STARTING &&
-            now - c->life.started_ms >= S_BROKER_PROBE_AFTER_MS && s_broker_listening(S)) {
+            now - c->life.started_ms >= SUP_BROKER_PROBE_AFTER_MS && sup_broker_listening(S)) {
             s_post(S, c, LC_EV_READY, now, 0);
         }
     }
@@ -766,7 +650,8 @@ static int s_next_timeout(const struct sup *S, int64_t now)
     int64_t next = now + 200;
     for (size_t i = 0; i < S->n_ch; i++) {
         const struct sup_child *c = &S->ch[i];
-        if (lifecycle_waits(c->life.state) && c->life.due_ms < next && !s_held(S, c, now)) {
+        if (lifecycle_waits(c->life.state) && c->life.due_ms < next &&
+            !sup_broker_holds(S, c, now)) {
             next = c->life.due_ms;
         }
     }

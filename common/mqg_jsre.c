@@ -400,16 +400,84 @@ static int s_group(struct s_out *o, const char *p, size_t *used, char *why, size
     return 0;
 }
 
+/* What the pattern's shape allows, checked token by token as JavaScript does, and how much
+ * glibc would expand it: a quantifier needs something to repeat ("a++", "(*a)" and "^*" are
+ * syntax errors in JavaScript), and repetition counts multiply through nested groups
+ * ("((a{1000}){1000})"), which regcomp unrolls into that many states. */
+#define S_GROUPS_MAX 64
+#define S_COST_MAX 100000
+
+struct s_shape {
+    size_t cost[S_GROUPS_MAX + 1]; /* states so far, per open group (0: the whole pattern) */
+    int depth;
+    size_t last; /* the cost of the last atom, 0 when there is nothing to repeat */
+};
+
+/* The count a quantifier at p repeats by (0 for '*', '+', '?': no unrolling), or -1 when p is
+ * no quantifier. */
+static long s_quant_count(const char *p)
+{
+    if (*p == '*' || *p == '+' || *p == '?') {
+        return 0;
+    }
+    if (*p != '{' || !s_braces(p)) {
+        return -1;
+    }
+    char *end;
+    long lo = strtol(p + 1, &end, 10);
+    long hi = *end == ',' && end[1] != '}' ? strtol(end + 1, NULL, 10) : lo;
+    return lo > hi ? lo : hi;
+}
+
+/* Track the token at p (lazy: a '?' after a quantifier). Returns 0 or -EINVAL with why. */
+static int s_track(struct s_shape *sh, const char *p, bool lazy, char *why, size_t cap)
+{
+    long count = lazy ? -1 : s_quant_count(p);
+    if (count >= 0) {
+        if (!sh->last) {
+            return s_why(why, cap, "nothing to repeat before '%c'", *p);
+        }
+        if (count > 1000) {
+            return s_why(why, cap, "a repetition count above 1000 is not supported");
+        }
+        sh->cost[sh->depth] += sh->last * (size_t)(count > 1 ? count - 1 : 0);
+        sh->last = 0;
+    } else if (*p == '(') {
+        if (sh->depth == S_GROUPS_MAX) {
+            return s_why(why, cap, "groups nested deeper than %d", S_GROUPS_MAX);
+        }
+        sh->cost[++sh->depth] = 0;
+        sh->last = 0;
+    } else if (*p == ')' && sh->depth > 0) {
+        sh->last = sh->cost[sh->depth--] + 1;
+        sh->cost[sh->depth] += sh->last;
+    } else if (lazy || *p == '|' || *p == '^' || *p == '$' ||
+               (*p == '\\' && (p[1] == 'b' || p[1] == 'B'))) {
+        sh->last = 0; /* an assertion or alternation: nothing to repeat */
+    } else {
+        sh->last = 1;
+        sh->cost[sh->depth]++;
+    }
+    return sh->cost[sh->depth] > S_COST_MAX
+               ? s_why(why, cap, "the pattern repeats too much (more than %d states)", S_COST_MAX)
+               : 0;
+}
+
 int mqg_jsre_to_ere(const char *js, char **out, char *why, size_t cap)
 {
     struct s_out o = {0};
     int rc = 0;
     bool quantified = false; /* the last thing written was a quantifier */
+    struct s_shape sh = {{0}, 0, 0};
     s_puts(&o, "");
     for (const char *p = js; rc == 0 && *p;) {
         size_t used = 1;
         bool was_quantified = quantified;
         quantified = false;
+        rc = s_track(&sh, p, was_quantified && *p == '?', why, cap);
+        if (rc) {
+            break;
+        }
         switch (*p) {
         case '\\':
             rc = s_escape(&o, p, &used, why, cap);

@@ -66,6 +66,9 @@ static void test_matching(void **state)
     } cases[] = {
         /* the example, which POSIX alone read as "line", "d"... */
         {"^line\\d+$", "line12", 1},
+        {"^(a{2}){3}$", "aaaaaa", 1},
+        {"^(?:ab)+?c{0,2}?$", "ababcc", 1},
+        {"^x{1000}$", "xx", 0},
         {"^line\\d+$", "line", 0},
         {"^line\\d+$", "lined", 0},
         {"^line\\d+$", "line1x", 0},
@@ -144,6 +147,21 @@ static void test_refused(void **state)
         {"\\0", "NUL"},
         {"(?x)", "not a valid group"},
         {"(a", ""}, /* regcomp's own words */
+        /* JavaScript's "Nothing to repeat" (glibc would take these and unroll them) */
+        {"a++", "nothing to repeat"},
+        {"a{2}*", "nothing to repeat"},
+        {"a+?+", "nothing to repeat"},
+        {"*a", "nothing to repeat"},
+        {"(+a)", "nothing to repeat"},
+        {"a|?b", "nothing to repeat"},
+        {"^*", "nothing to repeat"},
+        {"\\b+", "nothing to repeat"},
+        /* what regcomp would unroll into too many states */
+        {"a{1001}", "above 1000"},
+        {"((a{100}){100}){100}", "repeats too much"},
+        {"(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((a)))))))))))))))))))"
+         ")))))))))))))))))))))))))))))))))))))))))))))",
+         "nested deeper"},
     };
     for (size_t i = 0; i < N_ELEMS(cases); i++) {
         char why[200] = "";

@@ -645,46 +645,12 @@ static int s_check_readable(const char *path)
     return e;
 }
 
-/* Default runtime_dir: /run/mqgate for root; for another user $XDG_RUNTIME_DIR/mqgate (a
- * directory of that user's own), else /tmp/mqgate-<uid> (whose owner and mode the supervisor
- * checks like any other). Caller frees. */
-static char *s_default_runtime_dir(void)
-{
-    char buf[PATH_MAX];
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    if (geteuid() == 0) {
-        snprintf(buf, sizeof(buf), "/run/mqgate");
-    } else if (xdg && xdg[0] == '/' && strlen(xdg) < sizeof(buf) - sizeof("/mqgate")) {
-        snprintf(buf, sizeof(buf), "%s/mqgate", xdg);
-    } else {
-        snprintf(buf, sizeof(buf), "/tmp/mqgate-%u", (unsigned)geteuid());
-    }
-    return mqg_set_strdup(buf);
-}
-
-static char *s_default_state_dir(void)
-{
-    char buf[PATH_MAX];
-    const char *xdg = getenv("XDG_STATE_HOME");
-    const char *home = getenv("HOME");
-    if (geteuid() == 0) {
-        snprintf(buf, sizeof(buf), "/var/lib/mqgate");
-    } else if (xdg && xdg[0] == '/' && strlen(xdg) < sizeof(buf) - sizeof("/mqgate")) {
-        snprintf(buf, sizeof(buf), "%s/mqgate", xdg);
-    } else if (home && home[0] == '/' && strlen(home) < sizeof(buf) - 32) {
-        snprintf(buf, sizeof(buf), "%s/.local/state/mqgate", home);
-    } else {
-        snprintf(buf, sizeof(buf), "/tmp/mqgate-state-%u", (unsigned)geteuid());
-    }
-    return mqg_set_strdup(buf);
-}
-
 int mqg_settings_defaults(struct mqg_settings *s)
 {
     memset(s, 0, sizeof(*s));
     s->instance = mqg_set_strdup("mqgate");
-    s->runtime_dir = s_default_runtime_dir();
-    s->state_dir = s_default_state_dir();
+    s->runtime_dir = mqg_set_default_runtime_dir();
+    s->state_dir = mqg_set_default_state_dir();
     if (!s->instance || !s->runtime_dir || !s->state_dir) {
         mqg_settings_free(s);
         return -ENOMEM;
@@ -700,11 +666,11 @@ int mqg_settings_defaults(struct mqg_settings *s)
     s->heartbeat_ms = 1000;
     s->heartbeat_misses = 3;
     s->stop_grace_ms = 3000;
-    s->outbound_queue_max = 100000;
-    s->outbound_queue_max_bytes = 64 << 20;
+    s->outbound_queue_max = MQG_SETTINGS_QUEUE_JOURNAL;
+    s->outbound_queue_max_bytes = MQG_SETTINGS_QUEUE_BYTES_JOURNAL;
     s->max_inflight = 1000;
-    s->router_queue_max = 100000;
-    s->router_queue_max_bytes = 64 << 20;
+    s->router_queue_max = MQG_SETTINGS_QUEUE_JOURNAL;
+    s->router_queue_max_bytes = MQG_SETTINGS_QUEUE_BYTES_JOURNAL;
     if (mqg_ibroker_defaults(&s->internal_broker) != 0) {
         mqg_settings_free(s);
         return -ENOMEM;
@@ -715,6 +681,32 @@ int mqg_settings_defaults(struct mqg_settings *s)
     s->journal_sync_ms = 100;
     s->journal_full_wait_ms = 10000;
     return 0;
+}
+
+/* The queues in memory hold an outage's backlog only without the journal (with it, the
+ * source journals do): journal.enabled = false gives the queue bounds that are not set the
+ * larger defaults of a gateway without a journal. */
+static void s_queue_defaults(config_t *cfg, struct mqg_settings *s)
+{
+    if (s->journal_enabled) {
+        return;
+    }
+    const struct {
+        const char *path;
+        int *v;
+        int dflt;
+    } b[] = {
+        {"connector.outbound_queue_max", &s->outbound_queue_max, MQG_SETTINGS_QUEUE},
+        {"connector.outbound_queue_max_bytes", &s->outbound_queue_max_bytes,
+         MQG_SETTINGS_QUEUE_BYTES},
+        {"router.queue_max", &s->router_queue_max, MQG_SETTINGS_QUEUE},
+        {"router.queue_max_bytes", &s->router_queue_max_bytes, MQG_SETTINGS_QUEUE_BYTES},
+    };
+    for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++) {
+        if (!config_lookup(cfg, b[i].path)) {
+            *b[i].v = b[i].dflt;
+        }
+    }
 }
 
 /* Returns 0; -ENOENT (file missing) or -EIO (unreadable) or -EINVAL (content), each with *err
@@ -755,6 +747,9 @@ int mqg_settings_load(const char *path, struct mqg_settings *s, struct mqg_error
         }
     } else {
         rc = s_load_root(&c, &cfg, s);
+        if (rc == 0) {
+            s_queue_defaults(&cfg, s);
+        }
     }
     config_destroy(&cfg);
     free(c.dir);

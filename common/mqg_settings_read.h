@@ -64,4 +64,13 @@ struct mqg_settings;
 int mqg_set_load_services(const struct mqg_set_ctx *c, const config_setting_t *l,
                           struct mqg_settings *s);
 
+/* The default runtime_dir: /run/mqgate for root, else $XDG_RUNTIME_DIR/mqgate, else
+ * /tmp/mqgate-<uid>. Caller frees; NULL when out of memory. */
+char *mqg_set_default_runtime_dir(void);
+
+/* The default state_dir: /var/lib/mqgate for root, else $XDG_STATE_HOME/mqgate, else
+ * ~/.local/state/mqgate, else /tmp/mqgate-state-<uid>. Caller frees; NULL when out of
+ * memory. */
+char *mqg_set_default_state_dir(void);
+
 #endif

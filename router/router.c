@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "mqg_bus.h"
@@ -22,12 +23,16 @@
 #include "mqg_log.h"
 #include "mqg_proc.h"
 #include "mqg_route.h"
+#include "mqg_rstats.h"
 
 #define R_RETRY_MS 20
 /* A connection whose sends find no connector for this long counts as not connected. ZeroMQ
  * also answers "no such peer" for a moment after a full pipe drains, so one answer is not
  * enough; a restarting connector takes longer than this to come back. */
 #define R_UNREACHABLE_MS 1000
+/* Bound of one per-route counter report (mqg_rstats.h): well inside the control socket's
+ * buffer, so sending it never has to wait for the supervisor. */
+#define R_ROUTES_REPORT_MAX (32 * 1024)
 
 struct s_target {
     const char *key;
@@ -47,6 +52,7 @@ struct s_router {
     struct s_target *targets;   /* per connection */
     size_t pending;             /* messages waiting in all target queues */
     uint64_t n_in, n_out, n_dropped, n_malformed;
+    struct mqg_rstats rstats; /* per-route counters reported to the supervisor */
 };
 
 /* Queue a copy routing made for connection `conn` (mqg_route_sink.deliver); s_flush sends it
@@ -177,11 +183,15 @@ static int s_build(struct s_router *r)
     }
     r->sink = (struct mqg_route_sink){
         .deliver = s_deliver, .loop = s_on_loop, .render_failed = s_on_render_failed, .arg = r};
+    if (mqg_rstats_init(&r->rstats, m->n_routes) != 0) {
+        return -ENOMEM;
+    }
     return s_build_routes(r);
 }
 
 static void s_free(struct s_router *r)
 {
+    mqg_rstats_free(&r->rstats);
     mqg_route_table_destroy(&r->routes);
     for (size_t i = 0; r->targets && i < r->child.model.n_conns; i++) {
         mqg_fifo_free(&r->targets[i].out);
@@ -270,12 +280,26 @@ static void s_drain(struct s_router *r)
 static void s_status(const void *arg, char *buf, size_t cap)
 {
     const struct s_router *r = arg;
+    const struct mqg_route_counters *rc = mqg_route_table_counters(r->routes);
     snprintf(buf, cap,
              "state=up in=%llu out=%llu queued=%zu dropped=%llu malformed=%llu "
-             "unrouted=%llu",
+             "unrouted=%llu render=%llu loops=%llu",
              (unsigned long long)r->n_in, (unsigned long long)r->n_out, r->pending,
              (unsigned long long)s_dropped(r), (unsigned long long)r->n_malformed,
-             (unsigned long long)mqg_route_table_counters(r->routes)->unrouted);
+             (unsigned long long)rc->unrouted, (unsigned long long)rc->render_failed,
+             (unsigned long long)rc->loops);
+}
+
+/* With every heartbeat: the per-route counters that changed, to the supervisor (mqg_rstats.h).
+ * Not sent now (the channel is full): the next report carries them. */
+static void s_report_routes(struct s_router *r)
+{
+    const uint8_t *body;
+    size_t len = mqg_rstats_encode(&r->rstats, r->routes, R_ROUTES_REPORT_MAX, &body);
+    int fd = mqg_child_ctl_fd(&r->child);
+    if (len && fd >= 0 && mqg_ctl_send(fd, MQG_CTL_ROUTES, body, len, MSG_DONTWAIT) == 0) {
+        mqg_rstats_commit(&r->rstats, r->routes);
+    }
 }
 
 int router_main(int argc, char **argv)
@@ -302,7 +326,11 @@ int router_main(int argc, char **argv)
     mqg_child_ready(&r.child);
 
     while (!r.child.stop) {
-        int timeout = mqg_child_turn(&r.child, mqg_now_ms(), s_status, &r);
+        int64_t now = mqg_now_ms();
+        if (mqg_child_heartbeat_due(&r.child, now)) {
+            s_report_routes(&r);
+        }
+        int timeout = mqg_child_turn(&r.child, now, s_status, &r);
         if (r.pending && timeout > R_RETRY_MS) {
             timeout = R_RETRY_MS; /* copies a connection could not take: s_flush tries again */
         }

@@ -25,6 +25,7 @@
 #include "mqg_child.h"
 #include "mqg_error.h"
 #include "mqg_fifo.h"
+#include "mqg_kv.h"
 #include "mqg_log.h"
 #include "mqg_proc.h"
 #include "mqg_ratelog.h"
@@ -85,6 +86,9 @@ struct s_connector {
     uint64_t n_in, n_dropped, n_malformed; /* n_dropped: inbound; the outbox counts its own */
     uint64_t n_dropped_in;                 /* overflows of to_router */
     struct mqg_ratelog invalid; /* from the broker with an invalid topic, counted in .total */
+    uint64_t n_rx, n_rx_bytes;  /* received from the broker (payload bytes), before any check */
+    uint64_t n_connects;        /* connections made (CONNACKs) */
+    char last_error[320];       /* the last failure of the connection, for the status */
 };
 
 /* ---- towards the router ---- */
@@ -134,6 +138,8 @@ static void s_report(struct s_connector *c, int64_t now)
  * hostile broker) is dropped here, alone: the router would refuse the whole batch with it. */
 static void s_on_broker_message(struct s_connector *c, struct link_ev *ev)
 {
+    c->n_rx++;
+    c->n_rx_bytes += ev->payload_len;
     size_t at;
     const char *why = mqg_topic_name_fault(ev->topic, ev->topic_len, false, &at);
     if (why) {
@@ -219,6 +225,7 @@ static void s_on_connected(struct s_connector *c, struct link_ev *ev, int64_t no
                    ev->session_present ? " (session resumed)" : "");
     }
     c->up_at = now;
+    c->n_connects++;
     c->settled = false; /* the backoff restarts from its base once it has lasted */
     c->was_up = true;
     if (!c->router_ready && !c->holding) {
@@ -254,6 +261,8 @@ static void s_on_connect_failed(struct s_connector *c, struct link_ev *ev, int64
     c->again = false; /* the next success is a recovery again, at NOTICE */
     s_schedule_reconnect(c, now);
     const char *why = ev->rc ? mqtt_link_strerror(ev->rc) : "connection failed";
+    snprintf(c->last_error, sizeof(c->last_error), "cannot connect: %s%s%s", why,
+             ev->text[0] ? " - " : "", ev->text);
     if (c->failures == 1) {
         log_warn("CONN-FAIL", "cannot connect to %s: %s%s%s; retrying with backoff", c->conn->uri,
                  why, ev->text[0] ? " - " : "", ev->text);
@@ -269,6 +278,7 @@ static void s_on_lost(struct s_connector *c, struct link_ev *ev, int64_t now)
     int64_t lasted = c->up_at ? now - c->up_at : 0;
     bool short_lived = c->up_at && !c->settled;
     const char *why = ev->text[0] ? ev->text : "unknown cause";
+    snprintf(c->last_error, sizeof(c->last_error), "connection lost: %s", why);
     outbox_lost(c->outbox);
     c->up_at = 0;
     c->failures++; /* so the next success is logged as a recovery */
@@ -303,6 +313,8 @@ static void s_on_subscribed(struct s_connector *c, struct link_ev *ev)
     /* while connections end at once, each would say the same again */
     bool quiet = c->again;
     if (ev->rc > 0) {
+        snprintf(c->last_error, sizeof(c->last_error), "the broker refused %d of %zu subscriptions",
+                 ev->rc, c->n_subs);
         mqg_log(quiet ? MQG_LOG_DEBUG : MQG_LOG_WARN, "SUB-REFUSED",
                 "the broker refused %d of %zu subscriptions", ev->rc, c->n_subs);
     } else if (c->n_subs) {
@@ -320,6 +332,8 @@ static void s_on_subscribe_failed(struct s_connector *c, struct link_ev *ev)
     if (ev->rc == -ENOTCONN) { /* CONN-LOST says it; subscribed again after it */
         log_debug("SUB-FAIL", "subscribing failed: the connection was lost");
     } else {
+        snprintf(c->last_error, sizeof(c->last_error), "subscribing failed: %s (code %d)",
+                 ev->text[0] ? ev->text : "error", ev->rc);
         mqg_log(c->again ? MQG_LOG_DEBUG : MQG_LOG_WARN, "SUB-FAIL",
                 "subscribing failed: %s (code %d)", ev->text[0] ? ev->text : "error", ev->rc);
     }
@@ -415,18 +429,37 @@ static void s_handle_bus(struct s_connector *c)
     }
 }
 
+/* The heartbeat's status text (mqg_kv; the keys are listed in docs/architecture.md §8). */
 static void s_status(const void *arg, char *buf, size_t cap)
 {
     const struct s_connector *c = arg;
     struct outbox_stats ob;
     outbox_stats(c->outbox, &ob);
-    snprintf(buf, cap,
-             "state=%s in=%llu out=%llu dropped=%llu malformed=%llu queued=%zu "
-             "buffered=%zu inflight=%d invalid=%llu badtopic=%llu toolarge=%llu",
-             s_state_names[c->state], (unsigned long long)c->n_in, (unsigned long long)ob.out,
-             (unsigned long long)(c->n_dropped + ob.dropped), (unsigned long long)c->n_malformed,
-             ob.queued, c->to_router.count, ob.inflight, (unsigned long long)c->invalid.total,
-             (unsigned long long)ob.badtopic, (unsigned long long)ob.toolarge);
+    int n = snprintf(buf, cap,
+                     "state=%s in=%llu out=%llu dropped=%llu malformed=%llu queued=%zu "
+                     "buffered=%zu inflight=%d invalid=%llu badtopic=%llu toolarge=%llu",
+                     s_state_names[c->state], (unsigned long long)c->n_in,
+                     (unsigned long long)ob.out, (unsigned long long)(c->n_dropped + ob.dropped),
+                     (unsigned long long)c->n_malformed, ob.queued, c->to_router.count, ob.inflight,
+                     (unsigned long long)c->invalid.total, (unsigned long long)ob.badtopic,
+                     (unsigned long long)ob.toolarge);
+    /* for the supervisor's status, /metrics and /health */
+    size_t off = n > 0 && (size_t)n < cap ? (size_t)n : cap - 1;
+    int64_t pings = mqtt_link_pingresps(c->link);
+    n = snprintf(
+        buf + off, cap - off, " rx=%llu rx_bytes=%llu out_bytes=%llu overflow=%llu reconnects=%llu",
+        (unsigned long long)c->n_rx, (unsigned long long)c->n_rx_bytes,
+        (unsigned long long)ob.out_bytes, (unsigned long long)(c->n_dropped_in + ob.overflow),
+        (unsigned long long)(c->n_connects ? c->n_connects - 1 : 0));
+    off = n > 0 && (size_t)n < cap - off ? off + (size_t)n : cap - 1;
+    if (pings >= 0 && off < cap - 1) {
+        n = snprintf(buf + off, cap - off, " pings=%lld", (long long)pings);
+        off = n > 0 && (size_t)n < cap - off ? off + (size_t)n : cap - 1;
+    }
+    if (c->last_error[0] && off + 8 < cap) {
+        memcpy(buf + off, " error=", 7);
+        mqg_kv_quote(buf + off + 7, cap - off - 7, c->last_error);
+    }
 }
 
 static int s_timeout(struct s_connector *c, int64_t now, int timeout)

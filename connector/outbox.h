@@ -44,12 +44,14 @@ struct outbox_opts {
 };
 
 struct outbox_stats {
-    size_t queued;     /* messages held: waiting and in flight */
-    int inflight;      /* handed to the client, result not yet reported */
-    uint64_t out;      /* publishes done (confirmed by the broker, QoS 0: written) */
-    uint64_t dropped;  /* every drop: overflow, PUB-FAIL, PUB-INVALID, out of memory, and: */
-    uint64_t badtopic; /* ... topics the broker would refuse (PUB-BAD-TOPIC) */
-    uint64_t toolarge; /* ... packets too large for MQTT or the broker (PUB-TOO-LARGE) */
+    size_t queued;      /* messages held: waiting and in flight */
+    int inflight;       /* handed to the client, result not yet reported */
+    uint64_t out;       /* publishes done (confirmed by the broker, QoS 0: written) */
+    uint64_t out_bytes; /* ... their payload bytes */
+    uint64_t dropped;   /* every drop: overflow, PUB-FAIL, PUB-INVALID, out of memory, and: */
+    uint64_t badtopic;  /* ... topics the broker would refuse (PUB-BAD-TOPIC) */
+    uint64_t toolarge;  /* ... packets too large for MQTT or the broker (PUB-TOO-LARGE) */
+    uint64_t overflow;  /* ... dropped by the queue's bounds (OUT-DROP) */
 };
 
 struct outbox;

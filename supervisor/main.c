@@ -278,7 +278,7 @@ int main(int argc, char **argv)
         return MQG_EXIT_INTERNAL;
     }
     if (status) {
-        rc = supervisor_status(&set);
+        rc = supervisor_status(&set, false);
         mqg_settings_free(&set);
         s_cli_free(&c);
         return rc;

@@ -90,7 +90,7 @@ void health_json(FILE *f, const struct health_problem *p, size_t n, size_t proce
         mqg_json_str(f, p[i].who->role);
         fputs(",\"name\":", f);
         mqg_json_str(f, p[i].who->name);
-        fprintf(f, ",\"reason\":\"%s\",\"for_s\":%.1f,\"limit_s\":%.1f,\"text\":",
+        fprintf(f, ",\"reason\":\"%s\",\"for_s\":%.3f,\"limit_s\":%.3f,\"text\":",
                 health_reason_name(p[i].why), (double)p[i].for_ms / 1000.0,
                 (double)p[i].limit_ms / 1000.0);
         mqg_json_str(f, text);

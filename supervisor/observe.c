@@ -142,8 +142,11 @@ void observe_view(const struct sup *S, const struct sup_child *c, int64_t now, s
     const struct obs_conn *o = &c->obs;
     v->conn = &S->model->conns[c->conn];
     mqg_kv_parse(lifecycle_has_process(c->life.state) ? c->status : NULL, &v->kv);
-    v->state = o->seen ? o->state : OBS_CONNECTING;
-    v->for_ms = o->seen ? now - o->since_ms : now - S->started_ms;
-    v->since_wall_ms = o->seen ? o->since_wall_ms : s_wall_ms() - v->for_ms;
-    v->idle_ms = v->state == OBS_CONNECTED && o->pings_known ? now - o->active_ms : -1;
+    /* as it is now: the life cycle may have changed since the last update */
+    v->state = s_state_of(c, &v->kv);
+    bool same = o->seen && s_class(v->state) == s_class(o->state);
+    int64_t since = same ? o->since_ms : o->seen ? now : S->started_ms;
+    v->for_ms = now - since;
+    v->since_wall_ms = same ? o->since_wall_ms : s_wall_ms() - v->for_ms;
+    v->idle_ms = v->state == OBS_CONNECTED && same && o->pings_known ? now - o->active_ms : -1;
 }

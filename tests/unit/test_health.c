@@ -114,7 +114,7 @@ static void test_json(void **state)
     fclose(f);
     assert_non_null(strstr(out, "\"status\":\"unhealthy\""));
     assert_non_null(strstr(out, "\"name\":\"svc/\\\"odd\\\"\""));
-    assert_non_null(strstr(out, "\"reason\":\"disconnected\",\"for_s\":7.5,\"limit_s\":5.0"));
+    assert_non_null(strstr(out, "\"reason\":\"disconnected\",\"for_s\":7.500,\"limit_s\":5.000"));
     assert_non_null(strstr(out, "has not been connected for 7 s (limit 5 s)"));
     free(out);
 }

@@ -474,15 +474,16 @@ class OpsTest(GatewayTest):
         gw = self.gateway(bridge_service(), self.ports(),
                           settings='log_file = "%s";' % logfile, wait_connectors=None)
         self.dump_log_on_failure(gw)
-        wait_for(lambda: os.path.exists(logfile) and "CONN-UP" in read(logfile), 10,
-                 what="the log file")
+        wait_for(lambda: os.path.exists(logfile) and read(logfile).count("CONN-UP") >= 2, 10,
+                 what="both connectors up in the log file")
         rotated = logfile + ".1"
         os.rename(logfile, rotated)
         os.kill(gw.proc.pid, signal.SIGUSR1)
         wait_for(lambda: os.path.exists(logfile), 5, what="a new log file")
         victim = gw.child_pid("mqgate-connector", "itbridge/cloud")
         os.kill(victim, signal.SIGKILL)  # new lines: CHILD-EXIT, CHILD-RESTART, CONN-UP
-        wait_for(lambda: "connector[" in read(logfile), 5, what="new lines, the children's too")
+        wait_for(lambda: "connector[" in read(logfile).partition("CHILD-EXIT")[2], 10,
+                 what="new lines, the children's too")
         new, old = read(logfile), read(rotated)
         self.assertIn("NOTICE LOG-REOPEN: log file %s reopened (SIGUSR1)" % logfile, new)
         self.assertIn("INFO LOG-REOPEN: SIGUSR1: reopening the log file", old)

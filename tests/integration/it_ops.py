@@ -3,6 +3,7 @@
 - /metrics is Prometheus text (checked by a strict parser below) and its counters equal a known
   traffic pattern exactly: per connection, per route, the router, the processes;
 - a scrape never holds the gateway up: idle and half-sent HTTP connections while messages flow;
+- http.listen that cannot be used: exit 1 (port in use) or 78 (no such host);
 - /health: 200, 503 within seconds of a broker being stopped (with why), 200 again after it is
   back; 503 for a failed child; 503 for a connection that is up but moves nothing and has no
   keepalive answered (a stand-in connector, fake_connector.py, which also reports journal
@@ -266,6 +267,24 @@ class OpsTest(GatewayTest):
         rc, out, err = run_mqgate(["status", "-c", gw.cfg])
         self.assertEqual(rc, 0, err)
         gw.stop()
+
+    def test_http_listen_errors(self):
+        """A port in use: exit 1 (a restart may find it free); a host that does not resolve:
+        exit 78. Either way nothing is started."""
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        self.addCleanup(busy.close)
+        for listen, code, why in (("127.0.0.1:%d" % busy.getsockname()[1], 1, "in use"),
+                                  ("no-such-host.invalid:9883", 78, "cannot resolve")):
+            gw = Gateway(self.work, bridge_service(), self.ports(),
+                         'http = { listen = "%s"; };' % listen, "gw%d" % code)
+            self.addCleanup(gw.kill_all)
+            gw.start()
+            self.assertEqual(gw.proc.wait(10), code, gw.log_text())
+            self.assertIn("ERROR HTTP-LISTEN: http.listen %s: " % listen, gw.log_text())
+            self.assertIn(why, gw.log_text())
+            self.assertNotIn("CHILD-START", gw.log_text())
 
     # ---- /health ----
 

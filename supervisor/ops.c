@@ -23,11 +23,17 @@
 #include "observe.h"
 
 #define S_LOGGED_PROBLEMS 3 /* problems named in one HEALTH-BAD line */
+/* Scrapes within this many ms of a rendering get the same text: however often clients ask,
+ * the loop renders /metrics at most 4 times a second. */
+#define S_METRICS_REUSE_MS 250
 
 struct ops {
     struct http *http;
-    bool judged;  /* ops_tick ran once */
-    bool healthy; /* its last verdict */
+    bool judged;        /* ops_tick ran once */
+    bool healthy;       /* its last verdict */
+    char *metrics;      /* the last /metrics text ... */
+    size_t metrics_len; /* ... its length ... */
+    int64_t metrics_at; /* ... and when it was rendered */
 };
 
 /* Every child process, and with a connector its connection, as health.c sees them. Returns
@@ -100,16 +106,37 @@ static void s_text(struct http_reply *r, int status, const char *text)
     r->len = r->body ? strlen(text) : 0;
 }
 
+/* /metrics: a copy of the text rendered last, rendered again when older than
+ * S_METRICS_REUSE_MS. */
+static void s_metrics(struct sup *S, int64_t now, struct http_reply *r)
+{
+    struct ops *o = S->ops;
+    if (!o->metrics || now - o->metrics_at >= S_METRICS_REUSE_MS) {
+        size_t len = 0;
+        char *text = metrics_render(S, now, &len);
+        if (text) {
+            free(o->metrics);
+            o->metrics = text;
+            o->metrics_len = len;
+            o->metrics_at = now;
+        }
+    }
+    r->type = "text/plain; version=0.0.4; charset=utf-8";
+    r->body = o->metrics ? malloc(o->metrics_len + 1) : NULL;
+    if (!r->body) {
+        s_text(r, 500, "out of memory\n");
+        return;
+    }
+    memcpy(r->body, o->metrics, o->metrics_len);
+    r->len = o->metrics_len;
+}
+
 static void s_handle(void *arg, const char *path, struct http_reply *r)
 {
     struct sup *S = arg;
     int64_t now = mqg_now_ms();
     if (strcmp(path, "/metrics") == 0) {
-        r->type = "text/plain; version=0.0.4; charset=utf-8";
-        r->body = metrics_render(S, now, &r->len);
-        if (!r->body) {
-            s_text(r, 500, "out of memory\n");
-        }
+        s_metrics(S, now, r);
     } else if (strcmp(path, "/health") == 0) {
         s_health(S, now, r);
     } else {
@@ -144,6 +171,7 @@ void ops_close(struct sup *S)
 {
     if (S->ops) {
         http_close(&S->ops->http);
+        free(S->ops->metrics);
         free(S->ops);
         S->ops = NULL;
     }

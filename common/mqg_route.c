@@ -36,8 +36,8 @@ struct s_matchset {
 };
 
 struct mqg_route_table {
-    size_t n_ns; /* 1 + number of connections */
-    size_t n_routes;
+    size_t n_ns;             /* 1 + number of connections */
+    size_t n_routes;         /* model->n_routes */
     struct mqg_trie **tries; /* [0] internal, [1 + i] connection i */
     struct s_route *routes;
     struct s_entry *entries;

@@ -429,27 +429,17 @@ static void s_handle_bus(struct s_connector *c)
     }
 }
 
-/* The heartbeat's status text (mqg_kv; the keys are listed in docs/architecture.md §8). */
-static void s_status(const void *arg, char *buf, size_t cap)
+/* What the supervisor's status, /metrics and /health need besides the counters: appended to
+ * the status text in buf (mqg_kv; the keys are listed in docs/architecture.md §8.1). */
+static void s_status_ops(const struct s_connector *c, const struct outbox_stats *ob, char *buf,
+                         size_t cap)
 {
-    const struct s_connector *c = arg;
-    struct outbox_stats ob;
-    outbox_stats(c->outbox, &ob);
-    int n = snprintf(buf, cap,
-                     "state=%s in=%llu out=%llu dropped=%llu malformed=%llu queued=%zu "
-                     "buffered=%zu inflight=%d invalid=%llu badtopic=%llu toolarge=%llu",
-                     s_state_names[c->state], (unsigned long long)c->n_in,
-                     (unsigned long long)ob.out, (unsigned long long)(c->n_dropped + ob.dropped),
-                     (unsigned long long)c->n_malformed, ob.queued, c->to_router.count, ob.inflight,
-                     (unsigned long long)c->invalid.total, (unsigned long long)ob.badtopic,
-                     (unsigned long long)ob.toolarge);
-    /* for the supervisor's status, /metrics and /health */
-    size_t off = n > 0 && (size_t)n < cap ? (size_t)n : cap - 1;
+    size_t off = strlen(buf);
     int64_t pings = mqtt_link_pingresps(c->link);
-    n = snprintf(
+    int n = snprintf(
         buf + off, cap - off, " rx=%llu rx_bytes=%llu out_bytes=%llu overflow=%llu reconnects=%llu",
         (unsigned long long)c->n_rx, (unsigned long long)c->n_rx_bytes,
-        (unsigned long long)ob.out_bytes, (unsigned long long)(c->n_dropped_in + ob.overflow),
+        (unsigned long long)ob->out_bytes, (unsigned long long)(c->n_dropped_in + ob->overflow),
         (unsigned long long)(c->n_connects ? c->n_connects - 1 : 0));
     off = n > 0 && (size_t)n < cap - off ? off + (size_t)n : cap - 1;
     if (pings >= 0 && off < cap - 1) {
@@ -460,6 +450,21 @@ static void s_status(const void *arg, char *buf, size_t cap)
         memcpy(buf + off, " error=", 7);
         mqg_kv_quote(buf + off + 7, cap - off - 7, c->last_error);
     }
+}
+
+static void s_status(const void *arg, char *buf, size_t cap)
+{
+    const struct s_connector *c = arg;
+    struct outbox_stats ob;
+    outbox_stats(c->outbox, &ob);
+    snprintf(buf, cap,
+             "state=%s in=%llu out=%llu dropped=%llu malformed=%llu queued=%zu "
+             "buffered=%zu inflight=%d invalid=%llu badtopic=%llu toolarge=%llu",
+             s_state_names[c->state], (unsigned long long)c->n_in, (unsigned long long)ob.out,
+             (unsigned long long)(c->n_dropped + ob.dropped), (unsigned long long)c->n_malformed,
+             ob.queued, c->to_router.count, ob.inflight, (unsigned long long)c->invalid.total,
+             (unsigned long long)ob.badtopic, (unsigned long long)ob.toolarge);
+    s_status_ops(c, &ob, buf, cap);
 }
 
 static int s_timeout(struct s_connector *c, int64_t now, int timeout)

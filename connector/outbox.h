@@ -44,14 +44,15 @@ struct outbox_opts {
 };
 
 struct outbox_stats {
-    size_t queued;      /* messages held: waiting and in flight */
-    int inflight;       /* handed to the client, result not yet reported */
-    uint64_t out;       /* publishes done (confirmed by the broker, QoS 0: written) */
-    uint64_t out_bytes; /* ... their payload bytes */
-    uint64_t dropped;   /* every drop: overflow, PUB-FAIL, PUB-INVALID, out of memory, and: */
-    uint64_t badtopic;  /* ... topics the broker would refuse (PUB-BAD-TOPIC) */
-    uint64_t toolarge;  /* ... packets too large for MQTT or the broker (PUB-TOO-LARGE) */
-    uint64_t overflow;  /* ... dropped by the queue's bounds (OUT-DROP) */
+    size_t queued;     /* messages held: waiting and in flight */
+    int inflight;      /* handed to the client, result not yet reported */
+    uint64_t out;      /* publishes done (confirmed by the broker, QoS 0: written) */
+    uint64_t dropped;  /* every drop: overflow, PUB-FAIL, PUB-INVALID, out of memory, and: */
+    uint64_t badtopic; /* ... topics the broker would refuse (PUB-BAD-TOPIC) */
+    uint64_t toolarge; /* ... packets too large for MQTT or the broker (PUB-TOO-LARGE) */
+    /* for the supervisor's status and /metrics: */
+    uint64_t out_bytes; /* payload bytes of the `out` publishes */
+    uint64_t overflow;  /* drops by the queue's bounds (OUT-DROP), part of `dropped` */
 };
 
 struct outbox;

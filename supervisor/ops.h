@@ -1,8 +1,8 @@
 /* ops — operating the gateway over HTTP: /metrics and /health, off unless `http.listen` is set.
  *
- * Used by supervisor.c: ops_open() at set-up (after the signals are blocked), the descriptor in
- * its poll set (ops_fd), ops_run() after every poll, ops_tick() every 0.5 s (logs changes of
- * health: HEALTH-BAD, HEALTH-OK), ops_close() at tear-down. Requests are answered from the
+ * Used by supervisor.c: ops_open() at set-up, the descriptor in its poll set (ops_fd),
+ * ops_run() after every poll, ops_tick() every 0.5 s (logs changes of health: HEALTH-BAD,
+ * HEALTH-OK), ops_close() at tear-down. Requests are answered from the
  * supervisor's own records, in its loop (http.c): no thread, no lock, and nothing a client does
  * can make the loop wait. /metrics is metrics.c; /health applies health.c's rules to every
  * child process and connection (observe.c).

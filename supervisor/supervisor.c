@@ -479,7 +479,7 @@ static int s_setup(struct sup *S, const struct mqg_settings *set, const struct m
         return MQG_EXIT_INTERNAL;
     }
     S->started_ms = mqg_now_ms();
-    rc = ops_open(S); /* after the signals are blocked: it must never see one */
+    rc = ops_open(S); /* /metrics and /health, when http.listen is set */
     if (rc != 0) {
         s_cleanup(S);
         return rc;

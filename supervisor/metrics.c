@@ -234,7 +234,7 @@ static void s_router(FILE *f, const struct sup *S)
     struct mqg_kv kv;
     mqg_kv_parse(NULL, &kv);
     for (size_t i = 0; i < S->n_ch; i++) {
-        if (S->ch[i].conn < 0 && lifecycle_has_process(S->ch[i].life.state)) {
+        if (strcmp(S->ch[i].role, "router") == 0 && lifecycle_has_process(S->ch[i].life.state)) {
             mqg_kv_parse(S->ch[i].status, &kv);
         }
     }

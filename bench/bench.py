@@ -296,9 +296,10 @@ class Gateway:
         self.cfg = os.path.join(self.dir, "mqgate.cfg")
         self.log = os.path.join(self.dir, "mqgate.log")
         with open(self.cfg, "w") as f:
-            f.write('instance = "%s";\nruntime_dir = "%s";\n'
+            f.write('instance = "%s";\nruntime_dir = "%s";\nstate_dir = "%s";\n'
                     'log = { level = "warn"; file = "%s"; };\n%s\n'
-                    % (instance, os.path.join(self.dir, "run"), self.log, settings))
+                    % (instance, os.path.join(self.dir, "run"), os.path.join(self.dir, "state"),
+                       self.log, settings))
         self.logf = open(os.path.join(self.dir, "stderr.log"), "ab")
         # argv[0] "…/mqgate[bench]": mqgate finds its children through /proc/self/exe, and
         # a `pkill -f "mqgate run"` someone runs on the same machine (a test script, a

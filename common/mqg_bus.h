@@ -17,7 +17,8 @@
 struct mqg_bus;
 
 /* A received message. topic/payload point into frames owned by the message; they stay valid
- * until mqg_bus_msg_close(). topic is NOT NUL-terminated. */
+ * until mqg_bus_msg_close(). topic is NOT NUL-terminated. body: the second frame of BATCH,
+ * REPLAY_BATCH, ACK and MARKS. */
 struct mqg_bus_msg {
     struct mqg_wire_hdr hdr;
     const char *peer; /* router side: sender's routing id (not NUL-terminated) */
@@ -64,6 +65,10 @@ int mqg_bus_recv(struct mqg_bus *b, struct mqg_bus_msg *m);
  * Returns 1 (rec filled), 0 when there are no more. (mqg_bus_recv validated them all.) */
 int mqg_bus_msg_next(const struct mqg_bus_msg *m, size_t *off, struct mqg_wire_rec *rec);
 
+/* The entries of a received ACK or MARKS message, one per call: start with *off = 0.
+ * Returns 1 (a filled), 0 when there are no more (or the message is of another kind). */
+int mqg_bus_msg_next_ack(const struct mqg_bus_msg *m, size_t *off, struct mqg_wire_ack *a);
+
 /* Release the frames of a received message. */
 void mqg_bus_msg_close(struct mqg_bus_msg *m);
 
@@ -71,6 +76,16 @@ void mqg_bus_msg_close(struct mqg_bus_msg *m);
  * side, NULL on the connector side. Returns 0, -EAGAIN, -EHOSTUNREACH, or another negative
  * errno. (Data always goes as BATCH: mqg_bus_send_batch.) */
 int mqg_bus_send_ctl(struct mqg_bus *b, const char *peer, size_t peer_len, uint8_t kind);
+
+/* Send a header-only message with every header field given (HELLO with an incarnation id,
+ * READY with an epoch, REPLAY, REPLAY_DONE, LINK). Returns like mqg_bus_send_ctl. */
+int mqg_bus_send_hdr(struct mqg_bus *b, const char *peer, size_t peer_len,
+                     const struct mqg_wire_hdr *h);
+
+/* Send a two-frame message: header h and a body of len bytes (copied): BATCH, REPLAY_BATCH,
+ * ACK, MARKS. Returns like mqg_bus_send_ctl. */
+int mqg_bus_send_body(struct mqg_bus *b, const char *peer, size_t peer_len,
+                      const struct mqg_wire_hdr *h, const void *body, size_t len);
 
 /* Send a BATCH whose body is len bytes of encoded records (copied; see mqg_fifo). Returns
  * like mqg_bus_send_ctl. */

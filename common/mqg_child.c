@@ -29,6 +29,23 @@ static int s_int_arg(const char *s, int lo, int hi, int *out)
     return 0;
 }
 
+/* "max_bytes:sync:sync_ms:wait_ms" (spawn.c writes it). */
+static int s_journal_opts(struct mqg_child *c, const char *arg)
+{
+    char *end;
+    errno = 0;
+    long long max = strtoll(arg, &end, 10);
+    if (errno || *end != ':' || max <= 0 ||
+        sscanf(end + 1, "%d:%d:%d", &c->journal_sync, &c->journal_sync_ms, &c->journal_wait_ms) !=
+            3 ||
+        c->journal_sync < 0 || c->journal_sync > 2 || c->journal_sync_ms < 1 ||
+        c->journal_wait_ms < 0) {
+        return -EINVAL;
+    }
+    c->journal_max_bytes = max;
+    return 0;
+}
+
 static int s_parse(struct mqg_child *c, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -42,6 +59,8 @@ static int s_parse(struct mqg_child *c, int argc, char **argv)
         {"queue-max", required_argument, NULL, 'q'},
         {"max-inflight", required_argument, NULL, 'f'},
         {"queue-max-bytes", required_argument, NULL, 'Q'},
+        {"state-dir", required_argument, NULL, 's'},
+        {"journal-opts", required_argument, NULL, 'j'},
         {NULL, 0, NULL, 0},
     };
     int level = MQG_LOG_INFO;
@@ -83,6 +102,12 @@ static int s_parse(struct mqg_child *c, int argc, char **argv)
             c->queue_max_bytes = (size_t)bytes;
             break;
         }
+        case 's':
+            snprintf(c->state_dir, sizeof(c->state_dir), "%s", optarg);
+            break;
+        case 'j':
+            rc |= s_journal_opts(c, optarg);
+            break;
         default:
             rc = -EINVAL;
             break;

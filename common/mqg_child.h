@@ -32,6 +32,12 @@ struct mqg_child {
     int queue_max;          /* bound of each message queue, in messages */
     size_t queue_max_bytes; /* ... and in bytes */
     int max_inflight;       /* connector: publishes in flight */
+    /* crash-safe delivery (docs/delivery.md): state_dir is "" when the journal is off */
+    char state_dir[512];         /* <state_dir>/<instance> */
+    long long journal_max_bytes; /* per source connection */
+    int journal_sync;            /* MQG_SETTINGS_SYNC_* */
+    int journal_sync_ms;
+    int journal_wait_ms;
     struct mqg_ctl ctl;
     int sigfd;
     int64_t last_rx_ms; /* last message from the supervisor */

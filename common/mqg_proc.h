@@ -15,6 +15,9 @@ int64_t mqg_now_ms(void);
 /* Monotonic clock in microseconds. */
 int64_t mqg_now_us(void);
 
+/* Wall-clock time in ms since the epoch (CLOCK_REALTIME): for times written to disk. */
+int64_t mqg_now_wall_ms(void);
+
 /* Set O_NONBLOCK on fd. Returns 0 or -errno. */
 int mqg_set_nonblock(int fd);
 

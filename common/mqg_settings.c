@@ -34,7 +34,12 @@ enum s_kind {
     K_LEVEL,    /* int, log level name */
     K_CPUS,     /* struct mqg_cpus, "auto" / "none" / "0,2-3" (mqg_cpus.h) */
     K_LISTEN,   /* char *, "host:port" (mqg_hostport.h); also sets http_host, http_port */
+    K_BOOL,     /* bool field, true / false */
+    K_I64,      /* long long field, integer range (an L suffix for large values) */
+    K_SYNC,     /* int, "none" / "interval" / "always" */
 };
+
+const char *const mqg_settings_sync_names[3] = {"none", "interval", "always"};
 
 struct s_desc {
     const char *group; /* NULL = top level */
@@ -70,16 +75,22 @@ static const struct s_desc s_descs[] = {
     {"router", "queue_max_bytes", K_INT, 65536, INT_MAX, F(router_queue_max_bytes)},
     {"http", "listen", K_LISTEN, 0, 0, F(http_listen)},
     {"http", "health_disconnected_s", K_INT, 1, 86400, F(http_disconnected_s)},
+    {NULL, "state_dir", K_ABSDIR, 0, 0, F(state_dir)},
+    {"journal", "enabled", K_BOOL, 0, 0, F(journal_enabled)},
+    {"journal", "max_bytes", K_I64, 1 << 20, 1LL << 50, F(journal_max_bytes)},
+    {"journal", "sync", K_SYNC, 0, 0, F(journal_sync)},
+    {"journal", "sync_interval_ms", K_INT, 1, 600000, F(journal_sync_ms)},
+    {"journal", "full_wait_ms", K_INT, 0, 3600000, F(journal_full_wait_ms)},
 };
 
 #define N_DESCS (sizeof(s_descs) / sizeof(s_descs[0]))
 
 /* Top-level names in the order they are listed in error messages. */
 static const char *const s_root_names[] = {
-    "instance",      "runtime_dir",  "log",       "log_file", "restart", "heartbeat",
-    "stop_grace_ms", "cpu_affinity", "connector", "router",   "http",    "services"};
-static const char *const s_groups[] = {"log",       "restart", "heartbeat",
-                                       "connector", "router",  "http"};
+    "instance",     "runtime_dir", "log",    "log_file",  "restart", "heartbeat", "stop_grace_ms",
+    "cpu_affinity", "connector",   "router", "state_dir", "journal", "http",      "services"};
+static const char *const s_groups[] = {"log",    "restart", "heartbeat", "connector",
+                                       "router", "journal", "http"};
 
 static bool s_instance_ok(const char *s)
 {
@@ -231,6 +242,46 @@ static int s_apply_listen(const struct mqg_set_ctx *c, const config_setting_t *s
     return rc;
 }
 
+static int s_apply_bool(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
+                        void *field)
+{
+    if (config_setting_type(st) != CONFIG_TYPE_BOOL) {
+        return mqg_set_fail(c, st, path, "expected true or false, got %s",
+                            mqg_set_type_name(config_setting_type(st)));
+    }
+    *(bool *)field = config_setting_get_bool(st) != 0;
+    return 0;
+}
+
+static int s_apply_i64(const struct mqg_set_ctx *c, const struct s_desc *d,
+                       const config_setting_t *st, const char *path, void *field)
+{
+    long long v = 0;
+    int rc = mqg_set_get_int(c, st, path, d->min, d->max, &v);
+    if (rc == 0) {
+        *(long long *)field = v;
+    }
+    return rc;
+}
+
+static int s_apply_sync(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
+                        void *field)
+{
+    const char *what = "one of \"none\", \"interval\", \"always\"";
+    const char *str = NULL;
+    int rc = mqg_set_get_string(c, st, path, what, &str);
+    if (rc < 0) {
+        return rc;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(str, mqg_settings_sync_names[i]) == 0) {
+            *(int *)field = i;
+            return 0;
+        }
+    }
+    return mqg_set_fail(c, st, path, "expected %s, got \"%s\"", what, str);
+}
+
 static int s_apply(const struct mqg_set_ctx *c, const struct s_desc *d, const config_setting_t *st,
                    const char *path, struct mqg_settings *s)
 {
@@ -251,6 +302,12 @@ static int s_apply(const struct mqg_set_ctx *c, const struct s_desc *d, const co
         return s_apply_cpus(c, st, path, field);
     case K_LISTEN:
         return s_apply_listen(c, st, path, s);
+    case K_BOOL:
+        return s_apply_bool(c, st, path, field);
+    case K_I64:
+        return s_apply_i64(c, d, st, path, field);
+    case K_SYNC:
+        return s_apply_sync(c, st, path, field);
     }
     return -EINVAL;
 }
@@ -574,12 +631,30 @@ static char *s_default_runtime_dir(void)
     return mqg_set_strdup(buf);
 }
 
+static char *s_default_state_dir(void)
+{
+    char buf[PATH_MAX];
+    const char *xdg = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    if (geteuid() == 0) {
+        snprintf(buf, sizeof(buf), "/var/lib/mqgate");
+    } else if (xdg && xdg[0] == '/' && strlen(xdg) < sizeof(buf) - sizeof("/mqgate")) {
+        snprintf(buf, sizeof(buf), "%s/mqgate", xdg);
+    } else if (home && home[0] == '/' && strlen(home) < sizeof(buf) - 32) {
+        snprintf(buf, sizeof(buf), "%s/.local/state/mqgate", home);
+    } else {
+        snprintf(buf, sizeof(buf), "/tmp/mqgate-state-%u", (unsigned)geteuid());
+    }
+    return mqg_set_strdup(buf);
+}
+
 int mqg_settings_defaults(struct mqg_settings *s)
 {
     memset(s, 0, sizeof(*s));
     s->instance = mqg_set_strdup("mqgate");
     s->runtime_dir = s_default_runtime_dir();
-    if (!s->instance || !s->runtime_dir) {
+    s->state_dir = s_default_state_dir();
+    if (!s->instance || !s->runtime_dir || !s->state_dir) {
         mqg_settings_free(s);
         return -ENOMEM;
     }
@@ -600,6 +675,11 @@ int mqg_settings_defaults(struct mqg_settings *s)
     s->router_queue_max = 100000;
     s->router_queue_max_bytes = 64 << 20;
     s->http_disconnected_s = 5;
+    s->journal_enabled = true;
+    s->journal_max_bytes = 1LL << 30;
+    s->journal_sync = MQG_SETTINGS_SYNC_NONE;
+    s->journal_sync_ms = 100;
+    s->journal_full_wait_ms = 10000;
     return 0;
 }
 
@@ -657,6 +737,7 @@ void mqg_settings_free(struct mqg_settings *s)
     }
     free(s->instance);
     free(s->runtime_dir);
+    free(s->state_dir);
     free(s->log_file);
     free(s->http_listen);
     free(s->http_host);

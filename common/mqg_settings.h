@@ -55,7 +55,21 @@ struct mqg_settings {
     /* services to load in addition to those on the command line */
     struct mqg_settings_service *services;
     size_t n_services;
+    /* crash-safe delivery (docs/delivery.md) */
+    char *state_dir;             /* journals in <state_dir>/<instance>/<connection>; default
+                                  * /var/lib/mqgate (root), $XDG_STATE_HOME/mqgate or
+                                  * ~/.local/state/mqgate */
+    bool journal_enabled;        /* true */
+    long long journal_max_bytes; /* 1 GiB per source connection */
+    int journal_sync;            /* MQG_SETTINGS_SYNC_*: none */
+    int journal_sync_ms;         /* 100: the interval of "interval" */
+    int journal_full_wait_ms;    /* 10000: a full journal holds a message this long */
 };
+
+enum { MQG_SETTINGS_SYNC_NONE = 0, MQG_SETTINGS_SYNC_INTERVAL = 1, MQG_SETTINGS_SYNC_ALWAYS = 2 };
+
+/* The names of the journal.sync values, by value. */
+extern const char *const mqg_settings_sync_names[3];
 
 /* Fill s with defaults (heap strings owned by s). Returns 0 or -ENOMEM. */
 int mqg_settings_defaults(struct mqg_settings *s);

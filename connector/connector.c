@@ -2,33 +2,42 @@
  *
  * One poll loop over: the control channel, signals, the paho event fd, the router bus; each
  * turn dispatches what is ready to its s_handle_*() (or mqg_child's handler).
- * Inbound (broker -> router): messages go straight to the router unless the startup buffer
- * holds them (router routes not confirmed yet: DESIGN.md "startup buffer") or the bus pushes
- * back; then they wait, in order, in `to_router`. A message whose topic is not a valid topic
- * name is dropped alone (the router would refuse the whole batch holding it), counted and
- * logged at a bounded rate (mqg_ratelog).
+ * Inbound (broker -> router): paho's callback appends every QoS >= 1 message to the
+ * connection's journal before paho acknowledges it (s_arrive, docs/delivery.md); the feed
+ * (feed.c) sends the messages to the router, live or read again from the journal, unless the
+ * startup buffer holds them (router routes not confirmed yet: DESIGN.md "startup buffer").
+ * A message whose topic is not a valid topic name is dropped alone (the router would refuse
+ * the whole batch holding it), counted and logged at a bounded rate (mqg_ratelog).
  * Outbound (router -> broker): the outbox (outbox.c) queues every message, decides what is
  * published when and what each result means; this file hands it the messages, paho's results
- * and the connection's ups and downs, and stops reading the bus while it is full.
+ * and the connection's ups and downs, stops reading the bus while it is full, and confirms
+ * tracked copies to the router (ACK DONE) once they left it.
  * Reconnects use backoff with jitter from reconnectPeriod; each state change is logged once.
  */
 #include "connector.h"
+#include "connector_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <stdatomic.h>
+#include <sys/stat.h>
+
+#include "feed.h"
 #include "mqg_backoff.h"
 #include "mqg_bus.h"
 #include "mqg_child.h"
 #include "mqg_error.h"
-#include "mqg_fifo.h"
+#include "mqg_journal.h"
 #include "mqg_kv.h"
 #include "mqg_log.h"
 #include "mqg_proc.h"
 #include "mqg_ratelog.h"
+#include "mqg_settings.h"
 #include "mqg_subs.h"
 #include "mqg_text.h"
 #include "mqg_topic.h"
@@ -36,6 +45,12 @@
 #include "outbox.h"
 
 #define S_HELLO_MS 500
+/* HELLO goes to the router this often also once it answered: a restarted router answers
+ * with a new epoch, and the feed then syncs with it. */
+#define S_HELLO_UP_MS 1000
+/* Confirmations (ACK DONE) wait for the loop turn; acknowledgements from the router are
+ * written into the journal at most this often. */
+#define S_PERSIST_MS 10
 #define S_DRAIN_MS 1500
 /* After taking the events paho has produced (messages received, publishes done), the next
  * look is a little later, so that under load they travel as one batch (one wake-up of every
@@ -53,75 +68,39 @@
  * then drops us at once must not be retried at the base delay, three log lines each time). */
 #define S_STABLE_MS 10000
 
-enum s_state { S_DOWN, S_CONNECTING, S_SUBSCRIBING, S_UP };
-static const char *const s_state_names[] = {"down", "connecting", "subscribing", "up"};
-
-struct s_connector {
-    struct mqg_child child;
-    const struct mqg_connection *conn;
-    struct mqtt_link *link;
-    struct mqg_bus *bus;
-    struct mqg_sub *subs;
-    size_t n_subs;
-    enum s_state state; /* S_SUBSCRIBING and S_UP: the outbox is connected */
-    struct mqg_backoff backoff;
-    int64_t reconnect_at; /* when S_DOWN: next attempt */
-    int failures;         /* failed attempts (and short-lived connections) since the last
-                           * connection that lasted S_STABLE_MS */
-    int short_lived;      /* connections in a row that ended within S_STABLE_MS */
-    bool again;           /* the last attempt ended in such a connection (no connect failed
-                           * since): its successor is logged at DEBUG */
-    int64_t up_at;        /* when the current connection came up; 0 when there is none */
-    bool settled;         /* the current connection has lasted S_STABLE_MS */
-    bool was_up;          /* connected at least once */
-    bool router_ready;
-    int64_t hello_at;
-    bool holding; /* startup buffer active */
-    int64_t hold_until;
-    int64_t stop_at; /* stopping: drain the outbox until then; 0 before */
-    struct mqg_fifo to_router;
-    struct outbox *outbox;
-    uint64_t seq;                          /* header sequence numbers towards the router */
-    int64_t link_quiet_until;              /* us: paho events are not looked at before */
-    uint64_t n_in, n_dropped, n_malformed; /* n_dropped: inbound; the outbox counts its own */
-    uint64_t n_dropped_in;                 /* overflows of to_router */
-    struct mqg_ratelog invalid; /* from the broker with an invalid topic, counted in .total */
-    uint64_t n_rx, n_rx_bytes;  /* received from the broker (payload bytes), before any check */
-    uint64_t n_connects;        /* connections made (CONNACKs) */
-    char last_error[320];       /* the last failure of the connection, for the status */
-};
-
 /* ---- towards the router ---- */
 
-/* Send what waits for the router, in batches, while the bus takes them. */
-static void s_flush_router(struct s_connector *c)
+/* The feed's send function: one message to the router. */
+static int s_send(void *ctx, const struct mqg_wire_hdr *h, const void *body, size_t len)
 {
-    while (!c->holding && c->to_router.count) {
-        size_t len, n;
-        const uint8_t *body = mqg_fifo_peek(&c->to_router, MQG_BUS_BATCH_BYTES, &len, &n);
-        if (mqg_bus_send_batch(c->bus, NULL, 0, c->seq + 1, body, len) != 0) {
-            return; /* pipe full (router busy or restarting): retried from the poll loop */
-        }
-        c->seq += n;
-        c->n_in += n;
-        mqg_fifo_consume(&c->to_router, len, n);
-    }
+    struct connector *c = ctx;
+    return body ? mqg_bus_send_body(c->bus, NULL, 0, h, body, len)
+                : mqg_bus_send_hdr(c->bus, NULL, 0, h);
 }
 
-static void s_release(struct s_connector *c, const char *why)
+/* Send what waits for the router, while the bus takes it (the feed keeps the rest). */
+static void s_flush_router(struct connector *c)
+{
+    feed_flush(c->feed);
+}
+
+static void s_release(struct connector *c, const char *why)
 {
     if (!c->holding) {
         return;
     }
     c->holding = false;
-    if (c->to_router.count) {
-        log_info("BUFFER-RELEASE", "releasing %zu buffered messages (%s)", c->to_router.count, why);
+    feed_hold(c->feed, false);
+    struct feed_stats fs;
+    feed_stats(c->feed, &fs);
+    if (fs.buffered) {
+        log_info("BUFFER-RELEASE", "releasing %zu buffered messages (%s)", fs.buffered, why);
     }
     s_flush_router(c);
 }
 
 /* The summaries that are due (see S_REPORT_MS): ours, then the outbox's. */
-static void s_report(struct s_connector *c, int64_t now)
+static void s_report(struct connector *c, int64_t now)
 {
     uint64_t n;
     if ((n = mqg_ratelog_summary(&c->invalid, now)) > 0) {
@@ -136,7 +115,7 @@ static void s_report(struct s_connector *c, int64_t now)
 /* A message from the broker: queued, and sent with the others of this turn (s_flush_router)
  * unless the startup buffer holds it. One whose topic is not a valid topic name (a broken or
  * hostile broker) is dropped here, alone: the router would refuse the whole batch with it. */
-static void s_on_broker_message(struct s_connector *c, struct link_ev *ev)
+static void s_on_broker_message(struct connector *c, struct link_ev *ev)
 {
     c->n_rx++;
     c->n_rx_bytes += ev->payload_len;
@@ -161,7 +140,9 @@ static void s_on_broker_message(struct s_connector *c, struct link_ev *ev)
                                .topic_len = ev->topic_len,
                                .payload = ev->payload,
                                .payload_len = ev->payload_len};
-    int rc = mqg_fifo_push(&c->to_router, &rec);
+    c->n_in++;
+    c->n_unjournaled += ev->unjournaled;
+    int rc = feed_push(c->feed, &rec, ev->seq);
     if (rc < 0) {
         c->n_dropped++;
         log_warn("IN-DROP", "message on '%s' dropped: %s", ev->topic, strerror(-rc));
@@ -169,11 +150,14 @@ static void s_on_broker_message(struct s_connector *c, struct link_ev *ev)
         c->n_dropped += (uint64_t)rc;
         if (mqg_ratelog_tally(&c->n_dropped_in, (uint64_t)rc)) {
             log_warn("IN-DROP",
-                     "queue towards the router is full (%zu): dropped %llu oldest messages so far",
-                     c->to_router.max, (unsigned long long)c->n_dropped_in);
+                     "queue towards the router is full (%d messages): dropped %llu oldest "
+                     "untracked (QoS 0) messages so far",
+                     c->child.queue_max, (unsigned long long)c->n_dropped_in);
         }
     }
-    if (c->holding && c->to_router.count >= (size_t)c->conn->max_buffered) {
+    struct feed_stats fs;
+    feed_stats(c->feed, &fs);
+    if (c->holding && fs.buffered >= (size_t)c->conn->max_buffered) {
         s_release(c, "maxBufferedMessages reached");
     }
 }
@@ -184,34 +168,34 @@ static void s_on_broker_message(struct s_connector *c, struct link_ev *ev)
 static int s_publish(void *ctx, const char *topic, const void *payload, size_t len, int qos,
                      bool retain, uint64_t tag, bool notify)
 {
-    struct s_connector *c = ctx;
+    struct connector *c = ctx;
     return mqtt_link_publish(c->link, topic, payload, len, qos, retain, tag, notify);
 }
 
 /* Connected, and as many messages queued for the broker as allowed: read nothing more from
  * the router (flow control; see outbox_full). */
-static bool s_bus_paused(const struct s_connector *c)
+static bool s_bus_paused(const struct connector *c)
 {
     return outbox_full(c->outbox);
 }
 
 /* ---- connection state ---- */
 
-static void s_schedule_reconnect(struct s_connector *c, int64_t now)
+static void s_schedule_reconnect(struct connector *c, int64_t now)
 {
     uint32_t d = mqg_backoff_next(&c->backoff);
     c->reconnect_at = now + d;
-    c->state = S_DOWN;
+    c->state = CONN_DOWN;
 }
 
-static void s_connect(struct s_connector *c)
+static void s_connect(struct connector *c)
 {
-    c->state = S_CONNECTING;
+    c->state = CONN_CONNECTING;
     log_debug("CONN-TRY", "connecting to %s", c->conn->uri);
     mqtt_link_connect(c->link); /* failure arrives as an event */
 }
 
-static void s_on_connected(struct s_connector *c, struct link_ev *ev, int64_t now)
+static void s_on_connected(struct connector *c, struct link_ev *ev, int64_t now)
 {
     if (c->again) { /* the last one ended at once: wait and see (s_check_settled) */
         log_debug("CONN-UP", "connected to %s again (%d connections ended within %d s)%s",
@@ -230,18 +214,20 @@ static void s_on_connected(struct s_connector *c, struct link_ev *ev, int64_t no
     c->was_up = true;
     if (!c->router_ready && !c->holding) {
         c->holding = true;
+        feed_hold(c->feed, true);
         c->hold_until = mqg_now_ms() + c->conn->buffer_window_ms;
     }
-    c->state = S_SUBSCRIBING;
+    c->state = CONN_SUBSCRIBING;
+    c->link_due = true;
     outbox_connected(c->outbox, ev->max_packet);
     mqtt_link_subscribe(c->link, c->subs, c->n_subs);
 }
 
 /* The connection has lasted S_STABLE_MS: a success, the backoff starts over; after a series
  * of short-lived ones this is the recovery, at NOTICE. */
-static void s_check_settled(struct s_connector *c, int64_t now)
+static void s_check_settled(struct connector *c, int64_t now)
 {
-    if (c->state < S_SUBSCRIBING || c->settled || now - c->up_at < S_STABLE_MS) {
+    if (c->state < CONN_SUBSCRIBING || c->settled || now - c->up_at < S_STABLE_MS) {
         return;
     }
     if (c->short_lived > 0) {
@@ -255,7 +241,7 @@ static void s_check_settled(struct s_connector *c, int64_t now)
     mqg_backoff_reset(&c->backoff);
 }
 
-static void s_on_connect_failed(struct s_connector *c, struct link_ev *ev, int64_t now)
+static void s_on_connect_failed(struct connector *c, struct link_ev *ev, int64_t now)
 {
     c->failures++;
     c->again = false; /* the next success is a recovery again, at NOTICE */
@@ -273,13 +259,14 @@ static void s_on_connect_failed(struct s_connector *c, struct link_ev *ev, int64
 }
 
 /* The connection is gone: everything not confirmed goes again after reconnecting. */
-static void s_on_lost(struct s_connector *c, struct link_ev *ev, int64_t now)
+static void s_on_lost(struct connector *c, struct link_ev *ev, int64_t now)
 {
     int64_t lasted = c->up_at ? now - c->up_at : 0;
     bool short_lived = c->up_at && !c->settled;
     const char *why = ev->text[0] ? ev->text : "unknown cause";
     snprintf(c->last_error, sizeof(c->last_error), "connection lost: %s", why);
     outbox_lost(c->outbox);
+    c->link_due = true;
     c->up_at = 0;
     c->failures++; /* so the next success is logged as a recovery */
     s_schedule_reconnect(c, now);
@@ -304,12 +291,12 @@ static void s_on_lost(struct s_connector *c, struct link_ev *ev, int64_t now)
     }
 }
 
-static void s_on_subscribed(struct s_connector *c, struct link_ev *ev)
+static void s_on_subscribed(struct connector *c, struct link_ev *ev)
 {
-    if (c->state != S_SUBSCRIBING) {
+    if (c->state != CONN_SUBSCRIBING) {
         return;
     }
-    c->state = S_UP;
+    c->state = CONN_UP;
     /* while connections end at once, each would say the same again */
     bool quiet = c->again;
     if (ev->rc > 0) {
@@ -323,12 +310,12 @@ static void s_on_subscribed(struct s_connector *c, struct link_ev *ev)
     }
 }
 
-static void s_on_subscribe_failed(struct s_connector *c, struct link_ev *ev)
+static void s_on_subscribe_failed(struct connector *c, struct link_ev *ev)
 {
-    if (c->state != S_SUBSCRIBING) {
+    if (c->state != CONN_SUBSCRIBING) {
         return;
     }
-    c->state = S_UP;
+    c->state = CONN_UP;
     if (ev->rc == -ENOTCONN) { /* CONN-LOST says it; subscribed again after it */
         log_debug("SUB-FAIL", "subscribing failed: the connection was lost");
     } else {
@@ -341,7 +328,7 @@ static void s_on_subscribe_failed(struct s_connector *c, struct link_ev *ev)
 
 /* ---- the poll loop ---- */
 
-static void s_on_link_event(struct s_connector *c, struct link_ev *ev, int64_t now)
+static void s_on_link_event(struct connector *c, struct link_ev *ev, int64_t now)
 {
     switch (ev->kind) {
     case LEV_MSG:
@@ -351,7 +338,7 @@ static void s_on_link_event(struct s_connector *c, struct link_ev *ev, int64_t n
         s_on_connected(c, ev, now);
         break;
     case LEV_CONNECT_FAILED:
-        if (c->state == S_CONNECTING) {
+        if (c->state == CONN_CONNECTING) {
             s_on_connect_failed(c, ev, now);
         }
         break;
@@ -373,7 +360,7 @@ static void s_on_link_event(struct s_connector *c, struct link_ev *ev, int64_t n
 
 /* What paho reported, in order; then paho's events are not looked at for a moment (see
  * S_COALESCE_US). */
-static void s_handle_link(struct s_connector *c)
+static void s_handle_link(struct connector *c)
 {
     int n = 0;
     struct link_ev *ev = mqtt_link_take(c->link);
@@ -389,8 +376,83 @@ static void s_handle_link(struct s_connector *c)
         mqg_now_us() + (n >= S_COALESCE_BUSY_EVENTS ? S_COALESCE_BUSY_US : S_COALESCE_US);
 }
 
+/* READY from the router with its epoch: the first from this router releases the startup
+ * buffer; a router the feed has not synced with (the first, or a restarted one) gets the
+ * journal's marks and the unconfirmed messages again, and copies from the router before it
+ * that were not published yet are dropped from the outbox (the sources send them again). */
+static void s_on_ready(struct connector *c, uint64_t epoch)
+{
+    if (feed_router(c->feed, epoch)) {
+        if (c->router_ready) {
+            log_info("ROUTER-NEW", "the router restarted: sending what it has not confirmed again");
+        }
+        outbox_router_changed(c->outbox);
+        c->link_due = true;
+    }
+    if (!c->router_ready) {
+        c->router_ready = true;
+        log_debug("ROUTER-READY", "router routes are ready");
+        s_release(c, "router ready");
+    }
+}
+
+static void s_on_router_message(struct connector *c, const struct mqg_bus_msg *m)
+{
+    size_t off = 0;
+    switch (m->hdr.kind) {
+    case MQG_MSG_DATA:
+    case MQG_MSG_BATCH: {
+        struct mqg_wire_rec rec;
+        while (mqg_bus_msg_next(m, &off, &rec)) {
+            outbox_push(c->outbox, &rec); /* a drop is counted and logged there */
+        }
+        break;
+    }
+    case MQG_MSG_READY:
+        s_on_ready(c, m->hdr.seq);
+        break;
+    case MQG_MSG_ACK: {
+        struct mqg_wire_ack a;
+        while (mqg_bus_msg_next_ack(m, &off, &a)) {
+            feed_on_ack(c->feed, &a);
+        }
+        break;
+    }
+    case MQG_MSG_REPLAY:
+        feed_on_replay(c->feed, m->hdr.aux, m->hdr.seq);
+        break;
+    default:
+        c->n_malformed++; /* not for a connector */
+        break;
+    }
+}
+
+/* What the router is to hear from us every turn: the broker's state when it changed, and the
+ * tracked copies that left the outbox (ACK DONE). */
+static void s_tell_router(struct connector *c)
+{
+    if (c->link_due) {
+        struct mqg_wire_hdr h = {.kind = MQG_MSG_LINK, .qos = c->state >= CONN_SUBSCRIBING};
+        c->link_due = mqg_bus_send_hdr(c->bus, NULL, 0, &h) != 0;
+    }
+    size_t cap = sizeof(c->acks) / sizeof(c->acks[0]);
+    if (c->n_acks < cap) {
+        c->n_acks += outbox_take_done(c->outbox, c->acks + c->n_acks, cap - c->n_acks);
+    }
+    if (c->n_acks) {
+        uint8_t body[sizeof(c->acks) / sizeof(c->acks[0]) * MQG_WIRE_ACK_LEN];
+        for (size_t i = 0; i < c->n_acks; i++) {
+            mqg_wire_ack_encode(&c->acks[i], body + i * MQG_WIRE_ACK_LEN);
+        }
+        struct mqg_wire_hdr h = {.kind = MQG_MSG_ACK};
+        if (mqg_bus_send_body(c->bus, NULL, 0, &h, body, c->n_acks * MQG_WIRE_ACK_LEN) == 0) {
+            c->n_acks = 0;
+        }
+    }
+}
+
 /* Read from the router, at most 256 messages a turn, while the outbox takes them. */
-static void s_read_bus(struct s_connector *c)
+static void s_read_bus(struct connector *c)
 {
     for (int budget = 0; budget < 256 && !s_bus_paused(c); budget++) {
         struct mqg_bus_msg m;
@@ -405,71 +467,22 @@ static void s_read_bus(struct s_connector *c)
         if (rc < 0) {
             return;
         }
-        if (m.hdr.kind == MQG_MSG_DATA || m.hdr.kind == MQG_MSG_BATCH) {
-            size_t off = 0;
-            struct mqg_wire_rec rec;
-            while (mqg_bus_msg_next(&m, &off, &rec)) {
-                outbox_push(c->outbox, &rec); /* a drop is counted and logged there */
-            }
-        } else if (m.hdr.kind == MQG_MSG_READY && !c->router_ready) {
-            c->router_ready = true;
-            log_debug("ROUTER-READY", "router routes are ready");
-            s_release(c, "router ready");
-        }
+        s_on_router_message(c, &m);
         mqg_bus_msg_close(&m);
     }
 }
 
 /* The bus, every turn: what the router sent, then what waits for the router. */
-static void s_handle_bus(struct s_connector *c)
+static void s_handle_bus(struct connector *c)
 {
     s_read_bus(c);
-    if (c->to_router.count && !c->holding) {
-        s_flush_router(c);
-    }
+    s_flush_router(c);
+    s_tell_router(c);
 }
 
-/* What the supervisor's status, /metrics and /health need besides the counters: appended to
- * the status text in buf (mqg_kv; the keys are listed in docs/architecture.md §8.1). */
-static void s_status_ops(const struct s_connector *c, const struct outbox_stats *ob, char *buf,
-                         size_t cap)
+static int s_timeout(struct connector *c, int64_t now, int timeout)
 {
-    size_t off = strlen(buf);
-    int64_t pings = mqtt_link_pingresps(c->link);
-    int n = snprintf(
-        buf + off, cap - off, " rx=%llu rx_bytes=%llu out_bytes=%llu overflow=%llu reconnects=%llu",
-        (unsigned long long)c->n_rx, (unsigned long long)c->n_rx_bytes,
-        (unsigned long long)ob->out_bytes, (unsigned long long)(c->n_dropped_in + ob->overflow),
-        (unsigned long long)(c->n_connects ? c->n_connects - 1 : 0));
-    off = n > 0 && (size_t)n < cap - off ? off + (size_t)n : cap - 1;
-    if (pings >= 0 && off < cap - 1) {
-        n = snprintf(buf + off, cap - off, " pings=%lld", (long long)pings);
-        off = n > 0 && (size_t)n < cap - off ? off + (size_t)n : cap - 1;
-    }
-    if (c->last_error[0] && off + 8 < cap) {
-        memcpy(buf + off, " error=", 7);
-        mqg_kv_quote(buf + off + 7, cap - off - 7, c->last_error);
-    }
-}
-
-static void s_status(const void *arg, char *buf, size_t cap)
-{
-    const struct s_connector *c = arg;
-    struct outbox_stats ob;
-    outbox_stats(c->outbox, &ob);
-    snprintf(buf, cap,
-             "state=%s in=%llu out=%llu dropped=%llu malformed=%llu queued=%zu "
-             "buffered=%zu inflight=%d invalid=%llu badtopic=%llu toolarge=%llu",
-             s_state_names[c->state], (unsigned long long)c->n_in, (unsigned long long)ob.out,
-             (unsigned long long)(c->n_dropped + ob.dropped), (unsigned long long)c->n_malformed,
-             ob.queued, c->to_router.count, ob.inflight, (unsigned long long)c->invalid.total,
-             (unsigned long long)ob.badtopic, (unsigned long long)ob.toolarge);
-    s_status_ops(c, &ob, buf, cap);
-}
-
-static int s_timeout(struct s_connector *c, int64_t now, int timeout)
-{
-    if (c->state == S_DOWN) {
+    if (c->state == CONN_DOWN) {
         int64_t d = c->reconnect_at - now;
         timeout = d < timeout ? (int)(d < 0 ? 0 : d) : timeout;
     }
@@ -477,37 +490,65 @@ static int s_timeout(struct s_connector *c, int64_t now, int timeout)
         int64_t d = c->hold_until - now;
         timeout = d < timeout ? (int)(d < 0 ? 0 : d) : timeout;
     }
-    if (c->state >= S_SUBSCRIBING && !c->settled) {
+    if (c->state >= CONN_SUBSCRIBING && !c->settled) {
         int64_t d = c->up_at + S_STABLE_MS - now;
         timeout = d < timeout ? (int)(d < 0 ? 0 : d) : timeout;
     }
     if (!c->router_ready && timeout > S_HELLO_MS) {
         timeout = S_HELLO_MS;
     }
-    if (c->to_router.count && !c->holding && timeout > 10) {
+    if (feed_pending(c->feed) && timeout > 2) {
+        timeout = 2; /* the router pushed back: try again soon */
+    }
+    if ((c->link_due || c->n_acks) && timeout > 10) {
         timeout = 10;
     }
     return timeout;
 }
 
-static void s_timers(struct s_connector *c, int64_t now)
+/* The journal's housekeeping: acknowledgements written, the interval sync, JOURNAL-FULL. */
+static void s_journal_timers(struct connector *c, int64_t now)
 {
-    if (c->state == S_DOWN && now >= c->reconnect_at) {
+    if (!c->journal) {
+        return;
+    }
+    int rc = feed_persist(c->feed, now);
+    if (rc < 0) {
+        log_warn("JOURNAL-MARKS", "cannot write the journal's marks: %s", strerror(-rc));
+    }
+    if (c->child.journal_sync == MQG_SETTINGS_SYNC_INTERVAL && now >= c->sync_at) {
+        mqg_journal_sync(c->journal);
+        c->sync_at = now + c->child.journal_sync_ms;
+    }
+    if (atomic_exchange(&c->journal_full, false)) {
+        log_warn("JOURNAL-FULL",
+                 "the journal is full (journal.max_bytes %lld): messages from the broker wait "
+                 "up to %d ms each for room, then go on without the journal (counted as "
+                 "unjournaled)",
+                 c->child.journal_max_bytes, c->child.journal_wait_ms);
+    }
+}
+
+static void s_timers(struct connector *c, int64_t now)
+{
+    if (c->state == CONN_DOWN && now >= c->reconnect_at) {
         s_connect(c);
     }
     s_check_settled(c, now);
     if (c->holding && now >= c->hold_until) {
         s_release(c, "messageBufferWindowMs passed");
     }
-    if (!c->router_ready && now >= c->hello_at) {
-        mqg_bus_send_ctl(c->bus, NULL, 0, MQG_MSG_HELLO);
-        c->hello_at = now + S_HELLO_MS;
+    if (now >= c->hello_at) {
+        struct mqg_wire_hdr h = {.kind = MQG_MSG_HELLO, .seq = c->incarnation};
+        mqg_bus_send_hdr(c->bus, NULL, 0, &h);
+        c->hello_at = now + (c->router_ready ? S_HELLO_UP_MS : S_HELLO_MS);
     }
     s_report(c, now);
+    s_journal_timers(c, now);
 }
 
 /* Asked to stop: finish what the broker can still take, briefly. True when the loop ends. */
-static bool s_stop_due(struct s_connector *c, int64_t now)
+static bool s_stop_due(struct connector *c, int64_t now)
 {
     if (!c->child.stop) {
         return false;
@@ -515,21 +556,21 @@ static bool s_stop_due(struct s_connector *c, int64_t now)
     if (!c->stop_at) {
         c->stop_at = now + S_DRAIN_MS;
     }
-    return c->state < S_SUBSCRIBING || outbox_queued(c->outbox) == 0 || now >= c->stop_at;
+    return c->state < CONN_SUBSCRIBING || outbox_queued(c->outbox) == 0 || now >= c->stop_at;
 }
 
 /* The work of a turn before waiting: timers, publishing, the heartbeat, the bus's room.
  * Returns how long to wait, in ms (-1: no limit). */
-static int s_prepare(struct s_connector *c, int64_t now)
+static int s_prepare(struct connector *c, int64_t now)
 {
     s_timers(c, now);
     outbox_pump(c->outbox);
-    int timeout = s_timeout(c, now, mqg_child_turn(&c->child, now, s_status, c));
+    int timeout = s_timeout(c, now, mqg_child_turn(&c->child, now, conn_status, c));
     if (c->child.stop && timeout > 50) {
         timeout = 50;
     }
     int bev = mqg_bus_events(c->bus);
-    if ((bev & MQG_BUS_OUT) && c->to_router.count && !c->holding) {
+    if ((bev & MQG_BUS_OUT) && feed_pending(c->feed)) {
         s_flush_router(c); /* the pipe to the router has room again */
     }
     if ((bev & MQG_BUS_IN) && !s_bus_paused(c)) {
@@ -540,7 +581,7 @@ static int s_prepare(struct s_connector *c, int64_t now)
 
 /* Wait at most timeout ms (paho's events: not before link_quiet_until) and dispatch what is
  * ready. Returns 0, or -1 when poll failed (the connector exits). */
-static int s_wait_and_dispatch(struct s_connector *c, int timeout)
+static int s_wait_and_dispatch(struct connector *c, int timeout)
 {
     int64_t wait_us = (int64_t)timeout * 1000;
     int64_t quiet = c->link_quiet_until - mqg_now_us();
@@ -563,13 +604,44 @@ static int s_wait_and_dispatch(struct s_connector *c, int timeout)
 
 /* ---- set-up ---- */
 
+/* The journal of this connection (journal on, conn_journal.c) and the feed towards the router.
+ * Returns 0 or an exit code after a logged error (conn_journal_open). */
+static int s_setup_journal(struct connector *c, int idx)
+{
+    const struct mqg_model *m = &c->child.model;
+    c->keys = calloc(m->n_conns ? m->n_conns : 1, sizeof(*c->keys));
+    if (!c->keys) {
+        return MQG_EXIT_TRANSIENT;
+    }
+    for (size_t i = 0; i < m->n_conns; i++) {
+        c->keys[i] = m->conns[i].key;
+    }
+    int rc = c->child.state_dir[0] ? conn_journal_open(c) : 0;
+    if (rc != 0) {
+        return rc;
+    }
+    size_t maxn = (size_t)c->child.queue_max > (size_t)c->conn->max_buffered
+                      ? (size_t)c->child.queue_max
+                      : (size_t)c->conn->max_buffered;
+    struct feed_opts fo = {.journal = c->journal,
+                           .self = (uint16_t)idx,
+                           .keys = c->keys,
+                           .n_conns = m->n_conns,
+                           .max_count = maxn,
+                           .max_bytes = c->child.queue_max_bytes,
+                           .send = s_send,
+                           .ctx = c,
+                           .persist_ms = S_PERSIST_MS};
+    return feed_new(&fo, &c->feed) == 0 ? 0 : MQG_EXIT_TRANSIENT;
+}
+
 /* Long set-up work keeps the heartbeat going (mqg_child_progress). */
 static void s_progress(void *child)
 {
     mqg_child_progress(child);
 }
 
-static int s_setup(struct s_connector *c)
+static int s_setup(struct connector *c)
 {
     const struct mqg_model *m = &c->child.model;
     int idx = mqg_model_find_conn(m, c->child.key);
@@ -584,16 +656,18 @@ static int s_setup(struct s_connector *c)
                   strerror(-rc));
         return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
     }
-    mqg_fifo_init(&c->to_router, (size_t)c->child.queue_max > (size_t)c->conn->max_buffered
-                                     ? (size_t)c->child.queue_max
-                                     : (size_t)c->conn->max_buffered);
+    if ((rc = s_setup_journal(c, idx)) != 0) {
+        return rc;
+    }
     struct outbox_opts oo = {.max_count = (size_t)c->child.queue_max,
                              .max_bytes = c->child.queue_max_bytes,
                              .max_inflight = c->child.max_inflight,
                              .protocol_version = c->conn->protocol_version,
                              .report_ms = S_REPORT_MS,
                              .publish = s_publish,
-                             .ctx = c};
+                             .ctx = c,
+                             .tracking = c->child.state_dir[0] != '\0',
+                             .n_conns = m->n_conns};
     if (outbox_new(&oo, &c->outbox) != 0) {
         return MQG_EXIT_TRANSIENT;
     }
@@ -607,25 +681,35 @@ static int s_setup(struct s_connector *c)
     if (rc != 0) {
         return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
     }
+    mqtt_link_on_arrive(c->link, conn_journal_arrive, c);
+    c->incarnation = mqg_seed() | 1;
     if (mqg_bus_connect(c->child.bus, c->child.key, MQG_BUS_HWM, &c->bus) != 0) {
         return MQG_EXIT_TRANSIENT;
     }
     return 0;
 }
 
-static void s_free(struct s_connector *c)
+static void s_free(struct connector *c)
 {
-    mqtt_link_destroy(&c->link, 500);
+    mqtt_link_destroy(&c->link, 500); /* paho's threads end: nothing appends any more */
     mqg_bus_destroy(&c->bus);
     mqg_subs_free(c->subs, c->n_subs);
-    mqg_fifo_free(&c->to_router);
+    if (c->feed) {
+        feed_persist(c->feed, INT64_MAX);
+    }
+    feed_destroy(&c->feed);
+    if (c->journal) {
+        mqg_journal_sync(c->journal);
+    }
+    mqg_journal_destroy(&c->journal);
+    free(c->keys);
     outbox_destroy(&c->outbox);
     mqg_child_free(&c->child);
 }
 
 int connector_main(int argc, char **argv)
 {
-    struct s_connector c;
+    struct connector c;
     memset(&c, 0, sizeof(c));
     int rc = mqg_child_init(&c.child, "connector", argc, argv);
     if (rc != 0) {

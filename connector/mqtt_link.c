@@ -22,6 +22,8 @@
 #include "paho_load.h"
 
 struct mqtt_link {
+    mqtt_link_arrive_fn *arrive; /* called on paho's thread for every message */
+    void *arrive_ctx;
     MQTTAsync client;
     const struct mqg_connection *conn;
     int version;
@@ -98,6 +100,9 @@ static int s_on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message
         ev->payload_len = pl;
         ev->qos = m->qos;
         ev->retain = m->retained != 0;
+        if (l->arrive) {
+            l->arrive(l->arrive_ctx, ev);
+        }
         s_push(l, ev);
     }
     P.freeMessage(&m);
@@ -339,6 +344,12 @@ int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_in
     s_link = l;
     *out = l;
     return 0;
+}
+
+void mqtt_link_on_arrive(struct mqtt_link *l, mqtt_link_arrive_fn *fn, void *ctx)
+{
+    l->arrive = fn;
+    l->arrive_ctx = ctx;
 }
 
 void mqtt_link_destroy(struct mqtt_link **pl, int timeout_ms)

@@ -41,7 +41,16 @@ struct link_ev {
     size_t payload_len;
     int qos;
     bool retain;
+    uint64_t seq;     /* LEV_MSG: the journal seq the arrival hook gave it, 0 = untracked */
+    bool unjournaled; /* LEV_MSG: QoS >= 1 but the hook could not journal it */
 };
+
+/* Called on paho's thread for every arriving message (LEV_MSG), before the event is queued
+ * and before paho acknowledges a QoS 1/2 message to the broker: what it makes durable is safe
+ * (paho 1.3.12 sends the PUBACK after the callback returned). It may set ev->seq and
+ * ev->unjournaled, and may block (the broker's flow stops meanwhile). The message is always
+ * queued afterwards: the callback never returns 0 to paho. */
+typedef void mqtt_link_arrive_fn(void *ctx, struct link_ev *ev);
 
 struct mqtt_link;
 
@@ -49,6 +58,9 @@ struct mqtt_link;
  * rundir (mode 0600). max_inflight bounds paho's in-flight window. Returns 0 or -errno. */
 int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_inflight,
                   struct mqtt_link **out);
+
+/* Set the arrival hook (before connecting; NULL: none). */
+void mqtt_link_on_arrive(struct mqtt_link *l, mqtt_link_arrive_fn *fn, void *ctx);
 
 /* NULL-safe: disconnects (waiting at most timeout_ms), destroys the client, clears *l. */
 void mqtt_link_destroy(struct mqtt_link **l, int timeout_ms);

@@ -46,6 +46,14 @@ struct outbox {
     uint64_t n_overflow;  /* dropped by the bounds */
     /* dropped for what they are, each counted in .total (and in n_dropped) */
     struct mqg_ratelog badtopic, toolarge;
+    /* tracked copies */
+    bool tracking;
+    uint32_t rgen; /* router generation */
+    size_t n_conns;
+    uint64_t *done;  /* per source: confirmed through */
+    uint16_t *dirty; /* sources whose done moved since outbox_take_done */
+    size_t n_dirty;
+    bool *is_dirty;
 };
 
 int outbox_new(const struct outbox_opts *opts, struct outbox **out)
@@ -72,6 +80,18 @@ int outbox_new(const struct outbox_opts *opts, struct outbox **out)
     ob->ctx = opts->ctx;
     mqg_ratelog_init(&ob->badtopic, opts->report_ms);
     mqg_ratelog_init(&ob->toolarge, opts->report_ms);
+    if (opts->tracking) {
+        size_t n = opts->n_conns ? opts->n_conns : 1;
+        ob->tracking = true;
+        ob->n_conns = opts->n_conns;
+        ob->done = calloc(n, sizeof(*ob->done));
+        ob->dirty = calloc(n, sizeof(*ob->dirty));
+        ob->is_dirty = calloc(n, sizeof(*ob->is_dirty));
+        if (!ob->done || !ob->dirty || !ob->is_dirty) {
+            outbox_destroy(&ob);
+            return -ENOMEM;
+        }
+    }
     *out = ob;
     return 0;
 }
@@ -82,6 +102,9 @@ void outbox_destroy(struct outbox **pob)
         return;
     }
     cq_free(&(*pob)->q);
+    free((*pob)->done);
+    free((*pob)->dirty);
+    free((*pob)->is_dirty);
     free(*pob);
     *pob = NULL;
 }
@@ -131,6 +154,42 @@ void outbox_report(struct outbox *ob, int64_t now)
 
 /* ---- queueing ---- */
 
+/* Mark the newest item as a tracked copy of the current router generation. */
+static void s_track_last(struct outbox *ob, const struct mqg_wire_rec *rec)
+{
+    if (!ob->tracking || !(rec->flags & MQG_WIRE_F_TRACK) || rec->src >= ob->n_conns) {
+        return;
+    }
+    struct cq_item *it = cq_at(&ob->q, ob->q.count - 1);
+    it->tracked = true;
+    it->src = rec->src;
+    it->jseq = rec->seq;
+    it->rgen = ob->rgen;
+}
+
+static void s_pop_done(struct outbox *ob);
+
+/* A copy whose topic brokers refuse: counted and logged; a tracked one is queued as done, so
+ * that it is confirmed in its turn. Returns -EINVAL. */
+static int s_bad_topic(struct outbox *ob, const struct mqg_wire_rec *rec, const char *why,
+                       size_t at)
+{
+    char shown[MQG_TEXT_SHOWN_CAP];
+    int level = s_drop_level(ob, &ob->badtopic);
+    mqg_log(level, "PUB-BAD-TOPIC",
+            "message for the broker dropped: its topic %s, at byte %zu of '%s', which "
+            "brokers refuse; counted as badtopic, more are summarised every %d s",
+            why, at, mqg_text_shown(rec->topic, rec->topic_len, shown),
+            (int)(ob->report_ms / 1000));
+    if (ob->tracking && (rec->flags & MQG_WIRE_F_TRACK) &&
+        cq_push(&ob->q, rec->topic, rec->topic_len, NULL, 0, rec->qos, false) == 0) {
+        s_track_last(ob, rec);
+        cq_at(&ob->q, ob->q.count - 1)->state = CQ_DONE;
+        s_pop_done(ob);
+    }
+    return -EINVAL;
+}
+
 int outbox_push(struct outbox *ob, const struct mqg_wire_rec *rec)
 {
     /* a topic the broker would close the connection for (a control character or a
@@ -138,19 +197,14 @@ int outbox_push(struct outbox *ob, const struct mqg_wire_rec *rec)
     size_t at;
     const char *why = mqg_topic_name_fault(rec->topic, rec->topic_len, true, &at);
     if (why) {
-        char shown[MQG_TEXT_SHOWN_CAP];
-        int level = s_drop_level(ob, &ob->badtopic);
-        mqg_log(level, "PUB-BAD-TOPIC",
-                "message for the broker dropped: its topic %s, at byte %zu of '%s', which "
-                "brokers refuse; counted as badtopic, more are summarised every %d s",
-                why, at, mqg_text_shown(rec->topic, rec->topic_len, shown),
-                (int)(ob->report_ms / 1000));
-        return -EINVAL;
+        return s_bad_topic(ob, rec, why, at);
     }
-    /* connected: nothing is dropped; the queue may overshoot by the one batch being read */
+    /* connected (or tracking): nothing is dropped; the queue may overshoot by the one batch
+     * being read */
     struct cq *q = &ob->q;
     size_t dropped = 0;
-    while (!ob->connected && q->count && cq_over(q, rec->topic_len + rec->payload_len)) {
+    while (!ob->connected && !ob->tracking && q->count &&
+           cq_over(q, rec->topic_len + rec->payload_len)) {
         if (cq_at(q, 0)->state == CQ_INFLIGHT) {
             ob->inflight--; /* its result will find nothing */
         }
@@ -162,7 +216,9 @@ int outbox_push(struct outbox *ob, const struct mqg_wire_rec *rec)
     }
     int rc = cq_push(q, rec->topic, rec->topic_len, rec->payload, rec->payload_len, rec->qos,
                      (rec->flags & MQG_WIRE_F_RETAIN) != 0);
-    if (rc != 0) {
+    if (rc == 0) {
+        s_track_last(ob, rec);
+    } else {
         ob->n_dropped++;
         log_warn("OUT-DROP", "message on '%.*s' dropped: out of memory", (int)rec->topic_len,
                  rec->topic);
@@ -179,10 +235,32 @@ int outbox_push(struct outbox *ob, const struct mqg_wire_rec *rec)
     return rc;
 }
 
+/* A tracked copy of the current router generation leaves the queue: its source's
+ * confirmations reach it. */
+static void s_confirm(struct outbox *ob, const struct cq_item *it)
+{
+    if (!it->tracked || it->rgen != ob->rgen || it->jseq <= ob->done[it->src]) {
+        return;
+    }
+    /* two routes give one message two copies, queued one after the other: S is confirmed
+     * when the last of them leaves */
+    const struct cq_item *next = cq_at(&ob->q, 1);
+    if (next && next->tracked && next->src == it->src && next->jseq == it->jseq &&
+        next->rgen == it->rgen) {
+        return;
+    }
+    ob->done[it->src] = it->jseq;
+    if (!ob->is_dirty[it->src]) {
+        ob->is_dirty[it->src] = true;
+        ob->dirty[ob->n_dirty++] = it->src;
+    }
+}
+
 static void s_pop_done(struct outbox *ob)
 {
     struct cq_item *it;
     while ((it = cq_at(&ob->q, 0)) && it->state == CQ_DONE) {
+        s_confirm(ob, it);
         cq_pop(&ob->q);
         if (ob->cursor) {
             ob->cursor--;
@@ -338,7 +416,36 @@ void outbox_lost(struct outbox *ob)
 
 bool outbox_full(const struct outbox *ob)
 {
-    return ob->connected && cq_full(&ob->q);
+    return (ob->connected || ob->tracking) && cq_full(&ob->q);
+}
+
+size_t outbox_take_done(struct outbox *ob, struct mqg_wire_ack *out, size_t cap)
+{
+    size_t n = 0;
+    while (ob->n_dirty && n < cap) {
+        uint16_t src = ob->dirty[--ob->n_dirty];
+        ob->is_dirty[src] = false;
+        out[n++] = (struct mqg_wire_ack){.type = MQG_ACK_DONE, .idx = src, .seq = ob->done[src]};
+    }
+    return n;
+}
+
+void outbox_router_changed(struct outbox *ob)
+{
+    ob->rgen++;
+    /* the new router learns confirmations afresh: what the old one was told means nothing */
+    for (size_t i = 0; i < ob->n_conns; i++) {
+        ob->done[i] = 0;
+        ob->is_dirty[i] = false;
+    }
+    ob->n_dirty = 0;
+    for (size_t i = ob->cursor; i < ob->q.count; i++) {
+        struct cq_item *it = cq_at(&ob->q, i);
+        if (it->tracked && it->state == CQ_UNSENT) {
+            it->state = CQ_DONE; /* not published, not confirmed: the sources replay it */
+        }
+    }
+    s_pop_done(ob);
 }
 
 size_t outbox_queued(const struct outbox *ob)

@@ -37,6 +37,12 @@ struct outbox_opts {
                            * then one summary per report_ms (outbox_report) */
     outbox_publish_fn *publish;
     void *ctx; /* publish's first argument */
+    /* tracked copies (docs/delivery.md): when `tracking` is set, a copy with the TRACK flag is
+     * confirmed to the router (outbox_take_done) once it leaves the queue, and nothing is
+     * dropped for space (outbox_full stops the reading instead, connected or not); n_conns:
+     * the number of connections (source indices are below it) */
+    bool tracking;
+    size_t n_conns;
     /* for tests, 0 = the default: */
     uint64_t first_seq; /* sequence number of the first message (1) */
     unsigned tag_bits;  /* bits of a tag that come back with its result (those of a pointer,
@@ -96,9 +102,22 @@ void outbox_lost(struct outbox *ob);
 /* Connected, and as many messages queued as allowed: the caller reads no more from the
  * router, so the router holds its copies and, when its own queue for us is full too, stops
  * taking new messages from the sources (flow control, not loss, while the broker is merely
- * slower than the sources). While the broker is down this is never true: messages keep
- * coming and the oldest are dropped beyond the bounds (an outage must not stop the others). */
+ * slower than the sources). Without tracking, while the broker is down this is never true:
+ * messages keep coming and the oldest are dropped beyond the bounds (an outage must not stop
+ * the others). With tracking it is true whenever the queue is at a bound: the router then
+ * keeps the sources' journals as the outage buffer. */
 bool outbox_full(const struct outbox *ob);
+
+/* The sources whose confirmations moved since the last call: fills out[0..cap) with DONE
+ * entries (source index, seq through which every tracked copy from it has left the queue:
+ * published and acknowledged, or dropped because it can never be delivered) and returns how
+ * many. Only copies from the current router generation count (outbox_router_changed). */
+size_t outbox_take_done(struct outbox *ob, struct mqg_wire_ack *out, size_t cap);
+
+/* The router restarted: the next generation begins. Tracked copies not yet handed to the
+ * client are discarded (the sources send them again from their journals); those in flight
+ * finish, but are not confirmed. */
+void outbox_router_changed(struct outbox *ob);
 
 /* Messages held (waiting and in flight). */
 size_t outbox_queued(const struct outbox *ob);

@@ -76,6 +76,10 @@ int cq_push(struct cq *q, const char *topic, size_t topic_len, const void *paylo
     it->retain = retain ? 1 : 0;
     it->state = CQ_UNSENT;
     it->tries = 0;
+    it->tracked = false;
+    it->src = 0;
+    it->rgen = 0;
+    it->jseq = 0;
     q->count++;
     q->bytes += topic_len + payload_len;
     return 0;

@@ -25,6 +25,12 @@ struct cq_item {
     uint8_t retain;
     uint8_t state; /* enum cq_state; the queue itself sets only CQ_UNSENT */
     uint8_t tries; /* for the user; 0 when pushed */
+    /* for the user, 0 when pushed: a tracked copy's source connection, its seq there, and
+     * the router generation it came from (docs/delivery.md) */
+    bool tracked;
+    uint16_t src;
+    uint32_t rgen;
+    uint64_t jseq;
 };
 
 struct cq {

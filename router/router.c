@@ -6,7 +6,11 @@
  * mqg_route_dispatch, queues the copies per target connection and sends them, and logs what
  * routing reports. Messages a connector cannot take right now (not connected, or its pipe
  * full) wait in a bounded per-target queue, in order; a connected target that cannot keep up
- * pauses the input (flow control). */
+ * pauses the input (flow control).
+ * With the journal on, QoS >= 1 messages are tracked (docs/delivery.md): the ledger
+ * (mqg_ledger) decides which copies a target gets and when a source may release its journal;
+ * this file carries its decisions over the bus (READY with the router's epoch, MARKS, ACK,
+ * REPLAY, REPLAY_BATCH, REPLAY_DONE, LINK) and restarts of connectors to it. */
 #include "router.h"
 
 #include <errno.h>
@@ -20,6 +24,7 @@
 #include "mqg_child.h"
 #include "mqg_error.h"
 #include "mqg_fifo.h"
+#include "mqg_ledger.h"
 #include "mqg_log.h"
 #include "mqg_proc.h"
 #include "mqg_route.h"
@@ -33,6 +38,8 @@
 /* Bound of one per-route counter report (mqg_rstats.h): well inside the control socket's
  * buffer, so sending it never has to wait for the supervisor. */
 #define R_ROUTES_REPORT_MAX (32 * 1024)
+/* Acknowledgements to the sources and replay requests go out at most this often. */
+#define R_ACK_MS 10
 
 struct s_target {
     const char *key;
@@ -42,6 +49,11 @@ struct s_target {
     bool unreachable;    /* no connector for R_UNREACHABLE_MS: copies are dropped when full */
     int64_t ok_ms;       /* last successful send (or router start) */
     bool warned_full;
+    bool link_up;         /* its broker is connected (LINK); true until told otherwise */
+    uint64_t incarnation; /* of its connector (HELLO); 0 before the first */
+    int64_t ready_at;     /* READY was sent to it (answering data from an unknown source) */
+    uint8_t *ack;         /* ACK for it as a source, not sent yet (RELEASE and MARKs) */
+    size_t ack_len;
 };
 
 struct s_router {
@@ -53,21 +65,68 @@ struct s_router {
     size_t pending;             /* messages waiting in all target queues */
     uint64_t n_in, n_out, n_dropped, n_malformed;
     struct mqg_rstats rstats; /* per-route counters reported to the supervisor */
+    /* tracked delivery (journal on) */
+    struct mqg_ledger *ledger; /* NULL: nothing is tracked */
+    uint64_t epoch;            /* this router process, in READY */
+    int64_t acks_at;           /* next round of acknowledgements and replay requests */
+    /* the record being dispatched */
+    bool cur_tracked;
+    size_t cur_src;
+    uint64_t cur_seq;
+    int cur_replay_for; /* a replayed record: only copies for this target; -1 otherwise */
 };
+
+/* Whether target t's connector or broker is away and its queue at its bound: a tracked copy
+ * then starts a gap (the source's journal keeps it), an untracked one is dropped. */
+static bool s_down_and_full(const struct s_target *t)
+{
+    return (t->unreachable || !t->link_up) && mqg_fifo_full(&t->out);
+}
+
+/* The ledger's word on a tracked copy for conn: true to queue it (marked as tracked). */
+static bool s_track_copy(struct s_router *r, int conn, struct mqg_wire_rec *copy)
+{
+    int res = r->cur_replay_for >= 0
+                  ? mqg_ledger_replay_copy(r->ledger, r->cur_src, (size_t)conn, r->cur_seq)
+                  : mqg_ledger_copy(r->ledger, r->cur_src, (size_t)conn, r->cur_seq,
+                                    s_down_and_full(&r->targets[conn]));
+    if (res != MQG_LEDGER_QUEUE) {
+        return false;
+    }
+    copy->flags |= MQG_WIRE_F_TRACK;
+    copy->src = (uint16_t)r->cur_src;
+    copy->seq = r->cur_seq;
+    return true;
+}
 
 /* Queue a copy routing made for connection `conn` (mqg_route_sink.deliver); s_flush sends it
  * with the others of this turn. */
-static void s_deliver(void *arg, int conn, const struct mqg_wire_rec *rec)
+static void s_deliver(void *arg, int conn, const struct mqg_wire_rec *copy_in)
 {
     struct s_router *r = arg;
     struct s_target *t = &r->targets[conn];
+    if (r->cur_replay_for >= 0 && conn != r->cur_replay_for) {
+        return; /* a replay for another target */
+    }
     if (!t->enabled) {
         r->n_dropped++;
         return;
     }
-    /* a full queue for a connected connector pauses the input (s_paused) instead of losing
-     * its oldest copies; the batch being handled may overshoot the bound */
-    int rc = t->unreachable ? mqg_fifo_push(&t->out, rec) : mqg_fifo_append(&t->out, rec);
+    struct mqg_wire_rec copy = *copy_in;
+    bool tracked = r->cur_tracked && copy.qos > 0;
+    if (tracked && !s_track_copy(r, conn, &copy)) {
+        return; /* the target has it, or a replay brings it */
+    }
+    int rc;
+    if (tracked || !t->unreachable) {
+        /* a full queue for a connected connector pauses the input (s_paused) instead of
+         * losing copies; the batch being handled may overshoot the bound */
+        rc = mqg_fifo_append(&t->out, &copy);
+    } else if (r->ledger) {
+        rc = mqg_fifo_full(&t->out) ? -ENOSPC : mqg_fifo_append(&t->out, &copy);
+    } else {
+        rc = mqg_fifo_push(&t->out, &copy); /* drops the oldest */
+    }
     if (rc < 0) {
         r->n_dropped++;
         return;
@@ -85,6 +144,32 @@ static void s_deliver(void *arg, int conn, const struct mqg_wire_rec *rec)
     }
 }
 
+/* The next batch of a target's queue: as mqg_fifo_peek, but the copies of one tracked message
+ * (two routes, two copies) never go in two batches: the target confirms a message once its
+ * last copy left, and must have them all by then. */
+static const uint8_t *s_peek(const struct mqg_fifo *f, size_t *len, size_t *n)
+{
+    const uint8_t *body = mqg_fifo_peek(f, MQG_BUS_BATCH_BYTES, len, n);
+    if (!body || *n == f->count) {
+        return body;
+    }
+    size_t off = 0;
+    struct mqg_wire_rec last = {0}, next;
+    while (off < *len && mqg_wire_rec_next(body, *len, &off, &last) == 1) {
+    }
+    const uint8_t *end = f->buf + f->tail;
+    while (*n < f->count && (last.flags & MQG_WIRE_F_TRACK)) {
+        size_t o = *len;
+        if (mqg_wire_rec_next(body, (size_t)(end - body), &o, &next) != 1 ||
+            !(next.flags & MQG_WIRE_F_TRACK) || next.src != last.src || next.seq != last.seq) {
+            break;
+        }
+        *len = o;
+        (*n)++;
+    }
+    return body;
+}
+
 /* Send what waits for each connection, in batches, until a connection's pipe is full or it
  * is not connected (then the rest waits for the next try). */
 static void s_flush(struct s_router *r)
@@ -94,7 +179,7 @@ static void s_flush(struct s_router *r)
         struct s_target *t = &r->targets[i];
         while (t->out.count) {
             size_t len, n;
-            const uint8_t *body = mqg_fifo_peek(&t->out, MQG_BUS_BATCH_BYTES, &len, &n);
+            const uint8_t *body = s_peek(&t->out, &len, &n);
             int rc = mqg_bus_send_batch(r->bus, t->key, t->key_len, r->n_out + 1, body, len);
             if (rc != 0) {
                 if (rc != -EAGAIN && rc != -EHOSTUNREACH) {
@@ -180,7 +265,17 @@ static int s_build(struct s_router *r)
         mqg_fifo_init(&r->targets[i].out, (size_t)r->child.queue_max);
         r->targets[i].out.max_bytes = r->child.queue_max_bytes;
         r->targets[i].ok_ms = mqg_now_ms();
+        r->targets[i].link_up = true;
     }
+    if (r->child.state_dir[0]) { /* the journal is on: track QoS >= 1 */
+        if (mqg_ledger_new(m->n_conns, &r->ledger) != 0) {
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < m->n_conns; i++) {
+            mqg_ledger_set_target(r->ledger, i, m->conns[i].target_connected);
+        }
+    }
+    r->epoch = mqg_seed() | 1;
     r->sink = (struct mqg_route_sink){
         .deliver = s_deliver, .loop = s_on_loop, .render_failed = s_on_render_failed, .arg = r};
     if (mqg_rstats_init(&r->rstats, m->n_routes) != 0) {
@@ -195,7 +290,9 @@ static void s_free(struct s_router *r)
     mqg_route_table_destroy(&r->routes);
     for (size_t i = 0; r->targets && i < r->child.model.n_conns; i++) {
         mqg_fifo_free(&r->targets[i].out);
+        free(r->targets[i].ack);
     }
+    mqg_ledger_destroy(&r->ledger);
     free(r->targets);
     mqg_bus_destroy(&r->bus);
     mqg_child_free(&r->child);
@@ -211,6 +308,88 @@ static int s_peer_conn(const struct s_router *r, const char *peer, size_t len)
     return -1;
 }
 
+static void s_send_ready(struct s_router *r, int conn)
+{
+    struct s_target *t = &r->targets[conn];
+    struct mqg_wire_hdr h = {.kind = MQG_MSG_READY, .seq = r->epoch};
+    mqg_bus_send_hdr(r->bus, t->key, t->key_len, &h);
+    t->ready_at = mqg_now_ms();
+}
+
+/* HELLO, every second from every connector: READY with our epoch; a new incarnation of a
+ * connector we knew means it restarted: what it held is gone. */
+static void s_on_hello(struct s_router *r, int conn, uint64_t incarnation)
+{
+    struct s_target *t = &r->targets[conn];
+    if (t->incarnation && incarnation != t->incarnation) {
+        log_debug("ROUTER-HELLO", "%s restarted", t->key);
+        if (r->ledger) {
+            r->pending -= t->out.count;
+            mqg_fifo_consume(&t->out, SIZE_MAX, SIZE_MAX); /* its sources send them again */
+            mqg_ledger_target_restarted(r->ledger, (size_t)conn);
+            mqg_ledger_source_restarted(r->ledger, (size_t)conn);
+        }
+        t->link_up = true; /* until it says otherwise */
+    } else if (!t->incarnation) {
+        log_debug("ROUTER-HELLO", "%s connected", t->key);
+    }
+    t->incarnation = incarnation;
+    s_send_ready(r, conn);
+}
+
+/* One record from a source (live, or replayed for one target). */
+static void s_on_record(struct s_router *r, int conn, const struct mqg_wire_rec *rec, int replay)
+{
+    r->cur_tracked = r->ledger && (rec->flags & MQG_WIRE_F_TRACK) && rec->src == conn;
+    r->cur_replay_for = replay;
+    if (r->cur_tracked) {
+        r->cur_src = (size_t)conn;
+        r->cur_seq = rec->seq;
+        if (replay < 0) {
+            int res = mqg_ledger_accept(r->ledger, (size_t)conn, rec->seq);
+            if (res == MQG_LEDGER_UNKNOWN && mqg_now_ms() - r->targets[conn].ready_at > 100) {
+                s_send_ready(r, conn); /* it sends MARKS, then this again */
+            }
+            if (res != MQG_LEDGER_ACCEPT) {
+                return;
+            }
+        }
+    } else if (replay >= 0) {
+        return; /* a replay carries tracked records only */
+    }
+    r->n_in += replay < 0;
+    mqg_route_dispatch(r->routes, conn, rec, &r->sink);
+}
+
+/* ACK (DONE entries from a target) and MARKS (RELEASE and MARKs from a source). */
+static void s_on_acks(struct s_router *r, int conn, const struct mqg_bus_msg *m)
+{
+    if (!r->ledger) {
+        return;
+    }
+    size_t off = 0;
+    struct mqg_wire_ack a;
+    if (m->hdr.kind == MQG_MSG_ACK) {
+        while (mqg_bus_msg_next_ack(m, &off, &a)) {
+            if (a.type == MQG_ACK_DONE) {
+                mqg_ledger_done(r->ledger, a.idx, (size_t)conn, a.seq);
+            }
+        }
+        return;
+    }
+    uint64_t rel = 0;
+    struct mqg_ledger_mark w[256];
+    size_t n = 0;
+    while (mqg_bus_msg_next_ack(m, &off, &a)) {
+        if (a.type == MQG_ACK_RELEASE) {
+            rel = a.seq;
+        } else if (a.type == MQG_ACK_MARK && n < sizeof(w) / sizeof(w[0])) {
+            w[n++] = (struct mqg_ledger_mark){.idx = a.idx, .seq = a.seq};
+        }
+    }
+    mqg_ledger_marks(r->ledger, (size_t)conn, rel, w, n);
+}
+
 static void s_on_message(struct s_router *r, struct mqg_bus_msg *m)
 {
     int conn = s_peer_conn(r, m->peer, m->peer_len);
@@ -219,24 +398,114 @@ static void s_on_message(struct s_router *r, struct mqg_bus_msg *m)
         log_debug("ROUTER-PEER", "message from unknown peer dropped");
         return;
     }
+    size_t off = 0;
+    struct mqg_wire_rec rec;
     switch (m->hdr.kind) {
-    case MQG_MSG_HELLO: {
-        mqg_bus_send_ctl(r->bus, m->peer, m->peer_len, MQG_MSG_READY);
-        log_debug("ROUTER-HELLO", "%s connected", r->targets[conn].key);
+    case MQG_MSG_HELLO:
+        s_on_hello(r, conn, m->hdr.seq);
         break;
-    }
     case MQG_MSG_DATA:
-    case MQG_MSG_BATCH: {
-        size_t off = 0;
-        struct mqg_wire_rec rec;
+    case MQG_MSG_BATCH:
         while (mqg_bus_msg_next(m, &off, &rec)) {
-            r->n_in++;
-            mqg_route_dispatch(r->routes, conn, &rec, &r->sink);
+            s_on_record(r, conn, &rec, -1);
         }
         break;
-    }
+    case MQG_MSG_REPLAY_BATCH:
+        while (m->hdr.aux < r->child.model.n_conns && mqg_bus_msg_next(m, &off, &rec)) {
+            s_on_record(r, conn, &rec, m->hdr.aux);
+        }
+        break;
+    case MQG_MSG_REPLAY_DONE:
+        if (r->ledger && m->hdr.aux < r->child.model.n_conns) {
+            mqg_ledger_replay_done(r->ledger, (size_t)conn, m->hdr.aux, m->hdr.seq,
+                                   (m->hdr.flags & MQG_WIRE_F_END) != 0);
+        }
+        break;
+    case MQG_MSG_ACK:
+    case MQG_MSG_MARKS:
+        s_on_acks(r, conn, m);
+        break;
+    case MQG_MSG_LINK:
+        r->targets[conn].link_up = m->hdr.qos != 0;
+        break;
     default:
-        break; /* ACK and others: nothing to do here yet */
+        r->n_malformed++; /* not for the router */
+        break;
+    }
+}
+
+/* ---- acknowledgements to the sources, replay requests (journal on) ---- */
+
+/* The ACK for source x: its release mark and the marks that moved. Kept until it is sent. */
+static void s_ack_source(struct s_router *r, size_t x)
+{
+    struct s_target *t = &r->targets[x];
+    if (t->ack_len) {
+        if (mqg_bus_send_body(r->bus, t->key, t->key_len,
+                              &(struct mqg_wire_hdr){.kind = MQG_MSG_ACK}, t->ack,
+                              t->ack_len) != 0) {
+            return;
+        }
+        t->ack_len = 0;
+    }
+    uint64_t rel;
+    bool rel_changed;
+    struct mqg_ledger_mark marks[64];
+    size_t n = 0;
+    int rc = mqg_ledger_acks(r->ledger, x, &rel, &rel_changed, marks, 64, &n);
+    if (rc < 0 || rc == MQG_LEDGER_UNKNOWN || (!rel_changed && n == 0)) {
+        return;
+    }
+    uint8_t *body = realloc(t->ack, (n + 1) * MQG_WIRE_ACK_LEN);
+    if (!body) {
+        return;
+    }
+    t->ack = body;
+    struct mqg_wire_ack a = {.type = MQG_ACK_RELEASE, .seq = rel};
+    mqg_wire_ack_encode(&a, body);
+    for (size_t i = 0; i < n; i++) {
+        a = (struct mqg_wire_ack){
+            .type = MQG_ACK_MARK, .idx = (uint16_t)marks[i].idx, .seq = marks[i].seq};
+        mqg_wire_ack_encode(&a, body + (i + 1) * MQG_WIRE_ACK_LEN);
+    }
+    t->ack_len = (n + 1) * MQG_WIRE_ACK_LEN;
+    if (mqg_bus_send_body(r->bus, t->key, t->key_len, &(struct mqg_wire_hdr){.kind = MQG_MSG_ACK},
+                          body, t->ack_len) == 0) {
+        t->ack_len = 0;
+    }
+}
+
+struct s_due {
+    struct s_router *r;
+    size_t t;
+};
+
+/* A pair (x, t) may get its replay: ask x for it. */
+static bool s_request_replay(void *arg, size_t x, uint64_t from)
+{
+    struct s_due *d = arg;
+    struct s_target *src = &d->r->targets[x];
+    struct mqg_wire_hdr h = {.kind = MQG_MSG_REPLAY, .seq = from, .aux = (uint16_t)d->t};
+    if (mqg_bus_send_hdr(d->r->bus, src->key, src->key_len, &h) != 0) {
+        return false;
+    }
+    mqg_ledger_replay_started(d->r->ledger, x, d->t);
+    return true;
+}
+
+static void s_acks_and_replays(struct s_router *r, int64_t now)
+{
+    if (!r->ledger || now < r->acks_at) {
+        return;
+    }
+    r->acks_at = now + R_ACK_MS;
+    for (size_t i = 0; i < r->child.model.n_conns; i++) {
+        struct s_target *t = &r->targets[i];
+        s_ack_source(r, i);
+        if (t->enabled && t->link_up && !t->unreachable && t->incarnation && !t->out.count) {
+            struct s_due d = {r, i};
+            mqg_ledger_replays_due(r->ledger, i, s_request_replay, &d);
+        }
     }
 }
 
@@ -248,7 +517,7 @@ static bool s_paused(const struct s_router *r)
 {
     for (size_t i = 0; i < r->child.model.n_conns; i++) {
         const struct s_target *t = &r->targets[i];
-        if (t->enabled && !t->unreachable && mqg_fifo_full(&t->out)) {
+        if (t->enabled && !t->unreachable && t->link_up && mqg_fifo_full(&t->out)) {
             return true;
         }
     }
@@ -281,13 +550,20 @@ static void s_status(const void *arg, char *buf, size_t cap)
 {
     const struct s_router *r = arg;
     const struct mqg_route_counters *rc = mqg_route_table_counters(r->routes);
-    snprintf(buf, cap,
-             "state=up in=%llu out=%llu queued=%zu dropped=%llu malformed=%llu "
-             "unrouted=%llu render=%llu loops=%llu",
-             (unsigned long long)r->n_in, (unsigned long long)r->n_out, r->pending,
-             (unsigned long long)s_dropped(r), (unsigned long long)r->n_malformed,
-             (unsigned long long)rc->unrouted, (unsigned long long)rc->render_failed,
-             (unsigned long long)rc->loops);
+    int n = snprintf(buf, cap,
+                     "state=up in=%llu out=%llu queued=%zu dropped=%llu malformed=%llu "
+                     "unrouted=%llu render=%llu loops=%llu",
+                     (unsigned long long)r->n_in, (unsigned long long)r->n_out, r->pending,
+                     (unsigned long long)s_dropped(r), (unsigned long long)r->n_malformed,
+                     (unsigned long long)rc->unrouted, (unsigned long long)rc->render_failed,
+                     (unsigned long long)rc->loops);
+    if (r->ledger && n > 0 && (size_t)n < cap) {
+        struct mqg_ledger_stats ls;
+        mqg_ledger_stats(r->ledger, &ls);
+        snprintf(buf + n, cap - (size_t)n, " gaps=%llu outstanding=%llu replayed=%llu",
+                 (unsigned long long)ls.gaps, (unsigned long long)ls.outstanding,
+                 (unsigned long long)ls.replayed);
+    }
 }
 
 /* With every heartbeat: the per-route counters that changed, to the supervisor (mqg_rstats.h).
@@ -334,6 +610,9 @@ int router_main(int argc, char **argv)
         if (r.pending && timeout > R_RETRY_MS) {
             timeout = R_RETRY_MS; /* copies a connection could not take: s_flush tries again */
         }
+        if (r.ledger && timeout > R_ACK_MS) {
+            timeout = R_ACK_MS; /* acknowledgements and replay requests */
+        }
         if ((mqg_bus_events(r.bus) & MQG_BUS_IN) && !s_paused(&r)) {
             timeout = 0;
         }
@@ -346,6 +625,7 @@ int router_main(int argc, char **argv)
         }
         s_drain(&r);
         s_flush(&r);
+        s_acks_and_replays(&r, mqg_now_ms());
     }
     rc = r.child.exit_code;
     log_info("ROUTER-DOWN", "stopping: in=%llu out=%llu dropped=%llu", (unsigned long long)r.n_in,

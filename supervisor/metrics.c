@@ -26,6 +26,15 @@ struct s_kv_metric {
     const char *help;
 };
 
+/* A journal metric: as s_kv_metric, the value scaled (0: as it is, an integer). */
+struct s_journal_metric {
+    const char *name;
+    const char *type;
+    const char *key;
+    const char *help;
+    double scale;
+};
+
 static const struct s_kv_metric s_conn_metrics[] = {
     {"mqgate_connection_received_messages_total", "counter", "rx",
      "Messages received from the broker (before any check)."},
@@ -50,11 +59,27 @@ static const struct s_kv_metric s_conn_metrics[] = {
 };
 
 /* Exported only for connections whose connector reports them. */
-static const struct s_kv_metric s_journal_metrics[] = {
+static const struct s_journal_metric s_journal_metrics[] = {
     {"mqgate_connection_journal_messages", "gauge", "journal",
-     "Messages kept in the connection's on-disk journal."},
+     "Messages kept in the connection's on-disk journal.", 0},
     {"mqgate_connection_journal_bytes", "gauge", "journal_bytes",
-     "Bytes of the connection's on-disk journal."},
+     "Bytes of the connection's on-disk journal.", 0},
+    {"mqgate_connection_journal_oldest_age_seconds", "gauge", "journal_age_ms",
+     "Age of the oldest message the journal keeps (0 when it keeps none).", 1e-3},
+    {"mqgate_connection_redelivered_messages_total", "counter", "redelivered",
+     "Messages sent to the router again from the journal (after a restart or an outage).", 0},
+    {"mqgate_connection_unjournaled_messages_total", "counter", "unjournaled",
+     "QoS >= 1 messages passed on without being written to the journal (it was full).", 0},
+};
+
+/* The router's tracked delivery (journal on): exported only when it reports them. */
+static const struct s_kv_metric s_ledger_metrics[] = {
+    {"mqgate_router_delivery_gaps", "gauge", "gaps",
+     "Pairs of source and target connection waiting for or in a replay from the journal."},
+    {"mqgate_router_outstanding_messages", "gauge", "outstanding",
+     "Tracked copies handed to the connectors and not yet confirmed."},
+    {"mqgate_router_replayed_messages_total", "counter", "replayed",
+     "Copies the router queued from replays of the journals."},
 };
 
 /* Drops of a connection by cause: each a key of the heartbeat text; "failed" is the rest. */
@@ -133,7 +158,7 @@ static void s_journal(FILE *f, const struct obs_view *v, size_t n)
 {
     struct mqg_prom_label l[3];
     for (size_t m = 0; m < N_ELEMS(s_journal_metrics); m++) {
-        const struct s_kv_metric *km = &s_journal_metrics[m];
+        const struct s_journal_metric *km = &s_journal_metrics[m];
         bool announced = false;
         for (size_t i = 0; i < n; i++) {
             uint64_t val;
@@ -145,7 +170,11 @@ static void s_journal(FILE *f, const struct obs_view *v, size_t n)
                 announced = true;
             }
             s_conn_labels(&v[i], l, NULL);
-            mqg_prom_u64(f, km->name, l, 3, val);
+            if (km->scale != 0) {
+                mqg_prom_f64(f, km->name, l, 3, (double)val * km->scale);
+            } else {
+                mqg_prom_u64(f, km->name, l, 3, val);
+            }
         }
     }
 }
@@ -264,6 +293,14 @@ static void s_router(FILE *f, const struct sup *S)
     for (size_t k = 0; k < N_ELEMS(causes); k++) {
         struct mqg_prom_label l = {"cause", causes[k]};
         mqg_prom_u64(f, "mqgate_router_dropped_messages_total", &l, 1, vals[k]);
+    }
+    for (size_t m = 0; m < N_ELEMS(s_ledger_metrics); m++) {
+        uint64_t val;
+        if (mqg_kv_u64(&kv, s_ledger_metrics[m].key, &val)) {
+            mqg_prom_family(f, s_ledger_metrics[m].name, s_ledger_metrics[m].type,
+                            s_ledger_metrics[m].help);
+            mqg_prom_u64(f, s_ledger_metrics[m].name, NULL, 0, val);
+        }
     }
 }
 

@@ -27,8 +27,8 @@
 /* Everything the child's command line needs, built before fork: between fork and exec the
  * child makes only async-signal-safe calls. */
 struct s_args {
-    char level[8], hb[16], misses[16], qmax[16], qbytes[16], infl[16];
-    char *argv[24];
+    char level[8], hb[16], misses[16], qmax[16], qbytes[16], infl[16], jopts[96];
+    char *argv[28];
 };
 
 static void s_spawn_args(struct sup *S, struct sup_child *c, struct s_args *a)
@@ -41,6 +41,9 @@ static void s_spawn_args(struct sup *S, struct sup_child *c, struct s_args *a)
     snprintf(a->qbytes, sizeof(a->qbytes), "%d",
              c->conn < 0 ? S->set->router_queue_max_bytes : S->set->outbound_queue_max_bytes);
     snprintf(a->infl, sizeof(a->infl), "%d", S->set->max_inflight);
+    snprintf(a->jopts, sizeof(a->jopts), "%lld:%d:%d:%d", S->set->journal_max_bytes,
+             S->set->journal_sync, S->set->journal_sync_ms, S->set->journal_full_wait_ms);
+    bool journal = S->set->journal_enabled && S->state_dir[0];
     /* clang-format off */
     char *argv[] = {c->exe,
                     "--key", (char *)c->key,
@@ -53,6 +56,8 @@ static void s_spawn_args(struct sup *S, struct sup_child *c, struct s_args *a)
                     "--queue-max", a->qmax,
                     "--queue-max-bytes", a->qbytes,
                     "--max-inflight", a->infl,
+                    journal ? "--state-dir" : NULL, S->state_dir,
+                    "--journal-opts", a->jopts,
                     NULL};
     /* clang-format on */
     _Static_assert(sizeof(argv) <= sizeof(a->argv), "spawn_args.argv too small");

@@ -42,8 +42,9 @@ static size_t s_n_conns(const struct sup *S)
 /* After a blank line, the table of the connections: one row each (observe.c). */
 static void s_connections_text(FILE *f, const struct sup *S, int64_t now)
 {
-    fprintf(f, "\n%-32s %-12s %-20s %10s %10s %10s %10s %8s %8s  %s %s\n", "CONNECTION", "STATE",
-            "SINCE", "RECONNECTS", "IN", "OUT", "DROPPED", "QUEUED", "HELD", "URL", "LAST-ERROR");
+    fprintf(f, "\n%-32s %-12s %-20s %10s %10s %10s %10s %8s %8s %8s  %s %s\n", "CONNECTION",
+            "STATE", "SINCE", "RECONNECTS", "IN", "OUT", "DROPPED", "QUEUED", "HELD", "JOURNAL",
+            "URL", "LAST-ERROR");
     for (size_t i = 0; i < S->n_ch; i++) {
         if (S->ch[i].conn < 0) {
             continue;
@@ -53,15 +54,16 @@ static void s_connections_text(FILE *f, const struct sup *S, int64_t now)
         char since[32];
         status_iso_time(v.since_wall_ms, since, sizeof(since));
         const char *err = mqg_kv_get(&v.kv, "error");
-        fprintf(f, "%-32s %-12s %-20s %10llu %10llu %10llu %10llu %8llu %8llu  %s %s\n",
+        const char *journal = mqg_kv_get(&v.kv, "journal"); /* absent: the journal is off */
+        fprintf(f, "%-32s %-12s %-20s %10llu %10llu %10llu %10llu %8llu %8llu %8s  %s %s\n",
                 v.conn->key, observe_state_name(v.state), since,
                 (unsigned long long)observe_u64(&v.kv, "reconnects"),
                 (unsigned long long)observe_u64(&v.kv, "rx"),
                 (unsigned long long)observe_u64(&v.kv, "out"),
                 (unsigned long long)observe_u64(&v.kv, "dropped"),
                 (unsigned long long)observe_u64(&v.kv, "queued"),
-                (unsigned long long)observe_u64(&v.kv, "buffered"), v.conn->uri,
-                err && *err ? err : "-");
+                (unsigned long long)observe_u64(&v.kv, "buffered"), journal ? journal : "-",
+                v.conn->uri, err && *err ? err : "-");
     }
 }
 

@@ -70,6 +70,23 @@ static void s_process(FILE *f, const struct sup_child *c, int64_t now)
     fputc('}', f);
 }
 
+/* ,"journal":{...} of a connection, null when its connector keeps no journal. */
+static void s_journal(FILE *f, const struct mqg_kv *kv)
+{
+    if (!mqg_kv_get(kv, "journal")) {
+        fputs(",\"journal\":null", f);
+        return;
+    }
+    fprintf(f,
+            ",\"journal\":{\"messages\":%llu,\"bytes\":%llu,\"oldest_age_ms\":%llu,"
+            "\"redelivered\":%llu,\"unjournaled\":%llu}",
+            (unsigned long long)observe_u64(kv, "journal"),
+            (unsigned long long)observe_u64(kv, "journal_bytes"),
+            (unsigned long long)observe_u64(kv, "journal_age_ms"),
+            (unsigned long long)observe_u64(kv, "redelivered"),
+            (unsigned long long)observe_u64(kv, "unjournaled"));
+}
+
 static void s_connection(FILE *f, const struct sup *S, const struct sup_child *c, int64_t now)
 {
     struct obs_view v;
@@ -92,7 +109,7 @@ static void s_connection(FILE *f, const struct sup *S, const struct sup_child *c
     fprintf(f,
             ",\"messages\":{\"in\":%llu,\"out\":%llu,\"dropped\":%llu},"
             "\"bytes\":{\"in\":%llu,\"out\":%llu},\"queued\":%llu,\"held\":%llu,"
-            "\"inflight\":%llu}",
+            "\"inflight\":%llu",
             (unsigned long long)observe_u64(&v.kv, "rx"),
             (unsigned long long)observe_u64(&v.kv, "out"),
             (unsigned long long)observe_u64(&v.kv, "dropped"),
@@ -101,6 +118,8 @@ static void s_connection(FILE *f, const struct sup *S, const struct sup_child *c
             (unsigned long long)observe_u64(&v.kv, "queued"),
             (unsigned long long)observe_u64(&v.kv, "buffered"),
             (unsigned long long)observe_u64(&v.kv, "inflight"));
+    s_journal(f, &v.kv);
+    fputc('}', f);
 }
 
 char *status_json(const struct sup *S, int64_t now, size_t *len)

@@ -47,8 +47,9 @@ struct ops;
 struct sup {
     const struct mqg_settings *set;
     const struct mqg_model *model;
-    struct rundir rd; /* the runtime directory and the instance lock */
-    int status_err;   /* last status write failed with this -errno; 0 = fine */
+    struct rundir rd;     /* the runtime directory and the instance lock */
+    char state_dir[4096]; /* <state_dir>/<instance> (the journals); "" when they are off */
+    int status_err;       /* last status write failed with this -errno; 0 = fine */
     int sigfd;
     int log_fd;
     struct sup_child *ch;

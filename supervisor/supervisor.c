@@ -28,6 +28,7 @@
 #include "mqg_log.h"
 #include "mqg_proc.h"
 #include "mqg_restart.h"
+#include "mqg_rundir.h"
 #include "observe.h"
 #include "ops.h"
 #include "rundir.h"
@@ -458,6 +459,37 @@ static void s_log_start(const struct sup *S)
 /* Everything before the loop: the log, the runtime directory and the lock, the CPU placement,
  * the signals, the child records and the poll set. Returns 0, or the exit code after a logged
  * error (the lock and the runtime directory released; the log file stays open for the exit). */
+/* <state_dir>/<instance>, where the connectors keep their journals: made like the runtime
+ * directory (mode 0700, no other user may change it) and writable; otherwise a configuration
+ * error (STATE-DIR, exit 78). Nothing to do with the journal off. */
+static int s_state_dir(struct sup *S)
+{
+    const struct mqg_settings *set = S->set;
+    if (!set->journal_enabled) {
+        return 0;
+    }
+    char why[512] = "";
+    int rc = mqg_rundir_make(set->state_dir, set->instance, NULL, why, sizeof(why));
+    int n = snprintf(S->state_dir, sizeof(S->state_dir), "%s/%s", set->state_dir, set->instance);
+    if (rc == 0 && (n < 0 || (size_t)n >= sizeof(S->state_dir) - 256)) {
+        rc = -ENAMETOOLONG;
+        snprintf(why, sizeof(why), "the path is too long");
+    }
+    if (rc == 0 && access(S->state_dir, W_OK | X_OK) != 0) {
+        rc = -errno;
+        snprintf(why, sizeof(why), "%s", strerror(errno));
+    }
+    if (rc != 0) {
+        log_error("STATE-DIR",
+                  "state_dir: cannot use %s/%s for the journals: %s; set state_dir to a "
+                  "directory this user may create and write (or journal.enabled = false)",
+                  set->state_dir, set->instance, why[0] ? why : strerror(-rc));
+        S->state_dir[0] = '\0';
+        return MQG_EXIT_CONFIG;
+    }
+    return 0;
+}
+
 static int s_setup(struct sup *S, const struct mqg_settings *set, const struct mqg_model *m)
 {
     memset(S, 0, sizeof(*S));
@@ -468,6 +500,9 @@ static int s_setup(struct sup *S, const struct mqg_settings *set, const struct m
     int rc = s_open_log(S);
     if (rc == 0) {
         rc = rundir_open(&S->rd, set);
+    }
+    if (rc == 0 && (rc = s_state_dir(S)) != 0) {
+        rundir_close(&S->rd);
     }
     if (rc != 0) {
         return rc;

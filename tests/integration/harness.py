@@ -179,8 +179,12 @@ class Gateway:
             f.write(service_text)
         self.cfg = os.path.join(self.dir, "mqgate.cfg")
         self.rundir = os.path.join(self.dir, "run")
+        self.statedir = os.path.join(self.dir, "state")
         with open(self.cfg, "w") as f:
-            f.write('instance = "%s";\nruntime_dir = "%s";\n%s\n' % (name, self.rundir, settings))
+            f.write('instance = "%s";\nruntime_dir = "%s";\n' % (name, self.rundir))
+            if "state_dir" not in settings:  # journals live with the test, never in /var/lib
+                f.write('state_dir = "%s";\n' % self.statedir)
+            f.write(settings + "\n")
         self.params = params or {}
         self.log = os.path.join(self.dir, "mqgate.log")
         self.proc = None

@@ -217,6 +217,25 @@ class OpsTest(GatewayTest):
         self.assertEqual(value(f, "mqgate_router_unrouted_messages_total"), 0)
         for cause in ("queue", "render", "loop"):
             self.assertEqual(value(f, "mqgate_router_dropped_messages_total", cause=cause), 0)
+        # the journal (on in these tests): every message confirmed, so released at the source
+        def released():
+            f = self.scrape()
+            return f if value(f, "mqgate_connection_journal_messages", connection="plant",
+                              **conn) == 0 and value(f, "mqgate_router_outstanding_messages") == 0 \
+                else None
+        f = wait_for(released, 5, what="the journal released in /metrics")
+        for c in ("plant", "cloud"):
+            self.assertEqual(value(f, "mqgate_connection_journal_bytes", connection=c, **conn), 0)
+            self.assertEqual(value(f, "mqgate_connection_redelivered_messages_total",
+                                   connection=c, **conn), 0)
+            self.assertEqual(value(f, "mqgate_connection_unjournaled_messages_total",
+                                   connection=c, **conn), 0)
+            self.assertEqual(value(f, "mqgate_connection_journal_oldest_age_seconds",
+                                   connection=c, **conn), 0)
+        self.assertEqual(value(f, "mqgate_router_delivery_gaps"), 0)
+        self.assertEqual(value(f, "mqgate_router_replayed_messages_total"), 0)
+        self.assertEqual(f["mqgate_connection_journal_messages"]["type"], "gauge")
+        self.assertEqual(f["mqgate_connection_redelivered_messages_total"]["type"], "counter")
         # processes: 4 running, none restarted, each with its memory and uptime
         for role, c in (("supervisor", None), ("router", None), ("connector", "plant"),
                         ("connector", "cloud")):
@@ -385,11 +404,12 @@ class OpsTest(GatewayTest):
         os.makedirs(statusdir)
         os.environ["FAKE_STATUS_DIR"] = statusdir
         self.addCleanup(os.environ.pop, "FAKE_STATUS_DIR", None)
-        up = "state=up in=7 out=3 rx=7 rx_bytes=70 out_bytes=30 pings=%d journal=%d journal_bytes=%d"
+        up = ("state=up in=7 out=3 rx=7 rx_bytes=70 out_bytes=30 pings=%d journal=%d "
+              "journal_bytes=%d journal_age_ms=%d redelivered=2 unjournaled=1")
 
         def report(key, pings, journal):
             with open(os.path.join(statusdir, key + ".status.tmp"), "w") as f:
-                f.write(up % (pings, journal, journal * 100))
+                f.write(up % (pings, journal, journal * 100, journal * 1500))
             os.rename(os.path.join(statusdir, key + ".status.tmp"),
                       os.path.join(statusdir, key + ".status"))
         report("itbridge_plant", 1, 5)
@@ -404,6 +424,20 @@ class OpsTest(GatewayTest):
         self.assertEqual(value(f, "mqgate_connection_journal_messages", connection="cloud"), 0)
         self.assertEqual(value(f, "mqgate_connection_received_bytes_total", connection="plant"),
                          70)
+        self.assertEqual(value(f, "mqgate_connection_journal_oldest_age_seconds",
+                               connection="plant"), 7.5)
+        self.assertEqual(value(f, "mqgate_connection_redelivered_messages_total",
+                               connection="plant"), 2)
+        self.assertEqual(value(f, "mqgate_connection_unjournaled_messages_total",
+                               connection="cloud"), 1)
+        def journal_in_status():  # status.json is rewritten every 0.5 s
+            doc = json.loads(run_mqgate(["status", "--json", "-c", gw.cfg])[1])
+            return {c["name"]: c for c in doc["connections"]}["itbridge/plant"]["journal"]
+        self.assertEqual(wait_for(journal_in_status, 3, what="the journal in status.json"), {"messages": 5, "bytes": 500, "oldest_age_ms": 7500,
+                                            "redelivered": 2, "unjournaled": 1})
+        rows = run_mqgate(["status", "-c", gw.cfg])[1].split("\n\n")[1].splitlines()
+        self.assertEqual({r.split()[0]: r.split()[9] for r in rows[1:]},
+                         {"itbridge/plant": "5", "itbridge/cloud": "0"})
         status, body = wait_for(
             lambda: (lambda r: r if len(r[1]["problems"]) == 2 else None)(self.health()), 6,
             what="both connections stalled")
@@ -439,7 +473,8 @@ class OpsTest(GatewayTest):
             out = run_mqgate(["status", "--json", "-c", gw.cfg])[1]
             c = {c["name"]: c for c in json.loads(out)["connections"]} if out else {}
             return c and c["itbridge/cloud"]["messages"]["out"] == 3 and \
-                c["itbridge/plant"]["messages"]["in"] == 3
+                c["itbridge/plant"]["messages"]["in"] == 3 and \
+                c["itbridge/plant"]["journal"]["messages"] == 0
         wait_for(counted, 5, what="counters in status.json")
         rc, out, err = run_mqgate(["status", "-c", gw.cfg])
         self.assertEqual(rc, 0, err)
@@ -447,11 +482,11 @@ class OpsTest(GatewayTest):
         self.assertRegex(procs, r"^instance gw pid \d+ uptime \d+s processes 3 connections 2\n")
         lines = conns.splitlines()
         self.assertEqual(lines[0].split(), ["CONNECTION", "STATE", "SINCE", "RECONNECTS", "IN",
-                                            "OUT", "DROPPED", "QUEUED", "HELD", "URL",
-                                            "LAST-ERROR"])
+                                            "OUT", "DROPPED", "QUEUED", "HELD", "JOURNAL",
+                                            "URL", "LAST-ERROR"])
         rows = {l.split()[0]: l.split() for l in lines[1:]}
         self.assertEqual(rows["itbridge/plant"][1:2] + rows["itbridge/plant"][3:],
-                         ["connected", "0", "3", "0", "0", "0", "0",
+                         ["connected", "0", "3", "0", "0", "0", "0", "0",
                           "tcp://127.0.0.1:%d" % self.b["plant"].port, "-"])
         self.assertEqual(rows["itbridge/cloud"][5], "3")
         self.assertRegex(rows["itbridge/cloud"][2], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -480,6 +515,8 @@ class OpsTest(GatewayTest):
         self.assertEqual(c["itbridge/plant"]["messages"], {"in": 3, "out": 0, "dropped": 0})
         self.assertEqual((cloud["queued"], cloud["held"], cloud["reconnects"]), (0, 0, 0))
         self.assertIsNone(cloud["last_error"])
+        self.assertEqual(cloud["journal"], {"messages": 0, "bytes": 0, "oldest_age_ms": 0,
+                                            "redelivered": 0, "unjournaled": 0})
         gw.stop()
         rc, out, err = run_mqgate(["status", "--json", "-c", gw.cfg])
         self.assertEqual(rc, 1)

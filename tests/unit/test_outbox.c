@@ -635,6 +635,144 @@ static void test_generation_wrap(void **state)
     outbox_destroy(&ob);
 }
 
+/* ---- tracked copies (docs/delivery.md) ---- */
+
+static struct outbox *s_new_tracking(int max_inflight, size_t max_count)
+{
+    struct outbox_opts o = s_opts(max_inflight);
+    o.tracking = true;
+    o.n_conns = 4;
+    o.max_count = max_count;
+    return s_new(&o);
+}
+
+/* A tracked copy from source src with its seq. */
+static void s_push_tracked(struct outbox *ob, const char *topic, uint16_t src, uint64_t seq)
+{
+    struct mqg_wire_rec rec = {.flags = MQG_WIRE_F_TRACK,
+                               .qos = 1,
+                               .topic = topic,
+                               .topic_len = strlen(topic),
+                               .payload = "p",
+                               .payload_len = 1,
+                               .src = src,
+                               .seq = seq};
+    outbox_push(ob, &rec);
+}
+
+/* The DONE entries now due, as "src:seq" pairs in a string sorted by src. */
+static void s_done(struct outbox *ob, char *out, size_t cap)
+{
+    struct mqg_wire_ack a[8];
+    size_t n = outbox_take_done(ob, a, 8);
+    uint64_t by_src[4] = {0};
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(a[i].type, MQG_ACK_DONE);
+        assert_true(a[i].idx < 4);
+        by_src[a[i].idx] = a[i].seq;
+    }
+    out[0] = '\0';
+    for (int i = 0; i < 4; i++) {
+        if (by_src[i]) {
+            size_t l = strlen(out);
+            snprintf(out + l, cap - l, "%s%d:%llu", l ? " " : "", i, (unsigned long long)by_src[i]);
+        }
+    }
+}
+
+/* A tracked copy is confirmed when it leaves the queue, in queue order, per source; two copies
+ * of one message (two routes) only when the second has left too. */
+static void test_tracked_confirmed_in_order(void **state)
+{
+    (void)state;
+    struct outbox *ob = s_new_tracking(10, 100);
+    outbox_connected(ob, 0);
+    s_push_tracked(ob, "a", 1, 10);
+    s_push_tracked(ob, "b", 2, 5);
+    s_push_tracked(ob, "c", 1, 11);
+    s_push_tracked(ob, "c2", 1, 11); /* the second copy of 11 */
+    s_push_tracked(ob, "d", 1, 12);
+    outbox_pump(ob);
+    size_t at = s_expect("a", "b", "c", "c2", "d", NULL);
+    char done[64];
+    /* results out of order: nothing leaves before "a" */
+    outbox_result(ob, F.calls[at + 1].tag, true, 0);
+    outbox_result(ob, F.calls[at + 2].tag, true, 0);
+    s_done(ob, done, sizeof(done));
+    assert_string_equal(done, "");
+    outbox_result(ob, F.calls[at].tag, true, 0); /* a, b, c leave; c2 still in flight */
+    s_done(ob, done, sizeof(done));
+    assert_string_equal(done, "1:10 2:5");
+    outbox_result(ob, F.calls[at + 3].tag, true, 0);
+    s_done(ob, done, sizeof(done));
+    assert_string_equal(done, "1:11");
+    outbox_result(ob, F.calls[at + 4].tag, true, 0);
+    s_done(ob, done, sizeof(done));
+    assert_string_equal(done, "1:12");
+    s_done(ob, done, sizeof(done));
+    assert_string_equal(done, ""); /* reported once */
+    outbox_destroy(&ob);
+}
+
+/* With tracking, nothing is dropped for space, connected or not: the queue says it is full
+ * (the connector stops reading the router) instead. A message that can never go (a topic
+ * brokers refuse) is confirmed in its turn all the same. */
+static void test_tracked_never_dropped(void **state)
+{
+    (void)state;
+    struct outbox *ob = s_new_tracking(10, 3);
+    for (uint64_t i = 1; i <= 5; i++) {
+        s_push_tracked(ob, "t", 1, i);
+    }
+    assert_int_equal(outbox_queued(ob), 5);
+    assert_true(outbox_full(ob)); /* also while disconnected */
+    struct outbox_stats st;
+    outbox_stats(ob, &st);
+    assert_int_equal(st.dropped, 0);
+    s_push_tracked(ob, "bad\x01topic", 1, 6);
+    outbox_connected(ob, 0);
+    outbox_pump(ob);
+    size_t at = s_expect("t", "t", "t", "t", "t", NULL);
+    for (size_t i = 0; i < 5; i++) {
+        outbox_result(ob, F.calls[at + i].tag, true, 0);
+    }
+    char done[64];
+    s_done(ob, done, sizeof(done));
+    assert_string_equal(done, "1:6");
+    outbox_destroy(&ob);
+}
+
+/* A new router: tracked copies not yet published are discarded (the sources send them again),
+ * those in flight finish but are not confirmed to the new router; what comes after is. */
+static void test_router_changed(void **state)
+{
+    (void)state;
+    struct outbox *ob = s_new_tracking(2, 100);
+    outbox_connected(ob, 0);
+    s_push_tracked(ob, "a", 1, 1);
+    s_push_tracked(ob, "b", 1, 2);
+    s_push_tracked(ob, "c", 1, 3); /* not handed to the client: window of 2 */
+    s_push_n(ob, "q", 0, 1, 0);    /* untracked: kept */
+    outbox_pump(ob);
+    size_t at = s_expect("a", "b", NULL);
+    outbox_router_changed(ob);
+    assert_int_equal(outbox_queued(ob), 4); /* a, b in flight; c discarded behind them; q */
+    outbox_result(ob, F.calls[at].tag, true, 0);
+    outbox_result(ob, F.calls[at + 1].tag, true, 0);
+    char done[64];
+    s_done(ob, done, sizeof(done));
+    assert_string_equal(done, "");
+    assert_int_equal(outbox_queued(ob), 1); /* q */
+    s_push_tracked(ob, "c", 1, 3);          /* replayed by the new router */
+    outbox_pump(ob);
+    at = s_expect("q0", "c", NULL);
+    outbox_result(ob, F.calls[at].tag, true, 0);
+    outbox_result(ob, F.calls[at + 1].tag, true, 0);
+    s_done(ob, done, sizeof(done));
+    assert_string_equal(done, "1:3");
+    outbox_destroy(&ob);
+}
+
 int main(void)
 {
     mqg_log_threshold = MQG_LOG_ERROR + 1; /* the drops log; not needed here */
@@ -650,6 +788,9 @@ int main(void)
         cmocka_unit_test(test_prepublish_drops),
         cmocka_unit_test(test_seq_wrap),
         cmocka_unit_test(test_generation_wrap),
+        cmocka_unit_test(test_tracked_confirmed_in_order),
+        cmocka_unit_test(test_tracked_never_dropped),
+        cmocka_unit_test(test_router_changed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -353,12 +353,46 @@ static void test_unknown_setting_fixture(void **state)
     assert_non_null(strstr(buf, "settings-unknown.cfg:4:5: restart.retries: unknown setting"));
 }
 
+/* the journal group and state_dir */
+static void test_journal_settings(void **state)
+{
+    (void)state;
+    struct tmpcfg t;
+    struct mqg_settings s;
+    struct mqg_error err;
+    s_write_tmp(&t,
+                "state_dir = \"/srv/mqgate\";\njournal = { enabled = false; max_bytes = "
+                "2147483648L; sync = \"always\"; sync_interval_ms = 50; full_wait_ms = 0; };\n");
+    assert_int_equal(mqg_settings_load(t.path, &s, &err), 0);
+    assert_string_equal(s.state_dir, "/srv/mqgate");
+    assert_false(s.journal_enabled);
+    assert_true(s.journal_max_bytes == 2147483648LL);
+    assert_int_equal(s.journal_sync, MQG_SETTINGS_SYNC_ALWAYS);
+    assert_int_equal(s.journal_sync_ms, 50);
+    assert_int_equal(s.journal_full_wait_ms, 0);
+    mqg_settings_free(&s);
+    s_remove_tmp(&t);
+    assert_int_equal(mqg_settings_defaults(&s), 0);
+    assert_true(s.journal_enabled);
+    assert_true(s.journal_max_bytes == 1LL << 30);
+    assert_int_equal(s.journal_sync, MQG_SETTINGS_SYNC_NONE);
+    assert_non_null(s.state_dir);
+    mqg_settings_free(&s);
+    s_expect_error("journal = { sync = \"sometimes\"; };\n", 1, 13, "journal.sync",
+                   "expected one of \"none\", \"interval\", \"always\", got \"sometimes\"");
+    s_expect_error("journal = { enabled = 1; };\n", 1, 13, "journal.enabled",
+                   "expected true or false");
+    s_expect_error("journal = { max_bytes = 1000; };\n", 1, 13, "journal.max_bytes",
+                   "expected an integer in 1048576..1125899906842624, got 1000");
+    s_expect_error("state_dir = \"relative\";\n", 1, 1, "state_dir", "absolute directory");
+}
+
 static void test_unknown_settings_inline(void **state)
 {
     s_expect_error("instance = \"x\";\n  colour = \"blue\";\n", 2, 3, "colour",
                    "unknown setting; known at top level: instance, runtime_dir, log, log_file, "
-                   "restart, heartbeat, stop_grace_ms, cpu_affinity, connector, router, http, "
-                   "services");
+                   "restart, heartbeat, stop_grace_ms, cpu_affinity, connector, router, state_dir, "
+                   "journal, http, services");
     s_expect_error("log = { level = \"info\"; lvl = \"debug\"; };\n", 1, 25, "log.lvl",
                    "known in this group: level, file");
     /* a deeper group inside a known group */
@@ -702,6 +736,7 @@ int main(void)
         cmocka_unit_test(test_string_overrides),
         cmocka_unit_test(test_unknown_setting_fixture),
         cmocka_unit_test(test_unknown_settings_inline),
+        cmocka_unit_test(test_journal_settings),
         cmocka_unit_test(test_wrong_type_fixture),
         cmocka_unit_test(test_wrong_types_inline),
         cmocka_unit_test(test_cpu_affinity),

@@ -280,15 +280,18 @@ static void s_dispatch(struct mqg_route_table *t, size_t ns, const char *topic,
             st->out++;
             st->out_bytes += src->payload_len;
         }
+        struct mqg_wire_rec copy = {.flags = tg->retain ? MQG_WIRE_F_RETAIN : 0,
+                                    .qos = (uint8_t)tg->qos,
+                                    .topic = out,
+                                    .topic_len = (size_t)len,
+                                    .payload = src->payload,
+                                    .payload_len = src->payload_len};
         if (tg->conn == MQG_INTERNAL) {
+            if (t->sink->internal && depth + 1 < MQG_ROUTE_MAX_DEPTH) {
+                t->sink->internal(t->sink->arg, &copy);
+            }
             s_dispatch(t, 0, out, src, depth + 1);
         } else {
-            struct mqg_wire_rec copy = {.flags = tg->retain ? MQG_WIRE_F_RETAIN : 0,
-                                        .qos = (uint8_t)tg->qos,
-                                        .topic = out,
-                                        .topic_len = (size_t)len,
-                                        .payload = src->payload,
-                                        .payload_len = src->payload_len};
             t->copies++;
             t->sink->deliver(t->sink->arg, tg->conn, &copy);
         }

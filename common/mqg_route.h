@@ -82,6 +82,10 @@ struct mqg_route_sink {
      * first). Optional. */
     void (*render_failed)(void *arg, const struct mqg_route *route, const char *topic, uint64_t n);
     void *arg;
+    /* A message published on the internal namespace (an internal target of a route that
+     * fired, before it is matched there): its topic, the QoS and retain flag of that target,
+     * the payload. Optional (the router sets it while `mqgate tap` listens). */
+    void (*internal)(void *arg, const struct mqg_wire_rec *msg);
 };
 
 /* Route one message that came from connection conn (MQG_INTERNAL: published on the internal

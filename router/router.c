@@ -29,6 +29,7 @@
 #include "mqg_proc.h"
 #include "mqg_route.h"
 #include "mqg_rstats.h"
+#include "mqg_tap.h"
 
 #define R_RETRY_MS 20
 /* A connection whose sends find no connector for this long counts as not connected. ZeroMQ
@@ -40,6 +41,10 @@
 #define R_ROUTES_REPORT_MAX (32 * 1024)
 /* Acknowledgements to the sources and replay requests go out at most this often. */
 #define R_ACK_MS 10
+/* Frames a tap's pipe holds before ZeroMQ drops what is sent to it (a slow or stopped tap). */
+#define R_TAP_HWM 16
+/* A tap gets a frame at least this often while it listens (an empty one when idle). */
+#define R_TAP_IDLE_MS 1000
 
 struct s_target {
     const char *key;
@@ -74,6 +79,12 @@ struct s_router {
     size_t cur_src;
     uint64_t cur_seq;
     int cur_replay_for; /* a replayed record: only copies for this target; -1 otherwise */
+    /* mqgate tap: copies of the internal topics' messages, offered while a tap listens */
+    struct mqg_bus *tap; /* NULL: not bound (TAP-BIND) */
+    bool tap_on;
+    uint64_t tap_seq; /* messages offered so far (a tap counts the gaps) */
+    int64_t tap_sent; /* ms of the last frame sent */
+    struct mqg_tap_frame tap_frame;
 };
 
 /* Whether target t's connector or broker is away and its queue at its bound: a tracked copy
@@ -295,6 +306,8 @@ static void s_free(struct s_router *r)
     mqg_ledger_destroy(&r->ledger);
     free(r->targets);
     mqg_bus_destroy(&r->bus);
+    mqg_bus_destroy(&r->tap);
+    mqg_tap_frame_free(&r->tap_frame);
     mqg_child_free(&r->child);
 }
 
@@ -338,6 +351,66 @@ static void s_on_hello(struct s_router *r, int conn, uint64_t incarnation)
 }
 
 /* One record from a source (live, or replayed for one target). */
+/* ---- mqgate tap ---- */
+
+/* Send the frame being filled to the taps (ZeroMQ drops it for a tap whose pipe is full: the
+ * tap sees the gap in the numbers). */
+static void s_tap_flush(struct s_router *r)
+{
+    if (r->tap_frame.count) {
+        mqg_tap_frame_seal(&r->tap_frame, r->epoch, mqg_now_wall_ms());
+        (void)mqg_bus_tap_send(r->tap, r->tap_frame.buf, r->tap_frame.len);
+        mqg_tap_frame_reset(&r->tap_frame);
+        r->tap_sent = mqg_now_ms();
+    }
+}
+
+/* mqg_route_sink.internal while a tap listens: a message on the internal topics. */
+static void s_tap_offer(void *arg, const struct mqg_wire_rec *msg)
+{
+    struct s_router *r = arg;
+    (void)mqg_tap_frame_add(&r->tap_frame, r->tap_seq++, msg); /* failed: a gap */
+    if (r->tap_frame.len >= MQG_TAP_FRAME_BYTES) {
+        s_tap_flush(r);
+    }
+}
+
+/* Bind the tap socket <rundir>/tap; without it the router works as ever. */
+static void s_tap_open(struct s_router *r)
+{
+    char ep[600];
+    if (snprintf(ep, sizeof(ep), "ipc://%s/tap", r->child.rundir) < 108) {
+        (void)mqg_bus_tap_bind(ep, R_TAP_HWM, &r->tap);
+    }
+}
+
+/* Each turn: whether a tap listens (taps come and go), and the frame filled. */
+static void s_tap_turn(struct s_router *r)
+{
+    int joined = 0;
+    bool on = r->tap_on;
+    if (r->tap && mqg_bus_tap_changes(r->tap, &joined, &on) == 0) {
+        if (joined) {
+            log_info("TAP", "%d tap%s joined: the internal topics' messages are offered", joined,
+                     joined > 1 ? "s" : "");
+        }
+        if (r->tap_on && !on) {
+            log_info("TAP", "no tap listens any more");
+        }
+        r->tap_on = on;
+    }
+    s_tap_flush(r);
+    if (r->tap_on && mqg_now_ms() - r->tap_sent >= R_TAP_IDLE_MS) {
+        /* no messages: an empty frame with the next number, so that a tap also counts the
+         * messages it missed at the end of a burst */
+        r->tap_frame.first = r->tap_seq;
+        mqg_tap_frame_seal(&r->tap_frame, r->epoch, mqg_now_wall_ms());
+        (void)mqg_bus_tap_send(r->tap, r->tap_frame.buf, r->tap_frame.len);
+        mqg_tap_frame_reset(&r->tap_frame);
+        r->tap_sent = mqg_now_ms();
+    }
+}
+
 static void s_on_record(struct s_router *r, int conn, const struct mqg_wire_rec *rec, int replay)
 {
     r->cur_tracked = r->ledger && (rec->flags & MQG_WIRE_F_TRACK) && rec->src == conn;
@@ -358,6 +431,7 @@ static void s_on_record(struct s_router *r, int conn, const struct mqg_wire_rec 
         return; /* a replay carries tracked records only */
     }
     r->n_in += replay < 0;
+    r->sink.internal = r->tap_on && replay < 0 ? s_tap_offer : NULL; /* a replay: no news */
     mqg_route_dispatch(r->routes, conn, rec, &r->sink);
 }
 
@@ -597,6 +671,7 @@ int router_main(int argc, char **argv)
         s_free(&r);
         return MQG_EXIT_TRANSIENT;
     }
+    s_tap_open(&r);
     log_info("ROUTER-UP", "routing %zu routes for %zu connections on %s", r.child.model.n_routes,
              r.child.model.n_conns, r.child.bus);
     mqg_child_ready(&r.child);
@@ -616,14 +691,15 @@ int router_main(int argc, char **argv)
         if ((mqg_bus_events(r.bus) & MQG_BUS_IN) && !s_paused(&r)) {
             timeout = 0;
         }
-        int fd = mqg_bus_fd(r.bus);
-        bool ready;
-        int err = mqg_child_wait(&r.child, &fd, &ready, 1, (int64_t)timeout * 1000);
+        int fds[2] = {mqg_bus_fd(r.bus), r.tap ? mqg_bus_fd(r.tap) : -1};
+        bool ready[2];
+        int err = mqg_child_wait(&r.child, fds, ready, 2, (int64_t)timeout * 1000);
         if (err < 0) {
             log_error("ROUTER-POLL", "poll: %s", strerror(-err));
             break;
         }
         s_drain(&r);
+        s_tap_turn(&r);
         s_flush(&r);
         s_acks_and_replays(&r, mqg_now_ms());
     }

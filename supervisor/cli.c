@@ -1,11 +1,13 @@
 /* cli — mqgate's commands, options and help texts (see cli.h). */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mqg_error.h"
+#include "mqg_tap.h"
 
 #define S_EXIT_CODES                                                                               \
     "exit codes: 0 ok, 1 runtime failure, 2 usage error, 70 internal error, 78 configuration "     \
@@ -25,8 +27,9 @@
 
 struct s_cmd {
     const char *name;
-    const char *opts; /* the options it takes, as getopt letters: c, p, S (--service-id), j */
-    bool files;       /* takes service files */
+    const char *opts; /* the options it takes, as getopt letters: c, p, S (--service-id), j,
+                       * n (--count), m (--max-bytes) */
+    bool files;       /* takes service files (tap: filters) */
     const char *help;
 };
 
@@ -63,6 +66,24 @@ static const struct s_cmd s_cmds[] = {
      "options:\n" S_OPT_CONFIG
      "      --json               the same as one JSON object, for scripts\n" S_OPT_HELP
      "exit codes: 0 printed, 1 not running or no current status, 2 usage error, 78 bad settings\n"},
+    {"tap", "cnmj", true,
+     "usage: mqgate tap [-c mqgate.cfg] [--count N] [--json] [--max-bytes N] FILTER...\n"
+     "\n"
+     "Print, live, every message on the internal bus of the running gateway (the instance and\n"
+     "runtime directory of the settings) whose topic matches one of the MQTT filters, e.g.\n"
+     "'services/#' or 'services/mqttconnectiontest/+': the time the router took it, the topic,\n"
+     "QoS, retain flag, payload size and the payload (text when it is printable UTF-8, else\n"
+     "hex). Nothing in the gateway changes and it never waits for a tap: a tap that cannot keep\n"
+     "up misses messages and says how many on standard error. Ctrl-C ends it. Run it as the\n"
+     "gateway's user or root.\n"
+     "\n"
+     "options:\n" S_OPT_CONFIG "      --count N            exit after N messages\n"
+     "      --json               one JSON object per line: time, topic, qos, retain, size,\n"
+     "                           encoding (text or hex), payload, truncated\n"
+     "      --max-bytes N        show at most N bytes of each payload (default 1024, at most\n"
+     "                           65536; 0: none)\n" S_OPT_HELP
+     "exit codes: 0 done (--count reached, or interrupted), 1 no gateway running or it stopped,\n"
+     "2 usage error (a filter that is not one), 78 bad settings\n"},
     {"version", "", false,
      "usage: mqgate version\n"
      "\n"
@@ -96,6 +117,7 @@ void cli_usage(FILE *f, const char *cmd)
           "  run      run the gateway in the foreground\n"
           "  check    validate the settings and service files, print the resolved model\n"
           "  status   show the state of a running gateway (--json for scripts)\n"
+          "  tap      print the messages on the internal bus that match MQTT filters\n"
           "  version  print the version\n"
           "  help     this text\n"
           "\n"
@@ -151,6 +173,28 @@ static int s_bad(const struct s_cmd *cmd, const char *what, const char *arg)
     return MQG_EXIT_USAGE;
 }
 
+/* --count N (1 and up) or --max-bytes N (0..65536). */
+static int s_number(struct cli *c, const struct s_cmd *cmd, int o, const char *arg)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    bool bad = errno || end == arg || *end || arg[0] == '-' ||
+               (o == 'n' ? v == 0 : v > MQG_TAP_PAYLOAD_MAX);
+    if (bad) {
+        return s_bad(cmd,
+                     o == 'n' ? "--count needs a number of messages, 1 or more"
+                              : "--max-bytes needs a number of bytes, 0 to 65536",
+                     arg);
+    }
+    if (o == 'n') {
+        c->count = v;
+    } else {
+        c->max_bytes = (size_t)v;
+    }
+    return 0;
+}
+
 /* The options and files after the command. */
 static int s_options(struct cli *c, const struct s_cmd *cmd, int argc, char **argv)
 {
@@ -159,6 +203,8 @@ static int s_options(struct cli *c, const struct s_cmd *cmd, int argc, char **ar
         {"param", required_argument, NULL, 'p'},
         {"service-id", required_argument, NULL, 'S'},
         {"json", no_argument, NULL, 'j'},
+        {"count", required_argument, NULL, 'n'},
+        {"max-bytes", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -170,21 +216,21 @@ static int s_options(struct cli *c, const struct s_cmd *cmd, int argc, char **ar
             cli_usage(stdout, cmd->name);
             return -1;
         }
-        if (o == '?' && optopt && strchr("cp", optopt)) {
+        if (o == '?' && optopt && strchr("cpnm", optopt)) {
             return s_bad(cmd, "needs a value", argv[optind - 1]);
         }
         if (o == '?') {
             return s_bad(cmd, "not an option of this command", argv[optind - 1]);
         }
         if (!strchr(cmd->opts, o)) {
-            const char *name = o == 'c'   ? "-c"
-                               : o == 'p' ? "-p"
-                               : o == 'S' ? "--service-id"
-                                          : "--json";
-            return s_bad(cmd, "not an option of this command", name);
+            return s_bad(cmd, "not an option of this command", argv[optind - 1]);
         }
         if (o == 'c') {
             c->cfg = optarg;
+        } else if (o == 'n' || o == 'm') {
+            if ((rc = s_number(c, cmd, o, optarg)) != 0) {
+                return rc;
+            }
         } else if (o == 'S') {
             c->service_id = optarg;
         } else if (o == 'j') {
@@ -226,6 +272,7 @@ int cli_parse(struct cli *c, int argc, char **argv)
         return MQG_EXIT_USAGE;
     }
     c->cmd = cmd->name;
+    c->max_bytes = 1024;
     c->files = calloc((size_t)argc, sizeof(*c->files));
     c->params = calloc((size_t)argc, sizeof(*c->params));
     c->owned = calloc((size_t)argc, sizeof(*c->owned));

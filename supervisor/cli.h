@@ -1,6 +1,6 @@
 /* cli — the command line of `mqgate`: its commands, their options and their help texts.
  *
- * Used by main.c. One table lists the commands (run, check, status, version, help); each names
+ * Used by main.c. One table lists the commands (run, check, status, tap, version, help); each names
  * the options it takes and its help text, printed by `mqgate COMMAND --help` (or `mqgate help
  * COMMAND`); `mqgate --help` lists the commands. Parsing only: nothing is read or started here.
  */
@@ -14,16 +14,18 @@
 #include "mqg_service.h"
 
 struct cli {
-    const char *cmd;        /* "run", "check", "status", "version" */
+    const char *cmd;        /* "run", "check", "status", "tap", "version" */
     const char *cfg;        /* -c */
     const char *service_id; /* --service-id */
-    const char **files;     /* service files (run, check) */
+    const char **files;     /* service files (run, check), filters (tap) */
     size_t n_files;
     struct mqg_param *params; /* -p NAME=VALUE; name owned below, value points into argv */
     size_t n_params;
     char **owned;
     size_t n_owned;
-    bool json; /* status --json */
+    bool json;                /* status, tap: --json */
+    unsigned long long count; /* tap --count; 0: none */
+    size_t max_bytes;         /* tap --max-bytes (1024 unless given) */
 };
 
 /* Parse argv into *c (zeroed first). Returns 0: run c->cmd; -1: a help text was printed to

@@ -20,6 +20,7 @@
 #include "mqg_subs.h"
 #include "mqg_text.h"
 #include "supervisor.h"
+#include "tap.h"
 
 /* Parameters for a service of the settings file: its own values, overridden by -p. */
 static struct mqg_param *s_merge(const struct mqg_settings_service *sv, const struct cli *c,
@@ -158,6 +159,17 @@ int main(int argc, char **argv)
     } else if (mqg_settings_defaults(&set) != 0) {
         cli_free(&c);
         return MQG_EXIT_INTERNAL;
+    }
+    if (strcmp(c.cmd, "tap") == 0) {
+        struct tap_opts to = {.filters = (char *const *)c.files,
+                              .n_filters = c.n_files,
+                              .count = c.count,
+                              .max_bytes = c.max_bytes,
+                              .json = c.json};
+        rc = supervisor_tap(&set, &to);
+        mqg_settings_free(&set);
+        cli_free(&c);
+        return rc;
     }
     if (status) {
         rc = supervisor_status(&set, c.json);

@@ -557,15 +557,16 @@ class OpsTest(GatewayTest):
 
     def test_help_for_every_command(self):
         cases = {
-            ("--help",): ["run", "check", "status", "version"],
-            ("help",): ["run", "check", "status", "version"],
-            ("-h",): ["run", "check", "status", "version"],
+            ("--help",): ["run", "check", "status", "tap", "version"],
+            ("help",): ["run", "check", "status", "tap", "version"],
+            ("-h",): ["run", "check", "status", "tap", "version"],
             ("run", "--help"): ["-c, --config", "-p, --param", "--service-id", "SIGUSR1"],
             ("check", "--help"): ["-c, --config", "-p, --param", "--service-id"],
             ("status", "--help"): ["-c, --config", "--json"],
             ("status", "-h"): ["-c, --config", "--json"],
             ("version", "--help"): ["usage: mqgate version"],
             ("help", "status"): ["--json"],
+            ("tap", "--help"): ["-c, --config", "--count N", "--json", "--max-bytes N", "FILTER"],
         }
         for args, names in cases.items():
             rc, out, err = run_mqgate(list(args))
@@ -574,7 +575,9 @@ class OpsTest(GatewayTest):
             for n in names:
                 self.assertIn(n, out, args)
         for args in (["status", "-p", "a=b"], ["version", "-c", "x"], ["run", "--json"],
-                     ["status", "file.yml"], ["help", "frobnicate"], ["check", "--nope"]):
+                     ["status", "file.yml"], ["help", "frobnicate"], ["check", "--nope"],
+                     ["tap", "--count"], ["tap", "--max-bytes", "70000", "a"],
+                     ["status", "--count", "1"], ["run", "--max-bytes", "3"]):
             rc, out, err = run_mqgate(args)
             self.assertEqual(rc, 2, (args, out, err))
             self.assertIn("mqgate: error:", err)

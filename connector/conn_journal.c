@@ -110,13 +110,12 @@ int conn_journal_open(struct connector *c)
 {
     char name[256], dir[sizeof(c->child.state_dir) + 256];
     int rc = s_key_dir(c->child.key, name, sizeof(name));
-    struct mqg_journal_opts jo = {.dir = dir,
-                                  .max_bytes = (uint64_t)c->child.journal_max_bytes,
-                                  .sync = c->child.journal_sync == MQG_SETTINGS_SYNC_ALWAYS
-                                              ? MQG_JOURNAL_SYNC_ALWAYS
-                                          : c->child.journal_sync == MQG_SETTINGS_SYNC_INTERVAL
-                                              ? MQG_JOURNAL_SYNC_INTERVAL
-                                              : MQG_JOURNAL_SYNC_NONE};
+    struct mqg_journal_opts jo = {
+        .dir = dir,
+        .max_bytes = (uint64_t)c->child.journal_max_bytes,
+        .sync = c->child.journal_sync == MQG_SETTINGS_SYNC_ALWAYS     ? MQG_JOURNAL_SYNC_ALWAYS
+                : c->child.journal_sync == MQG_SETTINGS_SYNC_INTERVAL ? MQG_JOURNAL_SYNC_INTERVAL
+                                                                      : MQG_JOURNAL_SYNC_NONE};
     snprintf(dir, sizeof(dir), "%s/%s", c->child.state_dir, name);
     if (rc == 0) {
         rc = mqg_journal_open(&jo, &c->journal);

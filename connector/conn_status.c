@@ -61,4 +61,3 @@ void conn_status(const void *arg, char *buf, size_t cap)
     }
     s_status_ops(c, &ob, buf, cap);
 }
-

@@ -188,6 +188,12 @@ static void s_flush(struct s_router *r)
     int64_t now = r->pending ? mqg_now_ms() : 0;
     for (size_t i = 0; i < r->child.model.n_conns && r->pending; i++) {
         struct s_target *t = &r->targets[i];
+        if (r->ledger && !t->incarnation) {
+            /* not before its connector has our READY (an answer to its HELLO): on a new
+             * epoch it discards the unsent copies of the old router, and would take ours
+             * for them */
+            continue;
+        }
         while (t->out.count) {
             size_t len, n;
             const uint8_t *body = s_peek(&t->out, &len, &n);

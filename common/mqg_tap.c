@@ -54,8 +54,7 @@ int mqg_tap_frame_add(struct mqg_tap_frame *f, uint64_t seq, const struct mqg_wi
     if (rec->topic_len > 65535) {
         return -EINVAL;
     }
-    size_t copied = rec->payload_len < MQG_TAP_PAYLOAD_MAX ? rec->payload_len
-                                                           : MQG_TAP_PAYLOAD_MAX;
+    size_t copied = rec->payload_len < MQG_TAP_PAYLOAD_MAX ? rec->payload_len : MQG_TAP_PAYLOAD_MAX;
     if (s_reserve(f, MQG_TAP_REC_HDR_LEN + rec->topic_len + copied) != 0) {
         return -ENOMEM;
     }
@@ -182,8 +181,11 @@ bool mqg_tap_match(char *const *filters, size_t n, const char *topic, size_t len
 /* Bytes of the UTF-8 sequence led by b, or 0 for a byte that cannot lead one. */
 static int s_seq_len(uint8_t b)
 {
-    return b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4
-                                                                                               : 0;
+    return b < 0x80             ? 1
+           : (b & 0xE0) == 0xC0 ? 2
+           : (b & 0xF0) == 0xE0 ? 3
+           : (b & 0xF8) == 0xF0 ? 4
+                                : 0;
 }
 
 /* The code point of the k-byte sequence at p (continuation bytes checked), or -1. */
@@ -245,7 +247,8 @@ static size_t s_shown(const struct mqg_tap_msg *m, size_t max_bytes, bool *text)
             k--;
         }
         /* k - 1 leads the last character: keep it only when it is complete */
-        if (k > 0 && m->payload[k - 1] >= 0xC0 && (size_t)s_seq_len(m->payload[k - 1]) > n - k + 1) {
+        if (k > 0 && m->payload[k - 1] >= 0xC0 &&
+            (size_t)s_seq_len(m->payload[k - 1]) > n - k + 1) {
             n = k - 1;
         }
     }
@@ -284,8 +287,9 @@ void mqg_tap_print(FILE *f, const struct mqg_tap_fmt *fmt, int64_t wall_ms,
     if (fmt->json) {
         fprintf(f, "{\"time\":\"%s\",\"topic\":", when);
         mqg_json_strn(f, m->topic, m->topic_len);
-        fprintf(f, ",\"qos\":%u,\"retain\":%s,\"size\":%zu,\"encoding\":\"%s\",\"payload\":",
-                m->qos, m->retain ? "true" : "false", m->size, text ? "text" : "hex");
+        fprintf(f,
+                ",\"qos\":%u,\"retain\":%s,\"size\":%zu,\"encoding\":\"%s\",\"payload\":", m->qos,
+                m->retain ? "true" : "false", m->size, text ? "text" : "hex");
         if (text) {
             mqg_json_strn(f, (const char *)m->payload, n);
         } else {

@@ -164,7 +164,7 @@ static void test_printable(void **state)
     assert_false(mqg_tap_printable((const uint8_t *)"\x7f", 1, false));
     assert_false(mqg_tap_printable((const uint8_t *)"\xc2\x85", 2, false)); /* C1 NEL */
     assert_false(mqg_tap_printable((const uint8_t *)"\xff\xfe", 2, false));
-    assert_false(mqg_tap_printable((const uint8_t *)"\xc0\xaf", 2, false)); /* overlong */
+    assert_false(mqg_tap_printable((const uint8_t *)"\xc0\xaf", 2, false));     /* overlong */
     assert_false(mqg_tap_printable((const uint8_t *)"\xed\xa0\x80", 3, false)); /* surrogate */
     /* a character cut at the end: only when the payload was cut */
     assert_false(mqg_tap_printable((const uint8_t *)"ab\xe2\x82", 4, false));
@@ -216,9 +216,10 @@ static void test_json_lines(void **state)
     (void)state;
     struct mqg_tap_msg m = s_msg("services/s/\"q\"", "{\"v\":1}\n", 8, 8);
     char *l = s_line(&m, true, 1024);
-    assert_string_equal(l, "{\"time\":\"2026-12-01T02:03:04.005Z\",\"topic\":\"services/s/\\\"q\\\"\","
-                           "\"qos\":1,\"retain\":false,\"size\":8,\"encoding\":\"text\","
-                           "\"payload\":\"{\\\"v\\\":1}\\n\",\"truncated\":false}\n");
+    assert_string_equal(l,
+                        "{\"time\":\"2026-12-01T02:03:04.005Z\",\"topic\":\"services/s/\\\"q\\\"\","
+                        "\"qos\":1,\"retain\":false,\"size\":8,\"encoding\":\"text\","
+                        "\"payload\":\"{\\\"v\\\":1}\\n\",\"truncated\":false}\n");
     free(l);
     m = s_msg("t", "\x00\x10\xab", 3, 3);
     m.retain = true;
@@ -232,9 +233,12 @@ static void test_json_lines(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_frame_round_trip), cmocka_unit_test(test_large_payload_is_capped),
-        cmocka_unit_test(test_gaps),             cmocka_unit_test(test_filters),
-        cmocka_unit_test(test_printable),        cmocka_unit_test(test_text_lines),
+        cmocka_unit_test(test_frame_round_trip),
+        cmocka_unit_test(test_large_payload_is_capped),
+        cmocka_unit_test(test_gaps),
+        cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_printable),
+        cmocka_unit_test(test_text_lines),
         cmocka_unit_test(test_json_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

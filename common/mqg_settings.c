@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mqg_hostport.h"
 #include "mqg_log.h"
 #include "mqg_settings_read.h"
 
@@ -32,6 +33,7 @@ enum s_kind {
     K_FILE,     /* char *, "" = NULL, relative to the settings file's directory */
     K_LEVEL,    /* int, log level name */
     K_CPUS,     /* struct mqg_cpus, "auto" / "none" / "0,2-3" (mqg_cpus.h) */
+    K_LISTEN,   /* char *, "host:port" (mqg_hostport.h); also sets http_host, http_port */
     K_BOOL,     /* bool field, true / false */
     K_I64,      /* long long field, integer range (an L suffix for large values) */
     K_SYNC,     /* int, "none" / "interval" / "always" */
@@ -55,6 +57,7 @@ static const struct s_desc s_descs[] = {
     {NULL, "runtime_dir", K_ABSDIR, 0, 0, F(runtime_dir)},
     {"log", "level", K_LEVEL, 0, 0, F(log_level)},
     {"log", "file", K_FILE, 0, 0, F(log_file)},
+    {NULL, "log_file", K_FILE, 0, 0, F(log_file)}, /* the same as log.file */
     {"restart", "backoff_ms", K_U32, 1, 3600000, F(restart_backoff_ms)},
     {"restart", "backoff_max_ms", K_U32, 1, 86400000, F(restart_backoff_max_ms)},
     {"restart", "max", K_INT, 1, 1000000, F(restart_max)},
@@ -70,6 +73,8 @@ static const struct s_desc s_descs[] = {
     {"connector", "max_inflight", K_INT, 1, 65535, F(max_inflight)},
     {"router", "queue_max", K_INT, 1, 100000000, F(router_queue_max)},
     {"router", "queue_max_bytes", K_INT, 65536, INT_MAX, F(router_queue_max_bytes)},
+    {"http", "listen", K_LISTEN, 0, 0, F(http_listen)},
+    {"http", "health_disconnected_s", K_INT, 1, 86400, F(http_disconnected_s)},
     {NULL, "state_dir", K_ABSDIR, 0, 0, F(state_dir)},
     {"journal", "enabled", K_BOOL, 0, 0, F(journal_enabled)},
     {"journal", "max_bytes", K_I64, 1 << 20, 1LL << 50, F(journal_max_bytes)},
@@ -82,10 +87,10 @@ static const struct s_desc s_descs[] = {
 
 /* Top-level names in the order they are listed in error messages. */
 static const char *const s_root_names[] = {
-    "instance",     "runtime_dir", "log",    "restart",   "heartbeat", "stop_grace_ms",
-    "cpu_affinity", "connector",   "router", "state_dir", "journal",   "services"};
-static const char *const s_groups[] = {"log",       "restart", "heartbeat",
-                                       "connector", "router",  "journal"};
+    "instance",     "runtime_dir", "log",    "log_file",  "restart", "heartbeat", "stop_grace_ms",
+    "cpu_affinity", "connector",   "router", "state_dir", "journal", "http",      "services"};
+static const char *const s_groups[] = {"log",    "restart", "heartbeat", "connector",
+                                       "router", "journal", "http"};
 
 static bool s_instance_ok(const char *s)
 {
@@ -218,6 +223,25 @@ static int s_apply_cpus(const struct mqg_set_ctx *c, const config_setting_t *st,
     return 0;
 }
 
+static int s_apply_listen(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
+                          struct mqg_settings *s)
+{
+    const char *str = NULL;
+    int rc = mqg_set_get_string(c, st, path, "HOST:PORT", &str);
+    if (rc < 0) {
+        return rc;
+    }
+    char host[MQG_HOST_MAX + 1];
+    const char *why = NULL;
+    if (mqg_hostport_parse(str, host, sizeof(host), &s->http_port, &why) != 0) {
+        return mqg_set_fail(c, st, path, "%s; got \"%s\"", why, str);
+    }
+    if ((rc = s_set_str(&s->http_listen, str)) == 0) {
+        rc = s_set_str(&s->http_host, host);
+    }
+    return rc;
+}
+
 static int s_apply_bool(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
                         void *field)
 {
@@ -276,6 +300,8 @@ static int s_apply(const struct mqg_set_ctx *c, const struct s_desc *d, const co
         return s_apply_level(c, st, path, field);
     case K_CPUS:
         return s_apply_cpus(c, st, path, field);
+    case K_LISTEN:
+        return s_apply_listen(c, st, path, s);
     case K_BOOL:
         return s_apply_bool(c, st, path, field);
     case K_I64:
@@ -551,6 +577,11 @@ static int s_load_root(const struct mqg_set_ctx *c, const config_t *cfg, struct 
             return rc;
         }
     }
+    const config_setting_t *alias = config_lookup(cfg, "log_file");
+    if (alias && config_lookup(cfg, "log.file")) {
+        return mqg_set_fail(c, alias, "log_file",
+                            "log.file is set too; they are the same setting: keep one");
+    }
     if (s->restart_backoff_max_ms < s->restart_backoff_ms) {
         const config_setting_t *st = config_lookup(cfg, "restart.backoff_max_ms");
         const char *path = "restart.backoff_max_ms";
@@ -643,6 +674,7 @@ int mqg_settings_defaults(struct mqg_settings *s)
     s->max_inflight = 1000;
     s->router_queue_max = MQG_SETTINGS_QUEUE_JOURNAL;
     s->router_queue_max_bytes = MQG_SETTINGS_QUEUE_BYTES_JOURNAL;
+    s->http_disconnected_s = 5;
     s->journal_enabled = true;
     s->journal_max_bytes = 1LL << 30;
     s->journal_sync = MQG_SETTINGS_SYNC_NONE;
@@ -736,6 +768,8 @@ void mqg_settings_free(struct mqg_settings *s)
     free(s->runtime_dir);
     free(s->state_dir);
     free(s->log_file);
+    free(s->http_listen);
+    free(s->http_host);
     for (size_t i = 0; i < s->n_services; i++) {
         struct mqg_settings_service *svc = &s->services[i];
         free(svc->file);

@@ -15,6 +15,7 @@
  * Reconnects use backoff with jitter from reconnectPeriod; each state change is logged once.
  */
 #include "connector.h"
+#include "connector_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@
 #include "mqg_child.h"
 #include "mqg_error.h"
 #include "mqg_journal.h"
+#include "mqg_kv.h"
 #include "mqg_log.h"
 #include "mqg_proc.h"
 #include "mqg_ratelog.h"
@@ -66,70 +68,23 @@
  * then drops us at once must not be retried at the base delay, three log lines each time). */
 #define S_STABLE_MS 10000
 
-enum s_state { S_DOWN, S_CONNECTING, S_SUBSCRIBING, S_UP };
-static const char *const s_state_names[] = {"down", "connecting", "subscribing", "up"};
-
-struct s_connector {
-    struct mqg_child child;
-    const struct mqg_connection *conn;
-    struct mqtt_link *link;
-    struct mqg_bus *bus;
-    struct mqg_sub *subs;
-    size_t n_subs;
-    enum s_state state; /* S_SUBSCRIBING and S_UP: the outbox is connected */
-    struct mqg_backoff backoff;
-    int64_t reconnect_at; /* when S_DOWN: next attempt */
-    int failures;         /* failed attempts (and short-lived connections) since the last
-                           * connection that lasted S_STABLE_MS */
-    int short_lived;      /* connections in a row that ended within S_STABLE_MS */
-    bool again;           /* the last attempt ended in such a connection (no connect failed
-                           * since): its successor is logged at DEBUG */
-    int64_t up_at;        /* when the current connection came up; 0 when there is none */
-    bool settled;         /* the current connection has lasted S_STABLE_MS */
-    bool was_up;          /* connected at least once */
-    bool router_ready;
-    int64_t hello_at;
-    bool holding; /* startup buffer active */
-    int64_t hold_until;
-    int64_t stop_at; /* stopping: drain the outbox until then; 0 before */
-    struct feed *feed;
-    struct outbox *outbox;
-    struct mqg_journal *journal;  /* NULL: the journal is off */
-    const char **keys;            /* every connection's key by model index (the feed's marks) */
-    uint64_t incarnation;         /* this process, in HELLO */
-    bool link_due;                /* LINK (broker up/down) to send to the router */
-    struct mqg_wire_ack acks[64]; /* DONE entries not yet sent */
-    size_t n_acks;
-    int64_t sync_at;                       /* journal.sync = "interval": next fdatasync */
-    int64_t link_quiet_until;              /* us: paho events are not looked at before */
-    uint64_t n_in, n_dropped, n_malformed; /* n_dropped: inbound; the outbox counts its own */
-    uint64_t n_dropped_in;                 /* untracked messages the feed had no room for */
-    uint64_t n_unjournaled;                /* QoS >= 1 passed on without the journal */
-    atomic_bool journal_full;              /* set by paho's thread: log JOURNAL-FULL */
-    struct mqg_ratelog invalid; /* from the broker with an invalid topic, counted in .total */
-    /* test-only (MQG_TEST_DIE_IN_CALLBACK=<n>:<before|after>): _exit inside paho's callback */
-    long die_at;
-    bool die_after;
-    atomic_long die_count;
-};
-
 /* ---- towards the router ---- */
 
 /* The feed's send function: one message to the router. */
 static int s_send(void *ctx, const struct mqg_wire_hdr *h, const void *body, size_t len)
 {
-    struct s_connector *c = ctx;
+    struct connector *c = ctx;
     return body ? mqg_bus_send_body(c->bus, NULL, 0, h, body, len)
                 : mqg_bus_send_hdr(c->bus, NULL, 0, h);
 }
 
 /* Send what waits for the router, while the bus takes it (the feed keeps the rest). */
-static void s_flush_router(struct s_connector *c)
+static void s_flush_router(struct connector *c)
 {
     feed_flush(c->feed);
 }
 
-static void s_release(struct s_connector *c, const char *why)
+static void s_release(struct connector *c, const char *why)
 {
     if (!c->holding) {
         return;
@@ -145,7 +100,7 @@ static void s_release(struct s_connector *c, const char *why)
 }
 
 /* The summaries that are due (see S_REPORT_MS): ours, then the outbox's. */
-static void s_report(struct s_connector *c, int64_t now)
+static void s_report(struct connector *c, int64_t now)
 {
     uint64_t n;
     if ((n = mqg_ratelog_summary(&c->invalid, now)) > 0) {
@@ -160,8 +115,10 @@ static void s_report(struct s_connector *c, int64_t now)
 /* A message from the broker: queued, and sent with the others of this turn (s_flush_router)
  * unless the startup buffer holds it. One whose topic is not a valid topic name (a broken or
  * hostile broker) is dropped here, alone: the router would refuse the whole batch with it. */
-static void s_on_broker_message(struct s_connector *c, struct link_ev *ev)
+static void s_on_broker_message(struct connector *c, struct link_ev *ev)
 {
+    c->n_rx++;
+    c->n_rx_bytes += ev->payload_len;
     size_t at;
     const char *why = mqg_topic_name_fault(ev->topic, ev->topic_len, false, &at);
     if (why) {
@@ -211,34 +168,34 @@ static void s_on_broker_message(struct s_connector *c, struct link_ev *ev)
 static int s_publish(void *ctx, const char *topic, const void *payload, size_t len, int qos,
                      bool retain, uint64_t tag, bool notify)
 {
-    struct s_connector *c = ctx;
+    struct connector *c = ctx;
     return mqtt_link_publish(c->link, topic, payload, len, qos, retain, tag, notify);
 }
 
 /* Connected, and as many messages queued for the broker as allowed: read nothing more from
  * the router (flow control; see outbox_full). */
-static bool s_bus_paused(const struct s_connector *c)
+static bool s_bus_paused(const struct connector *c)
 {
     return outbox_full(c->outbox);
 }
 
 /* ---- connection state ---- */
 
-static void s_schedule_reconnect(struct s_connector *c, int64_t now)
+static void s_schedule_reconnect(struct connector *c, int64_t now)
 {
     uint32_t d = mqg_backoff_next(&c->backoff);
     c->reconnect_at = now + d;
-    c->state = S_DOWN;
+    c->state = CONN_DOWN;
 }
 
-static void s_connect(struct s_connector *c)
+static void s_connect(struct connector *c)
 {
-    c->state = S_CONNECTING;
+    c->state = CONN_CONNECTING;
     log_debug("CONN-TRY", "connecting to %s", c->conn->uri);
     mqtt_link_connect(c->link); /* failure arrives as an event */
 }
 
-static void s_on_connected(struct s_connector *c, struct link_ev *ev, int64_t now)
+static void s_on_connected(struct connector *c, struct link_ev *ev, int64_t now)
 {
     if (c->again) { /* the last one ended at once: wait and see (s_check_settled) */
         log_debug("CONN-UP", "connected to %s again (%d connections ended within %d s)%s",
@@ -252,6 +209,7 @@ static void s_on_connected(struct s_connector *c, struct link_ev *ev, int64_t no
                    ev->session_present ? " (session resumed)" : "");
     }
     c->up_at = now;
+    c->n_connects++;
     c->settled = false; /* the backoff restarts from its base once it has lasted */
     c->was_up = true;
     if (!c->router_ready && !c->holding) {
@@ -259,7 +217,7 @@ static void s_on_connected(struct s_connector *c, struct link_ev *ev, int64_t no
         feed_hold(c->feed, true);
         c->hold_until = mqg_now_ms() + c->conn->buffer_window_ms;
     }
-    c->state = S_SUBSCRIBING;
+    c->state = CONN_SUBSCRIBING;
     c->link_due = true;
     outbox_connected(c->outbox, ev->max_packet);
     mqtt_link_subscribe(c->link, c->subs, c->n_subs);
@@ -267,9 +225,9 @@ static void s_on_connected(struct s_connector *c, struct link_ev *ev, int64_t no
 
 /* The connection has lasted S_STABLE_MS: a success, the backoff starts over; after a series
  * of short-lived ones this is the recovery, at NOTICE. */
-static void s_check_settled(struct s_connector *c, int64_t now)
+static void s_check_settled(struct connector *c, int64_t now)
 {
-    if (c->state < S_SUBSCRIBING || c->settled || now - c->up_at < S_STABLE_MS) {
+    if (c->state < CONN_SUBSCRIBING || c->settled || now - c->up_at < S_STABLE_MS) {
         return;
     }
     if (c->short_lived > 0) {
@@ -283,12 +241,14 @@ static void s_check_settled(struct s_connector *c, int64_t now)
     mqg_backoff_reset(&c->backoff);
 }
 
-static void s_on_connect_failed(struct s_connector *c, struct link_ev *ev, int64_t now)
+static void s_on_connect_failed(struct connector *c, struct link_ev *ev, int64_t now)
 {
     c->failures++;
     c->again = false; /* the next success is a recovery again, at NOTICE */
     s_schedule_reconnect(c, now);
     const char *why = ev->rc ? mqtt_link_strerror(ev->rc) : "connection failed";
+    snprintf(c->last_error, sizeof(c->last_error), "cannot connect: %s%s%s", why,
+             ev->text[0] ? " - " : "", ev->text);
     if (c->failures == 1) {
         log_warn("CONN-FAIL", "cannot connect to %s: %s%s%s; retrying with backoff", c->conn->uri,
                  why, ev->text[0] ? " - " : "", ev->text);
@@ -299,11 +259,12 @@ static void s_on_connect_failed(struct s_connector *c, struct link_ev *ev, int64
 }
 
 /* The connection is gone: everything not confirmed goes again after reconnecting. */
-static void s_on_lost(struct s_connector *c, struct link_ev *ev, int64_t now)
+static void s_on_lost(struct connector *c, struct link_ev *ev, int64_t now)
 {
     int64_t lasted = c->up_at ? now - c->up_at : 0;
     bool short_lived = c->up_at && !c->settled;
     const char *why = ev->text[0] ? ev->text : "unknown cause";
+    snprintf(c->last_error, sizeof(c->last_error), "connection lost: %s", why);
     outbox_lost(c->outbox);
     c->link_due = true;
     c->up_at = 0;
@@ -330,15 +291,17 @@ static void s_on_lost(struct s_connector *c, struct link_ev *ev, int64_t now)
     }
 }
 
-static void s_on_subscribed(struct s_connector *c, struct link_ev *ev)
+static void s_on_subscribed(struct connector *c, struct link_ev *ev)
 {
-    if (c->state != S_SUBSCRIBING) {
+    if (c->state != CONN_SUBSCRIBING) {
         return;
     }
-    c->state = S_UP;
+    c->state = CONN_UP;
     /* while connections end at once, each would say the same again */
     bool quiet = c->again;
     if (ev->rc > 0) {
+        snprintf(c->last_error, sizeof(c->last_error), "the broker refused %d of %zu subscriptions",
+                 ev->rc, c->n_subs);
         mqg_log(quiet ? MQG_LOG_DEBUG : MQG_LOG_WARN, "SUB-REFUSED",
                 "the broker refused %d of %zu subscriptions", ev->rc, c->n_subs);
     } else if (c->n_subs) {
@@ -347,15 +310,17 @@ static void s_on_subscribed(struct s_connector *c, struct link_ev *ev)
     }
 }
 
-static void s_on_subscribe_failed(struct s_connector *c, struct link_ev *ev)
+static void s_on_subscribe_failed(struct connector *c, struct link_ev *ev)
 {
-    if (c->state != S_SUBSCRIBING) {
+    if (c->state != CONN_SUBSCRIBING) {
         return;
     }
-    c->state = S_UP;
+    c->state = CONN_UP;
     if (ev->rc == -ENOTCONN) { /* CONN-LOST says it; subscribed again after it */
         log_debug("SUB-FAIL", "subscribing failed: the connection was lost");
     } else {
+        snprintf(c->last_error, sizeof(c->last_error), "subscribing failed: %s (code %d)",
+                 ev->text[0] ? ev->text : "error", ev->rc);
         mqg_log(c->again ? MQG_LOG_DEBUG : MQG_LOG_WARN, "SUB-FAIL",
                 "subscribing failed: %s (code %d)", ev->text[0] ? ev->text : "error", ev->rc);
     }
@@ -363,7 +328,7 @@ static void s_on_subscribe_failed(struct s_connector *c, struct link_ev *ev)
 
 /* ---- the poll loop ---- */
 
-static void s_on_link_event(struct s_connector *c, struct link_ev *ev, int64_t now)
+static void s_on_link_event(struct connector *c, struct link_ev *ev, int64_t now)
 {
     switch (ev->kind) {
     case LEV_MSG:
@@ -373,7 +338,7 @@ static void s_on_link_event(struct s_connector *c, struct link_ev *ev, int64_t n
         s_on_connected(c, ev, now);
         break;
     case LEV_CONNECT_FAILED:
-        if (c->state == S_CONNECTING) {
+        if (c->state == CONN_CONNECTING) {
             s_on_connect_failed(c, ev, now);
         }
         break;
@@ -395,7 +360,7 @@ static void s_on_link_event(struct s_connector *c, struct link_ev *ev, int64_t n
 
 /* What paho reported, in order; then paho's events are not looked at for a moment (see
  * S_COALESCE_US). */
-static void s_handle_link(struct s_connector *c)
+static void s_handle_link(struct connector *c)
 {
     int n = 0;
     struct link_ev *ev = mqtt_link_take(c->link);
@@ -415,7 +380,7 @@ static void s_handle_link(struct s_connector *c)
  * buffer; a router the feed has not synced with (the first, or a restarted one) gets the
  * journal's marks and the unconfirmed messages again, and copies from the router before it
  * that were not published yet are dropped from the outbox (the sources send them again). */
-static void s_on_ready(struct s_connector *c, uint64_t epoch)
+static void s_on_ready(struct connector *c, uint64_t epoch)
 {
     if (feed_router(c->feed, epoch)) {
         if (c->router_ready) {
@@ -431,7 +396,7 @@ static void s_on_ready(struct s_connector *c, uint64_t epoch)
     }
 }
 
-static void s_on_router_message(struct s_connector *c, const struct mqg_bus_msg *m)
+static void s_on_router_message(struct connector *c, const struct mqg_bus_msg *m)
 {
     size_t off = 0;
     switch (m->hdr.kind) {
@@ -464,10 +429,10 @@ static void s_on_router_message(struct s_connector *c, const struct mqg_bus_msg 
 
 /* What the router is to hear from us every turn: the broker's state when it changed, and the
  * tracked copies that left the outbox (ACK DONE). */
-static void s_tell_router(struct s_connector *c)
+static void s_tell_router(struct connector *c)
 {
     if (c->link_due) {
-        struct mqg_wire_hdr h = {.kind = MQG_MSG_LINK, .qos = c->state >= S_SUBSCRIBING};
+        struct mqg_wire_hdr h = {.kind = MQG_MSG_LINK, .qos = c->state >= CONN_SUBSCRIBING};
         c->link_due = mqg_bus_send_hdr(c->bus, NULL, 0, &h) != 0;
     }
     size_t cap = sizeof(c->acks) / sizeof(c->acks[0]);
@@ -487,7 +452,7 @@ static void s_tell_router(struct s_connector *c)
 }
 
 /* Read from the router, at most 256 messages a turn, while the outbox takes them. */
-static void s_read_bus(struct s_connector *c)
+static void s_read_bus(struct connector *c)
 {
     for (int budget = 0; budget < 256 && !s_bus_paused(c); budget++) {
         struct mqg_bus_msg m;
@@ -508,44 +473,16 @@ static void s_read_bus(struct s_connector *c)
 }
 
 /* The bus, every turn: what the router sent, then what waits for the router. */
-static void s_handle_bus(struct s_connector *c)
+static void s_handle_bus(struct connector *c)
 {
     s_read_bus(c);
     s_flush_router(c);
     s_tell_router(c);
 }
 
-static void s_status(const void *arg, char *buf, size_t cap)
+static int s_timeout(struct connector *c, int64_t now, int timeout)
 {
-    const struct s_connector *c = arg;
-    struct outbox_stats ob;
-    outbox_stats(c->outbox, &ob);
-    struct feed_stats fs;
-    feed_stats(c->feed, &fs);
-    int n = snprintf(buf, cap,
-                     "state=%s in=%llu out=%llu dropped=%llu malformed=%llu queued=%zu "
-                     "buffered=%zu inflight=%d invalid=%llu badtopic=%llu toolarge=%llu",
-                     s_state_names[c->state], (unsigned long long)c->n_in,
-                     (unsigned long long)ob.out, (unsigned long long)(c->n_dropped + ob.dropped),
-                     (unsigned long long)c->n_malformed, ob.queued, fs.buffered, ob.inflight,
-                     (unsigned long long)c->invalid.total, (unsigned long long)ob.badtopic,
-                     (unsigned long long)ob.toolarge);
-    if (c->journal && n > 0 && (size_t)n < cap) {
-        struct mqg_journal_stats js;
-        mqg_journal_stats(c->journal, &js);
-        int64_t age = js.oldest_time_ms ? mqg_now_wall_ms() - (int64_t)js.oldest_time_ms : 0;
-        snprintf(buf + n, cap - (size_t)n,
-                 " journal=%llu journal_bytes=%llu journal_age_ms=%lld redelivered=%llu "
-                 "unjournaled=%llu",
-                 (unsigned long long)js.records, (unsigned long long)js.bytes,
-                 (long long)(age > 0 ? age : 0), (unsigned long long)fs.redelivered,
-                 (unsigned long long)c->n_unjournaled);
-    }
-}
-
-static int s_timeout(struct s_connector *c, int64_t now, int timeout)
-{
-    if (c->state == S_DOWN) {
+    if (c->state == CONN_DOWN) {
         int64_t d = c->reconnect_at - now;
         timeout = d < timeout ? (int)(d < 0 ? 0 : d) : timeout;
     }
@@ -553,7 +490,7 @@ static int s_timeout(struct s_connector *c, int64_t now, int timeout)
         int64_t d = c->hold_until - now;
         timeout = d < timeout ? (int)(d < 0 ? 0 : d) : timeout;
     }
-    if (c->state >= S_SUBSCRIBING && !c->settled) {
+    if (c->state >= CONN_SUBSCRIBING && !c->settled) {
         int64_t d = c->up_at + S_STABLE_MS - now;
         timeout = d < timeout ? (int)(d < 0 ? 0 : d) : timeout;
     }
@@ -570,7 +507,7 @@ static int s_timeout(struct s_connector *c, int64_t now, int timeout)
 }
 
 /* The journal's housekeeping: acknowledgements written, the interval sync, JOURNAL-FULL. */
-static void s_journal_timers(struct s_connector *c, int64_t now)
+static void s_journal_timers(struct connector *c, int64_t now)
 {
     if (!c->journal) {
         return;
@@ -592,9 +529,9 @@ static void s_journal_timers(struct s_connector *c, int64_t now)
     }
 }
 
-static void s_timers(struct s_connector *c, int64_t now)
+static void s_timers(struct connector *c, int64_t now)
 {
-    if (c->state == S_DOWN && now >= c->reconnect_at) {
+    if (c->state == CONN_DOWN && now >= c->reconnect_at) {
         s_connect(c);
     }
     s_check_settled(c, now);
@@ -611,7 +548,7 @@ static void s_timers(struct s_connector *c, int64_t now)
 }
 
 /* Asked to stop: finish what the broker can still take, briefly. True when the loop ends. */
-static bool s_stop_due(struct s_connector *c, int64_t now)
+static bool s_stop_due(struct connector *c, int64_t now)
 {
     if (!c->child.stop) {
         return false;
@@ -619,16 +556,16 @@ static bool s_stop_due(struct s_connector *c, int64_t now)
     if (!c->stop_at) {
         c->stop_at = now + S_DRAIN_MS;
     }
-    return c->state < S_SUBSCRIBING || outbox_queued(c->outbox) == 0 || now >= c->stop_at;
+    return c->state < CONN_SUBSCRIBING || outbox_queued(c->outbox) == 0 || now >= c->stop_at;
 }
 
 /* The work of a turn before waiting: timers, publishing, the heartbeat, the bus's room.
  * Returns how long to wait, in ms (-1: no limit). */
-static int s_prepare(struct s_connector *c, int64_t now)
+static int s_prepare(struct connector *c, int64_t now)
 {
     s_timers(c, now);
     outbox_pump(c->outbox);
-    int timeout = s_timeout(c, now, mqg_child_turn(&c->child, now, s_status, c));
+    int timeout = s_timeout(c, now, mqg_child_turn(&c->child, now, conn_status, c));
     if (c->child.stop && timeout > 50) {
         timeout = 50;
     }
@@ -644,7 +581,7 @@ static int s_prepare(struct s_connector *c, int64_t now)
 
 /* Wait at most timeout ms (paho's events: not before link_quiet_until) and dispatch what is
  * ready. Returns 0, or -1 when poll failed (the connector exits). */
-static int s_wait_and_dispatch(struct s_connector *c, int timeout)
+static int s_wait_and_dispatch(struct connector *c, int timeout)
 {
     int64_t wait_us = (int64_t)timeout * 1000;
     int64_t quiet = c->link_quiet_until - mqg_now_us();
@@ -667,102 +604,9 @@ static int s_wait_and_dispatch(struct s_connector *c, int timeout)
 
 /* ---- set-up ---- */
 
-/* ---- the journal (docs/delivery.md) ---- */
-
-static void s_test_die(struct s_connector *c);
-
-/* paho's callback (paho's thread): every QoS >= 1 message with a valid topic goes into the
- * journal before paho acknowledges it to the broker. A full journal holds the message (and
- * so the broker) up to journal.full_wait_ms, then lets it go on untracked. Never fails. */
-static void s_arrive(void *ctx, struct link_ev *ev)
-{
-    struct s_connector *c = ctx;
-    bool tracked =
-        c->journal && ev->qos > 0 && !mqg_topic_name_fault(ev->topic, ev->topic_len, false, NULL);
-    long nth = tracked && c->die_at ? atomic_fetch_add(&c->die_count, 1) + 1 : 0;
-    if (nth == c->die_at && !c->die_after && nth) {
-        s_test_die(c);
-    }
-    if (!tracked) {
-        return;
-    }
-    uint8_t flags = ev->retain ? MQG_WIRE_F_RETAIN : 0;
-    int64_t deadline = mqg_now_ms() + c->child.journal_wait_ms;
-    for (;;) {
-        int rc = mqg_journal_append(c->journal, flags, (uint8_t)ev->qos, ev->topic, ev->topic_len,
-                                    ev->payload, ev->payload_len, &ev->seq);
-        if (rc == 0) {
-            break;
-        }
-        int64_t left = deadline - mqg_now_ms();
-        if ((rc != -ENOSPC && rc != -EDQUOT) || left <= 0) {
-            ev->seq = 0;
-            ev->unjournaled = true;
-            break;
-        }
-        atomic_store(&c->journal_full, true);
-        mqg_journal_wait_space(c->journal, left > 100 ? 100 : (int)left);
-    }
-    if (nth == c->die_at && c->die_after && nth) {
-        s_test_die(c);
-    }
-}
-
-/* A connection key as one path component: letters, digits, '-', '_' and '.' as they are,
- * every other byte as %XX ("plantbridge/plant" -> "plantbridge%2Fplant"). */
-static int s_key_dir(const char *key, char *out, size_t cap)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                     (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
-                     (*p == '.' && p != (const unsigned char *)key);
-        if (n + (plain ? 1 : 3) >= cap) {
-            return -ENAMETOOLONG;
-        }
-        if (plain) {
-            out[n++] = (char)*p;
-        } else {
-            out[n++] = '%';
-            out[n++] = hex[*p >> 4];
-            out[n++] = hex[*p & 15];
-        }
-    }
-    out[n] = '\0';
-    return 0;
-}
-
-/* The test-only hook (MQG_TEST_DIE_IN_CALLBACK=<n>:<before|after>): on the n-th tracked
- * message, inside paho's callback, before or after it was journaled, the process ends as if
- * killed; once per state directory (<state_dir>/die-hook-fired). */
-static void s_test_hook_init(struct s_connector *c)
-{
-    const char *v = getenv("MQG_TEST_DIE_IN_CALLBACK");
-    char *end;
-    long n = v ? strtol(v, &end, 10) : 0;
-    if (n > 0 && *end == ':' && c->journal) {
-        c->die_at = n;
-        c->die_after = strcmp(end + 1, "after") == 0;
-    }
-}
-
-static void s_test_die(struct s_connector *c)
-{
-    char path[600];
-    snprintf(path, sizeof(path), "%s/die-hook-fired", c->child.state_dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        return; /* fired before */
-    }
-    close(fd);
-    _exit(1);
-}
-
-/* Open the journal of this connection (journal on) and make the feed towards the router.
- * Returns 0 or an exit code after a logged error: 78 when the journal's directory cannot be
- * used (a setting to fix), 1 when it is busy (an earlier connector of ours still ends). */
-static int s_setup_journal(struct s_connector *c, int idx)
+/* The journal of this connection (journal on, conn_journal.c) and the feed towards the router.
+ * Returns 0 or an exit code after a logged error (conn_journal_open). */
+static int s_setup_journal(struct connector *c, int idx)
 {
     const struct mqg_model *m = &c->child.model;
     c->keys = calloc(m->n_conns ? m->n_conns : 1, sizeof(*c->keys));
@@ -772,29 +616,9 @@ static int s_setup_journal(struct s_connector *c, int idx)
     for (size_t i = 0; i < m->n_conns; i++) {
         c->keys[i] = m->conns[i].key;
     }
-    if (c->child.state_dir[0]) {
-        char name[256], dir[sizeof(c->child.state_dir) + 256];
-        int rc = s_key_dir(c->child.key, name, sizeof(name));
-        struct mqg_journal_opts jo = {.dir = dir,
-                                      .max_bytes = (uint64_t)c->child.journal_max_bytes,
-                                      .sync = c->child.journal_sync == MQG_SETTINGS_SYNC_ALWAYS
-                                                  ? MQG_JOURNAL_SYNC_ALWAYS
-                                              : c->child.journal_sync == MQG_SETTINGS_SYNC_INTERVAL
-                                                  ? MQG_JOURNAL_SYNC_INTERVAL
-                                                  : MQG_JOURNAL_SYNC_NONE};
-        snprintf(dir, sizeof(dir), "%s/%s", c->child.state_dir, name);
-        if (rc == 0) {
-            rc = mqg_journal_open(&jo, &c->journal);
-        }
-        if (rc != 0) {
-            log_error("JOURNAL-OPEN", "cannot open the journal in %s: %s", dir, strerror(-rc));
-            return rc == -EBUSY || rc == -ENOMEM ? MQG_EXIT_TRANSIENT : MQG_EXIT_CONFIG;
-        }
-        struct mqg_journal_stats js;
-        mqg_journal_stats(c->journal, &js);
-        log_info("JOURNAL-OPEN", "journal %s: %llu unconfirmed messages (%llu bytes)", dir,
-                 (unsigned long long)js.records, (unsigned long long)js.bytes);
-        s_test_hook_init(c);
+    int rc = c->child.state_dir[0] ? conn_journal_open(c) : 0;
+    if (rc != 0) {
+        return rc;
     }
     size_t maxn = (size_t)c->child.queue_max > (size_t)c->conn->max_buffered
                       ? (size_t)c->child.queue_max
@@ -817,7 +641,7 @@ static void s_progress(void *child)
     mqg_child_progress(child);
 }
 
-static int s_setup(struct s_connector *c)
+static int s_setup(struct connector *c)
 {
     const struct mqg_model *m = &c->child.model;
     int idx = mqg_model_find_conn(m, c->child.key);
@@ -857,7 +681,7 @@ static int s_setup(struct s_connector *c)
     if (rc != 0) {
         return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
     }
-    mqtt_link_on_arrive(c->link, s_arrive, c);
+    mqtt_link_on_arrive(c->link, conn_journal_arrive, c);
     c->incarnation = mqg_seed() | 1;
     if (mqg_bus_connect(c->child.bus, c->child.key, MQG_BUS_HWM, &c->bus) != 0) {
         return MQG_EXIT_TRANSIENT;
@@ -865,7 +689,7 @@ static int s_setup(struct s_connector *c)
     return 0;
 }
 
-static void s_free(struct s_connector *c)
+static void s_free(struct connector *c)
 {
     mqtt_link_destroy(&c->link, 500); /* paho's threads end: nothing appends any more */
     mqg_bus_destroy(&c->bus);
@@ -885,7 +709,7 @@ static void s_free(struct s_connector *c)
 
 int connector_main(int argc, char **argv)
 {
-    struct s_connector c;
+    struct connector c;
     memset(&c, 0, sizeof(c));
     int rc = mqg_child_init(&c.child, "connector", argc, argv);
     if (rc != 0) {

@@ -2,7 +2,9 @@
  * as nginx's master and s6-supervise keep, one struct sup_child per child process.
  *
  * supervisor.c owns and changes them (set-up, loop, tear-down); spawn.c starts a child's
- * process into its record; status.c reads them for the status file. Single-threaded.
+ * process into its record; observe.c keeps what the heartbeats tell of the connections and
+ * routes; status.c, metrics.c and ops.c read them for the status file, /metrics and /health.
+ * Single-threaded.
  */
 #ifndef SUPERVISOR_SUP_H
 #define SUPERVISOR_SUP_H
@@ -14,9 +16,12 @@
 #include <sys/types.h>
 
 #include "lifecycle.h"
+#include "mqg_child.h"
 #include "mqg_ctl.h"
 #include "mqg_model.h"
+#include "mqg_route.h"
 #include "mqg_settings.h"
+#include "observe.h"
 #include "rundir.h"
 
 struct sup_child {
@@ -33,8 +38,11 @@ struct sup_child {
     size_t loglen;
     int64_t last_rx_ms; /* last message from it */
     char last_exit[64];
-    char status[256];
+    char status[MQG_CHILD_STATUS_MAX + 1]; /* its last heartbeat's text (mqg_kv) */
+    struct obs_conn obs;                   /* a connector: its connection (observe.c) */
 };
+
+struct ops;
 
 struct sup {
     const struct mqg_settings *set;
@@ -52,6 +60,8 @@ struct sup {
     int64_t last_hb_ms;
     int64_t last_status_ms;
     int64_t started_ms;
+    struct mqg_route_stats *route_stats; /* per model route, from the router (observe.c) */
+    struct ops *ops;                     /* /metrics and /health; NULL when off (ops.c) */
 };
 
 #endif

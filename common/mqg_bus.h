@@ -5,6 +5,8 @@
  * DEALER whose routing id is its connection key. Messages are framed by mqg_wire. Sends never
  * block: -EAGAIN means "queue it and retry when writable", -EHOSTUNREACH (router side) means the
  * peer is not connected right now. Not thread-safe: each bus belongs to its process's poll loop.
+ * The router also offers copies of the internal topics' messages to `mqgate tap` on a second
+ * socket (XPUB/SUB, mqg_bus_tap_* below; the frames are mqg_tap.h's).
  */
 #ifndef MQG_BUS_H
 #define MQG_BUS_H
@@ -91,5 +93,29 @@ int mqg_bus_send_body(struct mqg_bus *b, const char *peer, size_t peer_len,
  * like mqg_bus_send_ctl. */
 int mqg_bus_send_batch(struct mqg_bus *b, const char *peer, size_t peer_len, uint64_t seq,
                        const void *body, size_t len);
+
+/* ---- the tap (mqgate tap) ----
+ * The router binds an XPUB socket; taps connect a SUB socket subscribed to everything. The
+ * router sends only while someone listens; a tap that does not read fills its pipe up to hwm
+ * messages, after which ZeroMQ drops what is sent to it (never blocking the router). */
+
+/* Router side: bind the tap socket at endpoint (a warning TAP-BIND when it cannot). Returns 0
+ * or a negative errno. */
+int mqg_bus_tap_bind(const char *endpoint, int hwm, struct mqg_bus **out);
+
+/* Tap side: connect a SUB socket subscribed to everything. Returns 0 or a negative errno. */
+int mqg_bus_tap_connect(const char *endpoint, int hwm, struct mqg_bus **out);
+
+/* Router side: read the subscription changes waiting: *joined counts the taps that
+ * subscribed, *listened becomes false when the last tap left and true when one subscribed
+ * (the state after the changes read; unchanged when there were none). 0 or a negative errno. */
+int mqg_bus_tap_changes(struct mqg_bus *b, int *joined, bool *listened);
+
+/* Router side: offer one frame to every tap without blocking. 0 or a negative errno. */
+int mqg_bus_tap_send(struct mqg_bus *b, const void *buf, size_t len);
+
+/* Tap side: receive one frame into buf without blocking. 0 (*len: its size), -EAGAIN,
+ * -EMSGSIZE (it was longer than cap and is cut), or another negative errno. */
+int mqg_bus_tap_recv(struct mqg_bus *b, void *buf, size_t cap, size_t *len);
 
 #endif

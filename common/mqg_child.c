@@ -176,8 +176,10 @@ int mqg_child_init(struct mqg_child *c, const char *role, int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
-    /* Ctrl-C in a terminal reaches the whole process group: the supervisor handles it. */
+    /* Ctrl-C in a terminal reaches the whole process group: the supervisor handles it. So
+     * does SIGUSR1 (log reopen), which `systemctl kill` sends to every process of the unit. */
     signal(SIGINT, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
     c->sigfd = mqg_signals_block();
     signal(SIGINT, SIG_IGN);
     if (c->sigfd < 0) {
@@ -289,7 +291,7 @@ int mqg_child_tick(struct mqg_child *c, int64_t now, const char *status)
 
 int mqg_child_turn(struct mqg_child *c, int64_t now, mqg_child_status_fn status, const void *arg)
 {
-    char text[256];
+    char text[MQG_CHILD_STATUS_MAX + 1];
     text[0] = '\0';
     if (mqg_child_heartbeat_due(c, now)) {
         status(arg, text, sizeof(text));

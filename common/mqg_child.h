@@ -17,6 +17,10 @@
 #include "mqg_ctl.h"
 #include "mqg_model.h"
 
+/* Longest status text a heartbeat carries (bytes, without the NUL); the supervisor keeps as
+ * much. */
+#define MQG_CHILD_STATUS_MAX 1023
+
 struct mqg_child {
     const char *role;
     char key[256];    /* connection key (connector) or "router" */

@@ -18,6 +18,7 @@ enum mqg_ctl_kind {
     MQG_CTL_READY = 2,     /* child -> supervisor: configured and serving */
     MQG_CTL_HEARTBEAT = 3, /* both ways every heartbeat interval; child's body = status text */
     MQG_CTL_TERM = 4,      /* supervisor -> child: stop now, cleanly */
+    MQG_CTL_ROUTES = 5,    /* router -> supervisor: per-route counters (mqg_rstats.h) */
 };
 
 struct mqg_ctl {

@@ -108,11 +108,11 @@ static void s_join(char *out, size_t cap, const char *base, const char *part)
     }
 }
 
-static int s_err(struct mqg_jschema_err *e, const struct mqg_json *at, const char *kpath,
+static int s_err(struct mqg_jschema_err *e, const struct mqg_jval *at, const char *kpath,
                  const char *where, int rc, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
-static int s_err(struct mqg_jschema_err *e, const struct mqg_json *at, const char *kpath,
+static int s_err(struct mqg_jschema_err *e, const struct mqg_jval *at, const char *kpath,
                  const char *where, int rc, const char *fmt, ...)
 {
     e->at = at;
@@ -137,9 +137,9 @@ static int s_kind_of(const char *name)
     return -1;
 }
 
-static bool s_type_name(const struct mqg_json *v)
+static bool s_type_name(const struct mqg_jval *v)
 {
-    for (size_t i = 0; v->type == MQG_JSON_STRING && i < sizeof(s_types) / sizeof(s_types[0]);
+    for (size_t i = 0; v->type == MQG_JVAL_STRING && i < sizeof(s_types) / sizeof(s_types[0]);
          i++) {
         if (strcmp(v->str, s_types[i]) == 0) {
             return true;
@@ -154,17 +154,17 @@ struct s_ctx {
     struct mqg_jschema_err *err;
 };
 
-static int s_check_schema(struct s_ctx *c, const struct mqg_json *s, const char *path, int depth);
-static int s_check_value(struct s_ctx *c, enum s_kind k, const struct mqg_json *v, const char *path,
+static int s_check_schema(struct s_ctx *c, const struct mqg_jval *s, const char *path, int depth);
+static int s_check_value(struct s_ctx *c, enum s_kind k, const struct mqg_jval *v, const char *path,
                          int depth);
 
 /* pattern (a translatable JavaScript expression) and format (a known name). */
-static int s_check_text(struct s_ctx *c, enum s_kind k, const struct mqg_json *v, const char *path)
+static int s_check_text(struct s_ctx *c, enum s_kind k, const struct mqg_jval *v, const char *path)
 {
     char why[200];
     switch (k) {
     case K_PATTERN: {
-        if (v->type != MQG_JSON_STRING) {
+        if (v->type != MQG_JVAL_STRING) {
             return s_err(c->err, v, path, "", -EINVAL, "expected a regular expression (text)");
         }
         int rc = mqg_jsre_test(v->str, "", why, sizeof(why));
@@ -177,13 +177,13 @@ static int s_check_text(struct s_ctx *c, enum s_kind k, const struct mqg_json *v
         return rc < 0 ? rc : 0;
     }
     case K_FORMAT:
-        if (v->type != MQG_JSON_STRING || !mqg_jschema_format_known(v->str)) {
+        if (v->type != MQG_JVAL_STRING || !mqg_jschema_format_known(v->str)) {
             return s_err(c->err, v, path, "", -EINVAL,
                          "unknown format%s%s; expected one of date, time, date-time, duration, "
                          "uri, uri-reference, email, hostname, ipv4, ipv6, uuid, regex, "
                          "json-pointer, relative-json-pointer, byte, password, binary",
-                         v->type == MQG_JSON_STRING ? " " : "",
-                         v->type == MQG_JSON_STRING ? v->str : "");
+                         v->type == MQG_JVAL_STRING ? " " : "",
+                         v->type == MQG_JVAL_STRING ? v->str : "");
         }
         return 0;
     default:
@@ -193,14 +193,14 @@ static int s_check_text(struct s_ctx *c, enum s_kind k, const struct mqg_json *v
 
 /* items, allOf/anyOf/oneOf (lists of schemas), properties, patternProperties, dependencies
  * (mappings of schemas). */
-static int s_check_subschemas(struct s_ctx *c, enum s_kind k, const struct mqg_json *v,
+static int s_check_subschemas(struct s_ctx *c, enum s_kind k, const struct mqg_jval *v,
                               const char *path, int depth)
 {
     char sub[sizeof(c->err->keyword)];
     switch (k) {
     case K_SCHEMAS:
     case K_ITEMS:
-        if (v->type != MQG_JSON_ARRAY) {
+        if (v->type != MQG_JVAL_ARRAY) {
             return k == K_ITEMS ? s_check_schema(c, v, path, depth + 1)
                                 : s_err(c->err, v, path, "", -EINVAL, "expected a list of schemas");
         }
@@ -216,12 +216,12 @@ static int s_check_subschemas(struct s_ctx *c, enum s_kind k, const struct mqg_j
                    : 0;
     case K_SCHEMA_MAP:
     case K_DEPS:
-        if (v->type != MQG_JSON_OBJECT) {
+        if (v->type != MQG_JVAL_OBJECT) {
             return s_err(c->err, v, path, "", -EINVAL, "expected a mapping of names to schemas");
         }
         for (size_t i = 0; i < v->n; i++) {
             s_join(sub, sizeof(sub), path, v->keys[i]);
-            int rc = k == K_DEPS && v->items[i].type == MQG_JSON_ARRAY
+            int rc = k == K_DEPS && v->items[i].type == MQG_JVAL_ARRAY
                          ? s_check_value(c, K_NAMES, &v->items[i], sub, depth)
                          : s_check_schema(c, &v->items[i], sub, depth + 1);
             if (rc) {
@@ -235,7 +235,7 @@ static int s_check_subschemas(struct s_ctx *c, enum s_kind k, const struct mqg_j
 }
 
 /* A schema's value of kind k at `path`. */
-static int s_check_value(struct s_ctx *c, enum s_kind k, const struct mqg_json *v, const char *path,
+static int s_check_value(struct s_ctx *c, enum s_kind k, const struct mqg_jval *v, const char *path,
                          int depth)
 {
     bool bad = false;
@@ -247,7 +247,7 @@ static int s_check_value(struct s_ctx *c, enum s_kind k, const struct mqg_json *
         return s_err(c->err, v, path, "", -EINVAL,
                      "$ref is not supported; expected the schema written out in place");
     case K_TYPE:
-        if (v->type == MQG_JSON_ARRAY) {
+        if (v->type == MQG_JVAL_ARRAY) {
             for (size_t i = 0; i < v->n; i++) {
                 bad = bad || !s_type_name(&v->items[i]);
             }
@@ -262,19 +262,19 @@ static int s_check_value(struct s_ctx *c, enum s_kind k, const struct mqg_json *
         }
         return 0;
     case K_LIST:
-        bad = v->type != MQG_JSON_ARRAY;
+        bad = v->type != MQG_JVAL_ARRAY;
         return bad ? s_err(c->err, v, path, "", -EINVAL, "expected a list of allowed values") : 0;
     case K_NUMBER:
-        bad = v->type != MQG_JSON_NUMBER;
+        bad = v->type != MQG_JVAL_NUMBER;
         return bad ? s_err(c->err, v, path, "", -EINVAL, "expected a number") : 0;
     case K_POSITIVE:
-        bad = v->type != MQG_JSON_NUMBER || v->num <= 0;
+        bad = v->type != MQG_JVAL_NUMBER || v->num <= 0;
         return bad ? s_err(c->err, v, path, "", -EINVAL, "expected a number greater than 0") : 0;
     case K_COUNT:
-        bad = !mqg_json_is_integer(v) || v->num < 0;
+        bad = !mqg_jval_is_integer(v) || v->num < 0;
         return bad ? s_err(c->err, v, path, "", -EINVAL, "expected a non-negative integer") : 0;
     case K_BOOL:
-        bad = v->type != MQG_JSON_BOOL;
+        bad = v->type != MQG_JVAL_BOOL;
         return bad ? s_err(c->err, v, path, "", -EINVAL, "expected true or false") : 0;
     case K_PATTERN:
     case K_FORMAT:
@@ -282,32 +282,32 @@ static int s_check_value(struct s_ctx *c, enum s_kind k, const struct mqg_json *
     case K_SCHEMA:
         return s_check_schema(c, v, path, depth + 1);
     case K_BOOL_SCHEMA:
-        return v->type == MQG_JSON_BOOL ? 0 : s_check_schema(c, v, path, depth + 1);
+        return v->type == MQG_JVAL_BOOL ? 0 : s_check_schema(c, v, path, depth + 1);
     case K_SCHEMAS:
     case K_ITEMS:
     case K_SCHEMA_MAP:
     case K_DEPS:
         return s_check_subschemas(c, k, v, path, depth);
     case K_NAMES:
-        bad = v->type != MQG_JSON_ARRAY;
+        bad = v->type != MQG_JVAL_ARRAY;
         for (size_t i = 0; !bad && i < v->n; i++) {
-            bad = v->items[i].type != MQG_JSON_STRING;
+            bad = v->items[i].type != MQG_JVAL_STRING;
         }
         return bad ? s_err(c->err, v, path, "", -EINVAL, "expected a list of names") : 0;
     }
     return 0;
 }
 
-static int s_check_schema(struct s_ctx *c, const struct mqg_json *s, const char *path, int depth)
+static int s_check_schema(struct s_ctx *c, const struct mqg_jval *s, const char *path, int depth)
 {
     char sub[sizeof(c->err->keyword)];
     if (depth > S_DEPTH_MAX) {
         return s_err(c->err, s, path, "", -EINVAL, "schemas nested deeper than %d", S_DEPTH_MAX);
     }
-    if (s->type == MQG_JSON_BOOL) {
+    if (s->type == MQG_JVAL_BOOL) {
         return 0; /* true / false: every value, no value */
     }
-    if (s->type != MQG_JSON_OBJECT) {
+    if (s->type != MQG_JVAL_OBJECT) {
         return s_err(c->err, s, path, "", -EINVAL, "expected a schema (a mapping)");
     }
     for (size_t i = 0; i < s->n; i++) {
@@ -327,7 +327,7 @@ static int s_check_schema(struct s_ctx *c, const struct mqg_json *s, const char 
     return 0;
 }
 
-int mqg_jschema_check(const struct mqg_json *schema, mqg_jschema_unknown_fn unknown, void *arg,
+int mqg_jschema_check(const struct mqg_jval *schema, mqg_jschema_unknown_fn unknown, void *arg,
                       struct mqg_jschema_err *err)
 {
     struct s_ctx c = {.unknown = unknown, .arg = arg, .err = err};
@@ -362,12 +362,12 @@ static const char *s_num(double v, char *buf, size_t cap)
     return buf;
 }
 
-static bool s_has_type(const struct mqg_json *v, const char *t)
+static bool s_has_type(const struct mqg_jval *v, const char *t)
 {
     if (strcmp(t, "integer") == 0) {
-        return mqg_json_is_integer(v);
+        return mqg_jval_is_integer(v);
     }
-    return strcmp(t, mqg_json_type_name(v, false)) == 0;
+    return strcmp(t, mqg_jval_type_name(v, false)) == 0;
 }
 
 struct s_val {
@@ -375,7 +375,7 @@ struct s_val {
     int depth;
 };
 
-static int s_validate(struct s_val *c, const struct mqg_json *s, const struct mqg_json *v,
+static int s_validate(struct s_val *c, const struct mqg_jval *s, const struct mqg_jval *v,
                       const char *kpath, const char *where);
 
 /* "path.kw" into out. */
@@ -384,43 +384,43 @@ static void s_kw(char *out, size_t cap, const char *kpath, const char *kw)
     s_join(out, cap, kpath, kw);
 }
 
-static int s_v_type(struct s_val *c, const struct mqg_json *t, const struct mqg_json *v,
+static int s_v_type(struct s_val *c, const struct mqg_jval *t, const struct mqg_jval *v,
                     const char *kp, const char *where)
 {
     char list[200] = "";
     bool ok = false;
-    if (t->type == MQG_JSON_STRING) {
+    if (t->type == MQG_JVAL_STRING) {
         ok = s_has_type(v, t->str);
         snprintf(list, sizeof(list), "%s", t->str);
     }
-    for (size_t i = 0; t->type == MQG_JSON_ARRAY && i < t->n; i++) {
+    for (size_t i = 0; t->type == MQG_JVAL_ARRAY && i < t->n; i++) {
         ok = ok || s_has_type(v, t->items[i].str);
         size_t l = strlen(list);
         snprintf(list + l, sizeof(list) - l, "%s%s", i ? " or " : "", t->items[i].str);
     }
     return ok ? 0
               : s_err(c->err, t, kp, where, 1, "is %s %s; expected %s",
-                      mqg_json_is_integer(v) || v->type == MQG_JSON_ARRAY ||
-                              v->type == MQG_JSON_OBJECT
+                      mqg_jval_is_integer(v) || v->type == MQG_JVAL_ARRAY ||
+                              v->type == MQG_JVAL_OBJECT
                           ? "an"
                           : "a",
-                      mqg_json_type_name(v, true), list);
+                      mqg_jval_type_name(v, true), list);
 }
 
-static int s_v_enum(struct s_val *c, const struct mqg_json *e, const struct mqg_json *v,
+static int s_v_enum(struct s_val *c, const struct mqg_jval *e, const struct mqg_jval *v,
                     const char *kp, const char *where)
 {
     char list[300] = "";
     for (size_t i = 0; i < e->n; i++) {
-        if (mqg_json_equal(&e->items[i], v)) {
+        if (mqg_jval_equal(&e->items[i], v)) {
             return 0;
         }
         size_t l = strlen(list);
         char item[120];
-        if (e->items[i].type == MQG_JSON_STRING) {
+        if (e->items[i].type == MQG_JVAL_STRING) {
             snprintf(item, sizeof(item), "%s", e->items[i].str);
         } else {
-            mqg_json_text(&e->items[i], item, sizeof(item));
+            mqg_jval_text(&e->items[i], item, sizeof(item));
         }
         snprintf(list + l, sizeof(list) - l, "%s%s", i ? ", " : "", item);
     }
@@ -428,11 +428,11 @@ static int s_v_enum(struct s_val *c, const struct mqg_json *e, const struct mqg_
 }
 
 /* minimum, maximum, exclusive*, multipleOf on a number. */
-static int s_v_number(struct s_val *c, const char *kw, const struct mqg_json *b,
-                      const struct mqg_json *v, const char *kp, const char *where)
+static int s_v_number(struct s_val *c, const char *kw, const struct mqg_jval *b,
+                      const struct mqg_jval *v, const char *kp, const char *where)
 {
     char n[40];
-    if (v->type != MQG_JSON_NUMBER) {
+    if (v->type != MQG_JVAL_NUMBER) {
         return 0;
     }
     if (strcmp(kw, "minimum") == 0 && v->num < b->num) {
@@ -457,11 +457,11 @@ static int s_v_number(struct s_val *c, const char *kw, const struct mqg_json *b,
 }
 
 /* minLength, maxLength, pattern, format on a string. */
-static int s_v_string(struct s_val *c, const char *kw, const struct mqg_json *b,
-                      const struct mqg_json *v, const char *kp, const char *where)
+static int s_v_string(struct s_val *c, const char *kw, const struct mqg_jval *b,
+                      const struct mqg_jval *v, const char *kp, const char *where)
 {
     char why[200];
-    if (v->type != MQG_JSON_STRING) {
+    if (v->type != MQG_JVAL_STRING) {
         return 0;
     }
     size_t len = s_chars(v->str, v->len);
@@ -485,13 +485,13 @@ static int s_v_string(struct s_val *c, const char *kw, const struct mqg_json *b,
 }
 
 /* items, additionalItems, minItems, maxItems, uniqueItems, contains on an array. */
-static int s_v_array(struct s_val *c, const struct mqg_json *s, const char *kw,
-                     const struct mqg_json *b, const struct mqg_json *v, const char *kp,
+static int s_v_array(struct s_val *c, const struct mqg_jval *s, const char *kw,
+                     const struct mqg_jval *b, const struct mqg_jval *v, const char *kp,
                      const char *where)
 {
     char w[sizeof(c->err->where)];
     char k[sizeof(c->err->keyword)];
-    if (v->type != MQG_JSON_ARRAY) {
+    if (v->type != MQG_JVAL_ARRAY) {
         return 0;
     }
     if (strcmp(kw, "minItems") == 0 && (double)v->n < b->num) {
@@ -503,7 +503,7 @@ static int s_v_array(struct s_val *c, const struct mqg_json *s, const char *kw,
     if (strcmp(kw, "uniqueItems") == 0 && b->b) {
         for (size_t i = 0; i < v->n; i++) {
             for (size_t j = 0; j < i; j++) {
-                if (mqg_json_equal(&v->items[i], &v->items[j])) {
+                if (mqg_jval_equal(&v->items[i], &v->items[j])) {
                     return s_err(c->err, b, kp, where, 1,
                                  "has items %zu and %zu equal; expected unique items", j, i);
                 }
@@ -511,14 +511,14 @@ static int s_v_array(struct s_val *c, const struct mqg_json *s, const char *kw,
         }
     }
     if (strcmp(kw, "items") == 0 || strcmp(kw, "additionalItems") == 0) {
-        const struct mqg_json *items = mqg_json_get(s, "items");
-        bool tuple = items && items->type == MQG_JSON_ARRAY;
+        const struct mqg_jval *items = mqg_jval_get(s, "items");
+        bool tuple = items && items->type == MQG_JVAL_ARRAY;
         bool extra = strcmp(kw, "additionalItems") == 0;
         if (extra && !tuple) {
             return 0; /* additionalItems means something only beside a list of items */
         }
         for (size_t i = extra ? items->n : 0; i < v->n; i++) {
-            const struct mqg_json *sub = extra || !tuple ? b : (i < b->n ? &b->items[i] : NULL);
+            const struct mqg_jval *sub = extra || !tuple ? b : (i < b->n ? &b->items[i] : NULL);
             if (!sub) {
                 break;
             }
@@ -558,15 +558,15 @@ static int s_name_matches(const char *re, const char *name)
 }
 
 /* An object's property `name` against properties / patternProperties / additionalProperties. */
-static int s_v_property(struct s_val *c, const struct mqg_json *s, const char *name,
-                        const struct mqg_json *pv, const char *kp, const char *where)
+static int s_v_property(struct s_val *c, const struct mqg_jval *s, const char *name,
+                        const struct mqg_jval *pv, const char *kp, const char *where)
 {
     char w[sizeof(c->err->where)];
     char k[sizeof(c->err->keyword)];
     bool matched = false;
     snprintf(w, sizeof(w), "%s.%s", where, name);
-    const struct mqg_json *props = mqg_json_get(s, "properties");
-    const struct mqg_json *sub = mqg_json_get(props, name);
+    const struct mqg_jval *props = mqg_jval_get(s, "properties");
+    const struct mqg_jval *sub = mqg_jval_get(props, name);
     if (sub) {
         matched = true;
         snprintf(k, sizeof(k), "%s%sproperties.%s", kp, kp[0] ? "." : "", name);
@@ -575,7 +575,7 @@ static int s_v_property(struct s_val *c, const struct mqg_json *s, const char *n
             return rc;
         }
     }
-    const struct mqg_json *pp = mqg_json_get(s, "patternProperties");
+    const struct mqg_jval *pp = mqg_jval_get(s, "patternProperties");
     for (size_t i = 0; pp && i < pp->n; i++) {
         int m = s_name_matches(pp->keys[i], name);
         if (m < 0) {
@@ -590,10 +590,10 @@ static int s_v_property(struct s_val *c, const struct mqg_json *s, const char *n
             }
         }
     }
-    const struct mqg_json *ap = mqg_json_get(s, "additionalProperties");
+    const struct mqg_jval *ap = mqg_jval_get(s, "additionalProperties");
     if (!matched && ap) {
         s_kw(k, sizeof(k), kp, "additionalProperties");
-        if (ap->type == MQG_JSON_BOOL && !ap->b) {
+        if (ap->type == MQG_JVAL_BOOL && !ap->b) {
             return s_err(c->err, ap, k, where, 1, "has property '%s', which is not allowed", name);
         }
         return s_validate(c, ap, pv, k, w);
@@ -602,12 +602,12 @@ static int s_v_property(struct s_val *c, const struct mqg_json *s, const char *n
 }
 
 /* An object keyword kw (its path kp; the schema's path kpath) on an object. */
-static int s_v_object(struct s_val *c, const struct mqg_json *s, const char *kw,
-                      const struct mqg_json *b, const struct mqg_json *v, const char *kpath,
+static int s_v_object(struct s_val *c, const struct mqg_jval *s, const char *kw,
+                      const struct mqg_jval *b, const struct mqg_jval *v, const char *kpath,
                       const char *kp, const char *where)
 {
     char k[sizeof(c->err->keyword)];
-    if (v->type != MQG_JSON_OBJECT) {
+    if (v->type != MQG_JVAL_OBJECT) {
         return 0;
     }
     if (strcmp(kw, "minProperties") == 0 && (double)v->n < b->num) {
@@ -620,7 +620,7 @@ static int s_v_object(struct s_val *c, const struct mqg_json *s, const char *kw,
     }
     if (strcmp(kw, "required") == 0) {
         for (size_t i = 0; i < b->n; i++) {
-            if (!mqg_json_get(v, b->items[i].str)) {
+            if (!mqg_jval_get(v, b->items[i].str)) {
                 return s_err(c->err, b, kp, where, 1, "has no property '%s', which is required",
                              b->items[i].str);
             }
@@ -628,8 +628,8 @@ static int s_v_object(struct s_val *c, const struct mqg_json *s, const char *kw,
     }
     if (strcmp(kw, "propertyNames") == 0) {
         for (size_t i = 0; i < v->n; i++) {
-            struct mqg_json name = {
-                .type = MQG_JSON_STRING, .str = v->keys[i], .len = strlen(v->keys[i])};
+            struct mqg_jval name = {
+                .type = MQG_JVAL_STRING, .str = v->keys[i], .len = strlen(v->keys[i])};
             snprintf(k, sizeof(k), "%s", kp);
             int rc = s_validate(c, b, &name, k, where);
             if (rc) {
@@ -639,19 +639,19 @@ static int s_v_object(struct s_val *c, const struct mqg_json *s, const char *kw,
     }
     if (strcmp(kw, "dependencies") == 0) {
         for (size_t i = 0; i < b->n; i++) {
-            if (!mqg_json_get(v, b->keys[i])) {
+            if (!mqg_jval_get(v, b->keys[i])) {
                 continue;
             }
-            const struct mqg_json *d = &b->items[i];
+            const struct mqg_jval *d = &b->items[i];
             s_kw(k, sizeof(k), kp, b->keys[i]);
-            for (size_t j = 0; d->type == MQG_JSON_ARRAY && j < d->n; j++) {
-                if (!mqg_json_get(v, d->items[j].str)) {
+            for (size_t j = 0; d->type == MQG_JVAL_ARRAY && j < d->n; j++) {
+                if (!mqg_jval_get(v, d->items[j].str)) {
                     return s_err(c->err, d, k, where, 1,
                                  "has property '%s' but not '%s', which it needs", b->keys[i],
                                  d->items[j].str);
                 }
             }
-            if (d->type != MQG_JSON_ARRAY) {
+            if (d->type != MQG_JVAL_ARRAY) {
                 int rc = s_validate(c, d, v, k, where);
                 if (rc) {
                     return rc;
@@ -671,8 +671,8 @@ static int s_v_object(struct s_val *c, const struct mqg_json *s, const char *kw,
 }
 
 /* allOf, anyOf, oneOf, not, if (with then/else): kw at kp, in the schema at kpath. */
-static int s_v_logic(struct s_val *c, const struct mqg_json *s, const char *kw,
-                     const struct mqg_json *b, const struct mqg_json *v, const char *kpath,
+static int s_v_logic(struct s_val *c, const struct mqg_jval *s, const char *kw,
+                     const struct mqg_jval *b, const struct mqg_jval *v, const char *kpath,
                      const char *kp, const char *where)
 {
     char k[sizeof(c->err->keyword)];
@@ -717,7 +717,7 @@ static int s_v_logic(struct s_val *c, const struct mqg_json *s, const char *kw,
             return rc;
         }
         const char *branch = rc == 0 ? "then" : "else";
-        const struct mqg_json *sub = mqg_json_get(s, branch);
+        const struct mqg_jval *sub = mqg_jval_get(s, branch);
         if (sub) {
             s_join(k, sizeof(k), kpath, branch);
             return s_validate(c, sub, v, k, where);
@@ -726,11 +726,11 @@ static int s_v_logic(struct s_val *c, const struct mqg_json *s, const char *kw,
     return 0;
 }
 
-static int s_validate(struct s_val *c, const struct mqg_json *s, const struct mqg_json *v,
+static int s_validate(struct s_val *c, const struct mqg_jval *s, const struct mqg_jval *v,
                       const char *kpath, const char *where)
 {
     char kp[sizeof(c->err->keyword)];
-    if (s->type == MQG_JSON_BOOL) {
+    if (s->type == MQG_JVAL_BOOL) {
         return s->b ? 0 : s_err(c->err, s, kpath, where, 1, "is not allowed (schema false)");
     }
     if (++c->depth > S_DEPTH_MAX * 4) {
@@ -740,14 +740,14 @@ static int s_validate(struct s_val *c, const struct mqg_json *s, const struct mq
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < s->n; i++) {
         const char *kw = s->keys[i];
-        const struct mqg_json *b = &s->items[i];
+        const struct mqg_jval *b = &s->items[i];
         s_kw(kp, sizeof(kp), kpath, kw);
         int kind = s_kind_of(kw);
         if (kind == K_TYPE) {
             rc = s_v_type(c, b, v, kp, where);
         } else if (kind == K_LIST) {
             rc = s_v_enum(c, b, v, kp, where);
-        } else if (strcmp(kw, "const") == 0 && !mqg_json_equal(b, v)) {
+        } else if (strcmp(kw, "const") == 0 && !mqg_jval_equal(b, v)) {
             rc = s_err(c->err, b, kp, where, 1, "is not the one allowed value");
         } else if (kind == K_NUMBER || kind == K_POSITIVE) {
             rc = s_v_number(c, kw, b, v, kp, where);
@@ -765,8 +765,8 @@ static int s_validate(struct s_val *c, const struct mqg_json *s, const struct mq
         }
     }
     /* patternProperties / additionalProperties without properties: each property once */
-    if (rc == 0 && v->type == MQG_JSON_OBJECT && !mqg_json_get(s, "properties") &&
-        (mqg_json_get(s, "patternProperties") || mqg_json_get(s, "additionalProperties"))) {
+    if (rc == 0 && v->type == MQG_JVAL_OBJECT && !mqg_jval_get(s, "properties") &&
+        (mqg_jval_get(s, "patternProperties") || mqg_jval_get(s, "additionalProperties"))) {
         for (size_t i = 0; rc == 0 && i < v->n; i++) {
             rc = s_v_property(c, s, v->keys[i], &v->items[i], kpath, where);
         }
@@ -775,7 +775,7 @@ static int s_validate(struct s_val *c, const struct mqg_json *s, const struct mq
     return rc;
 }
 
-int mqg_jschema_validate(const struct mqg_json *schema, const struct mqg_json *value,
+int mqg_jschema_validate(const struct mqg_jval *schema, const struct mqg_jval *value,
                          struct mqg_jschema_err *err)
 {
     struct s_val c = {.err = err, .depth = 0};

@@ -12,7 +12,7 @@
  * deprecated, $schema, $id, definitions, $defs, contentMediaType, contentEncoding) are
  * accepted and not checked. $ref is refused (mqgate resolves no references). A keyword JSON
  * Schema does not define (such as allowedValues) is handed to the caller, who notes that it
- * is ignored. Pure: schemas and values are mqg_json trees (mqg_json.h), no I/O.
+ * is ignored. Pure: schemas and values are mqg_jval trees (mqg_jval.h), no I/O.
  */
 #ifndef MQG_JSCHEMA_H
 #define MQG_JSCHEMA_H
@@ -20,28 +20,28 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "mqg_json.h"
+#include "mqg_jval.h"
 
 /* Where and why a schema is malformed, or a value does not fit it. */
 struct mqg_jschema_err {
-    const struct mqg_json *at; /* the keyword's value in the schema (its position), or NULL */
+    const struct mqg_jval *at; /* the keyword's value in the schema (its position), or NULL */
     char keyword[200];         /* the keyword's path in the schema, e.g. "items.pattern" */
     char where[200];           /* the part of the value at fault: "" (the value), "[1]", ".a" */
     char msg[400];             /* what is wrong, e.g. "is too long; expected at most 4" */
 };
 
 /* Called for each keyword JSON Schema does not define (path in the schema, its value). */
-typedef void (*mqg_jschema_unknown_fn)(void *arg, const char *path, const struct mqg_json *at);
+typedef void (*mqg_jschema_unknown_fn)(void *arg, const char *path, const struct mqg_jval *at);
 
 /* Check that schema is a well-formed schema of the supported keywords (their values of the
  * right kind, patterns translatable, formats known). Unknown keywords go to unknown (may be
  * NULL). Returns 0, or -EINVAL with *err (keyword and msg). */
-int mqg_jschema_check(const struct mqg_json *schema, mqg_jschema_unknown_fn unknown, void *arg,
+int mqg_jschema_check(const struct mqg_jval *schema, mqg_jschema_unknown_fn unknown, void *arg,
                       struct mqg_jschema_err *err);
 
 /* Validate value against a checked schema. Returns 0 when it fits, 1 when it does not (*err:
  * the first keyword that fails, where in the value, and why), -ENOMEM. */
-int mqg_jschema_validate(const struct mqg_json *schema, const struct mqg_json *value,
+int mqg_jschema_validate(const struct mqg_jval *schema, const struct mqg_jval *value,
                          struct mqg_jschema_err *err);
 
 /* Is format a known format name? */

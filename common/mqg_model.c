@@ -54,6 +54,7 @@ static void s_free_endpoint(struct mqg_endpoint *e)
 static void s_free_route(struct mqg_route *r)
 {
     free(r->name);
+    free(r->service_id);
     for (size_t i = 0; i < r->n_sources; i++) {
         free(r->sources[i].filter);
         free(r->sources[i].label);

@@ -108,6 +108,7 @@ struct mqg_route {
     struct mqg_source *sources;
     size_t n_sources;
     struct mqg_target target;
+    char *service_id; /* the service it belongs to; not encoded for children (NULL there) */
 };
 
 struct mqg_skipped {

@@ -51,6 +51,7 @@ int mqg_signals_block(void)
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGUSR1);
     signal(SIGPIPE, SIG_IGN);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
         return -errno;

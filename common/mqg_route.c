@@ -21,8 +21,8 @@
 
 struct s_route {
     const struct mqg_route *def;
-    uint64_t stamp;         /* last match that fired this route */
-    uint64_t render_failed; /* target topics of this route that could not be rendered */
+    uint64_t stamp;            /* last match that fired this route */
+    struct mqg_route_stats st; /* next to the stamp: the same cache line is written anyway */
 };
 
 struct s_entry {
@@ -41,6 +41,7 @@ struct s_matchset {
 
 struct mqg_route_table {
     size_t n_ns;             /* 1 + number of connections */
+    size_t n_routes;         /* model->n_routes */
     struct mqg_trie **tries; /* [0] internal, [1 + i] connection i */
     struct s_route *routes;
     struct s_entry *entries;
@@ -58,6 +59,7 @@ struct mqg_route_table {
 static int s_alloc(struct mqg_route_table *t, const struct mqg_model *m)
 {
     t->n_ns = m->n_conns + 1;
+    t->n_routes = m->n_routes;
     t->tries = calloc(t->n_ns, sizeof(*t->tries));
     t->routes = calloc(m->n_routes ? m->n_routes : 1, sizeof(*t->routes));
     t->in_topic = malloc(MQG_TOPIC_MAX + 1);
@@ -194,6 +196,16 @@ const struct mqg_route_counters *mqg_route_table_counters(const struct mqg_route
     return &t->counters;
 }
 
+const struct mqg_route_stats *mqg_route_table_stats(const struct mqg_route_table *t, size_t route)
+{
+    return route < t->n_routes ? &t->routes[route].st : NULL;
+}
+
+size_t mqg_route_table_size(const struct mqg_route_table *t)
+{
+    return t->n_routes;
+}
+
 /* mqg_trie_match callback: a matching source's route joins the level's list unless it fires
  * already for this match. The list doubles when full; if it cannot, the route is left out. */
 static void s_collect(void *value, void *arg)
@@ -227,7 +239,7 @@ static int s_render(struct mqg_route_table *t, struct s_matchset *ms, const stru
         return len;
     }
     t->counters.render_failed++;
-    uint64_t n = ++e->route->render_failed;
+    uint64_t n = ++e->route->st.render_failed;
     if (t->sink->render_failed) {
         t->sink->render_failed(t->sink->arg, e->route->def, topic, n);
     }
@@ -256,9 +268,12 @@ static void s_dispatch(struct mqg_route_table *t, size_t ns, const char *topic,
     }
     for (size_t i = 0; i < ms->n; i++) {
         const struct s_entry *e = ms->e[i];
+        struct mqg_route_stats *st = &e->route->st;
         const struct mqg_target *tg = &e->route->def->target;
         const char *out = tg->topic;
         int len;
+        st->in++;
+        st->in_bytes += src->payload_len;
         if (e->render) {
             if ((len = s_render(t, ms, e, topic)) < 0) {
                 continue;
@@ -267,14 +282,24 @@ static void s_dispatch(struct mqg_route_table *t, size_t ns, const char *topic,
         } else {
             len = (int)strlen(out);
         }
+        if (tg->conn == MQG_INTERNAL && depth + 1 >= MQG_ROUTE_MAX_DEPTH) {
+            st->loops++; /* s_dispatch counts and reports it for the table */
+        } else {
+            st->out++;
+            st->out_bytes += src->payload_len;
+        }
+        struct mqg_wire_rec copy = {.flags = tg->retain ? MQG_WIRE_F_RETAIN : 0,
+                                    .qos = (uint8_t)tg->qos,
+                                    .topic = out,
+                                    .topic_len = (size_t)len,
+                                    .payload = src->payload,
+                                    .payload_len = src->payload_len};
+        if (tg->conn == MQG_INTERNAL && t->sink->internal && depth + 1 < MQG_ROUTE_MAX_DEPTH) {
+            t->sink->internal(t->sink->arg, &copy);
+        }
+        /* a copy for the internal namespace also goes to the internal broker, if there is one */
         int to = tg->conn == MQG_INTERNAL ? t->internal : tg->conn;
         if (to != MQG_NO_CONN) {
-            struct mqg_wire_rec copy = {.flags = tg->retain ? MQG_WIRE_F_RETAIN : 0,
-                                        .qos = (uint8_t)tg->qos,
-                                        .topic = out,
-                                        .topic_len = (size_t)len,
-                                        .payload = src->payload,
-                                        .payload_len = src->payload_len};
             t->copies++;
             t->sink->deliver(t->sink->arg, to, &copy);
         }

@@ -30,6 +30,19 @@ struct mqg_route_counters {
     uint64_t render_failed; /* copies not made: the target topic could not be rendered */
 };
 
+/* What one route did since the table was made (mqg_route_table_stats). Bytes are payload bytes.
+ * A route fires at most once per message at each level of a dispatch (an internal chain can
+ * fire it again one level deeper). */
+struct mqg_route_stats {
+    uint64_t in;            /* messages that fired it */
+    uint64_t in_bytes;      /* ... their payload bytes */
+    uint64_t out;           /* copies it handed on: to a connection, or matched again inside */
+    uint64_t out_bytes;     /* ... their payload bytes */
+    uint64_t render_failed; /* copies not made: its target topic could not be rendered */
+    uint64_t loops;         /* copies not made: its internal target would go deeper than
+                             * MQG_ROUTE_MAX_DEPTH */
+};
+
 /* Why mqg_route_table_new() failed with -EINVAL. */
 struct mqg_route_fault {
     size_t route;  /* index into model->routes */
@@ -69,6 +82,10 @@ struct mqg_route_sink {
      * first). Optional. */
     void (*render_failed)(void *arg, const struct mqg_route *route, const char *topic, uint64_t n);
     void *arg;
+    /* A message published on the internal namespace (an internal target of a route that
+     * fired, before it is matched there): its topic, the QoS and retain flag of that target,
+     * the payload. Optional (the router sets it while `mqgate tap` listens). */
+    void (*internal)(void *arg, const struct mqg_wire_rec *msg);
 };
 
 /* Route one message that came from connection conn (MQG_INTERNAL: published on the internal
@@ -88,5 +105,12 @@ int mqg_route_dispatch(struct mqg_route_table *t, int conn, const struct mqg_wir
 
 /* The table's counters (borrowed, updated by every dispatch). */
 const struct mqg_route_counters *mqg_route_table_counters(const struct mqg_route_table *t);
+
+/* The counters of route `route` (an index into the model's routes; borrowed, updated by every
+ * dispatch), or NULL for an index the table does not have. */
+const struct mqg_route_stats *mqg_route_table_stats(const struct mqg_route_table *t, size_t route);
+
+/* The number of routes in the table (the model's n_routes). */
+size_t mqg_route_table_size(const struct mqg_route_table *t);
 
 #endif

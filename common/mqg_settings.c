@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mqg_hostport.h"
 #include "mqg_log.h"
 #include "mqg_settings_read.h"
 #include "mqg_url.h"
@@ -26,22 +27,23 @@
 #define INSTANCE_MAX 64
 
 enum s_kind {
-    K_INT,      /* int field, integer range */
-    K_U32,      /* uint32_t field, integer range */
-    K_INSTANCE, /* char *, [A-Za-z0-9_.-]{1,64} */
-    K_ABSDIR,   /* char *, absolute path */
-    K_FILE,     /* char *, "" = NULL, relative to the settings file's directory */
-    K_LEVEL,    /* int, log level name */
-    K_CPUS,     /* struct mqg_cpus, "auto" / "none" / "0,2-3" (mqg_cpus.h) */
-    K_TEXT,     /* char *, any text, "" = NULL */
-    K_NAME,     /* char *, non-empty text */
-    K_PATH,     /* char *, "" = NULL, relative to the settings file's directory */
-    K_CERT,     /* char *, PEM text as it is, or a path as K_PATH */
-    K_BOOL,     /* bool */
-    K_IB_MODE,  /* enum mqg_ib_mode: "embedded", "external", "off" */
-    K_LISTEN,   /* "HOST:PORT" into internal_broker.listen_host and .listen_port */
-    K_I64,      /* long long field, integer range (an L suffix for large values) */
-    K_SYNC,     /* int, "none" / "interval" / "always" */
+    K_INT,       /* int field, integer range */
+    K_U32,       /* uint32_t field, integer range */
+    K_INSTANCE,  /* char *, [A-Za-z0-9_.-]{1,64} */
+    K_ABSDIR,    /* char *, absolute path */
+    K_FILE,      /* char *, "" = NULL, relative to the settings file's directory */
+    K_LEVEL,     /* int, log level name */
+    K_CPUS,      /* struct mqg_cpus, "auto" / "none" / "0,2-3" (mqg_cpus.h) */
+    K_TEXT,      /* char *, any text, "" = NULL */
+    K_NAME,      /* char *, non-empty text */
+    K_PATH,      /* char *, "" = NULL, relative to the settings file's directory */
+    K_CERT,      /* char *, PEM text as it is, or a path as K_PATH */
+    K_BOOL,      /* bool */
+    K_IB_MODE,   /* enum mqg_ib_mode: "embedded", "external", "off" */
+    K_IB_LISTEN, /* "HOST:PORT" into internal_broker.listen_host and .listen_port */
+    K_LISTEN,    /* char *, "host:port" (mqg_hostport.h); also sets http_host, http_port */
+    K_I64,       /* long long field, integer range (an L suffix for large values) */
+    K_SYNC,      /* int, "none" / "interval" / "always" */
 };
 
 const char *const mqg_settings_sync_names[3] = {"none", "interval", "always"};
@@ -62,6 +64,7 @@ static const struct s_desc s_descs[] = {
     {NULL, "runtime_dir", K_ABSDIR, 0, 0, F(runtime_dir)},
     {"log", "level", K_LEVEL, 0, 0, F(log_level)},
     {"log", "file", K_FILE, 0, 0, F(log_file)},
+    {NULL, "log_file", K_FILE, 0, 0, F(log_file)}, /* the same as log.file */
     {"restart", "backoff_ms", K_U32, 1, 3600000, F(restart_backoff_ms)},
     {"restart", "backoff_max_ms", K_U32, 1, 86400000, F(restart_backoff_max_ms)},
     {"restart", "max", K_INT, 1, 1000000, F(restart_max)},
@@ -78,7 +81,7 @@ static const struct s_desc s_descs[] = {
     {"router", "queue_max", K_INT, 1, 100000000, F(router_queue_max)},
     {"router", "queue_max_bytes", K_INT, 65536, INT_MAX, F(router_queue_max_bytes)},
     {"internal_broker", "mode", K_IB_MODE, 0, 0, F(internal_broker.mode)},
-    {"internal_broker", "listen", K_LISTEN, 0, 0, F(internal_broker)},
+    {"internal_broker", "listen", K_IB_LISTEN, 0, 0, F(internal_broker)},
     {"internal_broker", "mosquitto", K_NAME, 0, 0, F(internal_broker.mosquitto)},
     {"internal_broker", "password_file", K_PATH, 0, 0, F(internal_broker.password_file)},
     {"internal_broker", "listeners", K_TEXT, 0, 0, 0}, /* a list: s_load_listeners */
@@ -89,6 +92,8 @@ static const struct s_desc s_descs[] = {
     {"internal_broker", "client_cert", K_CERT, 0, 0, F(internal_broker.client_cert)},
     {"internal_broker", "client_key", K_CERT, 0, 0, F(internal_broker.client_key)},
     {"internal_broker", "trust_all_certificates", K_BOOL, 0, 0, F(internal_broker.trust_all)},
+    {"http", "listen", K_LISTEN, 0, 0, F(http_listen)},
+    {"http", "health_disconnected_s", K_INT, 1, 86400, F(http_disconnected_s)},
     {NULL, "state_dir", K_ABSDIR, 0, 0, F(state_dir)},
     {"journal", "enabled", K_BOOL, 0, 0, F(journal_enabled)},
     {"journal", "max_bytes", K_I64, 1 << 20, 1LL << 50, F(journal_max_bytes)},
@@ -101,11 +106,11 @@ static const struct s_desc s_descs[] = {
 
 /* Top-level names in the order they are listed in error messages. */
 static const char *const s_root_names[] = {
-    "instance",      "runtime_dir",  "log",       "restart", "heartbeat",
-    "stop_grace_ms", "cpu_affinity", "connector", "router",  "internal_broker",
-    "state_dir",     "journal",      "services"};
-static const char *const s_groups[] = {"log",    "restart", "heartbeat",      "connector",
-                                       "router", "journal", "internal_broker"};
+    "instance",        "runtime_dir",   "log",          "log_file",  "restart",
+    "heartbeat",       "stop_grace_ms", "cpu_affinity", "connector", "router",
+    "internal_broker", "state_dir",     "journal",      "http",      "services"};
+static const char *const s_groups[] = {"log",    "restart", "heartbeat", "connector",
+                                       "router", "journal", "http",      "internal_broker"};
 
 static bool s_instance_ok(const char *s)
 {
@@ -265,6 +270,25 @@ static int s_apply_text(const struct mqg_set_ctx *c, const struct s_desc *d,
     return 0;
 }
 
+static int s_apply_listen(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
+                          struct mqg_settings *s)
+{
+    const char *str = NULL;
+    int rc = mqg_set_get_string(c, st, path, "HOST:PORT", &str);
+    if (rc < 0) {
+        return rc;
+    }
+    char host[MQG_HOST_MAX + 1];
+    const char *why = NULL;
+    if (mqg_hostport_parse(str, host, sizeof(host), &s->http_port, &why) != 0) {
+        return mqg_set_fail(c, st, path, "%s; got \"%s\"", why, str);
+    }
+    if ((rc = s_set_str(&s->http_listen, str)) == 0) {
+        rc = s_set_str(&s->http_host, host);
+    }
+    return rc;
+}
+
 static int s_apply_bool(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
                         void *field)
 {
@@ -345,8 +369,8 @@ static int s_listen(const struct mqg_set_ctx *c, const config_setting_t *st, con
     return 0;
 }
 
-static int s_apply_listen(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
-                          void *field)
+static int s_apply_ib_listen(const struct mqg_set_ctx *c, const config_setting_t *st,
+                             const char *path, void *field)
 {
     struct mqg_ib_settings *ib = field;
     return s_listen(c, st, path, &ib->listen_host, &ib->listen_port);
@@ -375,12 +399,14 @@ static int s_apply(const struct mqg_set_ctx *c, const struct s_desc *d, const co
     case K_PATH:
     case K_CERT:
         return s_apply_text(c, d, st, path, field);
+    case K_LISTEN:
+        return s_apply_listen(c, st, path, s);
     case K_BOOL:
         return s_apply_bool(c, st, path, field);
     case K_IB_MODE:
         return s_apply_ib_mode(c, st, path, field);
-    case K_LISTEN:
-        return s_apply_listen(c, st, path, field);
+    case K_IB_LISTEN:
+        return s_apply_ib_listen(c, st, path, field);
     case K_I64:
         return s_apply_i64(c, d, st, path, field);
     case K_SYNC:
@@ -514,53 +540,6 @@ static int s_load_listeners(const struct mqg_set_ctx *c, const config_setting_t 
     return 0;
 }
 
-/* What the internal_broker settings need together, once all are read. */
-static int s_check_ibroker(const struct mqg_set_ctx *c, const config_t *cfg,
-                           const struct mqg_ib_settings *ib)
-{
-    const config_setting_t *g = config_lookup(cfg, "internal_broker");
-    const config_setting_t *st;
-    char why[300];
-    if (ib->mode == MQG_IB_EXTERNAL && !ib->url) {
-        st = config_lookup(cfg, "internal_broker.mode");
-        return mqg_set_fail(c, st, "internal_broker.url",
-                            "missing; mode \"external\" needs the url of the broker, e.g. "
-                            "url = \"mqtt://broker.local:1883\"");
-    }
-    if (ib->url) {
-        struct mqg_url u;
-        int rc = mqg_url_parse(ib->url, &u, why, sizeof(why));
-        mqg_url_clear(&u);
-        if (rc == -EINVAL) {
-            return mqg_set_fail(c, config_lookup(cfg, "internal_broker.url"), "internal_broker.url",
-                                "%s", why);
-        }
-    }
-    if (ib->mode == MQG_IB_EMBEDDED && ib->password_file && !ib->username) {
-        st = config_lookup(cfg, "internal_broker.password_file");
-        return mqg_set_fail(c, st, "internal_broker.username",
-                            "missing; with a password_file the embedded broker allows no "
-                            "anonymous clients: give mqgate a user of that file (username and "
-                            "password)");
-    }
-    for (size_t i = 0; ib->mode == MQG_IB_EMBEDDED && i < ib->n_listeners; i++) {
-        const struct mqg_ib_listener *l = &ib->listeners[i];
-        bool same = l->port == ib->listen_port;
-        for (size_t j = 0; j < i; j++) {
-            same = same || ib->listeners[j].port == l->port;
-        }
-        if (same) {
-            char path[64];
-            snprintf(path, sizeof(path), "internal_broker.listeners[%zu].listen", i);
-            return mqg_set_fail(c, g, path,
-                                "port %d is used twice; expected a port of its own for every "
-                                "listener (internal_broker.listen included)",
-                                l->port);
-        }
-    }
-    return 0;
-}
-
 static int s_load_group(const struct mqg_set_ctx *c, const config_setting_t *g,
                         struct mqg_settings *s)
 {
@@ -613,6 +592,11 @@ static int s_load_root(const struct mqg_set_ctx *c, const config_t *cfg, struct 
             return rc;
         }
     }
+    const config_setting_t *alias = config_lookup(cfg, "log_file");
+    if (alias && config_lookup(cfg, "log.file")) {
+        return mqg_set_fail(c, alias, "log_file",
+                            "log.file is set too; they are the same setting: keep one");
+    }
     if (s->restart_backoff_max_ms < s->restart_backoff_ms) {
         const config_setting_t *st = config_lookup(cfg, "restart.backoff_max_ms");
         const char *path = "restart.backoff_max_ms";
@@ -624,7 +608,7 @@ static int s_load_root(const struct mqg_set_ctx *c, const config_t *cfg, struct 
                             "restart.backoff_max_ms (%u) must be at least restart.backoff_ms (%u)",
                             (unsigned)s->restart_backoff_max_ms, (unsigned)s->restart_backoff_ms);
     }
-    return s_check_ibroker(c, cfg, &s->internal_broker);
+    return mqg_set_check_ibroker(c, cfg, &s->internal_broker);
 }
 
 /* 0 when path is a regular, readable file; else the errno why not. */
@@ -675,6 +659,7 @@ int mqg_settings_defaults(struct mqg_settings *s)
         mqg_settings_free(s);
         return -ENOMEM;
     }
+    s->http_disconnected_s = 5;
     s->journal_enabled = true;
     s->journal_max_bytes = 1LL << 30;
     s->journal_sync = MQG_SETTINGS_SYNC_NONE;
@@ -768,6 +753,8 @@ void mqg_settings_free(struct mqg_settings *s)
     free(s->runtime_dir);
     free(s->state_dir);
     free(s->log_file);
+    free(s->http_listen);
+    free(s->http_host);
     for (size_t i = 0; i < s->n_services; i++) {
         struct mqg_settings_service *svc = &s->services[i];
         free(svc->file);

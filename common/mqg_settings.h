@@ -37,7 +37,7 @@ struct mqg_settings {
     char *runtime_dir; /* base dir; the instance dir is <runtime_dir>/<instance>; default
                           /run/mqgate (root), $XDG_RUNTIME_DIR/mqgate, /tmp/mqgate-<uid> */
     int log_level;     /* MQG_LOG_* value; default info */
-    char *log_file;    /* NULL/"" = stderr */
+    char *log_file;    /* NULL/"" = stderr; `log.file` or `log_file`, reopened on SIGUSR1 */
     /* child restart policy */
     uint32_t restart_backoff_ms;     /* 250 */
     uint32_t restart_backoff_max_ms; /* 30000 */
@@ -56,6 +56,11 @@ struct mqg_settings {
     /* router */
     int router_queue_max;       /* 20000 (journal on) or 100000 per target connection */
     int router_queue_max_bytes; /* 16 or 64 MiB: the same in bytes */
+    /* operations over HTTP: /metrics and /health, off unless http.listen is set */
+    char *http_listen;       /* "host:port" as written; NULL: no HTTP server */
+    char *http_host;         /* ... its host (an IPv6 address without brackets) */
+    int http_port;           /* ... its port, 1..65535 */
+    int http_disconnected_s; /* 5: /health fails once a connection is down this long */
     /* services to load in addition to those on the command line */
     struct mqg_settings_service *services;
     size_t n_services;

@@ -73,4 +73,11 @@ char *mqg_set_default_runtime_dir(void);
  * memory. */
 char *mqg_set_default_state_dir(void);
 
+struct mqg_ib_settings;
+
+/* What the internal_broker settings ib need together, once all are read from cfg
+ * (mqg_settings_ib.c). Returns 0, or -EINVAL with c->err filled (the setting's position). */
+int mqg_set_check_ibroker(const struct mqg_set_ctx *c, const config_t *cfg,
+                          const struct mqg_ib_settings *ib);
+
 #endif

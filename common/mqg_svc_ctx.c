@@ -165,7 +165,8 @@ int mqg_svc_add_route(struct mqg_svc_ctx *c, size_t n_sources, size_t *idx)
     }
     struct mqg_route *rt = &c->m->routes[*idx];
     rt->sources = calloc(n_sources, sizeof(*rt->sources));
-    if (!rt->sources) {
+    rt->service_id = strdup(c->sid);
+    if (!rt->sources || !rt->service_id) {
         return mqg_svc_oom(c);
     }
     rt->n_sources = n_sources;

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "mqg_jschema.h"
-#include "mqg_json.h"
+#include "mqg_jval.h"
 #include "mqg_svc_scalar.h"
 
 typedef struct mqg_yaml_node s_node;
@@ -32,17 +32,17 @@ static bool s_yaml_number(const char *t, double *out)
 }
 
 /* A plain (unquoted) scalar typed as YAML 1.2 core does. Returns 0 or -ENOMEM. */
-static int s_plain(const char *t, struct mqg_json *out)
+static int s_plain(const char *t, struct mqg_jval *out)
 {
     if (!t[0] || strcmp(t, "~") == 0 || strcmp(t, "null") == 0 || strcmp(t, "Null") == 0 ||
         strcmp(t, "NULL") == 0) {
-        out->type = MQG_JSON_NULL;
+        out->type = MQG_JVAL_NULL;
     } else if (mqg_svc_parse_bool(t, &out->b)) {
-        out->type = MQG_JSON_BOOL;
+        out->type = MQG_JVAL_BOOL;
     } else if (s_yaml_number(t, &out->num)) {
-        out->type = MQG_JSON_NUMBER;
+        out->type = MQG_JVAL_NUMBER;
     } else {
-        out->type = MQG_JSON_STRING;
+        out->type = MQG_JVAL_STRING;
         out->len = strlen(t);
         out->str = strdup(t);
         return out->str ? 0 : -ENOMEM;
@@ -51,16 +51,16 @@ static int s_plain(const char *t, struct mqg_json *out)
 }
 
 static int s_from_yaml(struct mqg_svc_ctx *c, const s_node *n, const char *path,
-                       struct mqg_json *out, int depth);
+                       struct mqg_jval *out, int depth);
 
 /* The items of a sequence or mapping n into out (an ARRAY or OBJECT). */
 static int s_from_yaml_items(struct mqg_svc_ctx *c, const s_node *n, const char *path,
-                             struct mqg_json *out, int depth)
+                             struct mqg_jval *out, int depth)
 {
     char sub[MQG_SVC_PATH_MAX];
     bool map = mqg_yaml_kind(n) == MQG_YAML_MAPPING;
     size_t count = map ? mqg_yaml_map_size(n) : mqg_yaml_seq_size(n);
-    out->type = map ? MQG_JSON_OBJECT : MQG_JSON_ARRAY;
+    out->type = map ? MQG_JVAL_OBJECT : MQG_JVAL_ARRAY;
     out->items = calloc(count ? count : 1, sizeof(*out->items));
     out->keys = map ? calloc(count ? count : 1, sizeof(*out->keys)) : NULL;
     if (!out->items || (map && !out->keys)) {
@@ -95,7 +95,7 @@ static int s_from_yaml_items(struct mqg_svc_ctx *c, const s_node *n, const char 
 
 /* A literal YAML node (no tags) into a JSON value with its position. */
 static int s_from_yaml(struct mqg_svc_ctx *c, const s_node *n, const char *path,
-                       struct mqg_json *out, int depth)
+                       struct mqg_jval *out, int depth)
 {
     out->line = mqg_yaml_line(n);
     out->col = mqg_yaml_col(n);
@@ -116,7 +116,7 @@ static int s_from_yaml(struct mqg_svc_ctx *c, const s_node *n, const char *path,
     if (mqg_yaml_plain(n)) {
         return s_plain(t, out) == 0 ? 0 : mqg_svc_oom(c);
     }
-    out->type = MQG_JSON_STRING;
+    out->type = MQG_JVAL_STRING;
     out->str = malloc(len + 1);
     if (!out->str) {
         return mqg_svc_oom(c);
@@ -130,34 +130,34 @@ static int s_from_yaml(struct mqg_svc_ctx *c, const s_node *n, const char *path,
 
 /* text as a value of JSON Schema type `type`. Returns 0, or -EINVAL (not of that type; why
  * may say more), -ENOMEM. */
-static int s_text_as(const char *type, const char *text, struct mqg_json *out, char *why,
+static int s_text_as(const char *type, const char *text, struct mqg_jval *out, char *why,
                      size_t cap)
 {
     memset(out, 0, sizeof(*out));
     if (strcmp(type, "string") == 0) {
-        out->type = MQG_JSON_STRING;
+        out->type = MQG_JVAL_STRING;
         out->len = strlen(text);
         out->str = strdup(text);
         return out->str ? 0 : -ENOMEM;
     }
     if (strcmp(type, "integer") == 0 || strcmp(type, "number") == 0) {
-        out->type = MQG_JSON_NUMBER;
+        out->type = MQG_JVAL_NUMBER;
         bool ok = mqg_svc_parse_double(text, &out->num);
         return ok && (type[0] == 'n' || out->num == floor(out->num)) ? 0 : -EINVAL;
     }
     if (strcmp(type, "boolean") == 0) {
-        out->type = MQG_JSON_BOOL;
+        out->type = MQG_JVAL_BOOL;
         return mqg_svc_parse_bool(text, &out->b) ? 0 : -EINVAL;
     }
     if (strcmp(type, "null") == 0) {
-        out->type = MQG_JSON_NULL;
+        out->type = MQG_JVAL_NULL;
         return !text[0] || strcmp(text, "null") == 0 ? 0 : -EINVAL;
     }
-    int rc = mqg_json_parse(text, strlen(text), out, why, cap);
-    if (rc == 0 && strcmp(mqg_json_type_name(out, false), type) != 0) {
-        snprintf(why, cap, "JSON text of %s %s", out->type >= MQG_JSON_ARRAY ? "an" : "a",
-                 mqg_json_type_name(out, false));
-        mqg_json_free(out);
+    int rc = mqg_jval_parse(text, strlen(text), out, why, cap);
+    if (rc == 0 && strcmp(mqg_jval_type_name(out, false), type) != 0) {
+        snprintf(why, cap, "JSON text of %s %s", out->type >= MQG_JVAL_ARRAY ? "an" : "a",
+                 mqg_jval_type_name(out, false));
+        mqg_jval_free(out);
         return -EINVAL;
     }
     return rc;
@@ -165,12 +165,12 @@ static int s_text_as(const char *type, const char *text, struct mqg_json *out, c
 
 /* text as the first of the schema's types it can be (text last; no type: text). Returns 0,
  * -EINVAL (types gets the list, why the JSON parser's reason), -ENOMEM. */
-static int s_from_text(const struct mqg_json *schema, const char *text, struct mqg_json *out,
+static int s_from_text(const struct mqg_jval *schema, const char *text, struct mqg_jval *out,
                        char *types, size_t tcap, char *why, size_t wcap)
 {
-    const struct mqg_json *t = mqg_json_get(schema, "type");
-    const struct mqg_json *list = t && t->type == MQG_JSON_ARRAY ? t->items : t;
-    size_t n = !t ? 0 : t->type == MQG_JSON_ARRAY ? t->n : 1;
+    const struct mqg_jval *t = mqg_jval_get(schema, "type");
+    const struct mqg_jval *list = t && t->type == MQG_JVAL_ARRAY ? t->items : t;
+    size_t n = !t ? 0 : t->type == MQG_JVAL_ARRAY ? t->n : 1;
     types[0] = '\0';
     why[0] = '\0';
     for (int pass = 0; pass < 2; pass++) {
@@ -198,7 +198,7 @@ struct s_unknown {
     int rc;
 };
 
-static void s_unknown(void *arg, const char *path, const struct mqg_json *at)
+static void s_unknown(void *arg, const char *path, const struct mqg_jval *at)
 {
     struct s_unknown *u = arg;
     char setting[MQG_SVC_PATH_MAX];
@@ -212,27 +212,27 @@ static void s_unknown(void *arg, const char *path, const struct mqg_json *at)
 }
 
 /* Does the schema's type allow null (a default: null is then a value, not a missing one)? */
-static bool s_allows_null(const struct mqg_json *schema)
+static bool s_allows_null(const struct mqg_jval *schema)
 {
-    const struct mqg_json *t = mqg_json_get(schema, "type");
-    bool yes = t && t->type == MQG_JSON_STRING && strcmp(t->str, "null") == 0;
-    for (size_t i = 0; t && t->type == MQG_JSON_ARRAY && i < t->n; i++) {
+    const struct mqg_jval *t = mqg_jval_get(schema, "type");
+    bool yes = t && t->type == MQG_JVAL_STRING && strcmp(t->str, "null") == 0;
+    for (size_t i = 0; t && t->type == MQG_JVAL_ARRAY && i < t->n; i++) {
         yes = yes || strcmp(t->items[i].str, "null") == 0;
     }
     return yes;
 }
 
 /* The one type the schema names, when it names exactly one; NULL otherwise. */
-static const char *s_single_type(const struct mqg_json *schema)
+static const char *s_single_type(const struct mqg_jval *schema)
 {
-    const struct mqg_json *t = mqg_json_get(schema, "type");
-    return t && t->type == MQG_JSON_STRING ? t->str : NULL;
+    const struct mqg_jval *t = mqg_jval_get(schema, "type");
+    return t && t->type == MQG_JVAL_STRING ? t->str : NULL;
 }
 
 /* -p text into *val by the declared type; `who` says how messages name it. */
-static int s_value_text(struct mqg_svc_ctx *c, const s_node *key, const struct mqg_json *schema,
+static int s_value_text(struct mqg_svc_ctx *c, const s_node *key, const struct mqg_jval *schema,
                         const char *base, const char *text, struct mqg_svc_pdef *p,
-                        struct mqg_json *val)
+                        struct mqg_jval *val)
 {
     char types[120];
     char why[160];
@@ -242,7 +242,7 @@ static int s_value_text(struct mqg_svc_ctx *c, const s_node *key, const struct m
         return mqg_svc_oom(c);
     }
     if (rc < 0) {
-        const struct mqg_json *t = mqg_json_get(schema, "type");
+        const struct mqg_jval *t = mqg_jval_get(schema, "type");
         mqg_svc_path(path, base, "type");
         return mqg_svc_fail_lc(
             c, t->line ? t->line : mqg_yaml_line(key), t->line ? t->col : mqg_yaml_col(key), path,
@@ -257,20 +257,20 @@ static int s_value_text(struct mqg_svc_ctx *c, const s_node *key, const struct m
  * type is read as -p text would be (mqgate has always accepted default: '1883' for an
  * integer); anything else as YAML types it. */
 static int s_value_default(struct mqg_svc_ctx *c, const s_node *key, const s_node *decl,
-                           const struct mqg_json *schema, const char *base, struct mqg_svc_pdef *p,
-                           struct mqg_json *val)
+                           const struct mqg_jval *schema, const char *base, struct mqg_svc_pdef *p,
+                           struct mqg_jval *val)
 {
     const s_node *dn = mqg_yaml_map_get(c->doc, decl, "default", NULL);
-    const struct mqg_json *dj = mqg_json_get(schema, "default");
+    const struct mqg_jval *dj = mqg_jval_get(schema, "default");
     const char *one = s_single_type(schema);
-    if (!dj || (dj->type == MQG_JSON_NULL && !s_allows_null(schema))) {
+    if (!dj || (dj->type == MQG_JVAL_NULL && !s_allows_null(schema))) {
         return mqg_svc_fail(c, key, base,
                             "parameter '%s' has no value and no default; expected -p %s=VALUE",
                             p->name, p->name);
     }
     const char *text = mqg_yaml_scalar(dn, NULL);
     bool scalar_type = one && strcmp(one, "array") != 0 && strcmp(one, "object") != 0;
-    if (text && scalar_type && strcmp(one, mqg_json_type_name(dj, false)) != 0) {
+    if (text && scalar_type && strcmp(one, mqg_jval_type_name(dj, false)) != 0) {
         char why[160];
         int rc = s_text_as(one, text, val, why, sizeof(why));
         if (rc == 0) {
@@ -289,40 +289,40 @@ static int s_value_default(struct mqg_svc_ctx *c, const s_node *key, const s_nod
 }
 
 /* How messages name the value: "value '...' given with -p" or "default '...'". */
-static void s_who(const struct mqg_json *val, const char *text, char *who, size_t cap)
+static void s_who(const struct mqg_jval *val, const char *text, char *who, size_t cap)
 {
     char buf[124];
     if (text) {
         snprintf(who, cap, "value '%.120s' given with -p", text);
         return;
     }
-    if (val->type == MQG_JSON_STRING) {
+    if (val->type == MQG_JVAL_STRING) {
         snprintf(buf, sizeof(buf), "%s", val->str);
     } else {
-        mqg_json_text(val, buf, sizeof(buf));
+        mqg_jval_text(val, buf, sizeof(buf));
     }
     snprintf(who, cap, "default '%s'", buf);
 }
 
 /* p->value (owned), p->type from the checked value. */
-static int s_set_value(struct mqg_svc_ctx *c, const struct mqg_json *val, struct mqg_svc_pdef *p)
+static int s_set_value(struct mqg_svc_ctx *c, const struct mqg_jval *val, struct mqg_svc_pdef *p)
 {
     switch (val->type) {
-    case MQG_JSON_STRING:
+    case MQG_JVAL_STRING:
         p->type = MQG_SVC_T_STRING;
         p->owned = strdup(val->str);
         break;
-    case MQG_JSON_NUMBER:
-        p->type = mqg_json_is_integer(val) ? MQG_SVC_T_INTEGER : MQG_SVC_T_NUMBER;
-        p->owned = mqg_json_dup_text(val);
+    case MQG_JVAL_NUMBER:
+        p->type = mqg_jval_is_integer(val) ? MQG_SVC_T_INTEGER : MQG_SVC_T_NUMBER;
+        p->owned = mqg_jval_dup_text(val);
         break;
-    case MQG_JSON_BOOL:
+    case MQG_JVAL_BOOL:
         p->type = MQG_SVC_T_BOOLEAN;
         p->owned = strdup(val->b ? "true" : "false");
         break;
     default:
         p->type = MQG_SVC_T_JSON;
-        p->owned = mqg_json_dup_text(val);
+        p->owned = mqg_jval_dup_text(val);
         break;
     }
     p->value = p->owned;
@@ -330,11 +330,11 @@ static int s_set_value(struct mqg_svc_ctx *c, const struct mqg_json *val, struct
 }
 
 /* A jschema error as the loader's: the keyword's position and path. */
-static int s_fail_schema(struct mqg_svc_ctx *c, const char *base, const struct mqg_json *fallback,
+static int s_fail_schema(struct mqg_svc_ctx *c, const char *base, const struct mqg_jval *fallback,
                          const struct mqg_jschema_err *e, const char *prefix)
 {
     char path[MQG_SVC_PATH_MAX];
-    const struct mqg_json *at = e->at && e->at->line ? e->at : fallback;
+    const struct mqg_jval *at = e->at && e->at->line ? e->at : fallback;
     if (e->keyword[0]) {
         mqg_svc_path(path, base, e->keyword);
     } else {
@@ -346,8 +346,8 @@ static int s_fail_schema(struct mqg_svc_ctx *c, const char *base, const struct m
 }
 
 static int s_load(struct mqg_svc_ctx *c, const s_node *key, const s_node *decl, const char *base,
-                  const char *text, struct mqg_svc_pdef *p, struct mqg_json *schema,
-                  struct mqg_json *val)
+                  const char *text, struct mqg_svc_pdef *p, struct mqg_jval *schema,
+                  struct mqg_jval *val)
 {
     struct mqg_jschema_err e;
     struct s_unknown u = {.c = c, .base = base, .rc = 0};
@@ -388,10 +388,10 @@ static int s_load(struct mqg_svc_ctx *c, const s_node *key, const s_node *decl, 
 int mqg_svc_pschema_load(struct mqg_svc_ctx *c, const s_node *key, const s_node *decl,
                          const char *base, const char *text, struct mqg_svc_pdef *p)
 {
-    struct mqg_json schema = {0};
-    struct mqg_json val = {0};
+    struct mqg_jval schema = {0};
+    struct mqg_jval val = {0};
     int rc = s_load(c, key, decl, base, text, p, &schema, &val);
-    mqg_json_free(&schema);
-    mqg_json_free(&val);
+    mqg_jval_free(&schema);
+    mqg_jval_free(&val);
     return rc;
 }

@@ -1,7 +1,7 @@
 /* mqg_svc_pschema — a parameter declaration read as the JSON Schema it is, and its value checked.
  *
  * Internal to the loader (mqg_svc_param.c). The declaration's YAML becomes a JSON value with
- * the positions the user wrote (mqg_json.h), is checked as a schema (mqg_jschema.h: keywords
+ * the positions the user wrote (mqg_jval.h), is checked as a schema (mqg_jschema.h: keywords
  * JSON Schema does not define become one NOTICE each), and the value (-p text, or the
  * default) is validated against it as ajv would. Errors carry FILE:LINE:COL of the keyword at
  * fault and the setting path parameters.NAME.KEYWORD.

@@ -3,7 +3,7 @@
  * One poll loop over: the control channel, signals, the paho event fd, the router bus; each
  * turn dispatches what is ready to its s_handle_*() (or mqg_child's handler).
  * Inbound (broker -> router): paho's callback appends every QoS >= 1 message to the
- * connection's journal before paho acknowledges it (intake.c, docs/delivery.md); the feed
+ * connection's journal before paho acknowledges it (s_arrive, docs/delivery.md); the feed
  * (feed.c) sends the messages to the router, live or read again from the journal, unless the
  * startup buffer holds them (router routes not confirmed yet: DESIGN.md "startup buffer").
  * A message whose topic is not a valid topic name is dropped alone (the router would refuse
@@ -19,12 +19,14 @@
 #include "connector_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <stdatomic.h>
+#include <sys/stat.h>
 
 #include "feed.h"
 #include "mqg_backoff.h"
@@ -32,6 +34,7 @@
 #include "mqg_child.h"
 #include "mqg_error.h"
 #include "mqg_journal.h"
+#include "mqg_kv.h"
 #include "mqg_log.h"
 #include "mqg_proc.h"
 #include "mqg_ratelog.h"
@@ -46,6 +49,9 @@
 /* HELLO goes to the router this often also once it answered: a restarted router answers
  * with a new epoch, and the feed then syncs with it. */
 #define S_HELLO_UP_MS 1000
+/* Confirmations (ACK DONE) wait for the loop turn; acknowledgements from the router are
+ * written into the journal at most this often. */
+#define S_PERSIST_MS 10
 #define S_DRAIN_MS 1500
 /* After taking the events paho has produced (messages received, publishes done), the next
  * look is a little later, so that under load they travel as one batch (one wake-up of every
@@ -63,11 +69,10 @@
  * then drops us at once must not be retried at the base delay, three log lines each time). */
 #define S_STABLE_MS 10000
 
-static const char *const s_state_names[] = {"down", "connecting", "subscribing", "up"};
-
 /* ---- towards the router ---- */
 
-int connector_send(void *ctx, const struct mqg_wire_hdr *h, const void *body, size_t len)
+/* The feed's send function: one message to the router. */
+static int s_send(void *ctx, const struct mqg_wire_hdr *h, const void *body, size_t len)
 {
     struct connector *c = ctx;
     return body ? mqg_bus_send_body(c->bus, NULL, 0, h, body, len)
@@ -113,6 +118,8 @@ static void s_report(struct connector *c, int64_t now)
  * hostile broker) is dropped here, alone: the router would refuse the whole batch with it. */
 static void s_on_broker_message(struct connector *c, struct link_ev *ev)
 {
+    c->n_rx++;
+    c->n_rx_bytes += ev->payload_len;
     size_t at;
     const char *why = mqg_topic_name_fault(ev->topic, ev->topic_len, false, &at);
     if (why) {
@@ -179,12 +186,12 @@ static void s_schedule_reconnect(struct connector *c, int64_t now)
 {
     uint32_t d = mqg_backoff_next(&c->backoff);
     c->reconnect_at = now + d;
-    c->state = S_DOWN;
+    c->state = CONN_DOWN;
 }
 
 static void s_connect(struct connector *c)
 {
-    c->state = S_CONNECTING;
+    c->state = CONN_CONNECTING;
     log_debug("CONN-TRY", "connecting to %s", c->conn->uri);
     mqtt_link_connect(c->link); /* failure arrives as an event */
 }
@@ -203,6 +210,7 @@ static void s_on_connected(struct connector *c, struct link_ev *ev, int64_t now)
                    ev->session_present ? " (session resumed)" : "");
     }
     c->up_at = now;
+    c->n_connects++;
     c->settled = false; /* the backoff restarts from its base once it has lasted */
     c->was_up = true;
     if (!c->router_ready && !c->holding) {
@@ -210,7 +218,7 @@ static void s_on_connected(struct connector *c, struct link_ev *ev, int64_t now)
         feed_hold(c->feed, true);
         c->hold_until = mqg_now_ms() + c->conn->buffer_window_ms;
     }
-    c->state = S_SUBSCRIBING;
+    c->state = CONN_SUBSCRIBING;
     c->link_due = true;
     outbox_connected(c->outbox, ev->max_packet, ev->receive_max);
     mqtt_link_subscribe(c->link, c->subs, c->n_subs);
@@ -220,7 +228,7 @@ static void s_on_connected(struct connector *c, struct link_ev *ev, int64_t now)
  * of short-lived ones this is the recovery, at NOTICE. */
 static void s_check_settled(struct connector *c, int64_t now)
 {
-    if (c->state < S_SUBSCRIBING || c->settled || now - c->up_at < S_STABLE_MS) {
+    if (c->state < CONN_SUBSCRIBING || c->settled || now - c->up_at < S_STABLE_MS) {
         return;
     }
     if (c->short_lived > 0) {
@@ -240,6 +248,8 @@ static void s_on_connect_failed(struct connector *c, struct link_ev *ev, int64_t
     c->again = false; /* the next success is a recovery again, at NOTICE */
     s_schedule_reconnect(c, now);
     const char *why = ev->rc ? mqtt_link_strerror(ev->rc) : "connection failed";
+    snprintf(c->last_error, sizeof(c->last_error), "cannot connect: %s%s%s", why,
+             ev->text[0] ? " - " : "", ev->text);
     if (c->failures == 1) {
         log_warn("CONN-FAIL", "cannot connect to %s: %s%s%s; retrying with backoff", c->conn->uri,
                  why, ev->text[0] ? " - " : "", ev->text);
@@ -255,6 +265,7 @@ static void s_on_lost(struct connector *c, struct link_ev *ev, int64_t now)
     int64_t lasted = c->up_at ? now - c->up_at : 0;
     bool short_lived = c->up_at && !c->settled;
     const char *why = ev->text[0] ? ev->text : "unknown cause";
+    snprintf(c->last_error, sizeof(c->last_error), "connection lost: %s", why);
     outbox_lost(c->outbox);
     c->link_due = true;
     c->up_at = 0;
@@ -283,13 +294,15 @@ static void s_on_lost(struct connector *c, struct link_ev *ev, int64_t now)
 
 static void s_on_subscribed(struct connector *c, struct link_ev *ev)
 {
-    if (c->state != S_SUBSCRIBING) {
+    if (c->state != CONN_SUBSCRIBING) {
         return;
     }
-    c->state = S_UP;
+    c->state = CONN_UP;
     /* while connections end at once, each would say the same again */
     bool quiet = c->again;
     if (ev->rc > 0) {
+        snprintf(c->last_error, sizeof(c->last_error), "the broker refused %d of %zu subscriptions",
+                 ev->rc, c->n_subs);
         mqg_log(quiet ? MQG_LOG_DEBUG : MQG_LOG_WARN, "SUB-REFUSED",
                 "the broker refused %d of %zu subscriptions", ev->rc, c->n_subs);
     } else if (c->n_subs) {
@@ -300,13 +313,15 @@ static void s_on_subscribed(struct connector *c, struct link_ev *ev)
 
 static void s_on_subscribe_failed(struct connector *c, struct link_ev *ev)
 {
-    if (c->state != S_SUBSCRIBING) {
+    if (c->state != CONN_SUBSCRIBING) {
         return;
     }
-    c->state = S_UP;
+    c->state = CONN_UP;
     if (ev->rc == -ENOTCONN) { /* CONN-LOST says it; subscribed again after it */
         log_debug("SUB-FAIL", "subscribing failed: the connection was lost");
     } else {
+        snprintf(c->last_error, sizeof(c->last_error), "subscribing failed: %s (code %d)",
+                 ev->text[0] ? ev->text : "error", ev->rc);
         mqg_log(c->again ? MQG_LOG_DEBUG : MQG_LOG_WARN, "SUB-FAIL",
                 "subscribing failed: %s (code %d)", ev->text[0] ? ev->text : "error", ev->rc);
     }
@@ -324,7 +339,7 @@ static void s_on_link_event(struct connector *c, struct link_ev *ev, int64_t now
         s_on_connected(c, ev, now);
         break;
     case LEV_CONNECT_FAILED:
-        if (c->state == S_CONNECTING) {
+        if (c->state == CONN_CONNECTING) {
             s_on_connect_failed(c, ev, now);
         }
         break;
@@ -418,7 +433,7 @@ static void s_on_router_message(struct connector *c, const struct mqg_bus_msg *m
 static void s_tell_router(struct connector *c)
 {
     if (c->link_due) {
-        struct mqg_wire_hdr h = {.kind = MQG_MSG_LINK, .qos = c->state >= S_SUBSCRIBING};
+        struct mqg_wire_hdr h = {.kind = MQG_MSG_LINK, .qos = c->state >= CONN_SUBSCRIBING};
         c->link_due = mqg_bus_send_hdr(c->bus, NULL, 0, &h) != 0;
     }
     size_t cap = sizeof(c->acks) / sizeof(c->acks[0]);
@@ -466,37 +481,9 @@ static void s_handle_bus(struct connector *c)
     s_tell_router(c);
 }
 
-static void s_status(const void *arg, char *buf, size_t cap)
-{
-    const struct connector *c = arg;
-    struct outbox_stats ob;
-    outbox_stats(c->outbox, &ob);
-    struct feed_stats fs;
-    feed_stats(c->feed, &fs);
-    int n = snprintf(buf, cap,
-                     "state=%s in=%llu out=%llu dropped=%llu malformed=%llu queued=%zu "
-                     "buffered=%zu inflight=%d invalid=%llu badtopic=%llu toolarge=%llu",
-                     s_state_names[c->state], (unsigned long long)c->n_in,
-                     (unsigned long long)ob.out, (unsigned long long)(c->n_dropped + ob.dropped),
-                     (unsigned long long)c->n_malformed, ob.queued, fs.buffered, ob.inflight,
-                     (unsigned long long)c->invalid.total, (unsigned long long)ob.badtopic,
-                     (unsigned long long)ob.toolarge);
-    if (c->journal && n > 0 && (size_t)n < cap) {
-        struct mqg_journal_stats js;
-        mqg_journal_stats(c->journal, &js);
-        int64_t age = js.oldest_time_ms ? mqg_now_wall_ms() - (int64_t)js.oldest_time_ms : 0;
-        snprintf(buf + n, cap - (size_t)n,
-                 " journal=%llu journal_bytes=%llu journal_age_ms=%lld redelivered=%llu "
-                 "unjournaled=%llu",
-                 (unsigned long long)js.records, (unsigned long long)js.bytes,
-                 (long long)(age > 0 ? age : 0), (unsigned long long)fs.redelivered,
-                 (unsigned long long)c->n_unjournaled);
-    }
-}
-
 static int s_timeout(struct connector *c, int64_t now, int timeout)
 {
-    if (c->state == S_DOWN) {
+    if (c->state == CONN_DOWN) {
         int64_t d = c->reconnect_at - now;
         timeout = d < timeout ? (int)(d < 0 ? 0 : d) : timeout;
     }
@@ -504,7 +491,7 @@ static int s_timeout(struct connector *c, int64_t now, int timeout)
         int64_t d = c->hold_until - now;
         timeout = d < timeout ? (int)(d < 0 ? 0 : d) : timeout;
     }
-    if (c->state >= S_SUBSCRIBING && !c->settled) {
+    if (c->state >= CONN_SUBSCRIBING && !c->settled) {
         int64_t d = c->up_at + S_STABLE_MS - now;
         timeout = d < timeout ? (int)(d < 0 ? 0 : d) : timeout;
     }
@@ -520,9 +507,32 @@ static int s_timeout(struct connector *c, int64_t now, int timeout)
     return timeout;
 }
 
+/* The journal's housekeeping: acknowledgements written, the interval sync, JOURNAL-FULL. */
+static void s_journal_timers(struct connector *c, int64_t now)
+{
+    if (!c->journal) {
+        return;
+    }
+    int rc = feed_persist(c->feed, now);
+    if (rc < 0) {
+        log_warn("JOURNAL-MARKS", "cannot write the journal's marks: %s", strerror(-rc));
+    }
+    if (c->child.journal_sync == MQG_SETTINGS_SYNC_INTERVAL && now >= c->sync_at) {
+        mqg_journal_sync(c->journal);
+        c->sync_at = now + c->child.journal_sync_ms;
+    }
+    if (atomic_exchange(&c->journal_full, false)) {
+        log_warn("JOURNAL-FULL",
+                 "the journal is full (journal.max_bytes %lld): messages from the broker wait "
+                 "up to %d ms each for room, then go on without the journal (counted as "
+                 "unjournaled)",
+                 c->child.journal_max_bytes, c->child.journal_wait_ms);
+    }
+}
+
 static void s_timers(struct connector *c, int64_t now)
 {
-    if (c->state == S_DOWN && now >= c->reconnect_at) {
+    if (c->state == CONN_DOWN && now >= c->reconnect_at) {
         s_connect(c);
     }
     s_check_settled(c, now);
@@ -535,7 +545,7 @@ static void s_timers(struct connector *c, int64_t now)
         c->hello_at = now + (c->router_ready ? S_HELLO_UP_MS : S_HELLO_MS);
     }
     s_report(c, now);
-    connector_journal_timers(c, now);
+    s_journal_timers(c, now);
 }
 
 /* Asked to stop: finish what the broker can still take, briefly. True when the loop ends. */
@@ -547,7 +557,7 @@ static bool s_stop_due(struct connector *c, int64_t now)
     if (!c->stop_at) {
         c->stop_at = now + S_DRAIN_MS;
     }
-    return c->state < S_SUBSCRIBING || outbox_queued(c->outbox) == 0 || now >= c->stop_at;
+    return c->state < CONN_SUBSCRIBING || outbox_queued(c->outbox) == 0 || now >= c->stop_at;
 }
 
 /* The work of a turn before waiting: timers, publishing, the heartbeat, the bus's room.
@@ -556,7 +566,7 @@ static int s_prepare(struct connector *c, int64_t now)
 {
     s_timers(c, now);
     outbox_pump(c->outbox);
-    int timeout = s_timeout(c, now, mqg_child_turn(&c->child, now, s_status, c));
+    int timeout = s_timeout(c, now, mqg_child_turn(&c->child, now, conn_status, c));
     if (c->child.stop && timeout > 50) {
         timeout = 50;
     }
@@ -595,6 +605,37 @@ static int s_wait_and_dispatch(struct connector *c, int timeout)
 
 /* ---- set-up ---- */
 
+/* The journal of this connection (journal on, conn_journal.c) and the feed towards the router.
+ * Returns 0 or an exit code after a logged error (conn_journal_open). */
+static int s_setup_journal(struct connector *c, int idx)
+{
+    const struct mqg_model *m = &c->child.model;
+    c->keys = calloc(m->n_conns ? m->n_conns : 1, sizeof(*c->keys));
+    if (!c->keys) {
+        return MQG_EXIT_TRANSIENT;
+    }
+    for (size_t i = 0; i < m->n_conns; i++) {
+        c->keys[i] = m->conns[i].key;
+    }
+    int rc = c->child.state_dir[0] ? conn_journal_open(c) : 0;
+    if (rc != 0) {
+        return rc;
+    }
+    size_t maxn = (size_t)c->child.queue_max > (size_t)c->conn->max_buffered
+                      ? (size_t)c->child.queue_max
+                      : (size_t)c->conn->max_buffered;
+    struct feed_opts fo = {.journal = c->journal,
+                           .self = (uint16_t)idx,
+                           .keys = c->keys,
+                           .n_conns = m->n_conns,
+                           .max_count = maxn,
+                           .max_bytes = c->child.queue_max_bytes,
+                           .send = s_send,
+                           .ctx = c,
+                           .persist_ms = S_PERSIST_MS};
+    return feed_new(&fo, &c->feed) == 0 ? 0 : MQG_EXIT_TRANSIENT;
+}
+
 /* Long set-up work keeps the heartbeat going (mqg_child_progress). */
 static void s_progress(void *child)
 {
@@ -616,7 +657,7 @@ static int s_setup(struct connector *c)
                   strerror(-rc));
         return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
     }
-    if ((rc = connector_setup_journal(c, idx)) != 0) {
+    if ((rc = s_setup_journal(c, idx)) != 0) {
         return rc;
     }
     struct outbox_opts oo = {.max_count = (size_t)c->child.queue_max,
@@ -638,7 +679,7 @@ static int s_setup(struct connector *c)
     if (rc != 0) {
         return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
     }
-    mqtt_link_on_arrive(c->link, connector_arrive, c);
+    mqtt_link_on_arrive(c->link, conn_journal_arrive, c);
     c->incarnation = mqg_seed() | 1;
     if (mqg_bus_connect(c->child.bus, c->child.key, MQG_BUS_HWM, &c->bus) != 0) {
         return MQG_EXIT_TRANSIENT;

@@ -1,9 +1,6 @@
-/* connector_int — the state of a connector process, shared by its files.
- *
- * Internal to the connector: connector.c (the poll loop, the connection, the router) and
- * intake.c (paho's message callback and the journal). One struct connector per process,
- * owned by connector_main; paho's thread touches only the fields marked atomic and the
- * journal (its own lock).
+/* connector_int — what the connector's source files share (internal to connector/connector.c,
+ * conn_journal.c and conn_status.c): the connector process's state and the functions of one
+ * file another calls. Nothing here is for other modules: they use connector.h.
  */
 #ifndef CONNECTOR_INT_H
 #define CONNECTOR_INT_H
@@ -24,12 +21,9 @@
 #include "mqtt_link.h"
 #include "outbox.h"
 
-/* Confirmations (ACK DONE) wait for the loop turn; acknowledgements from the router are
- * written into the journal at most this often. */
-#define CONNECTOR_PERSIST_MS 10
+enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_SUBSCRIBING, CONN_UP };
 
-enum s_state { S_DOWN, S_CONNECTING, S_SUBSCRIBING, S_UP };
-
+/* One connector process (connector.c describes how it works). */
 struct connector {
     struct mqg_child child;
     const struct mqg_connection *conn;
@@ -37,9 +31,9 @@ struct connector {
     struct mqg_bus *bus;
     struct mqg_sub *subs;
     size_t n_subs;
-    enum s_state state; /* S_SUBSCRIBING and S_UP: the outbox is connected */
+    enum conn_state state; /* CONN_SUBSCRIBING and CONN_UP: the outbox is connected */
     struct mqg_backoff backoff;
-    int64_t reconnect_at; /* when S_DOWN: next attempt */
+    int64_t reconnect_at; /* when CONN_DOWN: next attempt */
     int failures;         /* failed attempts (and short-lived connections) since the last
                            * connection that lasted S_STABLE_MS */
     int short_lived;      /* connections in a row that ended within S_STABLE_MS */
@@ -68,27 +62,24 @@ struct connector {
     uint64_t n_unjournaled;                /* QoS >= 1 passed on without the journal */
     atomic_bool journal_full;              /* set by paho's thread: log JOURNAL-FULL */
     struct mqg_ratelog invalid; /* from the broker with an invalid topic, counted in .total */
+    uint64_t n_rx, n_rx_bytes;  /* received from the broker (payload bytes), before any check */
+    uint64_t n_connects;        /* connections made (CONNACKs) */
+    char last_error[320];       /* the last failure of the connection, for the status */
     /* test-only (MQG_TEST_DIE_IN_CALLBACK=<n>:<before|after>): _exit inside paho's callback */
     long die_at;
     bool die_after;
     atomic_long die_count;
 };
 
-/* The feed's send function (feed_opts.send): one message to the router. */
-int connector_send(void *ctx, const struct mqg_wire_hdr *h, const void *body, size_t len);
+/* The status text of the heartbeat (mqg_child_status_fn; conn_status.c). */
+void conn_status(const void *arg, char *buf, size_t cap);
 
-/* paho's message callback (mqtt_link_on_arrive), on paho's thread: a QoS >= 1 message is
- * appended to the journal before paho acknowledges it to the broker; a full journal holds it
- * up to journal.full_wait_ms, then lets it go on untracked. Never fails. */
-void connector_arrive(void *ctx, struct link_ev *ev);
+/* Opens this connection's journal in <state_dir>/<key> (conn_journal.c). Returns 0 or an exit
+ * code after a logged error: 78 when the journal's directory cannot be used (a setting to
+ * fix), 1 when it is busy (an earlier connector of ours still ends) or memory is short. */
+int conn_journal_open(struct connector *c);
 
-/* Open this connection's journal (when state_dir is set) and make the feed towards the
- * router. Returns 0 or an exit code after a logged error: 78 when the journal's directory
- * cannot be used, 1 when it is busy or memory ran out. */
-int connector_setup_journal(struct connector *c, int idx);
-
-/* The journal's housekeeping, once per loop turn: acknowledgements written, the interval
- * sync, JOURNAL-FULL logged once per episode. */
-void connector_journal_timers(struct connector *c, int64_t now);
+/* paho's callback (link_arrive_fn, paho's thread): journals a QoS >= 1 message (conn_journal.c). */
+void conn_journal_arrive(void *ctx, struct link_ev *ev);
 
 #endif

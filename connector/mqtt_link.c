@@ -600,6 +600,12 @@ int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payloa
     }
 }
 
+int64_t mqtt_link_pingresps(const struct mqtt_link *l)
+{
+    (void)l;
+    return P.pingresps ? (int64_t)P.pingresps() : -1;
+}
+
 const char *mqtt_link_strerror(int rc)
 {
     switch (rc) {

@@ -85,6 +85,10 @@ int mqtt_link_subscribe(struct mqtt_link *l, const struct mqg_sub *subs, size_t 
 int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payload, size_t len,
                       int qos, bool retain, uint64_t tag, bool notify);
 
+/* Keepalive answers (PINGRESP) received since the process started, or -1 when the paho in use
+ * cannot tell (the system's paho: only mqgate's own build counts them, paho_plugin.c). */
+int64_t mqtt_link_pingresps(const struct mqtt_link *l);
+
 /* Text for a connect failure code (CONNACK return codes and paho's negative codes). */
 const char *mqtt_link_strerror(int rc);
 

@@ -43,7 +43,8 @@ struct outbox {
     outbox_publish_fn *publish;
     void *ctx;
     uint64_t n_out, n_dropped;
-    uint64_t n_overflow; /* dropped by the bounds */
+    uint64_t n_out_bytes; /* payload bytes of the n_out publishes */
+    uint64_t n_overflow;  /* dropped by the bounds */
     /* dropped for what they are, each counted in .total (and in n_dropped) */
     struct mqg_ratelog badtopic, toolarge;
     /* tracked copies */
@@ -346,6 +347,7 @@ static void s_settle_silent_qos0(struct outbox *ob, size_t idx)
             x->state = CQ_DONE;
             ob->inflight--;
             ob->n_out++;
+            ob->n_out_bytes += x->payload_len;
         }
     }
 }
@@ -368,6 +370,7 @@ void outbox_result(struct outbox *ob, uint64_t tag, bool ok, int rc)
         if (it->state != CQ_DONE) {
             it->state = CQ_DONE;
             ob->n_out++;
+            ob->n_out_bytes += it->payload_len;
         }
         s_pop_done(ob);
         return;
@@ -460,6 +463,8 @@ void outbox_stats(const struct outbox *ob, struct outbox_stats *st)
     st->queued = ob->q.count;
     st->inflight = ob->inflight;
     st->out = ob->n_out;
+    st->out_bytes = ob->n_out_bytes;
+    st->overflow = ob->n_overflow;
     st->dropped = ob->n_dropped;
     st->badtopic = ob->badtopic.total;
     st->toolarge = ob->toolarge.total;

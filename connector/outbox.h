@@ -56,6 +56,9 @@ struct outbox_stats {
     uint64_t dropped;  /* every drop: overflow, PUB-FAIL, PUB-INVALID, out of memory, and: */
     uint64_t badtopic; /* ... topics the broker would refuse (PUB-BAD-TOPIC) */
     uint64_t toolarge; /* ... packets too large for MQTT or the broker (PUB-TOO-LARGE) */
+    /* for the supervisor's status and /metrics: */
+    uint64_t out_bytes; /* payload bytes of the `out` publishes */
+    uint64_t overflow;  /* drops by the queue's bounds (OUT-DROP), part of `dropped` */
 };
 
 struct outbox;

@@ -105,5 +105,6 @@ int paho_load(bool tls, struct paho_api *api)
     S_SYM(props_add, MQTTProperties_add);
     S_SYM(props_free, MQTTProperties_free);
 #undef S_SYM
+    *(void **)&api->pingresps = sym ? sym("mqg_paho_pingresps") : NULL; /* optional */
     return 0;
 }

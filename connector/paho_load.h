@@ -33,6 +33,7 @@ struct paho_api {
     __typeof__(MQTTAsync_subscribeMany) *subscribeMany;
     __typeof__(MQTTProperties_add) *props_add;
     __typeof__(MQTTProperties_free) *props_free;
+    unsigned long (*pingresps)(void); /* PINGRESPs received; only in mqgate's build, else NULL */
 };
 
 /* Load paho (tls: the TLS build) and fill *api; logs the library in use (LINK-LIB, INFO; WARN

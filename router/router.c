@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "mqg_bus.h"
@@ -27,14 +28,23 @@
 #include "mqg_log.h"
 #include "mqg_proc.h"
 #include "mqg_route.h"
+#include "mqg_rstats.h"
+#include "mqg_tap.h"
 
 #define R_RETRY_MS 20
 /* A connection whose sends find no connector for this long counts as not connected. ZeroMQ
  * also answers "no such peer" for a moment after a full pipe drains, so one answer is not
  * enough; a restarting connector takes longer than this to come back. */
 #define R_UNREACHABLE_MS 1000
+/* Bound of one per-route counter report (mqg_rstats.h): well inside the control socket's
+ * buffer, so sending it never has to wait for the supervisor. */
+#define R_ROUTES_REPORT_MAX (32 * 1024)
 /* Acknowledgements to the sources and replay requests go out at most this often. */
 #define R_ACK_MS 10
+/* Frames a tap's pipe holds before ZeroMQ drops what is sent to it (a slow or stopped tap). */
+#define R_TAP_HWM 16
+/* A tap gets a frame at least this often while it listens (an empty one when idle). */
+#define R_TAP_IDLE_MS 1000
 
 struct s_target {
     const char *key;
@@ -59,6 +69,7 @@ struct s_router {
     struct s_target *targets;   /* per connection */
     size_t pending;             /* messages waiting in all target queues */
     uint64_t n_in, n_out, n_dropped, n_malformed;
+    struct mqg_rstats rstats; /* per-route counters reported to the supervisor */
     /* tracked delivery (journal on) */
     struct mqg_ledger *ledger; /* NULL: nothing is tracked */
     uint64_t epoch;            /* this router process, in READY */
@@ -68,6 +79,12 @@ struct s_router {
     size_t cur_src;
     uint64_t cur_seq;
     int cur_replay_for; /* a replayed record: only copies for this target; -1 otherwise */
+    /* mqgate tap: copies of the internal topics' messages, offered while a tap listens */
+    struct mqg_bus *tap; /* NULL: not bound (TAP-BIND) */
+    bool tap_on;
+    uint64_t tap_seq; /* messages offered so far (a tap counts the gaps) */
+    int64_t tap_sent; /* ms of the last frame sent */
+    struct mqg_tap_frame tap_frame;
 };
 
 /* Whether target t's connector or broker is away and its queue at its bound: a tracked copy
@@ -278,11 +295,15 @@ static int s_build(struct s_router *r)
     r->epoch = mqg_seed() | 1;
     r->sink = (struct mqg_route_sink){
         .deliver = s_deliver, .loop = s_on_loop, .render_failed = s_on_render_failed, .arg = r};
+    if (mqg_rstats_init(&r->rstats, m->n_routes) != 0) {
+        return -ENOMEM;
+    }
     return s_build_routes(r);
 }
 
 static void s_free(struct s_router *r)
 {
+    mqg_rstats_free(&r->rstats);
     mqg_route_table_destroy(&r->routes);
     for (size_t i = 0; r->targets && i < r->child.model.n_conns; i++) {
         mqg_fifo_free(&r->targets[i].out);
@@ -291,6 +312,8 @@ static void s_free(struct s_router *r)
     mqg_ledger_destroy(&r->ledger);
     free(r->targets);
     mqg_bus_destroy(&r->bus);
+    mqg_bus_destroy(&r->tap);
+    mqg_tap_frame_free(&r->tap_frame);
     mqg_child_free(&r->child);
 }
 
@@ -334,6 +357,66 @@ static void s_on_hello(struct s_router *r, int conn, uint64_t incarnation)
 }
 
 /* One record from a source (live, or replayed for one target). */
+/* ---- mqgate tap ---- */
+
+/* Send the frame being filled to the taps (ZeroMQ drops it for a tap whose pipe is full: the
+ * tap sees the gap in the numbers). */
+static void s_tap_flush(struct s_router *r)
+{
+    if (r->tap_frame.count) {
+        mqg_tap_frame_seal(&r->tap_frame, r->epoch, mqg_now_wall_ms());
+        (void)mqg_bus_tap_send(r->tap, r->tap_frame.buf, r->tap_frame.len);
+        mqg_tap_frame_reset(&r->tap_frame);
+        r->tap_sent = mqg_now_ms();
+    }
+}
+
+/* mqg_route_sink.internal while a tap listens: a message on the internal topics. */
+static void s_tap_offer(void *arg, const struct mqg_wire_rec *msg)
+{
+    struct s_router *r = arg;
+    (void)mqg_tap_frame_add(&r->tap_frame, r->tap_seq++, msg); /* failed: a gap */
+    if (r->tap_frame.len >= MQG_TAP_FRAME_BYTES) {
+        s_tap_flush(r);
+    }
+}
+
+/* Bind the tap socket <rundir>/tap; without it the router works as ever. */
+static void s_tap_open(struct s_router *r)
+{
+    char ep[600];
+    if (snprintf(ep, sizeof(ep), "ipc://%s/tap", r->child.rundir) < 108) {
+        (void)mqg_bus_tap_bind(ep, R_TAP_HWM, &r->tap);
+    }
+}
+
+/* Each turn: whether a tap listens (taps come and go), and the frame filled. */
+static void s_tap_turn(struct s_router *r)
+{
+    int joined = 0;
+    bool on = r->tap_on;
+    if (r->tap && mqg_bus_tap_changes(r->tap, &joined, &on) == 0) {
+        if (joined) {
+            log_info("TAP", "%d tap%s joined: the internal topics' messages are offered", joined,
+                     joined > 1 ? "s" : "");
+        }
+        if (r->tap_on && !on) {
+            log_info("TAP", "no tap listens any more");
+        }
+        r->tap_on = on;
+    }
+    s_tap_flush(r);
+    if (r->tap_on && mqg_now_ms() - r->tap_sent >= R_TAP_IDLE_MS) {
+        /* no messages: an empty frame with the next number, so that a tap also counts the
+         * messages it missed at the end of a burst */
+        r->tap_frame.first = r->tap_seq;
+        mqg_tap_frame_seal(&r->tap_frame, r->epoch, mqg_now_wall_ms());
+        (void)mqg_bus_tap_send(r->tap, r->tap_frame.buf, r->tap_frame.len);
+        mqg_tap_frame_reset(&r->tap_frame);
+        r->tap_sent = mqg_now_ms();
+    }
+}
+
 static void s_on_record(struct s_router *r, int conn, const struct mqg_wire_rec *rec, int replay)
 {
     r->cur_tracked = r->ledger && (rec->flags & MQG_WIRE_F_TRACK) && rec->src == conn;
@@ -354,6 +437,7 @@ static void s_on_record(struct s_router *r, int conn, const struct mqg_wire_rec 
         return; /* a replay carries tracked records only */
     }
     r->n_in += replay < 0;
+    r->sink.internal = r->tap_on && replay < 0 ? s_tap_offer : NULL; /* a replay: no news */
     mqg_route_dispatch(r->routes, conn, rec, &r->sink);
 }
 
@@ -545,18 +629,32 @@ static void s_drain(struct s_router *r)
 static void s_status(const void *arg, char *buf, size_t cap)
 {
     const struct s_router *r = arg;
+    const struct mqg_route_counters *rc = mqg_route_table_counters(r->routes);
     int n = snprintf(buf, cap,
                      "state=up in=%llu out=%llu queued=%zu dropped=%llu malformed=%llu "
-                     "unrouted=%llu",
+                     "unrouted=%llu render=%llu loops=%llu",
                      (unsigned long long)r->n_in, (unsigned long long)r->n_out, r->pending,
                      (unsigned long long)s_dropped(r), (unsigned long long)r->n_malformed,
-                     (unsigned long long)mqg_route_table_counters(r->routes)->unrouted);
+                     (unsigned long long)rc->unrouted, (unsigned long long)rc->render_failed,
+                     (unsigned long long)rc->loops);
     if (r->ledger && n > 0 && (size_t)n < cap) {
         struct mqg_ledger_stats ls;
         mqg_ledger_stats(r->ledger, &ls);
         snprintf(buf + n, cap - (size_t)n, " gaps=%llu outstanding=%llu replayed=%llu",
                  (unsigned long long)ls.gaps, (unsigned long long)ls.outstanding,
                  (unsigned long long)ls.replayed);
+    }
+}
+
+/* With every heartbeat: the per-route counters that changed, to the supervisor (mqg_rstats.h).
+ * Not sent now (the channel is full): the next report carries them. */
+static void s_report_routes(struct s_router *r)
+{
+    const uint8_t *body;
+    size_t len = mqg_rstats_encode(&r->rstats, r->routes, R_ROUTES_REPORT_MAX, &body);
+    int fd = mqg_child_ctl_fd(&r->child);
+    if (len && fd >= 0 && mqg_ctl_send(fd, MQG_CTL_ROUTES, body, len, MSG_DONTWAIT) == 0) {
+        mqg_rstats_commit(&r->rstats, r->routes);
     }
 }
 
@@ -579,12 +677,17 @@ int router_main(int argc, char **argv)
         s_free(&r);
         return MQG_EXIT_TRANSIENT;
     }
+    s_tap_open(&r);
     log_info("ROUTER-UP", "routing %zu routes for %zu connections on %s", r.child.model.n_routes,
              r.child.model.n_conns, r.child.bus);
     mqg_child_ready(&r.child);
 
     while (!r.child.stop) {
-        int timeout = mqg_child_turn(&r.child, mqg_now_ms(), s_status, &r);
+        int64_t now = mqg_now_ms();
+        if (mqg_child_heartbeat_due(&r.child, now)) {
+            s_report_routes(&r);
+        }
+        int timeout = mqg_child_turn(&r.child, now, s_status, &r);
         if (r.pending && timeout > R_RETRY_MS) {
             timeout = R_RETRY_MS; /* copies a connection could not take: s_flush tries again */
         }
@@ -594,14 +697,15 @@ int router_main(int argc, char **argv)
         if ((mqg_bus_events(r.bus) & MQG_BUS_IN) && !s_paused(&r)) {
             timeout = 0;
         }
-        int fd = mqg_bus_fd(r.bus);
-        bool ready;
-        int err = mqg_child_wait(&r.child, &fd, &ready, 1, (int64_t)timeout * 1000);
+        int fds[2] = {mqg_bus_fd(r.bus), r.tap ? mqg_bus_fd(r.tap) : -1};
+        bool ready[2];
+        int err = mqg_child_wait(&r.child, fds, ready, 2, (int64_t)timeout * 1000);
         if (err < 0) {
             log_error("ROUTER-POLL", "poll: %s", strerror(-err));
             break;
         }
         s_drain(&r);
+        s_tap_turn(&r);
         s_flush(&r);
         s_acks_and_replays(&r, mqg_now_ms());
     }

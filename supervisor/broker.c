@@ -126,3 +126,27 @@ bool sup_broker_port_lost(struct sup *S, const struct sup_child *c)
     S->exit_code = MQG_EXIT_CONFIG;
     return true;
 }
+
+/* A line of the broker's output (mosquitto writes its own format), as an mqgate log line in
+ * its name. "Address already in use" is remembered (the port is taken); "mosquitto version ...
+ * running" says that its listeners are open: it is ready. */
+bool sup_broker_line(struct sup_child *c, const char *line, size_t len)
+{
+    char text[2048];
+    if (len >= sizeof(text)) {
+        len = sizeof(text) - 1;
+    }
+    memcpy(text, line, len);
+    text[len] = '\0';
+    int level = MQG_LOG_INFO;
+    if (strncmp(text, "Error", 5) == 0) {
+        level = MQG_LOG_ERROR;
+    } else if (strncmp(text, "Warning", 7) == 0 && !strstr(text, "run as root")) {
+        level = MQG_LOG_WARN; /* started by root, it runs as root on purpose (mqg_ibroker_conf) */
+    }
+    if (strstr(text, "Address already in use")) {
+        c->addr_in_use = true;
+    }
+    mqg_log_write_as(c->role, (int)c->pid, c->key, level, "BROKER-LOG", "%s", text);
+    return strncmp(text, "mosquitto version ", 18) == 0 && strstr(text, " running");
+}

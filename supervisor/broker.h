@@ -23,6 +23,11 @@
  * when it is ready in its output.) */
 bool sup_broker_listening(const struct sup *S);
 
+/* A line of the broker's output as an mqgate log line in its name (BROKER-LOG, at mosquitto's
+ * level); "Address already in use" is remembered in c. Returns true when the line says that
+ * its listeners are open ("mosquitto version ... running"): it is ready. */
+bool sup_broker_line(struct sup_child *c, const char *line, size_t len);
+
 /* The broker reported ready: its status text, BROKER-UP. */
 void sup_broker_ready(struct sup *S, struct sup_child *c);
 

@@ -1,4 +1,4 @@
-/* mqgate — command line of the gateway: run, check, status, version.
+/* mqgate — the gateway's program: run, check, status, version (the command line: cli.c).
  *
  * Reads the gateway settings (-c, libconfig) and the service commissioning files, resolves
  * them into one model and either prints it (check) or runs the supervisor (run). Any
@@ -6,11 +6,11 @@
  * program with exit code 78 before anything starts.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "mqg_clientid.h"
 #include "mqg_error.h"
 #include "mqg_ibroker.h"
@@ -21,119 +21,10 @@
 #include "mqg_subs.h"
 #include "mqg_text.h"
 #include "supervisor.h"
-
-struct s_cli {
-    const char *cmd;
-    const char *cfg;
-    const char *service_id;
-    const char **files;
-    size_t n_files;
-    struct mqg_param *params;
-    size_t n_params;
-    char **owned; /* split -p strings */
-    size_t n_owned;
-};
-
-static void s_usage(FILE *f)
-{
-    fprintf(f, "usage:\n"
-               "  mqgate run    [-c mqgate.cfg] [SERVICE.yml ...] [-p NAME=VALUE ...]\n"
-               "  mqgate check  [-c mqgate.cfg] [SERVICE.yml ...] [-p NAME=VALUE ...]\n"
-               "  mqgate status [-c mqgate.cfg]\n"
-               "  mqgate version\n"
-               "options:\n"
-               "  -c, --config FILE      gateway settings (libconfig); defaults apply without it\n"
-               "  -p, --param NAME=VALUE value of a service parameter (repeatable)\n"
-               "  --service-id ID        service id instead of the one derived from metadata.name\n"
-               "                         (one service file only)\n"
-               "exit codes: 0 ok, 1 runtime failure, 2 usage error, 78 configuration error\n");
-}
-
-static void s_cli_free(struct s_cli *c)
-{
-    for (size_t i = 0; i < c->n_owned; i++) {
-        free(c->owned[i]);
-    }
-    free(c->owned);
-    free(c->files);
-    free(c->params);
-}
-
-static int s_parse(struct s_cli *c, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"param", required_argument, NULL, 'p'},
-        {"service-id", required_argument, NULL, 'S'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    if (argc < 2) {
-        s_usage(stderr);
-        return MQG_EXIT_USAGE;
-    }
-    c->cmd = argv[1];
-    if (strcmp(c->cmd, "-h") == 0 || strcmp(c->cmd, "--help") == 0 || strcmp(c->cmd, "help") == 0) {
-        s_usage(stdout);
-        return -1;
-    }
-    c->files = calloc((size_t)argc, sizeof(*c->files));
-    c->params = calloc((size_t)argc, sizeof(*c->params));
-    c->owned = calloc((size_t)argc, sizeof(*c->owned));
-    if (!c->files || !c->params || !c->owned) {
-        return MQG_EXIT_INTERNAL;
-    }
-    int o;
-    optind = 2;
-    while ((o = getopt_long(argc, argv, "c:p:h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'c':
-            c->cfg = optarg;
-            break;
-        case 'S':
-            c->service_id = optarg;
-            break;
-        case 'p': {
-            const char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg) {
-                fprintf(stderr,
-                        "mqgate: error: -p %s: expected NAME=VALUE (parameter without "
-                        "value)\n",
-                        optarg);
-                return MQG_EXIT_CONFIG;
-            }
-            char *name = strndup(optarg, (size_t)(eq - optarg));
-            if (!name) {
-                return MQG_EXIT_INTERNAL;
-            }
-            c->owned[c->n_owned++] = name;
-            for (size_t i = 0; i < c->n_params; i++) {
-                if (strcmp(c->params[i].name, name) == 0) {
-                    fprintf(stderr, "mqgate: error: -p %s: parameter given twice\n", name);
-                    return MQG_EXIT_CONFIG;
-                }
-            }
-            c->params[c->n_params].name = name;
-            c->params[c->n_params].value = eq + 1;
-            c->n_params++;
-            break;
-        }
-        case 'h':
-            s_usage(stdout);
-            return -1;
-        default:
-            s_usage(stderr);
-            return MQG_EXIT_USAGE;
-        }
-    }
-    for (int i = optind; i < argc; i++) {
-        c->files[c->n_files++] = argv[i];
-    }
-    return 0;
-}
+#include "tap.h"
 
 /* Parameters for a service of the settings file: its own values, overridden by -p. */
-static struct mqg_param *s_merge(const struct mqg_settings_service *sv, const struct s_cli *c,
+static struct mqg_param *s_merge(const struct mqg_settings_service *sv, const struct cli *c,
                                  size_t *n)
 {
     struct mqg_param *p = calloc(sv->n_params + c->n_params + 1, sizeof(*p));
@@ -157,7 +48,7 @@ static struct mqg_param *s_merge(const struct mqg_settings_service *sv, const st
     return p;
 }
 
-static int s_load_model(struct s_cli *c, struct mqg_settings *set, struct mqg_model *m)
+static int s_load_model(struct cli *c, struct mqg_settings *set, struct mqg_model *m)
 {
     struct mqg_error err;
     if (c->n_files == 0 && set->n_services == 0) {
@@ -272,43 +163,46 @@ static void s_print_subscriptions(const struct mqg_model *m)
 
 int main(int argc, char **argv)
 {
-    struct s_cli c;
-    memset(&c, 0, sizeof(c));
-    int rc = s_parse(&c, argc, argv);
+    struct cli c;
+    int rc = cli_parse(&c, argc, argv);
     if (rc != 0) {
-        s_cli_free(&c);
+        cli_free(&c);
         return rc < 0 ? MQG_EXIT_OK : rc;
     }
     if (strcmp(c.cmd, "version") == 0) {
         printf("mqgate %s\n", MQG_VERSION);
-        s_cli_free(&c);
+        cli_free(&c);
         return MQG_EXIT_OK;
     }
-    bool run = strcmp(c.cmd, "run") == 0;
     bool check = strcmp(c.cmd, "check") == 0;
     bool status = strcmp(c.cmd, "status") == 0;
-    if (!run && !check && !status) {
-        fprintf(stderr, "mqgate: error: unknown command '%s'\n", c.cmd);
-        s_usage(stderr);
-        s_cli_free(&c);
-        return MQG_EXIT_USAGE;
-    }
     struct mqg_settings set;
     struct mqg_error err;
     if (c.cfg) {
         if (mqg_settings_load(c.cfg, &set, &err) != 0) {
             mqg_error_print(&err, stderr);
-            s_cli_free(&c);
+            cli_free(&c);
             return MQG_EXIT_CONFIG;
         }
     } else if (mqg_settings_defaults(&set) != 0) {
-        s_cli_free(&c);
+        cli_free(&c);
         return MQG_EXIT_INTERNAL;
     }
-    if (status) {
-        rc = supervisor_status(&set);
+    if (strcmp(c.cmd, "tap") == 0) {
+        struct tap_opts to = {.filters = (char *const *)c.files,
+                              .n_filters = c.n_files,
+                              .count = c.count,
+                              .max_bytes = c.max_bytes,
+                              .json = c.json};
+        rc = supervisor_tap(&set, &to);
         mqg_settings_free(&set);
-        s_cli_free(&c);
+        cli_free(&c);
+        return rc;
+    }
+    if (status) {
+        rc = supervisor_status(&set, c.json);
+        mqg_settings_free(&set);
+        cli_free(&c);
         return rc;
     }
     mqg_log_init("supervisor", set.instance, set.log_level, 2);
@@ -317,7 +211,7 @@ int main(int argc, char **argv)
         /* `mqgate check -c FILE`: the settings alone */
         printf("settings %s OK (no service files given or listed)\n", c.cfg);
         mqg_settings_free(&set);
-        s_cli_free(&c);
+        cli_free(&c);
         return MQG_EXIT_OK;
     }
     struct mqg_model m;
@@ -344,6 +238,6 @@ int main(int argc, char **argv)
     }
     mqg_model_free(&m);
     mqg_settings_free(&set);
-    s_cli_free(&c);
+    cli_free(&c);
     return rc;
 }

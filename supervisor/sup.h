@@ -2,10 +2,11 @@
  * as nginx's master and s6-supervise keep, one struct sup_child per child process.
  *
  * supervisor.c owns and changes them (set-up, loop, tear-down); spawn.c starts a child's
- * process into its record; status.c reads them for the status file. Single-threaded.
- * Three kinds of child: the router and the connectors (mqgate's own programs, with a control
- * channel and heartbeats) and the embedded internal broker (mosquitto: no control channel; it
- * is ready when its port accepts connections, and stopped after the others).
+ * process into its record; observe.c keeps what the heartbeats tell of the connections and
+ * routes; status.c, metrics.c and ops.c read them for the status file, /metrics and /health.
+ * Single-threaded. Three kinds of child: the router and the connectors (mqgate's own
+ * programs, with a control channel and heartbeats) and the embedded internal broker
+ * (mosquitto: no control channel; ready when it says it runs, stopped after the others).
  */
 #ifndef SUPERVISOR_SUP_H
 #define SUPERVISOR_SUP_H
@@ -17,9 +18,12 @@
 #include <sys/types.h>
 
 #include "lifecycle.h"
+#include "mqg_child.h"
 #include "mqg_ctl.h"
 #include "mqg_model.h"
+#include "mqg_route.h"
 #include "mqg_settings.h"
+#include "observe.h"
 #include "rundir.h"
 
 enum sup_kind { SUP_ROUTER, SUP_CONNECTOR, SUP_BROKER };
@@ -39,10 +43,13 @@ struct sup_child {
     size_t loglen;
     int64_t last_rx_ms; /* last message from it */
     char last_exit[64];
-    char status[256];
+    char status[MQG_CHILD_STATUS_MAX + 1]; /* its last heartbeat's text (mqg_kv) */
+    struct obs_conn obs;                   /* a connector: its connection (observe.c) */
     bool was_ready;   /* the broker: its port accepted a connection since the gateway started */
     bool addr_in_use; /* the broker: its last run said "Address already in use" */
 };
+
+struct ops;
 
 struct sup {
     const struct mqg_settings *set;
@@ -63,6 +70,8 @@ struct sup {
     struct sup_child *broker; /* the embedded internal broker's record, or NULL */
     char broker_conf[600];    /* <runtime dir>/mosquitto.conf while it exists, else "" */
     int exit_code;            /* of the gateway: 0, or 78 when the broker's port was taken */
+    struct mqg_route_stats *route_stats; /* per model route, from the router (observe.c) */
+    struct ops *ops;                     /* /metrics and /health; NULL when off (ops.c) */
 };
 
 #endif

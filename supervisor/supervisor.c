@@ -2,11 +2,12 @@
  * supervisor.h).
  *
  * Set-up, one poll loop over a signalfd, every child's control socket and every child's stderr
- * pipe, and tear-down. A record per child (sup.h) as nginx's master or s6-supervise keep; what
- * happens to a child is decided by its life cycle table (lifecycle.c, with the restart policy
- * of common/mqg_restart.h): this file posts the events to it (s_post) and carries out the
- * actions (s_act). Spawning is in spawn.c, the status file in status.c, the runtime directory
- * and the instance lock in rundir.c.
+ * pipe (and the HTTP server's descriptor, when there is one), and tear-down. A record per child
+ * (sup.h) as nginx's master or s6-supervise keep; what happens to a child is decided by its
+ * life cycle table (lifecycle.c, with the restart policy of common/mqg_restart.h): this file
+ * posts the events to it (s_post) and carries out the actions (s_act). Spawning is in spawn.c,
+ * the status file in status.c, the runtime directory and the instance lock in rundir.c, what
+ * the heartbeats tell in observe.c, /metrics and /health in ops.c.
  */
 #include "supervisor.h"
 
@@ -30,6 +31,8 @@
 #include "mqg_proc.h"
 #include "mqg_restart.h"
 #include "mqg_rundir.h"
+#include "observe.h"
+#include "ops.h"
 #include "rundir.h"
 #include "spawn.h"
 #include "status.h"
@@ -52,36 +55,12 @@ static void s_log_line(struct sup *S, const char *line, size_t len)
 static void s_post(struct sup *S, struct sup_child *c, enum lifecycle_event ev, int64_t now,
                    int exit_code);
 
-/* A line of the broker's output (mosquitto writes its own format), as an mqgate log line in
- * its name. "Address already in use" is remembered (the port is taken); "mosquitto version ...
- * running" says that its listeners are open: it is ready. */
-static void s_broker_line(struct sup *S, struct sup_child *c, const char *line, size_t len)
-{
-    char text[2048];
-    if (len >= sizeof(text)) {
-        len = sizeof(text) - 1;
-    }
-    memcpy(text, line, len);
-    text[len] = '\0';
-    int level = MQG_LOG_INFO;
-    if (strncmp(text, "Error", 5) == 0) {
-        level = MQG_LOG_ERROR;
-    } else if (strncmp(text, "Warning", 7) == 0 && !strstr(text, "run as root")) {
-        level = MQG_LOG_WARN; /* started by root, it runs as root on purpose (mqg_ibroker_conf) */
-    }
-    if (strstr(text, "Address already in use")) {
-        c->addr_in_use = true;
-    }
-    mqg_log_write_as(c->role, (int)c->pid, c->key, level, "BROKER-LOG", "%s", text);
-    if (strncmp(text, "mosquitto version ", 18) == 0 && strstr(text, " running")) {
-        s_post(S, c, LC_EV_READY, mqg_now_ms(), 0);
-    }
-}
-
 static void s_child_line(struct sup *S, struct sup_child *c, const char *line, size_t len)
 {
     if (c->kind == SUP_BROKER) {
-        s_broker_line(S, c, line, len);
+        if (sup_broker_line(c, line, len)) {
+            s_post(S, c, LC_EV_READY, mqg_now_ms(), 0);
+        }
     } else {
         s_log_line(S, line, len);
     }
@@ -134,6 +113,9 @@ static void s_on_ctl_message(uint8_t kind, const uint8_t *body, size_t len, void
         size_t k = len < sizeof(c->status) - 1 ? len : sizeof(c->status) - 1;
         memcpy(c->status, body, k);
         c->status[k] = '\0';
+        observe_heartbeat(a->S, c, c->last_rx_ms);
+    } else if (kind == MQG_CTL_ROUTES && strcmp(c->role, "router") == 0) {
+        observe_routes(a->S, body, len);
     }
 }
 
@@ -471,6 +453,8 @@ static int s_setup_children(struct sup *S, const char *broker_exe)
  * the gateway's files and, if empty then, itself. */
 static void s_cleanup(struct sup *S)
 {
+    ops_close(S);
+    observe_free(S);
     for (size_t i = 0; i < S->n_ch; i++) {
         s_close_child_fds(&S->ch[i]);
         lifecycle_free(&S->ch[i].life);
@@ -500,6 +484,31 @@ static int s_open_log(struct sup *S)
     }
     mqg_log_init("supervisor", set->instance, set->log_level, S->log_fd);
     return 0;
+}
+
+/* SIGUSR1: open the log file again (logrotate has moved it) onto the same descriptor, so that
+ * mqg_log and the copies of the children's lines go on into the new file. When it cannot be
+ * opened, the old one stays in use. */
+static void s_reopen_log(struct sup *S)
+{
+    const char *path = S->set->log_file;
+    if (!path || !path[0]) {
+        log_info("LOG-REOPEN", "SIGUSR1: the log goes to standard error; nothing to reopen");
+        return;
+    }
+    log_info("LOG-REOPEN", "SIGUSR1: reopening the log file %s", path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0 || dup3(fd, S->log_fd, O_CLOEXEC) < 0) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        log_warn("LOG-REOPEN", "cannot reopen the log file %s: %s; writing on to the old one", path,
+                 strerror(e));
+        return;
+    }
+    close(fd);
+    log_notice("LOG-REOPEN", "log file %s reopened (SIGUSR1)", path);
 }
 
 static void s_log_start(const struct sup *S)
@@ -588,13 +597,19 @@ static int s_setup(struct sup *S, const struct mqg_settings *set, const struct m
     }
     spawn_pin_cpus(set);
     S->sigfd = mqg_signals_block();
-    if (S->sigfd < 0 || s_setup_children(S, broker ? broker_exe : NULL) != 0) {
+    if (S->sigfd < 0 || s_setup_children(S, broker ? broker_exe : NULL) != 0 ||
+        observe_init(S) != 0) {
         s_cleanup(S);
         return MQG_EXIT_INTERNAL;
     }
     S->started_ms = mqg_now_ms();
+    rc = ops_open(S); /* /metrics and /health, when http.listen is set */
+    if (rc != 0) {
+        s_cleanup(S);
+        return rc;
+    }
     s_log_start(S);
-    S->pfd = calloc(2 + 2 * S->n_ch, sizeof(*S->pfd));
+    S->pfd = calloc(3 + 2 * S->n_ch, sizeof(*S->pfd));
     if (!S->pfd) {
         s_cleanup(S);
         return MQG_EXIT_INTERNAL;
@@ -633,6 +648,8 @@ static void s_handle_timers(struct sup *S, int64_t now)
     }
     if (now - S->last_status_ms >= 500) {
         S->last_status_ms = now;
+        observe_tick(S, now);
+        ops_tick(S, now);
         if (S->stopping || s_watch_rundir(S, now) == 0) {
             status_write(S, now);
         }
@@ -648,6 +665,10 @@ static void s_handle_timers(struct sup *S, int64_t now)
 static int s_next_timeout(const struct sup *S, int64_t now)
 {
     int64_t next = now + 200;
+    int http = ops_timeout_ms(S);
+    if (http >= 0 && now + http < next) {
+        next = now + http;
+    }
     for (size_t i = 0; i < S->n_ch; i++) {
         const struct sup_child *c = &S->ch[i];
         if (lifecycle_waits(c->life.state) && c->life.due_ms < next &&
@@ -659,7 +680,7 @@ static int s_next_timeout(const struct sup *S, int64_t now)
 }
 
 /* The poll set: the signalfd, each child's control socket and log pipe (-1 without a
- * process), the instance lock. Returns its length. */
+ * process), the instance lock, the HTTP server (-1 without one). Returns its length. */
 static size_t s_poll_set(struct sup *S)
 {
     struct pollfd *p = S->pfd;
@@ -672,6 +693,7 @@ static size_t s_poll_set(struct sup *S)
         p[np++] = (struct pollfd){.fd = live ? c->log_fd : -1, .events = POLLIN};
     }
     p[np++] = (struct pollfd){.fd = S->rd.lock_fd, .events = POLLIN};
+    p[np++] = (struct pollfd){.fd = ops_fd(S), .events = POLLIN};
     return np;
 }
 
@@ -697,6 +719,8 @@ static void s_handle_signals(struct sup *S)
     while ((sig = mqg_signal_read(S->sigfd)) > 0) {
         if (sig == SIGCHLD) {
             s_reap(S);
+        } else if (sig == SIGUSR1) {
+            s_reopen_log(S);
         } else if (sig == SIGHUP) {
             log_notice("RELOAD-UNSUPPORTED", "SIGHUP: reloading the configuration is not "
                                              "supported yet; restart mqgate to apply changes");
@@ -735,6 +759,7 @@ static void s_loop(struct sup *S)
         if (S->pfd[1 + 2 * S->n_ch].revents) {
             rundir_accept(&S->rd);
         }
+        ops_run(S); /* also without a ready descriptor: its timeouts */
         if (S->pfd[0].revents) {
             s_handle_signals(S);
         }

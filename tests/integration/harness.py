@@ -232,8 +232,9 @@ class Gateway:
         return self.log_text().count(needle)
 
     def status(self):
-        """Rows of the status file: dicts with role, name, state, pid, restarts, and counters
-        (the process's own key=value counters, e.g. {"dropped": "3", "state": "up"})."""
+        """Rows of the status file's process table: dicts with role, name, state, pid,
+        restarts, and counters (the process's own key=value counters, e.g. {"dropped": "3",
+        "state": "up"}). The connection table after the blank line is not read."""
         path = os.path.join(self.rundir, self.dir.split("/")[-1], "status")
         rows = []
         try:
@@ -242,6 +243,8 @@ class Gateway:
         except OSError:
             return rows
         for ln in lines[2:]:
+            if not ln.strip():
+                break  # the connection table follows
             parts = ln.split()
             if len(parts) >= 6:
                 rows.append({"role": parts[0], "name": parts[1], "state": parts[2],

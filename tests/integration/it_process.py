@@ -163,7 +163,7 @@ class ProcessTest(GatewayTest):
         rc, out, err = run_mqgate(["status", "-c", gw.cfg])
         self.assertEqual(rc, 0, err)
         self.assertRegex(out, r"instance gw pid %d" % gw.proc.pid)
-        rows = {l.split()[1]: l for l in out.splitlines()[2:]}
+        rows = {l.split()[1]: l for l in out.split("\n\n")[0].splitlines()[2:]}
         self.assertEqual(set(rows), {"router", "itbridge/plant", "itbridge/cloud"})
         for line in rows.values():
             self.assertIn(" running ", line)

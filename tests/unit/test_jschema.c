@@ -14,14 +14,14 @@
 #include <cmocka.h>
 
 #include "mqg_jschema.h"
-#include "mqg_json.h"
+#include "mqg_jval.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
-static void s_parse(const char *text, struct mqg_json *v)
+static void s_parse(const char *text, struct mqg_jval *v)
 {
     char why[200] = "";
-    int rc = mqg_json_parse(text, strlen(text), v, why, sizeof(why));
+    int rc = mqg_jval_parse(text, strlen(text), v, why, sizeof(why));
     if (rc != 0) {
         print_error("'%s': %s\n", text, why);
     }
@@ -32,7 +32,7 @@ struct unknown_log {
     char paths[200];
 };
 
-static void s_unknown(void *arg, const char *path, const struct mqg_json *at)
+static void s_unknown(void *arg, const char *path, const struct mqg_jval *at)
 {
     struct unknown_log *u = arg;
     size_t l = strlen(u->paths);
@@ -94,8 +94,8 @@ static void test_validate(void **state)
         {"false", "1", "", "", "is not allowed"},
     };
     for (size_t i = 0; i < N_ELEMS(cases); i++) {
-        struct mqg_json s;
-        struct mqg_json v;
+        struct mqg_jval s;
+        struct mqg_jval v;
         struct mqg_jschema_err e;
         s_parse(cases[i].schema, &s);
         s_parse(cases[i].value, &v);
@@ -110,8 +110,8 @@ static void test_validate(void **state)
                         cases[i].schema, cases[i].value, rc, e.keyword, e.where, e.msg);
             fail();
         }
-        mqg_json_free(&s);
-        mqg_json_free(&v);
+        mqg_jval_free(&s);
+        mqg_jval_free(&v);
     }
 }
 
@@ -138,7 +138,7 @@ static void test_check(void **state)
         {"3", "", "expected a schema"},
     };
     for (size_t i = 0; i < N_ELEMS(cases); i++) {
-        struct mqg_json s;
+        struct mqg_jval s;
         struct mqg_jschema_err e;
         s_parse(cases[i].schema, &s);
         int rc = mqg_jschema_check(&s, NULL, NULL, &e);
@@ -147,15 +147,15 @@ static void test_check(void **state)
             print_error("%s: rc %d keyword '%s' msg '%s'\n", cases[i].schema, rc, e.keyword, e.msg);
             fail();
         }
-        mqg_json_free(&s);
+        mqg_jval_free(&s);
     }
-    struct mqg_json s;
+    struct mqg_jval s;
     struct mqg_jschema_err e;
     struct unknown_log u = {""};
     s_parse("{\"allowedValues\":[1],\"items\":{\"x-ui\":1},\"title\":\"t\",\"default\":2}", &s);
     assert_int_equal(mqg_jschema_check(&s, s_unknown, &u, &e), 0);
     assert_string_equal(u.paths, "allowedValues items.x-ui");
-    mqg_json_free(&s);
+    mqg_jval_free(&s);
 }
 
 /* Formats as ajv-formats defines them. */

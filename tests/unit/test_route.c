@@ -165,7 +165,7 @@ static const char s_payload[] = "21.5";
  * that the result is the number of copies recorded, and returns it. */
 static int s_send(struct mqg_route_table *t, int conn, const char *topic, struct record *rec)
 {
-    struct mqg_route_sink sink = {s_on_deliver, s_on_loop, s_on_render, rec};
+    struct mqg_route_sink sink = {s_on_deliver, s_on_loop, s_on_render, rec, NULL};
     struct mqg_wire_rec msg = {.topic = topic,
                                .topic_len = strlen(topic),
                                .payload = s_payload,
@@ -434,6 +434,59 @@ static void test_internal_chain(void **state)
     mqg_model_free(&m);
 }
 
+/* sink.internal (mqgate tap) sees every message published on the internal namespace, with
+ * the QoS and retain flag of the route that published it, in the order of the chain. */
+static char s_seen[4][64];
+static int s_seen_qos[4], s_seen_flags[4], s_n_seen;
+
+static void s_on_internal(void *arg, const struct mqg_wire_rec *msg)
+{
+    (void)arg;
+    assert_true(s_n_seen < 4);
+    snprintf(s_seen[s_n_seen], sizeof(s_seen[0]), "%.*s", (int)msg->topic_len, msg->topic);
+    assert_ptr_equal(msg->payload, s_payload);
+    s_seen_qos[s_n_seen] = msg->qos;
+    s_seen_flags[s_n_seen++] = msg->flags;
+}
+
+static void test_internal_hook(void **state)
+{
+    (void)state;
+    struct mqg_model m;
+    struct record rec = {0};
+    s_model(&m, 2);
+    size_t r = s_route(&m, MQG_INTERNAL, "services/pb/temperature", 1, false);
+    s_source(&m, r, 0, "factory/line1/temperature");
+    r = s_route(&m, MQG_INTERNAL, "services/pb/cloudTemperature/set", 0, true);
+    s_source(&m, r, MQG_INTERNAL, "services/pb/temperature");
+    r = s_route(&m, 1, "dashboard/line1/temperature", 1, true);
+    s_source(&m, r, MQG_INTERNAL, "services/pb/cloudTemperature/set");
+    struct mqg_route_table *t = s_table(&m);
+    struct mqg_route_sink sink = {s_on_deliver, NULL, NULL, &rec, s_on_internal};
+    struct mqg_wire_rec msg = {.topic = "factory/line1/temperature",
+                               .topic_len = strlen("factory/line1/temperature"),
+                               .payload = s_payload,
+                               .payload_len = sizeof(s_payload) - 1};
+    s_n_seen = 0;
+    assert_int_equal(mqg_route_dispatch(t, 0, &msg, &sink), 1);
+    assert_int_equal(s_n_seen, 2);
+    assert_string_equal(s_seen[0], "services/pb/temperature");
+    assert_int_equal(s_seen_qos[0], 1);
+    assert_int_equal(s_seen_flags[0], 0);
+    assert_string_equal(s_seen[1], "services/pb/cloudTemperature/set");
+    assert_int_equal(s_seen_qos[1], 0);
+    assert_int_equal(s_seen_flags[1], MQG_WIRE_F_RETAIN);
+    /* a message to a connection only: nothing on the internal namespace */
+    s_n_seen = 0;
+    msg.topic = "services/pb/cloudTemperature/set";
+    msg.topic_len = strlen(msg.topic);
+    assert_int_equal(mqg_route_dispatch(t, MQG_INTERNAL, &msg, &sink), 1);
+    assert_int_equal(s_n_seen, 0);
+    s_clear(&rec);
+    mqg_route_table_destroy(&t);
+    mqg_model_free(&m);
+}
+
 /* Internal topics rendered at one level are matched at the next while that level renders its
  * own: each level has its own buffer. */
 static void test_chain_render(void **state)
@@ -631,7 +684,7 @@ static void test_qos_retain(void **state)
     s_source(&m, r, 0, "m");
     struct mqg_route_table *t = s_table(&m);
 
-    struct mqg_route_sink sink = {s_on_deliver, NULL, NULL, &rec};
+    struct mqg_route_sink sink = {s_on_deliver, NULL, NULL, &rec, NULL};
     static const uint8_t payload[3] = {0, 1, 2};
     struct mqg_wire_rec msg = {.flags = MQG_WIRE_F_RETAIN | MQG_WIRE_F_DUP,
                                .qos = 2,
@@ -675,7 +728,7 @@ static void test_dispatch_refused(void **state)
     struct record rec = {0};
     s_model(&m, 2);
     struct mqg_route_table *t = s_table(&m); /* no routes at all */
-    struct mqg_route_sink sink = {s_on_deliver, s_on_loop, s_on_render, &rec};
+    struct mqg_route_sink sink = {s_on_deliver, s_on_loop, s_on_render, &rec, NULL};
     struct mqg_wire_rec msg = {.topic = "a", .topic_len = 1};
     assert_int_equal(mqg_route_dispatch(t, 2, &msg, &sink), -EINVAL);
     assert_int_equal(mqg_route_dispatch(t, -2, &msg, &sink), -EINVAL);
@@ -860,6 +913,7 @@ int main(void)
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_render_failed),
         cmocka_unit_test(test_internal_chain),
+        cmocka_unit_test(test_internal_hook),
         cmocka_unit_test(test_chain_render),
         cmocka_unit_test(test_depth_bound),
         cmocka_unit_test(test_loop),

@@ -91,6 +91,9 @@ static void s_assert_defaults(const struct mqg_settings *s)
     assert_int_equal(s->outbound_queue_max_bytes, 16 << 20);
     assert_int_equal(s->router_queue_max_bytes, 16 << 20);
     assert_int_equal(s->cpu_affinity.mode, MQG_CPUS_AUTO);
+    assert_null(s->http_listen);
+    assert_null(s->http_host);
+    assert_int_equal(s->http_disconnected_s, 5);
     assert_null(s->services);
     assert_int_equal(s->n_services, 0);
     const struct mqg_ib_settings *ib = &s->internal_broker;
@@ -518,9 +521,9 @@ static void test_journal_settings(void **state)
 static void test_unknown_settings_inline(void **state)
 {
     s_expect_error("instance = \"x\";\n  colour = \"blue\";\n", 2, 3, "colour",
-                   "unknown setting; known at top level: instance, runtime_dir, log, restart, "
-                   "heartbeat, stop_grace_ms, cpu_affinity, connector, router, internal_broker, "
-                   "state_dir, journal, services");
+                   "unknown setting; known at top level: instance, runtime_dir, log, log_file, "
+                   "restart, heartbeat, stop_grace_ms, cpu_affinity, connector, router, "
+                   "internal_broker, state_dir, journal, http, services");
     s_expect_error("log = { level = \"info\"; lvl = \"debug\"; };\n", 1, 25, "log.lvl",
                    "known in this group: level, file");
     /* a deeper group inside a known group */
@@ -670,6 +673,66 @@ static void test_out_of_range_inline(void **state)
                    1, 47, "services[0].parameters.big", "with an L suffix");
 }
 
+/* http = { listen = "HOST:PORT"; health_disconnected_s = N; } and log_file, the same setting
+ * as log.file. */
+static void test_http_and_log_file(void **state)
+{
+    static const struct {
+        const char *text, *listen, *host;
+        int port;
+    } good[] = {
+        {"http = { listen = \"127.0.0.1:9883\"; };\n", "127.0.0.1:9883", "127.0.0.1", 9883},
+        {"http = { listen = \"[::1]:1\"; };\n", "[::1]:1", "::1", 1},
+        {"http = { listen = \"localhost:65535\"; };\n", "localhost:65535", "localhost", 65535},
+        {"http = { listen = \"0.0.0.0:80\"; };\n", "0.0.0.0:80", "0.0.0.0", 80},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct tmpcfg t;
+        struct mqg_settings s;
+        struct mqg_error err;
+        s_write_tmp(&t, good[i].text);
+        int rc = mqg_settings_load(t.path, &s, &err);
+        s_remove_tmp(&t);
+        assert_int_equal(rc, 0);
+        assert_string_equal(s.http_listen, good[i].listen);
+        assert_string_equal(s.http_host, good[i].host);
+        assert_int_equal(s.http_port, good[i].port);
+        assert_int_equal(s.http_disconnected_s, 5);
+        mqg_settings_free(&s);
+    }
+    struct tmpcfg t;
+    struct mqg_settings s;
+    struct mqg_error err;
+    s_write_tmp(&t, "http = { listen = \"127.0.0.1:9883\"; health_disconnected_s = 2; };\n"
+                    "log_file = \"/var/log/mqgate/mqgate.log\";\n");
+    assert_int_equal(mqg_settings_load(t.path, &s, &err), 0);
+    s_remove_tmp(&t);
+    assert_int_equal(s.http_disconnected_s, 2);
+    assert_string_equal(s.log_file, "/var/log/mqgate/mqgate.log");
+    mqg_settings_free(&s);
+
+    s_expect_error("http = { listen = \"127.0.0.1:0\"; };\n", 1, 10, "http.listen",
+                   "the port must be 1..65535 (0, any free port, is not allowed");
+    s_expect_error("http = { listen = \"127.0.0.1\"; };\n", 1, 10, "http.listen",
+                   "expected HOST:PORT, e.g. \"127.0.0.1:9883\" or \"[::1]:9883\", with a port "
+                   "1..65535; got \"127.0.0.1\"");
+    s_expect_error("http = { listen = \"::1:9883\"; };\n", 1, 10, "http.listen",
+                   "expected HOST:PORT");
+    s_expect_error("http = { listen = \":9883\"; };\n", 1, 10, "http.listen", "expected HOST:PORT");
+    s_expect_error("http = { listen = \"a b:1\"; };\n", 1, 10, "http.listen", "expected HOST:PORT");
+    s_expect_error("http = { listen = \"h:65536\"; };\n", 1, 10, "http.listen",
+                   "the port must be 1..65535");
+    s_expect_error("http = { listen = \"h:+80\"; };\n", 1, 10, "http.listen", "expected HOST:PORT");
+    s_expect_error("http = { listen = 9883; };\n", 1, 10, "http.listen",
+                   "expected HOST:PORT, got an integer");
+    s_expect_error("http = { port = 9883; };\n", 1, 10, "http.port",
+                   "known in this group: listen, health_disconnected_s");
+    s_expect_error("http = { listen = \"h:1\"; health_disconnected_s = 0; };\n", 1, 26,
+                   "http.health_disconnected_s", "expected an integer in 1..86400, got 0");
+    s_expect_error("log = { file = \"a.log\"; };\nlog_file = \"b.log\";\n", 2, 1, "log_file",
+                   "log.file is set too; they are the same setting: keep one");
+}
+
 static void test_syntax_error(void **state)
 {
     struct mqg_settings s;
@@ -812,6 +875,7 @@ int main(void)
         cmocka_unit_test(test_cpu_affinity),
         cmocka_unit_test(test_out_of_range_fixture),
         cmocka_unit_test(test_out_of_range_inline),
+        cmocka_unit_test(test_http_and_log_file),
         cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_services),

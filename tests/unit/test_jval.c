@@ -1,4 +1,4 @@
-/* test_json — unit tests of mqg_json: parsing JSON text (-p values of array and object
+/* test_jval — unit tests of mqg_jval: parsing JSON text (-p values of array and object
  * parameters), equality as JSON Schema defines it, and writing compact JSON back.
  */
 #include <errno.h>
@@ -12,14 +12,14 @@
 
 #include <cmocka.h>
 
-#include "mqg_json.h"
+#include "mqg_jval.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
-static void s_parse(const char *text, struct mqg_json *v)
+static void s_parse(const char *text, struct mqg_jval *v)
 {
     char why[200] = "";
-    int rc = mqg_json_parse(text, strlen(text), v, why, sizeof(why));
+    int rc = mqg_jval_parse(text, strlen(text), v, why, sizeof(why));
     if (rc != 0) {
         print_error("'%s': %d %s\n", text, rc, why);
     }
@@ -44,13 +44,13 @@ static void test_parse_and_text(void **state)
         {"\"\\uD83D\\uDE00\"", "\"\xf0\x9f\x98\x80\""},
     };
     for (size_t i = 0; i < N_ELEMS(cases); i++) {
-        struct mqg_json v;
+        struct mqg_jval v;
         s_parse(cases[i].in, &v);
-        char *text = mqg_json_dup_text(&v);
+        char *text = mqg_jval_dup_text(&v);
         assert_non_null(text);
         assert_string_equal(text, cases[i].out);
         free(text);
-        mqg_json_free(&v);
+        mqg_jval_free(&v);
     }
 }
 
@@ -63,9 +63,9 @@ static void test_parse_errors(void **state)
         "[1] 2", "\"abc", "\"\\x\"",   "\"\\uD800\"", "[[[[[[", "\"\t\"", "{\"a\":1,}",
     };
     for (size_t i = 0; i < N_ELEMS(bad); i++) {
-        struct mqg_json v;
+        struct mqg_jval v;
         char why[200] = "";
-        int rc = mqg_json_parse(bad[i], strlen(bad[i]), &v, why, sizeof(why));
+        int rc = mqg_jval_parse(bad[i], strlen(bad[i]), &v, why, sizeof(why));
         if (rc != -EINVAL || !why[0]) {
             print_error("'%s' gave %d '%s'\n", bad[i], rc, why);
             fail();
@@ -75,9 +75,9 @@ static void test_parse_errors(void **state)
     char deep[200];
     memset(deep, '[', 100);
     memset(deep + 100, ']', 100);
-    struct mqg_json v;
+    struct mqg_jval v;
     char why[200];
-    assert_int_equal(mqg_json_parse(deep, sizeof(deep), &v, why, sizeof(why)), -EINVAL);
+    assert_int_equal(mqg_jval_parse(deep, sizeof(deep), &v, why, sizeof(why)), -EINVAL);
 }
 
 /* Equality: numbers by value, objects whatever the order of their keys. */
@@ -97,13 +97,13 @@ static void test_equal(void **state)
         {"\"x\"", "\"x\"", true},
     };
     for (size_t i = 0; i < N_ELEMS(cases); i++) {
-        struct mqg_json a;
-        struct mqg_json b;
+        struct mqg_jval a;
+        struct mqg_jval b;
         s_parse(cases[i].a, &a);
         s_parse(cases[i].b, &b);
-        assert_int_equal(mqg_json_equal(&a, &b), cases[i].eq);
-        mqg_json_free(&a);
-        mqg_json_free(&b);
+        assert_int_equal(mqg_jval_equal(&a, &b), cases[i].eq);
+        mqg_jval_free(&a);
+        mqg_jval_free(&b);
     }
 }
 
@@ -111,19 +111,19 @@ static void test_equal(void **state)
 static void test_helpers(void **state)
 {
     (void)state;
-    struct mqg_json v;
+    struct mqg_jval v;
     s_parse("{\"n\": 3, \"f\": 2.5, \"s\": \"abcdefghij\"}", &v);
-    assert_true(mqg_json_is_integer(mqg_json_get(&v, "n")));
-    assert_false(mqg_json_is_integer(mqg_json_get(&v, "f")));
-    assert_null(mqg_json_get(&v, "x"));
-    assert_string_equal(mqg_json_type_name(mqg_json_get(&v, "n"), true), "integer");
-    assert_string_equal(mqg_json_type_name(mqg_json_get(&v, "n"), false), "number");
-    assert_string_equal(mqg_json_type_name(&v, true), "object");
+    assert_true(mqg_jval_is_integer(mqg_jval_get(&v, "n")));
+    assert_false(mqg_jval_is_integer(mqg_jval_get(&v, "f")));
+    assert_null(mqg_jval_get(&v, "x"));
+    assert_string_equal(mqg_jval_type_name(mqg_jval_get(&v, "n"), true), "integer");
+    assert_string_equal(mqg_jval_type_name(mqg_jval_get(&v, "n"), false), "number");
+    assert_string_equal(mqg_jval_type_name(&v, true), "object");
     char buf[12];
-    mqg_json_text(mqg_json_get(&v, "s"), buf, sizeof(buf));
+    mqg_jval_text(mqg_jval_get(&v, "s"), buf, sizeof(buf));
     assert_string_equal(buf, "\"abcdefg...");
-    mqg_json_free(&v);
-    mqg_json_free(NULL);
+    mqg_jval_free(&v);
+    mqg_jval_free(NULL);
 }
 
 int main(void)

@@ -484,6 +484,7 @@ class DeliveryBase(GatewayTest):
         self.state_dir = os.path.join(self.work, "state")
         self.t_start = time.monotonic()
         self.faults = 0
+        self.max_inside = 0  # the most messages on their way at any fault (the checks' bound)
 
     # ---- set-up helpers
 
@@ -601,6 +602,7 @@ class DeliveryBase(GatewayTest):
                 if paused:
                     self.resume(self.b[target])
             self.faults += 1
+            self.max_inside = max(self.max_inside, inside or 0)
             t0 = time.monotonic()
             wait_for(lambda: (lambda p: p if p and p != victim else None)(gw.child_pid(exe, key)),
                      15, what="%s %s started again after kill %d" % (exe, key or "", i + 1))
@@ -686,11 +688,14 @@ class DeliveryBase(GatewayTest):
                 if r.unexpected or r.bad_topic:
                     failures.append("%s %s: %d unexpected sequence numbers, %d on a wrong topic"
                                     % (label, r.name, r.unexpected, r.bad_topic))
-                big = [c for c in r.clusters if c[2] > DUP_PER_FAULT]
+                # what was on its way at a fault can come twice: on a slow machine (the
+                # sanitizer build) that is more than DUP_PER_FAULT; never more than both
+                bound = max(DUP_PER_FAULT, self.max_inside)
+                big = [c for c in r.clusters if c[2] > bound]
                 if big:
                     failures.append("%s %s: %d duplicates together in seqs %d-%d: more than was "
                                     "in flight (%d)" % ((label, r.name, big[0][2]) +
-                                                        big[0][:2] + (DUP_PER_FAULT,)))
+                                                        big[0][:2] + (bound,)))
             if label in dup_free and dups:
                 failures.append("%s: %d duplicates at a target whose connector was not touched"
                                 % (label, dups))
@@ -811,6 +816,7 @@ class DeliveryTest(DeliveryBase):
             else:
                 rc, _ = gw.stop(signal.SIGTERM, timeout=10)
             self.faults += 1
+            self.max_inside = max(self.max_inside, inside)
             wait_for(lambda: not any(pid_alive(k) for k in kids), 10,
                      what="the children of the stopped supervisor gone")
             self.wait_processes_gone(gw)

@@ -19,6 +19,7 @@
 #include "mqg_settings.h"
 #include "mqg_subs.h"
 #include "mqg_text.h"
+#include "reload.h"
 #include "supervisor.h"
 #include "tap.h"
 
@@ -47,21 +48,21 @@ static struct mqg_param *s_merge(const struct mqg_settings_service *sv, const st
     return p;
 }
 
-static int s_load_model(struct cli *c, struct mqg_settings *set, struct mqg_model *m)
+static int s_load_model(struct cli *c, struct mqg_settings *set, struct mqg_model *m, FILE *errf)
 {
     struct mqg_error err;
     if (c->n_files == 0 && set->n_services == 0) {
-        fprintf(stderr, "mqgate: error: no service file given (on the command line, or in "
-                        "`services` of the settings file)\n");
+        fprintf(errf, "mqgate: error: no service file given (on the command line, or in "
+                      "`services` of the settings file)\n");
         return MQG_EXIT_USAGE;
     }
     if (c->service_id && c->n_files + set->n_services != 1) {
-        fprintf(stderr, "mqgate: error: --service-id needs exactly one service file\n");
+        fprintf(errf, "mqgate: error: --service-id needs exactly one service file\n");
         return MQG_EXIT_USAGE;
     }
     for (size_t i = 0; i < c->n_files; i++) {
         if (mqg_service_load(m, c->files[i], c->params, c->n_params, c->service_id, &err) != 0) {
-            mqg_error_print(&err, stderr);
+            mqg_error_print(&err, errf);
             return MQG_EXIT_CONFIG;
         }
     }
@@ -89,13 +90,13 @@ static int s_load_model(struct cli *c, struct mqg_settings *set, struct mqg_mode
         }
         free(p);
         if (rc != 0) {
-            mqg_error_print(&err, stderr);
+            mqg_error_print(&err, errf);
             return MQG_EXIT_CONFIG;
         }
     }
     const char *first = c->n_files ? c->files[0] : set->services[0].file;
     if (mqg_service_check_unused(c->params, c->n_params, first, &err) != 0) {
-        mqg_error_print(&err, stderr);
+        mqg_error_print(&err, errf);
         return MQG_EXIT_CONFIG;
     }
     return 0;
@@ -112,6 +113,34 @@ static int s_client_ids(struct mqg_model *m, const struct mqg_settings *set)
         return MQG_EXIT_INTERNAL;
     }
     return 0;
+}
+
+/* sup_reload.load: the settings file and service files `run` was given, read again as `run`
+ * read them (reload.h). */
+static int s_reload_load(void *arg, struct mqg_settings *set, struct mqg_model *m, FILE *errf)
+{
+    struct cli *c = arg;
+    struct mqg_error err;
+    if (c->cfg && mqg_settings_load(c->cfg, set, &err) != 0) {
+        mqg_error_print(&err, errf);
+        return MQG_EXIT_CONFIG;
+    }
+    if (!c->cfg && mqg_settings_defaults(set) != 0) {
+        return MQG_EXIT_INTERNAL;
+    }
+    for (size_t i = 0; i < c->n_params; i++) {
+        c->params[i].used = false; /* counted again */
+    }
+    mqg_model_init(m);
+    int rc = s_load_model(c, set, m, errf);
+    if (rc == 0) {
+        rc = s_client_ids(m, set);
+    }
+    if (rc != 0) {
+        mqg_model_free(m);
+        mqg_settings_free(set);
+    }
+    return rc;
 }
 
 static void s_print_subscriptions(const struct mqg_model *m)
@@ -171,6 +200,12 @@ int main(int argc, char **argv)
         cli_free(&c);
         return rc;
     }
+    if (strcmp(c.cmd, "reload") == 0) {
+        rc = supervisor_reload(&set);
+        mqg_settings_free(&set);
+        cli_free(&c);
+        return rc;
+    }
     if (status) {
         rc = supervisor_status(&set, c.json);
         mqg_settings_free(&set);
@@ -188,7 +223,7 @@ int main(int argc, char **argv)
     }
     struct mqg_model m;
     mqg_model_init(&m);
-    rc = s_load_model(&c, &set, &m);
+    rc = s_load_model(&c, &set, &m, stderr);
     if (rc == 0) {
         rc = s_client_ids(&m, &set);
     }
@@ -197,7 +232,8 @@ int main(int argc, char **argv)
         s_print_subscriptions(&m);
         printf("\nconfiguration OK\n");
     } else if (rc == 0) {
-        rc = supervisor_run(&set, &m);
+        struct sup_reload reload = {.load = s_reload_load, .arg = &c};
+        rc = supervisor_run(&set, &m, &reload);
     }
     mqg_model_free(&m);
     mqg_settings_free(&set);

@@ -44,6 +44,8 @@ struct sup_child {
 
 struct ops;
 
+struct sup_reload;
+
 struct sup {
     const struct mqg_settings *set;
     const struct mqg_model *model;
@@ -62,6 +64,8 @@ struct sup {
     int64_t started_ms;
     struct mqg_route_stats *route_stats; /* per model route, from the router (observe.c) */
     struct ops *ops;                     /* /metrics and /health; NULL when off (ops.c) */
+    const struct sup_reload *reload;     /* how to read the configuration again (reload.c) */
+    uint64_t reload_gen;                 /* reloads done (the outcome file's generation) */
 };
 
 #endif

@@ -31,6 +31,7 @@
 #include "mqg_rundir.h"
 #include "observe.h"
 #include "ops.h"
+#include "reload.h"
 #include "rundir.h"
 #include "spawn.h"
 #include "status.h"
@@ -625,8 +626,7 @@ static void s_handle_signals(struct sup *S)
         } else if (sig == SIGUSR1) {
             s_reopen_log(S);
         } else if (sig == SIGHUP) {
-            log_notice("RELOAD-UNSUPPORTED", "SIGHUP: reloading the configuration is not "
-                                             "supported yet; restart mqgate to apply changes");
+            reload_run(S);
         } else {
             s_begin_stop(S, sig);
         }
@@ -679,13 +679,15 @@ static void s_teardown(struct sup *S)
     }
 }
 
-int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
+int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m,
+                   const struct sup_reload *reload)
 {
     struct sup S;
     int rc = s_setup(&S, set, m);
     if (rc != 0) {
         return rc;
     }
+    S.reload = reload;
     s_loop(&S);
     s_teardown(&S);
     return MQG_EXIT_OK;

@@ -1,0 +1,214 @@
+/* reload — SIGHUP and `mqgate reload` (see reload.h). */
+#include "reload.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mqg_error.h"
+#include "mqg_log.h"
+#include "mqg_proc.h"
+#include "rundir.h"
+#include "sup.h"
+#include "supervisor.h"
+
+/* How long `mqgate reload` waits for the gateway's answer. */
+#define S_ANSWER_MS 15000
+
+static bool s_str_same(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* Whether the settings that shape the running gateway are the same (the services are in the
+ * model). */
+static bool s_settings_same(const struct mqg_settings *a, const struct mqg_settings *b)
+{
+    bool strs =
+        s_str_same(a->instance, b->instance) && s_str_same(a->runtime_dir, b->runtime_dir) &&
+        s_str_same(a->log_file, b->log_file) && s_str_same(a->http_listen, b->http_listen) &&
+        s_str_same(a->state_dir, b->state_dir);
+    bool ints =
+        a->log_level == b->log_level && a->restart_backoff_ms == b->restart_backoff_ms &&
+        a->restart_backoff_max_ms == b->restart_backoff_max_ms &&
+        a->restart_max == b->restart_max && a->restart_window_s == b->restart_window_s &&
+        a->restart_failed_retry_s == b->restart_failed_retry_s &&
+        a->stable_after_s == b->stable_after_s && a->heartbeat_ms == b->heartbeat_ms &&
+        a->heartbeat_misses == b->heartbeat_misses && a->stop_grace_ms == b->stop_grace_ms &&
+        a->outbound_queue_max == b->outbound_queue_max &&
+        a->outbound_queue_max_bytes == b->outbound_queue_max_bytes &&
+        a->max_inflight == b->max_inflight && a->router_queue_max == b->router_queue_max &&
+        a->router_queue_max_bytes == b->router_queue_max_bytes &&
+        a->http_disconnected_s == b->http_disconnected_s &&
+        a->journal_enabled == b->journal_enabled && a->journal_max_bytes == b->journal_max_bytes &&
+        a->journal_sync == b->journal_sync && a->journal_sync_ms == b->journal_sync_ms &&
+        a->journal_full_wait_ms == b->journal_full_wait_ms;
+    return strs && ints && memcmp(&a->cpu_affinity, &b->cpu_affinity, sizeof(a->cpu_affinity)) == 0;
+}
+
+/* Whether two models are the same: their encodings (everything the children get) are. */
+static bool s_model_same(const struct mqg_model *a, const struct mqg_model *b)
+{
+    uint8_t *ea = NULL, *eb = NULL;
+    size_t la = 0, lb = 0;
+    bool same = mqg_model_encode(a, &ea, &la) == 0 && mqg_model_encode(b, &eb, &lb) == 0 &&
+                la == lb && memcmp(ea, eb, la) == 0;
+    free(ea);
+    free(eb);
+    return same;
+}
+
+/* The errors as one log line: newlines as "; ". */
+static void s_one_line(char *s)
+{
+    size_t n = strlen(s);
+    while (n && s[n - 1] == '\n') {
+        s[--n] = '\0';
+    }
+    for (char *p = s; *p; p++) {
+        *p = *p == '\n' ? ';' : *p;
+    }
+}
+
+static void s_write_outcome(struct sup *S, const char *result, const char *errs)
+{
+    char path[700], tmp[720];
+    snprintf(path, sizeof(path), "%s/reload", S->rd.dir);
+    snprintf(tmp, sizeof(tmp), "%s/reload.tmp", S->rd.dir);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        return;
+    }
+    fprintf(f, "mqgate-reload %llu %s\n%s", (unsigned long long)++S->reload_gen, result,
+            errs ? errs : "");
+    if (fclose(f) == 0) {
+        rename(tmp, path);
+    } else {
+        unlink(tmp);
+    }
+}
+
+void reload_run(struct sup *S)
+{
+    if (!S->reload || S->stopping) {
+        return;
+    }
+    char *errs = NULL;
+    size_t elen = 0;
+    FILE *ef = open_memstream(&errs, &elen);
+    if (!ef) {
+        return;
+    }
+    struct mqg_settings set;
+    struct mqg_model m;
+    int rc = S->reload->load(S->reload->arg, &set, &m, ef);
+    fclose(ef);
+    const char *result;
+    if (rc != 0) {
+        result = "invalid";
+        s_write_outcome(S, result, errs);
+        s_one_line(errs);
+        log_error("RELOAD-INVALID",
+                  "reload: the configuration is rejected, the running one stays: %s", errs);
+    } else if (s_model_same(S->model, &m) && s_settings_same(S->set, &set)) {
+        result = "unchanged";
+        s_write_outcome(S, result, NULL);
+        log_notice("RELOAD-UNCHANGED", "reload: the configuration is valid and unchanged");
+    } else {
+        result = "not-applied";
+        s_write_outcome(S, result, NULL);
+        log_warn("RELOAD-NOT-APPLIED",
+                 "reload: the configuration is valid but differs from the running one; "
+                 "applying changes without a restart is not supported yet: restart mqgate "
+                 "to apply them (the running configuration stays)");
+    }
+    if (rc == 0) {
+        mqg_model_free(&m);
+        mqg_settings_free(&set);
+    }
+    free(errs);
+}
+
+/* ---- mqgate reload ---- */
+
+/* The outcome file's generation (0: none yet), its result word and the rest (heap text). */
+static uint64_t s_read_outcome(const char *path, char *result, size_t cap, char **rest)
+{
+    FILE *f = fopen(path, "r");
+    unsigned long long gen = 0;
+    char word[32] = "";
+    if (!f) {
+        return 0;
+    }
+    if (fscanf(f, "mqgate-reload %llu %31s", &gen, word) != 2) {
+        gen = 0;
+    }
+    snprintf(result, cap, "%s", word);
+    if (rest) {
+        size_t n = 0, len = 0;
+        char *buf = NULL;
+        fgetc(f); /* the newline */
+        FILE *out = open_memstream(&buf, &len);
+        char chunk[4096];
+        while (out && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+            fwrite(chunk, 1, n, out);
+        }
+        if (out) {
+            fclose(out);
+        }
+        *rest = buf;
+    }
+    fclose(f);
+    return gen;
+}
+
+int supervisor_reload(const struct mqg_settings *s)
+{
+    char dir[512], path[700], result[32];
+    pid_t pid;
+    uid_t uid;
+    if (supervisor_instance_dir(s, dir, sizeof(dir)) != 0) {
+        return MQG_EXIT_USAGE;
+    }
+    if (rundir_lock_holder(s, &pid, &uid) != 0) {
+        fprintf(stderr, "mqgate: instance '%s' is not running: nothing to reload\n", s->instance);
+        return MQG_EXIT_TRANSIENT;
+    }
+    snprintf(path, sizeof(path), "%s/reload", dir);
+    uint64_t before = s_read_outcome(path, result, sizeof(result), NULL);
+    if (kill(pid, SIGHUP) != 0) {
+        fprintf(stderr, "mqgate: cannot signal the gateway (pid %d): %s\n", (int)pid,
+                strerror(errno));
+        return MQG_EXIT_TRANSIENT;
+    }
+    char *rest = NULL;
+    int64_t until = mqg_now_ms() + S_ANSWER_MS;
+    while (s_read_outcome(path, result, sizeof(result), NULL) == before) {
+        if (mqg_now_ms() > until) {
+            fprintf(stderr,
+                    "mqgate: the gateway (pid %d) did not answer within %d s; see "
+                    "its log\n",
+                    (int)pid, S_ANSWER_MS / 1000);
+            return MQG_EXIT_TRANSIENT;
+        }
+        usleep(50000);
+    }
+    s_read_outcome(path, result, sizeof(result), &rest);
+    int rc = MQG_EXIT_TRANSIENT;
+    if (strcmp(result, "invalid") == 0) {
+        fprintf(stderr, "%smqgate: the new configuration is rejected; the running one stays\n",
+                rest ? rest : "");
+        rc = MQG_EXIT_CONFIG;
+    } else if (strcmp(result, "unchanged") == 0) {
+        printf("configuration unchanged\n");
+        rc = MQG_EXIT_OK;
+    } else {
+        fprintf(stderr, "mqgate: the configuration changed; applying changes without a restart "
+                        "is not supported yet: restart mqgate (systemctl restart mqgate)\n");
+    }
+    free(rest);
+    return rc;
+}

@@ -1,0 +1,37 @@
+/* reload — SIGHUP and `mqgate reload`: read the settings and service files `run` was given
+ * again and judge them against the running configuration.
+ *
+ * What is there: an invalid new configuration is rejected with the same FILE:LINE:COL errors as
+ * `check`, logged (RELOAD-INVALID), and the running configuration stays; an unchanged one is
+ * said to be unchanged (RELOAD-UNCHANGED). What is not there yet: applying a changed one
+ * without a restart (RELOAD-NOT-APPLIED says a restart is needed). The supervisor writes the
+ * outcome of each reload to <runtime_dir>/<instance>/reload (a line "mqgate-reload GEN RESULT",
+ * then the errors), where `mqgate reload` reads it after sending SIGHUP.
+ */
+#ifndef SUPERVISOR_RELOAD_H
+#define SUPERVISOR_RELOAD_H
+
+#include <stdio.h>
+
+#include "mqg_model.h"
+#include "mqg_settings.h"
+
+/* How the supervisor reads its configuration again: load(arg, set, m, errf) fills *set and *m
+ * as `run` did (errors printed onto errf) and returns 0 (both to be freed by the caller) or an
+ * exit code (nothing to free). */
+struct sup_reload {
+    int (*load)(void *arg, struct mqg_settings *set, struct mqg_model *m, FILE *errf);
+    void *arg;
+};
+
+struct sup;
+
+/* On SIGHUP: read, judge, log, write the outcome file. */
+void reload_run(struct sup *S);
+
+/* `mqgate reload`: SIGHUP to the running gateway of settings s, then its outcome: 0
+ * (unchanged), 78 (invalid: the errors printed), 1 (not running, no answer in 15 s, or a
+ * changed configuration that needs a restart). */
+int supervisor_reload(const struct mqg_settings *s);
+
+#endif

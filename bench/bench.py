@@ -40,7 +40,14 @@ SRC = os.path.dirname(HERE)
 MOSQUITTO = "/usr/sbin/mosquitto"
 T_START = time.monotonic()
 
-SYSTEMS = ("bridge", "mqgate", "direct")
+SYSTEMS = ("bridge", "mqgate", "mqgate-nj", "direct")
+# mqgate-nj: mqgate with journal = { enabled = false; } (crash-safe delivery off), only for the
+# workloads marked journal_ab: the cost of the journal, measured in the same run
+NO_JOURNAL = "journal = { enabled = false; };"
+
+
+def is_mqgate(system):
+    return system in ("mqgate", "mqgate-nj")
 FANOUT_TARGETS = 10
 
 # name, qos, count, payload bytes, rate (0 = burst), source topics, copies per message
@@ -49,7 +56,7 @@ WORKLOADS = [
          quick_count=20000,
          what="burst of 200,000 messages, QoS 0, 64 B"),
     dict(name="burst-qos1-64B", qos=1, count=200000, size=64, rate=0, topics=1, copies=1,
-         quick_count=20000,
+         quick_count=20000, journal_ab=True,
          what="burst of 200,000 messages, QoS 1, 64 B"),
     dict(name="burst-qos1-16KB", qos=1, count=20000, size=16384, rate=0, topics=1, copies=1,
          quick_count=2000,
@@ -486,9 +493,12 @@ def run_one(ctx, wl, system, max_time):
                 plant = Broker(work, "plant")
                 brokers.insert(0, plant)
                 ctx.instances += 1
+                settings = ctx.args.mqgate_settings
+                if system == "mqgate-nj":
+                    settings += "\n" + NO_JOURNAL
                 gw = Gateway(work, mqgate_service(plant.port, cloud.port, qos, copies),
                              ctx.bindir, "bench%d-%d" % (os.getpid(), ctx.instances),
-                             ctx.args.mqgate_settings)
+                             settings)
                 gw.find_children(want=3)
                 # path up (probe through mqgate), then the idle memory, before any load
                 pr = mqbench(ctx.mqbench, ["--pub-port", plant.port, "--sub-port", cloud.port,
@@ -594,7 +604,7 @@ def rss_text(d):
 
 
 def result_line(r, ratio=None):
-    name = "%-19s %-7s" % (r["workload"], r["system"])
+    name = "%-19s %-9s" % (r["workload"], r["system"])
     if "rate" not in r:
         return "%s  ERROR: %s" % (name, r.get("error", "no result"))
     s = "%s %9s msg/s  p50 %7s  p99 %7s  max %7s ms  lost %s dup %s ooo %s" % (
@@ -652,13 +662,18 @@ def targets_summary(results, quick):
         if q is not None:
             rows.append(("throughput mqgate/bridge >= 1.0 at %s (%s): %.2f" % (label, wl, q),
                          q >= 1.0))
+    on, off = by.get(("burst-qos1-64B", "mqgate")), by.get(("burst-qos1-64B", "mqgate-nj"))
+    if on and off and on.get("rate") and off.get("rate"):
+        q = on["rate"] / off["rate"]
+        rows.append(("QoS 1 burst with the journal (default) >= 0.85 x without: %s / %s msg/s "
+                     "= %.2f" % (fmt_int(on["rate"]), fmt_int(off["rate"]), q), q >= 0.85))
     st = by.get(("steady-qos1-10k", "mqgate"))
     if st and st.get("p50_ms") is not None and st.get("p50_ms", -1) >= 0:
         rows.append(("steady 10k msg/s p50 <= 0.5 ms: %s ms" % fmt_ms(st["p50_ms"]),
                      st["p50_ms"] <= 0.5))
         rows.append(("steady 10k msg/s p99 <= 5 ms: %s ms" % fmt_ms(st["p99_ms"]),
                      st["p99_ms"] <= 5.0))
-    q1 = [r for r in results if r["system"] == "mqgate" and r["qos"] >= 1 and "lost" in r]
+    q1 = [r for r in results if is_mqgate(r["system"]) and r["qos"] >= 1 and "lost" in r]
     if q1:
         bad = ["%s lost %s dup %s" % (r["workload"], fmt_int(r["lost"]), fmt_int(r["dup"]))
                for r in q1 if r["lost"] or r["dup"]]
@@ -754,8 +769,9 @@ def main():
     ctx.mqbench = build(args)
     ctx.tmp = tempfile.mkdtemp(prefix="mqgate-bench-")
 
-    order = [s for s in ("direct", "bridge", "mqgate") if s in systems]  # run order
-    runs = [(w, s) for w in workloads for s in order]
+    order = [s for s in ("direct", "bridge", "mqgate", "mqgate-nj") if s in systems]  # run order
+    runs = [(w, s) for w in workloads for s in order
+            if s != "mqgate-nj" or w.get("journal_ab")]
     results = []
     t_meas = time.monotonic()
     deadline = T_START + budget
@@ -781,7 +797,7 @@ def main():
     print("lost/dup/ooo = messages missing, duplicated, out of order (per target and source "
           "topic); cpu = CPU of brokers + bridge/mqgate per delivery;")
     print("rss = peak RSS (VmHWM) of the mqgate supervisor, router, connectors (plant/cloud); "
-          "ratio = mqgate msg/s / bridge msg/s")
+          "ratio = mqgate msg/s / bridge msg/s; mqgate-nj = mqgate with %s" % NO_JOURNAL)
     print("-" * 118)
     sys.stdout.flush()
 
@@ -802,11 +818,12 @@ def main():
                     results.append(r)
                     wl_results[system] = r
                     continue
-                cheap = sum(estimate_cost(w, s, args.quick) for w, s in rest if s != "mqgate")
-                n_mq = sum(1 for w, s in rest if s == "mqgate")
+                cheap = sum(estimate_cost(w, s, args.quick) for w, s in rest
+                            if not is_mqgate(s))
+                n_mq = sum(1 for w, s in rest if is_mqgate(s))
                 left = deadline - time.monotonic()
                 overhead = 8.0  # start, probe, stop of one mqgate run
-                if system == "mqgate":
+                if is_mqgate(system):
                     share = (left - cheap - overhead * n_mq) / max(1, n_mq)
                 else:
                     share = (left - overhead * n_mq) / max(1, len(rest)) 
@@ -825,11 +842,11 @@ def main():
                     continue
                 ratio = None
                 b = wl_results.get("bridge")
-                if system == "mqgate" and b and b.get("rate") and r.get("rate"):
+                if is_mqgate(system) and b and b.get("rate") and r.get("rate"):
                     ratio = r["rate"] / b["rate"]
                     r["ratio_vs_bridge"] = round(ratio, 3)
                 print(result_line(r, ratio))
-                if system == "mqgate" and r.get("mqgate_log_problems"):
+                if is_mqgate(system) and r.get("mqgate_log_problems"):
                     print("%28s[mqgate log: %d WARN/ERROR lines, last:]" % (
                         "", r["mqgate_log_problems"]))
                     for ln in r["mqgate_log_tail"][-5:]:

@@ -669,11 +669,11 @@ int mqg_settings_defaults(struct mqg_settings *s)
     s->heartbeat_ms = 1000;
     s->heartbeat_misses = 3;
     s->stop_grace_ms = 3000;
-    s->outbound_queue_max = 100000;
-    s->outbound_queue_max_bytes = 64 << 20;
+    s->outbound_queue_max = MQG_SETTINGS_QUEUE_JOURNAL;
+    s->outbound_queue_max_bytes = MQG_SETTINGS_QUEUE_BYTES_JOURNAL;
     s->max_inflight = 1000;
-    s->router_queue_max = 100000;
-    s->router_queue_max_bytes = 64 << 20;
+    s->router_queue_max = MQG_SETTINGS_QUEUE_JOURNAL;
+    s->router_queue_max_bytes = MQG_SETTINGS_QUEUE_BYTES_JOURNAL;
     s->http_disconnected_s = 5;
     s->journal_enabled = true;
     s->journal_max_bytes = 1LL << 30;
@@ -681,6 +681,32 @@ int mqg_settings_defaults(struct mqg_settings *s)
     s->journal_sync_ms = 100;
     s->journal_full_wait_ms = 10000;
     return 0;
+}
+
+/* The queues in memory hold an outage's backlog only without the journal (with it, the
+ * source journals do): journal.enabled = false gives the queue bounds that are not set the
+ * larger defaults of a gateway without a journal. */
+static void s_queue_defaults(config_t *cfg, struct mqg_settings *s)
+{
+    if (s->journal_enabled) {
+        return;
+    }
+    const struct {
+        const char *path;
+        int *v;
+        int dflt;
+    } b[] = {
+        {"connector.outbound_queue_max", &s->outbound_queue_max, MQG_SETTINGS_QUEUE},
+        {"connector.outbound_queue_max_bytes", &s->outbound_queue_max_bytes,
+         MQG_SETTINGS_QUEUE_BYTES},
+        {"router.queue_max", &s->router_queue_max, MQG_SETTINGS_QUEUE},
+        {"router.queue_max_bytes", &s->router_queue_max_bytes, MQG_SETTINGS_QUEUE_BYTES},
+    };
+    for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++) {
+        if (!config_lookup(cfg, b[i].path)) {
+            *b[i].v = b[i].dflt;
+        }
+    }
 }
 
 /* Returns 0; -ENOENT (file missing) or -EIO (unreadable) or -EINVAL (content), each with *err
@@ -721,6 +747,9 @@ int mqg_settings_load(const char *path, struct mqg_settings *s, struct mqg_error
         }
     } else {
         rc = s_load_root(&c, &cfg, s);
+        if (rc == 0) {
+            s_queue_defaults(&cfg, s);
+        }
     }
     config_destroy(&cfg);
     free(c.dir);

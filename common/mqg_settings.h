@@ -16,6 +16,14 @@
 #include "mqg_error.h"
 #include "mqg_service.h"
 
+/* Default bounds of the queues in memory (connector.outbound_queue_max(_bytes),
+ * router.queue_max(_bytes)): with the journal (the default) the source journals hold an
+ * outage's backlog; without it the queues do. */
+#define MQG_SETTINGS_QUEUE_JOURNAL 20000
+#define MQG_SETTINGS_QUEUE_BYTES_JOURNAL (16 << 20)
+#define MQG_SETTINGS_QUEUE 100000
+#define MQG_SETTINGS_QUEUE_BYTES (64 << 20)
+
 struct mqg_settings_service {
     char *file;               /* resolved relative to the settings file's directory */
     struct mqg_param *params; /* name/value point into owned strings below */
@@ -41,12 +49,12 @@ struct mqg_settings {
     int stop_grace_ms;               /* 3000: TERM -> KILL */
     struct mqg_cpus cpu_affinity;    /* "auto": every process on one CPU (mqg_cpus.h) */
     /* connector queues */
-    int outbound_queue_max;       /* 100000 messages per connector towards its broker */
-    int outbound_queue_max_bytes; /* 64 MiB: the same queue in bytes of topic + payload */
+    int outbound_queue_max;       /* 20000 (journal on) or 100000 messages per connector */
+    int outbound_queue_max_bytes; /* 16 or 64 MiB: the same queue in bytes of topic+payload */
     int max_inflight;             /* 1000 publishes in flight per connector */
     /* router */
-    int router_queue_max;       /* 100000 messages held per target connector */
-    int router_queue_max_bytes; /* 64 MiB: the same in bytes */
+    int router_queue_max;       /* 20000 (journal on) or 100000 per target connection */
+    int router_queue_max_bytes; /* 16 or 64 MiB: the same in bytes */
     /* operations over HTTP: /metrics and /health, off unless http.listen is set */
     char *http_listen;       /* "host:port" as written; NULL: no HTTP server */
     char *http_host;         /* ... its host (an IPv6 address without brackets) */

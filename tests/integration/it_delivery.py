@@ -64,10 +64,9 @@ CLUSTER_GAP = 200
 MIB = 1024  # kB
 RSS_LIMIT_KB = 64 * MIB
 # Scenario 6's payload: 256 bytes, a typical JSON reading; the outage's backlog is then
-# 120,000 x 279 bytes of topic + payload, about 32 MiB. With messages of about 450 bytes and
-# more, 120,000 of them would not fit in 64 MiB, and neither would what the design keeps in
-# memory for a target that is down before it leaves the rest to the journal (the router's
-# queue, 100,000 messages / 64 MiB, and the target connector's 20,000 / 16 MiB).
+# 120,000 x 279 bytes of topic + payload, about 32 MiB: more than the queues in memory hold
+# with the journal on (the router's and the target connector's, 20,000 messages / 16 MiB
+# each), so most of the backlog must wait in the source's journal.
 S6_PAYLOAD = 256
 # Before some faults the target broker is paused (SIGSTOP) until this many messages are on
 # their way (acknowledged by the source broker, not yet at the sink): in the steady stream
@@ -465,7 +464,9 @@ def sanitized(pid):
 # the tests
 
 
-class DeliveryTest(GatewayTest):
+class DeliveryBase(GatewayTest):
+    """Brokers, gateway, publisher, sinks, faults and the report, for the tests below."""
+
     brokers = ("plant",)  # targets are made per test (scenario 6 needs a persistent one)
 
     def setUp(self):
@@ -694,6 +695,11 @@ class DeliveryTest(GatewayTest):
         if failures:
             self.fail("%s:\n  %s" % (scenario, "\n  ".join(failures)))
 
+
+
+class DeliveryTest(DeliveryBase):
+    """The scenarios of issue 10."""
+
     # ---- s0: dying inside the callback
 
     def _callback_death(self, when):
@@ -912,6 +918,71 @@ class DeliveryTest(GatewayTest):
         self.report("s7 fan-out x3, target t1 kill -9 x2", sinks, sent, {0: "a"}, self.faults,
                     dup_free=("t2", "t3"),
                     extra=", rate %.0f/s, settled in %.1f s" % (pub.achieved_rate(), waited))
+
+
+class JournalBadInputTest(DeliveryBase):
+    """Issue 10's bad input: a damaged journal, a state_dir that cannot be used."""
+
+    def test_torn_journal_reported_intact_records_replayed(self):
+        """A journal whose last record is torn (as after a power loss in the middle of a
+        write) and followed by garbage: the connector reports file and offset, moves the damaged
+        bytes aside, starts, and every intact message arrives."""
+        cloud = self.broker("cloud")
+        gw = self.start_gateway(service(persistent_source=True), ("cloud",))
+        cloud.stop()  # the target away: what arrives waits in the source's journal
+        pub = self.publisher(["it/src/a"], rate=1000)
+        time.sleep(2.0)
+        sent = pub.stop()
+
+        def journaled():
+            row = {r["name"]: r for r in gw.status()}.get("%s/plant" % SVC_ID, {})
+            return int(row.get("counters", {}).get("journal", "-1")) >= sent[0]
+
+        wait_for(journaled, 15, what="every message in the source's journal")
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+        jdir = os.path.join(self.state_dir, "gw", "%s%%2Fplant" % SVC_ID)
+        segs = sorted(f for f in os.listdir(jdir) if f.endswith(".seg"))
+        self.assertTrue(segs, "no journal segment in %s: %s" % (jdir, os.listdir(jdir)))
+        seg = os.path.join(jdir, segs[-1])
+        size = os.path.getsize(seg)
+        with open(seg, "ab") as f:  # a record header that promises more than follows, garbage
+            f.write(b"\x00\x00\x01\x00" + b"\xa5" * 37)
+        cloud.start()
+        sink = self.sink("cloud", ["cloud/#"], "sink")
+        self.run_again(gw, 2)
+        self.settle([sink], sent, timeout=30)
+        gw.stop()
+        log_text = gw.log_text()
+        moved = [f for f in os.listdir(jdir) if ".corrupt-" in f]
+        self.report("torn journal", {"cloud": (sink, "cloud")}, sent, {0: "a"}, 1,
+                    checks=[("JOURNAL-CORRUPT" not in log_text or
+                             "%s: " % segs[-1] not in log_text or
+                             "at offset %d" % size not in log_text,
+                             "no JOURNAL-CORRUPT line naming %s and offset %d" % (segs[-1], size)),
+                            (not moved, "the damaged bytes were not moved aside: %s"
+                             % os.listdir(jdir)),
+                            (gw.log_count("WARN CHILD-EXIT") > 0,
+                             "a process exited unexpectedly (its journal?)")])
+
+    def test_state_dir_unusable_is_a_configuration_error(self):
+        blocker = os.path.join(self.work, "a-file")
+        with open(blocker, "w") as f:
+            f.write("not a directory\n")
+        d = os.path.join(self.work, "bad")
+        os.makedirs(d)
+        cfg, yml = os.path.join(d, "mqgate.cfg"), os.path.join(d, "service.yml")
+        with open(cfg, "w") as f:
+            f.write('instance = "bad";\nruntime_dir = "%s";\nstate_dir = "%s/sub";\n'
+                    % (os.path.join(d, "run"), blocker))
+        with open(yml, "w") as f:
+            f.write(service())
+        rc, _, err = run_mqgate(["run", "-c", cfg, yml, "-p", "plantPort=%d" % self.b["plant"].port,
+                                 "-p", "cloudPort=%d" % self.b["plant"].port])
+        self.assertEqual(rc, 78, err)
+        self.assertIn("STATE-DIR", err)
+        self.assertIn("state_dir", err)
+        self.assertIn(blocker, err)
 
 
 class CheckerTest(unittest.TestCase):

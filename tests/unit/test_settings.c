@@ -84,11 +84,12 @@ static void s_assert_defaults(const struct mqg_settings *s)
     assert_int_equal(s->heartbeat_ms, 1000);
     assert_int_equal(s->heartbeat_misses, 3);
     assert_int_equal(s->stop_grace_ms, 3000);
-    assert_int_equal(s->outbound_queue_max, 100000);
+    /* the journal is on: the queues in memory are not the outage buffer */
+    assert_int_equal(s->outbound_queue_max, 20000);
     assert_int_equal(s->max_inflight, 1000);
-    assert_int_equal(s->router_queue_max, 100000);
-    assert_int_equal(s->outbound_queue_max_bytes, 64 << 20);
-    assert_int_equal(s->router_queue_max_bytes, 64 << 20);
+    assert_int_equal(s->router_queue_max, 20000);
+    assert_int_equal(s->outbound_queue_max_bytes, 16 << 20);
+    assert_int_equal(s->router_queue_max_bytes, 16 << 20);
     assert_int_equal(s->cpu_affinity.mode, MQG_CPUS_AUTO);
     assert_null(s->http_listen);
     assert_null(s->http_host);
@@ -370,6 +371,21 @@ static void test_journal_settings(void **state)
     assert_int_equal(s.journal_sync, MQG_SETTINGS_SYNC_ALWAYS);
     assert_int_equal(s.journal_sync_ms, 50);
     assert_int_equal(s.journal_full_wait_ms, 0);
+    /* without the journal the queues in memory are the outage buffer: larger defaults */
+    assert_int_equal(s.outbound_queue_max, 100000);
+    assert_int_equal(s.outbound_queue_max_bytes, 64 << 20);
+    assert_int_equal(s.router_queue_max, 100000);
+    assert_int_equal(s.router_queue_max_bytes, 64 << 20);
+    mqg_settings_free(&s);
+    s_remove_tmp(&t);
+    /* ... unless they are set */
+    s_write_tmp(&t, "journal = { enabled = false; };\nrouter = { queue_max = 300; };\n"
+                    "connector = { outbound_queue_max_bytes = 70000; };\n");
+    assert_int_equal(mqg_settings_load(t.path, &s, &err), 0);
+    assert_int_equal(s.outbound_queue_max, 100000);
+    assert_int_equal(s.outbound_queue_max_bytes, 70000);
+    assert_int_equal(s.router_queue_max, 300);
+    assert_int_equal(s.router_queue_max_bytes, 64 << 20);
     mqg_settings_free(&s);
     s_remove_tmp(&t);
     assert_int_equal(mqg_settings_defaults(&s), 0);

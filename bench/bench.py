@@ -808,6 +808,8 @@ def main():
             printed = []
             wl_results = {}
             for system in order:
+                if (wl, system) not in runs:
+                    continue  # mqgate-nj runs only for the workloads marked journal_ab
                 # time left, minus what the cheap runs still to come will need, shared by the
                 # mqgate runs still to come (mqgate gets whatever the cheap ones leave over)
                 i = runs.index((wl, system))

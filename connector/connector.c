@@ -628,7 +628,9 @@ static int s_setup_journal(struct connector *c, int idx)
                            .keys = c->keys,
                            .n_conns = m->n_conns,
                            .max_count = maxn,
-                           .max_bytes = c->child.queue_max_bytes,
+                           /* without the journal, in messages only: the source
+                            * broker already has its PUBACK, a byte bound would lose */
+                           .max_bytes = c->journal ? c->child.queue_max_bytes : 0,
                            .send = s_send,
                            .ctx = c,
                            .persist_ms = S_PERSIST_MS};

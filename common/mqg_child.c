@@ -225,6 +225,11 @@ static void s_on_ctl_message(uint8_t kind, const uint8_t *body, size_t len, void
         log_info("CHILD-TERM", "stop requested by the supervisor");
         c->stop = true;
         c->exit_code = MQG_EXIT_OK;
+    } else if (kind == MQG_CTL_HANDOVER) {
+        log_info("CHILD-HANDOVER", "handover requested by the supervisor");
+        c->stop = true;
+        c->handover = true;
+        c->exit_code = MQG_EXIT_OK;
     }
 }
 

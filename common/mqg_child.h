@@ -43,6 +43,7 @@ struct mqg_child {
     int64_t last_rx_ms; /* last message from the supervisor */
     int64_t last_hb_ms; /* last heartbeat sent */
     bool stop;          /* set when the process should stop */
+    bool handover;      /* the stop is a handover (MQG_CTL_HANDOVER): finish what it holds */
     bool ctl_closed;    /* the control channel reached end of file: poll it no more */
     int exit_code;      /* what to exit with when stop is set */
     struct mqg_model model;

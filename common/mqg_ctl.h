@@ -19,6 +19,8 @@ enum mqg_ctl_kind {
     MQG_CTL_HEARTBEAT = 3, /* both ways every heartbeat interval; child's body = status text */
     MQG_CTL_TERM = 4,      /* supervisor -> child: stop now, cleanly */
     MQG_CTL_ROUTES = 5,    /* router -> supervisor: per-route counters (mqg_rstats.h) */
+    MQG_CTL_HANDOVER = 6,  /* supervisor -> router: take no more input, deliver and have
+                              confirmed what it holds (bounded), then stop (a reload) */
 };
 
 struct mqg_ctl {

@@ -24,19 +24,18 @@ static bool s_conn_same(const struct mqg_connection *a, const struct mqg_connect
                 s_str_same(a->password, b->password) && s_str_same(a->client_id, b->client_id) &&
                 s_str_same(a->ca_cert, b->ca_cert) && s_str_same(a->client_cert, b->client_cert) &&
                 s_str_same(a->client_key, b->client_key);
-    bool ints = a->port == b->port && a->scheme == b->scheme && a->clean == b->clean &&
-                a->keepalive_s == b->keepalive_s &&
-                a->connect_timeout_ms == b->connect_timeout_ms &&
-                a->reconnect_period_ms == b->reconnect_period_ms &&
-                a->protocol_version == b->protocol_version &&
-                a->target_connected == b->target_connected && a->trust_all == b->trust_all &&
-                a->mutual_auth == b->mutual_auth && a->buffer_window_ms == b->buffer_window_ms &&
-                a->max_buffered == b->max_buffered;
+    bool ints =
+        a->port == b->port && a->scheme == b->scheme && a->clean == b->clean &&
+        a->keepalive_s == b->keepalive_s && a->connect_timeout_ms == b->connect_timeout_ms &&
+        a->reconnect_period_ms == b->reconnect_period_ms &&
+        a->protocol_version == b->protocol_version && a->target_connected == b->target_connected &&
+        a->trust_all == b->trust_all && a->mutual_auth == b->mutual_auth &&
+        a->buffer_window_ms == b->buffer_window_ms && a->max_buffered == b->max_buffered;
     const struct mqg_will *wa = &a->will, *wb = &b->will;
-    bool will = wa->set == wb->set &&
-                (!wa->set || (s_str_same(wa->topic, wb->topic) &&
-                              s_str_same(wa->payload, wb->payload) && wa->qos == wb->qos &&
-                              wa->retain == wb->retain));
+    bool will =
+        wa->set == wb->set &&
+        (!wa->set || (s_str_same(wa->topic, wb->topic) && s_str_same(wa->payload, wb->payload) &&
+                      wa->qos == wb->qos && wa->retain == wb->retain));
     return strs && ints && will;
 }
 

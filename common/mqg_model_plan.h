@@ -35,7 +35,8 @@ struct mqg_model_plan {
 /* Lay `next` out on the indices of `cur` (in place, as above) and fill *plan. Returns 0,
  * -EINVAL when a source filter of either model does not parse, or -ENOMEM (then `next` may
  * be half laid out: free it). */
-int mqg_model_plan(const struct mqg_model *cur, struct mqg_model *next, struct mqg_model_plan *plan);
+int mqg_model_plan(const struct mqg_model *cur, struct mqg_model *next,
+                   struct mqg_model_plan *plan);
 
 void mqg_model_plan_free(struct mqg_model_plan *plan);
 

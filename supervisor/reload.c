@@ -8,8 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lifecycle.h"
 #include "mqg_error.h"
 #include "mqg_log.h"
+#include "mqg_model_plan.h"
 #include "mqg_proc.h"
 #include "rundir.h"
 #include "sup.h"
@@ -91,6 +93,152 @@ static void s_write_outcome(struct sup *S, const char *result, const char *errs)
     }
 }
 
+/* ---- applying a changed model ---- */
+
+/* The record of connection conn (-1: the router), or NULL. */
+static struct sup_child *s_child_of(struct sup *S, int conn)
+{
+    for (size_t i = 0; i < S->n_ch; i++) {
+        if (S->ch[i].conn == conn && !(conn >= 0 && S->ch[i].retire)) {
+            return &S->ch[i];
+        }
+    }
+    return NULL;
+}
+
+/* Install next (laid out by mqg_model_plan; taken over) as the running model: the children's
+ * keys point into it, the per-route counters start again for its routes. */
+static int s_install(struct sup *S, struct mqg_model *next)
+{
+    struct mqg_model *own = malloc(sizeof(*own));
+    struct mqg_route_stats *rs = calloc(next->n_routes ? next->n_routes : 1, sizeof(*rs));
+    if (!own || !rs) {
+        free(own);
+        free(rs);
+        return -ENOMEM;
+    }
+    *own = *next;
+    mqg_model_init(next);
+    free(S->route_stats);
+    S->route_stats = rs;
+    S->model = own;
+    for (size_t i = 0; i < S->n_ch; i++) {
+        if (S->ch[i].conn >= 0) {
+            S->ch[i].key = own->conns[S->ch[i].conn].key;
+        }
+    }
+    if (S->own_model) {
+        mqg_model_free(S->own_model);
+        free(S->own_model);
+    }
+    S->own_model = own;
+    return 0;
+}
+
+/* Connection i's process as the plan says (RELOAD-RESTART, RELOAD-STOP, RELOAD-START). */
+static int s_carry_out_conn(struct sup *S, size_t i, enum mqg_plan_action a, int64_t now)
+{
+    struct sup_child *c = s_child_of(S, (int)i);
+    const char *key = S->model->conns[i].key;
+    int64_t grace = S->set->stop_grace_ms;
+    if (a == MQG_PLAN_RESTART && c) {
+        log_notice("RELOAD-RESTART", "reload: connection %s changed: restarting its connector",
+                   key);
+        c->kill_at = now + grace;
+        sup_post(S, c, LC_EV_RESTART, now);
+    } else if (a == MQG_PLAN_STOP && c) {
+        log_notice("RELOAD-STOP",
+                   "reload: connection %s removed or disconnected: its connector stops after "
+                   "delivering what it holds",
+                   key);
+        c->retire = true;
+        c->kill_at = now + grace;
+        sup_post(S, c, LC_EV_STOP, now);
+    } else if (a == MQG_PLAN_START) {
+        log_notice("RELOAD-START", "reload: connection %s added: starting its connector", key);
+        if (c) {
+            sup_post(S, c, LC_EV_RESTART, now);
+        } else if (sup_add_child(S, (int)i) != 0) {
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* Carry the plan out on the children: connections first, then the router's handover (the old
+ * router delivers and has confirmed what it holds, then the new one starts with the new
+ * model). */
+static int s_carry_out(struct sup *S, const struct mqg_model_plan *p)
+{
+    int64_t now = mqg_now_ms();
+    for (size_t i = 0; i < p->n_conns; i++) {
+        int rc = s_carry_out_conn(S, i, p->conn[i], now);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    struct sup_child *r = s_child_of(S, -1);
+    if (p->router && r) {
+        log_notice("RELOAD-ROUTER",
+                   "reload: the routes changed: the router hands over to a new one");
+        r->handover = lifecycle_has_process(r->life.state);
+        r->kill_at = now + S->set->stop_grace_ms + 1000;
+        sup_post(S, r, LC_EV_RESTART, now);
+    }
+    return 0;
+}
+
+/* Apply the valid, changed model m (taken over): "applied", or "failed" (out of memory: the
+ * running configuration stays as far as it was not yet changed). Summary into sum. */
+static const char *s_apply(struct sup *S, struct mqg_model *m, char *sum, size_t cap)
+{
+    struct mqg_model_plan p;
+    int rc = mqg_model_plan(S->model, m, &p);
+    if (rc == 0) {
+        snprintf(
+            sum, cap, "connections: %zu kept, %zu restarted, %zu started, %zu stopped; router %s\n",
+            p.n_kept, p.n_restarted, p.n_started, p.n_stopped, p.router ? "handed over" : "kept");
+        rc = s_install(S, m);
+    }
+    if (rc == 0) {
+        rc = s_carry_out(S, &p);
+    }
+    mqg_model_plan_free(&p);
+    if (rc != 0) {
+        snprintf(sum, cap, "applying the configuration failed: %s\n", strerror(-rc));
+        log_error("RELOAD-FAILED", "reload: %s", sum);
+        return "failed";
+    }
+    log_notice("RELOAD-APPLIED", "reload: the new configuration is applied: %s", sum);
+    return "applied";
+}
+
+/* The outcome of a valid configuration (set, m): unchanged, or the model applied; changed
+ * settings are not applied (RELOAD-SETTINGS-KEPT). */
+static void s_judge_valid(struct sup *S, struct mqg_settings *set, struct mqg_model *m)
+{
+    bool model_same = s_model_same(S->model, m);
+    bool set_same = s_settings_same(S->set, set);
+    char sum[512] = "";
+    const char *result = "unchanged";
+    if (!model_same) {
+        result = s_apply(S, m, sum, sizeof(sum));
+    }
+    if (!set_same) {
+        size_t n = strlen(sum);
+        snprintf(sum + n, sizeof(sum) - n,
+                 "settings changed in mqgate.cfg are not applied by a reload: restart mqgate "
+                 "to apply them\n");
+        log_warn("RELOAD-SETTINGS-KEPT",
+                 "reload: changed settings (mqgate.cfg) are not applied by a reload; the "
+                 "running ones stay until mqgate restarts");
+        result = strcmp(result, "failed") == 0 ? result : "settings-kept";
+    } else if (model_same) {
+        log_notice("RELOAD-UNCHANGED", "reload: the configuration is valid and unchanged");
+    }
+    s_write_outcome(S, result, sum);
+}
+
 void reload_run(struct sup *S)
 {
     if (!S->reload || S->stopping) {
@@ -106,26 +254,13 @@ void reload_run(struct sup *S)
     struct mqg_model m;
     int rc = S->reload->load(S->reload->arg, &set, &m, ef);
     fclose(ef);
-    const char *result;
     if (rc != 0) {
-        result = "invalid";
-        s_write_outcome(S, result, errs);
+        s_write_outcome(S, "invalid", errs);
         s_one_line(errs);
         log_error("RELOAD-INVALID",
                   "reload: the configuration is rejected, the running one stays: %s", errs);
-    } else if (s_model_same(S->model, &m) && s_settings_same(S->set, &set)) {
-        result = "unchanged";
-        s_write_outcome(S, result, NULL);
-        log_notice("RELOAD-UNCHANGED", "reload: the configuration is valid and unchanged");
     } else {
-        result = "not-applied";
-        s_write_outcome(S, result, NULL);
-        log_warn("RELOAD-NOT-APPLIED",
-                 "reload: the configuration is valid but differs from the running one; "
-                 "applying changes without a restart is not supported yet: restart mqgate "
-                 "to apply them (the running configuration stays)");
-    }
-    if (rc == 0) {
+        s_judge_valid(S, &set, &m);
         mqg_model_free(&m);
         mqg_settings_free(&set);
     }
@@ -205,9 +340,11 @@ int supervisor_reload(const struct mqg_settings *s)
     } else if (strcmp(result, "unchanged") == 0) {
         printf("configuration unchanged\n");
         rc = MQG_EXIT_OK;
+    } else if (strcmp(result, "applied") == 0) {
+        printf("configuration applied: %s", rest ? rest : "\n");
+        rc = MQG_EXIT_OK;
     } else {
-        fprintf(stderr, "mqgate: the configuration changed; applying changes without a restart "
-                        "is not supported yet: restart mqgate (systemctl restart mqgate)\n");
+        fprintf(stderr, "mqgate: %s", rest && rest[0] ? rest : "the reload failed; see the log\n");
     }
     free(rest);
     return rc;

@@ -40,6 +40,10 @@ struct sup_child {
     char last_exit[64];
     char status[MQG_CHILD_STATUS_MAX + 1]; /* its last heartbeat's text (mqg_kv) */
     struct obs_conn obs;                   /* a connector: its connection (observe.c) */
+    /* a reload (reload.c) */
+    int64_t kill_at; /* killed if its process still runs then (0: no limit) */
+    bool handover;   /* the router: its stop is a handover (MQG_CTL_HANDOVER), not TERM */
+    bool retire;     /* the record goes once its process ended (sup_compact) */
 };
 
 struct ops;
@@ -49,9 +53,10 @@ struct sup_reload;
 struct sup {
     const struct mqg_settings *set;
     const struct mqg_model *model;
-    struct rundir rd;     /* the runtime directory and the instance lock */
-    char state_dir[4096]; /* <state_dir>/<instance> (the journals); "" when they are off */
-    int status_err;       /* last status write failed with this -errno; 0 = fine */
+    struct mqg_model *own_model; /* the model a reload installed (freed at the end); or NULL */
+    struct rundir rd;            /* the runtime directory and the instance lock */
+    char state_dir[4096];        /* <state_dir>/<instance> (the journals); "" when they are off */
+    int status_err;              /* last status write failed with this -errno; 0 = fine */
     int sigfd;
     int log_fd;
     struct sup_child *ch;
@@ -67,5 +72,16 @@ struct sup {
     const struct sup_reload *reload;     /* how to read the configuration again (reload.c) */
     uint64_t reload_gen;                 /* reloads done (the outcome file's generation) */
 };
+
+/* Post event ev for child c (supervisor.c): one step of its life cycle and its action. */
+void sup_post(struct sup *S, struct sup_child *c, enum lifecycle_event ev, int64_t now);
+
+/* Append a record for connection conn (-1: the router), waiting to be started now; the
+ * table and the poll set grow. Pointers into S->ch are stale afterwards. 0 or -errno. */
+int sup_add_child(struct sup *S, int conn);
+
+/* Remove the retired records whose process has ended (the table shrinks; pointers into S->ch
+ * are stale afterwards). Called by the loop between turns only. */
+void sup_compact(struct sup *S);
 
 #endif

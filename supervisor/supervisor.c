@@ -196,6 +196,10 @@ static void s_act(struct sup *S, struct sup_child *c, const struct lifecycle_ste
         log_debug("CHILD-READY", "%s %s is ready", c->role, c->key);
         break;
     case LC_DO_TERM:
+        if (c->handover) { /* the router, in a reload: it stops when it has handed over */
+            mqg_ctl_send(c->ctl_fd, MQG_CTL_HANDOVER, NULL, 0, MSG_DONTWAIT);
+            break;
+        }
         mqg_ctl_send(c->ctl_fd, MQG_CTL_TERM, NULL, 0, MSG_DONTWAIT);
         kill(c->pid, SIGTERM);
         break;
@@ -239,6 +243,11 @@ static void s_post(struct sup *S, struct sup_child *c, enum lifecycle_event ev, 
     s_act(S, c, &st, now);
 }
 
+void sup_post(struct sup *S, struct sup_child *c, enum lifecycle_event ev, int64_t now)
+{
+    s_post(S, c, ev, now, 0);
+}
+
 /* ---- exits ---- */
 
 /* c's process ended with wait status `status`. */
@@ -255,6 +264,8 @@ static void s_handle_exit(struct sup *S, struct sup_child *c, int status)
         snprintf(c->last_exit, sizeof(c->last_exit), "signal %d (%s)", WTERMSIG(status),
                  strsignal(WTERMSIG(status)));
     }
+    c->kill_at = 0;
+    c->handover = false;
     s_post(S, c, LC_EV_EXITED, mqg_now_ms(), code);
     c->pid = 0;
 }
@@ -290,6 +301,7 @@ static void s_begin_stop(struct sup *S, int sig)
     log_notice("STOPPING", "signal %d: stopping all children (grace %d ms)", sig,
                S->set->stop_grace_ms);
     for (size_t i = 0; i < S->n_ch; i++) {
+        S->ch[i].handover = false; /* a reload's handover becomes a stop */
         s_post(S, &S->ch[i], LC_EV_STOP, now, 0);
     }
 }
@@ -332,12 +344,10 @@ static int s_watch_rundir(struct sup *S, int64_t now)
 
 /* ---- set-up ---- */
 
-static int s_setup_children(struct sup *S)
+/* A new record for connection conn (-1: the router) at S->ch[S->n_ch], which has room:
+ * waiting to be started now. 0 or -errno. */
+static int s_child_init(struct sup *S, int conn)
 {
-    char exedir[4096];
-    if (mqg_exe_dir(exedir, sizeof(exedir)) != 0) {
-        return -EIO;
-    }
     const struct mqg_settings *set = S->set;
     const struct mqg_restart_policy policy = {
         .backoff_ms = set->restart_backoff_ms,
@@ -347,42 +357,86 @@ static int s_setup_children(struct sup *S)
         .failed_retry_ms = (int64_t)set->restart_failed_retry_s * 1000,
         .stable_after_ms = (int64_t)set->stable_after_s * 1000,
     };
-    S->ch = calloc(S->model->n_conns + 1, sizeof(*S->ch));
-    if (!S->ch) {
+    char exedir[4096];
+    if (mqg_exe_dir(exedir, sizeof(exedir)) != 0) {
+        return -EIO;
+    }
+    struct sup_child *c = &S->ch[S->n_ch];
+    memset(c, 0, sizeof(*c));
+    c->conn = conn;
+    c->role = conn < 0 ? "router" : "connector";
+    c->key = conn < 0 ? "router" : S->model->conns[conn].key;
+    snprintf(c->exe, sizeof(c->exe), "%s/mqgate-%s", exedir, c->role);
+    if (access(c->exe, X_OK) != 0) {
+        log_error("CHILD-MISSING", "%s not found next to mqgate", c->exe);
+        return -ENOENT;
+    }
+    c->ctl_fd = c->log_fd = -1;
+    if (lifecycle_init(&c->life, &policy, mqg_seed() ^ (uint64_t)S->n_ch) != 0) {
         return -ENOMEM;
     }
+    S->n_ch++; /* so that s_cleanup frees what was made, also after a failure */
+    return 0;
+}
+
+/* Room for n children in the table and the poll set. 0 or -ENOMEM. */
+static int s_child_room(struct sup *S, size_t n)
+{
+    struct sup_child *ch = realloc(S->ch, (n ? n : 1) * sizeof(*ch));
+    if (!ch) {
+        return -ENOMEM;
+    }
+    S->ch = ch;
+    struct pollfd *pfd = realloc(S->pfd, (3 + 2 * n) * sizeof(*pfd));
+    if (!pfd) {
+        return -ENOMEM;
+    }
+    S->pfd = pfd;
+    return 0;
+}
+
+int sup_add_child(struct sup *S, int conn)
+{
+    int rc = s_child_room(S, S->n_ch + 1);
+    return rc ? rc : s_child_init(S, conn);
+}
+
+void sup_compact(struct sup *S)
+{
     size_t n = 0;
-    for (size_t i = 0; i <= S->model->n_conns; i++) {
-        struct sup_child *c = &S->ch[n];
-        c->conn = (int)i - 1;
-        if (i == 0) {
-            c->role = "router";
-            c->key = "router";
-        } else {
-            const struct mqg_connection *conn = &S->model->conns[i - 1];
-            if (!conn->target_connected) {
-                log_info("CONN-DISABLED",
-                         "connection %s has targetState disconnected: not "
-                         "started",
-                         conn->key);
-                continue;
-            }
-            c->role = "connector";
-            c->key = conn->key;
+    for (size_t i = 0; i < S->n_ch; i++) {
+        struct sup_child *c = &S->ch[i];
+        if (c->retire && !lifecycle_has_process(c->life.state)) {
+            s_close_child_fds(c);
+            lifecycle_free(&c->life);
+            continue;
         }
-        snprintf(c->exe, sizeof(c->exe), "%s/mqgate-%s", exedir, c->role);
-        if (access(c->exe, X_OK) != 0) {
-            log_error("CHILD-MISSING", "%s not found next to mqgate", c->exe);
-            return -ENOENT;
-        }
-        c->ctl_fd = c->log_fd = -1;
-        if (lifecycle_init(&c->life, &policy, mqg_seed() ^ (uint64_t)n) != 0) {
-            return -ENOMEM;
+        if (n != i) {
+            S->ch[n] = *c;
         }
         n++;
-        S->n_ch = n; /* so that s_cleanup frees what was made, also after a failure */
     }
-    return 0;
+    S->n_ch = n;
+}
+
+static int s_setup_children(struct sup *S)
+{
+    if (s_child_room(S, S->model->n_conns + 1) != 0) {
+        return -ENOMEM;
+    }
+    int rc = s_child_init(S, -1);
+    for (size_t i = 0; rc == 0 && i < S->model->n_conns; i++) {
+        const struct mqg_connection *conn = &S->model->conns[i];
+        if (!conn->target_connected) {
+            log_info("CONN-DISABLED",
+                     "connection %s has targetState disconnected: not "
+                     "started",
+                     conn->key);
+            continue;
+        }
+        rc = s_child_init(S, (int)i);
+    }
+    return rc;
 }
 
 /* Release everything s_setup took (after a failed set-up too); the runtime directory loses
@@ -397,6 +451,10 @@ static void s_cleanup(struct sup *S)
     }
     free(S->ch);
     free(S->pfd);
+    if (S->own_model) {
+        mqg_model_free(S->own_model);
+        free(S->own_model);
+    }
     rundir_close(&S->rd);
     if (S->sigfd >= 0) {
         close(S->sigfd);
@@ -521,11 +579,6 @@ static int s_setup(struct sup *S, const struct mqg_settings *set, const struct m
         return rc;
     }
     s_log_start(S);
-    S->pfd = calloc(3 + 2 * S->n_ch, sizeof(*S->pfd));
-    if (!S->pfd) {
-        s_cleanup(S);
-        return MQG_EXIT_INTERNAL;
-    }
     return 0;
 }
 
@@ -541,6 +594,10 @@ static void s_handle_timers(struct sup *S, int64_t now)
         }
         if (lifecycle_has_process(c->life.state) && now - c->last_rx_ms > silent_ms) {
             s_post(S, c, LC_EV_HUNG, now, 0);
+        }
+        if (c->kill_at && now >= c->kill_at && lifecycle_has_process(c->life.state)) {
+            s_post(S, c, LC_EV_GRACE_OVER, now, 0); /* a reload's stop took too long */
+            c->kill_at = now + 1000;
         }
     }
     if (now - S->last_hb_ms >= S->set->heartbeat_ms) {
@@ -652,6 +709,7 @@ static void s_loop(struct sup *S)
         if (S->stopping && s_all_stopped(S)) {
             return;
         }
+        sup_compact(S); /* records a reload retired, once their process ended */
         size_t np = s_poll_set(S);
         if (poll(S->pfd, np, s_next_timeout(S, now)) < 0 && errno != EINTR) {
             s_handle_poll_error(S, errno);

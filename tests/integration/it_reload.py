@@ -227,8 +227,10 @@ class ReloadUnderLoadTest(GatewayTest):
         self.assertEqual(len([r for r in spare.records() if r[0] == "old/a"]), n_old)
         rc, _ = gw.stop()
         self.assertEqual(rc, 0)
+        handover = [ln for ln in gw.log_text().splitlines() if "ROUTER-HANDOVER" in ln]
         print("\n[it_reload] under load: sent %d at %.0f/s, cloud got each once; fresh got %d, "
-              "old %d" % (sent, pub.achieved_rate(), len(fresh), n_old))
+              "old %d; %s" % (sent, pub.achieved_rate(), len(fresh), n_old,
+                              handover[-1].split(": ", 1)[-1] if handover else "?"))
 
 
 if __name__ == "__main__":

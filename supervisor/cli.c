@@ -44,8 +44,9 @@ static const struct s_cmd s_cmds[] = {
      "Signals: SIGTERM, SIGINT: stop everything in order, exit 0. SIGUSR1: reopen the log file\n"
      "(log_file), e.g. after logrotate moved it. SIGHUP: read the settings and service files\n"
      "again (as `mqgate reload`): an invalid configuration is rejected and logged\n"
-     "(RELOAD-INVALID), the running one stays; applying a changed one needs a restart for now\n"
-     "(RELOAD-NOT-APPLIED).\n"
+     "(RELOAD-INVALID), the running one stays; changed services are applied (RELOAD-APPLIED),\n"
+     "unchanged connections keep running; changed settings need a restart\n"
+     "(RELOAD-SETTINGS-KEPT).\n"
      "\n"
      "options:\n" S_OPT_CONFIG S_OPT_PARAMS S_OPT_HELP S_EXIT_CODES},
     {"check", "cpS", true,
@@ -74,13 +75,16 @@ static const struct s_cmd s_cmds[] = {
      "Make the running gateway (the instance and runtime directory of the settings) read the\n"
      "settings and service files it was started with again (SIGHUP), and report: an invalid\n"
      "configuration is rejected with the same FILE:LINE:COL errors as `check` and the running\n"
-     "one stays (exit 78); an unchanged one: exit 0. Applying a changed configuration without a\n"
-     "restart is not supported yet (exit 1: restart mqgate). Run it as the gateway's user or\n"
-     "root.\n"
+     "one stays (exit 78); an unchanged one: exit 0. Changed services are applied (exit 0, what\n"
+     "was done is printed): unchanged connections keep running, added ones start, removed ones\n"
+     "stop after delivering what they hold, changed ones restart, the router hands over to a new\n"
+     "one with the new routes. Changed settings (mqgate.cfg) are not applied by a reload (exit 1:\n"
+     "restart mqgate). Run it as the gateway's user or root.\n"
      "\n"
      "options:\n" S_OPT_CONFIG S_OPT_HELP
-     "exit codes: 0 unchanged, 1 not running, no answer, or changes that need a restart,\n"
-     "2 usage error, 78 the new configuration is invalid (or bad settings for this command)\n"},
+     "exit codes: 0 unchanged or applied, 1 not running, no answer, or changed settings that\n"
+     "need a restart, 2 usage error, 78 the new configuration is invalid (or bad settings for\n"
+     "this command)\n"},
     {"tap", "cnmj", true,
      "usage: mqgate tap [-c mqgate.cfg] [--count N] [--json] [--max-bytes N] FILTER...\n"
      "\n"

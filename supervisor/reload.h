@@ -1,12 +1,15 @@
 /* reload — SIGHUP and `mqgate reload`: read the settings and service files `run` was given
  * again and judge them against the running configuration.
  *
- * What is there: an invalid new configuration is rejected with the same FILE:LINE:COL errors as
- * `check`, logged (RELOAD-INVALID), and the running configuration stays; an unchanged one is
- * said to be unchanged (RELOAD-UNCHANGED). What is not there yet: applying a changed one
- * without a restart (RELOAD-NOT-APPLIED says a restart is needed). The supervisor writes the
- * outcome of each reload to <runtime_dir>/<instance>/reload (a line "mqgate-reload GEN RESULT",
- * then the errors), where `mqgate reload` reads it after sending SIGHUP.
+ * An invalid new configuration is rejected with the same FILE:LINE:COL errors as `check`,
+ * logged (RELOAD-INVALID), and the running configuration stays; an unchanged one is said to be
+ * unchanged (RELOAD-UNCHANGED); changed services are applied (RELOAD-APPLIED): the new model is
+ * laid out on the running connection indices (mqg_model_plan.h), unchanged connectors run on,
+ * changed ones restart, removed ones stop, added ones start, and the router hands over to a new
+ * one (architecture.md §8.8); changed settings are not applied (RELOAD-SETTINGS-KEPT). The
+ * supervisor writes the outcome of each reload to <runtime_dir>/<instance>/reload (a line
+ * "mqgate-reload GEN RESULT", then the errors or the summary), where `mqgate reload` reads it
+ * after sending SIGHUP.
  */
 #ifndef SUPERVISOR_RELOAD_H
 #define SUPERVISOR_RELOAD_H
@@ -30,8 +33,8 @@ struct sup;
 void reload_run(struct sup *S);
 
 /* `mqgate reload`: SIGHUP to the running gateway of settings s, then its outcome: 0
- * (unchanged), 78 (invalid: the errors printed), 1 (not running, no answer in 15 s, or a
- * changed configuration that needs a restart). */
+ * (unchanged, or applied: the summary printed), 78 (invalid: the errors printed), 1 (not
+ * running, no answer in 15 s, changed settings that need a restart, or applying failed). */
 int supervisor_reload(const struct mqg_settings *s);
 
 #endif

@@ -99,11 +99,30 @@ static void s_write_outcome(struct sup *S, const char *result, const char *errs)
 static struct sup_child *s_child_of(struct sup *S, int conn)
 {
     for (size_t i = 0; i < S->n_ch; i++) {
-        if (S->ch[i].conn == conn && !(conn >= 0 && S->ch[i].retire)) {
+        if (S->ch[i].conn == conn) {
             return &S->ch[i];
         }
     }
     return NULL;
+}
+
+/* Start c again with the new model: restarted when it runs; started afresh when it has no
+ * process and would not start by itself (config, stopped); when it is stopping (removed by an
+ * earlier reload), once it stopped. 0 or -ENOMEM. */
+static int s_start_again(struct sup *S, struct sup_child *c, int64_t now)
+{
+    c->retire = false;
+    switch (c->life.state) {
+    case LC_CONFIG:
+    case LC_STOPPED:
+        return sup_revive(S, c);
+    case LC_STOPPING:
+        c->revive = true;
+        return 0;
+    default:
+        sup_post(S, c, LC_EV_RESTART, now);
+        return 0;
+    }
 }
 
 /* Install next (laid out by mqg_model_plan; taken over) as the running model: the children's
@@ -145,22 +164,22 @@ static int s_carry_out_conn(struct sup *S, size_t i, enum mqg_plan_action a, int
         log_notice("RELOAD-RESTART", "reload: connection %s changed: restarting its connector",
                    key);
         c->kill_at = now + grace;
-        sup_post(S, c, LC_EV_RESTART, now);
+        return s_start_again(S, c, now);
     } else if (a == MQG_PLAN_STOP && c) {
         log_notice("RELOAD-STOP",
                    "reload: connection %s removed or disconnected: its connector stops after "
                    "delivering what it holds",
                    key);
         c->retire = true;
+        c->revive = false;
         c->kill_at = now + grace;
         sup_post(S, c, LC_EV_STOP, now);
     } else if (a == MQG_PLAN_START) {
         log_notice("RELOAD-START", "reload: connection %s added: starting its connector", key);
         if (c) {
-            sup_post(S, c, LC_EV_RESTART, now);
-        } else if (sup_add_child(S, (int)i) != 0) {
-            return -ENOMEM;
+            return s_start_again(S, c, now);
         }
+        return sup_add_child(S, (int)i);
     }
     return 0;
 }

@@ -44,6 +44,7 @@ struct sup_child {
     int64_t kill_at; /* killed if its process still runs then (0: no limit) */
     bool handover;   /* the router: its stop is a handover (MQG_CTL_HANDOVER), not TERM */
     bool retire;     /* the record goes once its process ended (sup_compact) */
+    bool revive;     /* started again once its process ended (sup_compact): added back */
 };
 
 struct ops;
@@ -79,6 +80,10 @@ void sup_post(struct sup *S, struct sup_child *c, enum lifecycle_event ev, int64
 /* Append a record for connection conn (-1: the router), waiting to be started now; the
  * table and the poll set grow. Pointers into S->ch are stale afterwards. 0 or -errno. */
 int sup_add_child(struct sup *S, int conn);
+
+/* Start record c afresh (its life cycle new: waiting, due now), e.g. one in state config that
+ * a reload changed. 0 or -ENOMEM. */
+int sup_revive(struct sup *S, struct sup_child *c);
 
 /* Remove the retired records whose process has ended (the table shrinks; pointers into S->ch
  * are stale afterwards). Called by the loop between turns only. */

@@ -344,12 +344,9 @@ static int s_watch_rundir(struct sup *S, int64_t now)
 
 /* ---- set-up ---- */
 
-/* A new record for connection conn (-1: the router) at S->ch[S->n_ch], which has room:
- * waiting to be started now. 0 or -errno. */
-static int s_child_init(struct sup *S, int conn)
+static struct mqg_restart_policy s_policy(const struct mqg_settings *set)
 {
-    const struct mqg_settings *set = S->set;
-    const struct mqg_restart_policy policy = {
+    return (struct mqg_restart_policy){
         .backoff_ms = set->restart_backoff_ms,
         .backoff_max_ms = set->restart_backoff_max_ms,
         .max = set->restart_max,
@@ -357,6 +354,21 @@ static int s_child_init(struct sup *S, int conn)
         .failed_retry_ms = (int64_t)set->restart_failed_retry_s * 1000,
         .stable_after_ms = (int64_t)set->stable_after_s * 1000,
     };
+}
+
+int sup_revive(struct sup *S, struct sup_child *c)
+{
+    const struct mqg_restart_policy policy = s_policy(S->set);
+    lifecycle_free(&c->life);
+    c->revive = false;
+    return lifecycle_init(&c->life, &policy, mqg_seed() ^ (uint64_t)(c - S->ch));
+}
+
+/* A new record for connection conn (-1: the router) at S->ch[S->n_ch], which has room:
+ * waiting to be started now. 0 or -errno. */
+static int s_child_init(struct sup *S, int conn)
+{
+    const struct mqg_restart_policy policy = s_policy(S->set);
     char exedir[4096];
     if (mqg_exe_dir(exedir, sizeof(exedir)) != 0) {
         return -EIO;
@@ -406,6 +418,9 @@ void sup_compact(struct sup *S)
     size_t n = 0;
     for (size_t i = 0; i < S->n_ch; i++) {
         struct sup_child *c = &S->ch[i];
+        if (c->revive && !c->retire && !S->stopping && c->life.state == LC_STOPPED) {
+            sup_revive(S, c); /* a reload added it back while it stopped: start it again */
+        }
         if (c->retire && !lifecycle_has_process(c->life.state)) {
             s_close_child_fds(c);
             lifecycle_free(&c->life);

@@ -166,8 +166,9 @@ class ReloadTest(GatewayTest):
         self.assertIn("instance 'nobody' is not running", err)
 
 
-class ReloadUnderLoadTest(GatewayTest):
-    """A reload under a 3,000 msg/s QoS 1 stream."""
+class ReloadConnectionsTest(GatewayTest):
+    """Connections and routes change: under a 3,000 msg/s QoS 1 stream, and a connection
+    removed and added back. Three brokers: plant (source), cloud, spare."""
 
     brokers = ("plant", "cloud", "spare")
 
@@ -231,6 +232,49 @@ class ReloadUnderLoadTest(GatewayTest):
         print("\n[it_reload] under load: sent %d at %.0f/s, cloud got each once; fresh got %d, "
               "old %d; %s" % (sent, pub.achieved_rate(), len(fresh), n_old,
                               handover[-1].split(": ", 1)[-1] if handover else "?"))
+
+    def test_removed_connection_stops_and_comes_back(self):
+        ports = {"plantPort": self.b["plant"].port, "cloudPort": self.b["cloud"].port,
+                 "sparePort": self.b["spare"].port}
+        gw = self.gateway(service(("old",)), ports, wait_connectors=3)
+        self.dump_log_on_failure(gw)
+        spare = Sink(self.b["spare"].port, ["old/#"], "it-reload-spare2")
+        self.addCleanup(spare.close)
+        pub = self.client("plant")
+        pids = ReloadTest.connector_pids(self, gw)
+        old_key = [k for k in pids if k.endswith("/old")][0]
+        pub.publish("it/src/a", HEADER.pack(0, 0), qos=1)
+        wait_for(lambda: spare.count() == 1, 10, what="the first message at old/a")
+        # removed: its connector stops, its record goes; the others run on
+        with open(gw.service, "w") as f:
+            f.write(service(()))
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("connections: 2 kept, 0 restarted, 0 started, 1 stopped", out)
+        self.assertIn("RELOAD-STOP", gw.log_text())
+        wait_for(lambda: not pid_alive(pids[old_key]), 10, what="the old connector stopped")
+        wait_for(lambda: old_key not in [r["name"] for r in gw.status()], 5,
+                 what="its row gone from the status")
+        pub.publish("it/src/a", HEADER.pack(0, 1), qos=1)
+        time.sleep(0.5)
+        self.assertEqual(spare.count(), 1, "no route to old any more")
+        # added back at once (a third reload): started again at its old index
+        with open(gw.service, "w") as f:
+            f.write(service(("old",)))
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("connections: 2 kept, 0 restarted, 1 started, 0 stopped", out)
+        wait_for(lambda: old_key in ReloadTest.connector_pids(self, gw), 10,
+                 what="the old connector started again")
+        now = ReloadTest.connector_pids(self, gw)
+        for k in pids:
+            if k != old_key:
+                self.assertEqual(now[k], pids[k], "connector %s kept its process" % k)
+        wait_for(lambda: gw.log_count("CONN-UP") >= 4, 15, what="old connected again")
+        pub.publish("it/src/a", HEADER.pack(0, 2), qos=1)
+        wait_for(lambda: spare.count() >= 2, 10, what="a message at old/a again")
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
 
 
 if __name__ == "__main__":

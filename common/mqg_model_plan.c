@@ -160,14 +160,14 @@ static int s_action(const struct mqg_model *cur, const struct mqg_model *next, s
     return same < 0 ? same : 0;
 }
 
-/* Whether the two models differ in anything a child is given. */
+/* Whether the two models differ in anything the router is given (no secrets). */
 static int s_differ(const struct mqg_model *a, const struct mqg_model *b, bool *differ)
 {
     uint8_t *ea = NULL, *eb = NULL;
     size_t la = 0, lb = 0;
-    int rc = mqg_model_encode(a, &ea, &la);
+    int rc = mqg_model_encode_for(a, -1, &ea, &la);
     if (rc == 0) {
-        rc = mqg_model_encode(b, &eb, &lb);
+        rc = mqg_model_encode_for(b, -1, &eb, &lb);
     }
     *differ = rc != 0 || la != lb || memcmp(ea, eb, la) != 0;
     free(ea);

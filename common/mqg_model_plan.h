@@ -29,7 +29,7 @@ struct mqg_model_plan {
     enum mqg_plan_action *conn; /* per connection of the laid-out new model */
     size_t n_conns;
     size_t n_kept, n_restarted, n_started, n_stopped; /* connections, by action */
-    bool router; /* the router needs the new model (anything in it changed) */
+    bool router; /* the router needs the new model (anything but secrets changed) */
 };
 
 /* Lay `next` out on the indices of `cur` (in place, as above) and fill *plan. Returns 0,

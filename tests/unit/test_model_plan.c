@@ -184,6 +184,18 @@ static void t_properties(void **state)
     assert_int_equal(p.conn[0], MQG_PLAN_KEEP);
     assert_int_equal(p.conn[1], MQG_PLAN_START);
     mqg_model_plan_free(&p);
+    /* a new password restarts the connector; the router, which has no secrets, stays */
+    struct mqg_model fourth;
+    s_model(&fourth, k, 2, r, 1);
+    fourth.conns[0].keepalive_s = 30;
+    free(fourth.conns[0].password);
+    fourth.conns[0].password = s_dup("other");
+    assert_int_equal(mqg_model_plan(&third, &fourth, &p), 0);
+    assert_int_equal(p.conn[0], MQG_PLAN_RESTART);
+    assert_int_equal(p.conn[1], MQG_PLAN_KEEP);
+    assert_false(p.router);
+    mqg_model_plan_free(&p);
+    mqg_model_free(&fourth);
     mqg_model_free(&third);
     mqg_model_free(&cur);
     mqg_model_free(&next);

@@ -102,7 +102,8 @@ static void s_on_ctl_message(uint8_t kind, const uint8_t *body, size_t len, void
         memcpy(c->status, body, k);
         c->status[k] = '\0';
         observe_heartbeat(a->S, c, c->last_rx_ms);
-    } else if (kind == MQG_CTL_ROUTES && strcmp(c->role, "router") == 0) {
+    } else if (kind == MQG_CTL_ROUTES && strcmp(c->role, "router") == 0 && !c->handover) {
+        /* (a router handing over counts by the routes of the model before the reload) */
         observe_routes(a->S, body, len);
     }
 }

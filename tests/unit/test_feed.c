@@ -364,6 +364,17 @@ static void test_replay(void **state)
     for (size_t i = 0; i + 1 < x->r.n; i++) {
         assert_int_equal(x->r.msgs[i].aux, 2);
     }
+    /* a target added by a reload after this connector started (index 7 of a model of 3): the
+     * replay is answered all the same */
+    s_router_clear(&x->r);
+    feed_on_replay(x->f, 7, 18);
+    feed_flush(x->f);
+    n = s_seqs(&x->r, MQG_MSG_REPLAY_BATCH, seqs, 64);
+    assert_int_equal(n, 3);
+    last = &x->r.msgs[x->r.n - 1];
+    assert_int_equal(last->kind, MQG_MSG_REPLAY_DONE);
+    assert_int_equal(last->aux, 7);
+    assert_true(last->seq == 20 && (last->flags & MQG_WIRE_F_END));
     /* nothing to replay: REPLAY_DONE at from - 1, END */
     s_router_clear(&x->r);
     feed_on_replay(x->f, 1, 21);

@@ -47,6 +47,8 @@ struct mqg_child {
     bool ctl_closed;    /* the control channel reached end of file: poll it no more */
     int exit_code;      /* what to exit with when stop is set */
     struct mqg_model model;
+    struct mqg_model *update; /* a reload's model, CONFIG while running; the child takes it
+                                 (NULL: none) */
 };
 
 /* Parse argv, set up logging and signals, read and decode the configuration. Returns 0, or an

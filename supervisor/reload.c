@@ -6,9 +6,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "lifecycle.h"
+#include "mqg_ctl.h"
 #include "mqg_error.h"
 #include "mqg_log.h"
 #include "mqg_model_plan.h"
@@ -184,6 +186,26 @@ static int s_carry_out_conn(struct sup *S, size_t i, enum mqg_plan_action a, int
     return 0;
 }
 
+/* Connections were added (the model had n_before): the connectors that run on get the new
+ * model, of which they take only the added connections' keys (their marks are kept by key;
+ * connector conn_journal_update). Not sent (the channel is full): they do without. */
+static void s_tell_kept(struct sup *S, const struct mqg_model_plan *p, size_t n_before)
+{
+    for (size_t i = 0; p->n_conns > n_before && i < p->n_conns; i++) {
+        struct sup_child *c = s_child_of(S, (int)i);
+        uint8_t *blob = NULL;
+        size_t len = 0;
+        if (p->conn[i] != MQG_PLAN_KEEP || !c || !lifecycle_has_process(c->life.state) ||
+            mqg_model_encode_for(S->model, c->conn, &blob, &len) != 0) {
+            continue;
+        }
+        if (mqg_ctl_send(c->ctl_fd, MQG_CTL_CONFIG, blob, len, MSG_DONTWAIT) != 0) {
+            log_debug("RELOAD-TELL", "connector %s not told of the added connections", c->key);
+        }
+        free(blob);
+    }
+}
+
 /* Carry the plan out on the children: connections first, then the router's handover (the old
  * router delivers and has confirmed what it holds, then the new one starts with the new
  * model). */
@@ -212,6 +234,7 @@ static int s_carry_out(struct sup *S, const struct mqg_model_plan *p)
 static const char *s_apply(struct sup *S, struct mqg_model *m, char *sum, size_t cap)
 {
     struct mqg_model_plan p;
+    size_t n_before = S->model->n_conns;
     int rc = mqg_model_plan(S->model, m, &p);
     if (rc == 0) {
         snprintf(
@@ -221,6 +244,9 @@ static const char *s_apply(struct sup *S, struct mqg_model *m, char *sum, size_t
     }
     if (rc == 0) {
         rc = s_carry_out(S, &p);
+    }
+    if (rc == 0) {
+        s_tell_kept(S, &p, n_before);
     }
     mqg_model_plan_free(&p);
     if (rc != 0) {

@@ -218,6 +218,9 @@ class ReloadConnectionsTest(GatewayTest):
         self.assertTrue(any(k.endswith("/fresh") for k in now), now)
         self.assertNotEqual(gw.child_pid("mqgate-router"), router)
         self.assertIn("ROUTER-HANDOVER", gw.log_text())
+        # the connectors that ran on learnt the added connection's key (its marks)
+        self.assertEqual(gw.log_count("CONN-UPDATE: a reload added connections: 4 known now"),
+                         2, "plant and cloud took the added key")
         spare_recs = spare.records()
         fresh = [r for r in spare_recs if r[0] == "fresh/a"]
         self.assertGreater(len(fresh), 0, "the added route delivered")

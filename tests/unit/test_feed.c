@@ -455,6 +455,38 @@ static void test_acks_persist(void **state)
     }
 }
 
+/* A reload added connections after the connector started: with their keys (feed_set_keys)
+ * the router's marks for them are kept too; fewer keys than known are refused. */
+static void test_keys_added_by_a_reload(void **state)
+{
+    struct fx *x = *state;
+    s_open(x, true, 100);
+    feed_router(x->f, 1);
+    for (unsigned i = 0; i < 10; i++) {
+        s_arrive(x, 1, i);
+    }
+    feed_flush(x->f);
+    struct mqg_wire_ack early = {MQG_ACK_MARK, 3, 6}; /* not known yet: ignored */
+    feed_on_ack(x->f, &early);
+    static const char *const keys[] = {"svc/plant", "svc/cloud", "svc/mes", "svc/erp"};
+    assert_int_equal(feed_set_keys(x->f, keys, 2), -EINVAL);
+    assert_int_equal(feed_set_keys(x->f, keys, 4), 0);
+    struct mqg_wire_ack a = {MQG_ACK_MARK, 3, 8};
+    feed_on_ack(x->f, &a);
+    assert_int_equal(feed_persist(x->f, 0), 0);
+    feed_destroy(&x->f);
+    mqg_journal_destroy(&x->j);
+    struct mqg_journal_opts o = {.dir = x->jdir};
+    assert_int_equal(mqg_journal_open(&o, &x->j), 0);
+    uint64_t rel;
+    const struct mqg_journal_mark *m;
+    size_t n;
+    mqg_journal_marks(x->j, &rel, &m, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(m[0].key, "svc/erp");
+    assert_true(m[0].upto == 8);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +496,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_overflow_catches_up, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_replay, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_acks_persist, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_keys_added_by_a_reload, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -303,10 +303,13 @@ class Gateway:
         self.cfg = os.path.join(self.dir, "mqgate.cfg")
         self.log = os.path.join(self.dir, "mqgate.log")
         with open(self.cfg, "w") as f:
+            # no internal broker: the bridge has none either (and its port would clash
+            # between the runs); --mqgate-settings can switch it on again
             f.write('instance = "%s";\nruntime_dir = "%s";\nstate_dir = "%s";\n'
-                    'log = { level = "warn"; file = "%s"; };\n%s\n'
+                    'log = { level = "warn"; file = "%s"; };\n%s\n%s\n'
                     % (instance, os.path.join(self.dir, "run"), os.path.join(self.dir, "state"),
-                       self.log, settings))
+                       self.log, "" if "internal_broker" in settings
+                       else 'internal_broker = { mode = "off"; };', settings))
         self.logf = open(os.path.join(self.dir, "stderr.log"), "ab")
         # argv[0] "…/mqgate[bench]": mqgate finds its children through /proc/self/exe, and
         # a `pkill -f "mqgate run"` someone runs on the same machine (a test script, a

@@ -25,9 +25,9 @@
 #define MIN_STR 4
 #define MIN_SERVICE (3 * MIN_STR)
 #define MIN_WILL (1 + 2 * MIN_STR + 4 + 1)
-#define MIN_CONN (11 * MIN_STR + 8 * 4 + 4 + MIN_WILL)
-#define MIN_ENDPOINT (4 * MIN_STR + 3 * 4 + 1)
-#define MIN_SOURCE (4 + MIN_STR + 4)
+#define MIN_CONN (11 * MIN_STR + 10 * 4 + 5 + MIN_WILL)
+#define MIN_ENDPOINT (4 * MIN_STR + 3 * 4 + 2)
+#define MIN_SOURCE (4 + 2 * MIN_STR + 4)
 #define MIN_TARGET (4 + MIN_STR + 4 + 1)
 #define MIN_ROUTE (MIN_STR + 4 + MIN_TARGET)
 #define MIN_SKIPPED (3 * MIN_STR)
@@ -238,10 +238,12 @@ static bool s_conn_ref_ok(const struct mqg_model *m, int conn, bool internal_ok)
 /* True when every enum, QoS and connection index in m is in range. */
 static bool s_model_valid(const struct mqg_model *m)
 {
+    size_t internal = 0;
     for (size_t i = 0; i < m->n_conns; i++) {
         const struct mqg_connection *c = &m->conns[i];
+        internal += c->internal_broker;
         if ((int)c->scheme < MQG_SCHEME_MQTT || (int)c->scheme > MQG_SCHEME_WSS ||
-            !s_qos_ok(c->will.qos)) {
+            !s_qos_ok(c->will.qos) || internal > 1) {
             return false;
         }
     }
@@ -284,6 +286,8 @@ static void s_put_conn(struct s_wr *w, const struct mqg_connection *c, bool secr
     s_put_i32(w, c->keepalive_s);
     s_put_i32(w, c->connect_timeout_ms);
     s_put_i32(w, c->reconnect_period_ms);
+    s_put_i32(w, c->reconnect_max_ms);
+    s_put_i32(w, c->reconnect_factor);
     s_put_i32(w, c->protocol_version);
     s_put_bool(w, c->target_connected);
     s_put_bool(w, c->trust_all);
@@ -298,6 +302,7 @@ static void s_put_conn(struct s_wr *w, const struct mqg_connection *c, bool secr
     s_put_bool(w, c->will.retain);
     s_put_i32(w, c->buffer_window_ms);
     s_put_i32(w, c->max_buffered);
+    s_put_bool(w, c->internal_broker);
 }
 
 static void s_put_endpoint(struct s_wr *w, const struct mqg_endpoint *e)
@@ -310,6 +315,7 @@ static void s_put_endpoint(struct s_wr *w, const struct mqg_endpoint *e)
     s_put_i32(w, e->qos);
     s_put_bool(w, e->retain);
     s_put_str(w, e->data_topic);
+    s_put_bool(w, e->disabled);
 }
 
 static void s_put_route(struct s_wr *w, const struct mqg_route *rt)
@@ -320,6 +326,7 @@ static void s_put_route(struct s_wr *w, const struct mqg_route *rt)
         s_put_i32(w, rt->sources[j].conn);
         s_put_str(w, rt->sources[j].filter);
         s_put_i32(w, rt->sources[j].qos);
+        s_put_str(w, rt->sources[j].label);
     }
     s_put_i32(w, rt->target.conn);
     s_put_str(w, rt->target.topic);
@@ -401,6 +408,8 @@ static void s_get_conn(struct s_rd *r, struct mqg_connection *c)
     c->keepalive_s = s_get_i32(r);
     c->connect_timeout_ms = s_get_i32(r);
     c->reconnect_period_ms = s_get_i32(r);
+    c->reconnect_max_ms = s_get_i32(r);
+    c->reconnect_factor = s_get_i32(r);
     c->protocol_version = s_get_i32(r);
     c->target_connected = s_get_bool(r);
     c->trust_all = s_get_bool(r);
@@ -415,6 +424,7 @@ static void s_get_conn(struct s_rd *r, struct mqg_connection *c)
     c->will.retain = s_get_bool(r);
     c->buffer_window_ms = s_get_i32(r);
     c->max_buffered = s_get_i32(r);
+    c->internal_broker = s_get_bool(r);
 }
 
 static void s_get_endpoint(struct s_rd *r, struct mqg_endpoint *e)
@@ -427,6 +437,7 @@ static void s_get_endpoint(struct s_rd *r, struct mqg_endpoint *e)
     e->qos = s_get_i32(r);
     e->retain = s_get_bool(r);
     e->data_topic = s_get_str(r);
+    e->disabled = s_get_bool(r);
 }
 
 static void s_get_route(struct s_rd *r, struct mqg_route *rt)
@@ -437,6 +448,7 @@ static void s_get_route(struct s_rd *r, struct mqg_route *rt)
         rt->sources[j].conn = s_get_i32(r);
         rt->sources[j].filter = s_get_str(r);
         rt->sources[j].qos = s_get_i32(r);
+        rt->sources[j].label = s_get_str(r);
     }
     rt->target.conn = s_get_i32(r);
     rt->target.topic = s_get_str(r);

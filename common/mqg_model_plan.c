@@ -28,9 +28,11 @@ static bool s_conn_same(const struct mqg_connection *a, const struct mqg_connect
         a->port == b->port && a->scheme == b->scheme && a->clean == b->clean &&
         a->keepalive_s == b->keepalive_s && a->connect_timeout_ms == b->connect_timeout_ms &&
         a->reconnect_period_ms == b->reconnect_period_ms &&
-        a->protocol_version == b->protocol_version && a->target_connected == b->target_connected &&
-        a->trust_all == b->trust_all && a->mutual_auth == b->mutual_auth &&
-        a->buffer_window_ms == b->buffer_window_ms && a->max_buffered == b->max_buffered;
+        a->reconnect_max_ms == b->reconnect_max_ms && a->reconnect_factor == b->reconnect_factor &&
+        a->internal_broker == b->internal_broker && a->protocol_version == b->protocol_version &&
+        a->target_connected == b->target_connected && a->trust_all == b->trust_all &&
+        a->mutual_auth == b->mutual_auth && a->buffer_window_ms == b->buffer_window_ms &&
+        a->max_buffered == b->max_buffered;
     const struct mqg_will *wa = &a->will, *wb = &b->will;
     bool will =
         wa->set == wb->set &&

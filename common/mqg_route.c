@@ -5,6 +5,10 @@
  * match, so overlapping sources of one route never duplicate), its target topic is rendered,
  * then it is handed out as a copy or matched again on the internal namespace, each level
  * with its own match list and topic buffer (bounded depth against loops).
+ * With an internal broker (mqg_model_internal), every copy for the internal namespace is also
+ * handed to its connection, and a message from it is matched as an internal one: so local
+ * applications see every internal topic and publish into the internal namespace, while a
+ * message that came from the broker is never sent back to it.
  */
 #include "mqg_route.h"
 
@@ -46,6 +50,7 @@ struct mqg_route_table {
     uint64_t stamp;
     char *in_topic; /* the message's topic, NUL-terminated */
     struct mqg_route_counters counters;
+    int internal; /* the internal broker's connection (mqg_model_internal) or MQG_NO_CONN */
     const struct mqg_route_sink *sink; /* of the dispatch under way */
     int copies;                        /* delivered by the dispatch under way */
 };
@@ -145,6 +150,9 @@ int mqg_route_table_new(const struct mqg_model *m, mqg_route_progress_fn progres
     *out = NULL;
     struct mqg_route_table *t = calloc(1, sizeof(*t));
     int rc = t ? s_alloc(t, m) : -ENOMEM;
+    if (rc == 0) {
+        t->internal = mqg_model_internal(m);
+    }
     for (size_t i = 0; rc == 0 && i < m->n_routes; i++) {
         if (progress && i % 256 == 0) {
             progress(arg); /* many routes: keep the heartbeat going */
@@ -286,14 +294,17 @@ static void s_dispatch(struct mqg_route_table *t, size_t ns, const char *topic,
                                     .topic_len = (size_t)len,
                                     .payload = src->payload,
                                     .payload_len = src->payload_len};
-        if (tg->conn == MQG_INTERNAL) {
-            if (t->sink->internal && depth + 1 < MQG_ROUTE_MAX_DEPTH) {
-                t->sink->internal(t->sink->arg, &copy);
-            }
-            s_dispatch(t, 0, out, src, depth + 1);
-        } else {
+        if (tg->conn == MQG_INTERNAL && t->sink->internal && depth + 1 < MQG_ROUTE_MAX_DEPTH) {
+            t->sink->internal(t->sink->arg, &copy);
+        }
+        /* a copy for the internal namespace also goes to the internal broker, if there is one */
+        int to = tg->conn == MQG_INTERNAL ? t->internal : tg->conn;
+        if (to != MQG_NO_CONN) {
             t->copies++;
-            t->sink->deliver(t->sink->arg, tg->conn, &copy);
+            t->sink->deliver(t->sink->arg, to, &copy);
+        }
+        if (tg->conn == MQG_INTERNAL) {
+            s_dispatch(t, 0, out, src, depth + 1);
         }
     }
 }
@@ -301,7 +312,7 @@ static void s_dispatch(struct mqg_route_table *t, size_t ns, const char *topic,
 int mqg_route_dispatch(struct mqg_route_table *t, int conn, const struct mqg_wire_rec *msg,
                        const struct mqg_route_sink *sink)
 {
-    size_t ns = s_ns(conn);
+    size_t ns = conn >= 0 && conn == t->internal ? 0 : s_ns(conn);
     if (ns >= t->n_ns || msg->topic_len > MQG_TOPIC_MAX) {
         return -EINVAL;
     }

@@ -90,11 +90,14 @@ struct mqg_route_sink {
 
 /* Route one message that came from connection conn (MQG_INTERNAL: published on the internal
  * namespace), matching its topic (msg->topic, msg->topic_len bytes, no NUL needed; taken as a
- * valid topic name) in that namespace. Every route with a matching source fires once, however
- * many of its sources match. A target topic using named wildcards of the source that matched is
- * rendered from the topic (mqg_pattern_render), any other is used as written. An internal target
- * is matched again in the internal namespace, one level deeper; an external one gets a copy
- * through sink->deliver. msg's QoS and flags are not used. Returns the number of copies
+ * valid topic name) in that namespace; a message from the internal broker's connection
+ * (mqg_model_internal) is matched in the internal namespace. Every route with a matching source
+ * fires once, however many of its sources match. A target topic using named wildcards of the
+ * source that matched is rendered from the topic (mqg_pattern_render), any other is used as
+ * written. An internal target is matched again in the internal namespace, one level deeper,
+ * and, with an internal broker, gets a copy for its connection through sink->deliver (the
+ * message itself, when it came from there, does not); an external one gets a copy through
+ * sink->deliver. msg's QoS and flags are not used. Returns the number of copies
  * delivered, or -EINVAL for a connection the table does not have or a topic longer than
  * MQG_TOPIC_MAX (then nothing is counted). */
 int mqg_route_dispatch(struct mqg_route_table *t, int conn, const struct mqg_wire_rec *msg,

@@ -71,10 +71,17 @@ static int s_load(struct mqg_svc_ctx *c, const char *service_id)
 static int s_load_doc(struct mqg_svc_ctx *c, const char *service_id)
 {
     int rc = s_load(c, service_id);
+    if (rc == 0) {
+        rc = mqg_svc_notes_flush(c);
+    }
+    free(c->notes);
     for (size_t i = 0; i < c->n_res; i++) {
         free(c->res[i].skipped_as);
     }
     free(c->res);
+    for (size_t i = 0; i < c->n_pdefs; i++) {
+        free(c->pdefs[i].owned);
+    }
     free(c->pdefs);
     mqg_yaml_destroy(&c->doc);
     return rc;

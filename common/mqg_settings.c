@@ -22,21 +22,28 @@
 #include "mqg_hostport.h"
 #include "mqg_log.h"
 #include "mqg_settings_read.h"
+#include "mqg_url.h"
 
 #define INSTANCE_MAX 64
 
 enum s_kind {
-    K_INT,      /* int field, integer range */
-    K_U32,      /* uint32_t field, integer range */
-    K_INSTANCE, /* char *, [A-Za-z0-9_.-]{1,64} */
-    K_ABSDIR,   /* char *, absolute path */
-    K_FILE,     /* char *, "" = NULL, relative to the settings file's directory */
-    K_LEVEL,    /* int, log level name */
-    K_CPUS,     /* struct mqg_cpus, "auto" / "none" / "0,2-3" (mqg_cpus.h) */
-    K_LISTEN,   /* char *, "host:port" (mqg_hostport.h); also sets http_host, http_port */
-    K_BOOL,     /* bool field, true / false */
-    K_I64,      /* long long field, integer range (an L suffix for large values) */
-    K_SYNC,     /* int, "none" / "interval" / "always" */
+    K_INT,       /* int field, integer range */
+    K_U32,       /* uint32_t field, integer range */
+    K_INSTANCE,  /* char *, [A-Za-z0-9_.-]{1,64} */
+    K_ABSDIR,    /* char *, absolute path */
+    K_FILE,      /* char *, "" = NULL, relative to the settings file's directory */
+    K_LEVEL,     /* int, log level name */
+    K_CPUS,      /* struct mqg_cpus, "auto" / "none" / "0,2-3" (mqg_cpus.h) */
+    K_TEXT,      /* char *, any text, "" = NULL */
+    K_NAME,      /* char *, non-empty text */
+    K_PATH,      /* char *, "" = NULL, relative to the settings file's directory */
+    K_CERT,      /* char *, PEM text as it is, or a path as K_PATH */
+    K_BOOL,      /* bool */
+    K_IB_MODE,   /* enum mqg_ib_mode: "embedded", "external", "off" */
+    K_IB_LISTEN, /* "HOST:PORT" into internal_broker.listen_host and .listen_port */
+    K_LISTEN,    /* char *, "host:port" (mqg_hostport.h); also sets http_host, http_port */
+    K_I64,       /* long long field, integer range (an L suffix for large values) */
+    K_SYNC,      /* int, "none" / "interval" / "always" */
 };
 
 const char *const mqg_settings_sync_names[3] = {"none", "interval", "always"};
@@ -73,6 +80,18 @@ static const struct s_desc s_descs[] = {
     {"connector", "max_inflight", K_INT, 1, 65535, F(max_inflight)},
     {"router", "queue_max", K_INT, 1, 100000000, F(router_queue_max)},
     {"router", "queue_max_bytes", K_INT, 65536, INT_MAX, F(router_queue_max_bytes)},
+    {"internal_broker", "mode", K_IB_MODE, 0, 0, F(internal_broker.mode)},
+    {"internal_broker", "listen", K_IB_LISTEN, 0, 0, F(internal_broker)},
+    {"internal_broker", "mosquitto", K_NAME, 0, 0, F(internal_broker.mosquitto)},
+    {"internal_broker", "password_file", K_PATH, 0, 0, F(internal_broker.password_file)},
+    {"internal_broker", "listeners", K_TEXT, 0, 0, 0}, /* a list: s_load_listeners */
+    {"internal_broker", "url", K_TEXT, 0, 0, F(internal_broker.url)},
+    {"internal_broker", "username", K_TEXT, 0, 0, F(internal_broker.username)},
+    {"internal_broker", "password", K_TEXT, 0, 0, F(internal_broker.password)},
+    {"internal_broker", "ca_cert", K_CERT, 0, 0, F(internal_broker.ca_cert)},
+    {"internal_broker", "client_cert", K_CERT, 0, 0, F(internal_broker.client_cert)},
+    {"internal_broker", "client_key", K_CERT, 0, 0, F(internal_broker.client_key)},
+    {"internal_broker", "trust_all_certificates", K_BOOL, 0, 0, F(internal_broker.trust_all)},
     {"http", "listen", K_LISTEN, 0, 0, F(http_listen)},
     {"http", "health_disconnected_s", K_INT, 1, 86400, F(http_disconnected_s)},
     {NULL, "state_dir", K_ABSDIR, 0, 0, F(state_dir)},
@@ -87,10 +106,11 @@ static const struct s_desc s_descs[] = {
 
 /* Top-level names in the order they are listed in error messages. */
 static const char *const s_root_names[] = {
-    "instance",     "runtime_dir", "log",    "log_file",  "restart", "heartbeat", "stop_grace_ms",
-    "cpu_affinity", "connector",   "router", "state_dir", "journal", "http",      "services"};
+    "instance",        "runtime_dir",   "log",          "log_file",  "restart",
+    "heartbeat",       "stop_grace_ms", "cpu_affinity", "connector", "router",
+    "internal_broker", "state_dir",     "journal",      "http",      "services"};
 static const char *const s_groups[] = {"log",    "restart", "heartbeat", "connector",
-                                       "router", "journal", "http"};
+                                       "router", "journal", "http",      "internal_broker"};
 
 static bool s_instance_ok(const char *s)
 {
@@ -223,6 +243,33 @@ static int s_apply_cpus(const struct mqg_set_ctx *c, const config_setting_t *st,
     return 0;
 }
 
+/* K_TEXT, K_NAME, K_PATH, K_CERT: text into a heap string ("" = NULL, except K_NAME). */
+static int s_apply_text(const struct mqg_set_ctx *c, const struct s_desc *d,
+                        const config_setting_t *st, const char *path, void *field)
+{
+    const char *what = d->kind == K_NAME ? "a name or a path" : "text";
+    const char *str = NULL;
+    int rc = mqg_set_get_string(c, st, path, what, &str);
+    if (rc < 0) {
+        return rc;
+    }
+    if (str[0] == '\0') {
+        return d->kind == K_NAME ? mqg_set_fail(c, st, path, "expected %s, got \"\"", what)
+                                 : s_set_str(field, NULL);
+    }
+    bool pem = d->kind == K_CERT && strstr(str, "-----BEGIN");
+    if ((d->kind != K_PATH && d->kind != K_CERT) || pem) {
+        return s_set_str(field, str);
+    }
+    char *p = mqg_set_resolve(c->dir, str);
+    if (!p) {
+        return -ENOMEM;
+    }
+    free(*(char **)field);
+    *(char **)field = p;
+    return 0;
+}
+
 static int s_apply_listen(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
                           struct mqg_settings *s)
 {
@@ -282,6 +329,53 @@ static int s_apply_sync(const struct mqg_set_ctx *c, const config_setting_t *st,
     return mqg_set_fail(c, st, path, "expected %s, got \"%s\"", what, str);
 }
 
+static int s_apply_ib_mode(const struct mqg_set_ctx *c, const config_setting_t *st,
+                           const char *path, void *field)
+{
+    const char *what = "one of \"embedded\", \"external\", \"off\"";
+    const char *str = NULL;
+    int rc = mqg_set_get_string(c, st, path, what, &str);
+    if (rc < 0) {
+        return rc;
+    }
+    int mode = mqg_ibroker_mode_parse(str);
+    if (mode < 0) {
+        return mqg_set_fail(c, st, path, "expected %s, got \"%s\"", what, str);
+    }
+    *(enum mqg_ib_mode *)field = (enum mqg_ib_mode)mode;
+    return 0;
+}
+
+/* "HOST:PORT" into *host and *port. */
+static int s_listen(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
+                    char **host, int *port)
+{
+    const char *str = NULL;
+    char why[200];
+    int rc = mqg_set_get_string(c, st, path, "\"HOST:PORT\"", &str);
+    if (rc < 0) {
+        return rc;
+    }
+    char *h = NULL;
+    rc = mqg_ibroker_parse_listen(str, &h, port, why, sizeof(why));
+    if (rc == -EINVAL) {
+        return mqg_set_fail(c, st, path, "%s", why);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    free(*host);
+    *host = h;
+    return 0;
+}
+
+static int s_apply_ib_listen(const struct mqg_set_ctx *c, const config_setting_t *st,
+                             const char *path, void *field)
+{
+    struct mqg_ib_settings *ib = field;
+    return s_listen(c, st, path, &ib->listen_host, &ib->listen_port);
+}
+
 static int s_apply(const struct mqg_set_ctx *c, const struct s_desc *d, const config_setting_t *st,
                    const char *path, struct mqg_settings *s)
 {
@@ -300,10 +394,19 @@ static int s_apply(const struct mqg_set_ctx *c, const struct s_desc *d, const co
         return s_apply_level(c, st, path, field);
     case K_CPUS:
         return s_apply_cpus(c, st, path, field);
+    case K_TEXT:
+    case K_NAME:
+    case K_PATH:
+    case K_CERT:
+        return s_apply_text(c, d, st, path, field);
     case K_LISTEN:
         return s_apply_listen(c, st, path, s);
     case K_BOOL:
         return s_apply_bool(c, st, path, field);
+    case K_IB_MODE:
+        return s_apply_ib_mode(c, st, path, field);
+    case K_IB_LISTEN:
+        return s_apply_ib_listen(c, st, path, field);
     case K_I64:
         return s_apply_i64(c, d, st, path, field);
     case K_SYNC:
@@ -365,6 +468,78 @@ static int s_unknown(const struct mqg_set_ctx *c, const config_setting_t *st, co
                         group ? "in this group" : "at top level", known);
 }
 
+/* ---- internal_broker.listeners ---- */
+
+/* One entry { listen; cafile; certfile; keyfile; require_certificate; } into *l. */
+static int s_load_listener(const struct mqg_set_ctx *c, const config_setting_t *e, size_t idx,
+                           struct mqg_ib_listener *l)
+{
+    static const char *const known = "listen, cafile, certfile, keyfile, require_certificate";
+    static const struct s_desc path_desc = {NULL, "", K_PATH, 0, 0, 0};
+    char base[64];
+    char path[128];
+    snprintf(base, sizeof(base), "internal_broker.listeners[%zu]", idx);
+    if (!config_setting_is_group(e)) {
+        return mqg_set_fail(c, e, base, "expected a group { listen = \"HOST:PORT\"; ... }, got %s",
+                            mqg_set_type_name(config_setting_type(e)));
+    }
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < config_setting_length(e); i++) {
+        const config_setting_t *st = config_setting_get_elem(e, (unsigned)i);
+        const char *name = config_setting_name(st);
+        snprintf(path, sizeof(path), "%s.%s", base, name);
+        if (strcmp(name, "listen") == 0) {
+            rc = s_listen(c, st, path, &l->host, &l->port);
+        } else if (strcmp(name, "cafile") == 0) {
+            rc = s_apply_text(c, &path_desc, st, path, &l->cafile);
+        } else if (strcmp(name, "certfile") == 0) {
+            rc = s_apply_text(c, &path_desc, st, path, &l->certfile);
+        } else if (strcmp(name, "keyfile") == 0) {
+            rc = s_apply_text(c, &path_desc, st, path, &l->keyfile);
+        } else if (strcmp(name, "require_certificate") == 0) {
+            rc = s_apply_bool(c, st, path, &l->require_certificate);
+        } else {
+            rc = mqg_set_fail(c, st, path, "unknown setting; known in a listener: %s", known);
+        }
+    }
+    if (rc == 0 && !l->host) {
+        snprintf(path, sizeof(path), "%s.listen", base);
+        rc = mqg_set_fail(c, e, path, "missing; expected listen = \"HOST:PORT\"");
+    }
+    if (rc == 0 && (!l->certfile) != (!l->keyfile)) {
+        snprintf(path, sizeof(path), "%s.%s", base, l->certfile ? "keyfile" : "certfile");
+        rc = mqg_set_fail(c, e, path, "missing; expected certfile and keyfile together (TLS)");
+    }
+    return rc;
+}
+
+static int s_load_listeners(const struct mqg_set_ctx *c, const config_setting_t *l,
+                            struct mqg_ib_settings *ib)
+{
+    int type = config_setting_type(l);
+    size_t n = (size_t)config_setting_length(l);
+    if (type != CONFIG_TYPE_LIST && !(type == CONFIG_TYPE_ARRAY && n == 0)) {
+        return mqg_set_fail(c, l, "internal_broker.listeners",
+                            "expected a list ( { listen = \"HOST:PORT\"; ... }, ... ), got %s",
+                            mqg_set_type_name(type));
+    }
+    if (n == 0) {
+        return 0;
+    }
+    ib->listeners = calloc(n, sizeof(*ib->listeners));
+    if (!ib->listeners) {
+        return -ENOMEM;
+    }
+    ib->n_listeners = n;
+    for (size_t i = 0; i < n; i++) {
+        int rc = s_load_listener(c, config_setting_get_elem(l, (unsigned)i), i, &ib->listeners[i]);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static int s_load_group(const struct mqg_set_ctx *c, const config_setting_t *g,
                         struct mqg_settings *s)
 {
@@ -384,169 +559,9 @@ static int s_load_group(const struct mqg_set_ctx *c, const config_setting_t *g,
         if (!d) {
             return s_unknown(c, st, group, path);
         }
-        int rc = s_apply(c, d, st, path, s);
-        if (rc < 0) {
-            return rc;
-        }
-    }
-    return 0;
-}
-
-/* ---- services ---- */
-
-/* Shortest decimal text that reads back as the same double. */
-static void s_format_double(double v, char *buf, size_t cap)
-{
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, cap, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) {
-            return;
-        }
-    }
-}
-
-/* Parameter value as text: strings as is, numbers in decimal, booleans "true"/"false". */
-static int s_param_value(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
-                         char **out)
-{
-    char buf[64];
-    switch (config_setting_type(st)) {
-    case CONFIG_TYPE_STRING:
-        *out = mqg_set_strdup(config_setting_get_string(st));
-        break;
-    case CONFIG_TYPE_INT:
-    case CONFIG_TYPE_INT64: {
-        long long v = config_setting_get_int64(st);
-        long long src;
-        if (config_setting_type(st) == CONFIG_TYPE_INT && mqg_set_source_int(c, st, &src) &&
-            (src < INT_MIN || src > INT_MAX)) {
-            return mqg_set_fail(c, st, path,
-                                "integer does not fit in 32 bits; write it with an L suffix "
-                                "(e.g. 4294967296L) or as a string");
-        }
-        snprintf(buf, sizeof(buf), "%lld", v);
-        *out = mqg_set_strdup(buf);
-        break;
-    }
-    case CONFIG_TYPE_FLOAT:
-        s_format_double(config_setting_get_float(st), buf, sizeof(buf));
-        *out = mqg_set_strdup(buf);
-        break;
-    case CONFIG_TYPE_BOOL:
-        *out = mqg_set_strdup(config_setting_get_bool(st) ? "true" : "false");
-        break;
-    default:
-        return mqg_set_fail(c, st, path, "expected a string, number or boolean, got %s",
-                            mqg_set_type_name(config_setting_type(st)));
-    }
-    return *out ? 0 : -ENOMEM;
-}
-
-static int s_load_params(const struct mqg_set_ctx *c, const config_setting_t *g, const char *gpath,
-                         struct mqg_settings_service *svc)
-{
-    char path[256];
-    if (!config_setting_is_group(g)) {
-        return mqg_set_fail(c, g, gpath, "expected a group { NAME = VALUE; ... }, got %s",
-                            mqg_set_type_name(config_setting_type(g)));
-    }
-    size_t n = (size_t)config_setting_length(g);
-    if (n == 0) {
-        return 0;
-    }
-    svc->params = calloc(n, sizeof(*svc->params));
-    svc->owned = calloc(2 * n, sizeof(*svc->owned));
-    if (!svc->params || !svc->owned) {
-        return -ENOMEM;
-    }
-    svc->n_params = n;
-    for (size_t i = 0; i < n; i++) {
-        const config_setting_t *st = config_setting_get_elem(g, (unsigned)i);
-        const char *name = config_setting_name(st);
-        snprintf(path, sizeof(path), "%s.%s", gpath, name);
-        if (!(svc->owned[2 * i] = mqg_set_strdup(name))) {
-            return -ENOMEM;
-        }
-        int rc = s_param_value(c, st, path, &svc->owned[2 * i + 1]);
-        if (rc < 0) {
-            return rc;
-        }
-        svc->params[i].name = svc->owned[2 * i];
-        svc->params[i].value = svc->owned[2 * i + 1];
-        svc->params[i].used = false;
-    }
-    return 0;
-}
-
-static int s_load_service(const struct mqg_set_ctx *c, const config_setting_t *e, size_t idx,
-                          struct mqg_settings_service *svc)
-{
-    char base[64];
-    char path[128];
-    const config_setting_t *file = NULL;
-    snprintf(base, sizeof(base), "services[%zu]", idx);
-    if (!config_setting_is_group(e)) {
-        return mqg_set_fail(c, e, base,
-                            "expected a group { file = \"service.yml\"; parameters = { ... }; }, "
-                            "got %s",
-                            mqg_set_type_name(config_setting_type(e)));
-    }
-    for (int i = 0; i < config_setting_length(e); i++) {
-        const config_setting_t *st = config_setting_get_elem(e, (unsigned)i);
-        const char *name = config_setting_name(st);
-        snprintf(path, sizeof(path), "%s.%s", base, name);
-        int rc = 0;
-        if (strcmp(name, "file") == 0) {
-            file = st;
-        } else if (strcmp(name, "parameters") == 0) {
-            rc = s_load_params(c, st, path, svc);
-        } else {
-            rc = mqg_set_fail(c, st, path, "unknown setting; known in a service: file, parameters");
-        }
-        if (rc < 0) {
-            return rc;
-        }
-    }
-    snprintf(path, sizeof(path), "%s.file", base);
-    if (!file) {
-        return mqg_set_fail(c, e, path,
-                            "missing; expected the path of a service commissioning file");
-    }
-    const char *str = NULL;
-    int rc = mqg_set_get_string(c, file, path, "the path of a service commissioning file", &str);
-    if (rc < 0) {
-        return rc;
-    }
-    if (str[0] == '\0') {
-        return mqg_set_fail(c, file, path,
-                            "expected the path of a service commissioning file, got \"\"");
-    }
-    svc->file = mqg_set_resolve(c->dir, str);
-    return svc->file ? 0 : -ENOMEM;
-}
-
-static int s_load_services(const struct mqg_set_ctx *c, const config_setting_t *l,
-                           struct mqg_settings *s)
-{
-    int type = config_setting_type(l);
-    size_t n = (size_t)config_setting_length(l);
-    /* an empty [] is an empty list too */
-    if (type != CONFIG_TYPE_LIST && !(type == CONFIG_TYPE_ARRAY && n == 0)) {
-        return mqg_set_fail(c, l, "services",
-                            "expected a list ( { file = \"service.yml\"; parameters = { ... }; }, "
-                            "... ), got %s",
-                            mqg_set_type_name(type));
-    }
-    if (n == 0) {
-        return 0;
-    }
-    s->services = calloc(n, sizeof(*s->services));
-    if (!s->services) {
-        return -ENOMEM;
-    }
-    s->n_services = n;
-    for (size_t i = 0; i < n; i++) {
-        int rc = s_load_service(c, config_setting_get_elem(l, (unsigned)i), i, &s->services[i]);
+        int rc = strcmp(path, "internal_broker.listeners") == 0
+                     ? s_load_listeners(c, st, &s->internal_broker)
+                     : s_apply(c, d, st, path, s);
         if (rc < 0) {
             return rc;
         }
@@ -565,7 +580,7 @@ static int s_load_root(const struct mqg_set_ctx *c, const config_t *cfg, struct 
         const struct s_desc *d;
         int rc;
         if (strcmp(name, "services") == 0) {
-            rc = s_load_services(c, st, s);
+            rc = mqg_set_load_services(c, st, s);
         } else if (s_is_group_name(name)) {
             rc = s_load_group(c, st, s);
         } else if ((d = s_find_desc(NULL, name))) {
@@ -593,7 +608,7 @@ static int s_load_root(const struct mqg_set_ctx *c, const config_t *cfg, struct 
                             "restart.backoff_max_ms (%u) must be at least restart.backoff_ms (%u)",
                             (unsigned)s->restart_backoff_max_ms, (unsigned)s->restart_backoff_ms);
     }
-    return 0;
+    return mqg_set_check_ibroker(c, cfg, &s->internal_broker);
 }
 
 /* 0 when path is a regular, readable file; else the errno why not. */
@@ -614,46 +629,12 @@ static int s_check_readable(const char *path)
     return e;
 }
 
-/* Default runtime_dir: /run/mqgate for root; for another user $XDG_RUNTIME_DIR/mqgate (a
- * directory of that user's own), else /tmp/mqgate-<uid> (whose owner and mode the supervisor
- * checks like any other). Caller frees. */
-static char *s_default_runtime_dir(void)
-{
-    char buf[PATH_MAX];
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    if (geteuid() == 0) {
-        snprintf(buf, sizeof(buf), "/run/mqgate");
-    } else if (xdg && xdg[0] == '/' && strlen(xdg) < sizeof(buf) - sizeof("/mqgate")) {
-        snprintf(buf, sizeof(buf), "%s/mqgate", xdg);
-    } else {
-        snprintf(buf, sizeof(buf), "/tmp/mqgate-%u", (unsigned)geteuid());
-    }
-    return mqg_set_strdup(buf);
-}
-
-static char *s_default_state_dir(void)
-{
-    char buf[PATH_MAX];
-    const char *xdg = getenv("XDG_STATE_HOME");
-    const char *home = getenv("HOME");
-    if (geteuid() == 0) {
-        snprintf(buf, sizeof(buf), "/var/lib/mqgate");
-    } else if (xdg && xdg[0] == '/' && strlen(xdg) < sizeof(buf) - sizeof("/mqgate")) {
-        snprintf(buf, sizeof(buf), "%s/mqgate", xdg);
-    } else if (home && home[0] == '/' && strlen(home) < sizeof(buf) - 32) {
-        snprintf(buf, sizeof(buf), "%s/.local/state/mqgate", home);
-    } else {
-        snprintf(buf, sizeof(buf), "/tmp/mqgate-state-%u", (unsigned)geteuid());
-    }
-    return mqg_set_strdup(buf);
-}
-
 int mqg_settings_defaults(struct mqg_settings *s)
 {
     memset(s, 0, sizeof(*s));
     s->instance = mqg_set_strdup("mqgate");
-    s->runtime_dir = s_default_runtime_dir();
-    s->state_dir = s_default_state_dir();
+    s->runtime_dir = mqg_set_default_runtime_dir();
+    s->state_dir = mqg_set_default_state_dir();
     if (!s->instance || !s->runtime_dir || !s->state_dir) {
         mqg_settings_free(s);
         return -ENOMEM;
@@ -674,6 +655,10 @@ int mqg_settings_defaults(struct mqg_settings *s)
     s->max_inflight = 1000;
     s->router_queue_max = MQG_SETTINGS_QUEUE_JOURNAL;
     s->router_queue_max_bytes = MQG_SETTINGS_QUEUE_BYTES_JOURNAL;
+    if (mqg_ibroker_defaults(&s->internal_broker) != 0) {
+        mqg_settings_free(s);
+        return -ENOMEM;
+    }
     s->http_disconnected_s = 5;
     s->journal_enabled = true;
     s->journal_max_bytes = 1LL << 30;
@@ -782,5 +767,6 @@ void mqg_settings_free(struct mqg_settings *s)
         free(svc->params);
     }
     free(s->services);
+    mqg_ibroker_free(&s->internal_broker);
     memset(s, 0, sizeof(*s));
 }

@@ -14,6 +14,7 @@
 
 #include "mqg_cpus.h"
 #include "mqg_error.h"
+#include "mqg_ibroker.h"
 #include "mqg_service.h"
 
 /* Default bounds of the queues in memory (connector.outbound_queue_max(_bytes),
@@ -63,6 +64,8 @@ struct mqg_settings {
     /* services to load in addition to those on the command line */
     struct mqg_settings_service *services;
     size_t n_services;
+    /* the internal broker: embedded mosquitto on 127.0.0.1:11883 (mqg_ibroker.h) */
+    struct mqg_ib_settings internal_broker;
     /* crash-safe delivery (docs/delivery.md) */
     char *state_dir;             /* journals in <state_dir>/<instance>/<connection>; default
                                   * /var/lib/mqgate (root), $XDG_STATE_HOME/mqgate or

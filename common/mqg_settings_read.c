@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mqg_srcpos.h"
 
@@ -178,4 +179,38 @@ int mqg_set_get_string(const struct mqg_set_ctx *c, const config_setting_t *st, 
     }
     *out = config_setting_get_string(st);
     return 0;
+}
+
+/* Default runtime_dir: /run/mqgate for root; for another user $XDG_RUNTIME_DIR/mqgate (a
+ * directory of that user's own), else /tmp/mqgate-<uid> (whose owner and mode the supervisor
+ * checks like any other). Caller frees. */
+char *mqg_set_default_runtime_dir(void)
+{
+    char buf[PATH_MAX];
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (geteuid() == 0) {
+        snprintf(buf, sizeof(buf), "/run/mqgate");
+    } else if (xdg && xdg[0] == '/' && strlen(xdg) < sizeof(buf) - sizeof("/mqgate")) {
+        snprintf(buf, sizeof(buf), "%s/mqgate", xdg);
+    } else {
+        snprintf(buf, sizeof(buf), "/tmp/mqgate-%u", (unsigned)geteuid());
+    }
+    return mqg_set_strdup(buf);
+}
+
+char *mqg_set_default_state_dir(void)
+{
+    char buf[PATH_MAX];
+    const char *xdg = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    if (geteuid() == 0) {
+        snprintf(buf, sizeof(buf), "/var/lib/mqgate");
+    } else if (xdg && xdg[0] == '/' && strlen(xdg) < sizeof(buf) - sizeof("/mqgate")) {
+        snprintf(buf, sizeof(buf), "%s/mqgate", xdg);
+    } else if (home && home[0] == '/' && strlen(home) < sizeof(buf) - 32) {
+        snprintf(buf, sizeof(buf), "%s/.local/state/mqgate", home);
+    } else {
+        snprintf(buf, sizeof(buf), "/tmp/mqgate-state-%u", (unsigned)geteuid());
+    }
+    return mqg_set_strdup(buf);
 }

@@ -2,8 +2,8 @@
  *
  * Internal to the settings loader (mqg_settings.c): the state of one load, errors with
  * FILE:LINE:COL and the setting path, typed reads of integers (libconfig's 32-bit truncation
- * corrected) and strings, and path helpers. Together with mqg_settings.c the only files that
- * include libconfig.h.
+ * corrected) and strings, and path helpers; the services list (mqg_settings_svc.c). With
+ * mqg_settings.c and mqg_settings_svc.c the only files that include libconfig.h.
  */
 #ifndef MQG_SETTINGS_READ_H
 #define MQG_SETTINGS_READ_H
@@ -56,5 +56,28 @@ int mqg_set_get_int(const struct mqg_set_ctx *c, const config_setting_t *st, con
  * was expected. Returns 0 or -EINVAL. */
 int mqg_set_get_string(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
                        const char *what, const char **out);
+
+struct mqg_settings;
+
+/* The top-level `services` list l into s->services (heap, owned by s). Returns 0, -EINVAL
+ * with c->err filled, or -ENOMEM. */
+int mqg_set_load_services(const struct mqg_set_ctx *c, const config_setting_t *l,
+                          struct mqg_settings *s);
+
+/* The default runtime_dir: /run/mqgate for root, else $XDG_RUNTIME_DIR/mqgate, else
+ * /tmp/mqgate-<uid>. Caller frees; NULL when out of memory. */
+char *mqg_set_default_runtime_dir(void);
+
+/* The default state_dir: /var/lib/mqgate for root, else $XDG_STATE_HOME/mqgate, else
+ * ~/.local/state/mqgate, else /tmp/mqgate-state-<uid>. Caller frees; NULL when out of
+ * memory. */
+char *mqg_set_default_state_dir(void);
+
+struct mqg_ib_settings;
+
+/* What the internal_broker settings ib need together, once all are read from cfg
+ * (mqg_settings_ib.c). Returns 0, or -EINVAL with c->err filled (the setting's position). */
+int mqg_set_check_ibroker(const struct mqg_set_ctx *c, const config_t *cfg,
+                          const struct mqg_ib_settings *ib);
 
 #endif

@@ -34,6 +34,7 @@ enum s_type {
     S_TYPE_INT,       /* int: an integer in min..max */
     S_TYPE_BOOL,      /* bool: true or false */
     S_TYPE_WILL,      /* struct mqg_will: a mapping read with s_will_table */
+    S_TYPE_STRATEGY,  /* the reconnect_* fields: a mapping read with s_strategy_table */
 };
 
 /* When a setting is read: stage by stage, in table order within a stage. With several errors
@@ -43,6 +44,7 @@ enum s_stage {
     S_STAGE_ADDRESS,  /* host, port, scheme */
     S_STAGE_CLIENT,   /* credentials, client id */
     S_STAGE_LIMITS,   /* times and bounds */
+    S_STAGE_STRATEGY, /* connectionStrategy (after reconnectPeriod, which it replaces) */
     S_STAGE_SWITCHES, /* booleans */
     S_STAGE_TLS,      /* certificates and key */
     S_STAGE_WILL,     /* the will, and every setting of the will itself */
@@ -118,7 +120,28 @@ static const struct s_setting s_conn_table[] = {
           .min = 0, .max = 30000, .def = 10000),
     S_ROW("maxBufferedMessages", S_TYPE_INT, S_STAGE_LIMITS, S_CONN(max_buffered, int), .min = 1,
           .max = 300000, .def = 20000),
+    S_ROW("connectionStrategy", S_TYPE_STRATEGY, S_STAGE_STRATEGY,
+          S_CONN(reconnect_period_ms, int)),
 };
+
+/* `connection.connectionStrategy.`: the delays between reconnect attempts as the platform
+ * documents them for its connections (initialDelay at least 1000, incrementFactor at least 2,
+ * maxDelay greater than initialDelay). */
+struct s_strategy {
+    int initial;
+    int max;
+    int factor;
+};
+#define S_STRAT(member) S_FIELD(struct s_strategy, member, int)
+static const struct s_setting s_strategy_table[] = {
+    S_ROW("initialDelay", S_TYPE_INT, S_STAGE_STRATEGY, S_STRAT(initial), .min = 1000,
+          .max = INT_MAX, .def = 1000),
+    S_ROW("maxDelay", S_TYPE_INT, S_STAGE_STRATEGY, S_STRAT(max), .min = 1, .max = INT_MAX,
+          .def = 30000),
+    S_ROW("incrementFactor", S_TYPE_INT, S_STAGE_STRATEGY, S_STRAT(factor), .min = 2, .max = 1000,
+          .def = 2),
+};
+#define S_N_STRATEGY (sizeof(s_strategy_table) / sizeof(s_strategy_table[0]))
 
 /* `connection.will.` */
 static const struct s_setting s_will_table[] = {
@@ -131,7 +154,8 @@ static const struct s_setting s_will_table[] = {
 
 #define S_N_CONN (sizeof(s_conn_table) / sizeof(s_conn_table[0]))
 #define S_N_WILL (sizeof(s_will_table) / sizeof(s_will_table[0]))
-_Static_assert(S_N_WILL <= S_N_CONN, "s_check_keys() sizes its key list by s_conn_table");
+_Static_assert(S_N_WILL <= S_N_CONN && S_N_STRATEGY <= S_N_CONN,
+               "s_check_keys() sizes its key list by s_conn_table");
 
 static int s_read_stage(struct mqg_svc_ctx *c, const s_node *map, const char *base,
                         const struct s_setting *t, size_t n, enum s_stage stage, void *obj,
@@ -183,7 +207,16 @@ static int s_check_text(struct mqg_svc_ctx *c, const s_node *map, const char *ba
     size_t n = strlen(*out);
     mqg_svc_path(path, base, s->key);
     switch (s->type) {
-    case S_TYPE_HOST:
+    case S_TYPE_HOST: {
+        const char *colon = strchr(*out, ':');
+        if (colon && !strchr(colon + 1, ':') && (*out)[0] != '[') {
+            /* one ':' is not an IPv6 address: a host with a port, which would make a broken
+             * URI (the platform documents host and port as settings of their own) */
+            return mqg_svc_fail(c, at, path,
+                                "invalid host '%s': a host with a port; expected the host alone "
+                                "(port: %s), or a url such as mqtt://%s",
+                                *out, colon + 1, *out);
+        }
         if (n > 2 && (*out)[0] == '[' && (*out)[n - 1] == ']') {
             memmove(*out, *out + 1, n - 2);
             (*out)[n - 2] = '\0';
@@ -193,6 +226,7 @@ static int s_check_text(struct mqg_svc_ctx *c, const s_node *map, const char *ba
                                 "invalid host '%s'; expected a host name or an address", *out);
         }
         return 0;
+    }
     case S_TYPE_CLIENT_ID:
         if ((long long)n < s->min || (long long)n > s->max) {
             return mqg_svc_fail(c, at, path, "expected a non-empty client id of at most %lld bytes",
@@ -309,6 +343,42 @@ static int s_read_will(struct mqg_svc_ctx *c, const s_node *map, const char *bas
     return rc < 0 ? rc : 1;
 }
 
+/* connectionStrategy: a mapping of s_strategy_table's settings into the reconnect delays of
+ * cn (initialDelay replaces reconnectPeriod). */
+static int s_read_strategy(struct mqg_svc_ctx *c, const s_node *map, const char *base,
+                           const struct s_setting *s, struct mqg_connection *cn)
+{
+    char sbase[MQG_SVC_PATH_MAX];
+    char path[MQG_SVC_PATH_MAX];
+    const s_node *sm;
+    int rc = mqg_svc_opt_map(c, map, base, s->key, &sm);
+    if (rc <= 0) {
+        return rc;
+    }
+    mqg_svc_path(sbase, base, s->key);
+    rc = s_check_keys(c, sm, sbase, s_strategy_table, S_N_STRATEGY);
+    if (rc < 0) {
+        return rc;
+    }
+    struct s_strategy st;
+    s_defaults(s_strategy_table, S_N_STRATEGY, &st);
+    rc = s_read_stage(c, sm, sbase, s_strategy_table, S_N_STRATEGY, S_STAGE_STRATEGY, &st, NULL);
+    if (rc < 0) {
+        return rc;
+    }
+    if (st.max <= st.initial) {
+        const s_node *at = mqg_yaml_map_get(c->doc, sm, "maxDelay", NULL);
+        mqg_svc_path(path, sbase, at ? "maxDelay" : "initialDelay");
+        return mqg_svc_fail(c, at ? at : mqg_yaml_map_get(c->doc, sm, "initialDelay", NULL), path,
+                            "maxDelay (%d%s) must be greater than initialDelay (%d)", st.max,
+                            at ? "" : ", the default", st.initial);
+    }
+    cn->reconnect_period_ms = st.initial;
+    cn->reconnect_max_ms = st.max;
+    cn->reconnect_factor = st.factor;
+    return 1;
+}
+
 /* One setting of a table into obj. Returns 1 when set, 0 when not (a required one: error at
  * missing_at), or a negative errno. */
 static int s_read(struct mqg_svc_ctx *c, const s_node *map, const char *base,
@@ -332,6 +402,9 @@ static int s_read(struct mqg_svc_ctx *c, const s_node *map, const char *base,
         break;
     case S_TYPE_WILL:
         rc = s_read_will(c, map, base, s, field);
+        break;
+    case S_TYPE_STRATEGY:
+        rc = s_read_strategy(c, map, base, s, obj);
         break;
     default:
         rc = s_read_text(c, map, base, s, field);
@@ -471,13 +544,17 @@ static int s_conn_mapping(struct mqg_svc_ctx *c, struct mqg_svc_res *r, const ch
 
 int mqg_svc_build_conn(struct mqg_svc_ctx *c, struct mqg_svc_res *r)
 {
-    static const char *const keys[] = {"protocol", "targetState", "connection", NULL};
+    static const char *const keys[] = {"protocol", "targetState", "agentName", "connection", NULL};
     char base[MQG_SVC_PATH_MAX];
     struct mqg_connection *cn = NULL;
     snprintf(base, sizeof(base), "resources.%s.properties", r->id);
     int rc = mqg_svc_check_keys(c, r->props, base, keys);
     rc = rc < 0 ? rc : s_conn_new(c, r, &cn);
     rc = rc < 0 ? rc : s_conn_target(c, r->props, base, cn);
+    /* the platform's agent (a protocol-mapper elsewhere) that serves it: here, this gateway */
+    rc = rc < 0 ? rc
+                : mqg_svc_opt_ignored(c, r->props, base, "agentName", false,
+                                      "everything runs in this gateway");
     rc = rc < 0 ? rc : s_conn_mapping(c, r, base, cn);
     if (rc < 0 || cn->client_id) {
         return rc;

@@ -22,6 +22,80 @@ int mqg_svc_fail(struct mqg_svc_ctx *c, const struct mqg_yaml_node *at, const ch
     return mqg_error_set(c->err, c->path, mqg_yaml_line(at), mqg_yaml_col(at), setting, "%s", msg);
 }
 
+int mqg_svc_fail_lc(struct mqg_svc_ctx *c, int line, int col, const char *setting, const char *fmt,
+                    ...)
+{
+    char msg[sizeof(c->err->msg)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return mqg_error_set(c->err, c->path, line, col, setting, "%s", msg);
+}
+
+static int s_vnotice(struct mqg_svc_ctx *c, int line, int col, const char *setting, const char *key,
+                     const char *fmt, va_list ap)
+{
+    for (size_t i = 0; i < c->n_notes; i++) {
+        if (strcmp(c->notes[i].key, key) == 0) {
+            c->notes[i].count++;
+            return 0;
+        }
+    }
+    size_t idx;
+    int rc = mqg_svc_append(c, (void **)&c->notes, &c->n_notes, sizeof(*c->notes), &idx);
+    if (rc < 0) {
+        return rc;
+    }
+    struct mqg_svc_note *n = &c->notes[idx];
+    snprintf(n->key, sizeof(n->key), "%s", key);
+    n->count = 1;
+    char msg[sizeof(n->first.msg)];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    mqg_error_set(&n->first, c->path, line, col, setting, "%s", msg);
+    return 0;
+}
+
+int mqg_svc_notice(struct mqg_svc_ctx *c, const struct mqg_yaml_node *at, const char *setting,
+                   const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = s_vnotice(c, mqg_yaml_line(at), mqg_yaml_col(at), setting, key, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int mqg_svc_notice_lc(struct mqg_svc_ctx *c, int line, int col, const char *setting,
+                      const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = s_vnotice(c, line, col, setting, key, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int mqg_svc_notes_flush(struct mqg_svc_ctx *c)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < c->n_notes; i++) {
+        char text[sizeof(struct mqg_error) + 64];
+        size_t len;
+        mqg_error_format(&c->notes[i].first, text, sizeof(text));
+        len = strlen(text);
+        if (c->notes[i].count > 1) {
+            snprintf(text + len, sizeof(text) - len, " (%zu places in this file, the first shown)",
+                     c->notes[i].count);
+        }
+        rc = mqg_model_add_notice(c->m, text) == 0 ? 0 : mqg_svc_oom(c);
+    }
+    free(c->notes);
+    c->notes = NULL;
+    c->n_notes = 0;
+    return rc;
+}
+
 int mqg_svc_oom(struct mqg_svc_ctx *c)
 {
     mqg_error_set(c->err, c->path, 0, 0, NULL, "out of memory");

@@ -25,6 +25,14 @@ struct mqg_svc_pdef;
 struct mqg_svc_res;
 struct mqg_svc_val;
 
+/* A property accepted and ignored (mqg_svc_notice): the first place it was seen in the file,
+ * and how often. */
+struct mqg_svc_note {
+    char key[160];          /* what is ignored, e.g. "agentName": one notice per key */
+    struct mqg_error first; /* where, and the text */
+    size_t count;
+};
+
 struct mqg_svc_ctx {
     struct mqg_model *m; /* what the file is loaded into */
     const char *path;    /* the file's name, for errors and the model */
@@ -34,6 +42,7 @@ struct mqg_svc_ctx {
     size_t n_params;
     char sid[MQG_SVC_SID_MAX + 1];
     char root[MQG_SVC_SID_MAX + 16]; /* Cybus::MqttRoot */
+    char mqtt_port[8];               /* Cybus::MqttPort as text */
     /* declared names (mqg_svc_param.c) */
     struct mqg_svc_pdef *pdefs;
     size_t n_pdefs;
@@ -45,12 +54,33 @@ struct mqg_svc_ctx {
     const struct mqg_svc_val *top; /* the setting being resolved: where limits point */
     size_t expanded;               /* bytes produced by !sub so far, nested ones each time */
     size_t substitutions;          /* ${NAME} resolved so far */
+    /* properties accepted and ignored, flushed into the model's notices at the end */
+    struct mqg_svc_note *notes;
+    size_t n_notes;
 };
 
 /* Fill c->err with the position of `at` (none when NULL), the setting path and the message.
  * Returns -EINVAL. */
 int mqg_svc_fail(struct mqg_svc_ctx *c, const struct mqg_yaml_node *at, const char *setting,
                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* mqg_svc_fail with a 1-based line and column (0: unknown) instead of a node. */
+int mqg_svc_fail_lc(struct mqg_svc_ctx *c, int line, int col, const char *setting, const char *fmt,
+                    ...) __attribute__((format(printf, 5, 6)));
+
+/* Note that the property `key` at `at` (setting path `setting`) is accepted and ignored, and
+ * why (fmt). One notice per key and file: the first place is shown, with how many places there
+ * are (mqg_svc_notes_flush). Returns 0, or mqg_svc_oom(). */
+int mqg_svc_notice(struct mqg_svc_ctx *c, const struct mqg_yaml_node *at, const char *setting,
+                   const char *key, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* mqg_svc_notice with a 1-based line and column instead of a node. */
+int mqg_svc_notice_lc(struct mqg_svc_ctx *c, int line, int col, const char *setting,
+                      const char *key, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* The notes of this file into the model's notices ("FILE:LINE:COL: SETTING: text (N places in
+ * this file)"), then freed. Returns 0, or mqg_svc_oom(). */
+int mqg_svc_notes_flush(struct mqg_svc_ctx *c);
 
 /* Fill c->err with "out of memory" (file only). Returns -ENOMEM. */
 int mqg_svc_oom(struct mqg_svc_ctx *c);

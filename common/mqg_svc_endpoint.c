@@ -200,8 +200,8 @@ static int s_endpoint_data_topic(struct mqg_svc_ctx *c, const struct mqg_svc_res
 
 int mqg_svc_build_endpoint(struct mqg_svc_ctx *c, struct mqg_svc_res *r)
 {
-    static const char *const keys[] = {"protocol", "connection", "topic", "subscribe",
-                                       "write",    "rules",      NULL};
+    static const char *const keys[] = {"protocol", "connection", "topic",       "subscribe",
+                                       "write",    "rules",      "targetState", NULL};
     char base[MQG_SVC_PATH_MAX];
     struct mqg_svc_res *conn = NULL;
     struct mqg_endpoint *ep = NULL;
@@ -214,5 +214,11 @@ int mqg_svc_build_endpoint(struct mqg_svc_ctx *c, struct mqg_svc_res *r)
     rc = rc < 0 ? rc : s_endpoint_new(c, r, conn, write, &ep);
     rc = rc < 0 ? rc : s_endpoint_op(c, r->props, base, write, ep);
     rc = rc < 0 ? rc : s_endpoint_data_topic(c, r, base, ep);
-    return rc < 0 ? rc : s_endpoint_route(c, ep);
+    bool enabled = true;
+    rc = rc < 0 ? rc : mqg_svc_opt_enabled(c, r->props, base, "an endpoint", &enabled);
+    if (rc < 0) {
+        return rc;
+    }
+    ep->disabled = !enabled; /* mappings may still refer to it; it has no route of its own */
+    return enabled ? s_endpoint_route(c, ep) : 0;
 }

@@ -45,16 +45,34 @@ static int s_no_connection(struct mqg_svc_ctx *c, const s_node *map, const char 
                         "{endpoint} or {topic, connection}");
 }
 
-/* S = {endpoint: !ref E}: listens on E's data topic. */
+/* An endpoint of a protocol mqgate skips (S or P at `at`): the entry, or this subscribe of
+ * it, is left out, with a notice. Returns 2 (what the callers pass on), or a negative errno. */
+static int s_skipped_endpoint(struct mqg_svc_ctx *c, const s_node *at, const char *base,
+                              const struct mqg_svc_res *ep, const char *what)
+{
+    char path[MQG_SVC_PATH_MAX];
+    char key[MQG_SVC_PATH_MAX + 16];
+    mqg_svc_path(path, base, "endpoint");
+    snprintf(key, sizeof(key), "skipped/%s", path);
+    int rc = mqg_svc_notice(c, at, path, key, "'%s' is a %s, which mqgate skips: %s", ep->id,
+                            ep->skipped_as, what);
+    return rc < 0 ? rc : 2;
+}
+
+/* S = {endpoint: !ref E}: listens on E's data topic. 2: E is skipped. */
 static int s_source_endpoint(struct mqg_svc_ctx *c, const s_node *sm, const char *sbase,
                              const s_node *ek, const struct mqg_svc_res *conn,
                              struct mqg_source *src)
 {
     char path[MQG_SVC_PATH_MAX];
     struct mqg_svc_res *ep;
-    int rc = mqg_svc_resref_kind(c, sm, sbase, "endpoint", MQG_SVC_R_EP, &ep);
+    int rc = mqg_svc_resref_endpoint(c, sm, sbase, "endpoint", &ep);
     if (rc < 0) {
         return rc;
+    }
+    if (rc == 2) {
+        return s_skipped_endpoint(c, ek, sbase, ep,
+                                  "this subscribe is left out (the entry too, without another)");
     }
     if (!ep) {
         mqg_svc_path(path, sbase, "endpoint");
@@ -93,11 +111,12 @@ static int s_source_topic(struct mqg_svc_ctx *c, const s_node *sm, const char *s
     return 0;
 }
 
-/* One subscribe entry S of a mapping into route source *src (pattern into *pat). */
+/* One subscribe entry S of a mapping into route source *src (pattern into *pat). 2: it reads
+ * from an endpoint mqgate skips (src->filter stays NULL). */
 static int s_mapping_source(struct mqg_svc_ctx *c, const s_node *s, const char *sbase,
                             struct mqg_source *src, struct mqg_pattern **pat)
 {
-    static const char *const keys[] = {"endpoint", "topic", "qos", "connection", NULL};
+    static const char *const keys[] = {"endpoint", "topic", "qos", "connection", "label", NULL};
     struct mqg_svc_val v;
     int rc = mqg_svc_resolve(c, s, sbase, &v);
     if (rc < 0) {
@@ -121,6 +140,8 @@ static int s_mapping_source(struct mqg_svc_ctx *c, const s_node *s, const char *
     }
     src->conn = MQG_INTERNAL;
     rc = mqg_svc_opt_int(c, sm, sbase, "qos", 0, 2, &src->qos);
+    /* the key of this entry's value in the collect rule's output: kept as written */
+    rc = rc < 0 ? rc : mqg_svc_opt_string(c, sm, sbase, "label", &src->label);
     rc = rc < 0 ? rc : mqg_svc_resref_kind(c, sm, sbase, "connection", MQG_SVC_R_CONN, &conn);
     if (rc < 0) {
         return rc;
@@ -129,15 +150,18 @@ static int s_mapping_source(struct mqg_svc_ctx *c, const s_node *s, const char *
               : s_source_topic(c, sm, sbase, tk, conn, src, pat);
 }
 
-/* P = {endpoint: !ref W}: W's <data topic>/set, with W's qos and retain. */
+/* P = {endpoint: !ref W}: W's <data topic>/set, with W's qos and retain. 2: W is skipped. */
 static int s_target_endpoint(struct mqg_svc_ctx *c, const s_node *p, const char *pbase,
                              const s_node *ek, const struct mqg_svc_res *conn, struct mqg_target *t)
 {
     char path[MQG_SVC_PATH_MAX];
     struct mqg_svc_res *er;
-    int rc = mqg_svc_resref_kind(c, p, pbase, "endpoint", MQG_SVC_R_EP, &er);
+    int rc = mqg_svc_resref_endpoint(c, p, pbase, "endpoint", &er);
     if (rc < 0) {
         return rc;
+    }
+    if (rc == 2) {
+        return s_skipped_endpoint(c, ek, pbase, er, "the mapping entry is left out");
     }
     mqg_svc_path(path, pbase, "endpoint");
     if (!er) {
@@ -193,7 +217,8 @@ static int s_target_topic(struct mqg_svc_ctx *c, const s_node *p, const char *pb
     return rc;
 }
 
-/* The publish entry P of a mapping into route target *t, checked against the patterns. */
+/* The publish entry P of a mapping into route target *t, checked against the patterns. 2: it
+ * writes to an endpoint mqgate skips. */
 static int s_mapping_target(struct mqg_svc_ctx *c, const s_node *p, const char *pbase,
                             struct mqg_pattern *const *pats, size_t n_pats, struct mqg_target *t)
 {
@@ -210,6 +235,9 @@ static int s_mapping_target(struct mqg_svc_ctx *c, const s_node *p, const char *
     t->conn = MQG_INTERNAL;
     rc = ek ? s_target_endpoint(c, p, pbase, ek, conn, t)
             : s_target_topic(c, p, pbase, tk, conn, pats, n_pats, t);
+    if (rc == 2) {
+        return 2;
+    }
     rc = rc < 0 ? rc : mqg_svc_opt_int(c, p, pbase, "qos", 0, 2, &t->qos);
     rc = rc < 0 ? rc : mqg_svc_opt_bool(c, p, pbase, "retain", &t->retain);
     return rc < 0 ? rc : 0;
@@ -273,8 +301,28 @@ static int s_entry_subscribe(struct mqg_svc_ctx *c, const s_node *e, const s_nod
     return 0;
 }
 
+/* Leave out the sources of rt that read from skipped endpoints (no filter), with their
+ * patterns. Returns how many are left. */
+static size_t s_drop_skipped(struct mqg_route *rt, struct mqg_pattern **pats)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < rt->n_sources; i++) {
+        if (rt->sources[i].filter) {
+            rt->sources[k] = rt->sources[i];
+            pats[k++] = pats[i];
+        } else {
+            free(rt->sources[i].label);
+        }
+    }
+    for (size_t i = k; i < rt->n_sources; i++) {
+        pats[i] = NULL;
+    }
+    rt->n_sources = k;
+    return k;
+}
+
 /* The sources of route rt from the n subscribe entries (patterns into pats), then its target
- * from publish (pub). */
+ * from publish (pub). 2: it reads only from, or writes to, endpoints mqgate skips. */
 static int s_entry_route(struct mqg_svc_ctx *c, const s_node *em, const char *ebase,
                          const s_node *sub, bool list, const s_node *pub, struct mqg_route *rt,
                          struct mqg_pattern **pats)
@@ -293,8 +341,13 @@ static int s_entry_route(struct mqg_svc_ctx *c, const s_node *em, const char *eb
                                : mqg_yaml_map_get(c->doc, em, "subscribe", NULL);
         rc = s_mapping_source(c, s, sbase, &rt->sources[i], &pats[i]);
     }
+    if (rc < 0) {
+        return rc;
+    }
+    bool none = s_drop_skipped(rt, pats) == 0;
     mqg_svc_path(path, ebase, "publish");
-    return rc < 0 ? rc : s_mapping_target(c, pub, path, pats, rt->n_sources, &rt->target);
+    rc = s_mapping_target(c, pub, path, pats, rt->n_sources, &rt->target);
+    return rc < 0 ? rc : (none || rc == 2) ? 2 : 0;
 }
 
 /* One entry {subscribe, publish} of a mapping -> one route. */
@@ -329,16 +382,39 @@ static int s_mapping_entry(struct mqg_svc_ctx *c, const struct mqg_svc_res *r, c
         mqg_pattern_destroy(&pats[i]);
     }
     free(pats);
+    if (rc == 2) { /* only skipped endpoints: no route (the notices say which) */
+        mqg_model_drop_routes(c->m, idx);
+    }
     return rc < 0 ? rc : 0;
+}
+
+/* The mapping's own properties besides its entries: targetState (*enabled), and what is
+ * accepted and ignored. */
+static int s_mapping_props(struct mqg_svc_ctx *c, const struct mqg_svc_res *r, const char *base,
+                           bool *enabled)
+{
+    int rc = mqg_svc_opt_enabled(c, r->props, base, "a mapping", enabled);
+    rc = rc < 0 ? rc
+                : mqg_svc_opt_ignored(c, r->props, base, "agentName", false,
+                                      "everything runs in this gateway");
+    rc = rc < 0 ? rc
+                : mqg_svc_opt_ignored(c, r->props, base, "inputBuffering", true,
+                                      "mqgate's routes take every message in order, through "
+                                      "bounded queues");
+    return rc;
 }
 
 int mqg_svc_build_mapping(struct mqg_svc_ctx *c, struct mqg_svc_res *r)
 {
-    static const char *const keys[] = {"mappings", NULL};
+    static const char *const keys[] = {"mappings", "targetState", "agentName", "inputBuffering",
+                                       NULL};
     char base[MQG_SVC_PATH_MAX];
     char path[MQG_SVC_PATH_MAX];
+    bool enabled = true;
+    size_t first = c->m->n_routes;
     snprintf(base, sizeof(base), "resources.%s.properties", r->id);
     int rc = mqg_svc_check_keys(c, r->props, base, keys);
+    rc = rc < 0 ? rc : s_mapping_props(c, r, base, &enabled);
     if (rc < 0) {
         return rc;
     }
@@ -364,6 +440,16 @@ int mqg_svc_build_mapping(struct mqg_svc_ctx *c, struct mqg_svc_res *r)
         if (rc < 0) {
             return rc;
         }
+    }
+    if (!enabled) { /* checked like any other, then left out */
+        char key[MQG_SVC_NAME_MAX + 16];
+        snprintf(key, sizeof(key), "targetState/%s", r->id);
+        mqg_svc_path(path, base, "targetState");
+        mqg_model_drop_routes(c->m, first);
+        return mqg_svc_notice(c, mqg_yaml_map_get(c->doc, r->props, "targetState", NULL), path, key,
+                              "mapping '%s' has targetState disabled: no routes (%zu entries "
+                              "checked)",
+                              r->id, n);
     }
     return 0;
 }

@@ -3,22 +3,32 @@
  *
  * Internal to the loader; read in this order by mqg_service.c before any resource, so that
  * !ref can find every name. The rules are those of docs/formats.md §1.2 and §1.3: a parameter
- * value is checked against its type, then enum, minimum, maximum, minLength, maxLength and
- * pattern (POSIX ERE), and the first violation names the parameter and the rule. Parameter
- * values and definition nodes are borrowed from the -p values and the document.
+ * declaration is a JSON Schema and its value is validated as ajv does (mqg_svc_pschema.h);
+ * the first violation names the parameter and the keyword. A parameter's value text is owned
+ * by its pdef (p->owned, freed by the loader); definition nodes are borrowed from the
+ * document.
  */
 #ifndef MQG_SVC_PARAM_H
 #define MQG_SVC_PARAM_H
 
 #include "mqg_svc_ctx.h"
 
-enum mqg_svc_ptype { MQG_SVC_T_STRING, MQG_SVC_T_INTEGER, MQG_SVC_T_NUMBER, MQG_SVC_T_BOOLEAN };
+/* The type of a parameter's value (T_JSON: an array, object or null, as compact JSON). */
+enum mqg_svc_ptype {
+    MQG_SVC_T_STRING,
+    MQG_SVC_T_INTEGER,
+    MQG_SVC_T_NUMBER,
+    MQG_SVC_T_BOOLEAN,
+    MQG_SVC_T_JSON,
+};
 
-/* A declared parameter and its value (borrowed: from -p or from the document's default). */
+/* A declared parameter and its value as text (a string as it is; numbers, booleans and the
+ * rest as JSON writes them). */
 struct mqg_svc_pdef {
-    const char *name;
+    const char *name; /* borrowed from the document */
     enum mqg_svc_ptype type;
-    const char *value;
+    const char *value; /* = owned */
+    char *owned;
 };
 
 /* metadata: checks its keys and name, sets c->sid (from the name, or `override` when not

@@ -253,14 +253,18 @@ static const char *s_kind_name(const struct mqg_svc_res *r)
     }
 }
 
-/* A required/optional reference to a resource of kind `want`. */
-int mqg_svc_resref_kind(struct mqg_svc_ctx *c, const s_node *map, const char *parent,
-                        const char *key, enum mqg_svc_rkind want, struct mqg_svc_res **out)
+/* A required/optional reference to a resource of kind `want`; a skipped one is 2 when
+ * skipped_ok, else an error. */
+static int s_resref(struct mqg_svc_ctx *c, const s_node *map, const char *parent, const char *key,
+                    enum mqg_svc_rkind want, bool skipped_ok, struct mqg_svc_res **out)
 {
     char path[MQG_SVC_PATH_MAX];
     int rc = s_opt_resref(c, map, parent, key, out);
     if (rc <= 0) {
         return rc;
+    }
+    if ((*out)->kind == MQG_SVC_R_SKIPPED && skipped_ok) {
+        return 2;
     }
     const char *want_name = want == MQG_SVC_R_CONN ? "Cybus::Connection" : "Cybus::Endpoint";
     const s_node *at = mqg_yaml_map_get(c->doc, map, key, NULL);
@@ -275,4 +279,16 @@ int mqg_svc_resref_kind(struct mqg_svc_ctx *c, const s_node *map, const char *pa
                             s_kind_name(*out), want_name);
     }
     return 1;
+}
+
+int mqg_svc_resref_kind(struct mqg_svc_ctx *c, const s_node *map, const char *parent,
+                        const char *key, enum mqg_svc_rkind want, struct mqg_svc_res **out)
+{
+    return s_resref(c, map, parent, key, want, false, out);
+}
+
+int mqg_svc_resref_endpoint(struct mqg_svc_ctx *c, const s_node *map, const char *parent,
+                            const char *key, struct mqg_svc_res **out)
+{
+    return s_resref(c, map, parent, key, MQG_SVC_R_EP, true, out);
 }

@@ -38,4 +38,10 @@ struct mqg_svc_res *mqg_svc_find_res(const struct mqg_svc_ctx *c, const char *id
 int mqg_svc_resref_kind(struct mqg_svc_ctx *c, const struct mqg_yaml_node *map, const char *parent,
                         const char *key, enum mqg_svc_rkind want, struct mqg_svc_res **out);
 
+/* As mqg_svc_resref_kind for an endpoint (MQG_SVC_R_EP), but a resource mqgate skips (another
+ * protocol or kind) is not an error: 2, with *out set (a mapping entry that reads from or
+ * writes to it is left out). */
+int mqg_svc_resref_endpoint(struct mqg_svc_ctx *c, const struct mqg_yaml_node *map,
+                            const char *parent, const char *key, struct mqg_svc_res **out);
+
 #endif

@@ -181,6 +181,45 @@ int mqg_svc_opt_bool(struct mqg_svc_ctx *c, const s_node *map, const char *paren
     return rc;
 }
 
+int mqg_svc_opt_enabled(struct mqg_svc_ctx *c, const s_node *map, const char *parent,
+                        const char *kind, bool *enabled)
+{
+    char path[MQG_SVC_PATH_MAX];
+    struct mqg_svc_val v;
+    *enabled = true;
+    int rc = mqg_svc_get(c, map, parent, "targetState", path, &v);
+    if (rc > 0) {
+        rc = mqg_svc_val_text(c, &v, path, "enabled or disabled");
+        if (rc == 0 && strcmp(v.text, "enabled") != 0 && strcmp(v.text, "disabled") != 0) {
+            rc = mqg_svc_fail(c, v.at, path,
+                              "unknown targetState '%s' of %s; expected enabled or disabled",
+                              v.text, kind);
+        }
+        *enabled = rc == 0 && strcmp(v.text, "enabled") == 0;
+    }
+    mqg_svc_val_clear(&v);
+    return rc < 0 ? rc : 0;
+}
+
+int mqg_svc_opt_ignored(struct mqg_svc_ctx *c, const s_node *map, const char *parent,
+                        const char *key, bool mapping, const char *why)
+{
+    char path[MQG_SVC_PATH_MAX];
+    struct mqg_svc_val v;
+    int rc = mqg_svc_get(c, map, parent, key, path, &v);
+    if (rc > 0 && mapping && mqg_yaml_kind(v.node) != MQG_YAML_MAPPING) {
+        rc = mqg_svc_fail(c, v.at, path, "expected a mapping, got a %s",
+                          v.text ? "scalar" : "sequence");
+    } else if (rc > 0 && !mapping && mqg_svc_val_text(c, &v, path, "text") < 0) {
+        rc = -EINVAL;
+    }
+    if (rc > 0) {
+        rc = mqg_svc_notice(c, v.at, path, key, "%s is ignored: %s", key, why);
+    }
+    mqg_svc_val_clear(&v);
+    return rc < 0 ? rc : 0;
+}
+
 /* map[key] must be a mapping (after resolution): *out gets it, NULL if absent. */
 int mqg_svc_opt_map(struct mqg_svc_ctx *c, const s_node *map, const char *parent, const char *key,
                     const s_node **out)

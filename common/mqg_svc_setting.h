@@ -41,6 +41,17 @@ int mqg_svc_opt_int(struct mqg_svc_ctx *c, const struct mqg_yaml_node *map, cons
 int mqg_svc_opt_bool(struct mqg_svc_ctx *c, const struct mqg_yaml_node *map, const char *parent,
                      const char *key, bool *out);
 
+/* targetState of an endpoint or a mapping (`kind`, for messages): enabled (default) or
+ * disabled. *enabled gets it. Returns 0 or -EINVAL. */
+int mqg_svc_opt_enabled(struct mqg_svc_ctx *c, const struct mqg_yaml_node *map, const char *parent,
+                        const char *kind, bool *enabled);
+
+/* A property accepted and ignored (agentName, inputBuffering): text, or a mapping when
+ * `mapping`; when present a notice (mqg_svc_notice) says "<key> is ignored: <why>". Returns
+ * 0 or a negative errno. */
+int mqg_svc_opt_ignored(struct mqg_svc_ctx *c, const struct mqg_yaml_node *map, const char *parent,
+                        const char *key, bool mapping, const char *why);
+
 /* A mapping (after resolution): *out gets it, NULL when not set. */
 int mqg_svc_opt_map(struct mqg_svc_ctx *c, const struct mqg_yaml_node *map, const char *parent,
                     const char *key, const struct mqg_yaml_node **out);

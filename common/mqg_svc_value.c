@@ -55,21 +55,54 @@ int mqg_svc_tag_name(struct mqg_svc_ctx *c, const s_node *n, const char *tag, co
     return 0;
 }
 
+#define S_BUILTINS                                                                                 \
+    "Cybus::ServiceId, Cybus::MqttRoot, Cybus::MqttHost, Cybus::MqttPort, Cybus::MqttUser, "       \
+    "Cybus::MqttPassword"
+
+/* The built-in `name` (Cybus::...) into v: the service id, its root topic, or how the internal
+ * broker is reached (the connection mqg_ibroker_add put into the model). */
+static int s_builtin(struct mqg_svc_ctx *c, const char *name, const s_node *at, const char *path,
+                     struct mqg_svc_val *v)
+{
+    const char *what = name + 7;
+    int k = mqg_model_internal(c->m);
+    const struct mqg_connection *ib = k >= 0 ? &c->m->conns[k] : NULL;
+    v->quoted = true;
+    v->node = NULL;
+    if (strcmp(what, "ServiceId") == 0 || strcmp(what, "MqttRoot") == 0) {
+        v->text = what[0] == 'S' ? c->sid : c->root;
+    } else if (strcmp(what, "MqttHost") == 0 && ib) {
+        v->text = ib->host;
+    } else if (strcmp(what, "MqttPort") == 0 && ib) {
+        snprintf(c->mqtt_port, sizeof(c->mqtt_port), "%d", ib->port);
+        v->text = c->mqtt_port;
+        v->quoted = false; /* an integer, as a port setting expects */
+    } else if (strcmp(what, "MqttUser") == 0 && ib) {
+        v->text = ib->username ? ib->username : "";
+    } else if (strcmp(what, "MqttPassword") == 0 && ib) {
+        v->text = ib->password ? ib->password : "";
+    } else if (strncmp(what, "Mqtt", 4) == 0 &&
+               (strcmp(what, "MqttHost") == 0 || strcmp(what, "MqttPort") == 0 ||
+                strcmp(what, "MqttUser") == 0 || strcmp(what, "MqttPassword") == 0)) {
+        return mqg_svc_fail(c, at, path,
+                            "'%s' names the internal broker, which is off (internal_broker.mode "
+                            "= \"off\" in the settings); expected the internal broker on "
+                            "(mode \"embedded\" or \"external\")",
+                            name);
+    } else {
+        return mqg_svc_fail(c, at, path, "unknown built-in '%s'; expected one of " S_BUILTINS,
+                            name);
+    }
+    v->len = strlen(v->text);
+    return 0;
+}
+
 /* Resolve NAME (of !ref NAME or ${NAME}) into v; errors point at `at`. */
 static int s_resolve_name(struct mqg_svc_ctx *c, const char *name, const s_node *at,
                           const char *path, int depth, struct mqg_svc_val *v)
 {
-    if (strcmp(name, "Cybus::ServiceId") == 0 || strcmp(name, "Cybus::MqttRoot") == 0) {
-        v->text = name[7] == 'S' ? c->sid : c->root;
-        v->len = strlen(v->text);
-        v->quoted = true;
-        v->node = NULL;
-        return 0;
-    }
     if (strncmp(name, "Cybus::", 7) == 0) {
-        return mqg_svc_fail(c, at, path,
-                            "unknown built-in '%s'; expected Cybus::ServiceId or Cybus::MqttRoot",
-                            name);
+        return s_builtin(c, name, at, path, v);
     }
     if (strstr(name, "::")) {
         return mqg_svc_fail(
@@ -107,7 +140,7 @@ static int s_resolve_name(struct mqg_svc_ctx *c, const char *name, const s_node 
     }
     return mqg_svc_fail(c, at, path,
                         "unknown name '%s'; expected a parameter, a definition or a built-in "
-                        "(Cybus::ServiceId, Cybus::MqttRoot)",
+                        "(" S_BUILTINS ")",
                         name);
 }
 

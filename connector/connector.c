@@ -12,7 +12,8 @@
  * published when and what each result means; this file hands it the messages, paho's results
  * and the connection's ups and downs, stops reading the bus while it is full, and confirms
  * tracked copies to the router (ACK DONE) once they left it.
- * Reconnects use backoff with jitter from reconnectPeriod; each state change is logged once.
+ * Reconnects use backoff with jitter from reconnectPeriod, or the delays of connectionStrategy;
+ * each state change is logged once.
  */
 #include "connector.h"
 #include "connector_int.h"
@@ -219,7 +220,7 @@ static void s_on_connected(struct connector *c, struct link_ev *ev, int64_t now)
     }
     c->state = CONN_SUBSCRIBING;
     c->link_due = true;
-    outbox_connected(c->outbox, ev->max_packet);
+    outbox_connected(c->outbox, ev->max_packet, ev->receive_max);
     mqtt_link_subscribe(c->link, c->subs, c->n_subs);
 }
 
@@ -678,11 +679,8 @@ static int s_setup(struct connector *c)
         return MQG_EXIT_TRANSIENT;
     }
     mqg_ratelog_init(&c->invalid, S_REPORT_MS);
-    /* first retry after reconnectPeriod, then growing with jitter up to 60 s (or
-     * reconnectPeriod, when that is longer) */
-    uint32_t base =
-        c->conn->reconnect_period_ms > 0 ? (uint32_t)c->conn->reconnect_period_ms : 1000;
-    mqg_backoff_init(&c->backoff, base, base > 60000 ? base : 60000, mqg_seed());
+    /* reconnectPeriod with jitter, or connectionStrategy (mqg_backoff_init_conn) */
+    mqg_backoff_init_conn(&c->backoff, c->conn, mqg_seed());
     rc = mqtt_link_new(c->conn, c->child.rundir, c->child.max_inflight, &c->link);
     if (rc != 0) {
         return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;

@@ -7,6 +7,7 @@
 #include "feed.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -565,7 +566,8 @@ int feed_persist(struct feed *f, int64_t now)
     if (!f->acks_dirty || now < f->persist_at) {
         return 0;
     }
-    f->persist_at = now + f->o.persist_ms;
+    /* now may be INT64_MAX (the last write, at the end) */
+    f->persist_at = now > INT64_MAX - f->o.persist_ms ? INT64_MAX : now + f->o.persist_ms;
     f->acks_dirty = false;
     struct mqg_journal_mark *m = malloc((f->o.n_conns ? f->o.n_conns : 1) * sizeof(*m));
     if (!m) {

@@ -34,6 +34,7 @@ struct mqtt_link {
     char *files[MQG_SECRET_COUNT]; /* PEM files written for inline certificates */
     char **filters;                /* kept alive for subscribeMany */
     int *qos;
+    MQTTSubscribe_options *opts; /* MQTT 5 No Local for each filter (the internal broker) */
     size_t n_filters;
     char rundir[512];
 };
@@ -118,14 +119,17 @@ static void s_on_lost(void *ctx, char *cause)
 /* Each kind of result has one s_ev_*() that takes plain values; the paho callbacks for MQTT 3
  * and for MQTT 5 are thin adapters that take those values out of paho's data. */
 
-/* Connected; max_packet: the broker's Maximum Packet Size (MQTT 5), 0 = none. */
-static void s_ev_connected(struct mqtt_link *l, bool session_present, uint32_t max_packet)
+/* Connected; max_packet, receive_max: the broker's Maximum Packet Size and Receive Maximum
+ * (MQTT 5), 0 = none. */
+static void s_ev_connected(struct mqtt_link *l, bool session_present, uint32_t max_packet,
+                           uint16_t receive_max)
 {
     struct link_ev *ev = calloc(1, sizeof(*ev));
     if (ev) {
         ev->kind = LEV_CONNECTED;
         ev->session_present = session_present;
         ev->max_packet = max_packet;
+        ev->receive_max = receive_max;
         s_push(l, ev);
     }
 }
@@ -172,7 +176,7 @@ static int s_sub_fail_rc(int code)
 
 static void s_on_connect(void *ctx, MQTTAsync_successData *d)
 {
-    s_ev_connected(ctx, d ? d->alt.connect.sessionPresent != 0 : false, 0);
+    s_ev_connected(ctx, d ? d->alt.connect.sessionPresent != 0 : false, 0, 0);
 }
 
 static void s_on_connect5(void *ctx, MQTTAsync_successData5 *d)
@@ -181,13 +185,16 @@ static void s_on_connect5(void *ctx, MQTTAsync_successData5 *d)
      * it close the connection (read here, not through paho's getters, which mqgate's paho
      * module does not export) */
     uint32_t max_packet = 0;
+    uint16_t receive_max = 0;
     for (int i = 0; d && i < d->properties.count; i++) {
         const MQTTProperty *p = &d->properties.array[i];
         if (p->identifier == MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE) {
             max_packet = p->value.integer4;
+        } else if (p->identifier == MQTTPROPERTY_CODE_RECEIVE_MAXIMUM) {
+            receive_max = p->value.integer2;
         }
     }
-    s_ev_connected(ctx, d ? d->alt.connect.sessionPresent != 0 : false, max_packet);
+    s_ev_connected(ctx, d ? d->alt.connect.sessionPresent != 0 : false, max_packet, receive_max);
 }
 
 static void s_on_connect_fail(void *ctx, MQTTAsync_failureData *d)
@@ -339,7 +346,7 @@ int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_in
         return -EINVAL;
     }
     /* paho formats and keeps its own trace of every packet otherwise (seen in profiles) */
-    P.setTraceLevel(MQTTASYNC_TRACE_ERROR);
+    P.setTraceLevel(getenv("MQG_PAHO_TRACE") ? MQTTASYNC_TRACE_PROTOCOL : MQTTASYNC_TRACE_ERROR);
     P.setCallbacks(l->client, l, s_on_lost, s_on_message, NULL);
     s_link = l;
     *out = l;
@@ -388,6 +395,7 @@ void mqtt_link_destroy(struct mqtt_link **pl, int timeout_ms)
         free(l->filters);
     }
     free(l->qos);
+    free(l->opts);
     close(l->efd);
     pthread_mutex_destroy(&l->lock);
     free(l);
@@ -497,6 +505,25 @@ int mqtt_link_connect(struct mqtt_link *l)
     return 0;
 }
 
+/* The internal broker: what this client publishes there must not come back to it (MQTT 5
+ * No Local on every filter), or it would be routed a second time. false when out of memory. */
+static bool s_no_local(struct mqtt_link *l, size_t n, MQTTAsync_responseOptions *ro)
+{
+    if (!l->opts) {
+        l->opts = calloc(n, sizeof(*l->opts));
+        if (!l->opts) {
+            return false;
+        }
+        for (size_t i = 0; i < n; i++) {
+            l->opts[i] = (MQTTSubscribe_options)MQTTSubscribe_options_initializer;
+            l->opts[i].noLocal = 1;
+        }
+    }
+    ro->subscribeOptionsCount = (int)n;
+    ro->subscribeOptionsList = l->opts;
+    return true;
+}
+
 int mqtt_link_subscribe(struct mqtt_link *l, const struct mqg_sub *subs, size_t n)
 {
     if (n == 0) {
@@ -523,6 +550,9 @@ int mqtt_link_subscribe(struct mqtt_link *l, const struct mqg_sub *subs, size_t 
     if (l->version == 5) {
         ro.onSuccess5 = s_on_sub5;
         ro.onFailure5 = s_on_sub_fail5;
+        if (l->conn->internal_broker && !s_no_local(l, n, &ro)) {
+            return -ENOMEM;
+        }
     } else {
         ro.onSuccess = s_on_sub;
         ro.onFailure = s_on_sub_fail;

@@ -33,9 +33,10 @@ struct link_ev {
     int rc;
     uint64_t tag;
     bool session_present;
-    uint32_t max_packet; /* LEV_CONNECTED, MQTT 5: the broker's Maximum Packet Size, 0 = none */
-    char text[160];      /* reason, for failures */
-    char *topic;         /* LEV_MSG: NUL-terminated, inside this allocation */
+    uint32_t max_packet;  /* LEV_CONNECTED, MQTT 5: the broker's Maximum Packet Size, 0 = none */
+    uint16_t receive_max; /* LEV_CONNECTED, MQTT 5: the broker's Receive Maximum, 0 = none */
+    char text[160];       /* reason, for failures */
+    char *topic;          /* LEV_MSG: NUL-terminated, inside this allocation */
     size_t topic_len;
     void *payload; /* LEV_MSG: inside this allocation */
     size_t payload_len;

@@ -32,6 +32,7 @@ struct outbox {
     size_t cursor; /* index in q of the first item not yet handed to the client */
     int inflight;
     int max_inflight;
+    int window; /* out at once: max_inflight, or the broker's Receive Maximum when lower */
     bool connected;
     uint8_t gen;         /* connection generation, in the tags */
     uint32_t max_packet; /* the broker's Maximum Packet Size (MQTT 5), 0 = none */
@@ -72,6 +73,7 @@ int outbox_new(const struct outbox_opts *opts, struct outbox **out)
         ob->q.next_seq = opts->first_seq;
     }
     ob->max_inflight = opts->max_inflight;
+    ob->window = opts->max_inflight;
     ob->version = opts->protocol_version;
     ob->report_ms = opts->report_ms;
     ob->tag_mask = bits == 64 ? UINT64_MAX : ((uint64_t)1 << bits) - 1;
@@ -330,7 +332,7 @@ void outbox_pump(struct outbox *ob)
     if (!ob->connected) {
         return;
     }
-    while (ob->inflight < ob->max_inflight) {
+    while (ob->inflight < ob->window) {
         struct cq_item *it = cq_at(&ob->q, ob->cursor);
         if (!it) {
             return;
@@ -343,7 +345,7 @@ void outbox_pump(struct outbox *ob)
             continue;
         }
         /* QoS 0: one result per S_QOS0_NOTIFY messages, and for the last one of a round */
-        bool notify = it->seq % S_QOS0_NOTIFY == 0 || ob->inflight + 1 >= ob->max_inflight ||
+        bool notify = it->seq % S_QOS0_NOTIFY == 0 || ob->inflight + 1 >= ob->window ||
                       !cq_at(&ob->q, ob->cursor + 1);
         int rc = ob->publish(ob->ctx, it->topic, it->payload, it->payload_len, it->qos, it->retain,
                              s_tag(ob, it->seq), notify);
@@ -425,10 +427,13 @@ void outbox_result(struct outbox *ob, uint64_t tag, bool ok, int rc)
 
 /* ---- the connection ---- */
 
-void outbox_connected(struct outbox *ob, uint32_t max_packet)
+void outbox_connected(struct outbox *ob, uint32_t max_packet, uint16_t receive_max)
 {
     ob->connected = true;
     ob->max_packet = max_packet;
+    /* more than the broker's Receive Maximum waits inside paho, which then loses the results of
+     * some of them (paho 1.3.12): never hand it more */
+    ob->window = receive_max && receive_max < ob->max_inflight ? receive_max : ob->max_inflight;
 }
 
 void outbox_lost(struct outbox *ob)

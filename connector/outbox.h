@@ -92,8 +92,10 @@ void outbox_pump(struct outbox *ob);
 void outbox_result(struct outbox *ob, uint64_t tag, bool ok, int rc);
 
 /* The connection is up (from the moment subscriptions are asked for); max_packet: the
- * broker's Maximum Packet Size (MQTT 5), 0 = none. */
-void outbox_connected(struct outbox *ob, uint32_t max_packet);
+ * broker's Maximum Packet Size (MQTT 5), 0 = none; receive_max: its Receive Maximum (MQTT 5),
+ * 0 = none: at most that many publishes are out at once on this connection (and never more
+ * than max_inflight). */
+void outbox_connected(struct outbox *ob, uint32_t max_packet, uint16_t receive_max);
 
 /* The connection is gone: a new connection generation starts, and every message in flight is
  * published again, in its order, once connected. */

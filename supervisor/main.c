@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "mqg_clientid.h"
 #include "mqg_error.h"
+#include "mqg_ibroker.h"
 #include "mqg_log.h"
 #include "mqg_model.h"
 #include "mqg_service.h"
@@ -104,20 +105,43 @@ static int s_load_model(struct cli *c, struct mqg_settings *set, struct mqg_mode
 
 /* Connections without clientId get the default of this machine and instance, so that two
  * gateways sharing a source do not take each other's session (mqg_clientid.h). */
-static int s_client_ids(struct mqg_model *m, const struct mqg_settings *set)
+static int s_client_ids(struct mqg_model *m, const struct mqg_settings *set, FILE *errf)
 {
     char machine[256];
     mqg_clientid_machine(machine, sizeof(machine)); /* "" when unknown: the instance remains */
     if (mqg_clientid_apply(m, machine, set->instance) != 0) {
-        fprintf(stderr, "mqgate: error: out of memory\n");
+        fprintf(errf, "mqgate: error: out of memory\n");
         return MQG_EXIT_INTERNAL;
     }
     return 0;
 }
 
-/* sup_reload.load: the settings file and service files `run` was given, read again as `run`
- * read them (reload.h). */
-static int s_reload_load(void *arg, struct mqg_settings *set, struct mqg_model *m, FILE *errf)
+/* The model of the service files as `run` builds it: the internal broker's connection of ib
+ * first (mqg_ibroker_add; so it has index 0 and keeps it across reloads), the services, the
+ * default client ids. Errors are printed to errf. 0 or the exit code (m is to be freed either
+ * way). */
+static int s_build_model(struct cli *c, const struct mqg_ib_settings *ib, struct mqg_settings *set,
+                         struct mqg_model *m, FILE *errf)
+{
+    char why[300];
+    int rc = mqg_ibroker_add(m, ib, why, sizeof(why));
+    if (rc != 0) {
+        fprintf(errf, "mqgate: error: internal_broker.url: %s\n",
+                rc == -EINVAL ? why : strerror(-rc));
+        return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_INTERNAL;
+    }
+    rc = s_load_model(c, set, m, errf);
+    if (rc == 0) {
+        rc = s_client_ids(m, set, errf);
+    }
+    return rc;
+}
+
+/* sup_reload.load: the settings file and service files `run` was given, read again and built
+ * into a model as `run` did (s_build_model), with the running internal broker's settings ib
+ * (reload.h). */
+static int s_reload_load(void *arg, const struct mqg_ib_settings *ib, struct mqg_settings *set,
+                         struct mqg_model *m, FILE *errf)
 {
     struct cli *c = arg;
     struct mqg_error err;
@@ -132,15 +156,39 @@ static int s_reload_load(void *arg, struct mqg_settings *set, struct mqg_model *
         c->params[i].used = false; /* counted again */
     }
     mqg_model_init(m);
-    int rc = s_load_model(c, set, m, errf);
-    if (rc == 0) {
-        rc = s_client_ids(m, set);
-    }
+    int rc = s_build_model(c, ib, set, m, errf);
     if (rc != 0) {
         mqg_model_free(m);
         mqg_settings_free(set);
     }
     return rc;
+}
+
+/* The internal broker's section of `mqgate check`: what runs where (its connection and its
+ * subscriptions are listed with the others). */
+static void s_print_internal_broker(const struct mqg_settings *set, const struct mqg_model *m)
+{
+    const struct mqg_ib_settings *ib = &set->internal_broker;
+    printf("\ninternal broker: %s", mqg_ibroker_mode_name(ib->mode));
+    if (ib->mode == MQG_IB_OFF) {
+        printf(" (internal topics exist only inside the router)\n");
+        return;
+    }
+    int k = mqg_model_internal(m);
+    printf(" (connection %s)\n", k >= 0 ? m->conns[k].key : "-");
+    if (ib->mode == MQG_IB_EXTERNAL) {
+        printf("  url: %s\n", k >= 0 ? m->conns[k].uri : ib->url);
+        return;
+    }
+    printf("  mosquitto: %s, started by mqgate\n  listen: %s:%d (mqgate and local "
+           "applications)\n",
+           ib->mosquitto, ib->listen_host, ib->listen_port);
+    for (size_t i = 0; i < ib->n_listeners; i++) {
+        const struct mqg_ib_listener *l = &ib->listeners[i];
+        printf("  listener: %s:%d%s%s\n", l->host, l->port, l->certfile ? " (TLS)" : "",
+               l->require_certificate ? ", client certificate required" : "");
+    }
+    printf("  password_file: %s\n", ib->password_file ? ib->password_file : "- (anonymous access)");
 }
 
 static void s_print_subscriptions(const struct mqg_model *m)
@@ -223,12 +271,10 @@ int main(int argc, char **argv)
     }
     struct mqg_model m;
     mqg_model_init(&m);
-    rc = s_load_model(&c, &set, &m, stderr);
-    if (rc == 0) {
-        rc = s_client_ids(&m, &set);
-    }
+    rc = s_build_model(&c, &set.internal_broker, &set, &m, stderr);
     if (rc == 0 && check) {
         mqg_model_print(&m, stdout);
+        s_print_internal_broker(&set, &m);
         s_print_subscriptions(&m);
         printf("\nconfiguration OK\n");
     } else if (rc == 0) {

@@ -27,6 +27,27 @@ static bool s_str_same(const char *a, const char *b)
     return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
+/* Whether the internal broker's settings are the same (a change is not applied: the embedded
+ * broker runs on, and its connection in the model stays as it was; s_reload_load in main.c). */
+static bool s_ib_same(const struct mqg_ib_settings *a, const struct mqg_ib_settings *b)
+{
+    bool same = a->mode == b->mode && s_str_same(a->listen_host, b->listen_host) &&
+                a->listen_port == b->listen_port && s_str_same(a->mosquitto, b->mosquitto) &&
+                s_str_same(a->password_file, b->password_file) && s_str_same(a->url, b->url) &&
+                s_str_same(a->username, b->username) && s_str_same(a->password, b->password) &&
+                s_str_same(a->ca_cert, b->ca_cert) && s_str_same(a->client_cert, b->client_cert) &&
+                s_str_same(a->client_key, b->client_key) && a->trust_all == b->trust_all &&
+                a->n_listeners == b->n_listeners;
+    for (size_t i = 0; same && i < a->n_listeners; i++) {
+        const struct mqg_ib_listener *x = &a->listeners[i], *y = &b->listeners[i];
+        same = s_str_same(x->host, y->host) && x->port == y->port &&
+               s_str_same(x->cafile, y->cafile) && s_str_same(x->certfile, y->certfile) &&
+               s_str_same(x->keyfile, y->keyfile) &&
+               x->require_certificate == y->require_certificate;
+    }
+    return same;
+}
+
 /* Whether the settings that shape the running gateway are the same (the services are in the
  * model). */
 static bool s_settings_same(const struct mqg_settings *a, const struct mqg_settings *b)
@@ -50,7 +71,8 @@ static bool s_settings_same(const struct mqg_settings *a, const struct mqg_setti
         a->journal_enabled == b->journal_enabled && a->journal_max_bytes == b->journal_max_bytes &&
         a->journal_sync == b->journal_sync && a->journal_sync_ms == b->journal_sync_ms &&
         a->journal_full_wait_ms == b->journal_full_wait_ms;
-    return strs && ints && memcmp(&a->cpu_affinity, &b->cpu_affinity, sizeof(a->cpu_affinity)) == 0;
+    return strs && ints && s_ib_same(&a->internal_broker, &b->internal_broker) &&
+           memcmp(&a->cpu_affinity, &b->cpu_affinity, sizeof(a->cpu_affinity)) == 0;
 }
 
 /* Whether two models are the same: their encodings (everything the children get) are. */
@@ -97,11 +119,12 @@ static void s_write_outcome(struct sup *S, const char *result, const char *errs)
 
 /* ---- applying a changed model ---- */
 
-/* The record of connection conn (-1: the router), or NULL. */
+/* The record of connection conn (-1: the router), or NULL. Never the embedded broker's (its
+ * conn is -1 too): a reload does not touch it. */
 static struct sup_child *s_child_of(struct sup *S, int conn)
 {
     for (size_t i = 0; i < S->n_ch; i++) {
-        if (S->ch[i].conn == conn) {
+        if (S->ch[i].conn == conn && S->ch[i].kind != SUP_BROKER) {
             return &S->ch[i];
         }
     }
@@ -297,7 +320,7 @@ void reload_run(struct sup *S)
     }
     struct mqg_settings set;
     struct mqg_model m;
-    int rc = S->reload->load(S->reload->arg, &set, &m, ef);
+    int rc = S->reload->load(S->reload->arg, &S->set->internal_broker, &set, &m, ef);
     fclose(ef);
     if (rc != 0) {
         s_write_outcome(S, "invalid", errs);

@@ -19,11 +19,15 @@
 #include "mqg_model.h"
 #include "mqg_settings.h"
 
-/* How the supervisor reads its configuration again: load(arg, set, m, errf) fills *set and *m
- * as `run` did (errors printed onto errf) and returns 0 (both to be freed by the caller) or an
- * exit code (nothing to free). */
+/* How the supervisor reads its configuration again: load(arg, ib, set, m, errf) fills *set and
+ * *m as `run` did (errors printed onto errf) and returns 0 (both to be freed by the caller) or
+ * an exit code (nothing to free). The model's internal broker connection is made from ib, the
+ * running gateway's internal_broker settings, not from the new *set: the internal broker is
+ * not changed by a reload (a change of its settings is RELOAD-SETTINGS-KEPT), so its
+ * connection stays the same and keeps its index. */
 struct sup_reload {
-    int (*load)(void *arg, struct mqg_settings *set, struct mqg_model *m, FILE *errf);
+    int (*load)(void *arg, const struct mqg_ib_settings *ib, struct mqg_settings *set,
+                struct mqg_model *m, FILE *errf);
     void *arg;
 };
 

@@ -1,5 +1,6 @@
 /* spawn — starting a child process: fork and exec with its control socketpair on fd 3, its
- * stderr and stdout into a pipe to the supervisor, and its configuration sent first.
+ * stderr and stdout into a pipe to the supervisor, and its configuration sent first; the
+ * embedded broker (mosquitto) with its mosquitto.conf written first and no control channel.
  *
  * Used by supervisor.c, which owns the records. Between fork and exec the child makes only
  * async-signal-safe calls: everything it needs is built before the fork. The CPU placement is
@@ -9,11 +10,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -36,10 +39,11 @@ static void s_spawn_args(struct sup *S, struct sup_child *c, struct s_args *a)
     snprintf(a->level, sizeof(a->level), "%d", S->set->log_level);
     snprintf(a->hb, sizeof(a->hb), "%d", S->set->heartbeat_ms);
     snprintf(a->misses, sizeof(a->misses), "%d", S->set->heartbeat_misses);
+    bool router = c->kind == SUP_ROUTER;
     snprintf(a->qmax, sizeof(a->qmax), "%d",
-             c->conn < 0 ? S->set->router_queue_max : S->set->outbound_queue_max);
+             router ? S->set->router_queue_max : S->set->outbound_queue_max);
     snprintf(a->qbytes, sizeof(a->qbytes), "%d",
-             c->conn < 0 ? S->set->router_queue_max_bytes : S->set->outbound_queue_max_bytes);
+             router ? S->set->router_queue_max_bytes : S->set->outbound_queue_max_bytes);
     snprintf(a->infl, sizeof(a->infl), "%d", S->set->max_inflight);
     snprintf(a->jopts, sizeof(a->jopts), "%lld:%d:%d:%d", S->set->journal_max_bytes,
              S->set->journal_sync, S->set->journal_sync_ms, S->set->journal_full_wait_ms);
@@ -64,16 +68,26 @@ static void s_spawn_args(struct sup *S, struct sup_child *c, struct s_args *a)
     memcpy(a->argv, argv, sizeof(argv));
 }
 
+/* In the child between fork and exec (async-signal-safe calls only): ctl on fd 3 (none for
+ * the broker, ctl < 0), logw as stdout and stderr, /dev/null as stdin, nothing else open. */
 static void s_child_exec(const struct sup_child *c, const struct s_args *a, int ctl, int logw)
 {
-    dup2(ctl, MQG_CTL_FD);
+    if (ctl >= 0) {
+        dup2(ctl, MQG_CTL_FD);
+    } else {
+        /* no control channel tells mosquitto that mqgate is gone: it is stopped with it; and
+         * a process group of its own keeps a Ctrl-C in the terminal (SIGINT to the group) from
+         * stopping it before the connectors that publish to it (mqgate stops it last) */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        setpgid(0, 0);
+    }
     dup2(logw, 2);
     dup2(logw, 1);
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) {
         dup2(devnull, 0);
     }
-    for (int fd = MQG_CTL_FD + 1; fd < 1024; fd++) {
+    for (int fd = ctl >= 0 ? MQG_CTL_FD + 1 : MQG_CTL_FD; fd < 1024; fd++) {
         close(fd);
     }
     sigset_t none;
@@ -87,8 +101,79 @@ static void s_child_exec(const struct sup_child *c, const struct s_args *a, int 
     _exit(MQG_EXIT_INTERNAL);
 }
 
+/* <runtime dir>/mosquitto.conf from the settings, written anew for every start (the runtime
+ * directory may have been made again since): through a temporary file renamed over it, mode
+ * 0600, never through a link. 0 or -errno. */
+static int s_write_broker_conf(struct sup *S)
+{
+    char tmp[620];
+    snprintf(S->broker_conf, sizeof(S->broker_conf), "%s/mosquitto.conf", S->rd.dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", S->broker_conf);
+    /* mosquitto started by root changes to the `user` of its configuration: root keeps it
+     * able to read what mqgate's user can (password file, certificates) */
+    const struct passwd *pw = geteuid() == 0 ? getpwuid(0) : NULL;
+    char *text = mqg_ibroker_conf(&S->set->internal_broker, pw ? pw->pw_name : NULL);
+    if (!text) {
+        return -ENOMEM;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int rc = fd < 0 ? -errno : mqg_write_all(fd, text, strlen(text));
+    if (fd >= 0 && close(fd) != 0 && rc == 0) {
+        rc = -errno;
+    }
+    if (rc == 0 && rename(tmp, S->broker_conf) != 0) {
+        rc = -errno;
+    }
+    if (rc != 0) {
+        unlink(tmp);
+    }
+    free(text);
+    return rc;
+}
+
+/* The broker: mosquitto -c <runtime dir>/mosquitto.conf, its output into a pipe. */
+static int s_spawn_broker(struct sup *S, struct sup_child *c)
+{
+    int rc = s_write_broker_conf(S);
+    if (rc != 0) {
+        log_error("BROKER-CONF", "cannot write %s: %s", S->broker_conf, strerror(-rc));
+        return rc;
+    }
+    struct s_args args = {.argv = {c->exe, "-c", S->broker_conf, NULL}};
+    int lp[2];
+    if (pipe2(lp, O_CLOEXEC) < 0) {
+        return -errno;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(lp[0]);
+        close(lp[1]);
+        return -e;
+    }
+    if (pid == 0) {
+        s_child_exec(c, &args, -1, lp[1]);
+    }
+    close(lp[1]);
+    c->pid = pid;
+    c->ctl_fd = -1;
+    c->log_fd = lp[0];
+    c->loglen = 0;
+    c->addr_in_use = false;
+    c->last_rx_ms = mqg_now_ms();
+    snprintf(c->status, sizeof(c->status), "state=starting listen=%s:%d",
+             S->set->internal_broker.listen_host, S->set->internal_broker.listen_port);
+    mqg_set_nonblock(c->log_fd);
+    log_info("CHILD-START", "started %s %s (pid %d): %s -c %s", c->role, c->key, (int)pid, c->exe,
+             S->broker_conf);
+    return 0;
+}
+
 int spawn_child(struct sup *S, struct sup_child *c)
 {
+    if (c->kind == SUP_BROKER) {
+        return s_spawn_broker(S, c);
+    }
     struct s_args args;
     s_spawn_args(S, c, &args);
     /* the child's part of the model: a connector gets its own connection's secrets only */

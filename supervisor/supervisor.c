@@ -5,9 +5,10 @@
  * pipe (and the HTTP server's descriptor, when there is one), and tear-down. A record per child
  * (sup.h) as nginx's master or s6-supervise keep; what happens to a child is decided by its
  * life cycle table (lifecycle.c, with the restart policy of common/mqg_restart.h): this file
- * posts the events to it (s_post) and carries out the actions (s_act). Spawning is in spawn.c,
- * the status file in status.c, the runtime directory and the instance lock in rundir.c, what
- * the heartbeats tell in observe.c, /metrics and /health in ops.c.
+ * posts the events to it (s_post) and carries out the actions (s_act). The child table is made
+ * and changed in children.c, spawning is in spawn.c, the status file in status.c, the runtime
+ * directory and the instance lock in rundir.c, what the heartbeats tell in observe.c, /metrics and
+ * /health in ops.c, the embedded broker's own parts in broker.c, a reload in reload.c.
  */
 #include "supervisor.h"
 
@@ -22,9 +23,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "lifecycle.h"
 #include "mqg_ctl.h"
 #include "mqg_error.h"
+#include "mqg_ibroker.h"
 #include "mqg_log.h"
 #include "mqg_proc.h"
 #include "mqg_restart.h"
@@ -51,11 +54,25 @@ static void s_log_line(struct sup *S, const char *line, size_t len)
     (void)w;
 }
 
+static void s_post(struct sup *S, struct sup_child *c, enum lifecycle_event ev, int64_t now,
+                   int exit_code);
+
+static void s_child_line(struct sup *S, struct sup_child *c, const char *line, size_t len)
+{
+    if (c->kind == SUP_BROKER) {
+        if (sup_broker_line(c, line, len)) {
+            s_post(S, c, LC_EV_READY, mqg_now_ms(), 0);
+        }
+    } else {
+        s_log_line(S, line, len);
+    }
+}
+
 static void s_read_log(struct sup *S, struct sup_child *c, bool final)
 {
     for (;;) {
         if (c->loglen == sizeof(c->logbuf)) { /* overlong line: pass it on in pieces */
-            s_log_line(S, c->logbuf, c->loglen);
+            s_child_line(S, c, c->logbuf, c->loglen);
             c->loglen = 0;
         }
         ssize_t r = read(c->log_fd, c->logbuf + c->loglen, sizeof(c->logbuf) - c->loglen);
@@ -69,20 +86,17 @@ static void s_read_log(struct sup *S, struct sup_child *c, bool final)
         char *start = c->logbuf;
         char *nl;
         while ((nl = memchr(start, '\n', c->loglen - (size_t)(start - c->logbuf)))) {
-            s_log_line(S, start, (size_t)(nl - start));
+            s_child_line(S, c, start, (size_t)(nl - start));
             start = nl + 1;
         }
         c->loglen -= (size_t)(start - c->logbuf);
         memmove(c->logbuf, start, c->loglen);
     }
     if (final && c->loglen) {
-        s_log_line(S, c->logbuf, c->loglen);
+        s_child_line(S, c, c->logbuf, c->loglen);
         c->loglen = 0;
     }
 }
-
-static void s_post(struct sup *S, struct sup_child *c, enum lifecycle_event ev, int64_t now,
-                   int exit_code);
 
 /* What s_on_ctl_message needs. */
 struct s_ctl_arg {
@@ -118,19 +132,6 @@ static void s_read_ctl(struct sup *S, struct sup_child *c)
 }
 
 /* ---- the life cycle's actions ---- */
-
-static void s_close_child_fds(struct sup_child *c)
-{
-    if (c->ctl_fd >= 0) {
-        close(c->ctl_fd);
-        c->ctl_fd = -1;
-    }
-    if (c->log_fd >= 0) {
-        close(c->log_fd);
-        c->log_fd = -1;
-    }
-    mqg_ctl_free(&c->ctl);
-}
 
 static int s_watch_rundir(struct sup *S, int64_t now);
 
@@ -195,13 +196,18 @@ static void s_act(struct sup *S, struct sup_child *c, const struct lifecycle_ste
         break;
     case LC_DO_LOG_READY:
         log_debug("CHILD-READY", "%s %s is ready", c->role, c->key);
+        if (c->kind == SUP_BROKER) {
+            sup_broker_ready(S, c);
+        }
         break;
     case LC_DO_TERM:
         if (c->handover) { /* the router, in a reload: it stops when it has handed over */
             mqg_ctl_send(c->ctl_fd, MQG_CTL_HANDOVER, NULL, 0, MSG_DONTWAIT);
             break;
         }
-        mqg_ctl_send(c->ctl_fd, MQG_CTL_TERM, NULL, 0, MSG_DONTWAIT);
+        if (c->ctl_fd >= 0) {
+            mqg_ctl_send(c->ctl_fd, MQG_CTL_TERM, NULL, 0, MSG_DONTWAIT);
+        }
         kill(c->pid, SIGTERM);
         break;
     case LC_DO_KILL_HUNG:
@@ -251,11 +257,13 @@ void sup_post(struct sup *S, struct sup_child *c, enum lifecycle_event ev, int64
 
 /* ---- exits ---- */
 
+static void s_begin_stop(struct sup *S, int sig);
+
 /* c's process ended with wait status `status`. */
 static void s_handle_exit(struct sup *S, struct sup_child *c, int status)
 {
     s_read_log(S, c, true);
-    s_close_child_fds(c);
+    sup_close_child_fds(c);
     rundir_remove_secrets(&S->rd, c->pid);
     int code = -1;
     if (WIFEXITED(status)) {
@@ -267,8 +275,12 @@ static void s_handle_exit(struct sup *S, struct sup_child *c, int status)
     }
     c->kill_at = 0;
     c->handover = false;
-    s_post(S, c, LC_EV_EXITED, mqg_now_ms(), code);
+    bool lost = sup_broker_port_lost(S, c);
+    s_post(S, c, LC_EV_EXITED, mqg_now_ms(), lost ? MQG_EXIT_CONFIG : code);
     c->pid = 0;
+    if (lost) {
+        s_begin_stop(S, 0);
+    }
 }
 
 static void s_reap(struct sup *S)
@@ -288,6 +300,7 @@ static void s_reap(struct sup *S)
 
 /* ---- stopping ---- */
 
+/* Stop every child, the broker last (s_stop_broker). sig 0: not for a signal. */
 static void s_begin_stop(struct sup *S, int sig)
 {
     if (S->stopping) {
@@ -299,22 +312,43 @@ static void s_begin_stop(struct sup *S, int sig)
     S->stopping = true;
     int64_t now = mqg_now_ms();
     S->stop_deadline = now + S->set->stop_grace_ms;
-    log_notice("STOPPING", "signal %d: stopping all children (grace %d ms)", sig,
-               S->set->stop_grace_ms);
+    if (sig) {
+        log_notice("STOPPING", "signal %d: stopping all children (grace %d ms)", sig,
+                   S->set->stop_grace_ms);
+    } else {
+        log_notice("STOPPING", "stopping all children (grace %d ms)", S->set->stop_grace_ms);
+    }
     for (size_t i = 0; i < S->n_ch; i++) {
-        S->ch[i].handover = false; /* a reload's handover becomes a stop */
-        s_post(S, &S->ch[i], LC_EV_STOP, now, 0);
+        S->ch[i].handover = false;         /* a reload's handover becomes a stop */
+        if (S->ch[i].kind != SUP_BROKER) { /* the broker stops last (s_stop_broker) */
+            s_post(S, &S->ch[i], LC_EV_STOP, now, 0);
+        }
     }
 }
 
-static bool s_all_stopped(const struct sup *S)
+/* Have all children (but the broker, if skip_broker) stopped? */
+static bool s_all_stopped(const struct sup *S, bool skip_broker)
 {
     for (size_t i = 0; i < S->n_ch; i++) {
-        if (lifecycle_has_process(S->ch[i].life.state)) {
+        if (lifecycle_has_process(S->ch[i].life.state) &&
+            !(skip_broker && S->ch[i].kind == SUP_BROKER)) {
             return false;
         }
     }
     return true;
+}
+
+/* The broker stops last: when the connectors, which may still be publishing to it, are gone;
+ * it gets a grace period of its own. */
+static void s_stop_broker(struct sup *S, int64_t now)
+{
+    struct sup_child *b = sup_broker_child(S);
+    if (!S->stopping || !b || b->life.state == LC_STOPPING || b->life.state == LC_STOPPED ||
+        b->life.state == LC_CONFIG || !s_all_stopped(S, true)) {
+        return;
+    }
+    S->stop_deadline = now + S->set->stop_grace_ms;
+    s_post(S, b, LC_EV_STOP, now, 0);
 }
 
 /* ---- the runtime directory going away ---- */
@@ -325,7 +359,7 @@ static bool s_all_stopped(const struct sup *S)
 static void s_rebind_router(struct sup *S, int64_t now)
 {
     for (size_t i = 0; i < S->n_ch; i++) {
-        if (S->ch[i].conn < 0) {
+        if (S->ch[i].kind == SUP_ROUTER) {
             s_post(S, &S->ch[i], LC_EV_RESTART, now, 0);
         }
     }
@@ -345,116 +379,6 @@ static int s_watch_rundir(struct sup *S, int64_t now)
 
 /* ---- set-up ---- */
 
-static struct mqg_restart_policy s_policy(const struct mqg_settings *set)
-{
-    return (struct mqg_restart_policy){
-        .backoff_ms = set->restart_backoff_ms,
-        .backoff_max_ms = set->restart_backoff_max_ms,
-        .max = set->restart_max,
-        .window_ms = (int64_t)set->restart_window_s * 1000,
-        .failed_retry_ms = (int64_t)set->restart_failed_retry_s * 1000,
-        .stable_after_ms = (int64_t)set->stable_after_s * 1000,
-    };
-}
-
-int sup_revive(struct sup *S, struct sup_child *c)
-{
-    const struct mqg_restart_policy policy = s_policy(S->set);
-    lifecycle_free(&c->life);
-    c->revive = false;
-    return lifecycle_init(&c->life, &policy, mqg_seed() ^ (uint64_t)(c - S->ch));
-}
-
-/* A new record for connection conn (-1: the router) at S->ch[S->n_ch], which has room:
- * waiting to be started now. 0 or -errno. */
-static int s_child_init(struct sup *S, int conn)
-{
-    const struct mqg_restart_policy policy = s_policy(S->set);
-    char exedir[4096];
-    if (mqg_exe_dir(exedir, sizeof(exedir)) != 0) {
-        return -EIO;
-    }
-    struct sup_child *c = &S->ch[S->n_ch];
-    memset(c, 0, sizeof(*c));
-    c->conn = conn;
-    c->role = conn < 0 ? "router" : "connector";
-    c->key = conn < 0 ? "router" : S->model->conns[conn].key;
-    snprintf(c->exe, sizeof(c->exe), "%s/mqgate-%s", exedir, c->role);
-    if (access(c->exe, X_OK) != 0) {
-        log_error("CHILD-MISSING", "%s not found next to mqgate", c->exe);
-        return -ENOENT;
-    }
-    c->ctl_fd = c->log_fd = -1;
-    if (lifecycle_init(&c->life, &policy, mqg_seed() ^ (uint64_t)S->n_ch) != 0) {
-        return -ENOMEM;
-    }
-    S->n_ch++; /* so that s_cleanup frees what was made, also after a failure */
-    return 0;
-}
-
-/* Room for n children in the table and the poll set. 0 or -ENOMEM. */
-static int s_child_room(struct sup *S, size_t n)
-{
-    struct sup_child *ch = realloc(S->ch, (n ? n : 1) * sizeof(*ch));
-    if (!ch) {
-        return -ENOMEM;
-    }
-    S->ch = ch;
-    struct pollfd *pfd = realloc(S->pfd, (3 + 2 * n) * sizeof(*pfd));
-    if (!pfd) {
-        return -ENOMEM;
-    }
-    S->pfd = pfd;
-    return 0;
-}
-
-int sup_add_child(struct sup *S, int conn)
-{
-    int rc = s_child_room(S, S->n_ch + 1);
-    return rc ? rc : s_child_init(S, conn);
-}
-
-void sup_compact(struct sup *S)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < S->n_ch; i++) {
-        struct sup_child *c = &S->ch[i];
-        if (c->revive && !c->retire && !S->stopping && c->life.state == LC_STOPPED) {
-            sup_revive(S, c); /* a reload added it back while it stopped: start it again */
-        }
-        if (c->retire && !lifecycle_has_process(c->life.state)) {
-            s_close_child_fds(c);
-            lifecycle_free(&c->life);
-            continue;
-        }
-        if (n != i) {
-            S->ch[n] = *c;
-        }
-        n++;
-    }
-    S->n_ch = n;
-}
-
-static int s_setup_children(struct sup *S)
-{
-    if (s_child_room(S, S->model->n_conns + 1) != 0) {
-        return -ENOMEM;
-    }
-    int rc = s_child_init(S, -1);
-    for (size_t i = 0; rc == 0 && i < S->model->n_conns; i++) {
-        const struct mqg_connection *conn = &S->model->conns[i];
-        if (!conn->target_connected) {
-            log_info("CONN-DISABLED",
-                     "connection %s has targetState disconnected: not "
-                     "started",
-                     conn->key);
-            continue;
-        }
-        rc = s_child_init(S, (int)i);
-    }
-    return rc;
-}
-
 /* Release everything s_setup took (after a failed set-up too); the runtime directory loses
  * the gateway's files and, if empty then, itself. */
 static void s_cleanup(struct sup *S)
@@ -462,8 +386,11 @@ static void s_cleanup(struct sup *S)
     ops_close(S);
     observe_free(S);
     for (size_t i = 0; i < S->n_ch; i++) {
-        s_close_child_fds(&S->ch[i]);
+        sup_close_child_fds(&S->ch[i]);
         lifecycle_free(&S->ch[i].life);
+    }
+    if (S->broker_conf[0]) {
+        unlink(S->broker_conf);
     }
     free(S->ch);
     free(S->pfd);
@@ -529,6 +456,20 @@ static void s_log_start(const struct sup *S)
     }
     log_notice("GATEWAY-START", "mqgate %s: %zu connections, %zu endpoints, %zu routes; runtime %s",
                MQG_VERSION, m->n_conns, m->n_endpoints, m->n_routes, S->rd.dir);
+    for (size_t i = 0; i < m->n_notices; i++) {
+        log_notice("CONFIG-IGNORED", "%s", m->notices[i]);
+    }
+    const struct mqg_ib_settings *ib = &S->set->internal_broker;
+    int k = mqg_model_internal(m);
+    if (ib->mode == MQG_IB_EMBEDDED) {
+        log_info("INTERNAL-BROKER", "internal broker: mosquitto (%s) on %s:%d, %zu more listeners",
+                 sup_broker_child(S) ? sup_broker_child(S)->exe : "-", ib->listen_host,
+                 ib->listen_port, ib->n_listeners);
+    } else if (ib->mode == MQG_IB_EXTERNAL && k >= 0) {
+        log_info("INTERNAL-BROKER", "internal broker: %s (external)", m->conns[k].uri);
+    } else {
+        log_info("INTERNAL-BROKER", "internal broker: off (internal_broker.mode)");
+    }
 }
 
 /* Everything before the loop: the log, the runtime directory and the lock, the CPU placement,
@@ -582,9 +523,16 @@ static int s_setup(struct sup *S, const struct mqg_settings *set, const struct m
     if (rc != 0) {
         return rc;
     }
+    char broker_exe[4096];
+    bool broker = set->internal_broker.mode == MQG_IB_EMBEDDED;
+    if (broker && (rc = sup_broker_check(S, broker_exe, sizeof(broker_exe))) != 0) {
+        rundir_close(&S->rd);
+        return rc;
+    }
     spawn_pin_cpus(set);
     S->sigfd = mqg_signals_block();
-    if (S->sigfd < 0 || s_setup_children(S) != 0 || observe_init(S) != 0) {
+    if (S->sigfd < 0 || sup_setup_children(S, broker ? broker_exe : NULL) != 0 ||
+        observe_init(S) != 0) {
         s_cleanup(S);
         return MQG_EXIT_INTERNAL;
     }
@@ -605,21 +553,28 @@ static void s_handle_timers(struct sup *S, int64_t now)
     int64_t silent_ms = (int64_t)S->set->heartbeat_ms * S->set->heartbeat_misses;
     for (size_t i = 0; i < S->n_ch; i++) {
         struct sup_child *c = &S->ch[i];
-        if (lifecycle_waits(c->life.state) && now >= c->life.due_ms) {
+        if (lifecycle_waits(c->life.state) && now >= c->life.due_ms &&
+            !sup_broker_holds(S, c, now)) {
             s_post(S, c, LC_EV_DUE, now, 0);
         }
-        if (lifecycle_has_process(c->life.state) && now - c->last_rx_ms > silent_ms) {
+        /* the broker has no control channel: it sends no heartbeats to miss */
+        if (lifecycle_has_process(c->life.state) && c->ctl_fd >= 0 &&
+            now - c->last_rx_ms > silent_ms) {
             s_post(S, c, LC_EV_HUNG, now, 0);
         }
         if (c->kill_at && now >= c->kill_at && lifecycle_has_process(c->life.state)) {
             s_post(S, c, LC_EV_GRACE_OVER, now, 0); /* a reload's stop took too long */
             c->kill_at = now + 1000;
         }
+        if (c->kind == SUP_BROKER && c->life.state == LC_STARTING &&
+            now - c->life.started_ms >= SUP_BROKER_PROBE_AFTER_MS && sup_broker_listening(S)) {
+            s_post(S, c, LC_EV_READY, now, 0);
+        }
     }
     if (now - S->last_hb_ms >= S->set->heartbeat_ms) {
         S->last_hb_ms = now;
         for (size_t i = 0; i < S->n_ch; i++) {
-            if (lifecycle_has_process(S->ch[i].life.state)) {
+            if (lifecycle_has_process(S->ch[i].life.state) && S->ch[i].ctl_fd >= 0) {
                 mqg_ctl_send(S->ch[i].ctl_fd, MQG_CTL_HEARTBEAT, NULL, 0, MSG_DONTWAIT);
             }
         }
@@ -649,7 +604,8 @@ static int s_next_timeout(const struct sup *S, int64_t now)
     }
     for (size_t i = 0; i < S->n_ch; i++) {
         const struct sup_child *c = &S->ch[i];
-        if (lifecycle_waits(c->life.state) && c->life.due_ms < next) {
+        if (lifecycle_waits(c->life.state) && c->life.due_ms < next &&
+            !sup_broker_holds(S, c, now)) {
             next = c->life.due_ms;
         }
     }
@@ -722,7 +678,8 @@ static void s_loop(struct sup *S)
     for (;;) {
         int64_t now = mqg_now_ms();
         s_handle_timers(S, now);
-        if (S->stopping && s_all_stopped(S)) {
+        s_stop_broker(S, now);
+        if (S->stopping && s_all_stopped(S, false)) {
             return;
         }
         sup_compact(S); /* records a reload retired, once their process ended */
@@ -764,5 +721,5 @@ int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m,
     S.reload = reload;
     s_loop(&S);
     s_teardown(&S);
-    return MQG_EXIT_OK;
+    return S.exit_code;
 }

@@ -46,10 +46,14 @@ atexit.register(_reap_all)
 class Broker:
     """A mosquitto broker on a free loopback port."""
 
-    def __init__(self, workdir, name, users=None, extra="", persistent=False, tls=None):
+    def __init__(self, workdir, name, users=None, extra="", persistent=False, tls=None,
+                 host="127.0.0.1", port=None):
         """tls: {"cafile", "certfile", "keyfile", "require_certificate"}: the main port
-        (self.port) speaks TLS, and self.plain_port offers the same broker without TLS."""
-        self.port = free_port()
+        (self.port) speaks TLS, and self.plain_port offers the same broker without TLS (on
+        127.0.0.1). host, port: where the main port listens (default: a free port on
+        127.0.0.1)."""
+        self.host = host
+        self.port = port or free_port()
         self.plain_port = None
         self.name = name
         self.dir = os.path.join(workdir, name)
@@ -58,7 +62,7 @@ class Broker:
         conf = os.path.join(self.dir, "mosquitto.conf")
         lines = [
             "user root" if os.geteuid() == 0 else "",
-            "listener %d 127.0.0.1" % self.port,
+            "listener %d %s" % (self.port, host),
         ]
         if tls:
             lines += ["cafile %s" % tls["cafile"], "certfile %s" % tls["certfile"],
@@ -97,7 +101,7 @@ class Broker:
 
         def up():
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                with socket.create_connection((self.host, self.port), timeout=0.2):
                     return True
             except OSError:
                 if self.proc.poll() is not None:
@@ -168,7 +172,12 @@ class Client:
 
 
 class Gateway:
-    """mqgate run on a service file, with its own runtime directory and log file."""
+    """mqgate run on a service file, with its own runtime directory and log file.
+
+    Without an internal_broker group in `settings` the gateway runs with mode "off": the
+    default (an embedded mosquitto on a fixed port) would make gateways of parallel tests
+    clash. A test of the internal broker passes its own group, with a free port
+    (internal_broker_settings())."""
 
     def __init__(self, workdir, service_text, params=None, settings="", name="gw", bin_dir=None):
         self.bin = bin_dir or BIN
@@ -180,6 +189,8 @@ class Gateway:
         self.cfg = os.path.join(self.dir, "mqgate.cfg")
         self.rundir = os.path.join(self.dir, "run")
         self.statedir = os.path.join(self.dir, "state")
+        if "internal_broker" not in settings:
+            settings += '\ninternal_broker = { mode = "off"; };'
         with open(self.cfg, "w") as f:
             f.write('instance = "%s";\nruntime_dir = "%s";\n' % (name, self.rundir))
             if "state_dir" not in settings:  # journals live with the test, never in /var/lib
@@ -188,6 +199,7 @@ class Gateway:
         self.params = params or {}
         self.log = os.path.join(self.dir, "mqgate.log")
         self.proc = None
+        self.env = None  # environment of mqgate (None: the test's own)
 
     def args(self, cmd="run"):
         a = [os.path.join(self.bin, "mqgate"), cmd, "-c", self.cfg, self.service]
@@ -198,7 +210,7 @@ class Gateway:
     def start(self, wait_connectors=None):
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen(self.args(), stdout=self.logf, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, env=self.env)
         _live.append(self.proc)
         if wait_connectors is not None:
             wait_for(lambda: self.log_count("CONN-UP") >= wait_connectors, 15,
@@ -291,6 +303,14 @@ class Gateway:
             self.logf.close()
 
 
+def internal_broker_settings(port=None, extra=""):
+    """An internal_broker group for an embedded broker on a free loopback port (or `port`):
+    (settings text, port)."""
+    port = port or free_port()
+    return ('internal_broker = { mode = "embedded"; listen = "127.0.0.1:%d"; %s };' %
+            (port, extra)), port
+
+
 def run_mqgate(args, timeout=20):
     """Run mqgate to completion: (exit code, stdout, stderr)."""
     p = subprocess.run([os.path.join(BIN, "mqgate")] + args, capture_output=True, text=True,
@@ -335,9 +355,10 @@ class GatewayTest(unittest.TestCase):
         return c
 
     def gateway(self, service_text, params=None, settings="", wait_connectors=2, subscribing=1,
-                name="gw", bin_dir=None):
+                name="gw", bin_dir=None, env=None):
         gw = Gateway(self.work, service_text, params, settings, name, bin_dir)
         gw.subscribing = subscribing
+        gw.env = env
         self.addCleanup(self.assert_no_sanitizer_reports, gw)
         self.addCleanup(gw.kill_all)
         self._gw_for_failure = gw

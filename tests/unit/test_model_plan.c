@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "mqg_ibroker.h"
 #include "mqg_model_plan.h"
 
 static char *s_dup(const char *s)
@@ -21,16 +22,18 @@ static char *s_dup(const char *s)
     return d;
 }
 
-/* A model with connections keys[0..n) ("svc/<k>", tcp://<k>:1883) and routes given as
+/* Connections keys[0..n) ("svc/<k>", tcp://<k>:1883) appended to m's and routes given as
  * "SRC>DST:filter" (SRC/DST: a key, or "-" for the internal bus). */
-static void s_model(struct mqg_model *m, const char *const *keys, size_t n,
-                    const char *const *routes, size_t nr)
+static void s_add(struct mqg_model *m, const char *const *keys, size_t n, const char *const *routes,
+                  size_t nr)
 {
-    mqg_model_init(m);
-    m->conns = calloc(n ? n : 1, sizeof(*m->conns));
-    m->n_conns = n;
+    size_t n0 = m->n_conns;
+    m->conns = realloc(m->conns, (n0 + n + 1) * sizeof(*m->conns));
+    assert_non_null(m->conns);
+    memset(&m->conns[n0], 0, (n + 1) * sizeof(*m->conns));
+    m->n_conns = n0 + n;
     for (size_t i = 0; i < n; i++) {
-        struct mqg_connection *c = &m->conns[i];
+        struct mqg_connection *c = &m->conns[n0 + i];
         char buf[128];
         c->service_id = s_dup("svc");
         c->id = s_dup(keys[i]);
@@ -65,6 +68,28 @@ static void s_model(struct mqg_model *m, const char *const *keys, size_t n,
         rt->target.topic = s_dup("out/{x}");
         rt->target.qos = 1;
     }
+}
+
+/* A model of connections keys[0..n) and routes (s_add). */
+static void s_model(struct mqg_model *m, const char *const *keys, size_t n,
+                    const char *const *routes, size_t nr)
+{
+    mqg_model_init(m);
+    s_add(m, keys, n, routes, nr);
+}
+
+/* The same, after the embedded internal broker's connection, as mqgate builds it
+ * (mqg_ibroker_add before the services). */
+static void s_model_ib(struct mqg_model *m, const char *const *keys, size_t n,
+                       const char *const *routes, size_t nr)
+{
+    struct mqg_ib_settings ib;
+    char why[200];
+    assert_int_equal(mqg_ibroker_defaults(&ib), 0);
+    mqg_model_init(m);
+    assert_int_equal(mqg_ibroker_add(m, &ib, why, sizeof(why)), 0);
+    mqg_ibroker_free(&ib);
+    s_add(m, keys, n, routes, nr);
 }
 
 static void t_unchanged(void **state)
@@ -201,13 +226,61 @@ static void t_properties(void **state)
     mqg_model_free(&next);
 }
 
+/* With the internal broker: its connection keeps index 0 through reloads that add routes and
+ * connections; its connector runs on unless its own subscriptions change (a route from the
+ * internal namespace). */
+static void t_internal_broker(void **state)
+{
+    (void)state;
+    const char *k0[] = {"a", "b"};
+    const char *r0[] = {"a>-:t/#"};
+    const char *k1[] = {"c", "a", "b"};
+    const char *r1[] = {"a>-:t/#", "a>b:t/#", "c>-:u/#"};
+    struct mqg_model cur, next;
+    s_model_ib(&cur, k0, 2, r0, 1);
+    s_model_ib(&next, k1, 3, r1, 3);
+    assert_true(cur.conns[0].internal_broker);
+    assert_string_equal(cur.conns[0].key, MQG_IB_KEY);
+    struct mqg_model_plan p;
+    assert_int_equal(mqg_model_plan(&cur, &next, &p), 0);
+    assert_int_equal(next.n_conns, 4);
+    assert_string_equal(next.conns[0].key, MQG_IB_KEY);
+    assert_true(next.conns[0].internal_broker);
+    assert_string_equal(next.conns[3].key, "svc/c");
+    assert_int_equal(p.conn[0], MQG_PLAN_KEEP);
+    assert_int_equal(p.conn[1], MQG_PLAN_KEEP);
+    assert_int_equal(p.conn[2], MQG_PLAN_KEEP);
+    assert_int_equal(p.conn[3], MQG_PLAN_START);
+    assert_true(p.router);
+    mqg_model_plan_free(&p);
+    /* a route from the internal namespace: the internal broker's connection subscribes more */
+    const char *r2[] = {"a>-:t/#", "->b:x/#"};
+    struct mqg_model third;
+    s_model_ib(&third, k0, 2, r2, 2);
+    assert_int_equal(mqg_model_plan(&cur, &third, &p), 0);
+    assert_int_equal(p.conn[0], MQG_PLAN_RESTART);
+    assert_int_equal(p.conn[1], MQG_PLAN_KEEP);
+    mqg_model_plan_free(&p);
+    /* connectionStrategy is the connector's: a change restarts it */
+    struct mqg_model fourth;
+    s_model_ib(&fourth, k0, 2, r0, 1);
+    fourth.conns[1].reconnect_factor = 3;
+    assert_int_equal(mqg_model_plan(&cur, &fourth, &p), 0);
+    assert_int_equal(p.conn[0], MQG_PLAN_KEEP);
+    assert_int_equal(p.conn[1], MQG_PLAN_RESTART);
+    mqg_model_plan_free(&p);
+    mqg_model_free(&fourth);
+    mqg_model_free(&third);
+    mqg_model_free(&cur);
+    mqg_model_free(&next);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_unchanged),
-        cmocka_unit_test(t_layout),
-        cmocka_unit_test(t_routes_only),
-        cmocka_unit_test(t_properties),
+        cmocka_unit_test(t_unchanged),       cmocka_unit_test(t_layout),
+        cmocka_unit_test(t_routes_only),     cmocka_unit_test(t_properties),
+        cmocka_unit_test(t_internal_broker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -193,7 +193,7 @@ static void test_in_order_within_window(void **state)
     s_expect(NULL);
     s_check(ob, 5, 0, 0, 0);
 
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     outbox_pump(ob);
     s_expect("m0", "m1", "m2", NULL);
     assert_int_equal(F.calls[0].qos, 1);
@@ -226,6 +226,34 @@ static void test_in_order_within_window(void **state)
     assert_null(ob);
 }
 
+/* MQTT 5: the broker's Receive Maximum, when lower than max_inflight, is the window (paho
+ * holds what goes beyond it and loses some of their results); a higher one, or none, leaves
+ * max_inflight; each connection says it anew. */
+static void test_receive_maximum(void **state)
+{
+    (void)state;
+    struct outbox_opts o = s_opts(3);
+    struct outbox *ob = s_new(&o);
+    s_push_n(ob, "m", 0, 6, 1);
+    outbox_connected(ob, 0, 2);
+    outbox_pump(ob);
+    s_expect("m0", "m1", NULL);
+    outbox_pump(ob);
+    s_expect(NULL);
+    outbox_result(ob, s_tag("m0"), true, 0);
+    outbox_pump(ob);
+    s_expect("m2", NULL);
+    outbox_lost(ob);
+    outbox_connected(ob, 0, 100); /* higher than max_inflight: 3 */
+    outbox_pump(ob);
+    s_expect("m1", "m2", "m3", NULL);
+    outbox_lost(ob);
+    outbox_connected(ob, 0, 0); /* none: 3 */
+    outbox_pump(ob);
+    s_expect("m1", "m2", "m3", NULL);
+    outbox_destroy(&ob);
+}
+
 /* -EAGAIN and -ENOTCONN: not taken, the same message goes at the next pump; -EIO: dropped. */
 static void test_client_refusals(void **state)
 {
@@ -233,7 +261,7 @@ static void test_client_refusals(void **state)
     struct outbox_opts o = s_opts(10);
     struct outbox *ob = s_new(&o);
     s_push_n(ob, "m", 0, 3, 1);
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     s_answer(0);
     s_answer(-EAGAIN);
     outbox_pump(ob);
@@ -271,7 +299,7 @@ static void test_qos0_settled_by_later_report(void **state)
     struct outbox_opts o = s_opts(100);
     struct outbox *ob = s_new(&o);
     s_push_n(ob, "q", 0, 40, 0);
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     outbox_pump(ob);
     assert_int_equal(F.n, 40);
     for (size_t i = 0; i < 40; i++) {
@@ -306,7 +334,7 @@ static void test_qos0_settled_by_later_report(void **state)
     outbox_destroy(&ob);
     ob = s_new(&o);
     s_push_n(ob, "r", 0, 5, 0);
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     outbox_pump(ob);
     s_expect("r0", "r1", "r2", NULL);
     assert_false(F.calls[0].notify);
@@ -323,13 +351,13 @@ static void test_earlier_generation_ignored(void **state)
     struct outbox_opts o = s_opts(10);
     struct outbox *ob = s_new(&o);
     s_push_n(ob, "m", 0, 2, 1);
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     outbox_pump(ob);
     s_expect("m0", "m1", NULL);
     uint64_t old0 = s_tag("m0"), old1 = s_tag("m1");
     outbox_lost(ob);
     s_check(ob, 2, 0, 0, 0);
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     outbox_pump(ob);
     s_expect("m0", "m1", NULL);
     assert_true(s_tag("m0") != old0);
@@ -355,12 +383,12 @@ static void test_earlier_generation_ignored(void **state)
     /* QoS 0: an old failure does not settle the silent messages before it */
     ob = s_new(&o);
     s_push_n(ob, "q", 0, 3, 0);
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     outbox_pump(ob);
     s_expect("q0", "q1", "q2", NULL);
     uint64_t old2 = s_tag("q2");
     outbox_lost(ob);
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     outbox_pump(ob);
     s_expect("q0", "q1", "q2", NULL);
     outbox_result(ob, old2, false, -1);
@@ -378,7 +406,7 @@ static void test_rewind_republishes_unconfirmed(void **state)
     struct outbox_opts o = s_opts(4);
     struct outbox *ob = s_new(&o);
     s_push_n(ob, "m", 0, 6, 1);
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     outbox_pump(ob);
     s_expect("m0", "m1", "m2", "m3", NULL);
     outbox_result(ob, s_tag("m1"), true, 0);
@@ -389,7 +417,7 @@ static void test_rewind_republishes_unconfirmed(void **state)
     assert_false(outbox_full(ob));
     outbox_pump(ob);
     s_expect(NULL);
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     outbox_pump(ob);
     s_expect("m0", "m2", "m4", "m5", NULL);
     const char *all[] = {"m0", "m2", "m4", "m5"};
@@ -407,13 +435,13 @@ static void test_five_failures_drop(void **state)
     struct outbox_opts o = s_opts(1);
     struct outbox *ob = s_new(&o);
     s_push_n(ob, "m", 0, 2, 1);
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     for (int i = 1; i <= 5; i++) {
         outbox_pump(ob);
         s_expect("m0", NULL);
         if (i == 3) { /* re-publishing after a reconnect is not a failure */
             outbox_lost(ob);
-            outbox_connected(ob, 0);
+            outbox_connected(ob, 0, 0);
             outbox_pump(ob);
             s_expect("m0", NULL);
         }
@@ -439,7 +467,7 @@ static void test_drop_oldest_counts_and_bytes(void **state)
     s_push_n(ob, "m", 0, 5, 1);
     s_check(ob, 3, 0, 0, 2);
     assert_false(outbox_full(ob)); /* full, but disconnected: keep reading, drop the oldest */
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     assert_true(outbox_full(ob));
     s_push_n(ob, "m", 5, 2, 1); /* the rest of a batch: kept */
     s_check(ob, 5, 0, 0, 2);
@@ -454,7 +482,7 @@ static void test_drop_oldest_counts_and_bytes(void **state)
     outbox_lost(ob);
     s_push_n(ob, "m", 7, 3, 1);
     s_check(ob, 3, 0, 3, 4);
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     outbox_pump(ob);
     s_expect("m7", "m8", "m9", NULL);
     outbox_result(ob, s_tag("m5"), true, 0); /* dropped meanwhile: nothing to find */
@@ -475,7 +503,7 @@ static void test_drop_oldest_counts_and_bytes(void **state)
     s_check(ob, 3, 0, 0, 2);
     assert_int_equal(s_push(ob, "big", 500, 1, false), 0); /* larger than the bound: alone */
     s_check(ob, 1, 0, 0, 5);
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     assert_true(outbox_full(ob));
     outbox_pump(ob);
     s_expect("big", NULL);
@@ -501,7 +529,7 @@ static void test_prepublish_drops(void **state)
     assert_int_equal(st.dropped, 2);
     assert_int_equal(st.queued, 3);
 
-    outbox_connected(ob, 110);
+    outbox_connected(ob, 110, 0);
     outbox_pump(ob);
     s_expect("ok/0", "big", "ok/1", NULL); /* 110 bytes: fits exactly */
     for (size_t i = 0; i < 3; i++) {
@@ -511,7 +539,7 @@ static void test_prepublish_drops(void **state)
     assert_int_equal(s_push(ob, "ok/2", 1, 1, false), 0);
     assert_int_equal(s_push(ob, "big", 101, 1, false), 0);
     assert_int_equal(s_push(ob, "ok/3", 1, 1, false), 0);
-    outbox_connected(ob, 110);
+    outbox_connected(ob, 110, 0);
     outbox_pump(ob);
     s_expect("ok/2", "ok/3", NULL);
     st = s_stats(ob);
@@ -529,7 +557,7 @@ static void test_prepublish_drops(void **state)
     o.protocol_version = 4;
     ob = s_new(&o);
     assert_int_equal(s_push(ob, "big", 1000, 1, false), 0);
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     outbox_pump(ob);
     s_expect("big", NULL);
     outbox_destroy(&ob);
@@ -544,7 +572,7 @@ static void s_wrap_case(unsigned tag_bits, uint64_t first_seq)
     o.first_seq = first_seq;
     struct outbox *ob = s_new(&o);
     s_push_n(ob, "w", 0, 8, 1);
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     outbox_pump(ob);
     s_expect("w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7", NULL);
     bool wrapped = false; /* the tags grow with seq: where seq's bits wrap, they fall */
@@ -609,7 +637,7 @@ static void test_generation_wrap(void **state)
         char c[16];
         snprintf(c, sizeof(c), "c%d", conn);
         assert_int_equal(s_push(ob, c, 1, 1, false), 0);
-        outbox_connected(ob, 0);
+        outbox_connected(ob, 0, 0);
         outbox_pump(ob);
         s_expect("m0", c, NULL);
         uint64_t tag = s_tag("m0");
@@ -627,7 +655,7 @@ static void test_generation_wrap(void **state)
         prev = tag;
         outbox_lost(ob);
     }
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     outbox_pump(ob);
     s_expect("m0", NULL);
     outbox_result(ob, s_tag("m0"), true, 0);
@@ -686,7 +714,7 @@ static void test_tracked_confirmed_in_order(void **state)
 {
     (void)state;
     struct outbox *ob = s_new_tracking(10, 100);
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     s_push_tracked(ob, "a", 1, 10);
     s_push_tracked(ob, "b", 2, 5);
     s_push_tracked(ob, "c", 1, 11);
@@ -730,7 +758,7 @@ static void test_tracked_never_dropped(void **state)
     outbox_stats(ob, &st);
     assert_int_equal(st.dropped, 0);
     s_push_tracked(ob, "bad\x01topic", 1, 6);
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     outbox_pump(ob);
     size_t at = s_expect("t", "t", "t", "t", "t", NULL);
     for (size_t i = 0; i < 5; i++) {
@@ -748,7 +776,7 @@ static void test_router_changed(void **state)
 {
     (void)state;
     struct outbox *ob = s_new_tracking(2, 100);
-    outbox_connected(ob, 0);
+    outbox_connected(ob, 0, 0);
     s_push_tracked(ob, "a", 1, 1);
     s_push_tracked(ob, "b", 1, 2);
     s_push_tracked(ob, "c", 1, 3); /* not handed to the client: window of 2 */
@@ -779,6 +807,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_in_order_within_window),
+        cmocka_unit_test(test_receive_maximum),
         cmocka_unit_test(test_client_refusals),
         cmocka_unit_test(test_qos0_settled_by_later_report),
         cmocka_unit_test(test_earlier_generation_ignored),

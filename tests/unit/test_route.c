@@ -4,7 +4,8 @@
  * handed to the sink is recorded with its connection, topic, QoS, flags and payload, and every
  * loop and render failure with what the sink was told. Covers: one copy per route however many
  * sources match, one per route when several routes match, namespaces, named wildcards, internal
- * chains, the depth bound, shared subscriptions, $ topics, the counters, build errors.
+ * chains, the depth bound, shared subscriptions, $ topics, the counters, the internal broker,
+ * build errors.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -68,7 +69,7 @@ static void s_source(struct mqg_model *m, size_t route, int conn, const char *fi
     struct mqg_source *s = realloc(r->sources, (r->n_sources + 1) * sizeof(*s));
     assert_non_null(s);
     r->sources = s;
-    r->sources[r->n_sources++] = (struct mqg_source){conn, s_dup(filter), 1};
+    r->sources[r->n_sources++] = (struct mqg_source){conn, s_dup(filter), 1, NULL};
 }
 
 /* A route with one source. */
@@ -744,6 +745,77 @@ static void test_dispatch_refused(void **state)
     mqg_model_free(&m);
 }
 
+/* The internal broker (connection 2): every copy for the internal namespace is also published
+ * there, with the route's QoS and retain, at every level of a chain; a message from it is routed
+ * as an internal one and is not sent back to it; a topic nobody maps still reaches it. */
+static void test_internal_broker(void **state)
+{
+    (void)state;
+    struct mqg_model m;
+    struct record rec = {0};
+    s_model(&m, 3);
+    m.conns[2].internal_broker = true;
+    /* endpoint: c0 factory/t -> internal services/s/ep (qos 1) */
+    s_route1(&m, 0, "factory/t", MQG_INTERNAL, "services/s/ep");
+    /* mapping: internal services/s/ep -> internal plain/+ rendered, retained, qos 2 */
+    size_t r = s_route(&m, MQG_INTERNAL, "plain/{x}", 2, true);
+    s_source(&m, r, MQG_INTERNAL, "services/s/+x");
+    /* write endpoint: internal services/s/w/set -> c1 out/w */
+    s_route1(&m, MQG_INTERNAL, "services/s/w/set", 1, "out/w");
+    /* an unmapped endpoint: c0 other -> internal services/s/lonely */
+    s_route1(&m, 0, "other", MQG_INTERNAL, "services/t/lonely");
+    struct mqg_route_table *t = s_table(&m);
+
+    /* from a broker: the data topic and the mapping's topic reach the internal broker */
+    assert_int_equal(s_send(t, 0, "factory/t", &rec), 2);
+    assert_int_equal(s_count(&rec, 2, "services/s/ep"), 1);
+    assert_int_equal(s_count(&rec, 2, "plain/ep"), 1);
+    assert_int_equal(s_find(&rec, 2, "services/s/ep")->qos, 1);
+    assert_int_equal(s_find(&rec, 2, "services/s/ep")->flags, 0);
+    assert_int_equal(s_find(&rec, 2, "plain/ep")->qos, 2);
+    assert_int_equal(s_find(&rec, 2, "plain/ep")->flags, MQG_WIRE_F_RETAIN);
+    assert_ptr_equal(s_find(&rec, 2, "plain/ep")->payload, s_payload);
+
+    /* nobody maps it: still on the internal broker, and not unrouted */
+    assert_int_equal(s_send(t, 0, "other", &rec), 1);
+    assert_int_equal(s_count(&rec, 2, "services/t/lonely"), 1);
+    assert_int_equal(s_cnt(t)->unrouted, 0);
+
+    /* from the internal broker: a write is written, and not sent back there */
+    assert_int_equal(s_send(t, 2, "services/s/w/set", &rec), 1);
+    assert_int_equal(s_count(&rec, 1, "out/w"), 1);
+    /* a local application publishing on a data topic: the mapping fires, its own target is
+     * published there (once), the message itself is not */
+    assert_int_equal(s_send(t, 2, "services/s/ep", &rec), 1);
+    assert_int_equal(s_count(&rec, 2, "plain/ep"), 1);
+    assert_int_equal(s_count(&rec, 2, "services/s/ep"), 0);
+    /* what nothing reads from there is unrouted, as from any broker */
+    assert_int_equal(s_send(t, 2, "nobody/reads", &rec), 0);
+    assert_int_equal(s_cnt(t)->unrouted, 1);
+    /* the internal broker's own namespace is the internal one: "factory/t" means nothing */
+    assert_int_equal(s_send(t, 2, "factory/t", &rec), 0);
+
+    s_clear(&rec);
+    mqg_route_table_destroy(&t);
+    mqg_model_free(&m);
+}
+
+/* Without an internal broker, internal targets make no copies (today's behaviour). */
+static void test_no_internal_broker(void **state)
+{
+    (void)state;
+    struct mqg_model m;
+    struct record rec = {0};
+    s_model(&m, 2);
+    s_route1(&m, 0, "factory/t", MQG_INTERNAL, "services/s/ep");
+    struct mqg_route_table *t = s_table(&m);
+    assert_int_equal(s_send(t, 0, "factory/t", &rec), 0);
+    assert_int_equal(s_cnt(t)->unrouted, 0);
+    s_clear(&rec);
+    mqg_route_table_destroy(&t);
+    mqg_model_free(&m);
+}
+
 /* Build: a filter that does not parse, a source or target on a connection the model does not
  * have; the fault names the route and source. */
 static void test_build_errors(void **state)
@@ -850,6 +922,8 @@ int main(void)
         cmocka_unit_test(test_unrouted),
         cmocka_unit_test(test_qos_retain),
         cmocka_unit_test(test_dispatch_refused),
+        cmocka_unit_test(test_internal_broker),
+        cmocka_unit_test(test_no_internal_broker),
         cmocka_unit_test(test_build_errors),
         cmocka_unit_test(test_build),
     };

@@ -58,7 +58,7 @@ static void s_model(struct mqg_model *m, size_t n, bool chain)
         r->name = s_dup(f);
         r->sources = calloc(1, sizeof(*r->sources));
         assert_non_null(r->sources);
-        r->sources[0] = (struct mqg_source){src, s_dup(f), 1};
+        r->sources[0] = (struct mqg_source){src, s_dup(f), 1, NULL};
         r->n_sources = 1;
         r->target = (struct mqg_target){dst, s_dup(t), 1, false};
     }

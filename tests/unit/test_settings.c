@@ -96,6 +96,20 @@ static void s_assert_defaults(const struct mqg_settings *s)
     assert_int_equal(s->http_disconnected_s, 5);
     assert_null(s->services);
     assert_int_equal(s->n_services, 0);
+    const struct mqg_ib_settings *ib = &s->internal_broker;
+    assert_int_equal(ib->mode, MQG_IB_EMBEDDED);
+    assert_string_equal(ib->listen_host, "127.0.0.1");
+    assert_int_equal(ib->listen_port, 11883);
+    assert_string_equal(ib->mosquitto, "mosquitto");
+    assert_null(ib->password_file);
+    assert_int_equal(ib->n_listeners, 0);
+    assert_null(ib->url);
+    assert_null(ib->username);
+    assert_null(ib->password);
+    assert_null(ib->ca_cert);
+    assert_null(ib->client_cert);
+    assert_null(ib->client_key);
+    assert_false(ib->trust_all);
 }
 
 /* Loads text from a temp file, expects -EINVAL with the error at line/col/setting and a
@@ -333,6 +347,107 @@ static void test_string_overrides(void **state)
     s_remove_tmp(&t);
 }
 
+/* internal_broker: every setting, relative paths resolved, PEM text kept. */
+static void test_internal_broker(void **state)
+{
+    struct tmpcfg t;
+    struct mqg_settings s;
+    struct mqg_error err;
+    s_write_tmp(&t, "internal_broker = {\n"
+                    "  mode = \"embedded\";\n"
+                    "  listen = \"[::1]:1884\";\n"
+                    "  mosquitto = \"/opt/mosquitto/sbin/mosquitto\";\n"
+                    "  password_file = \"passwd\";\n"
+                    "  username = \"mqgate\"; password = \"s3cret\";\n"
+                    "  listeners = (\n"
+                    "    { listen = \"0.0.0.0:8883\"; cafile = \"/pki/ca.crt\";\n"
+                    "      certfile = \"pki/server.crt\"; keyfile = \"pki/server.key\";\n"
+                    "      require_certificate = true; },\n"
+                    "    { listen = \"0.0.0.0:1885\"; } );\n"
+                    "  ca_cert = \"-----BEGIN CERTIFICATE-----\\nX\\n\";\n"
+                    "  client_cert = \"c.pem\";\n"
+                    "  trust_all_certificates = true;\n"
+                    "};\n");
+    int rc = mqg_settings_load(t.path, &s, &err);
+    if (rc != 0) {
+        mqg_error_print(&err, stderr);
+    }
+    assert_int_equal(rc, 0);
+    const struct mqg_ib_settings *ib = &s.internal_broker;
+    char want[256];
+    assert_int_equal(ib->mode, MQG_IB_EMBEDDED);
+    assert_string_equal(ib->listen_host, "::1");
+    assert_int_equal(ib->listen_port, 1884);
+    assert_string_equal(ib->mosquitto, "/opt/mosquitto/sbin/mosquitto");
+    snprintf(want, sizeof(want), "%s/passwd", t.dir);
+    assert_string_equal(ib->password_file, want);
+    assert_string_equal(ib->username, "mqgate");
+    assert_string_equal(ib->password, "s3cret");
+    assert_int_equal(ib->n_listeners, 2);
+    assert_string_equal(ib->listeners[0].host, "0.0.0.0");
+    assert_int_equal(ib->listeners[0].port, 8883);
+    assert_string_equal(ib->listeners[0].cafile, "/pki/ca.crt");
+    snprintf(want, sizeof(want), "%s/pki/server.crt", t.dir);
+    assert_string_equal(ib->listeners[0].certfile, want);
+    assert_true(ib->listeners[0].require_certificate);
+    assert_int_equal(ib->listeners[1].port, 1885);
+    assert_null(ib->listeners[1].certfile);
+    assert_string_equal(ib->ca_cert, "-----BEGIN CERTIFICATE-----\nX\n");
+    snprintf(want, sizeof(want), "%s/c.pem", t.dir);
+    assert_string_equal(ib->client_cert, want);
+    assert_true(ib->trust_all);
+    mqg_settings_free(&s);
+    s_remove_tmp(&t);
+
+    s_write_tmp(&t, "internal_broker = { mode = \"external\"; url = \"mqtt://10.0.0.9\"; };\n");
+    assert_int_equal(mqg_settings_load(t.path, &s, &err), 0);
+    assert_int_equal(s.internal_broker.mode, MQG_IB_EXTERNAL);
+    assert_string_equal(s.internal_broker.url, "mqtt://10.0.0.9");
+    mqg_settings_free(&s);
+    s_remove_tmp(&t);
+
+    s_write_tmp(&t, "internal_broker = { mode = \"off\"; listeners = (); };\n");
+    assert_int_equal(mqg_settings_load(t.path, &s, &err), 0);
+    assert_int_equal(s.internal_broker.mode, MQG_IB_OFF);
+    mqg_settings_free(&s);
+    s_remove_tmp(&t);
+}
+
+static void test_internal_broker_errors(void **state)
+{
+    s_expect_error("internal_broker = { mode = \"internal\"; };\n", 1, 21, "internal_broker.mode",
+                   "expected one of \"embedded\", \"external\", \"off\", got \"internal\"");
+    s_expect_error("internal_broker = { listen = \"127.0.0.1\"; };\n", 1, 21,
+                   "internal_broker.listen", "expected \"HOST:PORT\" with a port of 1..65535");
+    s_expect_error("internal_broker = { listen = 1883; };\n", 1, 21, "internal_broker.listen",
+                   "expected \"HOST:PORT\"");
+    s_expect_error("internal_broker = { mosquitto = \"\"; };\n", 1, 21, "internal_broker.mosquitto",
+                   "expected a name or a path");
+    s_expect_error("internal_broker = { trust_all_certificates = 1; };\n", 1, 21,
+                   "internal_broker.trust_all_certificates", "expected true or false");
+    s_expect_error("internal_broker = { color = 1; };\n", 1, 21, "internal_broker.color",
+                   "known in this group: mode, listen, mosquitto, password_file, listeners");
+    s_expect_error("internal_broker = {\n  mode = \"external\";\n};\n", 2, 3, "internal_broker.url",
+                   "mode \"external\" needs the url of the broker");
+    s_expect_error("internal_broker = { url = \"ftp://x\"; };\n", 1, 21, "internal_broker.url",
+                   "ftp://x");
+    s_expect_error("internal_broker = { password_file = \"/etc/pw\"; };\n", 1, 21,
+                   "internal_broker.username", "give mqgate a user of that file");
+    /* a list element has no name: its line only (column 1) */
+    s_expect_error("internal_broker = { listeners = ( { cafile = \"/x\"; } ); };\n", 1, 1,
+                   "internal_broker.listeners[0].listen", "missing");
+    s_expect_error("internal_broker = { listeners = ( { listen = \"0.0.0.0:8883\"; "
+                   "certfile = \"/c\"; } ); };\n",
+                   1, 1, "internal_broker.listeners[0].keyfile", "certfile and keyfile together");
+    s_expect_error(
+        "internal_broker = { listeners = ( { listen = \"0.0.0.0:8883\"; x = 1; } ); };\n", 1, 62,
+        "internal_broker.listeners[0].x", "known in a listener: listen, cafile");
+    s_expect_error("internal_broker = { listeners = { listen = \"0.0.0.0:8883\"; }; };\n", 1, 21,
+                   "internal_broker.listeners", "expected a list");
+    s_expect_error("internal_broker = {\n  listeners = ( { listen = \"0.0.0.0:11883\"; } );\n};\n",
+                   1, 1, "internal_broker.listeners[0].listen", "port 11883 is used twice");
+}
+
 /* ---- errors ---- */
 
 static void test_unknown_setting_fixture(void **state)
@@ -407,8 +522,8 @@ static void test_unknown_settings_inline(void **state)
 {
     s_expect_error("instance = \"x\";\n  colour = \"blue\";\n", 2, 3, "colour",
                    "unknown setting; known at top level: instance, runtime_dir, log, log_file, "
-                   "restart, heartbeat, stop_grace_ms, cpu_affinity, connector, router, state_dir, "
-                   "journal, http, services");
+                   "restart, heartbeat, stop_grace_ms, cpu_affinity, connector, router, "
+                   "internal_broker, state_dir, journal, http, services");
     s_expect_error("log = { level = \"info\"; lvl = \"debug\"; };\n", 1, 25, "log.lvl",
                    "known in this group: level, file");
     /* a deeper group inside a known group */
@@ -750,6 +865,8 @@ int main(void)
         cmocka_unit_test(test_full_overrides),
         cmocka_unit_test(test_each_override),
         cmocka_unit_test(test_string_overrides),
+        cmocka_unit_test(test_internal_broker),
+        cmocka_unit_test(test_internal_broker_errors),
         cmocka_unit_test(test_unknown_setting_fixture),
         cmocka_unit_test(test_unknown_settings_inline),
         cmocka_unit_test(test_journal_settings),

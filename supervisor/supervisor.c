@@ -236,7 +236,7 @@ static void s_act(struct sup *S, struct sup_child *c, const struct lifecycle_ste
                  c->last_exit);
         break;
     case LC_DO_REPORT_RESTART:
-        log_info("CHILD-EXIT", "%s %s (pid %d) stopped to bind the bus again: %s", c->role, c->key,
+        log_info("CHILD-EXIT", "%s %s (pid %d) stopped to be started again: %s", c->role, c->key,
                  (int)c->pid, c->last_exit);
         break;
     }

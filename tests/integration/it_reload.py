@@ -11,6 +11,9 @@ The configuration `run` was given is read again (issue 12):
   unchanged connectors keep their processes; the removed connection's connector stops, the
   added one's starts; a connection whose properties changed is restarted;
 - changed settings (mqgate.cfg) are not applied by a reload: exit 1, RELOAD-SETTINGS-KEPT;
+- with the embedded internal broker: a reload that adds a route keeps the broker's process and
+  its connection's connector (index and process), and data still reaches the internal broker;
+  changed internal_broker settings are not applied (RELOAD-SETTINGS-KEPT, nothing restarted);
 - no gateway: exit 1.
 """
 import os
@@ -18,7 +21,8 @@ import signal
 import time
 import unittest
 
-from harness import GatewayTest, bridge_service, pid_alive, run_mqgate, wait_for
+from harness import (GatewayTest, bridge_service, internal_broker_settings, pid_alive, run_mqgate,
+                     wait_for)
 from it_delivery import HEADER, Publisher, Sink
 
 RATE = 3000  # msg/s of the stream during a reload
@@ -278,6 +282,117 @@ class ReloadConnectionsTest(GatewayTest):
         wait_for(lambda: spare.count() >= 2, 10, what="a message at old/a again")
         rc, _ = gw.stop()
         self.assertEqual(rc, 0)
+
+
+IB_SERVICE = """
+metadata:
+  name: IT Reload Internal
+parameters:
+  plantPort: {type: integer}
+resources:
+  plant:
+    type: Cybus::Connection
+    properties:
+      protocol: Mqtt
+      connection: {host: 127.0.0.1, port: !ref plantPort, reconnectPeriod: 200}
+  temp:
+    type: Cybus::Endpoint
+    properties:
+      protocol: Mqtt
+      connection: !ref plant
+      subscribe: {topic: factory/+/temperature, qos: 1}
+  toDashboard:
+    type: Cybus::Mapping
+    properties:
+      mappings:
+        - subscribe: {endpoint: !ref temp}
+          publish: {topic: dashboard/temperature, qos: 1}
+%(more)s"""
+
+IB_ADDED = """  fromLine:
+    type: Cybus::Mapping
+    properties:
+      mappings:
+        - subscribe: {topic: it/src/+t, connection: !ref plant, qos: 1}
+          publish: {topic: 'fresh/{t}', qos: 1}
+"""
+
+IB_KEY = "mqgate/internal-broker"
+PLANT_KEY = "itreloadinternal/plant"
+
+
+class ReloadInternalBrokerTest(GatewayTest):
+    """The embedded internal broker (the harness runs gateways without it unless asked): a
+    reload never restarts it, and its connection keeps its index and its connector."""
+
+    brokers = ("plant",)
+
+    def test_added_route_keeps_the_internal_broker(self):
+        settings, ibport = internal_broker_settings()
+        gw = self.gateway(IB_SERVICE % {"more": ""}, {"plantPort": self.b["plant"].port},
+                          settings)
+        self.dump_log_on_failure(gw)
+        wait_for(lambda: "BROKER-UP" in gw.log_text(), 10, what="BROKER-UP")
+        broker = gw.child_pid("mosquitto")
+        self.assertIsNotNone(broker)
+        ib_conn = gw.child_pid("mqgate-connector", IB_KEY)
+        self.assertIsNotNone(ib_conn)
+        local = self.client(ibport, ["dashboard/#", "fresh/#"], client_id="it-reload-local")
+        plant = self.client("plant", client_id="it-reload-plant")
+        plant.publish("factory/l1/temperature", b"before", qos=1)
+        wait_for(lambda: local.count() >= 1, 10, what="dashboard data before the reload")
+        self.assertEqual([tuple(r[:2]) for r in local.received()],
+                         [("dashboard/temperature", b"before")])
+        # a route to the internal namespace is added: plant subscribes more (restarted), the
+        # internal broker's connection is kept, the router hands over; the broker runs on
+        self.write_service(gw, IB_SERVICE % {"more": IB_ADDED})
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("connections: 1 kept, 1 restarted, 0 started, 0 stopped; router handed "
+                      "over", out)
+        self.assertIn("RELOAD-RESTART: reload: connection %s changed" % PLANT_KEY,
+                      gw.log_text())
+        wait_for(lambda: gw.log_count("CONN-UP") >= 3, 15, what="plant connected again")
+        wait_for(lambda: "ROUTER-HANDOVER" in gw.log_text(), 10, what="the router handed over")
+
+        def flows():
+            plant.publish("it/src/a", b"added", qos=1)
+            return any(t == "fresh/a" for t, *_ in local.received())
+        wait_for(flows, 15, step=0.5, what="the added route's data on the internal broker")
+        plant.publish("factory/l1/temperature", b"after", qos=1)
+        wait_for(lambda: ("dashboard/temperature", b"after") in
+                 [tuple(r[:2]) for r in local.received()], 10,
+                 what="dashboard data after the reload")
+        self.assertEqual(gw.child_pid("mosquitto"), broker, "the broker kept its process")
+        self.assertEqual(gw.child_pid("mqgate-connector", IB_KEY), ib_conn,
+                         "the internal broker's connector kept its process")
+        self.assertEqual(gw.log_count("BROKER-UP"), 1)
+        rows = {r["name"]: r for r in gw.status()}
+        self.assertEqual(rows["internal-broker"]["restarts"], 0)
+        self.assertEqual(rows[IB_KEY]["restarts"], 0)
+        # changed internal_broker settings: not applied; the broker and its connection stay
+        with open(gw.cfg) as f:
+            cfg = f.read()
+        with open(gw.cfg, "w") as f:
+            f.write(cfg.replace("127.0.0.1:%d" % ibport, "127.0.0.1:%d" % (ibport + 1)))
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 1, (out, err))
+        self.assertIn("restart mqgate", err)
+        self.assertIn("RELOAD-SETTINGS-KEPT", gw.log_text())
+        plant.publish("it/src/b", b"kept", qos=1)
+        wait_for(lambda: ("fresh/b", b"kept") in [tuple(r[:2]) for r in local.received()], 10,
+                 what="data after the settings-kept reload")
+        dash = [r for r in local.received() if r[0] == "dashboard/temperature"]
+        self.assertEqual([r[1] for r in dash], [b"before", b"after"], "each once")
+        self.assertEqual(gw.child_pid("mosquitto"), broker)
+        self.assertEqual(gw.child_pid("mqgate-connector", IB_KEY), ib_conn)
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+        wait_for(lambda: not pid_alive(broker), 5, what="the broker stopped with the gateway")
+
+    def write_service(self, gw, text):
+        with open(gw.service, "w") as f:
+            f.write(text)
 
 
 if __name__ == "__main__":

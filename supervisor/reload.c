@@ -131,10 +131,11 @@ static struct sup_child *s_child_of(struct sup *S, int conn)
     return NULL;
 }
 
-/* Start c again with the new model: restarted when it runs; started afresh when it has no
- * process and would not start by itself (config, stopped); when it is stopping (removed by an
- * earlier reload), once it stopped. 0 or -ENOMEM. */
-static int s_start_again(struct sup *S, struct sup_child *c, int64_t now)
+/* Start c again with the new model: restarted when it runs (once the router's handover ended
+ * when handing is set: reload_follow_up); started afresh when it has no process and would not
+ * start by itself (config, stopped); when it is stopping (removed by an earlier reload), once it
+ * stopped. 0 or -ENOMEM. */
+static int s_start_again(struct sup *S, struct sup_child *c, int64_t now, bool handing)
 {
     c->retire = false;
     switch (c->life.state) {
@@ -145,8 +146,41 @@ static int s_start_again(struct sup *S, struct sup_child *c, int64_t now)
         c->revive = true;
         return 0;
     default:
+        if (handing) {
+            c->after_handover = true;
+            return 0;
+        }
+        c->kill_at = now + S->set->stop_grace_ms;
         sup_post(S, c, LC_EV_RESTART, now);
         return 0;
+    }
+}
+
+/* Is the router being handed over (its old process still runs)? */
+static bool s_handing_over(const struct sup *S)
+{
+    for (size_t i = 0; i < S->n_ch; i++) {
+        if (S->ch[i].handover) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void reload_follow_up(struct sup *S, int64_t now)
+{
+    if (s_handing_over(S)) {
+        return;
+    }
+    for (size_t i = 0; i < S->n_ch; i++) {
+        struct sup_child *c = &S->ch[i];
+        if (c->after_handover) {
+            c->after_handover = false;
+            if (!S->stopping && lifecycle_has_process(c->life.state)) {
+                c->kill_at = now + S->set->stop_grace_ms;
+                sup_post(S, c, LC_EV_RESTART, now);
+            }
+        }
     }
 }
 
@@ -179,8 +213,10 @@ static int s_install(struct sup *S, struct mqg_model *next)
     return 0;
 }
 
-/* Connection i's process as the plan says (RELOAD-RESTART, RELOAD-STOP, RELOAD-START). */
-static int s_carry_out_conn(struct sup *S, size_t i, enum mqg_plan_action a, int64_t now)
+/* Connection i's process as the plan says (RELOAD-RESTART, RELOAD-STOP, RELOAD-START); handing:
+ * the router is handed over (a running connector restarts after that). */
+static int s_carry_out_conn(struct sup *S, size_t i, enum mqg_plan_action a, int64_t now,
+                            bool handing)
 {
     struct sup_child *c = s_child_of(S, (int)i);
     const char *key = S->model->conns[i].key;
@@ -188,8 +224,7 @@ static int s_carry_out_conn(struct sup *S, size_t i, enum mqg_plan_action a, int
     if (a == MQG_PLAN_RESTART && c) {
         log_notice("RELOAD-RESTART", "reload: connection %s changed: restarting its connector",
                    key);
-        c->kill_at = now + grace;
-        return s_start_again(S, c, now);
+        return s_start_again(S, c, now, handing);
     } else if (a == MQG_PLAN_STOP && c) {
         log_notice("RELOAD-STOP",
                    "reload: connection %s removed or disconnected: its connector stops after "
@@ -197,12 +232,13 @@ static int s_carry_out_conn(struct sup *S, size_t i, enum mqg_plan_action a, int
                    key);
         c->retire = true;
         c->revive = false;
+        c->after_handover = false;
         c->kill_at = now + grace;
         sup_post(S, c, LC_EV_STOP, now);
     } else if (a == MQG_PLAN_START) {
         log_notice("RELOAD-START", "reload: connection %s added: starting its connector", key);
         if (c) {
-            return s_start_again(S, c, now);
+            return s_start_again(S, c, now, handing);
         }
         return sup_add_child(S, (int)i);
     }
@@ -231,17 +267,20 @@ static void s_tell_kept(struct sup *S, const struct mqg_model_plan *p, size_t n_
 
 /* Carry the plan out on the children: connections first, then the router's handover (the old
  * router delivers and has confirmed what it holds, then the new one starts with the new
- * model). */
+ * model). Changed connectors that run are restarted only after the handover
+ * (reload_follow_up): stopped during it, a source could miss the old router's releases. */
 static int s_carry_out(struct sup *S, const struct mqg_model_plan *p)
 {
     int64_t now = mqg_now_ms();
+    struct sup_child *r = s_child_of(S, -1);
+    bool handing = p->router && r && lifecycle_has_process(r->life.state);
     for (size_t i = 0; i < p->n_conns; i++) {
-        int rc = s_carry_out_conn(S, i, p->conn[i], now);
+        int rc = s_carry_out_conn(S, i, p->conn[i], now, handing);
         if (rc != 0) {
             return rc;
         }
     }
-    struct sup_child *r = s_child_of(S, -1);
+    r = s_child_of(S, -1); /* sup_add_child may have moved the table */
     if (p->router && r) {
         log_notice("RELOAD-ROUTER",
                    "reload: the routes changed: the router hands over to a new one");

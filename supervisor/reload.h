@@ -14,6 +14,7 @@
 #ifndef SUPERVISOR_RELOAD_H
 #define SUPERVISOR_RELOAD_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "mqg_model.h"
@@ -35,6 +36,11 @@ struct sup;
 
 /* On SIGHUP: read, judge, log, write the outcome file. */
 void reload_run(struct sup *S);
+
+/* Every turn of the loop: once no router is being handed over, restart the connectors a reload
+ * changed while it was (a source stopped during the handover could miss the old router's
+ * releases of what it had delivered, and send it again to the new router). */
+void reload_follow_up(struct sup *S, int64_t now);
 
 /* `mqgate reload`: SIGHUP to the running gateway of settings s, then its outcome: 0
  * (unchanged, or applied: the summary printed), 78 (invalid: the errors printed), 1 (not

@@ -49,10 +49,12 @@ struct sup_child {
     bool was_ready;   /* its port accepted a connection since the gateway started */
     bool addr_in_use; /* its last run said "Address already in use" */
     /* a reload (reload.c) */
-    int64_t kill_at; /* killed if its process still runs then (0: no limit) */
-    bool handover;   /* the router: its stop is a handover (MQG_CTL_HANDOVER), not TERM */
-    bool retire;     /* the record goes once its process ended (sup_compact) */
-    bool revive;     /* started again once its process ended (sup_compact): added back */
+    int64_t kill_at;     /* killed if its process still runs then (0: no limit) */
+    bool handover;       /* the router: its stop is a handover (MQG_CTL_HANDOVER), not TERM */
+    bool retire;         /* the record goes once its process ended (sup_compact) */
+    bool revive;         /* started again once its process ended (sup_compact): added back */
+    bool after_handover; /* a connector a reload changed: restarted once the router's handover
+                            ended, so that it has the old router's releases (reload_follow_up) */
 };
 
 struct ops;

@@ -319,7 +319,8 @@ static void s_begin_stop(struct sup *S, int sig)
         log_notice("STOPPING", "stopping all children (grace %d ms)", S->set->stop_grace_ms);
     }
     for (size_t i = 0; i < S->n_ch; i++) {
-        S->ch[i].handover = false;         /* a reload's handover becomes a stop */
+        S->ch[i].handover = false; /* a reload's handover becomes a stop */
+        S->ch[i].after_handover = false;
         if (S->ch[i].kind != SUP_BROKER) { /* the broker stops last (s_stop_broker) */
             s_post(S, &S->ch[i], LC_EV_STOP, now, 0);
         }
@@ -682,7 +683,8 @@ static void s_loop(struct sup *S)
         if (S->stopping && s_all_stopped(S, false)) {
             return;
         }
-        sup_compact(S); /* records a reload retired, once their process ended */
+        reload_follow_up(S, now); /* connectors a reload changed, after the router's handover */
+        sup_compact(S);           /* records a reload retired, once their process ended */
         size_t np = s_poll_set(S);
         if (poll(S->pfd, np, s_next_timeout(S, now)) < 0 && errno != EINTR) {
             s_handle_poll_error(S, errno);

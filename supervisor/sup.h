@@ -1,8 +1,9 @@
 /* sup — the supervisor's records, shared by its files: one struct sup for the gateway and,
  * as nginx's master and s6-supervise keep, one struct sup_child per child process.
  *
- * supervisor.c owns and changes them (set-up, loop, tear-down); spawn.c starts a child's
- * process into its record; observe.c keeps what the heartbeats tell of the connections and
+ * supervisor.c owns and changes them (set-up, loop, tear-down); children.c makes the child
+ * table and grows and shrinks it (at set-up, and for a reload: reload.c); spawn.c starts a
+ * child's process into its record; observe.c keeps what the heartbeats tell of the connections and
  * routes; status.c, metrics.c and ops.c read them for the status file, /metrics and /health.
  * Single-threaded. Three kinds of child: the router and the connectors (mqgate's own
  * programs, with a control channel and heartbeats) and the embedded internal broker

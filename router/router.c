@@ -356,6 +356,11 @@ static void s_on_hello(struct s_router *r, int conn, uint64_t incarnation)
         log_debug("ROUTER-HELLO", "%s connected", t->key);
     }
     t->incarnation = incarnation;
+    /* it is there: a connector that was away longer than R_UNREACHABLE_MS is reachable again
+     * even when nothing waits for it (its queue empty, its pairs in a gap: no send would
+     * find out, and no replay would be asked for) */
+    t->unreachable = false;
+    t->ok_ms = mqg_now_ms();
     s_send_ready(r, conn);
 }
 

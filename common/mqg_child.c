@@ -225,6 +225,23 @@ static void s_on_ctl_message(uint8_t kind, const uint8_t *body, size_t len, void
         log_info("CHILD-TERM", "stop requested by the supervisor");
         c->stop = true;
         c->exit_code = MQG_EXIT_OK;
+    } else if (kind == MQG_CTL_HANDOVER) {
+        log_info("CHILD-HANDOVER", "handover requested by the supervisor");
+        c->stop = true;
+        c->handover = true;
+        c->exit_code = MQG_EXIT_OK;
+    } else if (kind == MQG_CTL_CONFIG) {
+        struct mqg_model *m = malloc(sizeof(*m));
+        if (m && mqg_model_decode(body, len, m) == 0) {
+            if (c->update) {
+                mqg_model_free(c->update);
+                free(c->update);
+            }
+            c->update = m;
+        } else {
+            free(m);
+            log_warn("CTL-CONFIG", "a reload's configuration does not decode: ignored");
+        }
     }
 }
 
@@ -331,6 +348,11 @@ int mqg_child_wait(struct mqg_child *c, const int *fds, bool *ready, size_t n, i
 void mqg_child_free(struct mqg_child *c)
 {
     mqg_model_free(&c->model);
+    if (c->update) {
+        mqg_model_free(c->update);
+        free(c->update);
+        c->update = NULL;
+    }
     mqg_ctl_free(&c->ctl);
     if (c->sigfd >= 0) {
         close(c->sigfd);

@@ -43,9 +43,12 @@ struct mqg_child {
     int64_t last_rx_ms; /* last message from the supervisor */
     int64_t last_hb_ms; /* last heartbeat sent */
     bool stop;          /* set when the process should stop */
+    bool handover;      /* the stop is a handover (MQG_CTL_HANDOVER): finish what it holds */
     bool ctl_closed;    /* the control channel reached end of file: poll it no more */
     int exit_code;      /* what to exit with when stop is set */
     struct mqg_model model;
+    struct mqg_model *update; /* a reload's model, CONFIG while running; the child takes it
+                                 (NULL: none) */
 };
 
 /* Parse argv, set up logging and signals, read and decode the configuration. Returns 0, or an

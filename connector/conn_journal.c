@@ -131,3 +131,39 @@ int conn_journal_open(struct connector *c)
     s_test_hook_init(c);
     return 0;
 }
+
+/* ---- a reload ---- */
+
+void conn_journal_update(struct connector *c)
+{
+    struct mqg_model *m = c->child.update;
+    c->child.update = NULL;
+    bool same = m->n_conns >= c->n_keys;
+    for (size_t i = 0; same && i < c->n_keys; i++) {
+        same = strcmp(c->keys[i], m->conns[i].key) == 0;
+    }
+    const char **keys = same && m->n_conns > c->n_keys ? calloc(m->n_conns, sizeof(*keys)) : NULL;
+    for (size_t i = 0; keys && i < m->n_conns; i++) {
+        keys[i] = m->conns[i].key;
+    }
+    if (!keys || !c->feed || feed_set_keys(c->feed, keys, m->n_conns) != 0) {
+        if (!same) {
+            log_warn("CONN-UPDATE", "a reload's model does not keep this connector's indices: "
+                                    "ignored");
+        }
+        free(keys);
+        mqg_model_free(m);
+        free(m);
+        return;
+    }
+    log_info("CONN-UPDATE", "a reload added connections: %zu known now (was %zu)", m->n_conns,
+             c->n_keys);
+    free(c->keys);
+    c->keys = keys;
+    c->n_keys = m->n_conns;
+    if (c->keys_model) {
+        mqg_model_free(c->keys_model);
+        free(c->keys_model);
+    }
+    c->keys_model = m;
+}

@@ -599,6 +599,9 @@ static int s_wait_and_dispatch(struct connector *c, int timeout)
     if (ready[0]) {
         s_handle_link(c);
     }
+    if (c->child.update) {
+        conn_journal_update(c);
+    }
     s_handle_bus(c);
     return 0;
 }
@@ -617,6 +620,7 @@ static int s_setup_journal(struct connector *c, int idx)
     for (size_t i = 0; i < m->n_conns; i++) {
         c->keys[i] = m->conns[i].key;
     }
+    c->n_keys = m->n_conns;
     int rc = c->child.state_dir[0] ? conn_journal_open(c) : 0;
     if (rc != 0) {
         return rc;
@@ -703,6 +707,10 @@ static void s_free(struct connector *c)
     }
     mqg_journal_destroy(&c->journal);
     free(c->keys);
+    if (c->keys_model) {
+        mqg_model_free(c->keys_model);
+        free(c->keys_model);
+    }
     outbox_destroy(&c->outbox);
     mqg_child_free(&c->child);
 }

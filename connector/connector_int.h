@@ -49,8 +49,10 @@ struct connector {
     int64_t stop_at; /* stopping: drain the outbox until then; 0 before */
     struct feed *feed;
     struct outbox *outbox;
-    struct mqg_journal *journal;  /* NULL: the journal is off */
-    const char **keys;            /* every connection's key by model index (the feed's marks) */
+    struct mqg_journal *journal; /* NULL: the journal is off */
+    const char **keys;           /* every connection's key by model index (the feed's marks) */
+    size_t n_keys;
+    struct mqg_model *keys_model; /* a reload's model the keys point into (NULL: the child's) */
     uint64_t incarnation;         /* this process, in HELLO */
     bool link_due;                /* LINK (broker up/down) to send to the router */
     struct mqg_wire_ack acks[64]; /* DONE entries not yet sent */
@@ -78,6 +80,10 @@ void conn_status(const void *arg, char *buf, size_t cap);
  * code after a logged error: 78 when the journal's directory cannot be used (a setting to
  * fix), 1 when it is busy (an earlier connector of ours still ends) or memory is short. */
 int conn_journal_open(struct connector *c);
+
+/* A reload's model arrived (c->child.update): the keys of connections added since this
+ * connector started are taken from it, nothing else (conn_journal.c). */
+void conn_journal_update(struct connector *c);
 
 /* paho's callback (link_arrive_fn, paho's thread): journals a QoS >= 1 message (conn_journal.c). */
 void conn_journal_arrive(void *ctx, struct link_ev *ev);

@@ -488,9 +488,32 @@ void feed_on_ack(struct feed *f, const struct mqg_wire_ack *a)
     }
 }
 
+int feed_set_keys(struct feed *f, const char *const *keys, size_t n)
+{
+    if (n < f->o.n_conns) {
+        return -EINVAL;
+    }
+    if (f->o.journal) {
+        uint64_t *marks = realloc(f->marks, (n ? n : 1) * sizeof(*marks));
+        if (!marks) {
+            return -ENOMEM;
+        }
+        for (size_t i = f->o.n_conns; i < n; i++) {
+            marks[i] = 0;
+        }
+        f->marks = marks;
+    }
+    f->o.keys = keys;
+    f->o.n_conns = n;
+    return 0;
+}
+
 void feed_on_replay(struct feed *f, uint16_t target, uint64_t from)
 {
-    if (!f->o.journal || target >= f->o.n_conns) {
+    /* any target index: a reload may have added connections after this connector started
+     * (it runs on with the model it was given; the router knows them). Unanswered, the
+     * router's ledger would wait for this replay and hold the release back for ever. */
+    if (!f->o.journal) {
         return;
     }
     for (size_t i = 0; i < f->n_rp; i++) {

@@ -82,6 +82,11 @@ bool feed_router(struct feed *f, uint64_t epoch);
 /* An entry of an ACK from the router: RELEASE or MARK (DONE entries are not for a source). */
 void feed_on_ack(struct feed *f, const struct mqg_wire_ack *a);
 
+/* A reload added connections after this connector started: keys[0..n) (n >= the current
+ * count, the known ones in their places; kept by the caller) replace the keys, so that the
+ * router's marks for the added ones are kept too. 0, -EINVAL (fewer keys), -ENOMEM. */
+int feed_set_keys(struct feed *f, const char *const *keys, size_t n);
+
 /* The router asks for the journal's records from `from` on, for target `target`. A replay
  * in progress for that target starts over at from. */
 void feed_on_replay(struct feed *f, uint16_t target, uint64_t from);

@@ -506,7 +506,9 @@ int mqtt_link_connect(struct mqtt_link *l)
 }
 
 /* The internal broker: what this client publishes there must not come back to it (MQTT 5
- * No Local on every filter), or it would be routed a second time. false when out of memory. */
+ * No Local on every filter), or it would be routed a second time. paho (1.3.12,
+ * MQTTAsync_subscribeMany) reads subscribeOptionsList only for more than one filter and
+ * subscribeOptions for a single one: both are set. false when out of memory. */
 static bool s_no_local(struct mqtt_link *l, size_t n, MQTTAsync_responseOptions *ro)
 {
     if (!l->opts) {
@@ -521,6 +523,7 @@ static bool s_no_local(struct mqtt_link *l, size_t n, MQTTAsync_responseOptions 
     }
     ro->subscribeOptionsCount = (int)n;
     ro->subscribeOptionsList = l->opts;
+    ro->subscribeOptions = l->opts[0];
     return true;
 }
 

@@ -156,10 +156,41 @@ void outbox_report(struct outbox *ob, int64_t now)
 
 /* ---- queueing ---- */
 
+/* Room for source index src: a reload may add connections after this connector started (it
+ * runs on, with the model it was given; the indices of the others stay). 0 or -ENOMEM. */
+static int s_grow_sources(struct outbox *ob, size_t src)
+{
+    size_t n = src + 1;
+    uint64_t *done = realloc(ob->done, n * sizeof(*done));
+    if (done) {
+        ob->done = done;
+    }
+    uint16_t *dirty = realloc(ob->dirty, n * sizeof(*dirty));
+    if (dirty) {
+        ob->dirty = dirty;
+    }
+    bool *is_dirty = realloc(ob->is_dirty, n * sizeof(*is_dirty));
+    if (is_dirty) {
+        ob->is_dirty = is_dirty;
+    }
+    if (!done || !dirty || !is_dirty) {
+        return -ENOMEM;
+    }
+    for (size_t i = ob->n_conns; i < n; i++) {
+        ob->done[i] = 0;
+        ob->is_dirty[i] = false;
+    }
+    ob->n_conns = n;
+    return 0;
+}
+
 /* Mark the newest item as a tracked copy of the current router generation. */
 static void s_track_last(struct outbox *ob, const struct mqg_wire_rec *rec)
 {
-    if (!ob->tracking || !(rec->flags & MQG_WIRE_F_TRACK) || rec->src >= ob->n_conns) {
+    if (!ob->tracking || !(rec->flags & MQG_WIRE_F_TRACK)) {
+        return;
+    }
+    if (rec->src >= ob->n_conns && s_grow_sources(ob, rec->src) != 0) {
         return;
     }
     struct cq_item *it = cq_at(&ob->q, ob->q.count - 1);

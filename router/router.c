@@ -41,6 +41,9 @@
 #define R_ROUTES_REPORT_MAX (32 * 1024)
 /* Acknowledgements to the sources and replay requests go out at most this often. */
 #define R_ACK_MS 10
+/* A handover (a reload) waits at most this long for what this router holds to be delivered
+ * and confirmed: less than the supervisor's default stop grace. */
+#define R_HANDOVER_MS 2500
 /* Frames a tap's pipe holds before ZeroMQ drops what is sent to it (a slow or stopped tap). */
 #define R_TAP_HWM 16
 /* A tap gets a frame at least this often while it listens (an empty one when idle). */
@@ -483,9 +486,14 @@ static void s_on_message(struct s_router *r, struct mqg_bus_msg *m)
         log_debug("ROUTER-PEER", "message from unknown peer dropped");
         return;
     }
+    uint8_t kind = m->hdr.kind;
+    if (r->child.handover &&
+        (kind == MQG_MSG_DATA || kind == MQG_MSG_BATCH || kind == MQG_MSG_REPLAY_BATCH)) {
+        return; /* no more input: the sources resend what is not confirmed to the next router */
+    }
     size_t off = 0;
     struct mqg_wire_rec rec;
-    switch (m->hdr.kind) {
+    switch (kind) {
     case MQG_MSG_HELLO:
         s_on_hello(r, conn, m->hdr.seq);
         break;
@@ -663,6 +671,53 @@ static void s_report_routes(struct s_router *r)
     }
 }
 
+/* Whether everything this router took is delivered and, with the ledger, confirmed and the
+ * sources were told (their ACKs sent). */
+static bool s_handed_over(struct s_router *r)
+{
+    if (r->pending) {
+        return false;
+    }
+    if (!r->ledger) {
+        return true;
+    }
+    struct mqg_ledger_stats ls;
+    mqg_ledger_stats(r->ledger, &ls);
+    bool acked = true;
+    for (size_t i = 0; i < r->child.model.n_conns; i++) {
+        s_ack_source(r, i);
+        acked = acked && !r->targets[i].ack_len;
+    }
+    return ls.outstanding == 0 && acked;
+}
+
+/* A handover (MQG_CTL_HANDOVER, a reload): no more input (s_on_message); the copies queued
+ * go out, their confirmations come in and the sources hear of them (RELEASE, MARK), for at
+ * most R_HANDOVER_MS. With the journal the sources resend to the next router only what was
+ * not confirmed: nothing lost, and nothing twice when this finished in time. */
+static void s_handover(struct s_router *r)
+{
+    int64_t now = mqg_now_ms(), until = now + R_HANDOVER_MS;
+    while (!s_handed_over(r) && now < until) {
+        mqg_child_turn(&r->child, now, s_status, r);
+        int fds[1] = {mqg_bus_fd(r->bus)};
+        bool ready[1];
+        if (mqg_child_wait(&r->child, fds, ready, 1, 5000) < 0) {
+            break;
+        }
+        s_drain(r);
+        s_flush(r);
+        now = mqg_now_ms();
+    }
+    struct mqg_ledger_stats ls = {0};
+    if (r->ledger) {
+        mqg_ledger_stats(r->ledger, &ls);
+    }
+    log_info("ROUTER-HANDOVER", "handover %s: %zu copies queued, %llu not confirmed",
+             s_handed_over(r) ? "complete" : "timed out", r->pending,
+             (unsigned long long)ls.outstanding);
+}
+
 int router_main(int argc, char **argv)
 {
     struct s_router r;
@@ -713,6 +768,9 @@ int router_main(int argc, char **argv)
         s_tap_turn(&r);
         s_flush(&r);
         s_acks_and_replays(&r, mqg_now_ms());
+    }
+    if (r.child.handover) {
+        s_handover(&r);
     }
     rc = r.child.exit_code;
     log_info("ROUTER-DOWN", "stopping: in=%llu out=%llu dropped=%llu", (unsigned long long)r.n_in,

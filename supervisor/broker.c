@@ -56,7 +56,7 @@ void sup_broker_ready(struct sup *S, struct sup_child *c)
 /* Do connectors wait for the broker's first start (SUP_BROKER_HOLD_MS)? */
 bool sup_broker_holds(const struct sup *S, const struct sup_child *c, int64_t now)
 {
-    const struct sup_child *b = S->broker;
+    const struct sup_child *b = sup_broker_child(S);
     return c->kind == SUP_CONNECTOR && b && !b->was_ready &&
            now - S->started_ms < SUP_BROKER_HOLD_MS && b->life.state != LC_CONFIG &&
            b->life.state != LC_FAILED;

@@ -42,8 +42,11 @@ static const struct s_cmd s_cmds[] = {
      "settings have http.listen. The service files are those given here and those listed in\n"
      "the settings' `services`.\n"
      "Signals: SIGTERM, SIGINT: stop everything in order, exit 0. SIGUSR1: reopen the log file\n"
-     "(log_file), e.g. after logrotate moved it. SIGHUP: reload (not supported yet: logged as\n"
-     "RELOAD-UNSUPPORTED; restart mqgate to apply changes).\n"
+     "(log_file), e.g. after logrotate moved it. SIGHUP: read the settings and service files\n"
+     "again (as `mqgate reload`): an invalid configuration is rejected and logged\n"
+     "(RELOAD-INVALID), the running one stays; changed services are applied (RELOAD-APPLIED),\n"
+     "unchanged connections keep running; changed settings need a restart\n"
+     "(RELOAD-SETTINGS-KEPT).\n"
      "\n"
      "options:\n" S_OPT_CONFIG S_OPT_PARAMS S_OPT_HELP S_EXIT_CODES},
     {"check", "cpS", true,
@@ -66,6 +69,22 @@ static const struct s_cmd s_cmds[] = {
      "options:\n" S_OPT_CONFIG
      "      --json               the same as one JSON object, for scripts\n" S_OPT_HELP
      "exit codes: 0 printed, 1 not running or no current status, 2 usage error, 78 bad settings\n"},
+    {"reload", "c", false,
+     "usage: mqgate reload [-c mqgate.cfg]\n"
+     "\n"
+     "Make the running gateway (the instance and runtime directory of the settings) read the\n"
+     "settings and service files it was started with again (SIGHUP), and report: an invalid\n"
+     "configuration is rejected with the same FILE:LINE:COL errors as `check` and the running\n"
+     "one stays (exit 78); an unchanged one: exit 0. Changed services are applied (exit 0, what\n"
+     "was done is printed): unchanged connections keep running, added ones start, removed ones\n"
+     "stop after delivering what they hold, changed ones restart, the router hands over to a new\n"
+     "one with the new routes. Changed settings (mqgate.cfg) are not applied by a reload (exit 1:\n"
+     "restart mqgate). Run it as the gateway's user or root.\n"
+     "\n"
+     "options:\n" S_OPT_CONFIG S_OPT_HELP
+     "exit codes: 0 unchanged or applied, 1 not running, no answer, or changed settings that\n"
+     "need a restart, 2 usage error, 78 the new configuration is invalid (or bad settings for\n"
+     "this command)\n"},
     {"tap", "cnmj", true,
      "usage: mqgate tap [-c mqgate.cfg] [--count N] [--json] [--max-bytes N] FILTER...\n"
      "\n"
@@ -118,6 +137,7 @@ void cli_usage(FILE *f, const char *cmd)
           "  check    validate the settings and service files, print the resolved model\n"
           "  status   show the state of a running gateway (--json for scripts)\n"
           "  tap      print the messages on the internal bus that match MQTT filters\n"
+          "  reload   make the running gateway read its configuration again (SIGHUP)\n"
           "  version  print the version\n"
           "  help     this text\n"
           "\n"

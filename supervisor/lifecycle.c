@@ -51,6 +51,7 @@ static const struct s_cell s_table[LC_N_STATES][LC_N_EVENTS] = {
         [LC_EV_BAD_CTL]    = STAY(LC_DO_KILL_BAD),
         [LC_EV_EXITED]     = POLICY(LC_DO_REPORT_RESTART),
         [LC_EV_RESTART]    = STAY(LC_DO_TERM),
+        [LC_EV_GRACE_OVER] = STAY(LC_DO_KILL_LATE), /* a reload's bound */
         [LC_EV_STOP]       = GO(LC_STOPPING, LC_DO_TERM),
     },
     [LC_WAITING] = {

@@ -20,6 +20,7 @@
 #include "mqg_settings.h"
 #include "mqg_subs.h"
 #include "mqg_text.h"
+#include "reload.h"
 #include "supervisor.h"
 #include "tap.h"
 
@@ -48,21 +49,21 @@ static struct mqg_param *s_merge(const struct mqg_settings_service *sv, const st
     return p;
 }
 
-static int s_load_model(struct cli *c, struct mqg_settings *set, struct mqg_model *m)
+static int s_load_model(struct cli *c, struct mqg_settings *set, struct mqg_model *m, FILE *errf)
 {
     struct mqg_error err;
     if (c->n_files == 0 && set->n_services == 0) {
-        fprintf(stderr, "mqgate: error: no service file given (on the command line, or in "
-                        "`services` of the settings file)\n");
+        fprintf(errf, "mqgate: error: no service file given (on the command line, or in "
+                      "`services` of the settings file)\n");
         return MQG_EXIT_USAGE;
     }
     if (c->service_id && c->n_files + set->n_services != 1) {
-        fprintf(stderr, "mqgate: error: --service-id needs exactly one service file\n");
+        fprintf(errf, "mqgate: error: --service-id needs exactly one service file\n");
         return MQG_EXIT_USAGE;
     }
     for (size_t i = 0; i < c->n_files; i++) {
         if (mqg_service_load(m, c->files[i], c->params, c->n_params, c->service_id, &err) != 0) {
-            mqg_error_print(&err, stderr);
+            mqg_error_print(&err, errf);
             return MQG_EXIT_CONFIG;
         }
     }
@@ -90,13 +91,13 @@ static int s_load_model(struct cli *c, struct mqg_settings *set, struct mqg_mode
         }
         free(p);
         if (rc != 0) {
-            mqg_error_print(&err, stderr);
+            mqg_error_print(&err, errf);
             return MQG_EXIT_CONFIG;
         }
     }
     const char *first = c->n_files ? c->files[0] : set->services[0].file;
     if (mqg_service_check_unused(c->params, c->n_params, first, &err) != 0) {
-        mqg_error_print(&err, stderr);
+        mqg_error_print(&err, errf);
         return MQG_EXIT_CONFIG;
     }
     return 0;
@@ -104,15 +105,63 @@ static int s_load_model(struct cli *c, struct mqg_settings *set, struct mqg_mode
 
 /* Connections without clientId get the default of this machine and instance, so that two
  * gateways sharing a source do not take each other's session (mqg_clientid.h). */
-static int s_client_ids(struct mqg_model *m, const struct mqg_settings *set)
+static int s_client_ids(struct mqg_model *m, const struct mqg_settings *set, FILE *errf)
 {
     char machine[256];
     mqg_clientid_machine(machine, sizeof(machine)); /* "" when unknown: the instance remains */
     if (mqg_clientid_apply(m, machine, set->instance) != 0) {
-        fprintf(stderr, "mqgate: error: out of memory\n");
+        fprintf(errf, "mqgate: error: out of memory\n");
         return MQG_EXIT_INTERNAL;
     }
     return 0;
+}
+
+/* The model of the service files as `run` builds it: the internal broker's connection of ib
+ * first (mqg_ibroker_add; so it has index 0 and keeps it across reloads), the services, the
+ * default client ids. Errors are printed to errf. 0 or the exit code (m is to be freed either
+ * way). */
+static int s_build_model(struct cli *c, const struct mqg_ib_settings *ib, struct mqg_settings *set,
+                         struct mqg_model *m, FILE *errf)
+{
+    char why[300];
+    int rc = mqg_ibroker_add(m, ib, why, sizeof(why));
+    if (rc != 0) {
+        fprintf(errf, "mqgate: error: internal_broker.url: %s\n",
+                rc == -EINVAL ? why : strerror(-rc));
+        return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_INTERNAL;
+    }
+    rc = s_load_model(c, set, m, errf);
+    if (rc == 0) {
+        rc = s_client_ids(m, set, errf);
+    }
+    return rc;
+}
+
+/* sup_reload.load: the settings file and service files `run` was given, read again and built
+ * into a model as `run` did (s_build_model), with the running internal broker's settings ib
+ * (reload.h). */
+static int s_reload_load(void *arg, const struct mqg_ib_settings *ib, struct mqg_settings *set,
+                         struct mqg_model *m, FILE *errf)
+{
+    struct cli *c = arg;
+    struct mqg_error err;
+    if (c->cfg && mqg_settings_load(c->cfg, set, &err) != 0) {
+        mqg_error_print(&err, errf);
+        return MQG_EXIT_CONFIG;
+    }
+    if (!c->cfg && mqg_settings_defaults(set) != 0) {
+        return MQG_EXIT_INTERNAL;
+    }
+    for (size_t i = 0; i < c->n_params; i++) {
+        c->params[i].used = false; /* counted again */
+    }
+    mqg_model_init(m);
+    int rc = s_build_model(c, ib, set, m, errf);
+    if (rc != 0) {
+        mqg_model_free(m);
+        mqg_settings_free(set);
+    }
+    return rc;
 }
 
 /* The internal broker's section of `mqgate check`: what runs where (its connection and its
@@ -199,6 +248,12 @@ int main(int argc, char **argv)
         cli_free(&c);
         return rc;
     }
+    if (strcmp(c.cmd, "reload") == 0) {
+        rc = supervisor_reload(&set);
+        mqg_settings_free(&set);
+        cli_free(&c);
+        return rc;
+    }
     if (status) {
         rc = supervisor_status(&set, c.json);
         mqg_settings_free(&set);
@@ -216,25 +271,15 @@ int main(int argc, char **argv)
     }
     struct mqg_model m;
     mqg_model_init(&m);
-    char why[300];
-    rc = mqg_ibroker_add(&m, &set.internal_broker, why, sizeof(why));
-    if (rc != 0) {
-        fprintf(stderr, "mqgate: error: internal_broker.url: %s\n",
-                rc == -EINVAL ? why : strerror(-rc));
-        rc = rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_INTERNAL;
-    } else {
-        rc = s_load_model(&c, &set, &m);
-    }
-    if (rc == 0) {
-        rc = s_client_ids(&m, &set);
-    }
+    rc = s_build_model(&c, &set.internal_broker, &set, &m, stderr);
     if (rc == 0 && check) {
         mqg_model_print(&m, stdout);
         s_print_internal_broker(&set, &m);
         s_print_subscriptions(&m);
         printf("\nconfiguration OK\n");
     } else if (rc == 0) {
-        rc = supervisor_run(&set, &m);
+        struct sup_reload reload = {.load = s_reload_load, .arg = &c};
+        rc = supervisor_run(&set, &m, &reload);
     }
     mqg_model_free(&m);
     mqg_settings_free(&set);

@@ -219,8 +219,8 @@ void rundir_remove_secrets(const struct rundir *R, pid_t pid)
 void rundir_close(struct rundir *R)
 {
     char path[700];
-    const char *files[] = {"status", "status.tmp", "status.json", "status.json.tmp",
-                           "bus",    "tap",        "lock" /* of mqgate <= 0.1.0 */};
+    const char *files[] = {"status", "status.tmp", "status.json", "status.json.tmp", "bus", "tap",
+                           "reload", "reload.tmp", "lock" /* of mqgate <= 0.1.0 */};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         snprintf(path, sizeof(path), "%s/%s", R->dir, files[i]);
         unlink(path);

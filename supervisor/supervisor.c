@@ -5,9 +5,10 @@
  * pipe (and the HTTP server's descriptor, when there is one), and tear-down. A record per child
  * (sup.h) as nginx's master or s6-supervise keep; what happens to a child is decided by its
  * life cycle table (lifecycle.c, with the restart policy of common/mqg_restart.h): this file
- * posts the events to it (s_post) and carries out the actions (s_act). Spawning is in spawn.c,
- * the status file in status.c, the runtime directory and the instance lock in rundir.c, what
- * the heartbeats tell in observe.c, /metrics and /health in ops.c.
+ * posts the events to it (s_post) and carries out the actions (s_act). The child table is made
+ * and changed in children.c, spawning is in spawn.c, the status file in status.c, the runtime
+ * directory and the instance lock in rundir.c, what the heartbeats tell in observe.c, /metrics and
+ * /health in ops.c, the embedded broker's own parts in broker.c, a reload in reload.c.
  */
 #include "supervisor.h"
 
@@ -33,6 +34,7 @@
 #include "mqg_rundir.h"
 #include "observe.h"
 #include "ops.h"
+#include "reload.h"
 #include "rundir.h"
 #include "spawn.h"
 #include "status.h"
@@ -114,7 +116,8 @@ static void s_on_ctl_message(uint8_t kind, const uint8_t *body, size_t len, void
         memcpy(c->status, body, k);
         c->status[k] = '\0';
         observe_heartbeat(a->S, c, c->last_rx_ms);
-    } else if (kind == MQG_CTL_ROUTES && strcmp(c->role, "router") == 0) {
+    } else if (kind == MQG_CTL_ROUTES && strcmp(c->role, "router") == 0 && !c->handover) {
+        /* (a router handing over counts by the routes of the model before the reload) */
         observe_routes(a->S, body, len);
     }
 }
@@ -129,19 +132,6 @@ static void s_read_ctl(struct sup *S, struct sup_child *c)
 }
 
 /* ---- the life cycle's actions ---- */
-
-static void s_close_child_fds(struct sup_child *c)
-{
-    if (c->ctl_fd >= 0) {
-        close(c->ctl_fd);
-        c->ctl_fd = -1;
-    }
-    if (c->log_fd >= 0) {
-        close(c->log_fd);
-        c->log_fd = -1;
-    }
-    mqg_ctl_free(&c->ctl);
-}
 
 static int s_watch_rundir(struct sup *S, int64_t now);
 
@@ -211,6 +201,10 @@ static void s_act(struct sup *S, struct sup_child *c, const struct lifecycle_ste
         }
         break;
     case LC_DO_TERM:
+        if (c->handover) { /* the router, in a reload: it stops when it has handed over */
+            mqg_ctl_send(c->ctl_fd, MQG_CTL_HANDOVER, NULL, 0, MSG_DONTWAIT);
+            break;
+        }
         if (c->ctl_fd >= 0) {
             mqg_ctl_send(c->ctl_fd, MQG_CTL_TERM, NULL, 0, MSG_DONTWAIT);
         }
@@ -242,7 +236,7 @@ static void s_act(struct sup *S, struct sup_child *c, const struct lifecycle_ste
                  c->last_exit);
         break;
     case LC_DO_REPORT_RESTART:
-        log_info("CHILD-EXIT", "%s %s (pid %d) stopped to bind the bus again: %s", c->role, c->key,
+        log_info("CHILD-EXIT", "%s %s (pid %d) stopped to be started again: %s", c->role, c->key,
                  (int)c->pid, c->last_exit);
         break;
     }
@@ -256,6 +250,11 @@ static void s_post(struct sup *S, struct sup_child *c, enum lifecycle_event ev, 
     s_act(S, c, &st, now);
 }
 
+void sup_post(struct sup *S, struct sup_child *c, enum lifecycle_event ev, int64_t now)
+{
+    s_post(S, c, ev, now, 0);
+}
+
 /* ---- exits ---- */
 
 static void s_begin_stop(struct sup *S, int sig);
@@ -264,7 +263,7 @@ static void s_begin_stop(struct sup *S, int sig);
 static void s_handle_exit(struct sup *S, struct sup_child *c, int status)
 {
     s_read_log(S, c, true);
-    s_close_child_fds(c);
+    sup_close_child_fds(c);
     rundir_remove_secrets(&S->rd, c->pid);
     int code = -1;
     if (WIFEXITED(status)) {
@@ -274,6 +273,8 @@ static void s_handle_exit(struct sup *S, struct sup_child *c, int status)
         snprintf(c->last_exit, sizeof(c->last_exit), "signal %d (%s)", WTERMSIG(status),
                  strsignal(WTERMSIG(status)));
     }
+    c->kill_at = 0;
+    c->handover = false;
     bool lost = sup_broker_port_lost(S, c);
     s_post(S, c, LC_EV_EXITED, mqg_now_ms(), lost ? MQG_EXIT_CONFIG : code);
     c->pid = 0;
@@ -318,7 +319,9 @@ static void s_begin_stop(struct sup *S, int sig)
         log_notice("STOPPING", "stopping all children (grace %d ms)", S->set->stop_grace_ms);
     }
     for (size_t i = 0; i < S->n_ch; i++) {
-        if (S->ch[i].kind != SUP_BROKER) {
+        S->ch[i].handover = false; /* a reload's handover becomes a stop */
+        S->ch[i].after_handover = false;
+        if (S->ch[i].kind != SUP_BROKER) { /* the broker stops last (s_stop_broker) */
             s_post(S, &S->ch[i], LC_EV_STOP, now, 0);
         }
     }
@@ -340,7 +343,7 @@ static bool s_all_stopped(const struct sup *S, bool skip_broker)
  * it gets a grace period of its own. */
 static void s_stop_broker(struct sup *S, int64_t now)
 {
-    struct sup_child *b = S->broker;
+    struct sup_child *b = sup_broker_child(S);
     if (!S->stopping || !b || b->life.state == LC_STOPPING || b->life.state == LC_STOPPED ||
         b->life.state == LC_CONFIG || !s_all_stopped(S, true)) {
         return;
@@ -377,78 +380,6 @@ static int s_watch_rundir(struct sup *S, int64_t now)
 
 /* ---- set-up ---- */
 
-/* A record for each child: the embedded broker (when broker_exe is not NULL) first, the
- * router, a connector per connection with targetState connected. */
-static int s_setup_children(struct sup *S, const char *broker_exe)
-{
-    char exedir[4096];
-    if (mqg_exe_dir(exedir, sizeof(exedir)) != 0) {
-        return -EIO;
-    }
-    const struct mqg_settings *set = S->set;
-    const struct mqg_restart_policy policy = {
-        .backoff_ms = set->restart_backoff_ms,
-        .backoff_max_ms = set->restart_backoff_max_ms,
-        .max = set->restart_max,
-        .window_ms = (int64_t)set->restart_window_s * 1000,
-        .failed_retry_ms = (int64_t)set->restart_failed_retry_s * 1000,
-        .stable_after_ms = (int64_t)set->stable_after_s * 1000,
-    };
-    S->ch = calloc(S->model->n_conns + 2, sizeof(*S->ch));
-    if (!S->ch) {
-        return -ENOMEM;
-    }
-    size_t n = 0;
-    if (broker_exe) {
-        struct sup_child *c = &S->ch[n];
-        *c = (struct sup_child){.kind = SUP_BROKER,
-                                .conn = -1,
-                                .role = "broker",
-                                .key = "internal-broker",
-                                .ctl_fd = -1,
-                                .log_fd = -1};
-        snprintf(c->exe, sizeof(c->exe), "%s", broker_exe);
-        if (lifecycle_init(&c->life, &policy, mqg_seed() ^ 0xb4u) != 0) {
-            return -ENOMEM;
-        }
-        S->broker = c;
-        S->n_ch = ++n;
-    }
-    for (size_t i = 0; i <= S->model->n_conns; i++) {
-        struct sup_child *c = &S->ch[n];
-        c->conn = (int)i - 1;
-        if (i == 0) {
-            c->kind = SUP_ROUTER;
-            c->role = "router";
-            c->key = "router";
-        } else {
-            const struct mqg_connection *conn = &S->model->conns[i - 1];
-            if (!conn->target_connected) {
-                log_info("CONN-DISABLED",
-                         "connection %s has targetState disconnected: not "
-                         "started",
-                         conn->key);
-                continue;
-            }
-            c->kind = SUP_CONNECTOR;
-            c->role = "connector";
-            c->key = conn->key;
-        }
-        snprintf(c->exe, sizeof(c->exe), "%s/mqgate-%s", exedir, c->role);
-        if (access(c->exe, X_OK) != 0) {
-            log_error("CHILD-MISSING", "%s not found next to mqgate", c->exe);
-            return -ENOENT;
-        }
-        c->ctl_fd = c->log_fd = -1;
-        if (lifecycle_init(&c->life, &policy, mqg_seed() ^ (uint64_t)n) != 0) {
-            return -ENOMEM;
-        }
-        n++;
-        S->n_ch = n; /* so that s_cleanup frees what was made, also after a failure */
-    }
-    return 0;
-}
-
 /* Release everything s_setup took (after a failed set-up too); the runtime directory loses
  * the gateway's files and, if empty then, itself. */
 static void s_cleanup(struct sup *S)
@@ -456,7 +387,7 @@ static void s_cleanup(struct sup *S)
     ops_close(S);
     observe_free(S);
     for (size_t i = 0; i < S->n_ch; i++) {
-        s_close_child_fds(&S->ch[i]);
+        sup_close_child_fds(&S->ch[i]);
         lifecycle_free(&S->ch[i].life);
     }
     if (S->broker_conf[0]) {
@@ -464,6 +395,10 @@ static void s_cleanup(struct sup *S)
     }
     free(S->ch);
     free(S->pfd);
+    if (S->own_model) {
+        mqg_model_free(S->own_model);
+        free(S->own_model);
+    }
     rundir_close(&S->rd);
     if (S->sigfd >= 0) {
         close(S->sigfd);
@@ -529,8 +464,8 @@ static void s_log_start(const struct sup *S)
     int k = mqg_model_internal(m);
     if (ib->mode == MQG_IB_EMBEDDED) {
         log_info("INTERNAL-BROKER", "internal broker: mosquitto (%s) on %s:%d, %zu more listeners",
-                 S->broker ? S->broker->exe : "-", ib->listen_host, ib->listen_port,
-                 ib->n_listeners);
+                 sup_broker_child(S) ? sup_broker_child(S)->exe : "-", ib->listen_host,
+                 ib->listen_port, ib->n_listeners);
     } else if (ib->mode == MQG_IB_EXTERNAL && k >= 0) {
         log_info("INTERNAL-BROKER", "internal broker: %s (external)", m->conns[k].uri);
     } else {
@@ -597,7 +532,7 @@ static int s_setup(struct sup *S, const struct mqg_settings *set, const struct m
     }
     spawn_pin_cpus(set);
     S->sigfd = mqg_signals_block();
-    if (S->sigfd < 0 || s_setup_children(S, broker ? broker_exe : NULL) != 0 ||
+    if (S->sigfd < 0 || sup_setup_children(S, broker ? broker_exe : NULL) != 0 ||
         observe_init(S) != 0) {
         s_cleanup(S);
         return MQG_EXIT_INTERNAL;
@@ -609,11 +544,6 @@ static int s_setup(struct sup *S, const struct mqg_settings *set, const struct m
         return rc;
     }
     s_log_start(S);
-    S->pfd = calloc(3 + 2 * S->n_ch, sizeof(*S->pfd));
-    if (!S->pfd) {
-        s_cleanup(S);
-        return MQG_EXIT_INTERNAL;
-    }
     return 0;
 }
 
@@ -632,6 +562,10 @@ static void s_handle_timers(struct sup *S, int64_t now)
         if (lifecycle_has_process(c->life.state) && c->ctl_fd >= 0 &&
             now - c->last_rx_ms > silent_ms) {
             s_post(S, c, LC_EV_HUNG, now, 0);
+        }
+        if (c->kill_at && now >= c->kill_at && lifecycle_has_process(c->life.state)) {
+            s_post(S, c, LC_EV_GRACE_OVER, now, 0); /* a reload's stop took too long */
+            c->kill_at = now + 1000;
         }
         if (c->kind == SUP_BROKER && c->life.state == LC_STARTING &&
             now - c->life.started_ms >= SUP_BROKER_PROBE_AFTER_MS && sup_broker_listening(S)) {
@@ -722,8 +656,7 @@ static void s_handle_signals(struct sup *S)
         } else if (sig == SIGUSR1) {
             s_reopen_log(S);
         } else if (sig == SIGHUP) {
-            log_notice("RELOAD-UNSUPPORTED", "SIGHUP: reloading the configuration is not "
-                                             "supported yet; restart mqgate to apply changes");
+            reload_run(S);
         } else {
             s_begin_stop(S, sig);
         }
@@ -750,6 +683,8 @@ static void s_loop(struct sup *S)
         if (S->stopping && s_all_stopped(S, false)) {
             return;
         }
+        reload_follow_up(S, now); /* connectors a reload changed, after the router's handover */
+        sup_compact(S);           /* records a reload retired, once their process ended */
         size_t np = s_poll_set(S);
         if (poll(S->pfd, np, s_next_timeout(S, now)) < 0 && errno != EINTR) {
             s_handle_poll_error(S, errno);
@@ -777,13 +712,15 @@ static void s_teardown(struct sup *S)
     }
 }
 
-int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
+int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m,
+                   const struct sup_reload *reload)
 {
     struct sup S;
     int rc = s_setup(&S, set, m);
     if (rc != 0) {
         return rc;
     }
+    S.reload = reload;
     s_loop(&S);
     s_teardown(&S);
     return S.exit_code;

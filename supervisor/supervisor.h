@@ -10,8 +10,12 @@
 #include "mqg_model.h"
 #include "mqg_settings.h"
 
-/* Run until stopped. Returns the process exit code. */
-int supervisor_run(const struct mqg_settings *s, const struct mqg_model *m);
+struct sup_reload;
+
+/* Run until stopped; reload (may be NULL) reads the configuration again on SIGHUP (reload.h).
+ * Returns the process exit code. */
+int supervisor_run(const struct mqg_settings *s, const struct mqg_model *m,
+                   const struct sup_reload *reload);
 
 /* Print the status file of a running instance (json: status.json instead, after the same
  * checks of the status file). Returns the exit code. */

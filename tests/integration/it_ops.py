@@ -557,7 +557,7 @@ class OpsTest(GatewayTest):
 
     def test_help_for_every_command(self):
         cases = {
-            ("--help",): ["run", "check", "status", "tap", "version"],
+            ("--help",): ["run", "check", "status", "tap", "reload", "version"],
             ("help",): ["run", "check", "status", "tap", "version"],
             ("-h",): ["run", "check", "status", "tap", "version"],
             ("run", "--help"): ["-c, --config", "-p, --param", "--service-id", "SIGUSR1"],
@@ -566,6 +566,7 @@ class OpsTest(GatewayTest):
             ("status", "-h"): ["-c, --config", "--json"],
             ("version", "--help"): ["usage: mqgate version"],
             ("help", "status"): ["--json"],
+            ("reload", "--help"): ["-c, --config", "FILE:LINE:COL", "exit codes"],
             ("tap", "--help"): ["-c, --config", "--count N", "--json", "--max-bytes N", "FILTER"],
         }
         for args, names in cases.items():

@@ -365,6 +365,17 @@ static void test_replay(void **state)
     for (size_t i = 0; i + 1 < x->r.n; i++) {
         assert_int_equal(x->r.msgs[i].aux, 2);
     }
+    /* a target added by a reload after this connector started (index 7 of a model of 3): the
+     * replay is answered all the same */
+    s_router_clear(&x->r);
+    feed_on_replay(x->f, 7, 18);
+    feed_flush(x->f);
+    n = s_seqs(&x->r, MQG_MSG_REPLAY_BATCH, seqs, 64);
+    assert_int_equal(n, 3);
+    last = &x->r.msgs[x->r.n - 1];
+    assert_int_equal(last->kind, MQG_MSG_REPLAY_DONE);
+    assert_int_equal(last->aux, 7);
+    assert_true(last->seq == 20 && (last->flags & MQG_WIRE_F_END));
     /* nothing to replay: REPLAY_DONE at from - 1, END */
     s_router_clear(&x->r);
     feed_on_replay(x->f, 1, 21);
@@ -445,6 +456,38 @@ static void test_acks_persist(void **state)
     }
 }
 
+/* A reload added connections after the connector started: with their keys (feed_set_keys)
+ * the router's marks for them are kept too; fewer keys than known are refused. */
+static void test_keys_added_by_a_reload(void **state)
+{
+    struct fx *x = *state;
+    s_open(x, true, 100);
+    feed_router(x->f, 1);
+    for (unsigned i = 0; i < 10; i++) {
+        s_arrive(x, 1, i);
+    }
+    feed_flush(x->f);
+    struct mqg_wire_ack early = {MQG_ACK_MARK, 3, 6}; /* not known yet: ignored */
+    feed_on_ack(x->f, &early);
+    static const char *const keys[] = {"svc/plant", "svc/cloud", "svc/mes", "svc/erp"};
+    assert_int_equal(feed_set_keys(x->f, keys, 2), -EINVAL);
+    assert_int_equal(feed_set_keys(x->f, keys, 4), 0);
+    struct mqg_wire_ack a = {MQG_ACK_MARK, 3, 8};
+    feed_on_ack(x->f, &a);
+    assert_int_equal(feed_persist(x->f, 0), 0);
+    feed_destroy(&x->f);
+    mqg_journal_destroy(&x->j);
+    struct mqg_journal_opts o = {.dir = x->jdir};
+    assert_int_equal(mqg_journal_open(&o, &x->j), 0);
+    uint64_t rel;
+    const struct mqg_journal_mark *m;
+    size_t n;
+    mqg_journal_marks(x->j, &rel, &m, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(m[0].key, "svc/erp");
+    assert_true(m[0].upto == 8);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +497,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_overflow_catches_up, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_replay, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_acks_persist, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_keys_added_by_a_reload, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mqg_text.h"
+
 /* Growing output, sticky error. */
 struct s_out {
     char *p;
@@ -55,17 +57,6 @@ static void s_puts(struct s_out *o, const char *s)
     s_put(o, s, strlen(s));
 }
 
-static int s_why(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int s_why(char *why, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, cap, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
-
 /* The UTF-8 of code point cp into buf (at least 5 bytes); its length. */
 static size_t s_utf8(unsigned cp, char *buf)
 {
@@ -93,24 +84,6 @@ static size_t s_utf8(unsigned cp, char *buf)
     return n;
 }
 
-/* n hex digits at s into *v. */
-static bool s_hex(const char *s, int n, unsigned *v)
-{
-    *v = 0;
-    for (int i = 0; i < n; i++) {
-        char c = s[i];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
-        if (d < 0) {
-            return false;
-        }
-        *v = *v * 16 + (unsigned)d;
-    }
-    return true;
-}
-
 /* A character escape at s (after the backslash): \t \n \r \v \f \0, \xHH, \uHHHH (a pair of
  * surrogates as one), \cX. *cp gets the code point and *used how many bytes after the
  * backslash it took. false when s is no such escape. */
@@ -124,15 +97,15 @@ static bool s_char_escape(const char *s, unsigned *cp, size_t *used)
         *used = 1;
         return true;
     }
-    if (s[0] == 'x' && s_hex(s + 1, 2, cp)) {
+    if (s[0] == 'x' && mqg_text_hex(s + 1, 2, cp)) {
         *used = 3;
         return true;
     }
-    if (s[0] == 'u' && s_hex(s + 1, 4, cp)) {
+    if (s[0] == 'u' && mqg_text_hex(s + 1, 4, cp)) {
         *used = 5;
         unsigned lo;
-        if (*cp >= 0xd800 && *cp < 0xdc00 && s[5] == '\\' && s[6] == 'u' && s_hex(s + 7, 4, &lo) &&
-            lo >= 0xdc00 && lo < 0xe000) {
+        if (*cp >= 0xd800 && *cp < 0xdc00 && s[5] == '\\' && s[6] == 'u' &&
+            mqg_text_hex(s + 7, 4, &lo) && lo >= 0xdc00 && lo < 0xe000) {
             *cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
             *used = 11;
         }
@@ -204,10 +177,10 @@ static int s_class_member(struct s_class *k, const char **pp, char *why, size_t 
             return 0;
         }
         if (e == 'D' || e == 'W' || e == 'S') {
-            return s_why(why, cap, "\\%c inside a class [...] is not supported", e);
+            return mqg_text_why(why, cap, "\\%c inside a class [...] is not supported", e);
         }
         if (!e) {
-            return s_why(why, cap, "a class ends with a backslash");
+            return mqg_text_why(why, cap, "a class ends with a backslash");
         }
         if (e == 'b') { /* backspace, in a class */
             lo = '\b';
@@ -223,7 +196,7 @@ static int s_class_member(struct s_class *k, const char **pp, char *why, size_t 
             n++;
         }
         if (p[n] == '-' && p[n + 1] && p[n + 1] != ']') {
-            return s_why(why, cap, "a range of non-ASCII characters is not supported");
+            return mqg_text_why(why, cap, "a range of non-ASCII characters is not supported");
         }
         s_put(&k->body, p, n);
         *pp = p + n;
@@ -244,14 +217,14 @@ static int s_class_member(struct s_class *k, const char **pp, char *why, size_t 
             hi = (unsigned char)q[0];
             q++;
         } else {
-            return s_why(why, cap, "a range in a class [...] that mqgate cannot translate");
+            return mqg_text_why(why, cap, "a range in a class [...] that mqgate cannot translate");
         }
         if (hi < lo) {
-            return s_why(why, cap, "range out of order in a class [...]");
+            return mqg_text_why(why, cap, "range out of order in a class [...]");
         }
         if (lo > 0x7f || hi > 0x7f || lo == ']' || hi == ']' || lo == '-' || hi == '-' ||
             lo == '^') {
-            return s_why(why, cap, "a range in a class [...] that mqgate cannot translate");
+            return mqg_text_why(why, cap, "a range in a class [...] that mqgate cannot translate");
         }
         char buf[4] = {(char)lo, '-', (char)hi, '\0'};
         s_puts(&k->body, buf);
@@ -275,7 +248,8 @@ static int s_class(struct s_out *o, const char **pp, char *why, size_t cap)
     }
     if (*p == ']') { /* [] matches nothing, [^] anything */
         if (!k.negated) {
-            return s_why(why, cap, "the empty class [] (it matches nothing) is not supported");
+            return mqg_text_why(why, cap,
+                                "the empty class [] (it matches nothing) is not supported");
         }
         s_puts(o, "(.|\n)");
         *pp = p + 1;
@@ -286,7 +260,7 @@ static int s_class(struct s_out *o, const char **pp, char *why, size_t cap)
         rc = s_class_member(&k, &p, why, cap);
     }
     if (rc == 0 && *p != ']') {
-        rc = s_why(why, cap, "a class [...] is not closed");
+        rc = mqg_text_why(why, cap, "a class [...] is not closed");
     }
     if (rc == 0 && k.has_caret && !k.negated && !k.body.len && !k.has_bracket && !k.has_dash) {
         s_puts(o, "\\^"); /* [\^]: POSIX cannot write "^" alone in brackets */
@@ -352,7 +326,7 @@ static int s_escape(struct s_out *o, const char *p, size_t *used, char *why, siz
         }
     }
     if (!e) {
-        return s_why(why, cap, "the pattern ends with a backslash");
+        return mqg_text_why(why, cap, "the pattern ends with a backslash");
     }
     if (e >= '1' && e <= '9') { /* back-reference: a glibc extension of POSIX ERE */
         char buf[3] = {'\\', e, '\0'};
@@ -360,10 +334,10 @@ static int s_escape(struct s_out *o, const char *p, size_t *used, char *why, siz
         return 0;
     }
     if (e == 'k' && p[2] == '<') {
-        return s_why(why, cap, "named back-references \\k<...> are not supported");
+        return mqg_text_why(why, cap, "named back-references \\k<...> are not supported");
     }
     if (e == '0' && !(p[2] >= '0' && p[2] <= '9')) {
-        return s_why(why, cap, "\\0 (the NUL character) is not supported");
+        return mqg_text_why(why, cap, "\\0 (the NUL character) is not supported");
     }
     if (s_char_escape(p + 1, &cp, &n)) {
         s_literal(o, cp);
@@ -387,14 +361,14 @@ static int s_group(struct s_out *o, const char *p, size_t *used, char *why, size
     } else if (p[2] == '<' && p[3] != '=' && p[3] != '!') { /* (?<name> */
         const char *end = strchr(p + 3, '>');
         if (!end) {
-            return s_why(why, cap, "a group name (?<... is not closed");
+            return mqg_text_why(why, cap, "a group name (?<... is not closed");
         }
         *used = (size_t)(end - p) + 1;
     } else if (p[2] == '=' || p[2] == '!' || p[2] == '<') {
-        return s_why(why, cap, "%s (?%.*s...) is not supported by POSIX regular expressions",
-                     p[2] == '<' ? "lookbehind" : "lookahead", p[2] == '<' ? 2 : 1, p + 2);
+        return mqg_text_why(why, cap, "%s (?%.*s...) is not supported by POSIX regular expressions",
+                            p[2] == '<' ? "lookbehind" : "lookahead", p[2] == '<' ? 2 : 1, p + 2);
     } else {
-        return s_why(why, cap, "(?%c is not a valid group", p[2] ? p[2] : ' ');
+        return mqg_text_why(why, cap, "(?%c is not a valid group", p[2] ? p[2] : ' ');
     }
     s_puts(o, "(");
     return 0;
@@ -435,16 +409,16 @@ static int s_track(struct s_shape *sh, const char *p, bool lazy, char *why, size
     long count = lazy ? -1 : s_quant_count(p);
     if (count >= 0) {
         if (!sh->last) {
-            return s_why(why, cap, "nothing to repeat before '%c'", *p);
+            return mqg_text_why(why, cap, "nothing to repeat before '%c'", *p);
         }
         if (count > 1000) {
-            return s_why(why, cap, "a repetition count above 1000 is not supported");
+            return mqg_text_why(why, cap, "a repetition count above 1000 is not supported");
         }
         sh->cost[sh->depth] += sh->last * (size_t)(count > 1 ? count - 1 : 0);
         sh->last = 0;
     } else if (*p == '(') {
         if (sh->depth == S_GROUPS_MAX) {
-            return s_why(why, cap, "groups nested deeper than %d", S_GROUPS_MAX);
+            return mqg_text_why(why, cap, "groups nested deeper than %d", S_GROUPS_MAX);
         }
         sh->cost[++sh->depth] = 0;
         sh->last = 0;
@@ -459,7 +433,8 @@ static int s_track(struct s_shape *sh, const char *p, bool lazy, char *why, size
         sh->cost[sh->depth]++;
     }
     return sh->cost[sh->depth] > S_COST_MAX
-               ? s_why(why, cap, "the pattern repeats too much (more than %d states)", S_COST_MAX)
+               ? mqg_text_why(why, cap, "the pattern repeats too much (more than %d states)",
+                              S_COST_MAX)
                : 0;
 }
 
@@ -549,7 +524,7 @@ int mqg_jsre_test(const char *js, const char *text, char *why, size_t cap)
     if (rc != 0) {
         char msg[128];
         regerror(rc, &rx, msg, sizeof(msg));
-        rc = s_why(why, cap, "%s", msg);
+        rc = mqg_text_why(why, cap, "%s", msg);
     } else {
         rc = regexec(&rx, text, 0, NULL, 0) == 0 ? 1 : 0;
         regfree(&rx);

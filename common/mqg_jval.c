@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mqg_text.h"
+
 #define S_DEPTH_MAX 64
 
 struct s_parser {
@@ -67,24 +69,10 @@ static size_t s_put_utf8(char *buf, unsigned cp)
     return 4;
 }
 
+/* The 4 hex digits at p (before end) into *v. */
 static bool s_hex4(const char *p, const char *end, unsigned *v)
 {
-    *v = 0;
-    if (end - p < 4) {
-        return false;
-    }
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
-        if (d < 0) {
-            return false;
-        }
-        *v = *v * 16 + (unsigned)d;
-    }
-    return true;
+    return end - p >= 4 && mqg_text_hex(p, 4, v);
 }
 
 /* One escape after the backslash at ps->p into out; returns bytes written or -1. */

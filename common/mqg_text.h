@@ -39,4 +39,12 @@ void mqg_text_fput(const char *s, FILE *f);
  * MQG_TEXT_SHOWN_CAP bytes, and returns out. */
 const char *mqg_text_shown(const char *s, size_t len, char *out);
 
+/* The value of the n hex digits at s (either case) in *v: true, or false (*v undefined) when
+ * one of them is not a hex digit. n <= 7. */
+bool mqg_text_hex(const char *s, size_t n, unsigned *v);
+
+/* Format a reason for the user into why[0..cap) and return -EINVAL: the one line of the
+ * parsers (mqg_url, mqg_jsre) that report why an input is refused. */
+int mqg_text_why(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

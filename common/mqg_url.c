@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mqg_text.h"
+
 struct s_scheme_name {
     const char *name;
     enum mqg_scheme scheme;
@@ -75,18 +77,6 @@ bool mqg_url_valid_host(const char *h)
     return true;
 }
 
-/* Write the message for the user into why; returns -EINVAL. */
-static int s_why(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int s_why(char *why, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, cap, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
-
 /* Split auth[0..alen) (between "://" and the path) into host and port. */
 static int s_authority(const char *url, const char *auth, size_t alen, struct s_authority *a,
                        char *why, size_t cap)
@@ -94,20 +84,22 @@ static int s_authority(const char *url, const char *auth, size_t alen, struct s_
     const char *end = auth + alen;
     *a = (struct s_authority){.host = auth, .hlen = alen};
     if (memchr(auth, '@', alen)) {
-        return s_why(why, cap,
-                     "credentials in the url are not supported; expected username and password "
-                     "as their own properties");
+        return mqg_text_why(
+            why, cap,
+            "credentials in the url are not supported; expected username and password "
+            "as their own properties");
     }
     if (alen > 0 && auth[0] == '[') {
         const char *close = memchr(auth, ']', alen);
         if (!close) {
-            return s_why(why, cap, "unterminated '[' in url '%s'; expected [IPv6]:port", url);
+            return mqg_text_why(why, cap, "unterminated '[' in url '%s'; expected [IPv6]:port",
+                                url);
         }
         a->host = auth + 1;
         a->hlen = (size_t)(close - a->host);
         if (close + 1 < end) {
             if (close[1] != ':') {
-                return s_why(why, cap, "cannot use url '%s'; expected [IPv6]:port", url);
+                return mqg_text_why(why, cap, "cannot use url '%s'; expected [IPv6]:port", url);
             }
             a->port = close + 2;
             a->plen = (size_t)(end - a->port);
@@ -116,8 +108,8 @@ static int s_authority(const char *url, const char *auth, size_t alen, struct s_
     }
     const char *colon = memchr(auth, ':', alen);
     if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1))) {
-        return s_why(why, cap, "cannot use url '%s'; expected an IPv6 address in brackets ([::1])",
-                     url);
+        return mqg_text_why(
+            why, cap, "cannot use url '%s'; expected an IPv6 address in brackets ([::1])", url);
     }
     if (colon) {
         a->hlen = (size_t)(colon - auth);
@@ -162,17 +154,17 @@ static int s_parse_rest(const char *url, const char *auth, struct mqg_url *u, ch
         return -ENOMEM;
     }
     if (!mqg_url_valid_host(u->host)) {
-        return s_why(why, cap, "cannot use url '%s': invalid host; expected scheme://host[:port]",
-                     url);
+        return mqg_text_why(
+            why, cap, "cannot use url '%s': invalid host; expected scheme://host[:port]", url);
     }
     u->port = mqg_url_default_port(u->scheme);
     if (a.port && !s_port(a.port, a.plen, &u->port)) {
-        return s_why(why, cap, "cannot use url '%s': invalid port; expected 1..65535", url);
+        return mqg_text_why(why, cap, "cannot use url '%s': invalid port; expected 1..65535", url);
     }
     if (rest[0] && strcmp(rest, "/") != 0) {
         if (u->scheme != MQG_SCHEME_WS && u->scheme != MQG_SCHEME_WSS) {
-            return s_why(why, cap, "url '%s' has a path; expected a path only with ws:// or wss://",
-                         url);
+            return mqg_text_why(
+                why, cap, "url '%s' has a path; expected a path only with ws:// or wss://", url);
         }
         u->path = strdup(rest);
         if (!u->path) {
@@ -187,10 +179,11 @@ int mqg_url_parse(const char *url, struct mqg_url *out, char *why, size_t cap)
     memset(out, 0, sizeof(*out));
     const char *sep = strstr(url, "://");
     if (!sep || !mqg_url_scheme(url, (size_t)(sep - url), true, &out->scheme)) {
-        return s_why(why, cap,
-                     "cannot use url '%s'; expected mqtt://, mqtts://, tcp://, ssl://, tls://, "
-                     "ws:// or wss:// followed by host[:port]",
-                     url);
+        return mqg_text_why(
+            why, cap,
+            "cannot use url '%s'; expected mqtt://, mqtts://, tcp://, ssl://, tls://, "
+            "ws:// or wss:// followed by host[:port]",
+            url);
     }
     int rc = s_parse_rest(url, sep + 3, out, why, cap);
     if (rc < 0) {

@@ -1,4 +1,5 @@
 /* test_text — unit tests of mqg_text: escaping user text for printing. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -104,13 +105,29 @@ static void test_shown(void **state)
     assert_int_equal(strlen(out) + 1, MQG_TEXT_SHOWN_CAP);
 }
 
+static void test_hex_and_why(void **state)
+{
+    (void)state;
+    unsigned v;
+    assert_true(mqg_text_hex("00fF", 4, &v));
+    assert_int_equal(v, 0xff);
+    assert_true(mqg_text_hex("D83dX", 4, &v));
+    assert_int_equal(v, 0xd83d);
+    assert_false(mqg_text_hex("12g4", 4, &v));
+    assert_false(mqg_text_hex("1", 2, &v)); /* stops at the NUL */
+    char why[32];
+    assert_int_equal(mqg_text_why(why, sizeof(why), "bad %s at %d", "pattern", 7), -EINVAL);
+    assert_string_equal(why, "bad pattern at 7");
+    assert_int_equal(mqg_text_why(why, 4, "%s", "truncated"), -EINVAL);
+    assert_string_equal(why, "tru");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_escape),
-        cmocka_unit_test(test_escape_truncates),
-        cmocka_unit_test(test_fput),
-        cmocka_unit_test(test_shown),
+        cmocka_unit_test(test_escape),      cmocka_unit_test(test_escape_truncates),
+        cmocka_unit_test(test_fput),        cmocka_unit_test(test_shown),
+        cmocka_unit_test(test_hex_and_why),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

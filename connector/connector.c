@@ -521,12 +521,18 @@ static void s_journal_timers(struct connector *c, int64_t now)
         mqg_journal_sync(c->journal);
         c->sync_at = now + c->child.journal_sync_ms;
     }
-    if (atomic_exchange(&c->journal_full, false)) {
+    /* once per episode: it ends when the journal is below 90 % of its bound again */
+    if (atomic_exchange(&c->journal_full, false) && !c->full_warned) {
+        c->full_warned = true;
         log_warn("JOURNAL-FULL",
                  "the journal is full (journal.max_bytes %lld): messages from the broker wait "
                  "up to %d ms each for room, then go on without the journal (counted as "
                  "unjournaled)",
                  c->child.journal_max_bytes, c->child.journal_wait_ms);
+    } else if (c->full_warned) {
+        struct mqg_journal_stats js;
+        mqg_journal_stats(c->journal, &js);
+        c->full_warned = js.file_bytes >= (uint64_t)c->child.journal_max_bytes / 10 * 9;
     }
 }
 

@@ -63,6 +63,7 @@ struct connector {
     uint64_t n_dropped_in;                 /* untracked messages the feed had no room for */
     uint64_t n_unjournaled;                /* QoS >= 1 passed on without the journal */
     atomic_bool journal_full;              /* set by paho's thread: log JOURNAL-FULL */
+    bool full_warned; /* JOURNAL-FULL logged for this episode (the journal still near full) */
     struct mqg_ratelog invalid; /* from the broker with an invalid topic, counted in .total */
     uint64_t n_rx, n_rx_bytes;  /* received from the broker (payload bytes), before any check */
     uint64_t n_connects;        /* connections made (CONNACKs) */

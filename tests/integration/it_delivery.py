@@ -485,6 +485,7 @@ class DeliveryBase(GatewayTest):
         self.t_start = time.monotonic()
         self.faults = 0
         self.max_inside = 0  # the most messages on their way at any fault (the checks' bound)
+        self.journal_opts = ""  # more settings of the journal group
 
     # ---- set-up helpers
 
@@ -526,7 +527,8 @@ class DeliveryBase(GatewayTest):
     def settings(self, extra=""):
         s = []
         if not LEGACY:
-            s += ['state_dir = "%s";' % self.state_dir, "journal = { enabled = true; };"]
+            s += ['state_dir = "%s";' % self.state_dir,
+                  "journal = { enabled = true; %s };" % self.journal_opts]
         # five kills within seconds: keep the supervisor's restart pauses short
         s += ["restart = { backoff_ms = 100; backoff_max_ms = 1000; };", extra]
         return "\n".join(s)
@@ -982,6 +984,34 @@ class JournalBadInputTest(DeliveryBase):
                              % os.listdir(jdir)),
                             (gw.log_count("WARN CHILD-EXIT") > 0,
                              "a process exited unexpectedly (its journal?)")])
+
+    def test_full_journal_holds_the_source_then_passes_messages_on(self):
+        """journal.max_bytes reached while the target is away: the connector warns once
+        (JOURNAL-FULL), holds each message up to full_wait_ms (the source broker waits), then
+        passes it on without the journal (counted as unjournaled); it does not crash and no
+        message is lost once the target is back."""
+        self.journal_opts = "max_bytes = 1048576; full_wait_ms = 200;"
+        cloud = self.broker("cloud", persistent=True)
+        sink = self.sink("cloud", ["cloud/#"], "sink", persistent=True)
+        gw = self.start_gateway(service(), ("cloud",))
+        cloud.stop()  # mosquitto keeps the sink's session
+        pub = self.publisher(["it/src/a"], rate=400, size=4096)  # 1.6 MB/s into 1 MiB
+        time.sleep(4.0)
+        sent = pub.stop()
+
+        def row():
+            return {r["name"]: r for r in gw.status()}.get("%s/plant" % SVC_ID, {})
+
+        wait_for(lambda: int(row().get("counters", {}).get("unjournaled", "0")) > 0, 10,
+                 what="messages passed on without the journal (unjournaled > 0)")
+        self.assertEqual(gw.log_count("JOURNAL-FULL"), 1, "warned once per episode")
+        self.assertEqual(row().get("restarts"), 0)
+        cloud.start()
+        self.settle([sink], sent, timeout=60, quiet=10.0)
+        gw.stop()
+        rep = analyse(sink.records(), sent, lambda src: "cloud/a", {0: "a"})[0]
+        log("full journal: sent %d, %s; %s" % (sent[0], rep.line(), row().get("counters", {})))
+        self.assertEqual(rep.n_missing, 0, rep.line())
 
     def test_state_dir_unusable_is_a_configuration_error(self):
         blocker = os.path.join(self.work, "a-file")

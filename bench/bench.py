@@ -31,12 +31,23 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "pylib"))
+from mqgprocs import (CLK_TCK, children_of, cmdline, free_port, pid_alive, proc_cpu,  # noqa: E402
+                      proc_status, stop_proc)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
 MOSQUITTO = "/usr/sbin/mosquitto"
 T_START = time.monotonic()
 
-SYSTEMS = ("bridge", "mqgate", "direct")
+SYSTEMS = ("bridge", "mqgate", "mqgate-nj", "direct")
+# mqgate-nj: mqgate with journal = { enabled = false; } (crash-safe delivery off), only for the
+# workloads marked journal_ab: the cost of the journal, measured in the same run
+NO_JOURNAL = "journal = { enabled = false; };"
+
+
+def is_mqgate(system):
+    return system in ("mqgate", "mqgate-nj")
 FANOUT_TARGETS = 10
 
 # name, qos, count, payload bytes, rate (0 = burst), source topics, copies per message
@@ -45,7 +56,7 @@ WORKLOADS = [
          quick_count=20000,
          what="burst of 200,000 messages, QoS 0, 64 B"),
     dict(name="burst-qos1-64B", qos=1, count=200000, size=64, rate=0, topics=1, copies=1,
-         quick_count=20000,
+         quick_count=20000, journal_ab=True,
          what="burst of 200,000 messages, QoS 1, 64 B"),
     dict(name="burst-qos1-16KB", qos=1, count=20000, size=16384, rate=0, topics=1, copies=1,
          quick_count=2000,
@@ -87,98 +98,6 @@ def spawn(args, **kw):
     p = subprocess.Popen(args, start_new_session=True, **kw)
     _procs.append(p)
     return p
-
-
-def stop_proc(p, sig=signal.SIGTERM, grace=5.0, group=True):
-    """Signal p (or its process group), wait up to grace seconds, then SIGKILL the group."""
-    if p is None:
-        return None
-    if p.poll() is None:
-        try:
-            if group:
-                os.killpg(p.pid, sig)
-            else:
-                p.send_signal(sig)
-        except OSError:
-            pass
-        try:
-            p.wait(grace)
-        except subprocess.TimeoutExpired:
-            pass
-    if p.poll() is None:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        try:
-            p.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
-    return p.returncode
-
-
-def pid_alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
-
-
-def children_of(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[-1].split()
-            if int(fields[1]) == pid and fields[0] != "Z":
-                out.append(int(d))
-        except (OSError, IndexError, ValueError):
-            pass
-    return out
-
-
-def proc_status(pid, *keys):
-    """Values in kB of VmRSS/VmHWM/... from /proc/PID/status (None if unreadable)."""
-    out = {k: None for k in keys}
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k in out:
-                    out[k] = int(v.split()[0])
-    except (OSError, ValueError, IndexError):
-        pass
-    return out
-
-
-def cmdline(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as f:
-            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
-    except OSError:
-        return []
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def proc_cpu(pid):
-    """CPU seconds (user + system) a process used so far; None if it is gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[-1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def stat_cpu():
@@ -384,9 +303,13 @@ class Gateway:
         self.cfg = os.path.join(self.dir, "mqgate.cfg")
         self.log = os.path.join(self.dir, "mqgate.log")
         with open(self.cfg, "w") as f:
-            f.write('instance = "%s";\nruntime_dir = "%s";\n'
-                    'log = { level = "warn"; file = "%s"; };\n%s\n'
-                    % (instance, os.path.join(self.dir, "run"), self.log, settings))
+            # no internal broker: the bridge has none either (and its port would clash
+            # between the runs); --mqgate-settings can switch it on again
+            f.write('instance = "%s";\nruntime_dir = "%s";\nstate_dir = "%s";\n'
+                    'log = { level = "warn"; file = "%s"; };\n%s\n%s\n'
+                    % (instance, os.path.join(self.dir, "run"), os.path.join(self.dir, "state"),
+                       self.log, "" if "internal_broker" in settings
+                       else 'internal_broker = { mode = "off"; };', settings))
         self.logf = open(os.path.join(self.dir, "stderr.log"), "ab")
         # argv[0] "…/mqgate[bench]": mqgate finds its children through /proc/self/exe, and
         # a `pkill -f "mqgate run"` someone runs on the same machine (a test script, a
@@ -573,9 +496,12 @@ def run_one(ctx, wl, system, max_time):
                 plant = Broker(work, "plant")
                 brokers.insert(0, plant)
                 ctx.instances += 1
+                settings = ctx.args.mqgate_settings
+                if system == "mqgate-nj":
+                    settings += "\n" + NO_JOURNAL
                 gw = Gateway(work, mqgate_service(plant.port, cloud.port, qos, copies),
                              ctx.bindir, "bench%d-%d" % (os.getpid(), ctx.instances),
-                             ctx.args.mqgate_settings)
+                             settings)
                 gw.find_children(want=3)
                 # path up (probe through mqgate), then the idle memory, before any load
                 pr = mqbench(ctx.mqbench, ["--pub-port", plant.port, "--sub-port", cloud.port,
@@ -681,7 +607,7 @@ def rss_text(d):
 
 
 def result_line(r, ratio=None):
-    name = "%-19s %-7s" % (r["workload"], r["system"])
+    name = "%-19s %-9s" % (r["workload"], r["system"])
     if "rate" not in r:
         return "%s  ERROR: %s" % (name, r.get("error", "no result"))
     s = "%s %9s msg/s  p50 %7s  p99 %7s  max %7s ms  lost %s dup %s ooo %s" % (
@@ -739,13 +665,18 @@ def targets_summary(results, quick):
         if q is not None:
             rows.append(("throughput mqgate/bridge >= 1.0 at %s (%s): %.2f" % (label, wl, q),
                          q >= 1.0))
+    on, off = by.get(("burst-qos1-64B", "mqgate")), by.get(("burst-qos1-64B", "mqgate-nj"))
+    if on and off and on.get("rate") and off.get("rate"):
+        q = on["rate"] / off["rate"]
+        rows.append(("QoS 1 burst with the journal (default) >= 0.85 x without: %s / %s msg/s "
+                     "= %.2f" % (fmt_int(on["rate"]), fmt_int(off["rate"]), q), q >= 0.85))
     st = by.get(("steady-qos1-10k", "mqgate"))
     if st and st.get("p50_ms") is not None and st.get("p50_ms", -1) >= 0:
         rows.append(("steady 10k msg/s p50 <= 0.5 ms: %s ms" % fmt_ms(st["p50_ms"]),
                      st["p50_ms"] <= 0.5))
         rows.append(("steady 10k msg/s p99 <= 5 ms: %s ms" % fmt_ms(st["p99_ms"]),
                      st["p99_ms"] <= 5.0))
-    q1 = [r for r in results if r["system"] == "mqgate" and r["qos"] >= 1 and "lost" in r]
+    q1 = [r for r in results if is_mqgate(r["system"]) and r["qos"] >= 1 and "lost" in r]
     if q1:
         bad = ["%s lost %s dup %s" % (r["workload"], fmt_int(r["lost"]), fmt_int(r["dup"]))
                for r in q1 if r["lost"] or r["dup"]]
@@ -841,8 +772,9 @@ def main():
     ctx.mqbench = build(args)
     ctx.tmp = tempfile.mkdtemp(prefix="mqgate-bench-")
 
-    order = [s for s in ("direct", "bridge", "mqgate") if s in systems]  # run order
-    runs = [(w, s) for w in workloads for s in order]
+    order = [s for s in ("direct", "bridge", "mqgate", "mqgate-nj") if s in systems]  # run order
+    runs = [(w, s) for w in workloads for s in order
+            if s != "mqgate-nj" or w.get("journal_ab")]
     results = []
     t_meas = time.monotonic()
     deadline = T_START + budget
@@ -868,7 +800,7 @@ def main():
     print("lost/dup/ooo = messages missing, duplicated, out of order (per target and source "
           "topic); cpu = CPU of brokers + bridge/mqgate per delivery;")
     print("rss = peak RSS (VmHWM) of the mqgate supervisor, router, connectors (plant/cloud); "
-          "ratio = mqgate msg/s / bridge msg/s")
+          "ratio = mqgate msg/s / bridge msg/s; mqgate-nj = mqgate with %s" % NO_JOURNAL)
     print("-" * 118)
     sys.stdout.flush()
 
@@ -879,6 +811,8 @@ def main():
             printed = []
             wl_results = {}
             for system in order:
+                if (wl, system) not in runs:
+                    continue  # mqgate-nj runs only for the workloads marked journal_ab
                 # time left, minus what the cheap runs still to come will need, shared by the
                 # mqgate runs still to come (mqgate gets whatever the cheap ones leave over)
                 i = runs.index((wl, system))
@@ -889,11 +823,12 @@ def main():
                     results.append(r)
                     wl_results[system] = r
                     continue
-                cheap = sum(estimate_cost(w, s, args.quick) for w, s in rest if s != "mqgate")
-                n_mq = sum(1 for w, s in rest if s == "mqgate")
+                cheap = sum(estimate_cost(w, s, args.quick) for w, s in rest
+                            if not is_mqgate(s))
+                n_mq = sum(1 for w, s in rest if is_mqgate(s))
                 left = deadline - time.monotonic()
                 overhead = 8.0  # start, probe, stop of one mqgate run
-                if system == "mqgate":
+                if is_mqgate(system):
                     share = (left - cheap - overhead * n_mq) / max(1, n_mq)
                 else:
                     share = (left - overhead * n_mq) / max(1, len(rest)) 
@@ -912,11 +847,11 @@ def main():
                     continue
                 ratio = None
                 b = wl_results.get("bridge")
-                if system == "mqgate" and b and b.get("rate") and r.get("rate"):
+                if is_mqgate(system) and b and b.get("rate") and r.get("rate"):
                     ratio = r["rate"] / b["rate"]
                     r["ratio_vs_bridge"] = round(ratio, 3)
                 print(result_line(r, ratio))
-                if system == "mqgate" and r.get("mqgate_log_problems"):
+                if is_mqgate(system) and r.get("mqgate_log_problems"):
                     print("%28s[mqgate log: %d WARN/ERROR lines, last:]" % (
                         "", r["mqgate_log_problems"]))
                     for ln in r["mqgate_log_tail"][-5:]:

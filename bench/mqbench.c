@@ -37,8 +37,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAGIC 0x4d514243u /* "MQBC" */
@@ -68,19 +68,34 @@ static struct {
     int inflight;
     bool lib_threads;
 } opt = {
-    .host = "127.0.0.1", .pub_port = 1883, .sub_port = -1, .qos = 0, .size = 64,
-    .topics = 1, .subs = 1, .copies = 1, .keepalive = 60, .count = 10000, .rate = 0,
-    .idle_timeout = 3.0, .max_time = 40.0, .probe_timeout = 15.0,
-    .topic_prefix = "bench/src", .sub_filter = "#", .probe_topic = NULL,
-    .protocol = 4, .inflight = 100, .pub_window = 500,
+    .host = "127.0.0.1",
+    .pub_port = 1883,
+    .sub_port = -1,
+    .qos = 0,
+    .size = 64,
+    .topics = 1,
+    .subs = 1,
+    .copies = 1,
+    .keepalive = 60,
+    .count = 10000,
+    .rate = 0,
+    .idle_timeout = 3.0,
+    .max_time = 40.0,
+    .probe_timeout = 15.0,
+    .topic_prefix = "bench/src",
+    .sub_filter = "#",
+    .probe_topic = NULL,
+    .protocol = 4,
+    .inflight = 100,
+    .pub_window = 500,
 };
 
 static uint32_t run_id;
 
 struct stream {
     char name[64];
-    uint8_t *bitmap;    /* count bits */
-    int64_t *last_seq;  /* per source topic, -1 = none */
+    uint8_t *bitmap;   /* count bits */
+    int64_t *last_seq; /* per source topic, -1 = none */
     bool probe_seen;
 };
 
@@ -107,12 +122,16 @@ static uint64_t now_ns(void)
 
 static void sleep_until(uint64_t t)
 {
-    struct timespec ts = {.tv_sec = (time_t)(t / 1000000000ull), .tv_nsec = (long)(t % 1000000000ull)};
+    struct timespec ts = {.tv_sec = (time_t)(t / 1000000000ull),
+                          .tv_nsec = (long)(t % 1000000000ull)};
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
     }
 }
 
-static void sleep_ms(int ms) { sleep_until(now_ns() + (uint64_t)ms * 1000000ull); }
+static void sleep_ms(int ms)
+{
+    sleep_until(now_ns() + (uint64_t)ms * 1000000ull);
+}
 
 static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 static void die(int code, const char *fmt, ...)
@@ -134,21 +153,26 @@ static int stream_of(int sub_index, const char *topic)
         snprintf(name, sizeof name, "sub%d", sub_index);
     } else if (opt.copies > 1) {
         size_t n = strcspn(topic, "/");
-        if (n >= sizeof name) n = sizeof name - 1;
+        if (n >= sizeof name)
+            n = sizeof name - 1;
         memcpy(name, topic, n);
         name[n] = 0;
     } else {
         strcpy(name, "all");
     }
     for (int i = 0; i < nstreams; i++)
-        if (strcmp(streams[i].name, name) == 0) return i;
-    if (nstreams >= MAX_STREAMS) return -1;
+        if (strcmp(streams[i].name, name) == 0)
+            return i;
+    if (nstreams >= MAX_STREAMS)
+        return -1;
     struct stream *s = &streams[nstreams];
     snprintf(s->name, sizeof s->name, "%s", name);
     s->bitmap = calloc((size_t)(opt.count + 7) / 8, 1);
     s->last_seq = malloc(sizeof(int64_t) * (size_t)opt.topics);
-    if (!s->bitmap || !s->last_seq) die(2, "out of memory");
-    for (int t = 0; t < opt.topics; t++) s->last_seq[t] = -1;
+    if (!s->bitmap || !s->last_seq)
+        die(2, "out of memory");
+    for (int t = 0; t < opt.topics; t++)
+        s->last_seq[t] = -1;
     return nstreams++;
 }
 
@@ -208,7 +232,8 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
     if (nlat == caplat) {
         caplat = caplat ? caplat * 2 : 65536;
         lat = realloc(lat, caplat * sizeof *lat);
-        if (!lat) die(2, "out of memory");
+        if (!lat)
+            die(2, "out of memory");
     }
     lat[nlat++] = (int64_t)(now - h.send_ns);
 out:
@@ -242,17 +267,22 @@ static void on_pub_connect(struct mosquitto *m, void *ud, int rc)
         fprintf(stderr, "mqbench: publisher: connect refused (%d)\n", rc);
 }
 
-static void on_publish(struct mosquitto *m, void *ud, int mid) { atomic_fetch_add(&acked, 1); }
+static void on_publish(struct mosquitto *m, void *ud, int mid)
+{
+    atomic_fetch_add(&acked, 1);
+}
 
 static void on_disconnect(struct mosquitto *m, void *ud, int rc)
 {
-    if (rc != 0) atomic_store(&conn_lost, 1);
+    if (rc != 0)
+        atomic_store(&conn_lost, 1);
 }
 
 static struct mosquitto *new_client(const char *id, void *ud)
 {
     struct mosquitto *m = mosquitto_new(id, true, ud);
-    if (!m) die(2, "mosquitto_new failed");
+    if (!m)
+        die(2, "mosquitto_new failed");
     mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION,
                          opt.protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
     mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
@@ -290,7 +320,8 @@ static bool pub_dead;
 static void pub_service(int timeout_ms)
 {
     if (pub_dead) {
-        if (timeout_ms > 0) sleep_ms(timeout_ms);
+        if (timeout_ms > 0)
+            sleep_ms(timeout_ms);
         return;
     }
     int rc = mosquitto_loop(pub, timeout_ms, 1);
@@ -309,10 +340,13 @@ static int cmp_i64(const void *a, const void *b)
 
 static double pct_ms(double p)
 {
-    if (nlat == 0) return -1;
+    if (nlat == 0)
+        return -1;
     size_t i = (size_t)ceil(p * (double)nlat);
-    if (i > 0) i--;
-    if (i >= nlat) i = nlat - 1;
+    if (i > 0)
+        i--;
+    if (i >= nlat)
+        i = nlat - 1;
     return (double)lat[i] / 1e6;
 }
 
@@ -348,45 +382,93 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
-        {"pub-port", 1, 0, 'P'},      {"sub-port", 1, 0, 'S'},       {"qos", 1, 0, 'q'},
-        {"count", 1, 0, 'n'},         {"size", 1, 0, 's'},           {"rate", 1, 0, 'r'},
-        {"topics", 1, 0, 't'},        {"topic-prefix", 1, 0, 'p'},   {"sub-filter", 1, 0, 'f'},
-        {"subs", 1, 0, 'k'},          {"expect-copies", 1, 0, 'c'},  {"idle-timeout", 1, 0, 'i'},
-        {"max-time", 1, 0, 'm'},      {"probe-timeout", 1, 0, 'T'},  {"probe-only", 0, 0, 'o'},
-        {"probe-topic", 1, 0, 'X'},   {"pub-window", 1, 0, 'w'},     {"mqtt5", 0, 0, '5'},
-        {"host", 1, 0, 'H'},          {"inflight", 1, 0, 'I'},      {"lib-threads", 0, 0, 'L'},          {"verbose", 0, 0, 'v'},        {"help", 0, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"pub-port", 1, 0, 'P'},    {"sub-port", 1, 0, 'S'},      {"qos", 1, 0, 'q'},
+        {"count", 1, 0, 'n'},       {"size", 1, 0, 's'},          {"rate", 1, 0, 'r'},
+        {"topics", 1, 0, 't'},      {"topic-prefix", 1, 0, 'p'},  {"sub-filter", 1, 0, 'f'},
+        {"subs", 1, 0, 'k'},        {"expect-copies", 1, 0, 'c'}, {"idle-timeout", 1, 0, 'i'},
+        {"max-time", 1, 0, 'm'},    {"probe-timeout", 1, 0, 'T'}, {"probe-only", 0, 0, 'o'},
+        {"probe-topic", 1, 0, 'X'}, {"pub-window", 1, 0, 'w'},    {"mqtt5", 0, 0, '5'},
+        {"host", 1, 0, 'H'},        {"inflight", 1, 0, 'I'},      {"lib-threads", 0, 0, 'L'},
+        {"verbose", 0, 0, 'v'},     {"help", 0, 0, 'h'},          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
-        case 'P': opt.pub_port = atoi(optarg); break;
-        case 'S': opt.sub_port = atoi(optarg); break;
-        case 'q': opt.qos = atoi(optarg); break;
-        case 'n': opt.count = atol(optarg); break;
-        case 's': opt.size = atoi(optarg); break;
-        case 'r': opt.rate = atof(optarg); break;
-        case 't': opt.topics = atoi(optarg); break;
-        case 'p': opt.topic_prefix = optarg; break;
-        case 'f': opt.sub_filter = optarg; break;
-        case 'k': opt.subs = atoi(optarg); break;
-        case 'c': opt.copies = atoi(optarg); break;
-        case 'i': opt.idle_timeout = atof(optarg); break;
-        case 'm': opt.max_time = atof(optarg); break;
-        case 'T': opt.probe_timeout = atof(optarg); break;
-        case 'o': opt.probe_only = true; break;
-        case 'X': opt.probe_topic = optarg; break;
-        case 'w': opt.pub_window = atol(optarg); break;
-        case '5': opt.protocol = 5; break;
-        case 'H': opt.host = optarg; break;
-        case 'I': opt.inflight = atoi(optarg); break;
-        case 'L': opt.lib_threads = true; break;
-        case 'v': opt.verbose = true; break;
-        default: usage();
+        case 'P':
+            opt.pub_port = atoi(optarg);
+            break;
+        case 'S':
+            opt.sub_port = atoi(optarg);
+            break;
+        case 'q':
+            opt.qos = atoi(optarg);
+            break;
+        case 'n':
+            opt.count = atol(optarg);
+            break;
+        case 's':
+            opt.size = atoi(optarg);
+            break;
+        case 'r':
+            opt.rate = atof(optarg);
+            break;
+        case 't':
+            opt.topics = atoi(optarg);
+            break;
+        case 'p':
+            opt.topic_prefix = optarg;
+            break;
+        case 'f':
+            opt.sub_filter = optarg;
+            break;
+        case 'k':
+            opt.subs = atoi(optarg);
+            break;
+        case 'c':
+            opt.copies = atoi(optarg);
+            break;
+        case 'i':
+            opt.idle_timeout = atof(optarg);
+            break;
+        case 'm':
+            opt.max_time = atof(optarg);
+            break;
+        case 'T':
+            opt.probe_timeout = atof(optarg);
+            break;
+        case 'o':
+            opt.probe_only = true;
+            break;
+        case 'X':
+            opt.probe_topic = optarg;
+            break;
+        case 'w':
+            opt.pub_window = atol(optarg);
+            break;
+        case '5':
+            opt.protocol = 5;
+            break;
+        case 'H':
+            opt.host = optarg;
+            break;
+        case 'I':
+            opt.inflight = atoi(optarg);
+            break;
+        case 'L':
+            opt.lib_threads = true;
+            break;
+        case 'v':
+            opt.verbose = true;
+            break;
+        default:
+            usage();
         }
     }
-    if (optind != argc) usage();
-    if (opt.sub_port < 0) opt.sub_port = opt.pub_port;
-    if (opt.subs > 1) opt.copies = opt.subs;
+    if (optind != argc)
+        usage();
+    if (opt.sub_port < 0)
+        opt.sub_port = opt.pub_port;
+    if (opt.subs > 1)
+        opt.copies = opt.subs;
     if (opt.qos < 0 || opt.qos > 2 || opt.count < 0 || opt.size < HDR_SIZE || opt.topics < 1 ||
         opt.subs < 1 || opt.copies < 1 || opt.copies > MAX_STREAMS || opt.subs > MAX_STREAMS)
         usage();
@@ -400,7 +482,8 @@ int main(int argc, char **argv)
     /* source topics */
     char **topics = calloc((size_t)opt.topics, sizeof *topics);
     for (int i = 0; i < opt.topics; i++)
-        if (asprintf(&topics[i], "%s/%d", opt.topic_prefix, i) < 0) die(2, "out of memory");
+        if (asprintf(&topics[i], "%s/%d", opt.topic_prefix, i) < 0)
+            die(2, "out of memory");
     const char *probe_topic = opt.probe_topic ? opt.probe_topic : topics[0];
 
     /* subscribers first, all SUBACKed before anything is published */
@@ -428,7 +511,8 @@ int main(int argc, char **argv)
     /* QoS > 0: our window keeps at most W publishes unacknowledged, and libmosquitto may have
      * exactly that many in flight, so it never queues: its queue walks are O(queue) per
      * publish and per PUBACK (libmosquitto 2.0), which a burst of 200,000 turns into minutes */
-    if (opt.pub_window > 0) mosquitto_int_option(pub, MOSQ_OPT_SEND_MAXIMUM, (int)opt.pub_window);
+    if (opt.pub_window > 0)
+        mosquitto_int_option(pub, MOSQ_OPT_SEND_MAXIMUM, (int)opt.pub_window);
     if (mosquitto_connect(pub, opt.host, opt.pub_port, opt.keepalive) != MOSQ_ERR_SUCCESS)
         die(2, "publisher: cannot connect to %s:%d", opt.host, opt.pub_port);
 
@@ -442,7 +526,8 @@ int main(int argc, char **argv)
 
     size_t psize = (size_t)opt.size;
     uint8_t *buf = calloc(1, psize);
-    for (size_t i = HDR_SIZE; i < psize; i++) buf[i] = (uint8_t)('a' + i % 26);
+    for (size_t i = HDR_SIZE; i < psize; i++)
+        buf[i] = (uint8_t)('a' + i % 26);
     struct hdr h = {.magic = MAGIC, .run_id = run_id};
 
     /* probe until it arrived on every copy stream */
@@ -468,7 +553,8 @@ int main(int argc, char **argv)
             }
             pub_service(2);
         }
-        if (path_up || (double)(now_ns() - t_probe) / 1e9 > opt.probe_timeout) break;
+        if (path_up || (double)(now_ns() - t_probe) / 1e9 > opt.probe_timeout)
+            break;
     }
     double probe_s = (double)(now_ns() - t_probe) / 1e9;
     if (opt.verbose)
@@ -480,8 +566,8 @@ int main(int argc, char **argv)
     if (path_up && !opt.probe_only) {
         /* let stragglers of the probe rounds drain (and be acknowledged) before measuring */
         uint64_t settle = now_ns() + 50000000ull;
-        while (now_ns() < settle || (opt.qos > 0 && atomic_load(&acked) < probes &&
-                                     now_ns() < settle + 2000000000ull))
+        while (now_ns() < settle ||
+               (opt.qos > 0 && atomic_load(&acked) < probes && now_ns() < settle + 2000000000ull))
             pub_service(2);
         long acked0 = atomic_load(&acked);
         h.flags = 0;
@@ -497,7 +583,8 @@ int main(int argc, char **argv)
                 if (now < due) {
                     pub_service(0); /* PUBACKs */
                     now = now_ns();
-                    if (now < due) sleep_until(due);
+                    if (now < due)
+                        sleep_until(due);
                     now = now_ns();
                 }
             }
@@ -508,7 +595,8 @@ int main(int argc, char **argv)
             if (windowed) {
                 while (i - (atomic_load(&acked) - acked0) >= opt.pub_window && !pub_dead) {
                     pub_service(1);
-                    if (now_ns() - t0 > max_ns) break;
+                    if (now_ns() - t0 > max_ns)
+                        break;
                 }
                 now = now_ns();
             } else if ((i & 63) == 0) {
@@ -535,12 +623,17 @@ int main(int argc, char **argv)
             pthread_mutex_unlock(&mu);
             uint64_t last = atomic_load(&last_any_ns);
             uint64_t now = now_ns(); /* read after `last`: now >= last */
-            if (last < t_pub_end) last = t_pub_end;
-            if (last > now) last = now;
-            if (u >= expected) break;
-            if (strcmp(stop, "complete") != 0 && strcmp(stop, "cap") != 0) break;
+            if (last < t_pub_end)
+                last = t_pub_end;
+            if (last > now)
+                last = now;
+            if (u >= expected)
+                break;
+            if (strcmp(stop, "complete") != 0 && strcmp(stop, "cap") != 0)
+                break;
             if ((double)(now - last) / 1e9 > opt.idle_timeout) {
-                if (strcmp(stop, "complete") == 0) stop = "idle";
+                if (strcmp(stop, "complete") == 0)
+                    stop = "idle";
                 break;
             }
             if (now - t0 > max_ns) {
@@ -555,8 +648,8 @@ int main(int argc, char **argv)
     /* results (taken under the lock: subscribers may still be delivering) */
     pthread_mutex_lock(&mu);
     uint64_t expected = (uint64_t)sent * (uint64_t)opt.copies;
-    uint64_t r_received = received, r_unique = unique_cnt, r_dups = dups,
-             r_reordered = reordered, r_foreign = foreign, r_extra = extra_streams;
+    uint64_t r_received = received, r_unique = unique_cnt, r_dups = dups, r_reordered = reordered,
+             r_foreign = foreign, r_extra = extra_streams;
     double elapsed = r_unique ? (double)(last_unique_ns - first_send_ns) / 1e9 : 0;
     qsort(lat, nlat, sizeof *lat, cmp_i64);
     double p50 = pct_ms(0.50), p99 = pct_ms(0.99), mx = nlat ? (double)lat[nlat - 1] / 1e6 : -1;
@@ -573,10 +666,11 @@ int main(int argc, char **argv)
            ", \"lost\": %" PRIu64 ", \"dup\": %" PRIu64 ", \"reordered\": %" PRIu64
            ", \"foreign\": %" PRIu64 ", \"extra_streams\": %" PRIu64 ", \"streams\": %d"
            ", \"pub_s\": %.4f, \"elapsed_s\": %.4f, \"rate\": %.1f, \"p50_ms\": %.3f"
-           ", \"p99_ms\": %.3f, \"max_ms\": %.3f, \"stop\": \"%s\", \"conn_lost\": %s, \"cpu_s\": %.3f}\n",
+           ", \"p99_ms\": %.3f, \"max_ms\": %.3f, \"stop\": \"%s\", \"conn_lost\": %s, \"cpu_s\": "
+           "%.3f}\n",
            path_up ? "true" : "false", probe_s, sent, opt.qos ? r_acked : sent, expected,
-           r_received, r_unique, expected > r_unique ? expected - r_unique : 0, r_dups,
-           r_reordered, r_foreign, r_extra, nstr, (double)(t_pub_end - t0) / 1e9, elapsed,
+           r_received, r_unique, expected > r_unique ? expected - r_unique : 0, r_dups, r_reordered,
+           r_foreign, r_extra, nstr, (double)(t_pub_end - t0) / 1e9, elapsed,
            elapsed > 0 ? (double)r_unique / elapsed : 0.0, p50, p99, mx,
            opt.probe_only ? "probe-only" : (path_up ? stop : "path-down"),
            atomic_load(&conn_lost) ? "true" : "false", cpu_s);

@@ -210,7 +210,7 @@ int mqg_bus_recv(struct mqg_bus *b, struct mqg_bus_msg *m)
         m->peer = zmq_msg_data(&fr->f[0]);
         m->peer_len = zmq_msg_size(&fr->f[0]);
     }
-    if (m->hdr.kind == MQG_MSG_BATCH) {
+    if (nf == 2) { /* BATCH, REPLAY_BATCH, ACK, MARKS */
         m->body = ptrs[1];
         m->body_len = lens[1];
     } else if (nf == 3) {
@@ -225,7 +225,7 @@ int mqg_bus_recv(struct mqg_bus *b, struct mqg_bus_msg *m)
 
 int mqg_bus_msg_next(const struct mqg_bus_msg *m, size_t *off, struct mqg_wire_rec *rec)
 {
-    if (m->hdr.kind == MQG_MSG_BATCH) {
+    if (m->hdr.kind == MQG_MSG_BATCH || m->hdr.kind == MQG_MSG_REPLAY_BATCH) {
         return mqg_wire_rec_next(m->body, m->body_len, off, rec) == 1 ? 1 : 0;
     }
     if (m->hdr.kind != MQG_MSG_DATA || *off) {
@@ -237,8 +237,18 @@ int mqg_bus_msg_next(const struct mqg_bus_msg *m, size_t *off, struct mqg_wire_r
     rec->topic_len = m->topic_len;
     rec->payload = m->payload;
     rec->payload_len = m->payload_len;
+    rec->src = 0;
+    rec->seq = 0;
     *off = 1;
     return 1;
+}
+
+int mqg_bus_msg_next_ack(const struct mqg_bus_msg *m, size_t *off, struct mqg_wire_ack *a)
+{
+    if (m->hdr.kind != MQG_MSG_ACK && m->hdr.kind != MQG_MSG_MARKS) {
+        return 0;
+    }
+    return mqg_wire_ack_next(m->body, m->body_len, off, a) == 1 ? 1 : 0;
 }
 
 void mqg_bus_msg_close(struct mqg_bus_msg *m)
@@ -273,11 +283,16 @@ int mqg_bus_send_ctl(struct mqg_bus *b, const char *peer, size_t peer_len, uint8
     return s_send_head(b, peer, peer_len, &h, false);
 }
 
-int mqg_bus_send_batch(struct mqg_bus *b, const char *peer, size_t peer_len, uint64_t seq,
-                       const void *body, size_t len)
+int mqg_bus_send_hdr(struct mqg_bus *b, const char *peer, size_t peer_len,
+                     const struct mqg_wire_hdr *h)
 {
-    struct mqg_wire_hdr h = {.kind = MQG_MSG_BATCH, .seq = seq};
-    int rc = s_send_head(b, peer, peer_len, &h, true);
+    return s_send_head(b, peer, peer_len, h, false);
+}
+
+int mqg_bus_send_body(struct mqg_bus *b, const char *peer, size_t peer_len,
+                      const struct mqg_wire_hdr *h, const void *body, size_t len)
+{
+    int rc = s_send_head(b, peer, peer_len, h, true);
     if (rc < 0) {
         return rc;
     }
@@ -285,4 +300,83 @@ int mqg_bus_send_batch(struct mqg_bus *b, const char *peer, size_t peer_len, uin
         return -errno;
     }
     return 0;
+}
+
+int mqg_bus_send_batch(struct mqg_bus *b, const char *peer, size_t peer_len, uint64_t seq,
+                       const void *body, size_t len)
+{
+    struct mqg_wire_hdr h = {.kind = MQG_MSG_BATCH, .seq = seq};
+    return mqg_bus_send_body(b, peer, peer_len, &h, body, len);
+}
+
+/* ---- the tap (mqgate tap) ---- */
+
+int mqg_bus_tap_bind(const char *endpoint, int hwm, struct mqg_bus **out)
+{
+    struct mqg_bus *b;
+    int rc = s_new(ZMQ_XPUB, hwm, &b);
+    if (rc < 0) {
+        return rc;
+    }
+    int small = 256 * 1024; /* what a stopped tap holds in the kernel, besides the hwm */
+    zmq_setsockopt(b->sock, ZMQ_SNDBUF, &small, sizeof(small));
+    int one = 1; /* every tap's subscription comes through (the end: only the last one's) */
+    zmq_setsockopt(b->sock, ZMQ_XPUB_VERBOSE, &one, sizeof(one));
+    if (zmq_bind(b->sock, endpoint) != 0) {
+        int e = errno;
+        log_warn("TAP-BIND", "cannot bind %s: %s; mqgate tap will not work", endpoint,
+                 zmq_strerror(e));
+        mqg_bus_destroy(&b);
+        return -e;
+    }
+    *out = b;
+    return 0;
+}
+
+int mqg_bus_tap_connect(const char *endpoint, int hwm, struct mqg_bus **out)
+{
+    struct mqg_bus *b;
+    int rc = s_new(ZMQ_SUB, hwm, &b);
+    if (rc < 0) {
+        return rc;
+    }
+    if (zmq_setsockopt(b->sock, ZMQ_SUBSCRIBE, "", 0) != 0 || zmq_connect(b->sock, endpoint) != 0) {
+        int e = errno;
+        mqg_bus_destroy(&b);
+        return -e;
+    }
+    *out = b;
+    return 0;
+}
+
+int mqg_bus_tap_changes(struct mqg_bus *b, int *joined, bool *listened)
+{
+    uint8_t ev[256];
+    for (;;) {
+        int len = zmq_recv(b->sock, ev, sizeof(ev), ZMQ_DONTWAIT);
+        if (len < 0) {
+            return errno == EAGAIN ? 0 : -errno;
+        }
+        if (len >= 1 && ev[0] == 1) {
+            (*joined)++;
+            *listened = true;
+        } else if (len >= 1 && ev[0] == 0) {
+            *listened = false;
+        }
+    }
+}
+
+int mqg_bus_tap_send(struct mqg_bus *b, const void *buf, size_t len)
+{
+    return zmq_send(b->sock, buf, len, ZMQ_DONTWAIT) < 0 ? -errno : 0;
+}
+
+int mqg_bus_tap_recv(struct mqg_bus *b, void *buf, size_t cap, size_t *len)
+{
+    int n = zmq_recv(b->sock, buf, cap, ZMQ_DONTWAIT);
+    if (n < 0) {
+        return -errno;
+    }
+    *len = (size_t)n;
+    return (size_t)n > cap ? -EMSGSIZE : 0;
 }

@@ -2,14 +2,15 @@
 #include "mqg_child.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mqg_error.h"
@@ -28,6 +29,23 @@ static int s_int_arg(const char *s, int lo, int hi, int *out)
     return 0;
 }
 
+/* "max_bytes:sync:sync_ms:wait_ms" (spawn.c writes it). */
+static int s_journal_opts(struct mqg_child *c, const char *arg)
+{
+    char *end;
+    errno = 0;
+    long long max = strtoll(arg, &end, 10);
+    if (errno || *end != ':' || max <= 0 ||
+        sscanf(end + 1, "%d:%d:%d", &c->journal_sync, &c->journal_sync_ms, &c->journal_wait_ms) !=
+            3 ||
+        c->journal_sync < 0 || c->journal_sync > 2 || c->journal_sync_ms < 1 ||
+        c->journal_wait_ms < 0) {
+        return -EINVAL;
+    }
+    c->journal_max_bytes = max;
+    return 0;
+}
+
 static int s_parse(struct mqg_child *c, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -41,6 +59,8 @@ static int s_parse(struct mqg_child *c, int argc, char **argv)
         {"queue-max", required_argument, NULL, 'q'},
         {"max-inflight", required_argument, NULL, 'f'},
         {"queue-max-bytes", required_argument, NULL, 'Q'},
+        {"state-dir", required_argument, NULL, 's'},
+        {"journal-opts", required_argument, NULL, 'j'},
         {NULL, 0, NULL, 0},
     };
     int level = MQG_LOG_INFO;
@@ -82,6 +102,12 @@ static int s_parse(struct mqg_child *c, int argc, char **argv)
             c->queue_max_bytes = (size_t)bytes;
             break;
         }
+        case 's':
+            snprintf(c->state_dir, sizeof(c->state_dir), "%s", optarg);
+            break;
+        case 'j':
+            rc |= s_journal_opts(c, optarg);
+            break;
         default:
             rc = -EINVAL;
             break;
@@ -150,8 +176,10 @@ int mqg_child_init(struct mqg_child *c, const char *role, int argc, char **argv)
     if (rc != 0) {
         return rc;
     }
-    /* Ctrl-C in a terminal reaches the whole process group: the supervisor handles it. */
+    /* Ctrl-C in a terminal reaches the whole process group: the supervisor handles it. So
+     * does SIGUSR1 (log reopen), which `systemctl kill` sends to every process of the unit. */
     signal(SIGINT, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
     c->sigfd = mqg_signals_block();
     signal(SIGINT, SIG_IGN);
     if (c->sigfd < 0) {
@@ -197,6 +225,23 @@ static void s_on_ctl_message(uint8_t kind, const uint8_t *body, size_t len, void
         log_info("CHILD-TERM", "stop requested by the supervisor");
         c->stop = true;
         c->exit_code = MQG_EXIT_OK;
+    } else if (kind == MQG_CTL_HANDOVER) {
+        log_info("CHILD-HANDOVER", "handover requested by the supervisor");
+        c->stop = true;
+        c->handover = true;
+        c->exit_code = MQG_EXIT_OK;
+    } else if (kind == MQG_CTL_CONFIG) {
+        struct mqg_model *m = malloc(sizeof(*m));
+        if (m && mqg_model_decode(body, len, m) == 0) {
+            if (c->update) {
+                mqg_model_free(c->update);
+                free(c->update);
+            }
+            c->update = m;
+        } else {
+            free(m);
+            log_warn("CTL-CONFIG", "a reload's configuration does not decode: ignored");
+        }
     }
 }
 
@@ -261,9 +306,53 @@ int mqg_child_tick(struct mqg_child *c, int64_t now, const char *status)
     return next < 1 ? 1 : (int)next;
 }
 
+int mqg_child_turn(struct mqg_child *c, int64_t now, mqg_child_status_fn status, const void *arg)
+{
+    char text[MQG_CHILD_STATUS_MAX + 1];
+    text[0] = '\0';
+    if (mqg_child_heartbeat_due(c, now)) {
+        status(arg, text, sizeof(text));
+    }
+    return mqg_child_tick(c, now, text);
+}
+
+#define S_WAIT_MAX_FDS 4
+
+int mqg_child_wait(struct mqg_child *c, const int *fds, bool *ready, size_t n, int64_t timeout_us)
+{
+    struct pollfd p[2 + S_WAIT_MAX_FDS] = {
+        {.fd = mqg_child_ctl_fd(c), .events = POLLIN},
+        {.fd = c->sigfd, .events = POLLIN},
+    };
+    n = n > S_WAIT_MAX_FDS ? S_WAIT_MAX_FDS : n;
+    for (size_t i = 0; i < n; i++) {
+        p[2 + i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+        ready[i] = false;
+    }
+    struct timespec ts = {.tv_sec = timeout_us / 1000000, .tv_nsec = (timeout_us % 1000000) * 1000};
+    if (ppoll(p, 2 + n, timeout_us < 0 ? NULL : &ts, NULL) < 0 && errno != EINTR) {
+        return -errno;
+    }
+    if (p[0].revents) {
+        mqg_child_on_ctl(c);
+    }
+    if (p[1].revents) {
+        mqg_child_on_signal(c);
+    }
+    for (size_t i = 0; i < n; i++) {
+        ready[i] = p[2 + i].revents != 0;
+    }
+    return 0;
+}
+
 void mqg_child_free(struct mqg_child *c)
 {
     mqg_model_free(&c->model);
+    if (c->update) {
+        mqg_model_free(c->update);
+        free(c->update);
+        c->update = NULL;
+    }
     mqg_ctl_free(&c->ctl);
     if (c->sigfd >= 0) {
         close(c->sigfd);

@@ -11,10 +11,15 @@
 #define MQG_CHILD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mqg_ctl.h"
 #include "mqg_model.h"
+
+/* Longest status text a heartbeat carries (bytes, without the NUL); the supervisor keeps as
+ * much. */
+#define MQG_CHILD_STATUS_MAX 1023
 
 struct mqg_child {
     const char *role;
@@ -26,15 +31,24 @@ struct mqg_child {
     int heartbeat_misses;
     int queue_max;          /* bound of each message queue, in messages */
     size_t queue_max_bytes; /* ... and in bytes */
-    int max_inflight; /* connector: publishes in flight */
+    int max_inflight;       /* connector: publishes in flight */
+    /* crash-safe delivery (docs/delivery.md): state_dir is "" when the journal is off */
+    char state_dir[512];         /* <state_dir>/<instance> */
+    long long journal_max_bytes; /* per source connection */
+    int journal_sync;            /* MQG_SETTINGS_SYNC_* */
+    int journal_sync_ms;
+    int journal_wait_ms;
     struct mqg_ctl ctl;
     int sigfd;
     int64_t last_rx_ms; /* last message from the supervisor */
     int64_t last_hb_ms; /* last heartbeat sent */
     bool stop;          /* set when the process should stop */
+    bool handover;      /* the stop is a handover (MQG_CTL_HANDOVER): finish what it holds */
     bool ctl_closed;    /* the control channel reached end of file: poll it no more */
     int exit_code;      /* what to exit with when stop is set */
     struct mqg_model model;
+    struct mqg_model *update; /* a reload's model, CONFIG while running; the child takes it
+                                 (NULL: none) */
 };
 
 /* Parse argv, set up logging and signals, read and decode the configuration. Returns 0, or an
@@ -66,6 +80,23 @@ bool mqg_child_heartbeat_due(const struct mqg_child *c, int64_t now);
  * heartbeat is due) and checks that the supervisor is alive. Returns the ms until it wants to
  * be called again. */
 int mqg_child_tick(struct mqg_child *c, int64_t now, const char *status);
+
+/* The loop skeleton every child shares: one turn is mqg_child_turn(), the caller's own
+ * timeout adjustments, then mqg_child_wait(). */
+
+/* Fills buf (cap bytes) with the child's status text for a heartbeat. */
+typedef void (*mqg_child_status_fn)(const void *arg, char *buf, size_t cap);
+
+/* Start of a loop turn: when a heartbeat is due, status(arg, ...) formats the text and it is
+ * sent; checks that the supervisor is alive (mqg_child_tick). Returns the ms until it wants
+ * the next turn. */
+int mqg_child_turn(struct mqg_child *c, int64_t now, mqg_child_status_fn status, const void *arg);
+
+/* Wait at most timeout_us (< 0: no limit) for the control channel, the signal fd and the n
+ * fds in fds (POLLIN; -1 entries are skipped); handles control messages and signals itself
+ * and sets ready[i] for each of fds that fired. Returns 0, or -errno when polling failed
+ * (the caller logs it with its own message id and stops). */
+int mqg_child_wait(struct mqg_child *c, const int *fds, bool *ready, size_t n, int64_t timeout_us);
 
 /* Free everything (model wiped). */
 void mqg_child_free(struct mqg_child *c);

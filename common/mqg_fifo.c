@@ -95,7 +95,7 @@ int mqg_fifo_append(struct mqg_fifo *f, const struct mqg_wire_rec *r)
     if (r->topic_len > 0xFFFF || (uint64_t)r->payload_len > 0xFFFFFFFFu) {
         return -EMSGSIZE;
     }
-    size_t need = mqg_wire_rec_size(r->topic_len, r->payload_len);
+    size_t need = mqg_wire_rec_bytes(r);
     if (s_room(f, need) != 0) {
         return -ENOMEM;
     }
@@ -110,7 +110,7 @@ int mqg_fifo_push(struct mqg_fifo *f, const struct mqg_wire_rec *r)
     if (r->topic_len > 0xFFFF || (uint64_t)r->payload_len > 0xFFFFFFFFu) {
         return -EMSGSIZE;
     }
-    size_t need = mqg_wire_rec_size(r->topic_len, r->payload_len);
+    size_t need = mqg_wire_rec_bytes(r);
     int dropped = 0;
     while (f->count &&
            (f->count >= f->max || need > f->max_bytes || mqg_fifo_bytes(f) > f->max_bytes - need)) {

@@ -56,7 +56,31 @@ const char *mqg_log_level_name(int level)
     return s_names[level];
 }
 
+static void s_vwrite(const char *role, int pid, const char *name, int level, const char *msgid,
+                     const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+
 void mqg_log_write(int level, const char *msgid, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_vwrite(s_role, (int)getpid(), s_instance, level, msgid, fmt, ap);
+    va_end(ap);
+}
+
+void mqg_log_write_as(const char *role, int pid, const char *name, int level, const char *msgid,
+                      const char *fmt, ...)
+{
+    if (level < mqg_log_threshold) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    s_vwrite(role, pid, name, level, msgid, fmt, ap);
+    va_end(ap);
+}
+
+static void s_vwrite(const char *role, int pid, const char *name, int level, const char *msgid,
+                     const char *fmt, va_list ap)
 {
     char line[2048];
     struct timeval tv;
@@ -68,17 +92,14 @@ void mqg_log_write(int level, const char *msgid, const char *fmt, ...)
     int n = snprintf(line, sizeof(line),
                      "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s[%d] %s %s %s: ", tm.tm_year + 1900,
                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     (int)(tv.tv_usec / 1000), s_role, (int)getpid(), s_instance,
-                     mqg_log_level_name(level), msgid ? msgid : "-");
+                     (int)(tv.tv_usec / 1000), role, pid, name, mqg_log_level_name(level),
+                     msgid ? msgid : "-");
     if (n < 0) {
         errno = saved;
         return;
     }
     size_t off = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
-    va_list ap;
-    va_start(ap, fmt);
     int m = vsnprintf(line + off, sizeof(line) - off, fmt, ap);
-    va_end(ap);
     if (m > 0) {
         off += (size_t)m < sizeof(line) - off ? (size_t)m : sizeof(line) - off - 1;
     }

@@ -28,6 +28,12 @@ const char *mqg_log_level_name(int level);
 void mqg_log_write(int level, const char *msgid, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A line in the name of another process, which cannot write mqgate's format itself (the
+ * embedded mosquitto, whose output the supervisor reads): its role, pid and name instead of
+ * this process's. The level is checked here. */
+void mqg_log_write_as(const char *role, int pid, const char *name, int level, const char *msgid,
+                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
 #define mqg_log(level, msgid, ...)                                                                 \
     do {                                                                                           \
         if ((level) >= mqg_log_threshold) {                                                        \

@@ -6,6 +6,7 @@
  */
 #include "mqg_model.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,8 +54,10 @@ static void s_free_endpoint(struct mqg_endpoint *e)
 static void s_free_route(struct mqg_route *r)
 {
     free(r->name);
+    free(r->service_id);
     for (size_t i = 0; i < r->n_sources; i++) {
         free(r->sources[i].filter);
+        free(r->sources[i].label);
     }
     free(r->sources);
     free(r->target.topic);
@@ -89,7 +92,45 @@ void mqg_model_free(struct mqg_model *m)
         free(m->skipped[i].type);
     }
     free(m->skipped);
+    for (size_t i = 0; i < m->n_notices; i++) {
+        free(m->notices[i]);
+    }
+    free(m->notices);
     mqg_model_init(m);
+}
+
+void mqg_model_drop_routes(struct mqg_model *m, size_t from)
+{
+    for (size_t i = from; i < m->n_routes; i++) {
+        s_free_route(&m->routes[i]);
+    }
+    if (from < m->n_routes) {
+        m->n_routes = from;
+    }
+}
+
+int mqg_model_add_notice(struct mqg_model *m, const char *text)
+{
+    char **grown = realloc(m->notices, (m->n_notices + 1) * sizeof(*grown));
+    if (!grown) {
+        return -ENOMEM;
+    }
+    m->notices = grown;
+    if (!(m->notices[m->n_notices] = strdup(text))) {
+        return -ENOMEM;
+    }
+    m->n_notices++;
+    return 0;
+}
+
+int mqg_model_internal(const struct mqg_model *m)
+{
+    for (size_t i = 0; m && i < m->n_conns; i++) {
+        if (m->conns[i].internal_broker) {
+            return (int)i;
+        }
+    }
+    return MQG_NO_CONN;
 }
 
 int mqg_model_find_conn(const struct mqg_model *m, const char *key)
@@ -183,7 +224,8 @@ static void s_esc_done(struct s_esc *e)
 static void s_print_conn(const struct mqg_connection *c, FILE *f)
 {
     struct s_esc e = {.n = 0};
-    fprintf(f, "  %s\n", s_esc(&e, c->key));
+    fprintf(f, "  %s%s\n", s_esc(&e, c->key),
+            c->internal_broker ? " (the internal broker: endpoint data and internal topics)" : "");
     fprintf(f, "    uri: %s (host %s, port %d, scheme %s)\n", s_esc(&e, c->uri), s_esc(&e, c->host),
             c->port, s_scheme(c->scheme));
     fprintf(f, "    clientId: %s%s\n", s_esc(&e, c->client_id),
@@ -196,6 +238,17 @@ static void s_print_conn(const struct mqg_connection *c, FILE *f)
             "protocolVersion: %d\n",
             s_bool(c->clean), c->keepalive_s, c->connect_timeout_ms, c->reconnect_period_ms,
             c->protocol_version);
+    if (c->reconnect_factor > 0 || c->reconnect_max_ms > 0) {
+        fprintf(f, "    reconnect: from %dms", c->reconnect_period_ms);
+        if (c->reconnect_factor > 0) {
+            fprintf(f, ", x%d each time", c->reconnect_factor);
+        }
+        fprintf(f, ", at most %dms\n", c->reconnect_max_ms);
+    }
+    if (c->internal_broker) {
+        fprintf(f, "    subscriptions: with No Local (MQTT 5): what mqgate publishes there never "
+                   "comes back\n");
+    }
     fprintf(f, "    trustAllCertificates: %s  mutualAuthentication: %s\n", s_bool(c->trust_all),
             s_bool(c->mutual_auth));
     fprintf(f, "    caCert: %s  clientCert: %s  clientPrivateKey: %s\n",
@@ -217,14 +270,16 @@ static void s_print_conn(const struct mqg_connection *c, FILE *f)
 static void s_print_endpoint(const struct mqg_model *m, const struct mqg_endpoint *ep, FILE *f)
 {
     struct s_esc e = {.n = 0};
+    const char *off = ep->disabled ? " (targetState disabled: no route)" : "";
     if (ep->kind == MQG_EP_WRITE) {
-        fprintf(f, "  %s/%s: write %s qos %d retain %s on %s, listens on %s/set\n",
+        fprintf(f, "  %s/%s: write %s qos %d retain %s on %s, listens on %s/set%s\n",
                 s_esc(&e, ep->service_id), s_esc(&e, ep->id), s_esc(&e, ep->topic), ep->qos,
-                s_bool(ep->retain), s_esc(&e, s_conn_name(m, ep->conn)), s_esc(&e, ep->data_topic));
+                s_bool(ep->retain), s_esc(&e, s_conn_name(m, ep->conn)), s_esc(&e, ep->data_topic),
+                off);
     } else {
-        fprintf(f, "  %s/%s: subscribe %s qos %d on %s, data topic %s\n", s_esc(&e, ep->service_id),
-                s_esc(&e, ep->id), s_esc(&e, ep->topic), ep->qos,
-                s_esc(&e, s_conn_name(m, ep->conn)), s_esc(&e, ep->data_topic));
+        fprintf(f, "  %s/%s: subscribe %s qos %d on %s, data topic %s%s\n",
+                s_esc(&e, ep->service_id), s_esc(&e, ep->id), s_esc(&e, ep->topic), ep->qos,
+                s_esc(&e, s_conn_name(m, ep->conn)), s_esc(&e, ep->data_topic), off);
     }
     s_esc_done(&e);
 }
@@ -238,6 +293,9 @@ static void s_print_route(const struct mqg_model *m, const struct mqg_route *r, 
         const struct mqg_source *s = &r->sources[i];
         fprintf(f, "%s%s %s (qos %d)", i ? ", " : "", s_esc(&e, s_conn_name(m, s->conn)),
                 s_esc(&e, s->filter), s->qos);
+        if (s->label) {
+            fprintf(f, " label %s", s_esc(&e, s->label));
+        }
         s_esc_done(&e);
     }
     fprintf(f, " -> %s %s (qos %d%s)\n", s_esc(&e, s_conn_name(m, r->target.conn)),
@@ -272,6 +330,13 @@ void mqg_model_print(const struct mqg_model *m, FILE *f)
         const struct mqg_skipped *s = &m->skipped[i];
         fprintf(f, "  %s/%s: %s (not supported, ignored)\n", s_esc(&e, s->service_id),
                 s_esc(&e, s->id), s_esc(&e, s->type));
+        s_esc_done(&e);
+    }
+    if (m->n_notices) {
+        fprintf(f, "notices: %zu\n", m->n_notices);
+    }
+    for (size_t i = 0; i < m->n_notices; i++) {
+        fprintf(f, "  %s\n", s_esc(&e, m->notices[i]));
         s_esc_done(&e);
     }
 }

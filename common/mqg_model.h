@@ -19,6 +19,8 @@
 #include <stdio.h>
 
 #define MQG_INTERNAL (-1)
+/* mqg_model_internal() when there is no internal broker. */
+#define MQG_NO_CONN (-2)
 
 enum mqg_scheme {
     MQG_SCHEME_MQTT = 0, /* also "tcp" */
@@ -46,12 +48,15 @@ struct mqg_connection {
     char *username;  /* NULL = none */
     char *password;  /* NULL = none; never printed or logged */
     char *client_id; /* never NULL after resolution */
-    bool client_id_derived; /* no clientId given: the supervisor sets the default for its
-                               instance (mqg_clientid.h); not encoded for children */
-    bool clean;      /* default true */
-    int keepalive_s; /* default 60 */
+    bool client_id_derived;  /* no clientId given: the supervisor sets the default for its
+                                instance (mqg_clientid.h); not encoded for children */
+    bool clean;              /* default true */
+    int keepalive_s;         /* default 60 */
     int connect_timeout_ms;  /* default 30000 */
-    int reconnect_period_ms; /* default 1000 */
+    int reconnect_period_ms; /* default 1000; connectionStrategy.initialDelay */
+    int reconnect_max_ms;    /* connectionStrategy.maxDelay; 0 = max(60 s, reconnect_period) */
+    int reconnect_factor;    /* connectionStrategy.incrementFactor: each delay this many times
+                                the one before; 0 = growing with jitter (mqg_backoff) */
     int protocol_version;    /* 3, 4 (default) or 5 */
     bool target_connected;   /* targetState: connected (default) | disconnected */
     bool trust_all;          /* trustAllCertificates */
@@ -62,6 +67,10 @@ struct mqg_connection {
     struct mqg_will will;
     int buffer_window_ms; /* messageBufferWindowMs, default 10000, max 30000 */
     int max_buffered;     /* maxBufferedMessages, default 20000, max 300000 */
+    bool internal_broker; /* the internal broker's connection (mqg_ibroker.h; at most one):
+                             internal targets are published there too, what arrives from it is
+                             routed as internal, and it subscribes with MQTT 5 No Local so that
+                             what mqgate publishes there never comes back */
 };
 
 enum mqg_ep_kind { MQG_EP_SUBSCRIBE = 1, MQG_EP_WRITE = 2 };
@@ -75,6 +84,7 @@ struct mqg_endpoint {
     int qos;
     bool retain;      /* write only */
     char *data_topic; /* internal: services/<sid>/<id or topic property> */
+    bool disabled;    /* targetState: disabled: no route of its own */
 };
 
 /* Where a route listens. filter may hold named wildcards (+name, #name). */
@@ -82,6 +92,7 @@ struct mqg_source {
     int conn;     /* MQG_INTERNAL or connection index */
     char *filter; /* as written (named wildcards kept) */
     int qos;
+    char *label; /* a mapping's subscribe label (for the collect rule), or NULL */
 };
 
 /* Where a route publishes. topic may hold {name} / $name placeholders. */
@@ -97,6 +108,7 @@ struct mqg_route {
     struct mqg_source *sources;
     size_t n_sources;
     struct mqg_target target;
+    char *service_id; /* the service it belongs to; not encoded for children (NULL there) */
 };
 
 struct mqg_skipped {
@@ -122,6 +134,10 @@ struct mqg_model {
     size_t n_routes;
     struct mqg_skipped *skipped;
     size_t n_skipped;
+    /* what the loader accepted and ignores, one line each ("FILE:LINE:COL: SETTING: text"):
+     * printed by `mqgate check`, logged at start; not encoded for children */
+    char **notices;
+    size_t n_notices;
 };
 
 /* Zero the model (an empty model is valid). */
@@ -129,6 +145,16 @@ void mqg_model_init(struct mqg_model *m);
 
 /* Free everything inside m (passwords/keys wiped first); m is left empty and reusable. */
 void mqg_model_free(struct mqg_model *m);
+
+/* Free routes [from, n_routes) and shrink the array's count to `from` (a disabled mapping's
+ * entries, checked and then dropped). */
+void mqg_model_drop_routes(struct mqg_model *m, size_t from);
+
+/* Append a notice (a heap copy of text). Returns 0 or -ENOMEM. */
+int mqg_model_add_notice(struct mqg_model *m, const char *text);
+
+/* Index of the internal broker's connection (internal_broker set), or MQG_NO_CONN. */
+int mqg_model_internal(const struct mqg_model *m);
 
 /* Index of the connection whose key equals `key`, or -1. */
 int mqg_model_find_conn(const struct mqg_model *m, const char *key);

@@ -25,23 +25,23 @@
 #define MIN_STR 4
 #define MIN_SERVICE (3 * MIN_STR)
 #define MIN_WILL (1 + 2 * MIN_STR + 4 + 1)
-#define MIN_CONN (11 * MIN_STR + 8 * 4 + 4 + MIN_WILL)
-#define MIN_ENDPOINT (4 * MIN_STR + 3 * 4 + 1)
-#define MIN_SOURCE (4 + MIN_STR + 4)
+#define MIN_CONN (11 * MIN_STR + 10 * 4 + 5 + MIN_WILL)
+#define MIN_ENDPOINT (4 * MIN_STR + 3 * 4 + 2)
+#define MIN_SOURCE (4 + 2 * MIN_STR + 4)
 #define MIN_TARGET (4 + MIN_STR + 4 + 1)
 #define MIN_ROUTE (MIN_STR + 4 + MIN_TARGET)
 #define MIN_SKIPPED (3 * MIN_STR)
 
 /* ---- writer: growing buffer, sticky error ---- */
 
-struct wr {
+struct s_wr {
     uint8_t *buf;
     size_t len;
     size_t cap;
     int err;
 };
 
-static void s_put(struct wr *w, const void *p, size_t n)
+static void s_put(struct s_wr *w, const void *p, size_t n)
 {
     if (w->err) {
         return;
@@ -75,28 +75,28 @@ static void s_put(struct wr *w, const void *p, size_t n)
     }
 }
 
-static void s_put_u8(struct wr *w, uint8_t v)
+static void s_put_u8(struct s_wr *w, uint8_t v)
 {
     s_put(w, &v, 1);
 }
 
-static void s_put_bool(struct wr *w, bool v)
+static void s_put_bool(struct s_wr *w, bool v)
 {
     s_put_u8(w, v ? 1 : 0);
 }
 
-static void s_put_u32(struct wr *w, uint32_t v)
+static void s_put_u32(struct s_wr *w, uint32_t v)
 {
     uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
     s_put(w, b, sizeof(b));
 }
 
-static void s_put_i32(struct wr *w, int32_t v)
+static void s_put_i32(struct s_wr *w, int32_t v)
 {
     s_put_u32(w, (uint32_t)v);
 }
 
-static void s_put_count(struct wr *w, size_t n)
+static void s_put_count(struct s_wr *w, size_t n)
 {
     if (!w->err && n > UINT32_MAX) {
         w->err = -EOVERFLOW;
@@ -106,7 +106,7 @@ static void s_put_count(struct wr *w, size_t n)
 }
 
 /* Optional string: NULL and "" are distinct. */
-static void s_put_str(struct wr *w, const char *s)
+static void s_put_str(struct s_wr *w, const char *s)
 {
     if (!s) {
         s_put_u32(w, STR_NULL);
@@ -123,14 +123,14 @@ static void s_put_str(struct wr *w, const char *s)
 
 /* ---- reader: bounds-checked cursor, sticky -EPROTO (or -ENOMEM) ---- */
 
-struct rd {
+struct s_rd {
     const uint8_t *p;
     size_t len;
     size_t off;
     int err;
 };
 
-static const uint8_t *s_take(struct rd *r, size_t n)
+static const uint8_t *s_take(struct s_rd *r, size_t n)
 {
     if (r->err) {
         return NULL;
@@ -144,7 +144,7 @@ static const uint8_t *s_take(struct rd *r, size_t n)
     return p;
 }
 
-static uint32_t s_get_u32(struct rd *r)
+static uint32_t s_get_u32(struct s_rd *r)
 {
     const uint8_t *b = s_take(r, 4);
     if (!b) {
@@ -153,14 +153,14 @@ static uint32_t s_get_u32(struct rd *r)
     return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
-static int s_get_i32(struct rd *r)
+static int s_get_i32(struct s_rd *r)
 {
     uint32_t u = s_get_u32(r);
     /* two's complement without implementation-defined conversion */
     return u <= INT32_MAX ? (int)u : (int)(u - 0x80000000u) + INT32_MIN;
 }
 
-static bool s_get_bool(struct rd *r)
+static bool s_get_bool(struct s_rd *r)
 {
     const uint8_t *b = s_take(r, 1);
     if (!b) {
@@ -174,7 +174,7 @@ static bool s_get_bool(struct rd *r)
 }
 
 /* Heap copy of an optional string; NULL for a NULL string or on error (check r->err). */
-static char *s_get_str(struct rd *r)
+static char *s_get_str(struct s_rd *r)
 {
     uint32_t n = s_get_u32(r);
     if (r->err || n == STR_NULL) {
@@ -200,7 +200,7 @@ static char *s_get_str(struct rd *r)
 
 /* Read an element count and allocate a zeroed array for it (NULL for 0). The count must fit in
  * the bytes left at min_size each. */
-static void *s_get_array(struct rd *r, size_t elem_size, size_t min_size, size_t *count)
+static void *s_get_array(struct s_rd *r, size_t elem_size, size_t min_size, size_t *count)
 {
     *count = 0;
     uint32_t n = s_get_u32(r);
@@ -238,10 +238,12 @@ static bool s_conn_ref_ok(const struct mqg_model *m, int conn, bool internal_ok)
 /* True when every enum, QoS and connection index in m is in range. */
 static bool s_model_valid(const struct mqg_model *m)
 {
+    size_t internal = 0;
     for (size_t i = 0; i < m->n_conns; i++) {
         const struct mqg_connection *c = &m->conns[i];
+        internal += c->internal_broker;
         if ((int)c->scheme < MQG_SCHEME_MQTT || (int)c->scheme > MQG_SCHEME_WSS ||
-            !s_qos_ok(c->will.qos)) {
+            !s_qos_ok(c->will.qos) || internal > 1) {
             return false;
         }
     }
@@ -268,7 +270,7 @@ static bool s_model_valid(const struct mqg_model *m)
 
 /* ---- encode ---- */
 
-static void s_put_conn(struct wr *w, const struct mqg_connection *c, bool secrets)
+static void s_put_conn(struct s_wr *w, const struct mqg_connection *c, bool secrets)
 {
     s_put_str(w, c->service_id);
     s_put_str(w, c->id);
@@ -284,6 +286,8 @@ static void s_put_conn(struct wr *w, const struct mqg_connection *c, bool secret
     s_put_i32(w, c->keepalive_s);
     s_put_i32(w, c->connect_timeout_ms);
     s_put_i32(w, c->reconnect_period_ms);
+    s_put_i32(w, c->reconnect_max_ms);
+    s_put_i32(w, c->reconnect_factor);
     s_put_i32(w, c->protocol_version);
     s_put_bool(w, c->target_connected);
     s_put_bool(w, c->trust_all);
@@ -298,9 +302,10 @@ static void s_put_conn(struct wr *w, const struct mqg_connection *c, bool secret
     s_put_bool(w, c->will.retain);
     s_put_i32(w, c->buffer_window_ms);
     s_put_i32(w, c->max_buffered);
+    s_put_bool(w, c->internal_broker);
 }
 
-static void s_put_endpoint(struct wr *w, const struct mqg_endpoint *e)
+static void s_put_endpoint(struct s_wr *w, const struct mqg_endpoint *e)
 {
     s_put_str(w, e->service_id);
     s_put_str(w, e->id);
@@ -310,9 +315,10 @@ static void s_put_endpoint(struct wr *w, const struct mqg_endpoint *e)
     s_put_i32(w, e->qos);
     s_put_bool(w, e->retain);
     s_put_str(w, e->data_topic);
+    s_put_bool(w, e->disabled);
 }
 
-static void s_put_route(struct wr *w, const struct mqg_route *rt)
+static void s_put_route(struct s_wr *w, const struct mqg_route *rt)
 {
     s_put_str(w, rt->name);
     s_put_count(w, rt->n_sources);
@@ -320,6 +326,7 @@ static void s_put_route(struct wr *w, const struct mqg_route *rt)
         s_put_i32(w, rt->sources[j].conn);
         s_put_str(w, rt->sources[j].filter);
         s_put_i32(w, rt->sources[j].qos);
+        s_put_str(w, rt->sources[j].label);
     }
     s_put_i32(w, rt->target.conn);
     s_put_str(w, rt->target.topic);
@@ -341,7 +348,7 @@ int mqg_model_encode_for(const struct mqg_model *m, int secrets_of, uint8_t **ou
     if (!s_model_valid(m)) {
         return -EINVAL;
     }
-    struct wr w = {0};
+    struct s_wr w = {0};
     s_put(&w, MAGIC, MAGIC_LEN);
     s_put_u8(&w, VERSION);
 
@@ -385,7 +392,7 @@ int mqg_model_encode_for(const struct mqg_model *m, int secrets_of, uint8_t **ou
 
 /* ---- decode ---- */
 
-static void s_get_conn(struct rd *r, struct mqg_connection *c)
+static void s_get_conn(struct s_rd *r, struct mqg_connection *c)
 {
     c->service_id = s_get_str(r);
     c->id = s_get_str(r);
@@ -401,6 +408,8 @@ static void s_get_conn(struct rd *r, struct mqg_connection *c)
     c->keepalive_s = s_get_i32(r);
     c->connect_timeout_ms = s_get_i32(r);
     c->reconnect_period_ms = s_get_i32(r);
+    c->reconnect_max_ms = s_get_i32(r);
+    c->reconnect_factor = s_get_i32(r);
     c->protocol_version = s_get_i32(r);
     c->target_connected = s_get_bool(r);
     c->trust_all = s_get_bool(r);
@@ -415,9 +424,10 @@ static void s_get_conn(struct rd *r, struct mqg_connection *c)
     c->will.retain = s_get_bool(r);
     c->buffer_window_ms = s_get_i32(r);
     c->max_buffered = s_get_i32(r);
+    c->internal_broker = s_get_bool(r);
 }
 
-static void s_get_endpoint(struct rd *r, struct mqg_endpoint *e)
+static void s_get_endpoint(struct s_rd *r, struct mqg_endpoint *e)
 {
     e->service_id = s_get_str(r);
     e->id = s_get_str(r);
@@ -427,9 +437,10 @@ static void s_get_endpoint(struct rd *r, struct mqg_endpoint *e)
     e->qos = s_get_i32(r);
     e->retain = s_get_bool(r);
     e->data_topic = s_get_str(r);
+    e->disabled = s_get_bool(r);
 }
 
-static void s_get_route(struct rd *r, struct mqg_route *rt)
+static void s_get_route(struct s_rd *r, struct mqg_route *rt)
 {
     rt->name = s_get_str(r);
     rt->sources = s_get_array(r, sizeof(*rt->sources), MIN_SOURCE, &rt->n_sources);
@@ -437,6 +448,7 @@ static void s_get_route(struct rd *r, struct mqg_route *rt)
         rt->sources[j].conn = s_get_i32(r);
         rt->sources[j].filter = s_get_str(r);
         rt->sources[j].qos = s_get_i32(r);
+        rt->sources[j].label = s_get_str(r);
     }
     rt->target.conn = s_get_i32(r);
     rt->target.topic = s_get_str(r);
@@ -449,7 +461,7 @@ static void s_get_route(struct rd *r, struct mqg_route *rt)
 int mqg_model_decode(const uint8_t *buf, size_t len, struct mqg_model *m)
 {
     mqg_model_init(m);
-    struct rd r = {.p = buf, .len = buf ? len : 0};
+    struct s_rd r = {.p = buf, .len = buf ? len : 0};
 
     const uint8_t *hdr = s_take(&r, MAGIC_LEN + 1);
     if (!hdr || memcmp(hdr, MAGIC, MAGIC_LEN) != 0 || hdr[MAGIC_LEN] != VERSION) {

@@ -19,6 +19,13 @@ int64_t mqg_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t mqg_now_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int64_t mqg_now_us(void)
 {
     struct timespec ts;
@@ -44,6 +51,7 @@ int mqg_signals_block(void)
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGUSR1);
     signal(SIGPIPE, SIG_IGN);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
         return -errno;

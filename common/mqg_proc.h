@@ -15,10 +15,13 @@ int64_t mqg_now_ms(void);
 /* Monotonic clock in microseconds. */
 int64_t mqg_now_us(void);
 
+/* Wall-clock time in ms since the epoch (CLOCK_REALTIME): for times written to disk. */
+int64_t mqg_now_wall_ms(void);
+
 /* Set O_NONBLOCK on fd. Returns 0 or -errno. */
 int mqg_set_nonblock(int fd);
 
-/* Block SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGQUIT and ignore SIGPIPE in the calling thread
+/* Block SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGQUIT, SIGUSR1 and ignore SIGPIPE in the calling thread
  * (call before any thread exists), then return a non-blocking signalfd that reads them, or
  * -errno. */
 int mqg_signals_block(void);

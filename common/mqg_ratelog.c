@@ -32,3 +32,10 @@ uint64_t mqg_ratelog_summary(struct mqg_ratelog *r, int64_t now)
     r->last_ms = now;
     return n;
 }
+
+bool mqg_ratelog_tally(uint64_t *count, uint64_t n)
+{
+    uint64_t before = *count;
+    *count += n;
+    return before == 0 || before / MQG_RATELOG_TALLY != *count / MQG_RATELOG_TALLY;
+}

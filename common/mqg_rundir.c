@@ -295,3 +295,13 @@ int mqg_rundir_write_secret(const char *path, const void *data, size_t len, char
     }
     return rc;
 }
+
+int mqg_rundir_secret_path(const char *dir, enum mqg_secret kind, pid_t pid, char *out, size_t cap)
+{
+    static const char *const names[MQG_SECRET_COUNT] = {"ca", "cert", "key"};
+    if ((unsigned)kind >= MQG_SECRET_COUNT) {
+        return -EINVAL;
+    }
+    int w = snprintf(out, cap, "%s/%s-%d.pem", dir, names[kind], (int)pid);
+    return w < 0 || (size_t)w >= cap ? -ENAMETOOLONG : 0;
+}

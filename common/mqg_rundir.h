@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* The secret files a connector writes into the runtime directory (inline PEM text). */
+enum mqg_secret { MQG_SECRET_CA, MQG_SECRET_CERT, MQG_SECRET_KEY, MQG_SECRET_COUNT };
+
 /* Identity of a directory, to notice that it was removed or replaced. */
 struct mqg_rundir_id {
     dev_t dev;
@@ -49,5 +52,11 @@ int mqg_rundir_real_path(const char *base, const char *name, char *out, size_t c
  * path is left alone and reported (-EEXIST). A failed write removes the new file. Returns 0 or
  * -errno. */
 int mqg_rundir_write_secret(const char *path, const void *data, size_t len, char *why, size_t cap);
+
+/* The path of the secret file `kind` of the process pid in the runtime directory dir,
+ * "<dir>/<ca|cert|key>-<pid>.pem", into out: the one name the connector writes (and removes)
+ * and the supervisor removes when a connector ends any other way. Returns 0, -ENAMETOOLONG
+ * when it does not fit in cap, -EINVAL for an unknown kind. */
+int mqg_rundir_secret_path(const char *dir, enum mqg_secret kind, pid_t pid, char *out, size_t cap);
 
 #endif

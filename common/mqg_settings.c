@@ -19,24 +19,39 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mqg_hostport.h"
 #include "mqg_log.h"
+#include "mqg_settings_read.h"
+#include "mqg_url.h"
 
 #define INSTANCE_MAX 64
 
-enum kind {
-    K_INT,      /* int field, integer range */
-    K_U32,      /* uint32_t field, integer range */
-    K_INSTANCE, /* char *, [A-Za-z0-9_.-]{1,64} */
-    K_ABSDIR,   /* char *, absolute path */
-    K_FILE,     /* char *, "" = NULL, relative to the settings file's directory */
-    K_LEVEL,    /* int, log level name */
-    K_CPUS,     /* struct mqg_cpus, "auto" / "none" / "0,2-3" (mqg_cpus.h) */
+enum s_kind {
+    K_INT,       /* int field, integer range */
+    K_U32,       /* uint32_t field, integer range */
+    K_INSTANCE,  /* char *, [A-Za-z0-9_.-]{1,64} */
+    K_ABSDIR,    /* char *, absolute path */
+    K_FILE,      /* char *, "" = NULL, relative to the settings file's directory */
+    K_LEVEL,     /* int, log level name */
+    K_CPUS,      /* struct mqg_cpus, "auto" / "none" / "0,2-3" (mqg_cpus.h) */
+    K_TEXT,      /* char *, any text, "" = NULL */
+    K_NAME,      /* char *, non-empty text */
+    K_PATH,      /* char *, "" = NULL, relative to the settings file's directory */
+    K_CERT,      /* char *, PEM text as it is, or a path as K_PATH */
+    K_BOOL,      /* bool */
+    K_IB_MODE,   /* enum mqg_ib_mode: "embedded", "external", "off" */
+    K_IB_LISTEN, /* "HOST:PORT" into internal_broker.listen_host and .listen_port */
+    K_LISTEN,    /* char *, "host:port" (mqg_hostport.h); also sets http_host, http_port */
+    K_I64,       /* long long field, integer range (an L suffix for large values) */
+    K_SYNC,      /* int, "none" / "interval" / "always" */
 };
 
-struct desc {
+const char *const mqg_settings_sync_names[3] = {"none", "interval", "always"};
+
+struct s_desc {
     const char *group; /* NULL = top level */
     const char *name;
-    enum kind kind;
+    enum s_kind kind;
     long long min;
     long long max;
     size_t off;
@@ -44,11 +59,12 @@ struct desc {
 
 #define F(field) offsetof(struct mqg_settings, field)
 
-static const struct desc s_descs[] = {
+static const struct s_desc s_descs[] = {
     {NULL, "instance", K_INSTANCE, 0, 0, F(instance)},
     {NULL, "runtime_dir", K_ABSDIR, 0, 0, F(runtime_dir)},
     {"log", "level", K_LEVEL, 0, 0, F(log_level)},
     {"log", "file", K_FILE, 0, 0, F(log_file)},
+    {NULL, "log_file", K_FILE, 0, 0, F(log_file)}, /* the same as log.file */
     {"restart", "backoff_ms", K_U32, 1, 3600000, F(restart_backoff_ms)},
     {"restart", "backoff_max_ms", K_U32, 1, 86400000, F(restart_backoff_max_ms)},
     {"restart", "max", K_INT, 1, 1000000, F(restart_max)},
@@ -64,253 +80,37 @@ static const struct desc s_descs[] = {
     {"connector", "max_inflight", K_INT, 1, 65535, F(max_inflight)},
     {"router", "queue_max", K_INT, 1, 100000000, F(router_queue_max)},
     {"router", "queue_max_bytes", K_INT, 65536, INT_MAX, F(router_queue_max_bytes)},
+    {"internal_broker", "mode", K_IB_MODE, 0, 0, F(internal_broker.mode)},
+    {"internal_broker", "listen", K_IB_LISTEN, 0, 0, F(internal_broker)},
+    {"internal_broker", "mosquitto", K_NAME, 0, 0, F(internal_broker.mosquitto)},
+    {"internal_broker", "password_file", K_PATH, 0, 0, F(internal_broker.password_file)},
+    {"internal_broker", "listeners", K_TEXT, 0, 0, 0}, /* a list: s_load_listeners */
+    {"internal_broker", "url", K_TEXT, 0, 0, F(internal_broker.url)},
+    {"internal_broker", "username", K_TEXT, 0, 0, F(internal_broker.username)},
+    {"internal_broker", "password", K_TEXT, 0, 0, F(internal_broker.password)},
+    {"internal_broker", "ca_cert", K_CERT, 0, 0, F(internal_broker.ca_cert)},
+    {"internal_broker", "client_cert", K_CERT, 0, 0, F(internal_broker.client_cert)},
+    {"internal_broker", "client_key", K_CERT, 0, 0, F(internal_broker.client_key)},
+    {"internal_broker", "trust_all_certificates", K_BOOL, 0, 0, F(internal_broker.trust_all)},
+    {"http", "listen", K_LISTEN, 0, 0, F(http_listen)},
+    {"http", "health_disconnected_s", K_INT, 1, 86400, F(http_disconnected_s)},
+    {NULL, "state_dir", K_ABSDIR, 0, 0, F(state_dir)},
+    {"journal", "enabled", K_BOOL, 0, 0, F(journal_enabled)},
+    {"journal", "max_bytes", K_I64, 1 << 20, 1LL << 50, F(journal_max_bytes)},
+    {"journal", "sync", K_SYNC, 0, 0, F(journal_sync)},
+    {"journal", "sync_interval_ms", K_INT, 1, 600000, F(journal_sync_ms)},
+    {"journal", "full_wait_ms", K_INT, 0, 3600000, F(journal_full_wait_ms)},
 };
 
 #define N_DESCS (sizeof(s_descs) / sizeof(s_descs[0]))
 
 /* Top-level names in the order they are listed in error messages. */
 static const char *const s_root_names[] = {
-    "instance",     "runtime_dir", "log",       "restart", "heartbeat", "stop_grace_ms",
-    "cpu_affinity", "connector",   "router",    "services"};
-static const char *const s_groups[] = {"log", "restart", "heartbeat", "connector", "router"};
-
-/* One load: where the file is, for error positions and relative paths. */
-struct ctx {
-    const char *path; /* as given by the user */
-    char *dir;        /* directory of path, "" when path has no '/' */
-    struct mqg_error *err;
-};
-
-/* ---- helpers: strings and paths ---- */
-
-static char *s_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) {
-        memcpy(d, s, n);
-    }
-    return d;
-}
-
-static char *s_dirname(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash) {
-        return s_strdup("");
-    }
-    size_t n = slash == path ? 1 : (size_t)(slash - path);
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, path, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
-/* rel unchanged when absolute or when dir is ""; else "<dir>/<rel>". Caller frees. */
-static char *s_resolve(const char *dir, const char *rel)
-{
-    if (rel[0] == '/' || dir[0] == '\0') {
-        return s_strdup(rel);
-    }
-    size_t n = strlen(dir) + 1 + strlen(rel) + 1;
-    char *p = malloc(n);
-    if (p) {
-        snprintf(p, n, "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/", rel);
-    }
-    return p;
-}
-
-static const char *s_type_name(int type)
-{
-    switch (type) {
-    case CONFIG_TYPE_GROUP:
-        return "a group { ... }";
-    case CONFIG_TYPE_INT:
-    case CONFIG_TYPE_INT64:
-        return "an integer";
-    case CONFIG_TYPE_FLOAT:
-        return "a decimal number";
-    case CONFIG_TYPE_STRING:
-        return "a string";
-    case CONFIG_TYPE_BOOL:
-        return "a boolean";
-    case CONFIG_TYPE_ARRAY:
-        return "an array [ ... ]";
-    case CONFIG_TYPE_LIST:
-        return "a list ( ... )";
-    default:
-        return "nothing";
-    }
-}
-
-/* ---- error positions ---- */
-
-/* File name of a setting (or of a libconfig error) as a path the user can open: the main
- * file as given, an @include'd file relative to the settings directory. */
-static void s_source_path(const struct ctx *c, const char *file, char *out, size_t cap)
-{
-    if (!file || strcmp(file, c->path) == 0 || file[0] == '/' || c->dir[0] == '\0') {
-        snprintf(out, cap, "%s", file ? file : c->path);
-        return;
-    }
-    snprintf(out, cap, "%s%s%s", c->dir, strcmp(c->dir, "/") == 0 ? "" : "/", file);
-}
-
-/* Reads line `line` (1-based) of file into buf; false if the file or line cannot be read. */
-static bool s_read_line(const char *file, int line, char *buf, size_t cap)
-{
-    FILE *f = fopen(file, "r");
-    if (!f) {
-        return false;
-    }
-    bool ok = false;
-    int n = 1;
-    while (fgets(buf, (int)cap, f)) {
-        size_t len = strlen(buf);
-        bool whole = len > 0 && buf[len - 1] == '\n';
-        if (n == line) {
-            ok = true;
-            break;
-        }
-        if (whole) {
-            n++;
-        }
-    }
-    fclose(f);
-    return ok;
-}
-
-static bool s_is_name_char(char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           ch == '_' || ch == '-' || ch == '*';
-}
-
-/* 0-based offset of `name` as a whole word in text, or -1. */
-static int s_find_word(const char *text, const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0) {
-        return -1;
-    }
-    for (const char *p = strstr(text, name); p; p = strstr(p + 1, name)) {
-        bool start_ok = p == text || !s_is_name_char(p[-1]);
-        if (start_ok && !s_is_name_char(p[n])) {
-            return (int)(p - text);
-        }
-    }
-    return -1;
-}
-
-/* 1-based column of name on the line (1 if not found). */
-static int s_find_col(const char *file, int line, const char *name)
-{
-    char buf[4096];
-    if (!name || line <= 0 || !s_read_line(file, line, buf, sizeof(buf))) {
-        return 1;
-    }
-    int off = s_find_word(buf, name);
-    return off < 0 ? 1 : off + 1;
-}
-
-/* Fills c->err for setting st (path: dotted name) and returns -EINVAL. */
-static int s_fail(const struct ctx *c, const config_setting_t *st, const char *path,
-                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int s_fail(const struct ctx *c, const config_setting_t *st, const char *path,
-                  const char *fmt, ...)
-{
-    char file[512];
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    s_source_path(c, st ? config_setting_source_file(st) : NULL, file, sizeof(file));
-    int line = st ? (int)config_setting_source_line(st) : 0;
-    int col = line > 0 ? s_find_col(file, line, st ? config_setting_name(st) : NULL) : 0;
-    return mqg_error_set(c->err, file, line, col, path, "%s", msg);
-}
-
-/* ---- scalar values ---- */
-
-/* libconfig 1.5 silently truncates an integer literal that does not fit in 32 bits (without
- * an L suffix): 99999999999 reads as 1215752191. Re-read the literal from the source line:
- * true (and *v) when it could be parsed there. Callers only trust a value outside the int
- * range (the case libconfig gets wrong), so a same-named setting earlier on the line cannot
- * replace a correct value. */
-static bool s_source_int(const struct ctx *c, const config_setting_t *st, long long *v)
-{
-    char file[512];
-    char buf[4096];
-    const char *name = config_setting_name(st);
-    int line = (int)config_setting_source_line(st);
-    s_source_path(c, config_setting_source_file(st), file, sizeof(file));
-    if (!name || !s_read_line(file, line, buf, sizeof(buf))) {
-        return false;
-    }
-    int off = s_find_word(buf, name);
-    if (off < 0) {
-        return false;
-    }
-    const char *p = buf + off + strlen(name);
-    p += strspn(p, " \t");
-    if (*p != '=' && *p != ':') {
-        return false;
-    }
-    p++;
-    p += strspn(p, " \t");
-    bool neg = *p == '-';
-    if (*p == '-' || *p == '+') {
-        p++;
-    }
-    int base = (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) ? 16 : 10;
-    char *end;
-    errno = 0;
-    unsigned long long u = strtoull(p, &end, base);
-    if (end == p) {
-        return false;
-    }
-    if (errno == ERANGE || u > (unsigned long long)LLONG_MAX) {
-        *v = neg ? LLONG_MIN : LLONG_MAX;
-    } else {
-        *v = neg ? -(long long)u : (long long)u;
-    }
-    return true;
-}
-
-static int s_get_int(const struct ctx *c, const config_setting_t *st, const char *path,
-                     long long min, long long max, long long *out)
-{
-    int type = config_setting_type(st);
-    if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64) {
-        return s_fail(c, st, path, "expected an integer in %lld..%lld, got %s", min, max,
-                      s_type_name(type));
-    }
-    long long v = config_setting_get_int64(st);
-    long long src;
-    if (type == CONFIG_TYPE_INT && s_source_int(c, st, &src) && (src < INT_MIN || src > INT_MAX)) {
-        v = src; /* what the user wrote, not libconfig's truncation of it */
-    }
-    if (v < min || v > max) {
-        return s_fail(c, st, path, "expected an integer in %lld..%lld, got %lld", min, max, v);
-    }
-    *out = v;
-    return 0;
-}
-
-static int s_get_string(const struct ctx *c, const config_setting_t *st, const char *path,
-                        const char *what, const char **out)
-{
-    int type = config_setting_type(st);
-    if (type != CONFIG_TYPE_STRING) {
-        return s_fail(c, st, path, "expected %s, got %s", what, s_type_name(type));
-    }
-    *out = config_setting_get_string(st);
-    return 0;
-}
+    "instance",        "runtime_dir",   "log",          "log_file",  "restart",
+    "heartbeat",       "stop_grace_ms", "cpu_affinity", "connector", "router",
+    "internal_broker", "state_dir",     "journal",      "http",      "services"};
+static const char *const s_groups[] = {"log",    "restart", "heartbeat", "connector",
+                                       "router", "journal", "http",      "internal_broker"};
 
 static bool s_instance_ok(const char *s)
 {
@@ -325,7 +125,7 @@ static bool s_instance_ok(const char *s)
 static int s_set_str(char **slot, const char *v)
 {
     char *d = NULL;
-    if (v && !(d = s_strdup(v))) {
+    if (v && !(d = mqg_set_strdup(v))) {
         return -ENOMEM;
     }
     free(*slot);
@@ -333,103 +133,294 @@ static int s_set_str(char **slot, const char *v)
     return 0;
 }
 
-static int s_apply(const struct ctx *c, const struct desc *d, const config_setting_t *st,
+static int s_apply_int(const struct mqg_set_ctx *c, const struct s_desc *d,
+                       const config_setting_t *st, const char *path, void *field)
+{
+    long long v = 0;
+    int rc = mqg_set_get_int(c, st, path, d->min, d->max, &v);
+    if (rc < 0) {
+        return rc;
+    }
+    if (d->kind == K_INT) {
+        *(int *)field = (int)v;
+    } else {
+        *(uint32_t *)field = (uint32_t)v;
+    }
+    return 0;
+}
+
+static int s_apply_instance(const struct mqg_set_ctx *c, const config_setting_t *st,
+                            const char *path, void *field)
+{
+    const char *str = NULL;
+    int rc = mqg_set_get_string(c, st, path, "a name", &str);
+    if (rc < 0) {
+        return rc;
+    }
+    if (!s_instance_ok(str)) {
+        return mqg_set_fail(c, st, path,
+                            "expected a name of 1..%d characters A-Z a-z 0-9 _ . - (not \".\" or "
+                            "\"..\"), got \"%s\"",
+                            INSTANCE_MAX, str);
+    }
+    return s_set_str(field, str);
+}
+
+static int s_apply_absdir(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
+                          void *field)
+{
+    const char *str = NULL;
+    int rc = mqg_set_get_string(c, st, path, "an absolute directory path", &str);
+    if (rc < 0) {
+        return rc;
+    }
+    if (str[0] != '/' || strlen(str) >= PATH_MAX) {
+        return mqg_set_fail(c, st, path, "expected an absolute directory path, got \"%s\"", str);
+    }
+    return s_set_str(field, str);
+}
+
+static int s_apply_file(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
+                        void *field)
+{
+    const char *str = NULL;
+    int rc = mqg_set_get_string(c, st, path, "a file path (\"\" = standard error)", &str);
+    if (rc < 0) {
+        return rc;
+    }
+    if (str[0] == '\0') {
+        return s_set_str(field, NULL);
+    }
+    char *p = mqg_set_resolve(c->dir, str);
+    if (!p) {
+        return -ENOMEM;
+    }
+    free(*(char **)field);
+    *(char **)field = p;
+    return 0;
+}
+
+static int s_apply_level(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
+                         void *field)
+{
+    const char *what = "one of \"debug\", \"info\", \"notice\", \"warn\", \"error\"";
+    const char *str = NULL;
+    int rc = mqg_set_get_string(c, st, path, what, &str);
+    if (rc < 0) {
+        return rc;
+    }
+    int level = mqg_log_level_parse(str);
+    if (level < 0) {
+        return mqg_set_fail(c, st, path, "expected %s, got \"%s\"", what, str);
+    }
+    *(int *)field = level;
+    return 0;
+}
+
+static int s_apply_cpus(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
+                        void *field)
+{
+    const char *what = "\"auto\", \"none\" or a list of CPUs such as \"0,2-3\"";
+    const char *str = NULL;
+    int rc = mqg_set_get_string(c, st, path, what, &str);
+    if (rc < 0) {
+        return rc;
+    }
+    struct mqg_cpus cpus;
+    char msg[200];
+    if (mqg_cpus_parse(str, &cpus, msg, sizeof(msg)) < 0) {
+        return mqg_set_fail(c, st, path, "%s", msg);
+    }
+    cpu_set_t allowed, use;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0 &&
+        mqg_cpus_resolve(&cpus, &allowed, &use) == -ENXIO) {
+        char have[128];
+        mqg_cpus_format(&allowed, have, sizeof(have));
+        return mqg_set_fail(c, st, path,
+                            "none of the CPUs \"%s\" is available here (available: %s)", str, have);
+    }
+    *(struct mqg_cpus *)field = cpus;
+    return 0;
+}
+
+/* K_TEXT, K_NAME, K_PATH, K_CERT: text into a heap string ("" = NULL, except K_NAME). */
+static int s_apply_text(const struct mqg_set_ctx *c, const struct s_desc *d,
+                        const config_setting_t *st, const char *path, void *field)
+{
+    const char *what = d->kind == K_NAME ? "a name or a path" : "text";
+    const char *str = NULL;
+    int rc = mqg_set_get_string(c, st, path, what, &str);
+    if (rc < 0) {
+        return rc;
+    }
+    if (str[0] == '\0') {
+        return d->kind == K_NAME ? mqg_set_fail(c, st, path, "expected %s, got \"\"", what)
+                                 : s_set_str(field, NULL);
+    }
+    bool pem = d->kind == K_CERT && strstr(str, "-----BEGIN");
+    if ((d->kind != K_PATH && d->kind != K_CERT) || pem) {
+        return s_set_str(field, str);
+    }
+    char *p = mqg_set_resolve(c->dir, str);
+    if (!p) {
+        return -ENOMEM;
+    }
+    free(*(char **)field);
+    *(char **)field = p;
+    return 0;
+}
+
+static int s_apply_listen(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
+                          struct mqg_settings *s)
+{
+    const char *str = NULL;
+    int rc = mqg_set_get_string(c, st, path, "HOST:PORT", &str);
+    if (rc < 0) {
+        return rc;
+    }
+    char host[MQG_HOST_MAX + 1];
+    const char *why = NULL;
+    if (mqg_hostport_parse(str, host, sizeof(host), &s->http_port, &why) != 0) {
+        return mqg_set_fail(c, st, path, "%s; got \"%s\"", why, str);
+    }
+    if ((rc = s_set_str(&s->http_listen, str)) == 0) {
+        rc = s_set_str(&s->http_host, host);
+    }
+    return rc;
+}
+
+static int s_apply_bool(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
+                        void *field)
+{
+    if (config_setting_type(st) != CONFIG_TYPE_BOOL) {
+        return mqg_set_fail(c, st, path, "expected true or false, got %s",
+                            mqg_set_type_name(config_setting_type(st)));
+    }
+    *(bool *)field = config_setting_get_bool(st) != 0;
+    return 0;
+}
+
+static int s_apply_i64(const struct mqg_set_ctx *c, const struct s_desc *d,
+                       const config_setting_t *st, const char *path, void *field)
+{
+    long long v = 0;
+    int rc = mqg_set_get_int(c, st, path, d->min, d->max, &v);
+    if (rc == 0) {
+        *(long long *)field = v;
+    }
+    return rc;
+}
+
+static int s_apply_sync(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
+                        void *field)
+{
+    const char *what = "one of \"none\", \"interval\", \"always\"";
+    const char *str = NULL;
+    int rc = mqg_set_get_string(c, st, path, what, &str);
+    if (rc < 0) {
+        return rc;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(str, mqg_settings_sync_names[i]) == 0) {
+            *(int *)field = i;
+            return 0;
+        }
+    }
+    return mqg_set_fail(c, st, path, "expected %s, got \"%s\"", what, str);
+}
+
+static int s_apply_ib_mode(const struct mqg_set_ctx *c, const config_setting_t *st,
+                           const char *path, void *field)
+{
+    const char *what = "one of \"embedded\", \"external\", \"off\"";
+    const char *str = NULL;
+    int rc = mqg_set_get_string(c, st, path, what, &str);
+    if (rc < 0) {
+        return rc;
+    }
+    int mode = mqg_ibroker_mode_parse(str);
+    if (mode < 0) {
+        return mqg_set_fail(c, st, path, "expected %s, got \"%s\"", what, str);
+    }
+    *(enum mqg_ib_mode *)field = (enum mqg_ib_mode)mode;
+    return 0;
+}
+
+/* "HOST:PORT" into *host and *port. */
+static int s_listen(const struct mqg_set_ctx *c, const config_setting_t *st, const char *path,
+                    char **host, int *port)
+{
+    const char *str = NULL;
+    char why[200];
+    int rc = mqg_set_get_string(c, st, path, "\"HOST:PORT\"", &str);
+    if (rc < 0) {
+        return rc;
+    }
+    char *h = NULL;
+    rc = mqg_ibroker_parse_listen(str, &h, port, why, sizeof(why));
+    if (rc == -EINVAL) {
+        return mqg_set_fail(c, st, path, "%s", why);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    free(*host);
+    *host = h;
+    return 0;
+}
+
+static int s_apply_ib_listen(const struct mqg_set_ctx *c, const config_setting_t *st,
+                             const char *path, void *field)
+{
+    struct mqg_ib_settings *ib = field;
+    return s_listen(c, st, path, &ib->listen_host, &ib->listen_port);
+}
+
+static int s_apply(const struct mqg_set_ctx *c, const struct s_desc *d, const config_setting_t *st,
                    const char *path, struct mqg_settings *s)
 {
     void *field = (char *)s + d->off;
-    const char *str = NULL;
-    long long v = 0;
-    int rc;
-
     switch (d->kind) {
     case K_INT:
     case K_U32:
-        if ((rc = s_get_int(c, st, path, d->min, d->max, &v)) < 0) {
-            return rc;
-        }
-        if (d->kind == K_INT) {
-            *(int *)field = (int)v;
-        } else {
-            *(uint32_t *)field = (uint32_t)v;
-        }
-        return 0;
+        return s_apply_int(c, d, st, path, field);
     case K_INSTANCE:
-        if ((rc = s_get_string(c, st, path, "a name", &str)) < 0) {
-            return rc;
-        }
-        if (!s_instance_ok(str)) {
-            return s_fail(c, st, path,
-                          "expected a name of 1..%d characters A-Z a-z 0-9 _ . - (not \".\" or "
-                          "\"..\"), got \"%s\"",
-                          INSTANCE_MAX, str);
-        }
-        return s_set_str(field, str);
+        return s_apply_instance(c, st, path, field);
     case K_ABSDIR:
-        if ((rc = s_get_string(c, st, path, "an absolute directory path", &str)) < 0) {
-            return rc;
-        }
-        if (str[0] != '/' || strlen(str) >= PATH_MAX) {
-            return s_fail(c, st, path, "expected an absolute directory path, got \"%s\"", str);
-        }
-        return s_set_str(field, str);
-    case K_FILE: {
-        if ((rc = s_get_string(c, st, path, "a file path (\"\" = standard error)", &str)) < 0) {
-            return rc;
-        }
-        if (str[0] == '\0') {
-            return s_set_str(field, NULL);
-        }
-        char *p = s_resolve(c->dir, str);
-        if (!p) {
-            return -ENOMEM;
-        }
-        free(*(char **)field);
-        *(char **)field = p;
-        return 0;
-    }
-    case K_LEVEL: {
-        const char *what = "one of \"debug\", \"info\", \"notice\", \"warn\", \"error\"";
-        if ((rc = s_get_string(c, st, path, what, &str)) < 0) {
-            return rc;
-        }
-        int level = mqg_log_level_parse(str);
-        if (level < 0) {
-            return s_fail(c, st, path, "expected %s, got \"%s\"", what, str);
-        }
-        *(int *)field = level;
-        return 0;
-    }
-    case K_CPUS: {
-        const char *what = "\"auto\", \"none\" or a list of CPUs such as \"0,2-3\"";
-        if ((rc = s_get_string(c, st, path, what, &str)) < 0) {
-            return rc;
-        }
-        struct mqg_cpus cpus;
-        char msg[200];
-        if (mqg_cpus_parse(str, &cpus, msg, sizeof(msg)) < 0) {
-            return s_fail(c, st, path, "%s", msg);
-        }
-        cpu_set_t allowed, use;
-        if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0 &&
-            mqg_cpus_resolve(&cpus, &allowed, &use) == -ENXIO) {
-            char have[128];
-            mqg_cpus_format(&allowed, have, sizeof(have));
-            return s_fail(c, st, path, "none of the CPUs \"%s\" is available here (available: %s)",
-                          str, have);
-        }
-        *(struct mqg_cpus *)field = cpus;
-        return 0;
-    }
+        return s_apply_absdir(c, st, path, field);
+    case K_FILE:
+        return s_apply_file(c, st, path, field);
+    case K_LEVEL:
+        return s_apply_level(c, st, path, field);
+    case K_CPUS:
+        return s_apply_cpus(c, st, path, field);
+    case K_TEXT:
+    case K_NAME:
+    case K_PATH:
+    case K_CERT:
+        return s_apply_text(c, d, st, path, field);
+    case K_LISTEN:
+        return s_apply_listen(c, st, path, s);
+    case K_BOOL:
+        return s_apply_bool(c, st, path, field);
+    case K_IB_MODE:
+        return s_apply_ib_mode(c, st, path, field);
+    case K_IB_LISTEN:
+        return s_apply_ib_listen(c, st, path, field);
+    case K_I64:
+        return s_apply_i64(c, d, st, path, field);
+    case K_SYNC:
+        return s_apply_sync(c, st, path, field);
     }
     return -EINVAL;
 }
 
 /* ---- groups and unknown settings ---- */
 
-static const struct desc *s_find_desc(const char *group, const char *name)
+static const struct s_desc *s_find_desc(const char *group, const char *name)
 {
     for (size_t i = 0; i < N_DESCS; i++) {
-        const struct desc *d = &s_descs[i];
+        const struct s_desc *d = &s_descs[i];
         bool same_group = group ? (d->group && strcmp(d->group, group) == 0) : !d->group;
         if (same_group && strcmp(d->name, name) == 0) {
             return d;
@@ -468,193 +459,109 @@ static void s_known_list(const char *group, char *buf, size_t cap)
     }
 }
 
-static int s_unknown(const struct ctx *c, const config_setting_t *st, const char *group,
+static int s_unknown(const struct mqg_set_ctx *c, const config_setting_t *st, const char *group,
                      const char *path)
 {
     char known[256];
     s_known_list(group, known, sizeof(known));
-    return s_fail(c, st, path, "unknown setting; known %s: %s",
-                  group ? "in this group" : "at top level", known);
+    return mqg_set_fail(c, st, path, "unknown setting; known %s: %s",
+                        group ? "in this group" : "at top level", known);
 }
 
-static int s_load_group(const struct ctx *c, const config_setting_t *g, struct mqg_settings *s)
+/* ---- internal_broker.listeners ---- */
+
+/* One entry { listen; cafile; certfile; keyfile; require_certificate; } into *l. */
+static int s_load_listener(const struct mqg_set_ctx *c, const config_setting_t *e, size_t idx,
+                           struct mqg_ib_listener *l)
+{
+    static const char *const known = "listen, cafile, certfile, keyfile, require_certificate";
+    static const struct s_desc path_desc = {NULL, "", K_PATH, 0, 0, 0};
+    char base[64];
+    char path[128];
+    snprintf(base, sizeof(base), "internal_broker.listeners[%zu]", idx);
+    if (!config_setting_is_group(e)) {
+        return mqg_set_fail(c, e, base, "expected a group { listen = \"HOST:PORT\"; ... }, got %s",
+                            mqg_set_type_name(config_setting_type(e)));
+    }
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < config_setting_length(e); i++) {
+        const config_setting_t *st = config_setting_get_elem(e, (unsigned)i);
+        const char *name = config_setting_name(st);
+        snprintf(path, sizeof(path), "%s.%s", base, name);
+        if (strcmp(name, "listen") == 0) {
+            rc = s_listen(c, st, path, &l->host, &l->port);
+        } else if (strcmp(name, "cafile") == 0) {
+            rc = s_apply_text(c, &path_desc, st, path, &l->cafile);
+        } else if (strcmp(name, "certfile") == 0) {
+            rc = s_apply_text(c, &path_desc, st, path, &l->certfile);
+        } else if (strcmp(name, "keyfile") == 0) {
+            rc = s_apply_text(c, &path_desc, st, path, &l->keyfile);
+        } else if (strcmp(name, "require_certificate") == 0) {
+            rc = s_apply_bool(c, st, path, &l->require_certificate);
+        } else {
+            rc = mqg_set_fail(c, st, path, "unknown setting; known in a listener: %s", known);
+        }
+    }
+    if (rc == 0 && !l->host) {
+        snprintf(path, sizeof(path), "%s.listen", base);
+        rc = mqg_set_fail(c, e, path, "missing; expected listen = \"HOST:PORT\"");
+    }
+    if (rc == 0 && (!l->certfile) != (!l->keyfile)) {
+        snprintf(path, sizeof(path), "%s.%s", base, l->certfile ? "keyfile" : "certfile");
+        rc = mqg_set_fail(c, e, path, "missing; expected certfile and keyfile together (TLS)");
+    }
+    return rc;
+}
+
+static int s_load_listeners(const struct mqg_set_ctx *c, const config_setting_t *l,
+                            struct mqg_ib_settings *ib)
+{
+    int type = config_setting_type(l);
+    size_t n = (size_t)config_setting_length(l);
+    if (type != CONFIG_TYPE_LIST && !(type == CONFIG_TYPE_ARRAY && n == 0)) {
+        return mqg_set_fail(c, l, "internal_broker.listeners",
+                            "expected a list ( { listen = \"HOST:PORT\"; ... }, ... ), got %s",
+                            mqg_set_type_name(type));
+    }
+    if (n == 0) {
+        return 0;
+    }
+    ib->listeners = calloc(n, sizeof(*ib->listeners));
+    if (!ib->listeners) {
+        return -ENOMEM;
+    }
+    ib->n_listeners = n;
+    for (size_t i = 0; i < n; i++) {
+        int rc = s_load_listener(c, config_setting_get_elem(l, (unsigned)i), i, &ib->listeners[i]);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int s_load_group(const struct mqg_set_ctx *c, const config_setting_t *g,
+                        struct mqg_settings *s)
 {
     const char *group = config_setting_name(g);
     char path[256];
     char known[256];
     if (!config_setting_is_group(g)) {
         s_known_list(group, known, sizeof(known));
-        return s_fail(c, g, group, "expected a group { %s }, got %s", known,
-                      s_type_name(config_setting_type(g)));
+        return mqg_set_fail(c, g, group, "expected a group { %s }, got %s", known,
+                            mqg_set_type_name(config_setting_type(g)));
     }
     for (int i = 0; i < config_setting_length(g); i++) {
         const config_setting_t *st = config_setting_get_elem(g, (unsigned)i);
         const char *name = config_setting_name(st);
         snprintf(path, sizeof(path), "%s.%s", group, name);
-        const struct desc *d = s_find_desc(group, name);
+        const struct s_desc *d = s_find_desc(group, name);
         if (!d) {
             return s_unknown(c, st, group, path);
         }
-        int rc = s_apply(c, d, st, path, s);
-        if (rc < 0) {
-            return rc;
-        }
-    }
-    return 0;
-}
-
-/* ---- services ---- */
-
-/* Shortest decimal text that reads back as the same double. */
-static void s_format_double(double v, char *buf, size_t cap)
-{
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, cap, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) {
-            return;
-        }
-    }
-}
-
-/* Parameter value as text: strings as is, numbers in decimal, booleans "true"/"false". */
-static int s_param_value(const struct ctx *c, const config_setting_t *st, const char *path,
-                         char **out)
-{
-    char buf[64];
-    switch (config_setting_type(st)) {
-    case CONFIG_TYPE_STRING:
-        *out = s_strdup(config_setting_get_string(st));
-        break;
-    case CONFIG_TYPE_INT:
-    case CONFIG_TYPE_INT64: {
-        long long v = config_setting_get_int64(st);
-        long long src;
-        if (config_setting_type(st) == CONFIG_TYPE_INT && s_source_int(c, st, &src) &&
-            (src < INT_MIN || src > INT_MAX)) {
-            return s_fail(c, st, path,
-                          "integer does not fit in 32 bits; write it with an L suffix "
-                          "(e.g. 4294967296L) or as a string");
-        }
-        snprintf(buf, sizeof(buf), "%lld", v);
-        *out = s_strdup(buf);
-        break;
-    }
-    case CONFIG_TYPE_FLOAT:
-        s_format_double(config_setting_get_float(st), buf, sizeof(buf));
-        *out = s_strdup(buf);
-        break;
-    case CONFIG_TYPE_BOOL:
-        *out = s_strdup(config_setting_get_bool(st) ? "true" : "false");
-        break;
-    default:
-        return s_fail(c, st, path, "expected a string, number or boolean, got %s",
-                      s_type_name(config_setting_type(st)));
-    }
-    return *out ? 0 : -ENOMEM;
-}
-
-static int s_load_params(const struct ctx *c, const config_setting_t *g, const char *gpath,
-                         struct mqg_settings_service *svc)
-{
-    char path[256];
-    if (!config_setting_is_group(g)) {
-        return s_fail(c, g, gpath, "expected a group { NAME = VALUE; ... }, got %s",
-                      s_type_name(config_setting_type(g)));
-    }
-    size_t n = (size_t)config_setting_length(g);
-    if (n == 0) {
-        return 0;
-    }
-    svc->params = calloc(n, sizeof(*svc->params));
-    svc->owned = calloc(2 * n, sizeof(*svc->owned));
-    if (!svc->params || !svc->owned) {
-        return -ENOMEM;
-    }
-    svc->n_params = n;
-    for (size_t i = 0; i < n; i++) {
-        const config_setting_t *st = config_setting_get_elem(g, (unsigned)i);
-        const char *name = config_setting_name(st);
-        snprintf(path, sizeof(path), "%s.%s", gpath, name);
-        if (!(svc->owned[2 * i] = s_strdup(name))) {
-            return -ENOMEM;
-        }
-        int rc = s_param_value(c, st, path, &svc->owned[2 * i + 1]);
-        if (rc < 0) {
-            return rc;
-        }
-        svc->params[i].name = svc->owned[2 * i];
-        svc->params[i].value = svc->owned[2 * i + 1];
-        svc->params[i].used = false;
-    }
-    return 0;
-}
-
-static int s_load_service(const struct ctx *c, const config_setting_t *e, size_t idx,
-                          struct mqg_settings_service *svc)
-{
-    char base[64];
-    char path[128];
-    const config_setting_t *file = NULL;
-    snprintf(base, sizeof(base), "services[%zu]", idx);
-    if (!config_setting_is_group(e)) {
-        return s_fail(c, e, base,
-                      "expected a group { file = \"service.yml\"; parameters = { ... }; }, "
-                      "got %s",
-                      s_type_name(config_setting_type(e)));
-    }
-    for (int i = 0; i < config_setting_length(e); i++) {
-        const config_setting_t *st = config_setting_get_elem(e, (unsigned)i);
-        const char *name = config_setting_name(st);
-        snprintf(path, sizeof(path), "%s.%s", base, name);
-        int rc = 0;
-        if (strcmp(name, "file") == 0) {
-            file = st;
-        } else if (strcmp(name, "parameters") == 0) {
-            rc = s_load_params(c, st, path, svc);
-        } else {
-            rc = s_fail(c, st, path, "unknown setting; known in a service: file, parameters");
-        }
-        if (rc < 0) {
-            return rc;
-        }
-    }
-    snprintf(path, sizeof(path), "%s.file", base);
-    if (!file) {
-        return s_fail(c, e, path, "missing; expected the path of a service commissioning file");
-    }
-    const char *str = NULL;
-    int rc = s_get_string(c, file, path, "the path of a service commissioning file", &str);
-    if (rc < 0) {
-        return rc;
-    }
-    if (str[0] == '\0') {
-        return s_fail(c, file, path, "expected the path of a service commissioning file, got \"\"");
-    }
-    svc->file = s_resolve(c->dir, str);
-    return svc->file ? 0 : -ENOMEM;
-}
-
-static int s_load_services(const struct ctx *c, const config_setting_t *l, struct mqg_settings *s)
-{
-    int type = config_setting_type(l);
-    size_t n = (size_t)config_setting_length(l);
-    /* an empty [] is an empty list too */
-    if (type != CONFIG_TYPE_LIST && !(type == CONFIG_TYPE_ARRAY && n == 0)) {
-        return s_fail(c, l, "services",
-                      "expected a list ( { file = \"service.yml\"; parameters = { ... }; }, "
-                      "... ), got %s",
-                      s_type_name(type));
-    }
-    if (n == 0) {
-        return 0;
-    }
-    s->services = calloc(n, sizeof(*s->services));
-    if (!s->services) {
-        return -ENOMEM;
-    }
-    s->n_services = n;
-    for (size_t i = 0; i < n; i++) {
-        int rc = s_load_service(c, config_setting_get_elem(l, (unsigned)i), i, &s->services[i]);
+        int rc = strcmp(path, "internal_broker.listeners") == 0
+                     ? s_load_listeners(c, st, &s->internal_broker)
+                     : s_apply(c, d, st, path, s);
         if (rc < 0) {
             return rc;
         }
@@ -664,16 +571,16 @@ static int s_load_services(const struct ctx *c, const config_setting_t *l, struc
 
 /* ---- top level ---- */
 
-static int s_load_root(const struct ctx *c, const config_t *cfg, struct mqg_settings *s)
+static int s_load_root(const struct mqg_set_ctx *c, const config_t *cfg, struct mqg_settings *s)
 {
     const config_setting_t *root = config_root_setting(cfg);
     for (int i = 0; i < config_setting_length(root); i++) {
         const config_setting_t *st = config_setting_get_elem(root, (unsigned)i);
         const char *name = config_setting_name(st);
-        const struct desc *d;
+        const struct s_desc *d;
         int rc;
         if (strcmp(name, "services") == 0) {
-            rc = s_load_services(c, st, s);
+            rc = mqg_set_load_services(c, st, s);
         } else if (s_is_group_name(name)) {
             rc = s_load_group(c, st, s);
         } else if ((d = s_find_desc(NULL, name))) {
@@ -685,6 +592,11 @@ static int s_load_root(const struct ctx *c, const config_t *cfg, struct mqg_sett
             return rc;
         }
     }
+    const config_setting_t *alias = config_lookup(cfg, "log_file");
+    if (alias && config_lookup(cfg, "log.file")) {
+        return mqg_set_fail(c, alias, "log_file",
+                            "log.file is set too; they are the same setting: keep one");
+    }
     if (s->restart_backoff_max_ms < s->restart_backoff_ms) {
         const config_setting_t *st = config_lookup(cfg, "restart.backoff_max_ms");
         const char *path = "restart.backoff_max_ms";
@@ -692,11 +604,11 @@ static int s_load_root(const struct ctx *c, const config_t *cfg, struct mqg_sett
             st = config_lookup(cfg, "restart.backoff_ms");
             path = "restart.backoff_ms";
         }
-        return s_fail(c, st, path,
-                      "restart.backoff_max_ms (%u) must be at least restart.backoff_ms (%u)",
-                      (unsigned)s->restart_backoff_max_ms, (unsigned)s->restart_backoff_ms);
+        return mqg_set_fail(c, st, path,
+                            "restart.backoff_max_ms (%u) must be at least restart.backoff_ms (%u)",
+                            (unsigned)s->restart_backoff_max_ms, (unsigned)s->restart_backoff_ms);
     }
-    return 0;
+    return mqg_set_check_ibroker(c, cfg, &s->internal_broker);
 }
 
 /* 0 when path is a regular, readable file; else the errno why not. */
@@ -717,29 +629,13 @@ static int s_check_readable(const char *path)
     return e;
 }
 
-/* Default runtime_dir: /run/mqgate for root; for another user $XDG_RUNTIME_DIR/mqgate (a
- * directory of that user's own), else /tmp/mqgate-<uid> (whose owner and mode the supervisor
- * checks like any other). Caller frees. */
-static char *s_default_runtime_dir(void)
-{
-    char buf[PATH_MAX];
-    const char *xdg = getenv("XDG_RUNTIME_DIR");
-    if (geteuid() == 0) {
-        snprintf(buf, sizeof(buf), "/run/mqgate");
-    } else if (xdg && xdg[0] == '/' && strlen(xdg) < sizeof(buf) - sizeof("/mqgate")) {
-        snprintf(buf, sizeof(buf), "%s/mqgate", xdg);
-    } else {
-        snprintf(buf, sizeof(buf), "/tmp/mqgate-%u", (unsigned)geteuid());
-    }
-    return s_strdup(buf);
-}
-
 int mqg_settings_defaults(struct mqg_settings *s)
 {
     memset(s, 0, sizeof(*s));
-    s->instance = s_strdup("mqgate");
-    s->runtime_dir = s_default_runtime_dir();
-    if (!s->instance || !s->runtime_dir) {
+    s->instance = mqg_set_strdup("mqgate");
+    s->runtime_dir = mqg_set_default_runtime_dir();
+    s->state_dir = mqg_set_default_state_dir();
+    if (!s->instance || !s->runtime_dir || !s->state_dir) {
         mqg_settings_free(s);
         return -ENOMEM;
     }
@@ -754,12 +650,48 @@ int mqg_settings_defaults(struct mqg_settings *s)
     s->heartbeat_ms = 1000;
     s->heartbeat_misses = 3;
     s->stop_grace_ms = 3000;
-    s->outbound_queue_max = 100000;
-    s->outbound_queue_max_bytes = 64 << 20;
+    s->outbound_queue_max = MQG_SETTINGS_QUEUE_JOURNAL;
+    s->outbound_queue_max_bytes = MQG_SETTINGS_QUEUE_BYTES_JOURNAL;
     s->max_inflight = 1000;
-    s->router_queue_max = 100000;
-    s->router_queue_max_bytes = 64 << 20;
+    s->router_queue_max = MQG_SETTINGS_QUEUE_JOURNAL;
+    s->router_queue_max_bytes = MQG_SETTINGS_QUEUE_BYTES_JOURNAL;
+    if (mqg_ibroker_defaults(&s->internal_broker) != 0) {
+        mqg_settings_free(s);
+        return -ENOMEM;
+    }
+    s->http_disconnected_s = 5;
+    s->journal_enabled = true;
+    s->journal_max_bytes = 1LL << 30;
+    s->journal_sync = MQG_SETTINGS_SYNC_NONE;
+    s->journal_sync_ms = 100;
+    s->journal_full_wait_ms = 10000;
     return 0;
+}
+
+/* The queues in memory hold an outage's backlog only without the journal (with it, the
+ * source journals do): journal.enabled = false gives the queue bounds that are not set the
+ * larger defaults of a gateway without a journal. */
+static void s_queue_defaults(config_t *cfg, struct mqg_settings *s)
+{
+    if (s->journal_enabled) {
+        return;
+    }
+    const struct {
+        const char *path;
+        int *v;
+        int dflt;
+    } b[] = {
+        {"connector.outbound_queue_max", &s->outbound_queue_max, MQG_SETTINGS_QUEUE},
+        {"connector.outbound_queue_max_bytes", &s->outbound_queue_max_bytes,
+         MQG_SETTINGS_QUEUE_BYTES},
+        {"router.queue_max", &s->router_queue_max, MQG_SETTINGS_QUEUE},
+        {"router.queue_max_bytes", &s->router_queue_max_bytes, MQG_SETTINGS_QUEUE_BYTES},
+    };
+    for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++) {
+        if (!config_lookup(cfg, b[i].path)) {
+            *b[i].v = b[i].dflt;
+        }
+    }
 }
 
 /* Returns 0; -ENOENT (file missing) or -EIO (unreadable) or -EINVAL (content), each with *err
@@ -770,7 +702,7 @@ int mqg_settings_load(const char *path, struct mqg_settings *s, struct mqg_error
     if (rc < 0) {
         return rc;
     }
-    struct ctx c = {.path = path, .dir = s_dirname(path), .err = err};
+    struct mqg_set_ctx c = {.path = path, .dir = mqg_set_dirname(path), .err = err};
     if (!c.dir) {
         mqg_settings_free(s);
         return -ENOMEM;
@@ -789,7 +721,7 @@ int mqg_settings_load(const char *path, struct mqg_settings *s, struct mqg_error
     config_set_include_dir(&cfg, c.dir[0] ? c.dir : ".");
     if (!config_read_file(&cfg, path)) {
         char file[512];
-        s_source_path(&c, config_error_file(&cfg), file, sizeof(file));
+        mqg_set_source_path(&c, config_error_file(&cfg), file, sizeof(file));
         if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO) {
             mqg_error_set(err, file, 0, 0, NULL, "cannot read: %s", config_error_text(&cfg));
             rc = -EIO;
@@ -800,6 +732,9 @@ int mqg_settings_load(const char *path, struct mqg_settings *s, struct mqg_error
         }
     } else {
         rc = s_load_root(&c, &cfg, s);
+        if (rc == 0) {
+            s_queue_defaults(&cfg, s);
+        }
     }
     config_destroy(&cfg);
     free(c.dir);
@@ -816,7 +751,10 @@ void mqg_settings_free(struct mqg_settings *s)
     }
     free(s->instance);
     free(s->runtime_dir);
+    free(s->state_dir);
     free(s->log_file);
+    free(s->http_listen);
+    free(s->http_host);
     for (size_t i = 0; i < s->n_services; i++) {
         struct mqg_settings_service *svc = &s->services[i];
         free(svc->file);
@@ -829,5 +767,6 @@ void mqg_settings_free(struct mqg_settings *s)
         free(svc->params);
     }
     free(s->services);
+    mqg_ibroker_free(&s->internal_broker);
     memset(s, 0, sizeof(*s));
 }

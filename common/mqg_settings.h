@@ -14,7 +14,16 @@
 
 #include "mqg_cpus.h"
 #include "mqg_error.h"
+#include "mqg_ibroker.h"
 #include "mqg_service.h"
+
+/* Default bounds of the queues in memory (connector.outbound_queue_max(_bytes),
+ * router.queue_max(_bytes)): with the journal (the default) the source journals hold an
+ * outage's backlog; without it the queues do. */
+#define MQG_SETTINGS_QUEUE_JOURNAL 20000
+#define MQG_SETTINGS_QUEUE_BYTES_JOURNAL (16 << 20)
+#define MQG_SETTINGS_QUEUE 100000
+#define MQG_SETTINGS_QUEUE_BYTES (64 << 20)
 
 struct mqg_settings_service {
     char *file;               /* resolved relative to the settings file's directory */
@@ -28,7 +37,7 @@ struct mqg_settings {
     char *runtime_dir; /* base dir; the instance dir is <runtime_dir>/<instance>; default
                           /run/mqgate (root), $XDG_RUNTIME_DIR/mqgate, /tmp/mqgate-<uid> */
     int log_level;     /* MQG_LOG_* value; default info */
-    char *log_file;    /* NULL/"" = stderr */
+    char *log_file;    /* NULL/"" = stderr; `log.file` or `log_file`, reopened on SIGUSR1 */
     /* child restart policy */
     uint32_t restart_backoff_ms;     /* 250 */
     uint32_t restart_backoff_max_ms; /* 30000 */
@@ -41,16 +50,37 @@ struct mqg_settings {
     int stop_grace_ms;               /* 3000: TERM -> KILL */
     struct mqg_cpus cpu_affinity;    /* "auto": every process on one CPU (mqg_cpus.h) */
     /* connector queues */
-    int outbound_queue_max;       /* 100000 messages per connector towards its broker */
-    int outbound_queue_max_bytes; /* 64 MiB: the same queue in bytes of topic + payload */
-    int max_inflight;       /* 1000 publishes in flight per connector */
+    int outbound_queue_max;       /* 20000 (journal on) or 100000 messages per connector */
+    int outbound_queue_max_bytes; /* 16 or 64 MiB: the same queue in bytes of topic+payload */
+    int max_inflight;             /* 1000 publishes in flight per connector */
     /* router */
-    int router_queue_max;       /* 100000 messages held per target connector */
-    int router_queue_max_bytes; /* 64 MiB: the same in bytes */
+    int router_queue_max;       /* 20000 (journal on) or 100000 per target connection */
+    int router_queue_max_bytes; /* 16 or 64 MiB: the same in bytes */
+    /* operations over HTTP: /metrics and /health, off unless http.listen is set */
+    char *http_listen;       /* "host:port" as written; NULL: no HTTP server */
+    char *http_host;         /* ... its host (an IPv6 address without brackets) */
+    int http_port;           /* ... its port, 1..65535 */
+    int http_disconnected_s; /* 5: /health fails once a connection is down this long */
     /* services to load in addition to those on the command line */
     struct mqg_settings_service *services;
     size_t n_services;
+    /* the internal broker: embedded mosquitto on 127.0.0.1:11883 (mqg_ibroker.h) */
+    struct mqg_ib_settings internal_broker;
+    /* crash-safe delivery (docs/delivery.md) */
+    char *state_dir;             /* journals in <state_dir>/<instance>/<connection>; default
+                                  * /var/lib/mqgate (root), $XDG_STATE_HOME/mqgate or
+                                  * ~/.local/state/mqgate */
+    bool journal_enabled;        /* true */
+    long long journal_max_bytes; /* 1 GiB per source connection */
+    int journal_sync;            /* MQG_SETTINGS_SYNC_*: none */
+    int journal_sync_ms;         /* 100: the interval of "interval" */
+    int journal_full_wait_ms;    /* 10000: a full journal holds a message this long */
 };
+
+enum { MQG_SETTINGS_SYNC_NONE = 0, MQG_SETTINGS_SYNC_INTERVAL = 1, MQG_SETTINGS_SYNC_ALWAYS = 2 };
+
+/* The names of the journal.sync values, by value. */
+extern const char *const mqg_settings_sync_names[3];
 
 /* Fill s with defaults (heap strings owned by s). Returns 0 or -ENOMEM. */
 int mqg_settings_defaults(struct mqg_settings *s);

@@ -217,13 +217,15 @@ int mqg_subs_for_conn_progress(const struct mqg_model *m, int conn, mqg_subs_pro
         return -ENOMEM;
     }
     size_t k = 0;
+    /* the internal broker brings what local applications publish into the internal namespace */
+    int want = conn >= 0 && conn == mqg_model_internal(m) ? MQG_INTERNAL : conn;
     for (size_t r = 0; r < m->n_routes; r++) {
         const struct mqg_route *rt = &m->routes[r];
         if (progress && r % 256 == 0) {
             progress(arg);
         }
         for (size_t s = 0; s < rt->n_sources; s++) {
-            if (rt->sources[s].conn != conn) {
+            if (rt->sources[s].conn != want) {
                 continue;
             }
             struct mqg_pattern *p;

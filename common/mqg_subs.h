@@ -25,8 +25,10 @@ struct mqg_sub {
  * entries it replaces stood, in their order. About linear in n (see mqg_subs.c). */
 size_t mqg_subs_minimize(struct mqg_sub *subs, size_t n);
 
-/* The minimal subscriptions of connection `conn` in model m. Returns 0 with *out (free with
- * mqg_subs_free) and *n set, -EINVAL if a source filter does not parse, -ENOMEM. */
+/* The minimal subscriptions of connection `conn` in model m: of the sources on it, or, for
+ * the internal broker's connection (mqg_model_internal), of the internal namespace's sources.
+ * Returns 0 with *out (free with mqg_subs_free) and *n set, -EINVAL if a source filter does not
+ * parse, -ENOMEM. */
 int mqg_subs_for_conn(const struct mqg_model *m, int conn, struct mqg_sub **out, size_t *n);
 
 /* Called now and then during long work, so that a child process can keep its heartbeat. */

@@ -5,6 +5,8 @@
  */
 #include "mqg_text.h"
 
+#include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -151,4 +153,53 @@ void mqg_text_fput(const char *s, FILE *f)
         }
         i += adv;
     }
+}
+
+const char *mqg_text_shown(const char *s, size_t len, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < len && i < MQG_TEXT_SHOWN_MAX; i++) {
+        unsigned char b = (unsigned char)s[i];
+        if (b >= 0x20 && b < 0x7f && b != '\\') {
+            out[o++] = (char)b;
+        } else {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[b >> 4];
+            out[o++] = hex[b & 15];
+        }
+    }
+    if (len > MQG_TEXT_SHOWN_MAX) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+bool mqg_text_hex(const char *s, size_t n, unsigned *v)
+{
+    *v = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0) {
+            return false;
+        }
+        *v = *v * 16 + (unsigned)d;
+    }
+    return true;
+}
+
+int mqg_text_why(char *why, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, cap, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
 }

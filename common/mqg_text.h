@@ -9,6 +9,8 @@
  * Escapes: "\n", "\r", "\t"; "\xNN" for the other bytes 0x00..0x1f, for 0x7f and for every byte
  * that does not belong to well-formed UTF-8; "\u0080".."\u009f" for the C1 control characters.
  * Everything else, a backslash included, is copied as it is.
+ * mqg_text_shown() is the short form for a log line about a message (the connector's drops
+ * for a bad topic): bytes only, cut at MQG_TEXT_SHOWN_MAX.
  */
 #ifndef MQG_TEXT_H
 #define MQG_TEXT_H
@@ -26,5 +28,23 @@ size_t mqg_text_escape(char *out, size_t cap, const char *s, size_t len);
 
 /* Write the NUL-terminated s escaped to f ("(null)" for NULL). */
 void mqg_text_fput(const char *s, FILE *f);
+
+/* At most this many bytes of the text are shown by mqg_text_shown(). */
+#define MQG_TEXT_SHOWN_MAX 48
+/* The room mqg_text_shown() needs, its NUL included. */
+#define MQG_TEXT_SHOWN_CAP (4 * MQG_TEXT_SHOWN_MAX + 4)
+
+/* s[0..len) for a log line: printable ASCII as it is, every other byte (a backslash too) as
+ * "\xNN", at most MQG_TEXT_SHOWN_MAX bytes of it (then "..."). Writes into out, which has
+ * MQG_TEXT_SHOWN_CAP bytes, and returns out. */
+const char *mqg_text_shown(const char *s, size_t len, char *out);
+
+/* The value of the n hex digits at s (either case) in *v: true, or false (*v undefined) when
+ * one of them is not a hex digit. n <= 7. */
+bool mqg_text_hex(const char *s, size_t n, unsigned *v);
+
+/* Format a reason for the user into why[0..cap) and return -EINVAL: the one line of the
+ * parsers (mqg_url, mqg_jsre) that report why an input is refused. */
+int mqg_text_why(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -195,16 +195,32 @@ bool mqg_topic_valid_name(const char *topic)
 }
 
 /* "$share/<group>/<filter>" (MQTT 5 shared subscription): the group is one non-empty level
- * without wildcards and a filter follows. Anything not starting with "$share/" passes. */
-static bool s_share_ok(const char *f)
+ * without wildcards and a filter follows. Returns that filter (inside f); f itself when f does
+ * not start with "$share/"; NULL when it does but breaks the rule. */
+static const char *s_share_inner(const char *f)
 {
     if (strncmp(f, "$share/", 7) != 0) {
-        return true;
+        return f;
     }
     const char *g = f + 7;
     size_t glen = strcspn(g, "/");
-    return glen > 0 && g[glen] == '/' && g[glen + 1] != '\0' && !memchr(g, '+', glen) &&
-           !memchr(g, '#', glen);
+    if (glen > 0 && g[glen] == '/' && g[glen + 1] != '\0' && !memchr(g, '+', glen) &&
+        !memchr(g, '#', glen)) {
+        return g + glen + 1;
+    }
+    return NULL;
+}
+
+/* A shared subscription is well-formed; anything not starting with "$share/" passes. */
+static bool s_share_ok(const char *f)
+{
+    return s_share_inner(f) != NULL;
+}
+
+const char *mqg_topic_unshare(const char *filter)
+{
+    const char *inner = filter ? s_share_inner(filter) : NULL;
+    return inner ? inner : filter;
 }
 
 bool mqg_topic_valid_filter(const char *filter)

@@ -34,6 +34,13 @@ bool mqg_topic_valid_name(const char *topic);
  * only as the last level. */
 bool mqg_topic_valid_filter(const char *filter);
 
+/* The filter whose topics a subscription to `filter` delivers: for a shared subscription
+ * "$share/<group>/<filter>" (MQTT 5; the group one non-empty level without wildcards) the
+ * <filter> after the group, as a pointer into `filter`; otherwise `filter` itself, also when it
+ * starts with "$share/" but is not such a subscription (mqg_topic_valid_filter and
+ * mqg_pattern_new refuse those). Named wildcards are kept. NULL gives NULL. */
+const char *mqg_topic_unshare(const char *filter);
+
 /* Does `filter` (plain) match topic name `topic`? False if either is invalid. */
 bool mqg_topic_match(const char *filter, const char *topic);
 

@@ -1,10 +1,10 @@
 /* mqg_yaml — a read-only view of one YAML document, the only module that includes <yaml.h>.
  *
- * Used by the service loader (mqg_service.c). A document is read into memory and loaded whole
- * with libyaml's composer (mqg_yaml_load, mqg_yaml_load_buffer) and then walked through borrowed
- * node handles that stay valid until mqg_yaml_destroy(). Syntax errors and duplicate mapping keys
- * are reported with the file, 1-based line and column. No global state; not thread-safe per
- * document.
+ * Used by the service loader (mqg_service.c and its mqg_svc_*.c files). A document is read into
+ * memory and loaded whole with libyaml's composer (mqg_yaml_load, mqg_yaml_load_buffer) and then
+ * walked through borrowed node handles that stay valid until mqg_yaml_destroy(). Syntax errors
+ * and duplicate mapping keys are reported with the file, 1-based line and column. No global
+ * state; not thread-safe per document.
  */
 #ifndef MQG_YAML_H
 #define MQG_YAML_H

@@ -2,12 +2,11 @@
  *
  * Paho's callbacks get a context pointer; publish callbacks carry the caller's tag in it, so
  * the link they belong to is the process's single link (s_link). Translation of paho codes to
- * errno values and texts happens here only.
+ * errno values and texts happens here only. Loading paho is paho_load.c's.
  */
 #include "mqtt_link.h"
 
 #include <MQTTAsync.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -19,10 +18,12 @@
 #include <unistd.h>
 
 #include "mqg_log.h"
-#include "mqg_proc.h"
 #include "mqg_rundir.h"
+#include "paho_load.h"
 
 struct mqtt_link {
+    mqtt_link_arrive_fn *arrive; /* called on paho's thread for every message */
+    void *arrive_ctx;
     MQTTAsync client;
     const struct mqg_connection *conn;
     int version;
@@ -30,127 +31,18 @@ struct mqtt_link {
     int efd;
     pthread_mutex_t lock;
     struct link_ev *head, *tail;
-    char *files[3]; /* PEM files written for inline certificates */
-    char **filters; /* kept alive for subscribeMany */
+    char *files[MQG_SECRET_COUNT]; /* PEM files written for inline certificates */
+    char **filters;                /* kept alive for subscribeMany */
     int *qos;
+    MQTTSubscribe_options *opts; /* MQTT 5 No Local for each filter (the internal broker) */
     size_t n_filters;
     char rundir[512];
 };
 
 static struct mqtt_link *s_link;
 
-/* paho is loaded at run time: the TLS build (with OpenSSL, several MB of resident memory)
- * only for connections that use TLS, the plain build otherwise. Same API either way.
- *
- * First choice is mqgate's own build of paho, lib/mqgate/mqgate-paho-{plain,tls}.so next to
- * the bin/ directory of this executable: Debian's paho objects relinked without paho's heap
- * tracking (see connector/paho_plugin.c). It exports one function, mqg_paho_sym(), that
- * resolves the names below. If it is not there, the system's libpaho-mqtt3a/3as is used. */
-static struct {
-    void *dl;
-    __typeof__(MQTTAsync_connect) *connect;
-    __typeof__(MQTTAsync_createWithOptions) *create;
-    __typeof__(MQTTAsync_destroy) *destroy;
-    __typeof__(MQTTAsync_disconnect) *disconnect;
-    __typeof__(MQTTAsync_free) *free_;
-    __typeof__(MQTTAsync_freeMessage) *freeMessage;
-    __typeof__(MQTTAsync_global_init) *global_init;
-    __typeof__(MQTTAsync_isConnected) *isConnected;
-    __typeof__(MQTTAsync_sendMessage) *sendMessage;
-    __typeof__(MQTTAsync_setCallbacks) *setCallbacks;
-    __typeof__(MQTTAsync_setTraceLevel) *setTraceLevel;
-    __typeof__(MQTTAsync_strerror) *strerror_;
-    __typeof__(MQTTAsync_subscribeMany) *subscribeMany;
-    __typeof__(MQTTProperties_add) *props_add;
-    __typeof__(MQTTProperties_free) *props_free;
-} P;
-
-#define S_PAHO_PLAIN "libpaho-mqtt3a.so.1"
-#define S_PAHO_TLS "libpaho-mqtt3as.so.1"
-#define S_PLUGIN_PLAIN "mqgate-paho-plain.so"
-#define S_PLUGIN_TLS "mqgate-paho-tls.so"
-
-typedef void *(*s_sym_fn)(const char *name);
-
-/* dlopen()s <directory of this executable>/../lib/mqgate/<name>; NULL when it is not there. */
-static void *s_open_plugin(const char *name, char *path, size_t cap)
-{
-    char dir[512];
-    if (mqg_exe_dir(dir, sizeof(dir)) != 0) {
-        return NULL;
-    }
-    char raw[600];
-    int w = snprintf(raw, sizeof(raw), "%s/../lib/mqgate/%s", dir, name);
-    char *real = w < 0 || (size_t)w >= sizeof(raw) ? NULL : realpath(raw, NULL);
-    if (!real) {
-        return NULL; /* not there */
-    }
-    w = snprintf(path, cap, "%s", real);
-    free(real);
-    if (w < 0 || (size_t)w >= cap) {
-        return NULL;
-    }
-    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!dl) {
-        log_warn("LINK-LIB", "cannot load %s: %s; using the system's paho", path, dlerror());
-    }
-    return dl;
-}
-
-static int s_load_paho(bool tls)
-{
-    if (P.dl) {
-        return 0;
-    }
-    char path[600];
-    s_sym_fn sym = NULL;
-    const char *lib = path;
-    void *dl = s_open_plugin(tls ? S_PLUGIN_TLS : S_PLUGIN_PLAIN, path, sizeof(path));
-    if (dl) {
-        *(void **)&sym = dlsym(dl, "mqg_paho_sym");
-        if (!sym) {
-            log_warn("LINK-LIB", "%s has no mqg_paho_sym; using the system's paho", path);
-            dlclose(dl);
-            dl = NULL;
-        }
-    }
-    if (!dl) {
-        lib = tls ? S_PAHO_TLS : S_PAHO_PLAIN;
-        dl = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
-        if (!dl) {
-            log_error("LINK-LIB", "cannot load the MQTT library %s: %s (install libpaho-mqtt1.3)",
-                      lib, dlerror());
-            return -ENOENT;
-        }
-    }
-    log_info("LINK-LIB", "MQTT library: %s", lib);
-    P.dl = dl;
-#define S_SYM(field, name)                                                                         \
-    do {                                                                                           \
-        *(void **)&P.field = sym ? sym(#name) : dlsym(dl, #name);                                  \
-        if (!P.field) {                                                                            \
-            log_error("LINK-LIB", "%s has no %s: wrong paho version?", lib, #name);                \
-            return -ENOENT;                                                                        \
-        }                                                                                          \
-    } while (0)
-    S_SYM(connect, MQTTAsync_connect);
-    S_SYM(create, MQTTAsync_createWithOptions);
-    S_SYM(destroy, MQTTAsync_destroy);
-    S_SYM(disconnect, MQTTAsync_disconnect);
-    S_SYM(free_, MQTTAsync_free);
-    S_SYM(freeMessage, MQTTAsync_freeMessage);
-    S_SYM(global_init, MQTTAsync_global_init);
-    S_SYM(isConnected, MQTTAsync_isConnected);
-    S_SYM(sendMessage, MQTTAsync_sendMessage);
-    S_SYM(setCallbacks, MQTTAsync_setCallbacks);
-    S_SYM(setTraceLevel, MQTTAsync_setTraceLevel);
-    S_SYM(strerror_, MQTTAsync_strerror);
-    S_SYM(subscribeMany, MQTTAsync_subscribeMany);
-    S_SYM(props_add, MQTTProperties_add);
-    S_SYM(props_free, MQTTProperties_free);
-#undef S_SYM
-    return 0;
-}
+/* paho's functions, loaded at run time (paho_load.h) */
+static struct paho_api P;
 
 /* ---- events (paho threads) ---- */
 
@@ -209,6 +101,9 @@ static int s_on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message
         ev->payload_len = pl;
         ev->qos = m->qos;
         ev->retain = m->retained != 0;
+        if (l->arrive) {
+            l->arrive(l->arrive_ctx, ev);
+        }
         s_push(l, ev);
     }
     P.freeMessage(&m);
@@ -221,66 +116,115 @@ static void s_on_lost(void *ctx, char *cause)
     s_push_simple(ctx, LEV_LOST, 0, 0, cause ? cause : "connection lost");
 }
 
-static void s_on_connect(void *ctx, MQTTAsync_successData *d)
+/* Each kind of result has one s_ev_*() that takes plain values; the paho callbacks for MQTT 3
+ * and for MQTT 5 are thin adapters that take those values out of paho's data. */
+
+/* Connected; max_packet, receive_max: the broker's Maximum Packet Size and Receive Maximum
+ * (MQTT 5), 0 = none. */
+static void s_ev_connected(struct mqtt_link *l, bool session_present, uint32_t max_packet,
+                           uint16_t receive_max)
 {
     struct link_ev *ev = calloc(1, sizeof(*ev));
     if (ev) {
         ev->kind = LEV_CONNECTED;
-        ev->session_present = d ? d->alt.connect.sessionPresent != 0 : false;
-        s_push(ctx, ev);
+        ev->session_present = session_present;
+        ev->max_packet = max_packet;
+        ev->receive_max = receive_max;
+        s_push(l, ev);
     }
+}
+
+static void s_ev_connect_failed(struct mqtt_link *l, int rc, const char *message)
+{
+    s_push_simple(l, LEV_CONNECT_FAILED, rc, 0, message);
+}
+
+/* A publish's context is its tag; the link is the process's one. */
+static void s_ev_pub_done(void *tag)
+{
+    s_push_simple(s_link, LEV_PUB_OK, 0, (uint64_t)(uintptr_t)tag, NULL);
+}
+
+static void s_ev_pub_failed(void *tag, int rc)
+{
+    s_push_simple(s_link, LEV_PUB_FAIL, rc, (uint64_t)(uintptr_t)tag, NULL);
+}
+
+/* refused: how many filters the broker refused. */
+static void s_ev_subscribed(struct mqtt_link *l, int refused)
+{
+    s_push_simple(l, LEV_SUB_OK, refused, 0, NULL);
+}
+
+static void s_ev_subscribe_failed(struct mqtt_link *l, int rc, const char *message)
+{
+    s_push_simple(l, LEV_SUB_FAIL, rc, 0, message);
+}
+
+/* The code of an MQTT 5 failure: the broker's reason code when it sent one, else paho's. */
+static int s_code5(const MQTTAsync_failureData5 *d, int paho_code)
+{
+    return d->reasonCode ? (int)d->reasonCode : paho_code;
+}
+
+/* A subscribe that failed because the connection went away first: -ENOTCONN. */
+static int s_sub_fail_rc(int code)
+{
+    return code == MQTTASYNC_OPERATION_INCOMPLETE || code == MQTTASYNC_DISCONNECTED ? -ENOTCONN
+                                                                                    : code;
+}
+
+static void s_on_connect(void *ctx, MQTTAsync_successData *d)
+{
+    s_ev_connected(ctx, d ? d->alt.connect.sessionPresent != 0 : false, 0, 0);
 }
 
 static void s_on_connect5(void *ctx, MQTTAsync_successData5 *d)
 {
-    struct link_ev *ev = calloc(1, sizeof(*ev));
-    if (ev) {
-        ev->kind = LEV_CONNECTED;
-        ev->session_present = d ? d->alt.connect.sessionPresent != 0 : false;
-        /* the CONNACK's properties: a publish larger than the broker's Maximum Packet Size
-         * makes it close the connection (read here, not through paho's getters, which
-         * mqgate's paho module does not export) */
-        for (int i = 0; d && i < d->properties.count; i++) {
-            const MQTTProperty *p = &d->properties.array[i];
-            if (p->identifier == MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE) {
-                ev->max_packet = p->value.integer4;
-            }
+    /* the CONNACK's properties: a publish larger than the broker's Maximum Packet Size makes
+     * it close the connection (read here, not through paho's getters, which mqgate's paho
+     * module does not export) */
+    uint32_t max_packet = 0;
+    uint16_t receive_max = 0;
+    for (int i = 0; d && i < d->properties.count; i++) {
+        const MQTTProperty *p = &d->properties.array[i];
+        if (p->identifier == MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE) {
+            max_packet = p->value.integer4;
+        } else if (p->identifier == MQTTPROPERTY_CODE_RECEIVE_MAXIMUM) {
+            receive_max = p->value.integer2;
         }
-        s_push(ctx, ev);
     }
+    s_ev_connected(ctx, d ? d->alt.connect.sessionPresent != 0 : false, max_packet, receive_max);
 }
 
 static void s_on_connect_fail(void *ctx, MQTTAsync_failureData *d)
 {
-    int rc = d ? d->code : MQTTASYNC_FAILURE;
-    s_push_simple(ctx, LEV_CONNECT_FAILED, rc, 0, d && d->message ? d->message : NULL);
+    s_ev_connect_failed(ctx, d ? d->code : MQTTASYNC_FAILURE, d ? d->message : NULL);
 }
 
 static void s_on_connect_fail5(void *ctx, MQTTAsync_failureData5 *d)
 {
-    int rc = d ? (d->reasonCode ? (int)d->reasonCode : d->code) : MQTTASYNC_FAILURE;
-    s_push_simple(ctx, LEV_CONNECT_FAILED, rc, 0, d && d->message ? d->message : NULL);
+    s_ev_connect_failed(ctx, d ? s_code5(d, d->code) : MQTTASYNC_FAILURE, d ? d->message : NULL);
 }
 
 static void s_on_pub(void *ctx, MQTTAsync_successData *d)
 {
-    s_push_simple(s_link, LEV_PUB_OK, 0, (uint64_t)(uintptr_t)ctx, NULL);
+    s_ev_pub_done(ctx);
 }
 
 static void s_on_pub5(void *ctx, MQTTAsync_successData5 *d)
 {
-    s_push_simple(s_link, LEV_PUB_OK, 0, (uint64_t)(uintptr_t)ctx, NULL);
+    s_ev_pub_done(ctx);
 }
 
 static void s_on_pub_fail(void *ctx, MQTTAsync_failureData *d)
 {
-    s_push_simple(s_link, LEV_PUB_FAIL, d ? d->code : -1, (uint64_t)(uintptr_t)ctx, NULL);
+    s_ev_pub_failed(ctx, d ? d->code : -1);
 }
 
 static void s_on_pub_fail5(void *ctx, MQTTAsync_failureData5 *d)
 {
-    int rc = d ? (d->reasonCode ? (int)d->reasonCode : d->code) : -1;
-    s_push_simple(s_link, LEV_PUB_FAIL, rc, (uint64_t)(uintptr_t)ctx, NULL);
+    s_ev_pub_failed(ctx, d ? s_code5(d, d->code) : -1);
 }
 
 static void s_on_sub(void *ctx, MQTTAsync_successData *d)
@@ -294,7 +238,7 @@ static void s_on_sub(void *ctx, MQTTAsync_successData *d)
             refused += d->alt.qosList[i] == 0x80;
         }
     }
-    s_push_simple(ctx, LEV_SUB_OK, refused, 0, NULL);
+    s_ev_subscribed(l, refused);
 }
 
 static void s_on_sub5(void *ctx, MQTTAsync_successData5 *d)
@@ -308,26 +252,17 @@ static void s_on_sub5(void *ctx, MQTTAsync_successData5 *d)
             refused += (int)d->alt.sub.reasonCodes[i] >= 0x80;
         }
     }
-    s_push_simple(ctx, LEV_SUB_OK, refused, 0, NULL);
-}
-
-/* A subscribe that failed because the connection went away first: -ENOTCONN. */
-static int s_sub_fail_rc(int code)
-{
-    return code == MQTTASYNC_OPERATION_INCOMPLETE || code == MQTTASYNC_DISCONNECTED ? -ENOTCONN
-                                                                                    : code;
+    s_ev_subscribed(ctx, refused);
 }
 
 static void s_on_sub_fail(void *ctx, MQTTAsync_failureData *d)
 {
-    s_push_simple(ctx, LEV_SUB_FAIL, d ? s_sub_fail_rc(d->code) : -1, 0,
-                  d && d->message ? d->message : NULL);
+    s_ev_subscribe_failed(ctx, d ? s_sub_fail_rc(d->code) : -1, d ? d->message : NULL);
 }
 
 static void s_on_sub_fail5(void *ctx, MQTTAsync_failureData5 *d)
 {
-    int rc = d ? (d->reasonCode ? (int)d->reasonCode : s_sub_fail_rc(d->code)) : -1;
-    s_push_simple(ctx, LEV_SUB_FAIL, rc, 0, d && d->message ? d->message : NULL);
+    s_ev_subscribe_failed(ctx, d ? s_code5(d, s_sub_fail_rc(d->code)) : -1, d ? d->message : NULL);
 }
 
 /* ---- set-up ---- */
@@ -337,9 +272,10 @@ static void s_on_sub_fail5(void *ctx, MQTTAsync_failureData5 *d)
  * write to, so no other user can swap the CA we trust. A file written by an earlier attempt is
  * used again while it is there; one removed with the runtime directory is written again.
  * Returns 0 or -errno with why filled. */
-static int s_cert_file(struct mqtt_link *l, int slot, const char *value, const char *rundir,
-                       const char *name, const char **path, char *why, size_t cap)
+static int s_cert_file(struct mqtt_link *l, enum mqg_secret kind, const char *value,
+                       const char **path, char *why, size_t cap)
 {
+    const char *rundir = l->rundir;
     *path = NULL;
     if (!value) {
         return 0;
@@ -348,32 +284,36 @@ static int s_cert_file(struct mqtt_link *l, int slot, const char *value, const c
         *path = value;
         return 0;
     }
-    if (l->files[slot]) {
+    if (l->files[kind]) {
         struct stat st;
-        if (lstat(l->files[slot], &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
-            *path = l->files[slot];
+        if (lstat(l->files[kind], &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
+            *path = l->files[kind];
             return 0;
         }
-        free(l->files[slot]);
-        l->files[slot] = NULL;
+        free(l->files[kind]);
+        l->files[kind] = NULL;
     }
     char buf[1024];
-    snprintf(buf, sizeof(buf), "%s/%s-%d.pem", rundir, name, (int)getpid());
-    int rc = mqg_rundir_check(rundir, NULL, why, cap);
+    int rc = mqg_rundir_secret_path(rundir, kind, getpid(), buf, sizeof(buf));
+    if (rc != 0) {
+        snprintf(why, cap, "the path of a certificate file in %s is too long", rundir);
+        return rc;
+    }
+    rc = mqg_rundir_check(rundir, NULL, why, cap);
     rc = rc ? rc : mqg_rundir_write_secret(buf, value, strlen(value), why, cap);
     if (rc != 0) {
         return rc;
     }
-    l->files[slot] = strdup(buf);
-    *path = l->files[slot];
-    return l->files[slot] ? 0 : -ENOMEM;
+    l->files[kind] = strdup(buf);
+    *path = l->files[kind];
+    return l->files[kind] ? 0 : -ENOMEM;
 }
 
 int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_inflight,
                   struct mqtt_link **out)
 {
     bool tls = c->scheme == MQG_SCHEME_MQTTS || c->scheme == MQG_SCHEME_WSS;
-    if (s_load_paho(tls) != 0) {
+    if (paho_load(tls, &P) != 0) {
         return -ENOENT;
     }
     struct mqtt_link *l = calloc(1, sizeof(*l));
@@ -406,11 +346,17 @@ int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_in
         return -EINVAL;
     }
     /* paho formats and keeps its own trace of every packet otherwise (seen in profiles) */
-    P.setTraceLevel(MQTTASYNC_TRACE_ERROR);
+    P.setTraceLevel(getenv("MQG_PAHO_TRACE") ? MQTTASYNC_TRACE_PROTOCOL : MQTTASYNC_TRACE_ERROR);
     P.setCallbacks(l->client, l, s_on_lost, s_on_message, NULL);
     s_link = l;
     *out = l;
     return 0;
+}
+
+void mqtt_link_on_arrive(struct mqtt_link *l, mqtt_link_arrive_fn *fn, void *ctx)
+{
+    l->arrive = fn;
+    l->arrive_ctx = ctx;
 }
 
 void mqtt_link_destroy(struct mqtt_link **pl, int timeout_ms)
@@ -436,7 +382,7 @@ void mqtt_link_destroy(struct mqtt_link **pl, int timeout_ms)
         free(ev);
         ev = nx;
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < MQG_SECRET_COUNT; i++) {
         if (l->files[i]) {
             unlink(l->files[i]);
             free(l->files[i]);
@@ -449,6 +395,7 @@ void mqtt_link_destroy(struct mqtt_link **pl, int timeout_ms)
         free(l->filters);
     }
     free(l->qos);
+    free(l->opts);
     close(l->efd);
     pthread_mutex_destroy(&l->lock);
     free(l);
@@ -470,6 +417,30 @@ struct link_ev *mqtt_link_take(struct mqtt_link *l)
     l->head = l->tail = NULL;
     pthread_mutex_unlock(&l->lock);
     return h;
+}
+
+/* The TLS options of the link's connection into *ssl, after writing the certificate files
+ * given inline (s_cert_file). Returns 0, or -EIO when one cannot be written (logged). */
+static int s_tls_options(struct mqtt_link *l, MQTTAsync_SSLOptions *ssl)
+{
+    const struct mqg_connection *c = l->conn;
+    const char *ca = NULL, *cert = NULL, *key = NULL;
+    char why[1024] = "";
+    if (s_cert_file(l, MQG_SECRET_CA, c->ca_cert, &ca, why, sizeof(why)) != 0 ||
+        (c->mutual_auth &&
+         (s_cert_file(l, MQG_SECRET_CERT, c->client_cert, &cert, why, sizeof(why)) != 0 ||
+          s_cert_file(l, MQG_SECRET_KEY, c->client_key, &key, why, sizeof(why)) != 0))) {
+        log_error("TLS-FILES", "cannot write certificate files into %s: %s", l->rundir, why);
+        return -EIO;
+    }
+    ssl->trustStore = ca;
+    if (c->mutual_auth) {
+        ssl->keyStore = cert;
+        ssl->privateKey = key;
+    }
+    ssl->enableServerCertAuth = c->trust_all ? 0 : 1;
+    ssl->verify = c->trust_all ? 0 : 1;
+    return 0;
 }
 
 int mqtt_link_connect(struct mqtt_link *l)
@@ -515,27 +486,13 @@ int mqtt_link_connect(struct mqtt_link *l)
         opt->will = &will;
     }
     if (c->scheme == MQG_SCHEME_MQTTS || c->scheme == MQG_SCHEME_WSS) {
-        const char *ca = NULL, *cert = NULL, *key = NULL;
-        const char *rundir = l->rundir;
-        char why[1024] = "";
-        /* a file that could not be written is tried again at the next attempt */
-        if (s_cert_file(l, 0, c->ca_cert, rundir, "ca", &ca, why, sizeof(why)) != 0 ||
-            (c->mutual_auth &&
-             (s_cert_file(l, 1, c->client_cert, rundir, "cert", &cert, why, sizeof(why)) != 0 ||
-              s_cert_file(l, 2, c->client_key, rundir, "key", &key, why, sizeof(why)) != 0))) {
-            log_error("TLS-FILES", "cannot write certificate files into %s: %s", rundir, why);
+        if (s_tls_options(l, &ssl) != 0) {
+            /* a file that could not be written is tried again at the next attempt */
             s_push_simple(l, LEV_CONNECT_FAILED, MQTTASYNC_FAILURE, 0,
                           "cannot write certificate files");
             P.props_free(&props);
             return -EIO;
         }
-        ssl.trustStore = ca;
-        if (c->mutual_auth) {
-            ssl.keyStore = cert;
-            ssl.privateKey = key;
-        }
-        ssl.enableServerCertAuth = c->trust_all ? 0 : 1;
-        ssl.verify = c->trust_all ? 0 : 1;
         opt->ssl = &ssl;
     }
     int rc = P.connect(l->client, opt);
@@ -546,6 +503,28 @@ int mqtt_link_connect(struct mqtt_link *l)
         return -EIO;
     }
     return 0;
+}
+
+/* The internal broker: what this client publishes there must not come back to it (MQTT 5
+ * No Local on every filter), or it would be routed a second time. paho (1.3.12,
+ * MQTTAsync_subscribeMany) reads subscribeOptionsList only for more than one filter and
+ * subscribeOptions for a single one: both are set. false when out of memory. */
+static bool s_no_local(struct mqtt_link *l, size_t n, MQTTAsync_responseOptions *ro)
+{
+    if (!l->opts) {
+        l->opts = calloc(n, sizeof(*l->opts));
+        if (!l->opts) {
+            return false;
+        }
+        for (size_t i = 0; i < n; i++) {
+            l->opts[i] = (MQTTSubscribe_options)MQTTSubscribe_options_initializer;
+            l->opts[i].noLocal = 1;
+        }
+    }
+    ro->subscribeOptionsCount = (int)n;
+    ro->subscribeOptionsList = l->opts;
+    ro->subscribeOptions = l->opts[0];
+    return true;
 }
 
 int mqtt_link_subscribe(struct mqtt_link *l, const struct mqg_sub *subs, size_t n)
@@ -574,6 +553,9 @@ int mqtt_link_subscribe(struct mqtt_link *l, const struct mqg_sub *subs, size_t 
     if (l->version == 5) {
         ro.onSuccess5 = s_on_sub5;
         ro.onFailure5 = s_on_sub_fail5;
+        if (l->conn->internal_broker && !s_no_local(l, n, &ro)) {
+            return -ENOMEM;
+        }
     } else {
         ro.onSuccess = s_on_sub;
         ro.onFailure = s_on_sub_fail;
@@ -619,6 +601,12 @@ int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payloa
         log_debug("LINK-PUBLISH", "MQTTAsync_sendMessage: %s", P.strerror_(rc));
         return -EIO;
     }
+}
+
+int64_t mqtt_link_pingresps(const struct mqtt_link *l)
+{
+    (void)l;
+    return P.pingresps ? (int64_t)P.pingresps() : -1;
 }
 
 const char *mqtt_link_strerror(int rc)

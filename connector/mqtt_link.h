@@ -1,4 +1,5 @@
-/* mqtt_link — the connector's one broker connection (the only user of paho's MQTTAsync.h).
+/* mqtt_link — the connector's one broker connection (with paho_load.c, which loads paho for
+ * it, the only user of paho's MQTTAsync.h).
  *
  * Wraps an MQTTAsync client. Every paho callback runs on a paho thread and does one thing:
  * it appends an event to a mutex-protected list and writes the eventfd; the connector's poll
@@ -32,15 +33,25 @@ struct link_ev {
     int rc;
     uint64_t tag;
     bool session_present;
-    uint32_t max_packet; /* LEV_CONNECTED, MQTT 5: the broker's Maximum Packet Size, 0 = none */
-    char text[160];      /* reason, for failures */
-    char *topic;    /* LEV_MSG: NUL-terminated, inside this allocation */
+    uint32_t max_packet;  /* LEV_CONNECTED, MQTT 5: the broker's Maximum Packet Size, 0 = none */
+    uint16_t receive_max; /* LEV_CONNECTED, MQTT 5: the broker's Receive Maximum, 0 = none */
+    char text[160];       /* reason, for failures */
+    char *topic;          /* LEV_MSG: NUL-terminated, inside this allocation */
     size_t topic_len;
     void *payload; /* LEV_MSG: inside this allocation */
     size_t payload_len;
     int qos;
     bool retain;
+    uint64_t seq;     /* LEV_MSG: the journal seq the arrival hook gave it, 0 = untracked */
+    bool unjournaled; /* LEV_MSG: QoS >= 1 but the hook could not journal it */
 };
+
+/* Called on paho's thread for every arriving message (LEV_MSG), before the event is queued
+ * and before paho acknowledges a QoS 1/2 message to the broker: what it makes durable is safe
+ * (paho 1.3.12 sends the PUBACK after the callback returned). It may set ev->seq and
+ * ev->unjournaled, and may block (the broker's flow stops meanwhile). The message is always
+ * queued afterwards: the callback never returns 0 to paho. */
+typedef void mqtt_link_arrive_fn(void *ctx, struct link_ev *ev);
 
 struct mqtt_link;
 
@@ -48,6 +59,9 @@ struct mqtt_link;
  * rundir (mode 0600). max_inflight bounds paho's in-flight window. Returns 0 or -errno. */
 int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_inflight,
                   struct mqtt_link **out);
+
+/* Set the arrival hook (before connecting; NULL: none). */
+void mqtt_link_on_arrive(struct mqtt_link *l, mqtt_link_arrive_fn *fn, void *ctx);
 
 /* NULL-safe: disconnects (waiting at most timeout_ms), destroys the client, clears *l. */
 void mqtt_link_destroy(struct mqtt_link **l, int timeout_ms);
@@ -70,6 +84,10 @@ int mqtt_link_subscribe(struct mqtt_link *l, const struct mqg_sub *subs, size_t 
  * Returns 0, -ENOTCONN when not connected, -EAGAIN when paho's window is full, -EIO. */
 int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payload, size_t len,
                       int qos, bool retain, uint64_t tag, bool notify);
+
+/* Keepalive answers (PINGRESP) received since the process started, or -1 when the paho in use
+ * cannot tell (the system's paho: only mqgate's own build counts them, paho_plugin.c). */
+int64_t mqtt_link_pingresps(const struct mqtt_link *l);
 
 /* Text for a connect failure code (CONNACK return codes and paho's negative codes). */
 const char *mqtt_link_strerror(int rc);

@@ -9,7 +9,8 @@
  * paho's HIGH_PERFORMANCE build does, made from the same objects Debian ships.
  *
  * The module also mends one defect of paho (1.3.12, and upstream still): see
- * __wrap_MQTTPacket_send_publish below.
+ * __wrap_MQTTPacket_send_publish below; and it counts the keepalive answers (PINGRESP) paho
+ * receives, which paho's API does not tell (mqg_paho_pingresps, below).
  *
  * The archive's symbols are hidden, so the module exports one function, mqg_paho_sym(), that
  * resolves the paho functions the connector uses (connector/mqtt_link.c). Built twice by
@@ -104,20 +105,46 @@ int __wrap_MQTTPacket_send_publish(void *pack, int dup, int qos, int retained,
     return rc;
 }
 
+/* ---- keepalive answers ----
+ *
+ * paho's receive thread hands every PINGRESP to MQTTProtocol_handlePingresps; the linker routes
+ * that call here (-Wl,--wrap in CMakeLists.txt), which counts it. mqg_paho_pingresps() reads
+ * the count from the connector's thread: a connection that is up but moves nothing still
+ * shows that its keepalive is answered (the supervisor's health check, docs/architecture.md).
+ * One client per connector process, so one count per process. */
+static unsigned long s_pingresps;
+
+int __real_MQTTProtocol_handlePingresps(void *pack, int sock);
+int __wrap_MQTTProtocol_handlePingresps(void *pack, int sock);
+
+int __wrap_MQTTProtocol_handlePingresps(void *pack, int sock)
+{
+    __atomic_add_fetch(&s_pingresps, 1, __ATOMIC_RELAXED);
+    return __real_MQTTProtocol_handlePingresps(pack, sock);
+}
+
+static unsigned long mqg_paho_pingresps(void)
+{
+    return __atomic_load_n(&s_pingresps, __ATOMIC_RELAXED);
+}
+
+/* (clang-format would break the stringizing initializer over four lines) */
+/* clang-format off */
 #define S_ENTRY(name) {#name, (void *)name}
+/* clang-format on */
 
 static const struct {
     const char *name;
     void *fn;
 } s_table[] = {
-    S_ENTRY(MQTTAsync_connect),      S_ENTRY(MQTTAsync_createWithOptions),
-    S_ENTRY(MQTTAsync_destroy),      S_ENTRY(MQTTAsync_disconnect),
-    S_ENTRY(MQTTAsync_free),         S_ENTRY(MQTTAsync_freeMessage),
-    S_ENTRY(MQTTAsync_global_init),  S_ENTRY(MQTTAsync_isConnected),
-    S_ENTRY(MQTTAsync_sendMessage),  S_ENTRY(MQTTAsync_setCallbacks),
+    S_ENTRY(MQTTAsync_connect),       S_ENTRY(MQTTAsync_createWithOptions),
+    S_ENTRY(MQTTAsync_destroy),       S_ENTRY(MQTTAsync_disconnect),
+    S_ENTRY(MQTTAsync_free),          S_ENTRY(MQTTAsync_freeMessage),
+    S_ENTRY(MQTTAsync_global_init),   S_ENTRY(MQTTAsync_isConnected),
+    S_ENTRY(MQTTAsync_sendMessage),   S_ENTRY(MQTTAsync_setCallbacks),
     S_ENTRY(MQTTAsync_setTraceLevel), S_ENTRY(MQTTAsync_strerror),
     S_ENTRY(MQTTAsync_subscribeMany), S_ENTRY(MQTTProperties_add),
-    S_ENTRY(MQTTProperties_free),
+    S_ENTRY(MQTTProperties_free),     S_ENTRY(mqg_paho_pingresps),
 };
 
 __attribute__((visibility("default"))) void *mqg_paho_sym(const char *name);

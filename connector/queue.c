@@ -76,33 +76,13 @@ int cq_push(struct cq *q, const char *topic, size_t topic_len, const void *paylo
     it->retain = retain ? 1 : 0;
     it->state = CQ_UNSENT;
     it->tries = 0;
+    it->tracked = false;
+    it->src = 0;
+    it->rgen = 0;
+    it->jseq = 0;
     q->count++;
     q->bytes += topic_len + payload_len;
     return 0;
-}
-
-struct cq_item *cq_at(const struct cq *q, size_t i)
-{
-    if (i >= q->count) {
-        return NULL;
-    }
-    return &q->ring[(q->head + i) & (q->cap - 1)];
-}
-
-struct cq_item *cq_find(const struct cq *q, uint64_t seq, size_t *index)
-{
-    if (!q->count) {
-        return NULL;
-    }
-    uint64_t first = q->ring[q->head].seq;
-    if (seq < first || seq - first >= q->count) {
-        return NULL;
-    }
-    size_t i = (size_t)(seq - first);
-    if (index) {
-        *index = i;
-    }
-    return cq_at(q, i);
 }
 
 void cq_pop(struct cq *q)

@@ -1,9 +1,10 @@
-/* queue — the connector's bounded, ordered message queues (a growable ring).
+/* queue — a bounded, ordered queue of messages (a growable ring) with sequence numbers.
  *
- * Used twice per connector: towards the router (startup buffer, backpressure) and towards the
- * broker (messages waiting for or in flight to the broker). Each item has a sequence number
- * that never repeats, so late paho callbacks find their item (or learn it is gone) in O(1).
- * Items own one allocation holding topic (NUL-terminated) and payload. Single-threaded.
+ * The storage under the connector's outbound queue (outbox.c, which holds the policy: what is
+ * published when, what a result means, what is dropped). Each item gets the next sequence
+ * number (one more than the last, modulo 2^64), so a late result finds its item (or learns it
+ * is gone) in O(1), also across the wrap. Items own one allocation holding topic
+ * (NUL-terminated) and payload. Single-threaded.
  */
 #ifndef CONNECTOR_QUEUE_H
 #define CONNECTOR_QUEUE_H
@@ -22,8 +23,14 @@ struct cq_item {
     size_t payload_len;
     uint8_t qos;
     uint8_t retain;
-    uint8_t state;
-    uint8_t tries;
+    uint8_t state; /* enum cq_state; the queue itself sets only CQ_UNSENT */
+    uint8_t tries; /* for the user; 0 when pushed */
+    /* for the user, 0 when pushed: a tracked copy's source connection, its seq there, and
+     * the router generation it came from (docs/delivery.md) */
+    bool tracked;
+    uint16_t src;
+    uint32_t rgen;
+    uint64_t jseq;
 };
 
 struct cq {
@@ -52,11 +59,33 @@ bool cq_over(const struct cq *q, size_t bytes);
 int cq_push(struct cq *q, const char *topic, size_t topic_len, const void *payload,
             size_t payload_len, int qos, bool retain);
 
-/* i-th item from the oldest (i < count), or NULL. */
-struct cq_item *cq_at(const struct cq *q, size_t i);
+/* i-th item from the oldest (i < count), or NULL. Inline: on the path of every message. */
+static inline struct cq_item *cq_at(const struct cq *q, size_t i)
+{
+    if (i >= q->count) {
+        return NULL;
+    }
+    return &q->ring[(q->head + i) & (q->cap - 1)];
+}
 
-/* The item with this seq if it is still queued, else NULL. *index gets its position. */
-struct cq_item *cq_find(const struct cq *q, uint64_t seq, size_t *index);
+/* The item with this seq if it is still queued, else NULL. *index (may be NULL) gets its
+ * position. Inline: on the path of every publish result. */
+static inline struct cq_item *cq_find(const struct cq *q, uint64_t seq, size_t *index)
+{
+    if (!q->count) {
+        return NULL;
+    }
+    /* the distance modulo 2^64: an older seq is very far ahead, also across the wrap */
+    uint64_t first = q->ring[q->head].seq;
+    if (seq - first >= q->count) {
+        return NULL;
+    }
+    size_t i = (size_t)(seq - first);
+    if (index) {
+        *index = i;
+    }
+    return cq_at(q, i);
+}
 
 /* Remove the oldest item. */
 void cq_pop(struct cq *q);

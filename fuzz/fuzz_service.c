@@ -1,5 +1,5 @@
-/* fuzz_service — libFuzzer target for the commissioning file loader (common/mqg_service.c and
- * the libyaml adapter common/mqg_yaml.c).
+/* fuzz_service — libFuzzer target for the commissioning file loader (common/mqg_service.c with
+ * common/mqg_svc_*.c and common/mqg_url.c, and the libyaml adapter common/mqg_yaml.c).
  *
  * The input is the text of one service file, loaded with mqg_service_load_buffer and a fixed
  * set of -p values (those the example files declare, so they load further); when the input

@@ -49,9 +49,10 @@ static long s_walk(const void *body, size_t len)
             break;
         }
         S_CHECK(off > prev && off <= len);
-        S_CHECK(off - prev == mqg_wire_rec_size(r.topic_len, r.payload_len));
-        S_CHECK(r.topic == (const char *)b + prev + MQG_WIRE_REC_HDR_LEN);
-        S_CHECK((const uint8_t *)r.payload == b + prev + MQG_WIRE_REC_HDR_LEN + r.topic_len);
+        size_t hl = MQG_WIRE_REC_HDR_LEN + ((r.flags & MQG_WIRE_F_TRACK) ? MQG_WIRE_TRACK_LEN : 0);
+        S_CHECK(off - prev == mqg_wire_rec_bytes(&r));
+        S_CHECK(r.topic == (const char *)b + prev + hl);
+        S_CHECK((const uint8_t *)r.payload == b + prev + hl + r.topic_len);
         S_CHECK(r.topic_len <= 0xFFFF && (uint64_t)r.payload_len <= 0xFFFFFFFFu);
         S_CHECK(r.qos <= 2 && (r.flags & ~MQG_WIRE_F_MASK) == 0);
         topics_ok = topics_ok && mqg_wire_topic_ok(r.topic, r.topic_len);
@@ -78,7 +79,7 @@ static void s_check_batch(const void *body, size_t len)
     int rc;
     while ((rc = mqg_wire_rec_next(body, len, &off, &r)) == 1) {
         S_CHECK(mqg_wire_topic_ok(r.topic, r.topic_len));
-        size_t sz = mqg_wire_rec_size(r.topic_len, r.payload_len);
+        size_t sz = mqg_wire_rec_bytes(&r);
         S_CHECK(sz <= off);
         mqg_wire_rec_encode(&r, out + off - sz);
         n++;
@@ -96,9 +97,21 @@ static void s_fuzz_wire(size_t n, const void *const *frames, const size_t *lens)
     if (vrc == 0) {
         S_CHECK(mqg_wire_frames(h.kind) == (int)n);
         S_CHECK(h.kind != MQG_MSG_DATA || mqg_wire_topic_ok(frames[1], lens[1]));
-        if (h.kind == MQG_MSG_BATCH) {
+        if (h.kind == MQG_MSG_BATCH || h.kind == MQG_MSG_REPLAY_BATCH) {
             S_CHECK(n == 2);
             s_check_batch(frames[1], lens[1]);
+        }
+        if (h.kind == MQG_MSG_ACK || h.kind == MQG_MSG_MARKS) {
+            S_CHECK(n == 2 && lens[1] > 0 && lens[1] % MQG_WIRE_ACK_LEN == 0);
+            size_t off = 0;
+            struct mqg_wire_ack a;
+            uint8_t enc_ack[MQG_WIRE_ACK_LEN];
+            while (mqg_wire_ack_next(frames[1], lens[1], &off, &a) == 1) {
+                mqg_wire_ack_encode(&a, enc_ack);
+                S_CHECK(memcmp(enc_ack, (const uint8_t *)frames[1] + off - MQG_WIRE_ACK_LEN,
+                               MQG_WIRE_ACK_LEN) == 0);
+            }
+            S_CHECK(off == lens[1]);
         }
     }
     if (n >= 2) {

@@ -1,4 +1,4 @@
-/* mqgate — command line of the gateway: run, check, status, version.
+/* mqgate — the gateway's program: run, check, status, version (the command line: cli.c).
  *
  * Reads the gateway settings (-c, libconfig) and the service commissioning files, resolves
  * them into one model and either prints it (check) or runs the supervisor (run). Any
@@ -6,130 +6,23 @@
  * program with exit code 78 before anything starts.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "mqg_clientid.h"
 #include "mqg_error.h"
+#include "mqg_ibroker.h"
 #include "mqg_log.h"
 #include "mqg_model.h"
 #include "mqg_service.h"
 #include "mqg_settings.h"
 #include "mqg_subs.h"
 #include "mqg_text.h"
+#include "reload.h"
 #include "supervisor.h"
-
-struct cli {
-    const char *cmd;
-    const char *cfg;
-    const char *service_id;
-    const char **files;
-    size_t n_files;
-    struct mqg_param *params;
-    size_t n_params;
-    char **owned; /* split -p strings */
-    size_t n_owned;
-};
-
-static void s_usage(FILE *f)
-{
-    fprintf(f, "usage:\n"
-               "  mqgate run    [-c mqgate.cfg] [SERVICE.yml ...] [-p NAME=VALUE ...]\n"
-               "  mqgate check  [-c mqgate.cfg] [SERVICE.yml ...] [-p NAME=VALUE ...]\n"
-               "  mqgate status [-c mqgate.cfg]\n"
-               "  mqgate version\n"
-               "options:\n"
-               "  -c, --config FILE      gateway settings (libconfig); defaults apply without it\n"
-               "  -p, --param NAME=VALUE value of a service parameter (repeatable)\n"
-               "  --service-id ID        service id instead of the one derived from metadata.name\n"
-               "                         (one service file only)\n"
-               "exit codes: 0 ok, 1 runtime failure, 2 usage error, 78 configuration error\n");
-}
-
-static void s_cli_free(struct cli *c)
-{
-    for (size_t i = 0; i < c->n_owned; i++) {
-        free(c->owned[i]);
-    }
-    free(c->owned);
-    free(c->files);
-    free(c->params);
-}
-
-static int s_parse(struct cli *c, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"param", required_argument, NULL, 'p'},
-        {"service-id", required_argument, NULL, 'S'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    if (argc < 2) {
-        s_usage(stderr);
-        return MQG_EXIT_USAGE;
-    }
-    c->cmd = argv[1];
-    if (strcmp(c->cmd, "-h") == 0 || strcmp(c->cmd, "--help") == 0 || strcmp(c->cmd, "help") == 0) {
-        s_usage(stdout);
-        return -1;
-    }
-    c->files = calloc((size_t)argc, sizeof(*c->files));
-    c->params = calloc((size_t)argc, sizeof(*c->params));
-    c->owned = calloc((size_t)argc, sizeof(*c->owned));
-    if (!c->files || !c->params || !c->owned) {
-        return MQG_EXIT_INTERNAL;
-    }
-    int o;
-    optind = 2;
-    while ((o = getopt_long(argc, argv, "c:p:h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'c':
-            c->cfg = optarg;
-            break;
-        case 'S':
-            c->service_id = optarg;
-            break;
-        case 'p': {
-            const char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg) {
-                fprintf(stderr,
-                        "mqgate: error: -p %s: expected NAME=VALUE (parameter without "
-                        "value)\n",
-                        optarg);
-                return MQG_EXIT_CONFIG;
-            }
-            char *name = strndup(optarg, (size_t)(eq - optarg));
-            if (!name) {
-                return MQG_EXIT_INTERNAL;
-            }
-            c->owned[c->n_owned++] = name;
-            for (size_t i = 0; i < c->n_params; i++) {
-                if (strcmp(c->params[i].name, name) == 0) {
-                    fprintf(stderr, "mqgate: error: -p %s: parameter given twice\n", name);
-                    return MQG_EXIT_CONFIG;
-                }
-            }
-            c->params[c->n_params].name = name;
-            c->params[c->n_params].value = eq + 1;
-            c->n_params++;
-            break;
-        }
-        case 'h':
-            s_usage(stdout);
-            return -1;
-        default:
-            s_usage(stderr);
-            return MQG_EXIT_USAGE;
-        }
-    }
-    for (int i = optind; i < argc; i++) {
-        c->files[c->n_files++] = argv[i];
-    }
-    return 0;
-}
+#include "tap.h"
 
 /* Parameters for a service of the settings file: its own values, overridden by -p. */
 static struct mqg_param *s_merge(const struct mqg_settings_service *sv, const struct cli *c,
@@ -156,21 +49,21 @@ static struct mqg_param *s_merge(const struct mqg_settings_service *sv, const st
     return p;
 }
 
-static int s_load_model(struct cli *c, struct mqg_settings *set, struct mqg_model *m)
+static int s_load_model(struct cli *c, struct mqg_settings *set, struct mqg_model *m, FILE *errf)
 {
     struct mqg_error err;
     if (c->n_files == 0 && set->n_services == 0) {
-        fprintf(stderr, "mqgate: error: no service file given (on the command line, or in "
-                        "`services` of the settings file)\n");
+        fprintf(errf, "mqgate: error: no service file given (on the command line, or in "
+                      "`services` of the settings file)\n");
         return MQG_EXIT_USAGE;
     }
     if (c->service_id && c->n_files + set->n_services != 1) {
-        fprintf(stderr, "mqgate: error: --service-id needs exactly one service file\n");
+        fprintf(errf, "mqgate: error: --service-id needs exactly one service file\n");
         return MQG_EXIT_USAGE;
     }
     for (size_t i = 0; i < c->n_files; i++) {
         if (mqg_service_load(m, c->files[i], c->params, c->n_params, c->service_id, &err) != 0) {
-            mqg_error_print(&err, stderr);
+            mqg_error_print(&err, errf);
             return MQG_EXIT_CONFIG;
         }
     }
@@ -198,13 +91,13 @@ static int s_load_model(struct cli *c, struct mqg_settings *set, struct mqg_mode
         }
         free(p);
         if (rc != 0) {
-            mqg_error_print(&err, stderr);
+            mqg_error_print(&err, errf);
             return MQG_EXIT_CONFIG;
         }
     }
     const char *first = c->n_files ? c->files[0] : set->services[0].file;
     if (mqg_service_check_unused(c->params, c->n_params, first, &err) != 0) {
-        mqg_error_print(&err, stderr);
+        mqg_error_print(&err, errf);
         return MQG_EXIT_CONFIG;
     }
     return 0;
@@ -212,15 +105,90 @@ static int s_load_model(struct cli *c, struct mqg_settings *set, struct mqg_mode
 
 /* Connections without clientId get the default of this machine and instance, so that two
  * gateways sharing a source do not take each other's session (mqg_clientid.h). */
-static int s_client_ids(struct mqg_model *m, const struct mqg_settings *set)
+static int s_client_ids(struct mqg_model *m, const struct mqg_settings *set, FILE *errf)
 {
     char machine[256];
     mqg_clientid_machine(machine, sizeof(machine)); /* "" when unknown: the instance remains */
     if (mqg_clientid_apply(m, machine, set->instance) != 0) {
-        fprintf(stderr, "mqgate: error: out of memory\n");
+        fprintf(errf, "mqgate: error: out of memory\n");
         return MQG_EXIT_INTERNAL;
     }
     return 0;
+}
+
+/* The model of the service files as `run` builds it: the internal broker's connection of ib
+ * first (mqg_ibroker_add; so it has index 0 and keeps it across reloads), the services, the
+ * default client ids. Errors are printed to errf. 0 or the exit code (m is to be freed either
+ * way). */
+static int s_build_model(struct cli *c, const struct mqg_ib_settings *ib, struct mqg_settings *set,
+                         struct mqg_model *m, FILE *errf)
+{
+    char why[300];
+    int rc = mqg_ibroker_add(m, ib, why, sizeof(why));
+    if (rc != 0) {
+        fprintf(errf, "mqgate: error: internal_broker.url: %s\n",
+                rc == -EINVAL ? why : strerror(-rc));
+        return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_INTERNAL;
+    }
+    rc = s_load_model(c, set, m, errf);
+    if (rc == 0) {
+        rc = s_client_ids(m, set, errf);
+    }
+    return rc;
+}
+
+/* sup_reload.load: the settings file and service files `run` was given, read again and built
+ * into a model as `run` did (s_build_model), with the running internal broker's settings ib
+ * (reload.h). */
+static int s_reload_load(void *arg, const struct mqg_ib_settings *ib, struct mqg_settings *set,
+                         struct mqg_model *m, FILE *errf)
+{
+    struct cli *c = arg;
+    struct mqg_error err;
+    if (c->cfg && mqg_settings_load(c->cfg, set, &err) != 0) {
+        mqg_error_print(&err, errf);
+        return MQG_EXIT_CONFIG;
+    }
+    if (!c->cfg && mqg_settings_defaults(set) != 0) {
+        return MQG_EXIT_INTERNAL;
+    }
+    for (size_t i = 0; i < c->n_params; i++) {
+        c->params[i].used = false; /* counted again */
+    }
+    mqg_model_init(m);
+    int rc = s_build_model(c, ib, set, m, errf);
+    if (rc != 0) {
+        mqg_model_free(m);
+        mqg_settings_free(set);
+    }
+    return rc;
+}
+
+/* The internal broker's section of `mqgate check`: what runs where (its connection and its
+ * subscriptions are listed with the others). */
+static void s_print_internal_broker(const struct mqg_settings *set, const struct mqg_model *m)
+{
+    const struct mqg_ib_settings *ib = &set->internal_broker;
+    printf("\ninternal broker: %s", mqg_ibroker_mode_name(ib->mode));
+    if (ib->mode == MQG_IB_OFF) {
+        printf(" (internal topics exist only inside the router)\n");
+        return;
+    }
+    int k = mqg_model_internal(m);
+    printf(" (connection %s)\n", k >= 0 ? m->conns[k].key : "-");
+    if (ib->mode == MQG_IB_EXTERNAL) {
+        printf("  url: %s\n", k >= 0 ? m->conns[k].uri : ib->url);
+        return;
+    }
+    printf("  mosquitto: %s, started by mqgate\n  listen: %s:%d (mqgate and local "
+           "applications)\n",
+           ib->mosquitto, ib->listen_host, ib->listen_port);
+    for (size_t i = 0; i < ib->n_listeners; i++) {
+        const struct mqg_ib_listener *l = &ib->listeners[i];
+        printf("  listener: %s:%d%s%s\n", l->host, l->port, l->certfile ? " (TLS)" : "",
+               l->require_certificate ? ", client certificate required" : "");
+    }
+    printf("  password_file: %s\n", ib->password_file ? ib->password_file : "- (anonymous access)");
 }
 
 static void s_print_subscriptions(const struct mqg_model *m)
@@ -245,42 +213,51 @@ static void s_print_subscriptions(const struct mqg_model *m)
 int main(int argc, char **argv)
 {
     struct cli c;
-    memset(&c, 0, sizeof(c));
-    int rc = s_parse(&c, argc, argv);
+    int rc = cli_parse(&c, argc, argv);
     if (rc != 0) {
-        s_cli_free(&c);
+        cli_free(&c);
         return rc < 0 ? MQG_EXIT_OK : rc;
     }
     if (strcmp(c.cmd, "version") == 0) {
         printf("mqgate %s\n", MQG_VERSION);
-        s_cli_free(&c);
+        cli_free(&c);
         return MQG_EXIT_OK;
     }
-    bool run = strcmp(c.cmd, "run") == 0;
     bool check = strcmp(c.cmd, "check") == 0;
     bool status = strcmp(c.cmd, "status") == 0;
-    if (!run && !check && !status) {
-        fprintf(stderr, "mqgate: error: unknown command '%s'\n", c.cmd);
-        s_usage(stderr);
-        s_cli_free(&c);
-        return MQG_EXIT_USAGE;
-    }
     struct mqg_settings set;
     struct mqg_error err;
     if (c.cfg) {
         if (mqg_settings_load(c.cfg, &set, &err) != 0) {
             mqg_error_print(&err, stderr);
-            s_cli_free(&c);
+            cli_free(&c);
             return MQG_EXIT_CONFIG;
         }
     } else if (mqg_settings_defaults(&set) != 0) {
-        s_cli_free(&c);
+        cli_free(&c);
         return MQG_EXIT_INTERNAL;
     }
-    if (status) {
-        rc = supervisor_status(&set);
+    if (strcmp(c.cmd, "tap") == 0) {
+        struct tap_opts to = {.filters = (char *const *)c.files,
+                              .n_filters = c.n_files,
+                              .count = c.count,
+                              .max_bytes = c.max_bytes,
+                              .json = c.json};
+        rc = supervisor_tap(&set, &to);
         mqg_settings_free(&set);
-        s_cli_free(&c);
+        cli_free(&c);
+        return rc;
+    }
+    if (strcmp(c.cmd, "reload") == 0) {
+        rc = supervisor_reload(&set);
+        mqg_settings_free(&set);
+        cli_free(&c);
+        return rc;
+    }
+    if (status) {
+        rc = supervisor_status(&set, c.json);
+        mqg_settings_free(&set);
+        cli_free(&c);
         return rc;
     }
     mqg_log_init("supervisor", set.instance, set.log_level, 2);
@@ -289,24 +266,23 @@ int main(int argc, char **argv)
         /* `mqgate check -c FILE`: the settings alone */
         printf("settings %s OK (no service files given or listed)\n", c.cfg);
         mqg_settings_free(&set);
-        s_cli_free(&c);
+        cli_free(&c);
         return MQG_EXIT_OK;
     }
     struct mqg_model m;
     mqg_model_init(&m);
-    rc = s_load_model(&c, &set, &m);
-    if (rc == 0) {
-        rc = s_client_ids(&m, &set);
-    }
+    rc = s_build_model(&c, &set.internal_broker, &set, &m, stderr);
     if (rc == 0 && check) {
         mqg_model_print(&m, stdout);
+        s_print_internal_broker(&set, &m);
         s_print_subscriptions(&m);
         printf("\nconfiguration OK\n");
     } else if (rc == 0) {
-        rc = supervisor_run(&set, &m);
+        struct sup_reload reload = {.load = s_reload_load, .arg = &c};
+        rc = supervisor_run(&set, &m, &reload);
     }
     mqg_model_free(&m);
     mqg_settings_free(&set);
-    s_cli_free(&c);
+    cli_free(&c);
     return rc;
 }

@@ -1,214 +1,44 @@
-/* supervisor — child processes, their restarts, logs and status (see supervisor.h).
+/* supervisor — the gateway's main loop: children, their restarts, logs and status (see
+ * supervisor.h).
  *
- * One poll loop over a signalfd, every child's control socket and every child's stderr pipe.
- * A record per child (role, key, pid, state, restarts, last exit) as nginx's master or
- * s6-supervise keep. Restart policy: decorrelated-jitter backoff from restart.backoff_ms,
- * reset once a child stayed up stable_after_s; restart.max crashes within restart.window_s
- * make the child "failed" (tried again after failed_retry_s); exit code 78 (configuration
- * error) is never restarted. A child silent for heartbeat.misses intervals is killed.
+ * Set-up, one poll loop over a signalfd, every child's control socket and every child's stderr
+ * pipe (and the HTTP server's descriptor, when there is one), and tear-down. A record per child
+ * (sup.h) as nginx's master or s6-supervise keep; what happens to a child is decided by its
+ * life cycle table (lifecycle.c, with the restart policy of common/mqg_restart.h): this file
+ * posts the events to it (s_post) and carries out the actions (s_act). The child table is made
+ * and changed in children.c, spawning is in spawn.c, the status file in status.c, the runtime
+ * directory and the instance lock in rundir.c, what the heartbeats tell in observe.c, /metrics and
+ * /health in ops.c, the embedded broker's own parts in broker.c, a reload in reload.c.
  */
 #include "supervisor.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "mqg_backoff.h"
+#include "broker.h"
+#include "lifecycle.h"
 #include "mqg_ctl.h"
 #include "mqg_error.h"
+#include "mqg_ibroker.h"
 #include "mqg_log.h"
 #include "mqg_proc.h"
+#include "mqg_restart.h"
 #include "mqg_rundir.h"
-
-enum ch_state { CH_WAITING, CH_RUNNING, CH_FAILED, CH_STOPPED };
-static const char *const s_ch_state[] = {"waiting", "running", "failed", "stopped"};
-
-struct child {
-    int conn;         /* connection index; -1 for the router */
-    const char *role; /* "router" / "connector" */
-    const char *key;  /* connection key or "router" */
-    char exe[4200];
-    enum ch_state state;
-    pid_t pid;
-    int ctl_fd;
-    struct mqg_ctl ctl;
-    int log_fd;
-    char logbuf[4096];
-    size_t loglen;
-    int64_t started_ms;
-    int64_t last_rx_ms;
-    int64_t next_start_ms;
-    bool ready;
-    bool config_error;
-    bool rebind; /* stopped on purpose to bind the bus again: restart at once, no crash */
-    int restarts;
-    int64_t *crashes; /* ring of crash times, restart_max long */
-    int n_crashes;
-    struct mqg_backoff backoff;
-    char last_exit[64];
-    char status[256];
-};
-
-struct sup {
-    const struct mqg_settings *set;
-    const struct mqg_model *model;
-    char dir[512];
-    char bus[600];
-    struct mqg_rundir_id rundir_id; /* what dir was when made: a change means it was removed */
-    bool rundir_gone;               /* RUNDIR-GONE logged, not yet made again */
-    bool rundir_bad;                /* RUNDIR logged for the present trouble */
-    int lock_fd;                    /* the instance lock (s_lock_instance) */
-    int status_err;                 /* last status write failed with this -errno; 0 = fine */
-    int sigfd;
-    int log_fd;
-    struct child *ch;
-    size_t n_ch;
-    bool stopping;
-    int64_t stop_deadline;
-    int64_t last_hb_ms;
-    int64_t last_status_ms;
-    int64_t started_ms;
-};
-
-int supervisor_instance_dir(const struct mqg_settings *s, char *out, size_t cap)
-{
-    int n = snprintf(out, cap, "%s/%s", s->runtime_dir, s->instance);
-    return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
-}
-
-/* ---- spawning ---- */
-
-/* Everything the child's command line needs, built before fork: between fork and exec the
- * child makes only async-signal-safe calls. */
-struct spawn_args {
-    char level[8], hb[16], misses[16], qmax[16], qbytes[16], infl[16];
-    char *argv[24];
-};
-
-static void s_spawn_args(struct sup *S, struct child *c, struct spawn_args *a)
-{
-    snprintf(a->level, sizeof(a->level), "%d", S->set->log_level);
-    snprintf(a->hb, sizeof(a->hb), "%d", S->set->heartbeat_ms);
-    snprintf(a->misses, sizeof(a->misses), "%d", S->set->heartbeat_misses);
-    snprintf(a->qmax, sizeof(a->qmax), "%d",
-             c->conn < 0 ? S->set->router_queue_max : S->set->outbound_queue_max);
-    snprintf(a->qbytes, sizeof(a->qbytes), "%d",
-             c->conn < 0 ? S->set->router_queue_max_bytes : S->set->outbound_queue_max_bytes);
-    snprintf(a->infl, sizeof(a->infl), "%d", S->set->max_inflight);
-    /* clang-format off */
-    char *argv[] = {c->exe,
-                    "--key", (char *)c->key,
-                    "--bus", S->bus,
-                    "--rundir", S->dir,
-                    "--instance", S->set->instance,
-                    "--log-level", a->level,
-                    "--heartbeat-ms", a->hb,
-                    "--heartbeat-misses", a->misses,
-                    "--queue-max", a->qmax,
-                    "--queue-max-bytes", a->qbytes,
-                    "--max-inflight", a->infl,
-                    NULL};
-    /* clang-format on */
-    _Static_assert(sizeof(argv) <= sizeof(a->argv), "spawn_args.argv too small");
-    memcpy(a->argv, argv, sizeof(argv));
-}
-
-static void s_child_exec(const struct child *c, const struct spawn_args *a, int ctl, int logw)
-{
-    dup2(ctl, MQG_CTL_FD);
-    dup2(logw, 2);
-    dup2(logw, 1);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) {
-        dup2(devnull, 0);
-    }
-    for (int fd = MQG_CTL_FD + 1; fd < 1024; fd++) {
-        close(fd);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    signal(SIGPIPE, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    execv(c->exe, a->argv);
-    const char msg[] = "mqgate: cannot execute child program\n";
-    ssize_t w = write(2, msg, sizeof(msg) - 1);
-    (void)w;
-    _exit(MQG_EXIT_INTERNAL);
-}
-
-static int s_spawn(struct sup *S, struct child *c)
-{
-    struct spawn_args args;
-    s_spawn_args(S, c, &args);
-    /* the child's part of the model: a connector gets its own connection's secrets only */
-    uint8_t *blob;
-    size_t blob_len;
-    int rc = mqg_model_encode_for(S->model, c->conn, &blob, &blob_len);
-    if (rc != 0) {
-        return rc;
-    }
-    int sp[2], lp[2];
-    pid_t pid = -1;
-    int e = 0;
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-        e = errno;
-    } else if (pipe2(lp, O_CLOEXEC) < 0) {
-        e = errno;
-        close(sp[0]);
-        close(sp[1]);
-    } else if ((pid = fork()) < 0) {
-        e = errno;
-        close(sp[0]);
-        close(sp[1]);
-        close(lp[0]);
-        close(lp[1]);
-    } else if (pid == 0) {
-        s_child_exec(c, &args, sp[1], lp[1]);
-    }
-    if (pid < 0) {
-        explicit_bzero(blob, blob_len);
-        free(blob);
-        return -e;
-    }
-    close(sp[1]);
-    close(lp[1]);
-    c->pid = pid;
-    c->ctl_fd = sp[0];
-    c->log_fd = lp[0];
-    c->loglen = 0;
-    c->ready = false;
-    mqg_ctl_init(&c->ctl, c->ctl_fd);
-    c->state = CH_RUNNING;
-    c->started_ms = c->last_rx_ms = mqg_now_ms();
-    c->status[0] = '\0';
-    /* the configuration goes first; bounded so a stuck child cannot stall us */
-    struct timeval tv = {.tv_sec = 1};
-    setsockopt(c->ctl_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    rc = mqg_ctl_send(c->ctl_fd, MQG_CTL_CONFIG, blob, blob_len, 0);
-    explicit_bzero(blob, blob_len);
-    free(blob);
-    if (rc != 0) {
-        log_warn("CHILD-CONFIG", "could not hand the configuration to %s %s: %s", c->role, c->key,
-                 strerror(-rc));
-    }
-    mqg_set_nonblock(c->ctl_fd);
-    mqg_set_nonblock(c->log_fd);
-    log_info("CHILD-START", "started %s %s (pid %d)", c->role, c->key, (int)pid);
-    return 0;
-}
+#include "observe.h"
+#include "ops.h"
+#include "reload.h"
+#include "rundir.h"
+#include "spawn.h"
+#include "status.h"
+#include "sup.h"
 
 /* ---- child output ---- */
 
@@ -224,11 +54,25 @@ static void s_log_line(struct sup *S, const char *line, size_t len)
     (void)w;
 }
 
-static void s_read_log(struct sup *S, struct child *c, bool final)
+static void s_post(struct sup *S, struct sup_child *c, enum lifecycle_event ev, int64_t now,
+                   int exit_code);
+
+static void s_child_line(struct sup *S, struct sup_child *c, const char *line, size_t len)
+{
+    if (c->kind == SUP_BROKER) {
+        if (sup_broker_line(c, line, len)) {
+            s_post(S, c, LC_EV_READY, mqg_now_ms(), 0);
+        }
+    } else {
+        s_log_line(S, line, len);
+    }
+}
+
+static void s_read_log(struct sup *S, struct sup_child *c, bool final)
 {
     for (;;) {
         if (c->loglen == sizeof(c->logbuf)) { /* overlong line: pass it on in pieces */
-            s_log_line(S, c->logbuf, c->loglen);
+            s_child_line(S, c, c->logbuf, c->loglen);
             c->loglen = 0;
         }
         ssize_t r = read(c->log_fd, c->logbuf + c->loglen, sizeof(c->logbuf) - c->loglen);
@@ -242,99 +86,201 @@ static void s_read_log(struct sup *S, struct child *c, bool final)
         char *start = c->logbuf;
         char *nl;
         while ((nl = memchr(start, '\n', c->loglen - (size_t)(start - c->logbuf)))) {
-            s_log_line(S, start, (size_t)(nl - start));
+            s_child_line(S, c, start, (size_t)(nl - start));
             start = nl + 1;
         }
         c->loglen -= (size_t)(start - c->logbuf);
         memmove(c->logbuf, start, c->loglen);
     }
     if (final && c->loglen) {
-        s_log_line(S, c->logbuf, c->loglen);
+        s_child_line(S, c, c->logbuf, c->loglen);
         c->loglen = 0;
     }
 }
 
+/* What s_on_ctl_message needs. */
+struct s_ctl_arg {
+    struct sup *S;
+    struct sup_child *c;
+};
+
 static void s_on_ctl_message(uint8_t kind, const uint8_t *body, size_t len, void *arg)
 {
-    struct child *c = arg;
+    struct s_ctl_arg *a = arg;
+    struct sup_child *c = a->c;
     c->last_rx_ms = mqg_now_ms();
-    if (kind == MQG_CTL_READY && !c->ready) {
-        c->ready = true;
-        log_debug("CHILD-READY", "%s %s is ready", c->role, c->key);
+    if (kind == MQG_CTL_READY) {
+        s_post(a->S, c, LC_EV_READY, c->last_rx_ms, 0);
     } else if (kind == MQG_CTL_HEARTBEAT) {
         size_t k = len < sizeof(c->status) - 1 ? len : sizeof(c->status) - 1;
         memcpy(c->status, body, k);
         c->status[k] = '\0';
+        observe_heartbeat(a->S, c, c->last_rx_ms);
+    } else if (kind == MQG_CTL_ROUTES && strcmp(c->role, "router") == 0 && !c->handover) {
+        /* (a router handing over counts by the routes of the model before the reload) */
+        observe_routes(a->S, body, len);
     }
 }
 
-static void s_read_ctl(struct child *c)
+static void s_read_ctl(struct sup *S, struct sup_child *c)
 {
     /* end of file is not handled here: the exit arrives as SIGCHLD */
-    if (mqg_ctl_drain(&c->ctl, s_on_ctl_message, c) == -EPROTO) {
-        log_error("CTL-PROTO", "%s %s (pid %d) sent a malformed control message: killing it",
-                  c->role, c->key, (int)c->pid);
-        kill(c->pid, SIGKILL);
+    struct s_ctl_arg arg = {S, c};
+    if (mqg_ctl_drain(&c->ctl, s_on_ctl_message, &arg) == -EPROTO) {
+        s_post(S, c, LC_EV_BAD_CTL, mqg_now_ms(), 0);
     }
 }
 
-/* ---- exits and restarts ---- */
+/* ---- the life cycle's actions ---- */
 
-static void s_close_child_fds(struct child *c)
-{
-    if (c->ctl_fd >= 0) {
-        close(c->ctl_fd);
-        c->ctl_fd = -1;
-    }
-    if (c->log_fd >= 0) {
-        close(c->log_fd);
-        c->log_fd = -1;
-    }
-    mqg_ctl_free(&c->ctl);
-}
+static int s_watch_rundir(struct sup *S, int64_t now);
 
-/* A connector writes inline PEM certificates and keys into the runtime directory as
- * <name>-<pid>.pem; a killed one cannot remove them itself. */
-static void s_remove_child_files(const struct sup *S, pid_t pid)
-{
-    static const char *const names[] = {"ca", "cert", "key"};
-    char path[700];
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s-%d.pem", S->dir, names[i], (int)pid);
-        unlink(path);
-    }
-}
-
-static void s_plan_restart(struct sup *S, struct child *c, int64_t now)
+/* The restart policy's decision after an end or a failed start (CHILD-FAILED, CHILD-RESTART). */
+static void s_report_decision(struct sup *S, const struct sup_child *c,
+                              const struct lifecycle_step *st)
 {
     const struct mqg_settings *set = S->set;
-    if (now - c->started_ms >= (int64_t)set->stable_after_s * 1000) {
-        mqg_backoff_reset(&c->backoff);
-    }
-    /* crashes within the window */
-    int max = set->restart_max > 0 ? set->restart_max : 1;
-    c->crashes[c->n_crashes % max] = now;
-    c->n_crashes++;
-    int recent = 0;
-    for (int i = 0; i < max && i < c->n_crashes; i++) {
-        if (now - c->crashes[i] <= (int64_t)set->restart_window_s * 1000) {
-            recent++;
-        }
-    }
-    if (recent >= max) {
-        c->state = CH_FAILED;
-        c->next_start_ms = now + (int64_t)set->restart_failed_retry_s * 1000;
-        c->n_crashes = 0;
+    if (st->to == LC_FAILED) {
         log_error("CHILD-FAILED",
                   "%s %s crashed %d times within %d s: marked failed, next try "
                   "in %d s",
-                  c->role, c->key, recent, set->restart_window_s, set->restart_failed_retry_s);
+                  c->role, c->key, st->decision.crashes, set->restart_window_s,
+                  set->restart_failed_retry_s);
         return;
     }
-    uint32_t d = mqg_backoff_next(&c->backoff);
-    c->state = CH_WAITING;
-    c->next_start_ms = now + d;
-    log_info("CHILD-RESTART", "restarting %s %s in %u ms", c->role, c->key, d);
+    log_info("CHILD-RESTART", "restarting %s %s in %u ms", c->role, c->key, st->decision.delay_ms);
+}
+
+/* An unexpected end of c's process: exit code 78 (config), or a crash and when it restarts. */
+static void s_report_end(struct sup *S, const struct sup_child *c, const struct lifecycle_step *st,
+                         int64_t now)
+{
+    if (st->to == LC_CONFIG) {
+        log_error("CHILD-CONFIG-ERROR",
+                  "%s %s (pid %d) exited with a configuration error "
+                  "(code 78): not restarted; fix the configuration and restart mqgate",
+                  c->role, c->key, (int)c->pid);
+        return;
+    }
+    long up = (long)((now - c->life.started_ms) / 1000);
+    log_warn("CHILD-EXIT", "%s %s (pid %d) ended after %ld s: %s", c->role, c->key, (int)c->pid, up,
+             c->last_exit);
+    s_report_decision(S, c, st);
+}
+
+/* Start c's process unless the runtime directory is unusable (then try again in 0.5 s). */
+static void s_start(struct sup *S, struct sup_child *c, int64_t now)
+{
+    if (s_watch_rundir(S, now) != 0) {
+        c->life.due_ms = now + 500;
+        return;
+    }
+    int rc = spawn_child(S, c);
+    if (rc != 0) {
+        log_error("CHILD-SPAWN", "cannot start %s %s: %s", c->role, c->key, strerror(-rc));
+        s_post(S, c, LC_EV_SPAWN_FAILED, now, 0);
+        return;
+    }
+    s_post(S, c, LC_EV_SPAWNED, c->last_rx_ms, 0);
+}
+
+/* Carry out what the life cycle table said for c. */
+static void s_act(struct sup *S, struct sup_child *c, const struct lifecycle_step *st, int64_t now)
+{
+    switch (st->action) {
+    case LC_DO_NOTHING:
+    case LC_DO_START_NOW: /* due now: the next timer pass starts it */
+        break;
+    case LC_DO_SPAWN:
+        s_start(S, c, now);
+        break;
+    case LC_DO_LOG_READY:
+        log_debug("CHILD-READY", "%s %s is ready", c->role, c->key);
+        if (c->kind == SUP_BROKER) {
+            sup_broker_ready(S, c);
+        }
+        break;
+    case LC_DO_TERM:
+        if (c->handover) { /* the router, in a reload: it stops when it has handed over */
+            mqg_ctl_send(c->ctl_fd, MQG_CTL_HANDOVER, NULL, 0, MSG_DONTWAIT);
+            break;
+        }
+        if (c->ctl_fd >= 0) {
+            mqg_ctl_send(c->ctl_fd, MQG_CTL_TERM, NULL, 0, MSG_DONTWAIT);
+        }
+        kill(c->pid, SIGTERM);
+        break;
+    case LC_DO_KILL_HUNG:
+        log_warn("CHILD-HUNG", "%s %s (pid %d) silent for %lld ms: killing it", c->role, c->key,
+                 (int)c->pid, (long long)(now - c->last_rx_ms));
+        kill(c->pid, SIGKILL);
+        c->last_rx_ms = now; /* once */
+        break;
+    case LC_DO_KILL_BAD:
+        log_error("CTL-PROTO", "%s %s (pid %d) sent a malformed control message: killing it",
+                  c->role, c->key, (int)c->pid);
+        kill(c->pid, SIGKILL);
+        break;
+    case LC_DO_KILL_LATE:
+        log_warn("CHILD-KILL", "%s %s did not stop in time: killing it", c->role, c->key);
+        kill(c->pid, SIGKILL);
+        break;
+    case LC_DO_REPORT_END:
+        s_report_end(S, c, st, now);
+        break;
+    case LC_DO_REPORT_RETRY:
+        s_report_decision(S, c, st);
+        break;
+    case LC_DO_REPORT_STOPPED:
+        log_info("CHILD-EXIT", "%s %s (pid %d) stopped: %s", c->role, c->key, (int)c->pid,
+                 c->last_exit);
+        break;
+    case LC_DO_REPORT_RESTART:
+        log_info("CHILD-EXIT", "%s %s (pid %d) stopped to be started again: %s", c->role, c->key,
+                 (int)c->pid, c->last_exit);
+        break;
+    }
+}
+
+/* Event ev for c at now: one step of its life cycle (lifecycle.c), then its action. */
+static void s_post(struct sup *S, struct sup_child *c, enum lifecycle_event ev, int64_t now,
+                   int exit_code)
+{
+    struct lifecycle_step st = lifecycle_step(&c->life, ev, now, exit_code);
+    s_act(S, c, &st, now);
+}
+
+void sup_post(struct sup *S, struct sup_child *c, enum lifecycle_event ev, int64_t now)
+{
+    s_post(S, c, ev, now, 0);
+}
+
+/* ---- exits ---- */
+
+static void s_begin_stop(struct sup *S, int sig);
+
+/* c's process ended with wait status `status`. */
+static void s_handle_exit(struct sup *S, struct sup_child *c, int status)
+{
+    s_read_log(S, c, true);
+    sup_close_child_fds(c);
+    rundir_remove_secrets(&S->rd, c->pid);
+    int code = -1;
+    if (WIFEXITED(status)) {
+        code = WEXITSTATUS(status);
+        snprintf(c->last_exit, sizeof(c->last_exit), "exit %d", code);
+    } else if (WIFSIGNALED(status)) {
+        snprintf(c->last_exit, sizeof(c->last_exit), "signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    }
+    c->kill_at = 0;
+    c->handover = false;
+    bool lost = sup_broker_port_lost(S, c);
+    s_post(S, c, LC_EV_EXITED, mqg_now_ms(), lost ? MQG_EXIT_CONFIG : code);
+    c->pid = 0;
+    if (lost) {
+        s_begin_stop(S, 0);
+    }
 }
 
 static void s_reap(struct sup *S)
@@ -342,61 +288,19 @@ static void s_reap(struct sup *S)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        struct child *c = NULL;
         for (size_t i = 0; i < S->n_ch; i++) {
-            if (S->ch[i].pid == pid && S->ch[i].state == CH_RUNNING) {
-                c = &S->ch[i];
+            struct sup_child *c = &S->ch[i];
+            if (c->pid == pid && lifecycle_has_process(c->life.state)) {
+                s_handle_exit(S, c, status);
+                break;
             }
         }
-        if (!c) {
-            continue;
-        }
-        s_read_log(S, c, true);
-        s_close_child_fds(c);
-        s_remove_child_files(S, pid);
-        c->pid = 0;
-        int64_t now = mqg_now_ms();
-        long up = (long)((now - c->started_ms) / 1000);
-        int code = -1;
-        if (WIFEXITED(status)) {
-            code = WEXITSTATUS(status);
-            snprintf(c->last_exit, sizeof(c->last_exit), "exit %d", code);
-        } else if (WIFSIGNALED(status)) {
-            snprintf(c->last_exit, sizeof(c->last_exit), "signal %d (%s)", WTERMSIG(status),
-                     strsignal(WTERMSIG(status)));
-        }
-        if (S->stopping) {
-            c->state = CH_STOPPED;
-            log_info("CHILD-EXIT", "%s %s (pid %d) stopped: %s", c->role, c->key, (int)pid,
-                     c->last_exit);
-            continue;
-        }
-        if (c->rebind) {
-            c->rebind = false;
-            c->state = CH_WAITING;
-            c->next_start_ms = now;
-            log_info("CHILD-EXIT", "%s %s (pid %d) stopped to bind the bus again: %s", c->role,
-                     c->key, (int)pid, c->last_exit);
-            continue;
-        }
-        if (code == MQG_EXIT_CONFIG) {
-            c->state = CH_FAILED;
-            c->config_error = true;
-            log_error("CHILD-CONFIG-ERROR",
-                      "%s %s (pid %d) exited with a configuration error "
-                      "(code 78): not restarted; fix the configuration and restart mqgate",
-                      c->role, c->key, (int)pid);
-            continue;
-        }
-        log_warn("CHILD-EXIT", "%s %s (pid %d) ended after %ld s: %s", c->role, c->key, (int)pid,
-                 up, c->last_exit);
-        c->restarts++;
-        s_plan_restart(S, c, now);
     }
 }
 
 /* ---- stopping ---- */
 
+/* Stop every child, the broker last (s_stop_broker). sig 0: not for a signal. */
 static void s_begin_stop(struct sup *S, int sig)
 {
     if (S->stopping) {
@@ -406,551 +310,287 @@ static void s_begin_stop(struct sup *S, int sig)
         return;
     }
     S->stopping = true;
-    S->stop_deadline = mqg_now_ms() + S->set->stop_grace_ms;
-    log_notice("STOPPING", "signal %d: stopping all children (grace %d ms)", sig,
-               S->set->stop_grace_ms);
+    int64_t now = mqg_now_ms();
+    S->stop_deadline = now + S->set->stop_grace_ms;
+    if (sig) {
+        log_notice("STOPPING", "signal %d: stopping all children (grace %d ms)", sig,
+                   S->set->stop_grace_ms);
+    } else {
+        log_notice("STOPPING", "stopping all children (grace %d ms)", S->set->stop_grace_ms);
+    }
     for (size_t i = 0; i < S->n_ch; i++) {
-        struct child *c = &S->ch[i];
-        if (c->state == CH_RUNNING) {
-            mqg_ctl_send(c->ctl_fd, MQG_CTL_TERM, NULL, 0, MSG_DONTWAIT);
-            kill(c->pid, SIGTERM);
-        } else {
-            c->state = CH_STOPPED;
+        S->ch[i].handover = false; /* a reload's handover becomes a stop */
+        S->ch[i].after_handover = false;
+        if (S->ch[i].kind != SUP_BROKER) { /* the broker stops last (s_stop_broker) */
+            s_post(S, &S->ch[i], LC_EV_STOP, now, 0);
         }
     }
 }
 
-static bool s_all_stopped(const struct sup *S)
+/* Have all children (but the broker, if skip_broker) stopped? */
+static bool s_all_stopped(const struct sup *S, bool skip_broker)
 {
     for (size_t i = 0; i < S->n_ch; i++) {
-        if (S->ch[i].state == CH_RUNNING) {
+        if (lifecycle_has_process(S->ch[i].life.state) &&
+            !(skip_broker && S->ch[i].kind == SUP_BROKER)) {
             return false;
         }
     }
     return true;
 }
 
-/* ---- single instance ---- */
-
-/* The instance lock is an abstract unix socket, "@mqgate/<uid>/<instance>/<hash>", the hash
- * (FNV-1a) of the real path of the instance directory. It lives exactly as long as the
- * supervisor and, unlike a lock file, does not depend on the runtime directory surviving
- * (systemd-tmpfiles, rm -rf). Abstract names are per network namespace and carry no
- * permissions: see docs/architecture.md §2. */
-static int s_lock_addr(const struct mqg_settings *set, struct sockaddr_un *a, socklen_t *len)
+/* The broker stops last: when the connectors, which may still be publishing to it, are gone;
+ * it gets a grace period of its own. */
+static void s_stop_broker(struct sup *S, int64_t now)
 {
-    char real[PATH_MAX];
-    int rc = mqg_rundir_real_path(set->runtime_dir, set->instance, real, sizeof(real));
-    if (rc != 0) {
-        return rc;
+    struct sup_child *b = sup_broker_child(S);
+    if (!S->stopping || !b || b->life.state == LC_STOPPING || b->life.state == LC_STOPPED ||
+        b->life.state == LC_CONFIG || !s_all_stopped(S, true)) {
+        return;
     }
-    memset(a, 0, sizeof(*a));
-    a->sun_family = AF_UNIX;
-    int n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "mqgate/%u/%s/%016llx",
-                     (unsigned)geteuid(), set->instance,
-                     (unsigned long long)mqg_fnv1a64(real, strlen(real), MQG_FNV64_INIT));
-    if (n < 0 || (size_t)n >= sizeof(a->sun_path) - 1) {
-        return -ENAMETOOLONG;
-    }
-    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
-    return 0;
-}
-
-/* Who holds the lock: 0 with *pid and *uid; -ECONNREFUSED when nobody does; -EAGAIN when it
- * is held but busy; another -errno. */
-static int s_lock_holder(const struct sockaddr_un *a, socklen_t len, pid_t *pid, uid_t *uid)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        return -errno;
-    }
-    struct ucred cr;
-    socklen_t crlen = sizeof(cr);
-    int rc = 0;
-    if (connect(fd, (const struct sockaddr *)a, len) != 0 ||
-        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) != 0) {
-        rc = -errno;
-    } else {
-        *pid = cr.pid;
-        *uid = cr.uid;
-    }
-    close(fd);
-    return rc;
-}
-
-/* Take the instance lock before anything touches the runtime directory. Returns 0 or the exit
- * code (INSTANCE-BUSY: 1). */
-static int s_lock_instance(struct sup *S)
-{
-    struct sockaddr_un a;
-    socklen_t len;
-    int rc = s_lock_addr(S->set, &a, &len);
-    if (rc != 0) {
-        log_error("RUNDIR", "runtime directory %s: %s", S->dir,
-                  rc == -EINVAL ? "expected an absolute path without \".\" or \"..\" levels"
-                                : strerror(-rc));
-        return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, len) == 0 && listen(fd, 8) == 0) {
-        S->lock_fd = fd;
-        return 0;
-    }
-    int e = errno;
-    if (fd >= 0) {
-        close(fd);
-    }
-    if (e != EADDRINUSE) {
-        log_error("INSTANCE-LOCK", "cannot take the instance lock @%s: %s", a.sun_path + 1,
-                  strerror(e));
-        return MQG_EXIT_TRANSIENT;
-    }
-    pid_t pid = 0;
-    uid_t uid = 0;
-    char who[80] = "";
-    if (s_lock_holder(&a, len, &pid, &uid) == 0) {
-        snprintf(who, sizeof(who), " as pid %d (uid %u)", (int)pid, (unsigned)uid);
-    }
-    log_error("INSTANCE-BUSY",
-              "instance '%s' with runtime directory %s is already running%s (lock @%s held); "
-              "stop it, or give this one another instance name or runtime_dir",
-              S->set->instance, S->dir, who, a.sun_path + 1);
-    return MQG_EXIT_TRANSIENT;
-}
-
-/* Someone asked who holds the lock (s_lock_holder): the answer was in the connection itself. */
-static void s_lock_accept(struct sup *S)
-{
-    int fd;
-    while ((fd = accept4(S->lock_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-        close(fd);
-    }
-}
-
-/* ---- status file ---- */
-
-/* How old the status file may be before `mqgate status` calls it out of date. */
-#define S_STATUS_STALE_S 10
-
-/* The status text into a heap buffer (caller frees), or NULL when out of memory. The header
- * counts the process rows, so that a reader can tell a complete file from a cut one. A child
- * waiting for its (re)start shows when that is due instead of counters. */
-static char *s_status_text(const struct sup *S, int64_t now, size_t *len)
-{
-    char *buf = NULL;
-    FILE *f = open_memstream(&buf, len);
-    if (!f) {
-        return NULL;
-    }
-    fprintf(f, "instance %s pid %d uptime %llds processes %zu\n", S->set->instance, (int)getpid(),
-            (long long)((now - S->started_ms) / 1000), S->n_ch);
-    fprintf(f, "%-10s %-32s %-8s %-7s %8s %8s  %-16s %s\n", "ROLE", "NAME", "STATE", "PID",
-            "UPTIME", "RESTARTS", "LAST-EXIT", "COUNTERS");
-    for (size_t i = 0; i < S->n_ch; i++) {
-        const struct child *c = &S->ch[i];
-        char up[32] = "-";
-        char pid[16] = "-";
-        char next[40] = "";
-        if (c->state == CH_RUNNING) {
-            snprintf(up, sizeof(up), "%llds", (long long)((now - c->started_ms) / 1000));
-            snprintf(pid, sizeof(pid), "%d", (int)c->pid);
-        } else if (!S->stopping && !c->config_error &&
-                   (c->state == CH_WAITING || c->state == CH_FAILED)) {
-            int64_t left = c->next_start_ms > now ? c->next_start_ms - now : 0;
-            snprintf(next, sizeof(next), "(retry in %llds)", (long long)((left + 999) / 1000));
-        }
-        fprintf(f, "%-10s %-32s %-8s %-7s %8s %8d  %-16s %s\n", c->role, c->key,
-                c->config_error ? "config" : s_ch_state[c->state], pid, up, c->restarts,
-                c->last_exit[0] ? c->last_exit : "-", c->state == CH_RUNNING ? c->status : next);
-    }
-    if (fclose(f) != 0) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
-/* Write the status text to status.tmp and rename it over status, checking every step: a
- * reader sees the old file or the new one, never a part of one, and a failed write (disk
- * full) keeps the old file. The first failure of a series is logged (STATUS-WRITE, warn),
- * repeats at debug, the recovery at notice (STATUS-OK). */
-static void s_write_status(struct sup *S, int64_t now)
-{
-    char path[700], tmp[720];
-    snprintf(path, sizeof(path), "%s/status", S->dir);
-    snprintf(tmp, sizeof(tmp), "%s/status.tmp", S->dir);
-    size_t len = 0;
-    char *text = s_status_text(S, now, &len);
-    int rc = text ? 0 : -ENOMEM;
-    if (rc == 0) {
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-        rc = fd < 0 ? -errno : mqg_write_all(fd, text, len);
-        if (fd >= 0 && close(fd) != 0 && rc == 0) {
-            rc = -errno;
-        }
-        if (rc == 0 && rename(tmp, path) != 0) {
-            rc = -errno;
-        }
-        if (rc != 0 && fd >= 0) {
-            unlink(tmp);
-        }
-    }
-    free(text);
-    if (rc != 0 && S->status_err == 0) {
-        log_warn("STATUS-WRITE",
-                 "cannot write the status file %s: %s; it keeps its last content, which "
-                 "`mqgate status` reports as out of date after %d s",
-                 path, strerror(-rc), S_STATUS_STALE_S);
-    } else if (rc != 0) {
-        log_debug("STATUS-WRITE", "cannot write the status file %s: %s", path, strerror(-rc));
-    } else if (S->status_err != 0) {
-        log_notice("STATUS-OK", "status file %s is written again", path);
-    }
-    S->status_err = rc;
-}
-
-/* Read the whole status file (at most 1 MiB) into a heap buffer. 0 or -errno. */
-static int s_read_status(FILE *f, char **out, size_t *len)
-{
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap || cap >= (1u << 20)) {
-            break;
-        }
-        char *bigger = realloc(buf, 2 * cap + 1);
-        if (!bigger) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    if (!buf || ferror(f)) {
-        int e = buf ? EIO : ENOMEM;
-        free(buf);
-        return -e;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
-/* Why the status file cannot be opened, for the user: 1. */
-static int s_status_unreadable(const struct mqg_settings *s, const char *dir, const char *path,
-                               int e)
-{
-    struct sockaddr_un a;
-    socklen_t alen;
-    pid_t holder;
-    uid_t holder_uid;
-    struct stat st;
-    if (e == ENOENT && s_lock_addr(s, &a, &alen) == 0 &&
-        s_lock_holder(&a, alen, &holder, &holder_uid) == 0) {
-        fprintf(stderr,
-                "mqgate: instance '%s' is running (pid %d) but its status file %s is missing; "
-                "it is written every 0.5 s: try again (if the runtime directory was removed, "
-                "see RUNDIR-GONE / RUNDIR in its log)\n",
-                s->instance, (int)holder, path);
-    } else if (e == ENOENT) {
-        fprintf(stderr, "mqgate: instance '%s' is not running (no %s)\n", s->instance, path);
-    } else if (e == EACCES || e == EPERM) {
-        char owner[64] = "";
-        if (stat(dir, &st) == 0) {
-            snprintf(owner, sizeof(owner), ", owned by uid %u,", (unsigned)st.st_uid);
-        }
-        fprintf(stderr,
-                "mqgate: permission denied: cannot read %s (%s); the runtime directory %s%s "
-                "is readable only by the user running the gateway: run mqgate status as that "
-                "user or as root\n",
-                path, strerror(e), dir, owner);
-    } else {
-        fprintf(stderr, "mqgate: cannot read the status file %s: %s\n", path, strerror(e));
-    }
-    return MQG_EXIT_TRANSIENT;
-}
-
-/* Check what was read: a header with a live pid, and exactly the rows it announces, each line
- * complete. Returns 0, or 1 after printing why not. */
-static int s_status_check(const struct mqg_settings *s, const char *path, const char *text,
-                          size_t len)
-{
-    char name[128];
-    int pid = 0;
-    long long up = 0;
-    size_t rows = 0, lines = 0;
-    for (size_t i = 0; i < len; i++) {
-        lines += text[i] == '\n';
-    }
-    if (len == 0) {
-        fprintf(stderr,
-                "mqgate: the status file %s is empty: the gateway could not write it (disk "
-                "full?); see STATUS-WRITE in its log\n",
-                path);
-        return MQG_EXIT_TRANSIENT;
-    }
-    int got =
-        sscanf(text, "instance %127s pid %d uptime %llds processes %zu", name, &pid, &up, &rows);
-    if (got >= 2 && (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH))) {
-        fprintf(stderr, "mqgate: instance '%s' is not running (stale %s)\n", s->instance, path);
-        return MQG_EXIT_TRANSIENT;
-    }
-    bool legacy = got == 3 && !strstr(text, " processes "); /* mqgate <= 0.1.0: no count */
-    if ((got != 4 && !legacy) || text[len - 1] != '\n' || (!legacy && lines != rows + 2)) {
-        fprintf(stderr,
-                "mqgate: the status file %s is truncated or damaged (%zu complete lines%s); "
-                "the gateway rewrites it every 0.5 s: try again, and see STATUS-WRITE in its "
-                "log\n",
-                path, lines, got == 4 ? "" : ", no valid header");
-        return MQG_EXIT_TRANSIENT;
-    }
-    return 0;
-}
-
-int supervisor_status(const struct mqg_settings *s)
-{
-    char dir[512], path[700];
-    if (supervisor_instance_dir(s, dir, sizeof(dir)) != 0) {
-        return MQG_EXIT_USAGE;
-    }
-    snprintf(path, sizeof(path), "%s/status", dir);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        return s_status_unreadable(s, dir, path, errno);
-    }
-    char *text = NULL;
-    size_t len = 0;
-    struct stat st;
-    int rc = s_read_status(f, &text, &len);
-    if (rc == 0 && fstat(fileno(f), &st) != 0) {
-        rc = -errno;
-    }
-    fclose(f);
-    if (rc != 0) {
-        free(text);
-        return s_status_unreadable(s, dir, path, -rc);
-    }
-    int exit_code = s_status_check(s, path, text, len);
-    if (exit_code == 0) {
-        fputs(text, stdout);
-        long long age = (long long)(time(NULL) - st.st_mtime);
-        if (age > S_STATUS_STALE_S) {
-            fflush(stdout);
-            fprintf(stderr,
-                    "mqgate: the status above is %lld s old: the gateway has not been able to "
-                    "rewrite %s since (see STATUS-WRITE in its log)\n",
-                    age, path);
-            exit_code = MQG_EXIT_TRANSIENT;
-        }
-    }
-    free(text);
-    return exit_code;
-}
-
-/* ---- set-up ---- */
-
-/* The runtime directory, made or checked by mqg_rundir_make: one that another user could
- * change is refused with exit 78 (a configuration to fix, not to retry); one that cannot be
- * created, with exit 1. Returns 0 or the exit code. */
-static int s_open_rundir(struct sup *S)
-{
-    char why[1024];
-    int rc =
-        mqg_rundir_make(S->set->runtime_dir, S->set->instance, &S->rundir_id, why, sizeof(why));
-    if (rc == 0) {
-        return 0;
-    }
-    bool unsafe = rc == -EPERM || rc == -ENOTDIR || rc == -EINVAL;
-    log_error("RUNDIR", "%s%s", why, unsafe ? "; not started (exit 78)" : "");
-    return unsafe ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
+    S->stop_deadline = now + S->set->stop_grace_ms;
+    s_post(S, b, LC_EV_STOP, now, 0);
 }
 
 /* ---- the runtime directory going away ---- */
 
 /* The router binds the bus in the runtime directory once, at its start; after the directory
- * was removed, stop it so that it binds the new one (connectors reconnect by themselves). */
+ * was removed, restart it so that it binds the new one (connectors reconnect by themselves).
+ * One waiting or failed (bus not bound) is tried now. */
 static void s_rebind_router(struct sup *S, int64_t now)
 {
     for (size_t i = 0; i < S->n_ch; i++) {
-        struct child *c = &S->ch[i];
-        if (c->conn >= 0 || c->config_error) {
-            continue;
-        }
-        if (c->state == CH_RUNNING) {
-            c->rebind = true;
-            mqg_ctl_send(c->ctl_fd, MQG_CTL_TERM, NULL, 0, MSG_DONTWAIT);
-            kill(c->pid, SIGTERM);
-        } else {
-            c->next_start_ms = now; /* waiting or failed (bus not bound): try now */
+        if (S->ch[i].kind == SUP_ROUTER) {
+            s_post(S, &S->ch[i], LC_EV_RESTART, now, 0);
         }
     }
 }
 
-/* Is the runtime directory still the one we made? Called every 0.5 s and before every child
- * start. When it was removed (or replaced), make it again with the same checks and have the
- * router bind the bus there again. Returns 0 when the directory is usable now; otherwise no
- * child is started (RUNDIR, logged once per episode). */
+/* Is the runtime directory usable (rundir_watch)? Called every 0.5 s and before every child
+ * start; when it was made again, the router binds the bus there again. 0 or -errno. */
 static int s_watch_rundir(struct sup *S, int64_t now)
 {
-    struct mqg_rundir_id id;
-    char why[1024];
-    int rc = mqg_rundir_check(S->dir, &id, why, sizeof(why));
-    bool same = rc == 0 && id.dev == S->rundir_id.dev && id.ino == S->rundir_id.ino;
-    if (!same && (rc == 0 || rc == -ENOENT)) {
-        if (!S->rundir_gone) {
-            log_warn("RUNDIR-GONE",
-                     "runtime directory %s was %s: making it again; the router is restarted "
-                     "to bind %s there",
-                     S->dir, rc == 0 ? "replaced" : "removed", S->bus);
-            S->rundir_gone = true;
-        }
-        rc = mqg_rundir_make(S->set->runtime_dir, S->set->instance, &id, why, sizeof(why));
-    }
-    if (rc != 0) {
-        if (!S->rundir_bad) {
-            log_error("RUNDIR", "%s; no process is started until this is fixed", why);
-        } else {
-            log_debug("RUNDIR", "%s", why);
-        }
-        S->rundir_bad = true;
-        return rc;
-    }
-    if (!same || S->rundir_bad) {
-        log_notice("RUNDIR-RESTORED", "runtime directory %s is usable again%s", S->dir,
-                   same ? "" : " (made again)");
-    }
-    S->rundir_bad = false;
-    if (!same) {
-        S->rundir_id = id;
-        S->rundir_gone = false;
+    bool remade;
+    int rc = rundir_watch(&S->rd, &remade);
+    if (remade) {
         s_rebind_router(S, now);
     }
-    return 0;
+    return rc;
 }
 
-static int s_setup_children(struct sup *S)
-{
-    char exedir[4096];
-    if (mqg_exe_dir(exedir, sizeof(exedir)) != 0) {
-        return -EIO;
-    }
-    S->ch = calloc(S->model->n_conns + 1, sizeof(*S->ch));
-    if (!S->ch) {
-        return -ENOMEM;
-    }
-    size_t n = 0;
-    for (size_t i = 0; i <= S->model->n_conns; i++) {
-        struct child *c = &S->ch[n];
-        c->conn = (int)i - 1;
-        if (i == 0) {
-            c->role = "router";
-            c->key = "router";
-        } else {
-            const struct mqg_connection *conn = &S->model->conns[i - 1];
-            if (!conn->target_connected) {
-                log_info("CONN-DISABLED",
-                         "connection %s has targetState disconnected: not "
-                         "started",
-                         conn->key);
-                continue;
-            }
-            c->role = "connector";
-            c->key = conn->key;
-        }
-        snprintf(c->exe, sizeof(c->exe), "%s/mqgate-%s", exedir, c->role);
-        if (access(c->exe, X_OK) != 0) {
-            log_error("CHILD-MISSING", "%s not found next to mqgate", c->exe);
-            return -ENOENT;
-        }
-        c->ctl_fd = c->log_fd = -1;
-        c->state = CH_WAITING;
-        c->next_start_ms = 0;
-        int max = S->set->restart_max > 0 ? S->set->restart_max : 1;
-        c->crashes = calloc((size_t)max, sizeof(*c->crashes));
-        if (!c->crashes) {
-            return -ENOMEM;
-        }
-        mqg_backoff_init(&c->backoff, S->set->restart_backoff_ms, S->set->restart_backoff_max_ms,
-                         mqg_seed() ^ (uint64_t)n);
-        n++;
-    }
-    S->n_ch = n;
-    return 0;
-}
+/* ---- set-up ---- */
 
+/* Release everything s_setup took (after a failed set-up too); the runtime directory loses
+ * the gateway's files and, if empty then, itself. */
 static void s_cleanup(struct sup *S)
 {
+    ops_close(S);
+    observe_free(S);
     for (size_t i = 0; i < S->n_ch; i++) {
-        s_close_child_fds(&S->ch[i]);
-        free(S->ch[i].crashes);
+        sup_close_child_fds(&S->ch[i]);
+        lifecycle_free(&S->ch[i].life);
+    }
+    if (S->broker_conf[0]) {
+        unlink(S->broker_conf);
     }
     free(S->ch);
-    char path[700];
-    const char *files[] = {"status", "status.tmp", "bus", "lock" /* of mqgate <= 0.1.0 */};
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s", S->dir, files[i]);
-        unlink(path);
+    free(S->pfd);
+    if (S->own_model) {
+        mqg_model_free(S->own_model);
+        free(S->own_model);
     }
-    rmdir(S->dir);
-    if (S->lock_fd >= 0) {
-        close(S->lock_fd);
-    }
+    rundir_close(&S->rd);
     if (S->sigfd >= 0) {
         close(S->sigfd);
     }
 }
 
+/* Open the log file (log.file), if one is set: exit 78 when it cannot be. */
+static int s_open_log(struct sup *S)
+{
+    const struct mqg_settings *set = S->set;
+    if (set->log_file && set->log_file[0]) {
+        S->log_fd = open(set->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (S->log_fd < 0) {
+            fprintf(stderr, "mqgate: error: cannot open log file %s: %s\n", set->log_file,
+                    strerror(errno));
+            return MQG_EXIT_CONFIG;
+        }
+    }
+    mqg_log_init("supervisor", set->instance, set->log_level, S->log_fd);
+    return 0;
+}
+
+/* SIGUSR1: open the log file again (logrotate has moved it) onto the same descriptor, so that
+ * mqg_log and the copies of the children's lines go on into the new file. When it cannot be
+ * opened, the old one stays in use. */
+static void s_reopen_log(struct sup *S)
+{
+    const char *path = S->set->log_file;
+    if (!path || !path[0]) {
+        log_info("LOG-REOPEN", "SIGUSR1: the log goes to standard error; nothing to reopen");
+        return;
+    }
+    log_info("LOG-REOPEN", "SIGUSR1: reopening the log file %s", path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0 || dup3(fd, S->log_fd, O_CLOEXEC) < 0) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        log_warn("LOG-REOPEN", "cannot reopen the log file %s: %s; writing on to the old one", path,
+                 strerror(e));
+        return;
+    }
+    close(fd);
+    log_notice("LOG-REOPEN", "log file %s reopened (SIGUSR1)", path);
+}
+
+static void s_log_start(const struct sup *S)
+{
+    const struct mqg_model *m = S->model;
+    for (size_t i = 0; i < m->n_skipped; i++) {
+        log_notice("RESOURCE-SKIPPED",
+                   "%s: resource %s of type %s is not handled by mqgate: "
+                   "skipped",
+                   m->skipped[i].service_id, m->skipped[i].id, m->skipped[i].type);
+    }
+    log_notice("GATEWAY-START", "mqgate %s: %zu connections, %zu endpoints, %zu routes; runtime %s",
+               MQG_VERSION, m->n_conns, m->n_endpoints, m->n_routes, S->rd.dir);
+    for (size_t i = 0; i < m->n_notices; i++) {
+        log_notice("CONFIG-IGNORED", "%s", m->notices[i]);
+    }
+    const struct mqg_ib_settings *ib = &S->set->internal_broker;
+    int k = mqg_model_internal(m);
+    if (ib->mode == MQG_IB_EMBEDDED) {
+        log_info("INTERNAL-BROKER", "internal broker: mosquitto (%s) on %s:%d, %zu more listeners",
+                 sup_broker_child(S) ? sup_broker_child(S)->exe : "-", ib->listen_host,
+                 ib->listen_port, ib->n_listeners);
+    } else if (ib->mode == MQG_IB_EXTERNAL && k >= 0) {
+        log_info("INTERNAL-BROKER", "internal broker: %s (external)", m->conns[k].uri);
+    } else {
+        log_info("INTERNAL-BROKER", "internal broker: off (internal_broker.mode)");
+    }
+}
+
+/* Everything before the loop: the log, the runtime directory and the lock, the CPU placement,
+ * the signals, the child records and the poll set. Returns 0, or the exit code after a logged
+ * error (the lock and the runtime directory released; the log file stays open for the exit). */
+/* <state_dir>/<instance>, where the connectors keep their journals: made like the runtime
+ * directory (mode 0700, no other user may change it) and writable; otherwise a configuration
+ * error (STATE-DIR, exit 78). Nothing to do with the journal off. */
+static int s_state_dir(struct sup *S)
+{
+    const struct mqg_settings *set = S->set;
+    if (!set->journal_enabled) {
+        return 0;
+    }
+    char why[512] = "";
+    int rc = mqg_rundir_make(set->state_dir, set->instance, NULL, why, sizeof(why));
+    int n = snprintf(S->state_dir, sizeof(S->state_dir), "%s/%s", set->state_dir, set->instance);
+    if (rc == 0 && (n < 0 || (size_t)n >= sizeof(S->state_dir) - 256)) {
+        rc = -ENAMETOOLONG;
+        snprintf(why, sizeof(why), "the path is too long");
+    }
+    if (rc == 0 && access(S->state_dir, W_OK | X_OK) != 0) {
+        rc = -errno;
+        snprintf(why, sizeof(why), "%s", strerror(errno));
+    }
+    if (rc != 0) {
+        log_error("STATE-DIR",
+                  "state_dir: cannot use %s/%s for the journals: %s; set state_dir to a "
+                  "directory this user may create and write (or journal.enabled = false)",
+                  set->state_dir, set->instance, why[0] ? why : strerror(-rc));
+        S->state_dir[0] = '\0';
+        return MQG_EXIT_CONFIG;
+    }
+    return 0;
+}
+
+static int s_setup(struct sup *S, const struct mqg_settings *set, const struct mqg_model *m)
+{
+    memset(S, 0, sizeof(*S));
+    S->set = set;
+    S->model = m;
+    S->sigfd = -1;
+    S->log_fd = 2;
+    int rc = s_open_log(S);
+    if (rc == 0) {
+        rc = rundir_open(&S->rd, set);
+    }
+    if (rc == 0 && (rc = s_state_dir(S)) != 0) {
+        rundir_close(&S->rd);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    char broker_exe[4096];
+    bool broker = set->internal_broker.mode == MQG_IB_EMBEDDED;
+    if (broker && (rc = sup_broker_check(S, broker_exe, sizeof(broker_exe))) != 0) {
+        rundir_close(&S->rd);
+        return rc;
+    }
+    spawn_pin_cpus(set);
+    S->sigfd = mqg_signals_block();
+    if (S->sigfd < 0 || sup_setup_children(S, broker ? broker_exe : NULL) != 0 ||
+        observe_init(S) != 0) {
+        s_cleanup(S);
+        return MQG_EXIT_INTERNAL;
+    }
+    S->started_ms = mqg_now_ms();
+    rc = ops_open(S); /* /metrics and /health, when http.listen is set */
+    if (rc != 0) {
+        s_cleanup(S);
+        return rc;
+    }
+    s_log_start(S);
+    return 0;
+}
+
 /* ---- the loop ---- */
 
-static void s_timers(struct sup *S, int64_t now)
+static void s_handle_timers(struct sup *S, int64_t now)
 {
+    int64_t silent_ms = (int64_t)S->set->heartbeat_ms * S->set->heartbeat_misses;
     for (size_t i = 0; i < S->n_ch; i++) {
-        struct child *c = &S->ch[i];
-        if (!S->stopping &&
-            (c->state == CH_WAITING || (c->state == CH_FAILED && !c->config_error)) &&
-            now >= c->next_start_ms) {
-            if (s_watch_rundir(S, now) != 0) {
-                c->next_start_ms = now + 500;
-                continue;
-            }
-            int rc = s_spawn(S, c);
-            if (rc != 0) {
-                log_error("CHILD-SPAWN", "cannot start %s %s: %s", c->role, c->key, strerror(-rc));
-                s_plan_restart(S, c, now);
-            }
+        struct sup_child *c = &S->ch[i];
+        if (lifecycle_waits(c->life.state) && now >= c->life.due_ms &&
+            !sup_broker_holds(S, c, now)) {
+            s_post(S, c, LC_EV_DUE, now, 0);
         }
-        if (c->state == CH_RUNNING && !S->stopping &&
-            now - c->last_rx_ms > (int64_t)S->set->heartbeat_ms * S->set->heartbeat_misses) {
-            log_warn("CHILD-HUNG", "%s %s (pid %d) silent for %lld ms: killing it", c->role, c->key,
-                     (int)c->pid, (long long)(now - c->last_rx_ms));
-            kill(c->pid, SIGKILL);
-            c->last_rx_ms = now; /* once */
+        /* the broker has no control channel: it sends no heartbeats to miss */
+        if (lifecycle_has_process(c->life.state) && c->ctl_fd >= 0 &&
+            now - c->last_rx_ms > silent_ms) {
+            s_post(S, c, LC_EV_HUNG, now, 0);
+        }
+        if (c->kill_at && now >= c->kill_at && lifecycle_has_process(c->life.state)) {
+            s_post(S, c, LC_EV_GRACE_OVER, now, 0); /* a reload's stop took too long */
+            c->kill_at = now + 1000;
+        }
+        if (c->kind == SUP_BROKER && c->life.state == LC_STARTING &&
+            now - c->life.started_ms >= SUP_BROKER_PROBE_AFTER_MS && sup_broker_listening(S)) {
+            s_post(S, c, LC_EV_READY, now, 0);
         }
     }
     if (now - S->last_hb_ms >= S->set->heartbeat_ms) {
         S->last_hb_ms = now;
         for (size_t i = 0; i < S->n_ch; i++) {
-            if (S->ch[i].state == CH_RUNNING) {
+            if (lifecycle_has_process(S->ch[i].life.state) && S->ch[i].ctl_fd >= 0) {
                 mqg_ctl_send(S->ch[i].ctl_fd, MQG_CTL_HEARTBEAT, NULL, 0, MSG_DONTWAIT);
             }
         }
     }
     if (now - S->last_status_ms >= 500) {
         S->last_status_ms = now;
+        observe_tick(S, now);
+        ops_tick(S, now);
         if (S->stopping || s_watch_rundir(S, now) == 0) {
-            s_write_status(S, now);
+            status_write(S, now);
         }
     }
     if (S->stopping && now >= S->stop_deadline) {
         for (size_t i = 0; i < S->n_ch; i++) {
-            if (S->ch[i].state == CH_RUNNING && S->ch[i].pid > 0) {
-                log_warn("CHILD-KILL", "%s %s did not stop in time: killing it", S->ch[i].role,
-                         S->ch[i].key);
-                kill(S->ch[i].pid, SIGKILL);
-            }
+            s_post(S, &S->ch[i], LC_EV_GRACE_OVER, now, 0);
         }
         S->stop_deadline = now + 1000;
     }
@@ -959,152 +599,129 @@ static void s_timers(struct sup *S, int64_t now)
 static int s_next_timeout(const struct sup *S, int64_t now)
 {
     int64_t next = now + 200;
+    int http = ops_timeout_ms(S);
+    if (http >= 0 && now + http < next) {
+        next = now + http;
+    }
     for (size_t i = 0; i < S->n_ch; i++) {
-        const struct child *c = &S->ch[i];
-        if ((c->state == CH_WAITING || (c->state == CH_FAILED && !c->config_error)) &&
-            c->next_start_ms < next) {
-            next = c->next_start_ms;
+        const struct sup_child *c = &S->ch[i];
+        if (lifecycle_waits(c->life.state) && c->life.due_ms < next &&
+            !sup_broker_holds(S, c, now)) {
+            next = c->life.due_ms;
         }
     }
     return next <= now ? 0 : (int)(next - now);
 }
 
-/* cpu_affinity: pin this process before the first fork; children and all their threads
- * inherit it. A failure is reported and the gateway runs unpinned. */
-static void s_apply_cpu_affinity(const struct mqg_settings *set)
+/* The poll set: the signalfd, each child's control socket and log pipe (-1 without a
+ * process), the instance lock, the HTTP server (-1 without one). Returns its length. */
+static size_t s_poll_set(struct sup *S)
 {
-    cpu_set_t allowed, use;
-    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
-        log_warn("CPU-AFFINITY", "cannot read the CPU affinity: %s; not pinned", strerror(errno));
-        return;
+    struct pollfd *p = S->pfd;
+    size_t np = 0;
+    p[np++] = (struct pollfd){.fd = S->sigfd, .events = POLLIN};
+    for (size_t i = 0; i < S->n_ch; i++) {
+        struct sup_child *c = &S->ch[i];
+        bool live = lifecycle_has_process(c->life.state);
+        p[np++] = (struct pollfd){.fd = live ? c->ctl_fd : -1, .events = POLLIN};
+        p[np++] = (struct pollfd){.fd = live ? c->log_fd : -1, .events = POLLIN};
     }
-    int rc = mqg_cpus_resolve(&set->cpu_affinity, &allowed, &use);
-    char text[128];
-    if (rc <= 0) {
-        mqg_cpus_format(&allowed, text, sizeof(text));
-        log_info("CPU-AFFINITY", "processes on CPUs %s (cpu_affinity \"none\")", text);
-        return;
-    }
-    mqg_cpus_format(&use, text, sizeof(text));
-    if (sched_setaffinity(0, sizeof(use), &use) != 0) {
-        log_warn("CPU-AFFINITY", "cannot pin to CPUs %s: %s; not pinned", text, strerror(errno));
-        return;
-    }
-    log_info("CPU-AFFINITY", "all processes on CPU%s %s (cpu_affinity \"%s\")",
-             CPU_COUNT(&use) > 1 ? "s" : "", text,
-             set->cpu_affinity.mode == MQG_CPUS_AUTO ? "auto" : text);
+    p[np++] = (struct pollfd){.fd = S->rd.lock_fd, .events = POLLIN};
+    p[np++] = (struct pollfd){.fd = ops_fd(S), .events = POLLIN};
+    return np;
 }
 
-int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m)
+static void s_handle_children(struct sup *S)
 {
-    struct sup S;
-    memset(&S, 0, sizeof(S));
-    S.set = set;
-    S.model = m;
-    S.sigfd = -1;
-    S.log_fd = 2;
-    S.lock_fd = -1;
-    if (set->log_file && set->log_file[0]) {
-        S.log_fd = open(set->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-        if (S.log_fd < 0) {
-            fprintf(stderr, "mqgate: error: cannot open log file %s: %s\n", set->log_file,
-                    strerror(errno));
-            return MQG_EXIT_CONFIG;
+    for (size_t i = 0; i < S->n_ch; i++) {
+        struct sup_child *c = &S->ch[i];
+        if (!lifecycle_has_process(c->life.state)) {
+            continue;
+        }
+        if (S->pfd[1 + 2 * i].revents) {
+            s_read_ctl(S, c);
+        }
+        if (S->pfd[2 + 2 * i].revents) {
+            s_read_log(S, c, false);
         }
     }
-    mqg_log_init("supervisor", set->instance, set->log_level, S.log_fd);
-    if (supervisor_instance_dir(set, S.dir, sizeof(S.dir)) != 0 ||
-        snprintf(S.bus, sizeof(S.bus), "ipc://%s/bus", S.dir) >= 108) {
-        log_error("RUNDIR", "runtime directory path too long for a local socket: %s/%s",
-                  set->runtime_dir, set->instance);
-        return MQG_EXIT_CONFIG;
+}
+
+static void s_handle_signals(struct sup *S)
+{
+    int sig;
+    while ((sig = mqg_signal_read(S->sigfd)) > 0) {
+        if (sig == SIGCHLD) {
+            s_reap(S);
+        } else if (sig == SIGUSR1) {
+            s_reopen_log(S);
+        } else if (sig == SIGHUP) {
+            reload_run(S);
+        } else {
+            s_begin_stop(S, sig);
+        }
     }
-    int rc = s_lock_instance(&S);
-    if (rc == 0 && (rc = s_open_rundir(&S)) != 0) {
-        close(S.lock_fd);
+}
+
+/* poll failed with e: stop as on SIGTERM; ended children are reaped here, as SIGCHLD may
+ * never be read now. */
+static void s_handle_poll_error(struct sup *S, int e)
+{
+    log_error("SUPERVISOR-POLL", "poll: %s; stopping", strerror(e));
+    s_begin_stop(S, SIGTERM);
+    s_reap(S);
+    usleep(100000);
+}
+
+/* Until every child has stopped after a stop signal. */
+static void s_loop(struct sup *S)
+{
+    for (;;) {
+        int64_t now = mqg_now_ms();
+        s_handle_timers(S, now);
+        s_stop_broker(S, now);
+        if (S->stopping && s_all_stopped(S, false)) {
+            return;
+        }
+        reload_follow_up(S, now); /* connectors a reload changed, after the router's handover */
+        sup_compact(S);           /* records a reload retired, once their process ended */
+        size_t np = s_poll_set(S);
+        if (poll(S->pfd, np, s_next_timeout(S, now)) < 0 && errno != EINTR) {
+            s_handle_poll_error(S, errno);
+            continue;
+        }
+        s_handle_children(S);
+        if (S->pfd[1 + 2 * S->n_ch].revents) {
+            rundir_accept(&S->rd);
+        }
+        ops_run(S); /* also without a ready descriptor: its timeouts */
+        if (S->pfd[0].revents) {
+            s_handle_signals(S);
+        }
     }
+}
+
+/* ---- tear-down ---- */
+
+static void s_teardown(struct sup *S)
+{
+    log_notice("GATEWAY-STOP", "all children stopped; bye");
+    s_cleanup(S);
+    if (S->log_fd != 2) {
+        close(S->log_fd);
+    }
+}
+
+int supervisor_run(const struct mqg_settings *set, const struct mqg_model *m,
+                   const struct sup_reload *reload)
+{
+    struct sup S;
+    int rc = s_setup(&S, set, m);
     if (rc != 0) {
         return rc;
     }
-    s_apply_cpu_affinity(set);
-    S.sigfd = mqg_signals_block();
-    if (S.sigfd < 0 || s_setup_children(&S) != 0) {
-        s_cleanup(&S);
-        return MQG_EXIT_INTERNAL;
-    }
-    S.started_ms = mqg_now_ms();
-    for (size_t i = 0; i < m->n_skipped; i++) {
-        log_notice("RESOURCE-SKIPPED",
-                   "%s: resource %s of type %s is not handled by mqgate: "
-                   "skipped",
-                   m->skipped[i].service_id, m->skipped[i].id, m->skipped[i].type);
-    }
-    log_notice("GATEWAY-START", "mqgate %s: %zu connections, %zu endpoints, %zu routes; runtime %s",
-               MQG_VERSION, m->n_conns, m->n_endpoints, m->n_routes, S.dir);
-
-    struct pollfd *p = calloc(2 + 2 * S.n_ch, sizeof(*p));
-    if (!p) {
-        s_cleanup(&S);
-        return MQG_EXIT_INTERNAL;
-    }
-    for (;;) {
-        int64_t now = mqg_now_ms();
-        s_timers(&S, now);
-        if (S.stopping && s_all_stopped(&S)) {
-            break;
-        }
-        size_t np = 0;
-        p[np++] = (struct pollfd){.fd = S.sigfd, .events = POLLIN};
-        for (size_t i = 0; i < S.n_ch; i++) {
-            struct child *c = &S.ch[i];
-            p[np++] =
-                (struct pollfd){.fd = c->state == CH_RUNNING ? c->ctl_fd : -1, .events = POLLIN};
-            p[np++] =
-                (struct pollfd){.fd = c->state == CH_RUNNING ? c->log_fd : -1, .events = POLLIN};
-        }
-        p[np++] = (struct pollfd){.fd = S.lock_fd, .events = POLLIN};
-        if (poll(p, np, s_next_timeout(&S, now)) < 0 && errno != EINTR) {
-            log_error("SUPERVISOR-POLL", "poll: %s; stopping", strerror(errno));
-            s_begin_stop(&S, SIGTERM);
-            s_reap(&S); /* SIGCHLD may never be read now */
-            usleep(100000);
-            continue;
-        }
-        for (size_t i = 0; i < S.n_ch; i++) {
-            struct child *c = &S.ch[i];
-            if (c->state != CH_RUNNING) {
-                continue;
-            }
-            if (p[1 + 2 * i].revents) {
-                s_read_ctl(c);
-            }
-            if (p[2 + 2 * i].revents) {
-                s_read_log(&S, c, false);
-            }
-        }
-        if (p[1 + 2 * S.n_ch].revents) {
-            s_lock_accept(&S);
-        }
-        if (p[0].revents) {
-            int sig;
-            while ((sig = mqg_signal_read(S.sigfd)) > 0) {
-                if (sig == SIGCHLD) {
-                    s_reap(&S);
-                } else if (sig == SIGHUP) {
-                    log_notice("RELOAD-UNSUPPORTED",
-                               "SIGHUP: reloading the configuration is not "
-                               "supported yet; restart mqgate to apply changes");
-                } else {
-                    s_begin_stop(&S, sig);
-                }
-            }
-        }
-    }
-    free(p);
-    log_notice("GATEWAY-STOP", "all children stopped; bye");
-    s_cleanup(&S);
-    if (S.log_fd != 2) {
-        close(S.log_fd);
-    }
-    return MQG_EXIT_OK;
+    S.reload = reload;
+    s_loop(&S);
+    s_teardown(&S);
+    return S.exit_code;
 }

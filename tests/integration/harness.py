@@ -16,8 +16,12 @@ import tempfile
 import threading
 import time
 import unittest
+import sys
 
 import paho.mqtt.client as mqtt
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "pylib"))
+from mqgprocs import children_of, free_port, pid_alive, processes_named, wait_for  # noqa: E402,F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("MQG_SRC", os.path.abspath(os.path.join(HERE, "..", "..")))
@@ -39,71 +43,17 @@ def _reap_all():
 atexit.register(_reap_all)
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(pred, timeout, step=0.02, what="condition"):
-    """Poll pred() until it is truthy or timeout seconds pass; return its value or raise."""
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(step)
-
-
-def pid_alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def children_of(pid):
-    """Pids whose parent is pid (from /proc)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().split(")")[-1].split()
-            if int(fields[1]) == pid and fields[0] != "Z":
-                out.append(int(d))
-        except (OSError, IndexError, ValueError):
-            pass
-    return out
-
-
-def processes_named(needle):
-    """Pids whose command line contains needle."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-            if needle in cmd:
-                out.append(int(d))
-        except OSError:
-            pass
-    return out
-
-
 class Broker:
     """A mosquitto broker on a free loopback port."""
 
-    def __init__(self, workdir, name, users=None, extra="", persistent=False, tls=None):
+    def __init__(self, workdir, name, users=None, extra="", persistent=False, tls=None,
+                 host="127.0.0.1", port=None):
         """tls: {"cafile", "certfile", "keyfile", "require_certificate"}: the main port
-        (self.port) speaks TLS, and self.plain_port offers the same broker without TLS."""
-        self.port = free_port()
+        (self.port) speaks TLS, and self.plain_port offers the same broker without TLS (on
+        127.0.0.1). host, port: where the main port listens (default: a free port on
+        127.0.0.1)."""
+        self.host = host
+        self.port = port or free_port()
         self.plain_port = None
         self.name = name
         self.dir = os.path.join(workdir, name)
@@ -112,7 +62,7 @@ class Broker:
         conf = os.path.join(self.dir, "mosquitto.conf")
         lines = [
             "user root" if os.geteuid() == 0 else "",
-            "listener %d 127.0.0.1" % self.port,
+            "listener %d %s" % (self.port, host),
         ]
         if tls:
             lines += ["cafile %s" % tls["cafile"], "certfile %s" % tls["certfile"],
@@ -151,7 +101,7 @@ class Broker:
 
         def up():
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                with socket.create_connection((self.host, self.port), timeout=0.2):
                     return True
             except OSError:
                 if self.proc.poll() is not None:
@@ -222,7 +172,12 @@ class Client:
 
 
 class Gateway:
-    """mqgate run on a service file, with its own runtime directory and log file."""
+    """mqgate run on a service file, with its own runtime directory and log file.
+
+    Without an internal_broker group in `settings` the gateway runs with mode "off": the
+    default (an embedded mosquitto on a fixed port) would make gateways of parallel tests
+    clash. A test of the internal broker passes its own group, with a free port
+    (internal_broker_settings())."""
 
     def __init__(self, workdir, service_text, params=None, settings="", name="gw", bin_dir=None):
         self.bin = bin_dir or BIN
@@ -233,11 +188,18 @@ class Gateway:
             f.write(service_text)
         self.cfg = os.path.join(self.dir, "mqgate.cfg")
         self.rundir = os.path.join(self.dir, "run")
+        self.statedir = os.path.join(self.dir, "state")
+        if "internal_broker" not in settings:
+            settings += '\ninternal_broker = { mode = "off"; };'
         with open(self.cfg, "w") as f:
-            f.write('instance = "%s";\nruntime_dir = "%s";\n%s\n' % (name, self.rundir, settings))
+            f.write('instance = "%s";\nruntime_dir = "%s";\n' % (name, self.rundir))
+            if "state_dir" not in settings:  # journals live with the test, never in /var/lib
+                f.write('state_dir = "%s";\n' % self.statedir)
+            f.write(settings + "\n")
         self.params = params or {}
         self.log = os.path.join(self.dir, "mqgate.log")
         self.proc = None
+        self.env = None  # environment of mqgate (None: the test's own)
 
     def args(self, cmd="run"):
         a = [os.path.join(self.bin, "mqgate"), cmd, "-c", self.cfg, self.service]
@@ -248,7 +210,7 @@ class Gateway:
     def start(self, wait_connectors=None):
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen(self.args(), stdout=self.logf, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, env=self.env)
         _live.append(self.proc)
         if wait_connectors is not None:
             wait_for(lambda: self.log_count("CONN-UP") >= wait_connectors, 15,
@@ -270,8 +232,9 @@ class Gateway:
         return self.log_text().count(needle)
 
     def status(self):
-        """Rows of the status file: dicts with role, name, state, pid, restarts, and counters
-        (the process's own key=value counters, e.g. {"dropped": "3", "state": "up"})."""
+        """Rows of the status file's process table: dicts with role, name, state, pid,
+        restarts, and counters (the process's own key=value counters, e.g. {"dropped": "3",
+        "state": "up"}). The connection table after the blank line is not read."""
         path = os.path.join(self.rundir, self.dir.split("/")[-1], "status")
         rows = []
         try:
@@ -280,6 +243,8 @@ class Gateway:
         except OSError:
             return rows
         for ln in lines[2:]:
+            if not ln.strip():
+                break  # the connection table follows
             parts = ln.split()
             if len(parts) >= 6:
                 rows.append({"role": parts[0], "name": parts[1], "state": parts[2],
@@ -338,6 +303,14 @@ class Gateway:
             self.logf.close()
 
 
+def internal_broker_settings(port=None, extra=""):
+    """An internal_broker group for an embedded broker on a free loopback port (or `port`):
+    (settings text, port)."""
+    port = port or free_port()
+    return ('internal_broker = { mode = "embedded"; listen = "127.0.0.1:%d"; %s };' %
+            (port, extra)), port
+
+
 def run_mqgate(args, timeout=20):
     """Run mqgate to completion: (exit code, stdout, stderr)."""
     p = subprocess.run([os.path.join(BIN, "mqgate")] + args, capture_output=True, text=True,
@@ -382,9 +355,10 @@ class GatewayTest(unittest.TestCase):
         return c
 
     def gateway(self, service_text, params=None, settings="", wait_connectors=2, subscribing=1,
-                name="gw", bin_dir=None):
+                name="gw", bin_dir=None, env=None):
         gw = Gateway(self.work, service_text, params, settings, name, bin_dir)
         gw.subscribing = subscribing
+        gw.env = env
         self.addCleanup(self.assert_no_sanitizer_reports, gw)
         self.addCleanup(gw.kill_all)
         self._gw_for_failure = gw

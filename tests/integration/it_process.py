@@ -163,7 +163,7 @@ class ProcessTest(GatewayTest):
         rc, out, err = run_mqgate(["status", "-c", gw.cfg])
         self.assertEqual(rc, 0, err)
         self.assertRegex(out, r"instance gw pid %d" % gw.proc.pid)
-        rows = {l.split()[1]: l for l in out.splitlines()[2:]}
+        rows = {l.split()[1]: l for l in out.split("\n\n")[0].splitlines()[2:]}
         self.assertEqual(set(rows), {"router", "itbridge/plant", "itbridge/cloud"})
         for line in rows.values():
             self.assertIn(" running ", line)
@@ -230,9 +230,11 @@ class ProcessTest(GatewayTest):
         self.assertEqual(rows["itbridge/cloud"]["restarts"], 0, "connector must not crash")
 
     def test_outage_buffer_is_bounded_in_bytes_newest_kept(self):
-        # 100 messages of 4 KB while the cloud broker is down, with a 64 KiB buffer: only
-        # the newest 15 fit (topic + payload = 4120 bytes each); they arrive, in order
-        cloud, gw = self._outage_begin("connector = { outbound_queue_max_bytes = 65536; };")
+        # without the journal: 100 messages of 4 KB while the cloud broker is down, with a
+        # 64 KiB buffer: only the newest 15 fit (topic + payload = 4120 bytes each); they
+        # arrive, in order
+        cloud, gw = self._outage_begin("connector = { outbound_queue_max_bytes = 65536; };\n"
+                                       "journal = { enabled = false; };")
         pub = self.client("plant")
         n, size = 100, 4096
         for i in range(n):
@@ -252,6 +254,32 @@ class ProcessTest(GatewayTest):
             return row.get("counters", {}).get("dropped")
         wait_for(lambda: cloud_dropped() == str(n - keep), 5,
                  what="dropped=%d in the status" % (n - keep))
+
+    def test_outage_with_journal_nothing_dropped_memory_bounded(self):
+        # with the journal (the default): the same outage and the same small buffer, and
+        # nothing is dropped: what does not fit waits in the plant connector's journal and
+        # all 100 arrive, in order, once the broker is back
+        cloud, gw = self._outage_begin("connector = { outbound_queue_max_bytes = 65536; };")
+        pub = self.client("plant")
+        n, size = 100, 4096
+        for i in range(n):
+            pub.publish("factory/line1/temperature", struct.pack(">I", i) + b"x" * (size - 4),
+                        qos=1)
+        time.sleep(1.0)
+        self.assertNotIn("OUT-DROP", gw.log_text())
+        rows = {r["name"]: r for r in gw.status()}
+        # its bound (15 of these) plus at most one batch from the router (64 KiB, 15 more),
+        # which it takes whole once it has room again
+        self.assertLessEqual(int(rows["itbridge/cloud"]["counters"]["queued"]), 32,
+                             "the cloud connector holds no more than its bound and one batch")
+        sink = self._outage_end(cloud, gw)
+        wait_for(lambda: set(range(n)) <= set(seqs(sink)), 20, what="all 100 messages")
+        got = [x for x in seqs(sink) if x < n]
+        self.assertEqual(sorted(set(got)), list(range(n)), "nothing lost")
+        first = sorted(set(got), key=got.index)
+        self.assertEqual(first, list(range(n)), "in order (first arrivals)")
+        wait_for(lambda: {r["name"]: r for r in gw.status()}["itbridge/plant"]["counters"]
+                 .get("journal") == "0", 10, what="the plant journal released")
 
     def test_wrong_credentials_reported_and_retried_without_crash_loop(self):
         secured = Broker(self.work, "secured", users={"plc": "right"})

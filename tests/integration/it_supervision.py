@@ -84,7 +84,7 @@ class SupervisionTest(GatewayTest):
         time.sleep(0.6)  # the status file is rewritten every 0.5 s
         rc, out, err = run_mqgate(["status", "-c", gw.cfg])
         self.assertEqual(rc, 0, err)
-        rows = {l.split()[1]: l for l in out.splitlines()[2:]}
+        rows = {l.split()[1]: l for l in out.split("\n\n")[0].splitlines()[2:]}
         m = re.search(r" failed .*\(retry in (\d+)s\)$", rows["itbridge/plant"])
         self.assertIsNotNone(m, rows["itbridge/plant"])
         self.assertTrue(3590 <= int(m.group(1)) <= 3600, m.group(0))

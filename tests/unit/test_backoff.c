@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "mqg_backoff.h"
+#include "mqg_model.h"
 
 static uint64_t s_min64(uint64_t a, uint64_t b)
 {
@@ -214,6 +215,65 @@ static void test_attempts_saturate(void **state)
     assert_int_equal(b.attempts, UINT32_MAX);
 }
 
+/* connectionStrategy: the delays Connectware documents, without jitter: initialDelay, times
+ * incrementFactor each time, at most maxDelay; from initialDelay again after a success. */
+static void test_connection_strategy(void **state)
+{
+    (void)state;
+    struct mqg_connection c = {
+        .reconnect_period_ms = 1000, .reconnect_max_ms = 5000, .reconnect_factor = 2};
+    struct mqg_backoff b;
+    mqg_backoff_init_conn(&b, &c, 7);
+    static const uint32_t want[] = {1000, 2000, 4000, 5000, 5000};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        assert_int_equal(mqg_backoff_next(&b), want[i]);
+    }
+    mqg_backoff_reset(&b);
+    assert_int_equal(mqg_backoff_next(&b), 1000);
+    assert_int_equal(mqg_backoff_next(&b), 2000);
+
+    /* factor 3 from 1500, maxDelay 30000: 1500, 4500, 13500, 30000 */
+    c = (struct mqg_connection){
+        .reconnect_period_ms = 1500, .reconnect_max_ms = 30000, .reconnect_factor = 3};
+    mqg_backoff_init_conn(&b, &c, 7);
+    static const uint32_t want3[] = {1500, 4500, 13500, 30000, 30000};
+    for (size_t i = 0; i < sizeof(want3) / sizeof(want3[0]); i++) {
+        assert_int_equal(mqg_backoff_next(&b), want3[i]);
+    }
+    /* a huge factor does not overflow */
+    c.reconnect_factor = 2147483647;
+    c.reconnect_max_ms = 2147483647;
+    mqg_backoff_init_conn(&b, &c, 7);
+    assert_int_equal(mqg_backoff_next(&b), 1500);
+    assert_int_equal(mqg_backoff_next(&b), 2147483647u);
+    assert_int_equal(mqg_backoff_next(&b), 2147483647u);
+}
+
+/* Without connectionStrategy: reconnectPeriod (0 = 1000) with jitter up to 60 s, or up to
+ * reconnectPeriod when longer, or up to reconnect_max_ms (the internal broker's 5 s). */
+static void test_reconnect_period(void **state)
+{
+    (void)state;
+    struct mqg_connection c = {.reconnect_period_ms = 0};
+    struct mqg_backoff b;
+    mqg_backoff_init_conn(&b, &c, 7);
+    assert_int_equal(b.base_ms, 1000);
+    assert_int_equal(b.cap_ms, 60000);
+    assert_int_equal(b.factor, 0);
+    uint32_t d = mqg_backoff_next(&b);
+    assert_true(d >= 1000 && d < 3000);
+    c.reconnect_period_ms = 90000;
+    mqg_backoff_init_conn(&b, &c, 7);
+    assert_int_equal(b.cap_ms, 90000);
+    c = (struct mqg_connection){.reconnect_period_ms = 250, .reconnect_max_ms = 5000};
+    mqg_backoff_init_conn(&b, &c, 7);
+    for (int i = 0; i < 50; i++) {
+        d = mqg_backoff_next(&b);
+        assert_true(d >= 250 && d <= 5000);
+    }
+    assert_int_equal(d, 5000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +286,8 @@ int main(void)
         cmocka_unit_test(test_seed_zero),
         cmocka_unit_test(test_large_values),
         cmocka_unit_test(test_attempts_saturate),
+        cmocka_unit_test(test_connection_strategy),
+        cmocka_unit_test(test_reconnect_period),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,9 +43,9 @@ static void test_lists_and_ranges(void **state)
         const char *in, *out;
         int count;
     } cases[] = {
-        {"0", "0", 1},           {"3", "3", 1},           {"0,2-3", "0,2-3", 3},
-        {"2-3,0", "0,2-3", 3},   {"1,1,1", "1", 1},       {"0-0", "0", 1},
-        {"5-7,1-2", "1-2,5-7", 5}, {"1023", "1023", 1},   {"0,1,2,3", "0-3", 4},
+        {"0", "0", 1},         {"3", "3", 1},   {"0,2-3", "0,2-3", 3},     {"2-3,0", "0,2-3", 3},
+        {"1,1,1", "1", 1},     {"0-0", "0", 1}, {"5-7,1-2", "1-2,5-7", 5}, {"1023", "1023", 1},
+        {"0,1,2,3", "0-3", 4},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         cpu_set_t set = s_set(cases[i].in);
@@ -56,9 +56,9 @@ static void test_lists_and_ranges(void **state)
 
 static void test_bad_text(void **state)
 {
-    static const char *const bad[] = {"",     "Auto", "x",    "1,",  ",1",   "1-",  "-1",
-                                      "3-1",  "1 2",  "1;2",  "0x1", "1024", "0-1024",
-                                      "1,,2", " 1",   "1 ",   "one", "99999999999999999999"};
+    static const char *const bad[] = {
+        "",    "Auto", "x",    "1,",     ",1",   "1-", "-1", "3-1", "1 2",
+        "1;2", "0x1",  "1024", "0-1024", "1,,2", " 1", "1 ", "one", "99999999999999999999"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct mqg_cpus c;
         char msg[200] = "";

@@ -29,6 +29,8 @@ struct m_rec {
     size_t tl;
     uint8_t *payload;
     size_t pl;
+    uint16_t src; /* tracked records (MQG_WIRE_F_TRACK) */
+    uint64_t seq;
 };
 
 struct model {
@@ -51,8 +53,12 @@ static uint32_t s_rand(void)
 /* A message with a recognisable topic and payload (salt makes every message different). */
 static struct m_rec s_make(size_t tl, size_t pl, unsigned salt)
 {
-    struct m_rec m = {
-        .flags = (uint8_t)(salt & MQG_WIRE_F_MASK), .qos = (uint8_t)(salt % 3), .tl = tl, .pl = pl};
+    struct m_rec m = {.flags = (uint8_t)(salt & (MQG_WIRE_F_RETAIN | MQG_WIRE_F_DUP)),
+                      .qos = (uint8_t)(salt % 3),
+                      .tl = tl,
+                      .pl = pl,
+                      .src = (uint16_t)(salt * 31u),
+                      .seq = 0x0102030405060708ull * (salt + 1u)};
     m.topic = malloc(tl ? tl : 1);
     m.payload = malloc(pl ? pl : 1);
     assert_non_null(m.topic);
@@ -80,12 +86,20 @@ static struct mqg_wire_rec s_wrec(const struct m_rec *m)
                                  .topic = m->topic,
                                  .topic_len = m->tl,
                                  .payload = m->payload,
-                                 .payload_len = m->pl};
+                                 .payload_len = m->pl,
+                                 .src = m->src,
+                                 .seq = m->seq};
+}
+
+/* Bytes of the tracking fields of m (0 when untracked). */
+static size_t s_track_len(const struct m_rec *m)
+{
+    return (m->flags & MQG_WIRE_F_TRACK) ? MQG_WIRE_TRACK_LEN : 0;
 }
 
 static size_t s_size(const struct m_rec *m)
 {
-    return MQG_WIRE_REC_HDR_LEN + m->tl + m->pl;
+    return MQG_WIRE_REC_HDR_LEN + s_track_len(m) + m->tl + m->pl;
 }
 
 static void s_model_push(struct model *md, struct m_rec m)
@@ -116,6 +130,14 @@ static void s_model_free(struct model *md)
     s_model_drop(md, md->n);
     free(md->r);
     memset(md, 0, sizeof(*md));
+}
+
+/* The same, tracked (source connection and seq after the record header). */
+static struct m_rec s_make_tracked(size_t tl, size_t pl, unsigned salt)
+{
+    struct m_rec m = s_make(tl, pl, salt);
+    m.flags |= MQG_WIRE_F_TRACK;
+    return m;
 }
 
 /* Push m into both the fifo and the model (the model drops its oldest when the fifo says so). */
@@ -150,11 +172,19 @@ static void s_check_body(const uint8_t *body, size_t len, size_t n, const struct
             (uint8_t)m->pl,
         };
         assert_memory_equal(h, want_hdr, MQG_WIRE_REC_HDR_LEN);
+        size_t tk = s_track_len(m);
+        if (tk) {
+            uint8_t want_track[MQG_WIRE_TRACK_LEN] = {(uint8_t)(m->src >> 8), (uint8_t)m->src};
+            for (int b = 0; b < 8; b++) {
+                want_track[2 + b] = (uint8_t)(m->seq >> (56 - 8 * b));
+            }
+            assert_memory_equal(h + MQG_WIRE_REC_HDR_LEN, want_track, MQG_WIRE_TRACK_LEN);
+        }
         if (m->tl) {
-            assert_memory_equal(h + MQG_WIRE_REC_HDR_LEN, m->topic, m->tl);
+            assert_memory_equal(h + MQG_WIRE_REC_HDR_LEN + tk, m->topic, m->tl);
         }
         if (m->pl) {
-            assert_memory_equal(h + MQG_WIRE_REC_HDR_LEN + m->tl, m->payload, m->pl);
+            assert_memory_equal(h + MQG_WIRE_REC_HDR_LEN + tk + m->tl, m->payload, m->pl);
         }
         struct mqg_wire_rec r;
         size_t o = off;
@@ -375,7 +405,7 @@ static size_t s_model_bytes(const struct model *md)
 {
     size_t b = 0;
     for (size_t i = 0; i < md->n; i++) {
-        b += mqg_wire_rec_size(md->r[i].tl, md->r[i].pl);
+        b += s_size(&md->r[i]);
     }
     return b;
 }
@@ -544,7 +574,10 @@ static void test_model_cycles(void **state)
             if (s_rand() % 50 == 0) {
                 tl = 1000 + s_rand() % 3000;
             }
-            int rc = s_push(&f, &md, s_make(tl, pl, salt++));
+            struct m_rec m =
+                s_rand() % 3 == 0 ? s_make_tracked(tl, pl, salt) : s_make(tl, pl, salt);
+            salt++;
+            int rc = s_push(&f, &md, m);
             drops += rc == 1;
             if (rc == 1) {
                 assert_int_equal(count0, max);

@@ -64,6 +64,8 @@ static void s_build_rich(struct mqg_model *m)
     c->keepalive_s = 17;
     c->connect_timeout_ms = 12345;
     c->reconnect_period_ms = 2500;
+    c->reconnect_max_ms = 40000;
+    c->reconnect_factor = 3;
     c->protocol_version = 5;
     c->target_connected = false;
     c->trust_all = true;
@@ -90,6 +92,7 @@ static void s_build_rich(struct mqg_model *m)
     c->protocol_version = 3;
     c->target_connected = true;
     c->will.qos = 1;
+    c->internal_broker = true;
 
     m->n_endpoints = 3;
     m->endpoints = s_calloc(3, sizeof(*m->endpoints));
@@ -100,7 +103,8 @@ static void s_build_rich(struct mqg_model *m)
                                             s_dup("plant/+/temp"),
                                             1,
                                             false,
-                                            s_dup("services/bridge/temperature")};
+                                            s_dup("services/bridge/temperature"),
+                                            false};
     m->endpoints[1] = (struct mqg_endpoint){s_dup("bridge"),
                                             s_dup("command"),
                                             1,
@@ -108,7 +112,8 @@ static void s_build_rich(struct mqg_model *m)
                                             s_dup("cloud/cmd"),
                                             2,
                                             true,
-                                            s_dup("services/bridge/command")};
+                                            s_dup("services/bridge/command"),
+                                            true};
     m->endpoints[2] = (struct mqg_endpoint){s_dup("cloud"),
                                             s_dup("all"),
                                             1,
@@ -116,7 +121,8 @@ static void s_build_rich(struct mqg_model *m)
                                             s_dup("#"),
                                             0,
                                             false,
-                                            s_dup("services/cloud/all")};
+                                            s_dup("services/cloud/all"),
+                                            false};
 
     m->n_routes = 3;
     m->routes = s_calloc(3, sizeof(*m->routes));
@@ -124,15 +130,16 @@ static void s_build_rich(struct mqg_model *m)
     r->name = s_dup("endpoint temperature");
     r->n_sources = 1;
     r->sources = s_calloc(1, sizeof(*r->sources));
-    r->sources[0] = (struct mqg_source){0, s_dup("plant/+/temp"), 1};
+    r->sources[0] = (struct mqg_source){0, s_dup("plant/+/temp"), 1, NULL};
     r->target = (struct mqg_target){MQG_INTERNAL, s_dup("services/bridge/temperature"), 1, false};
     r = &m->routes[1];
     r->name = s_dup("mapping m1[0]");
     r->n_sources = 3;
     r->sources = s_calloc(3, sizeof(*r->sources));
-    r->sources[0] = (struct mqg_source){MQG_INTERNAL, s_dup("services/bridge/+machine"), 0};
-    r->sources[1] = (struct mqg_source){1, s_dup("site/#rest"), 2};
-    r->sources[2] = (struct mqg_source){0, s_dup(""), 1};
+    r->sources[0] = (struct mqg_source){MQG_INTERNAL, s_dup("services/bridge/+machine"), 0,
+                                        s_dup("m_{machine}")};
+    r->sources[1] = (struct mqg_source){1, s_dup("site/#rest"), 2, s_dup("")};
+    r->sources[2] = (struct mqg_source){0, s_dup(""), 1, NULL};
     r->target = (struct mqg_target){1, s_dup("out/{machine}/$rest"), 2, true};
     r = &m->routes[2];
     r->name = s_dup("no sources");
@@ -171,6 +178,9 @@ static void s_conn_eq(const struct mqg_connection *a, const struct mqg_connectio
     assert_int_equal(a->keepalive_s, b->keepalive_s);
     assert_int_equal(a->connect_timeout_ms, b->connect_timeout_ms);
     assert_int_equal(a->reconnect_period_ms, b->reconnect_period_ms);
+    assert_int_equal(a->reconnect_max_ms, b->reconnect_max_ms);
+    assert_int_equal(a->reconnect_factor, b->reconnect_factor);
+    assert_int_equal(a->internal_broker, b->internal_broker);
     assert_int_equal(a->protocol_version, b->protocol_version);
     assert_int_equal(a->target_connected, b->target_connected);
     assert_int_equal(a->trust_all, b->trust_all);
@@ -211,6 +221,7 @@ static void s_model_eq(const struct mqg_model *a, const struct mqg_model *b)
         assert_int_equal(x->qos, y->qos);
         assert_int_equal(x->retain, y->retain);
         s_str_eq(x->data_topic, y->data_topic);
+        assert_int_equal(x->disabled, y->disabled);
     }
     assert_int_equal(a->n_routes, b->n_routes);
     for (size_t i = 0; i < a->n_routes; i++) {
@@ -222,6 +233,7 @@ static void s_model_eq(const struct mqg_model *a, const struct mqg_model *b)
             assert_int_equal(x->sources[j].conn, y->sources[j].conn);
             s_str_eq(x->sources[j].filter, y->sources[j].filter);
             assert_int_equal(x->sources[j].qos, y->sources[j].qos);
+            s_str_eq(x->sources[j].label, y->sources[j].label);
         }
         assert_int_equal(x->target.conn, y->target.conn);
         s_str_eq(x->target.topic, y->target.topic);
@@ -490,6 +502,9 @@ static void test_invalid_values(void **state)
     m.routes[1].sources[1].qos = 3;
     assert_int_equal(mqg_model_encode(&m, &buf, &len), -EINVAL);
     m.routes[1].sources[1].qos = 0;
+    m.conns[0].internal_broker = true; /* two internal brokers */
+    assert_int_equal(mqg_model_encode(&m, &buf, &len), -EINVAL);
+    m.conns[0].internal_broker = false;
     assert_int_equal(mqg_model_encode(&m, &buf, &len), 0);
     free(buf);
     mqg_model_free(&m);

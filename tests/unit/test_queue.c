@@ -72,7 +72,7 @@ static void test_byte_bound(void **state)
     assert_false(cq_over(&q, 20)); /* exactly 100 fits */
     assert_true(cq_over(&q, 21));
     assert_true(cq_over(&q, 1000)); /* larger than the bound */
-    s_push(&q, "t3", 18); /* 100 */
+    s_push(&q, "t3", 18);           /* 100 */
     assert_int_equal(q.bytes, 100);
     assert_true(cq_full(&q));
     /* the caller drops the oldest while over: one 40-byte item makes room for 40 */
@@ -96,12 +96,37 @@ static void test_byte_bound(void **state)
     cq_free(&q);
 }
 
+static void test_seq_wrap(void **state)
+{
+    struct cq q;
+    cq_init(&q, 100);
+    q.next_seq = UINT64_MAX - 1;
+    for (int i = 0; i < 4; i++) {
+        s_push(&q, "w", 1);
+    }
+    assert_true(cq_at(&q, 0)->seq == UINT64_MAX - 1);
+    assert_true(cq_at(&q, 2)->seq == 0);
+    assert_true(cq_at(&q, 3)->seq == 1);
+    size_t idx;
+    assert_ptr_equal(cq_find(&q, 0, &idx), cq_at(&q, 2));
+    assert_int_equal(idx, 2);
+    assert_ptr_equal(cq_find(&q, UINT64_MAX, &idx), cq_at(&q, 1));
+    assert_null(cq_find(&q, 2, NULL));              /* not pushed yet */
+    assert_null(cq_find(&q, UINT64_MAX - 2, NULL)); /* before the oldest */
+    cq_pop(&q);
+    cq_pop(&q);
+    assert_null(cq_find(&q, UINT64_MAX, NULL)); /* gone */
+    assert_ptr_equal(cq_find(&q, 1, &idx), cq_at(&q, 1));
+    cq_free(&q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_seq_and_bytes),
         cmocka_unit_test(test_item_bound),
         cmocka_unit_test(test_byte_bound),
+        cmocka_unit_test(test_seq_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

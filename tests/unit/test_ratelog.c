@@ -35,10 +35,28 @@ static void test_first_then_summaries(void **state)
     assert_int_equal(r.total, 1004);
 }
 
+static void test_tally(void **state)
+{
+    (void)state;
+    uint64_t n = 0;
+    assert_true(mqg_ratelog_tally(&n, 1)); /* the first */
+    assert_false(mqg_ratelog_tally(&n, 1));
+    assert_false(mqg_ratelog_tally(&n, 9997));
+    assert_int_equal(n, 9999);
+    assert_true(mqg_ratelog_tally(&n, 1)); /* reaches 10000 */
+    assert_false(mqg_ratelog_tally(&n, 9999));
+    assert_true(mqg_ratelog_tally(&n, 5)); /* passes 20000 */
+    assert_int_equal(n, 20004);
+    assert_true(mqg_ratelog_tally(&n, 30000)); /* passes two at once: one line */
+    n = 0;
+    assert_true(mqg_ratelog_tally(&n, 25000)); /* many at once the first time */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_then_summaries),
+        cmocka_unit_test(test_tally),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -296,6 +296,24 @@ static void test_secret_file_of_another_user_is_left(void **state)
     assert_string_equal(buf, "theirs");
 }
 
+static void test_secret_path(void **state)
+{
+    (void)state;
+    char path[32];
+    assert_int_equal(mqg_rundir_secret_path("/run/gw", MQG_SECRET_CA, 42, path, sizeof(path)), 0);
+    assert_string_equal(path, "/run/gw/ca-42.pem");
+    assert_int_equal(mqg_rundir_secret_path("/run/gw", MQG_SECRET_CERT, 7, path, sizeof(path)), 0);
+    assert_string_equal(path, "/run/gw/cert-7.pem");
+    assert_int_equal(mqg_rundir_secret_path("/run/gw", MQG_SECRET_KEY, 7, path, sizeof(path)), 0);
+    assert_string_equal(path, "/run/gw/key-7.pem");
+    /* a path that does not fit is refused, never cut */
+    assert_int_equal(mqg_rundir_secret_path("/run/a-rather-long-directory", MQG_SECRET_KEY, 123456,
+                                            path, sizeof(path)),
+                     -ENAMETOOLONG);
+    assert_int_equal(mqg_rundir_secret_path("/run/gw", MQG_SECRET_COUNT, 7, path, sizeof(path)),
+                     -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +328,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_real_path, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_other_owner_is_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_secret_file, s_setup, s_teardown),
+        cmocka_unit_test(test_secret_path),
         cmocka_unit_test_setup_teardown(test_secret_file_never_through_a_link, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_secret_file_of_another_user_is_left, s_setup,
                                         s_teardown),

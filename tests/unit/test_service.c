@@ -325,8 +325,15 @@ static void test_reference_errors(void **state)
              "      connection:\n        host: !ref other::broker\n",
          9, 15, "resources.c.properties.connection.host", "reference to another service"},
         {HDR "  c:\n    type: Cybus::Connection\n    properties:\n      protocol: Mqtt\n"
+             "      connection:\n        host: !ref Cybus::MqttServer\n",
+         9, 15, "resources.c.properties.connection.host",
+         "unknown built-in 'Cybus::MqttServer'; expected one of Cybus::ServiceId, Cybus::MqttRoot, "
+         "Cybus::MqttHost, Cybus::MqttPort, Cybus::MqttUser, Cybus::MqttPassword"},
+        /* the internal broker's built-ins without one (no mqg_ibroker_add: mode off) */
+        {HDR "  c:\n    type: Cybus::Connection\n    properties:\n      protocol: Mqtt\n"
              "      connection:\n        host: !ref Cybus::MqttHost\n",
-         9, 15, "resources.c.properties.connection.host", "unknown built-in 'Cybus::MqttHost'"},
+         9, 15, "resources.c.properties.connection.host",
+         "'Cybus::MqttHost' names the internal broker, which is off"},
         {HDR "  c:\n    type: Cybus::Connection\n    properties:\n      protocol: Mqtt\n"
              "      connection:\n        host: !sub 'x${nothing}y'\n",
          9, 15, "resources.c.properties.connection.host", "unknown name 'nothing'"},
@@ -510,17 +517,17 @@ static void test_parameter_declaration_errors(void **state)
         {"parameters:\n  p:\n    type: integer\n    default: abc\n" HDR, 4, 14, "parameters.p.type",
          "parameter 'p': default 'abc' is not a valid integer"},
         {"parameters:\n  p:\n    type: text\n" HDR, 3, 11, "parameters.p.type",
-         "unknown type 'text'"},
-        {"parameters:\n  p:\n    typo: string\n" HDR, 3, 5, "parameters.p.typo",
-         "unknown property 'typo'"},
-        {"parameters:\n  p:\n    default: x\n    minimum: 1\n" HDR, 4, 14, "parameters.p.minimum",
-         "minimum applies to integer and number parameters"},
+         "expected a type (null, boolean, number, integer, string, array, object)"},
+        {"parameters:\n  p:\n    default: x\n    minimum: x\n" HDR, 4, 14, "parameters.p.minimum",
+         "expected a number"},
         {"parameters:\n  p:\n    default: x\n    pattern: '('\n" HDR, 4, 14, "parameters.p.pattern",
          "invalid regular expression"},
         {"parameters:\n  p:\n    default: c\n    enum: {a: 1}\n" HDR, 4, 11, "parameters.p.enum",
          "expected a list of allowed values"},
-        {"parameters:\n  p:\n    default: [1]\n" HDR, 3, 14, "parameters.p.default",
-         "expected a literal scalar default"},
+        {"parameters:\n  p:\n    type: string\n    default: [1]\n" HDR, 3, 11, "parameters.p.type",
+         "parameter 'p': default '[1]' is an array; expected string"},
+        {"parameters:\n  p:\n    default: !ref x\n" HDR, 3, 14, "parameters.p.default",
+         "expected a literal value in a parameter declaration (no !ref or !sub)"},
         {"parameters:\n  p:\n    type: string\n  q:\n    type: string\n" HDR, 2, 3, "parameters.p",
          "parameter 'p' has no value and no default; expected -p p=VALUE"},
     };
@@ -795,6 +802,75 @@ static void test_connection_errors(void **state)
          "invalid resource id '_conn'"},
     };
     s_run_cases(cases, N_ELEMS(cases));
+}
+
+/* The settings of `connection:` come from one table (mqg_svc_conn.c): its key list, and the
+ * order in which settings are read, which decides the error reported when there are several —
+ * the address (url, else host, port, scheme), then username, password, clientId, the integers,
+ * the booleans, the certificates, the will; the order of the keys in the file does not count. */
+static void test_connection_settings_table(void **state)
+{
+    static const struct err_case cases[] = {
+        {HDR CONN "        colour: red\n", 10, 9, "resources.c.properties.connection.colour",
+         "unknown property 'colour'; expected one of: host, port, scheme, url, username, "
+         "password, clientId, clean, keepalive, connectTimeout, reconnectPeriod, "
+         "protocolVersion, trustAllCertificates, mutualAuthentication, caCert, clientCert, "
+         "clientPrivateKey, will, messageBufferWindowMs, maxBufferedMessages"},
+        {HDR CONN "        will: {topic: a, colour: red}\n", 10, 26,
+         "resources.c.properties.connection.will.colour",
+         "unknown property 'colour'; expected one of: topic, payload, qos, retain"},
+        /* an unknown key is found before any value is read */
+        {HDR CONN "        port: 0\n        colour: red\n", 11, 9,
+         "resources.c.properties.connection.colour", "unknown property 'colour'"},
+        /* integers before booleans, though clean is listed first */
+        {HDR CONN "        clean: maybe\n        keepalive: -1\n", 11, 20,
+         "resources.c.properties.connection.keepalive", "expected 0..65535"},
+        {HDR CONN "        maxBufferedMessages: 0\n        trustAllCertificates: 1\n", 10, 30,
+         "resources.c.properties.connection.maxBufferedMessages", "expected 1..300000"},
+        /* the client settings before the integers, the certificates after the booleans */
+        {HDR CONN "        keepalive: -1\n        clientId: ''\n", 11, 19,
+         "resources.c.properties.connection.clientId", "expected a non-empty client id"},
+        {HDR CONN "        caCert: [x]\n        mutualAuthentication: maybe\n", 11, 31,
+         "resources.c.properties.connection.mutualAuthentication", "expected a boolean"},
+        {HDR CONN "        will: {topic: a/#}\n        caCert: [x]\n", 11, 17,
+         "resources.c.properties.connection.caCert", "expected a string, got a sequence"},
+        /* the address first: port and scheme after host, all of them after the url */
+        {HDR CONN "        scheme: http\n        port: 0\n", 11, 15,
+         "resources.c.properties.connection.port", "0 is out of range"},
+        {HDR CONN "        username: [u]\n        scheme: http\n", 11, 17,
+         "resources.c.properties.connection.scheme", "unknown scheme 'http'"},
+        {HDR CONN "        password: [p]\n        url: 'mqtt://b:0'\n", 11, 14,
+         "resources.c.properties.connection.url", "cannot use url 'mqtt://b:0': invalid port"},
+        /* with a url, host, port and scheme are not read */
+        {HDR CONN "        port: 0\n        scheme: http\n        url: mqtt://b\n"
+                  "        password: [p]\n",
+         13, 19, "resources.c.properties.connection.password", "expected a string"},
+        /* mutualAuthentication is checked against the certificates after everything else */
+        {HDR CONN "        mutualAuthentication: true\n        will: {topic: a/#}\n", 11, 23,
+         "resources.c.properties.connection.will.topic", "is not a valid topic name"},
+    };
+    s_run_cases(cases, N_ELEMS(cases));
+
+    /* "" is no username, password or certificate; the will's payload defaults to "" */
+    struct load l;
+    s_load_text(&l,
+                HDR CONN "        username: ''\n        password: ''\n        caCert: ''\n"
+                         "        clientCert: ''\n        clientPrivateKey: ''\n"
+                         "        will: {topic: gone}\n        port: ~\n        scheme: ~\n",
+                NULL, 0);
+    assert_int_equal(l.rc, 0);
+    const struct mqg_connection *c = &l.m.conns[0];
+    assert_null(c->username);
+    assert_null(c->password);
+    assert_null(c->ca_cert);
+    assert_null(c->client_cert);
+    assert_null(c->client_key);
+    assert_true(c->will.set);
+    assert_string_equal(c->will.payload, "");
+    assert_int_equal(c->will.qos, 0);
+    assert_false(c->will.retain);
+    assert_string_equal(c->uri, "tcp://h:1883");
+    s_free(&l);
 }
 
 /* ---- endpoints ------------------------------------------------------------------------ */
@@ -1452,6 +1528,7 @@ int main(void)
         cmocka_unit_test(test_connection_all_settings),
         cmocka_unit_test(test_url_parsing),
         cmocka_unit_test(test_connection_errors),
+        cmocka_unit_test(test_connection_settings_table),
         cmocka_unit_test(test_endpoint_both_or_neither),
         cmocka_unit_test(test_endpoint_write),
         cmocka_unit_test(test_endpoint_errors),

@@ -84,14 +84,32 @@ static void s_assert_defaults(const struct mqg_settings *s)
     assert_int_equal(s->heartbeat_ms, 1000);
     assert_int_equal(s->heartbeat_misses, 3);
     assert_int_equal(s->stop_grace_ms, 3000);
-    assert_int_equal(s->outbound_queue_max, 100000);
+    /* the journal is on: the queues in memory are not the outage buffer */
+    assert_int_equal(s->outbound_queue_max, 20000);
     assert_int_equal(s->max_inflight, 1000);
-    assert_int_equal(s->router_queue_max, 100000);
-    assert_int_equal(s->outbound_queue_max_bytes, 64 << 20);
-    assert_int_equal(s->router_queue_max_bytes, 64 << 20);
+    assert_int_equal(s->router_queue_max, 20000);
+    assert_int_equal(s->outbound_queue_max_bytes, 16 << 20);
+    assert_int_equal(s->router_queue_max_bytes, 16 << 20);
     assert_int_equal(s->cpu_affinity.mode, MQG_CPUS_AUTO);
+    assert_null(s->http_listen);
+    assert_null(s->http_host);
+    assert_int_equal(s->http_disconnected_s, 5);
     assert_null(s->services);
     assert_int_equal(s->n_services, 0);
+    const struct mqg_ib_settings *ib = &s->internal_broker;
+    assert_int_equal(ib->mode, MQG_IB_EMBEDDED);
+    assert_string_equal(ib->listen_host, "127.0.0.1");
+    assert_int_equal(ib->listen_port, 11883);
+    assert_string_equal(ib->mosquitto, "mosquitto");
+    assert_null(ib->password_file);
+    assert_int_equal(ib->n_listeners, 0);
+    assert_null(ib->url);
+    assert_null(ib->username);
+    assert_null(ib->password);
+    assert_null(ib->ca_cert);
+    assert_null(ib->client_cert);
+    assert_null(ib->client_key);
+    assert_false(ib->trust_all);
 }
 
 /* Loads text from a temp file, expects -EINVAL with the error at line/col/setting and a
@@ -329,6 +347,107 @@ static void test_string_overrides(void **state)
     s_remove_tmp(&t);
 }
 
+/* internal_broker: every setting, relative paths resolved, PEM text kept. */
+static void test_internal_broker(void **state)
+{
+    struct tmpcfg t;
+    struct mqg_settings s;
+    struct mqg_error err;
+    s_write_tmp(&t, "internal_broker = {\n"
+                    "  mode = \"embedded\";\n"
+                    "  listen = \"[::1]:1884\";\n"
+                    "  mosquitto = \"/opt/mosquitto/sbin/mosquitto\";\n"
+                    "  password_file = \"passwd\";\n"
+                    "  username = \"mqgate\"; password = \"s3cret\";\n"
+                    "  listeners = (\n"
+                    "    { listen = \"0.0.0.0:8883\"; cafile = \"/pki/ca.crt\";\n"
+                    "      certfile = \"pki/server.crt\"; keyfile = \"pki/server.key\";\n"
+                    "      require_certificate = true; },\n"
+                    "    { listen = \"0.0.0.0:1885\"; } );\n"
+                    "  ca_cert = \"-----BEGIN CERTIFICATE-----\\nX\\n\";\n"
+                    "  client_cert = \"c.pem\";\n"
+                    "  trust_all_certificates = true;\n"
+                    "};\n");
+    int rc = mqg_settings_load(t.path, &s, &err);
+    if (rc != 0) {
+        mqg_error_print(&err, stderr);
+    }
+    assert_int_equal(rc, 0);
+    const struct mqg_ib_settings *ib = &s.internal_broker;
+    char want[256];
+    assert_int_equal(ib->mode, MQG_IB_EMBEDDED);
+    assert_string_equal(ib->listen_host, "::1");
+    assert_int_equal(ib->listen_port, 1884);
+    assert_string_equal(ib->mosquitto, "/opt/mosquitto/sbin/mosquitto");
+    snprintf(want, sizeof(want), "%s/passwd", t.dir);
+    assert_string_equal(ib->password_file, want);
+    assert_string_equal(ib->username, "mqgate");
+    assert_string_equal(ib->password, "s3cret");
+    assert_int_equal(ib->n_listeners, 2);
+    assert_string_equal(ib->listeners[0].host, "0.0.0.0");
+    assert_int_equal(ib->listeners[0].port, 8883);
+    assert_string_equal(ib->listeners[0].cafile, "/pki/ca.crt");
+    snprintf(want, sizeof(want), "%s/pki/server.crt", t.dir);
+    assert_string_equal(ib->listeners[0].certfile, want);
+    assert_true(ib->listeners[0].require_certificate);
+    assert_int_equal(ib->listeners[1].port, 1885);
+    assert_null(ib->listeners[1].certfile);
+    assert_string_equal(ib->ca_cert, "-----BEGIN CERTIFICATE-----\nX\n");
+    snprintf(want, sizeof(want), "%s/c.pem", t.dir);
+    assert_string_equal(ib->client_cert, want);
+    assert_true(ib->trust_all);
+    mqg_settings_free(&s);
+    s_remove_tmp(&t);
+
+    s_write_tmp(&t, "internal_broker = { mode = \"external\"; url = \"mqtt://10.0.0.9\"; };\n");
+    assert_int_equal(mqg_settings_load(t.path, &s, &err), 0);
+    assert_int_equal(s.internal_broker.mode, MQG_IB_EXTERNAL);
+    assert_string_equal(s.internal_broker.url, "mqtt://10.0.0.9");
+    mqg_settings_free(&s);
+    s_remove_tmp(&t);
+
+    s_write_tmp(&t, "internal_broker = { mode = \"off\"; listeners = (); };\n");
+    assert_int_equal(mqg_settings_load(t.path, &s, &err), 0);
+    assert_int_equal(s.internal_broker.mode, MQG_IB_OFF);
+    mqg_settings_free(&s);
+    s_remove_tmp(&t);
+}
+
+static void test_internal_broker_errors(void **state)
+{
+    s_expect_error("internal_broker = { mode = \"internal\"; };\n", 1, 21, "internal_broker.mode",
+                   "expected one of \"embedded\", \"external\", \"off\", got \"internal\"");
+    s_expect_error("internal_broker = { listen = \"127.0.0.1\"; };\n", 1, 21,
+                   "internal_broker.listen", "expected \"HOST:PORT\" with a port of 1..65535");
+    s_expect_error("internal_broker = { listen = 1883; };\n", 1, 21, "internal_broker.listen",
+                   "expected \"HOST:PORT\"");
+    s_expect_error("internal_broker = { mosquitto = \"\"; };\n", 1, 21, "internal_broker.mosquitto",
+                   "expected a name or a path");
+    s_expect_error("internal_broker = { trust_all_certificates = 1; };\n", 1, 21,
+                   "internal_broker.trust_all_certificates", "expected true or false");
+    s_expect_error("internal_broker = { color = 1; };\n", 1, 21, "internal_broker.color",
+                   "known in this group: mode, listen, mosquitto, password_file, listeners");
+    s_expect_error("internal_broker = {\n  mode = \"external\";\n};\n", 2, 3, "internal_broker.url",
+                   "mode \"external\" needs the url of the broker");
+    s_expect_error("internal_broker = { url = \"ftp://x\"; };\n", 1, 21, "internal_broker.url",
+                   "ftp://x");
+    s_expect_error("internal_broker = { password_file = \"/etc/pw\"; };\n", 1, 21,
+                   "internal_broker.username", "give mqgate a user of that file");
+    /* a list element has no name: its line only (column 1) */
+    s_expect_error("internal_broker = { listeners = ( { cafile = \"/x\"; } ); };\n", 1, 1,
+                   "internal_broker.listeners[0].listen", "missing");
+    s_expect_error("internal_broker = { listeners = ( { listen = \"0.0.0.0:8883\"; "
+                   "certfile = \"/c\"; } ); };\n",
+                   1, 1, "internal_broker.listeners[0].keyfile", "certfile and keyfile together");
+    s_expect_error(
+        "internal_broker = { listeners = ( { listen = \"0.0.0.0:8883\"; x = 1; } ); };\n", 1, 62,
+        "internal_broker.listeners[0].x", "known in a listener: listen, cafile");
+    s_expect_error("internal_broker = { listeners = { listen = \"0.0.0.0:8883\"; }; };\n", 1, 21,
+                   "internal_broker.listeners", "expected a list");
+    s_expect_error("internal_broker = {\n  listeners = ( { listen = \"0.0.0.0:11883\"; } );\n};\n",
+                   1, 1, "internal_broker.listeners[0].listen", "port 11883 is used twice");
+}
+
 /* ---- errors ---- */
 
 static void test_unknown_setting_fixture(void **state)
@@ -350,11 +469,61 @@ static void test_unknown_setting_fixture(void **state)
     assert_non_null(strstr(buf, "settings-unknown.cfg:4:5: restart.retries: unknown setting"));
 }
 
+/* the journal group and state_dir */
+static void test_journal_settings(void **state)
+{
+    (void)state;
+    struct tmpcfg t;
+    struct mqg_settings s;
+    struct mqg_error err;
+    s_write_tmp(&t,
+                "state_dir = \"/srv/mqgate\";\njournal = { enabled = false; max_bytes = "
+                "2147483648L; sync = \"always\"; sync_interval_ms = 50; full_wait_ms = 0; };\n");
+    assert_int_equal(mqg_settings_load(t.path, &s, &err), 0);
+    assert_string_equal(s.state_dir, "/srv/mqgate");
+    assert_false(s.journal_enabled);
+    assert_true(s.journal_max_bytes == 2147483648LL);
+    assert_int_equal(s.journal_sync, MQG_SETTINGS_SYNC_ALWAYS);
+    assert_int_equal(s.journal_sync_ms, 50);
+    assert_int_equal(s.journal_full_wait_ms, 0);
+    /* without the journal the queues in memory are the outage buffer: larger defaults */
+    assert_int_equal(s.outbound_queue_max, 100000);
+    assert_int_equal(s.outbound_queue_max_bytes, 64 << 20);
+    assert_int_equal(s.router_queue_max, 100000);
+    assert_int_equal(s.router_queue_max_bytes, 64 << 20);
+    mqg_settings_free(&s);
+    s_remove_tmp(&t);
+    /* ... unless they are set */
+    s_write_tmp(&t, "journal = { enabled = false; };\nrouter = { queue_max = 300; };\n"
+                    "connector = { outbound_queue_max_bytes = 70000; };\n");
+    assert_int_equal(mqg_settings_load(t.path, &s, &err), 0);
+    assert_int_equal(s.outbound_queue_max, 100000);
+    assert_int_equal(s.outbound_queue_max_bytes, 70000);
+    assert_int_equal(s.router_queue_max, 300);
+    assert_int_equal(s.router_queue_max_bytes, 64 << 20);
+    mqg_settings_free(&s);
+    s_remove_tmp(&t);
+    assert_int_equal(mqg_settings_defaults(&s), 0);
+    assert_true(s.journal_enabled);
+    assert_true(s.journal_max_bytes == 1LL << 30);
+    assert_int_equal(s.journal_sync, MQG_SETTINGS_SYNC_NONE);
+    assert_non_null(s.state_dir);
+    mqg_settings_free(&s);
+    s_expect_error("journal = { sync = \"sometimes\"; };\n", 1, 13, "journal.sync",
+                   "expected one of \"none\", \"interval\", \"always\", got \"sometimes\"");
+    s_expect_error("journal = { enabled = 1; };\n", 1, 13, "journal.enabled",
+                   "expected true or false");
+    s_expect_error("journal = { max_bytes = 1000; };\n", 1, 13, "journal.max_bytes",
+                   "expected an integer in 1048576..1125899906842624, got 1000");
+    s_expect_error("state_dir = \"relative\";\n", 1, 1, "state_dir", "absolute directory");
+}
+
 static void test_unknown_settings_inline(void **state)
 {
     s_expect_error("instance = \"x\";\n  colour = \"blue\";\n", 2, 3, "colour",
-                   "unknown setting; known at top level: instance, runtime_dir, log, restart, "
-                   "heartbeat, stop_grace_ms, cpu_affinity, connector, router, services");
+                   "unknown setting; known at top level: instance, runtime_dir, log, log_file, "
+                   "restart, heartbeat, stop_grace_ms, cpu_affinity, connector, router, "
+                   "internal_broker, state_dir, journal, http, services");
     s_expect_error("log = { level = \"info\"; lvl = \"debug\"; };\n", 1, 25, "log.lvl",
                    "known in this group: level, file");
     /* a deeper group inside a known group */
@@ -504,6 +673,66 @@ static void test_out_of_range_inline(void **state)
                    1, 47, "services[0].parameters.big", "with an L suffix");
 }
 
+/* http = { listen = "HOST:PORT"; health_disconnected_s = N; } and log_file, the same setting
+ * as log.file. */
+static void test_http_and_log_file(void **state)
+{
+    static const struct {
+        const char *text, *listen, *host;
+        int port;
+    } good[] = {
+        {"http = { listen = \"127.0.0.1:9883\"; };\n", "127.0.0.1:9883", "127.0.0.1", 9883},
+        {"http = { listen = \"[::1]:1\"; };\n", "[::1]:1", "::1", 1},
+        {"http = { listen = \"localhost:65535\"; };\n", "localhost:65535", "localhost", 65535},
+        {"http = { listen = \"0.0.0.0:80\"; };\n", "0.0.0.0:80", "0.0.0.0", 80},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct tmpcfg t;
+        struct mqg_settings s;
+        struct mqg_error err;
+        s_write_tmp(&t, good[i].text);
+        int rc = mqg_settings_load(t.path, &s, &err);
+        s_remove_tmp(&t);
+        assert_int_equal(rc, 0);
+        assert_string_equal(s.http_listen, good[i].listen);
+        assert_string_equal(s.http_host, good[i].host);
+        assert_int_equal(s.http_port, good[i].port);
+        assert_int_equal(s.http_disconnected_s, 5);
+        mqg_settings_free(&s);
+    }
+    struct tmpcfg t;
+    struct mqg_settings s;
+    struct mqg_error err;
+    s_write_tmp(&t, "http = { listen = \"127.0.0.1:9883\"; health_disconnected_s = 2; };\n"
+                    "log_file = \"/var/log/mqgate/mqgate.log\";\n");
+    assert_int_equal(mqg_settings_load(t.path, &s, &err), 0);
+    s_remove_tmp(&t);
+    assert_int_equal(s.http_disconnected_s, 2);
+    assert_string_equal(s.log_file, "/var/log/mqgate/mqgate.log");
+    mqg_settings_free(&s);
+
+    s_expect_error("http = { listen = \"127.0.0.1:0\"; };\n", 1, 10, "http.listen",
+                   "the port must be 1..65535 (0, any free port, is not allowed");
+    s_expect_error("http = { listen = \"127.0.0.1\"; };\n", 1, 10, "http.listen",
+                   "expected HOST:PORT, e.g. \"127.0.0.1:9883\" or \"[::1]:9883\", with a port "
+                   "1..65535; got \"127.0.0.1\"");
+    s_expect_error("http = { listen = \"::1:9883\"; };\n", 1, 10, "http.listen",
+                   "expected HOST:PORT");
+    s_expect_error("http = { listen = \":9883\"; };\n", 1, 10, "http.listen", "expected HOST:PORT");
+    s_expect_error("http = { listen = \"a b:1\"; };\n", 1, 10, "http.listen", "expected HOST:PORT");
+    s_expect_error("http = { listen = \"h:65536\"; };\n", 1, 10, "http.listen",
+                   "the port must be 1..65535");
+    s_expect_error("http = { listen = \"h:+80\"; };\n", 1, 10, "http.listen", "expected HOST:PORT");
+    s_expect_error("http = { listen = 9883; };\n", 1, 10, "http.listen",
+                   "expected HOST:PORT, got an integer");
+    s_expect_error("http = { port = 9883; };\n", 1, 10, "http.port",
+                   "known in this group: listen, health_disconnected_s");
+    s_expect_error("http = { listen = \"h:1\"; health_disconnected_s = 0; };\n", 1, 26,
+                   "http.health_disconnected_s", "expected an integer in 1..86400, got 0");
+    s_expect_error("log = { file = \"a.log\"; };\nlog_file = \"b.log\";\n", 2, 1, "log_file",
+                   "log.file is set too; they are the same setting: keep one");
+}
+
 static void test_syntax_error(void **state)
 {
     struct mqg_settings s;
@@ -636,13 +865,17 @@ int main(void)
         cmocka_unit_test(test_full_overrides),
         cmocka_unit_test(test_each_override),
         cmocka_unit_test(test_string_overrides),
+        cmocka_unit_test(test_internal_broker),
+        cmocka_unit_test(test_internal_broker_errors),
         cmocka_unit_test(test_unknown_setting_fixture),
         cmocka_unit_test(test_unknown_settings_inline),
+        cmocka_unit_test(test_journal_settings),
         cmocka_unit_test(test_wrong_type_fixture),
         cmocka_unit_test(test_wrong_types_inline),
         cmocka_unit_test(test_cpu_affinity),
         cmocka_unit_test(test_out_of_range_fixture),
         cmocka_unit_test(test_out_of_range_inline),
+        cmocka_unit_test(test_http_and_log_file),
         cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_services),

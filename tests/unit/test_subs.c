@@ -254,13 +254,13 @@ static void test_minimize(void **state)
 static void test_for_conn_uses_plain_filters_of_that_connection(void **state)
 {
     (void)state;
-    struct mqg_source s1[] = {{0, "factory/+line/#rest", 1}, {1, "other/x", 0}};
-    struct mqg_source s2[] = {{0, "factory/line1/temp", 2}};
-    struct mqg_source s3[] = {{MQG_INTERNAL, "services/x/y", 0}};
+    struct mqg_source s1[] = {{0, "factory/+line/#rest", 1, NULL}, {1, "other/x", 0, NULL}};
+    struct mqg_source s2[] = {{0, "factory/line1/temp", 2, NULL}};
+    struct mqg_source s3[] = {{MQG_INTERNAL, "services/x/y", 0, NULL}};
     struct mqg_route routes[] = {
-        {"r1", s1, 2, {MQG_INTERNAL, "t", 0, false}},
-        {"r2", s2, 1, {MQG_INTERNAL, "t", 0, false}},
-        {"r3", s3, 1, {1, "t", 0, false}},
+        {"r1", s1, 2, {MQG_INTERNAL, "t", 0, false}, NULL},
+        {"r2", s2, 1, {MQG_INTERNAL, "t", 0, false}, NULL},
+        {"r3", s3, 1, {1, "t", 0, false}, NULL},
     };
     struct mqg_model m = {0};
     m.routes = routes;
@@ -278,6 +278,42 @@ static void test_for_conn_uses_plain_filters_of_that_connection(void **state)
     mqg_subs_free(subs, n);
     assert_int_equal(mqg_subs_for_conn(&m, 2, &subs, &n), 0);
     assert_int_equal(n, 0);
+    mqg_subs_free(subs, n);
+}
+
+/* The internal broker's connection subscribes what the internal namespace's sources need, and
+ * nothing of the other connections. */
+static void test_for_conn_internal_broker(void **state)
+{
+    (void)state;
+    struct mqg_source s1[] = {{0, "factory/#", 1, NULL}};
+    struct mqg_source s2[] = {{MQG_INTERNAL, "services/x/w/set", 1, NULL},
+                              {MQG_INTERNAL, "plain/+a/b", 0, NULL}};
+    struct mqg_source s3[] = {{MQG_INTERNAL, "plain/#", 2, NULL}};
+    struct mqg_route routes[] = {
+        {"r1", s1, 1, {MQG_INTERNAL, "services/x/e", 1, false}, NULL},
+        {"r2", s2, 2, {0, "out", 0, false}, NULL},
+        {"r3", s3, 1, {0, "out2", 0, false}, NULL},
+    };
+    struct mqg_connection conns[2] = {{.key = "s/c0"}, {.key = "mqgate/internal-broker"}};
+    conns[1].internal_broker = true;
+    struct mqg_model m = {0};
+    m.conns = conns;
+    m.n_conns = 2;
+    m.routes = routes;
+    m.n_routes = 3;
+    struct mqg_sub *subs;
+    size_t n;
+    assert_int_equal(mqg_subs_for_conn(&m, 1, &subs, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(subs[0].filter, "services/x/w/set");
+    assert_int_equal(subs[0].qos, 1);
+    assert_string_equal(subs[1].filter, "plain/#"); /* covers plain/+/b */
+    assert_int_equal(subs[1].qos, 2);
+    mqg_subs_free(subs, n);
+    assert_int_equal(mqg_subs_for_conn(&m, 0, &subs, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(subs[0].filter, "factory/#");
     mqg_subs_free(subs, n);
 }
 
@@ -389,8 +425,8 @@ static void test_for_conn_reports_progress(void **state)
     assert_true(src && routes && filters);
     for (size_t i = 0; i < ROUTES; i++) {
         snprintf(filters[i], 32, "a/%zu/b", i);
-        src[i] = (struct mqg_source){0, filters[i], 1};
-        routes[i] = (struct mqg_route){"r", &src[i], 1, {MQG_INTERNAL, "t", 0, false}};
+        src[i] = (struct mqg_source){0, filters[i], 1, NULL};
+        routes[i] = (struct mqg_route){"r", &src[i], 1, {MQG_INTERNAL, "t", 0, false}, NULL};
     }
     struct mqg_model m = {0};
     m.routes = routes;
@@ -496,6 +532,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimize),
         cmocka_unit_test(test_for_conn_uses_plain_filters_of_that_connection),
+        cmocka_unit_test(test_for_conn_internal_broker),
         cmocka_unit_test(test_minimize_10000_filters),
         cmocka_unit_test(test_for_conn_reports_progress),
         cmocka_unit_test(test_minimize_equals_reference_model),

@@ -1,4 +1,5 @@
 /* test_text — unit tests of mqg_text: escaping user text for printing. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -80,12 +81,53 @@ static void test_fput(void **state)
     free(buf);
 }
 
+static void test_shown(void **state)
+{
+    (void)state;
+    char out[MQG_TEXT_SHOWN_CAP];
+    assert_string_equal(mqg_text_shown("a/b c", 5, out), "a/b c");
+    assert_ptr_equal(mqg_text_shown("", 0, out), out);
+    assert_string_equal(out, "");
+    /* bytes, not characters: UTF-8, controls, NUL and the backslash are escaped */
+    assert_string_equal(mqg_text_shown("x\x01\xc3\xa4\\\0\x7f", 7, out),
+                        "x\\x01\\xc3\\xa4\\x5c\\x00\\x7f");
+    /* cut after MQG_TEXT_SHOWN_MAX bytes */
+    char in[100];
+    memset(in, 't', sizeof(in));
+    mqg_text_shown(in, MQG_TEXT_SHOWN_MAX, out);
+    assert_int_equal(strlen(out), MQG_TEXT_SHOWN_MAX);
+    mqg_text_shown(in, MQG_TEXT_SHOWN_MAX + 1, out);
+    assert_int_equal(strlen(out), MQG_TEXT_SHOWN_MAX + 3);
+    assert_string_equal(out + MQG_TEXT_SHOWN_MAX, "...");
+    /* the longest form fits in MQG_TEXT_SHOWN_CAP */
+    memset(in, 0x01, sizeof(in));
+    mqg_text_shown(in, sizeof(in), out);
+    assert_int_equal(strlen(out) + 1, MQG_TEXT_SHOWN_CAP);
+}
+
+static void test_hex_and_why(void **state)
+{
+    (void)state;
+    unsigned v;
+    assert_true(mqg_text_hex("00fF", 4, &v));
+    assert_int_equal(v, 0xff);
+    assert_true(mqg_text_hex("D83dX", 4, &v));
+    assert_int_equal(v, 0xd83d);
+    assert_false(mqg_text_hex("12g4", 4, &v));
+    assert_false(mqg_text_hex("1", 2, &v)); /* stops at the NUL */
+    char why[32];
+    assert_int_equal(mqg_text_why(why, sizeof(why), "bad %s at %d", "pattern", 7), -EINVAL);
+    assert_string_equal(why, "bad pattern at 7");
+    assert_int_equal(mqg_text_why(why, 4, "%s", "truncated"), -EINVAL);
+    assert_string_equal(why, "tru");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_escape),
-        cmocka_unit_test(test_escape_truncates),
-        cmocka_unit_test(test_fput),
+        cmocka_unit_test(test_escape),      cmocka_unit_test(test_escape_truncates),
+        cmocka_unit_test(test_fput),        cmocka_unit_test(test_shown),
+        cmocka_unit_test(test_hex_and_why),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -142,7 +142,9 @@ static void test_name_fault(void **state)
         {"a/+", 3, false, "'+'", 2},
         {"a#/+", 4, false, "'#'", 1},
         {"ab\0c", 4, false, "NUL", 2},
-        {"a\xc0\xaf" "b", 4, false, "overlong", 1},
+        {"a\xc0\xaf"
+         "b",
+         4, false, "overlong", 1},
         {"ab\xed\xa0\x80", 5, false, "surrogate", 2},
         {"\xf4\x90\x80\x80", 4, false, "above U+10FFFF", 0},
         {"x\xc3", 2, false, "cut off", 1},
@@ -961,10 +963,56 @@ static void test_shared_subscriptions(void **state)
     }
 }
 
+/* mqg_topic_unshare: the filter after "$share/<group>/", a pointer into the argument; any
+ * other text (malformed shared subscriptions included) comes back as it is. */
+static void test_unshare(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *filter;
+        size_t skip; /* bytes of "$share/<group>/" skipped; 0: returned as is */
+    } cases[] = {
+        {"$share/g/a/b", 9},
+        {"$share/grp/+/x", 11},
+        {"$share/g/#", 9},
+        {"$share/g/factory/+line/#rest", 9},
+        {"$share/g/$SYS/x", 9},
+        {"$share/g/$share/h/a", 9}, /* only the first "$share/<group>/" goes */
+        {"$share/g//", 9},
+        {"a/b", 0},
+        {"#", 0},
+        {"$SYS/broker/uptime", 0},
+        {"$shared/g/a", 0},
+        {"$SHARE/g/a", 0},
+        {"share/g/a", 0},
+        {"x/$share/g/a", 0},
+        {"$share", 0},
+        {"$share/g", 0},   /* no filter */
+        {"$share/g/", 0},  /* empty filter */
+        {"$share//a", 0},  /* empty group */
+        {"$share/+/a", 0}, /* wildcards in the group */
+        {"$share/#", 0},
+        {"$share/g+/a", 0},
+        {"$share/g#/a", 0},
+    };
+    for (size_t i = 0; i < N_ELEMS(cases); i++) {
+        const char *got = mqg_topic_unshare(cases[i].filter);
+        if (got != cases[i].filter + cases[i].skip) {
+            fail_msg("unshare('%s') = '%s', want '%s'", cases[i].filter, got,
+                     cases[i].filter + cases[i].skip);
+        }
+    }
+    assert_null(mqg_topic_unshare(NULL));
+    /* what is left matches what the broker delivers for the shared subscription */
+    assert_true(mqg_topic_match(mqg_topic_unshare("$share/g/a/+"), "a/b"));
+    assert_false(mqg_topic_match(mqg_topic_unshare("$share/g/a/+"), "$share/g/a/b"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shared_subscriptions),
+        cmocka_unit_test(test_unshare),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_valid_name),
         cmocka_unit_test(test_name_fault),

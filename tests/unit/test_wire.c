@@ -32,21 +32,29 @@ static void test_encode_vector(void **state)
     uint8_t out[MQG_WIRE_HDR_LEN];
     memset(out, 0xaa, sizeof(out));
     mqg_wire_hdr_encode(&h, out);
-    static const uint8_t want[MQG_WIRE_HDR_LEN] = {0x4d, 0x01, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00,
+    static const uint8_t want[MQG_WIRE_HDR_LEN] = {0x4d, 0x02, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00,
                                                    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08};
     assert_memory_equal(out, want, sizeof(want));
 
     h = (struct mqg_wire_hdr){.kind = MQG_MSG_READY, .flags = 0, .qos = 0, .seq = 0};
     mqg_wire_hdr_encode(&h, out);
-    static const uint8_t want2[MQG_WIRE_HDR_LEN] = {0x4d, 0x01, 0x04, 0, 0, 0, 0, 0,
+    static const uint8_t want2[MQG_WIRE_HDR_LEN] = {0x4d, 0x02, 0x04, 0, 0, 0, 0, 0,
                                                     0,    0,    0,    0, 0, 0, 0, 0};
     assert_memory_equal(out, want2, sizeof(want2));
 
     h = (struct mqg_wire_hdr){.kind = MQG_MSG_BATCH, .flags = 0, .qos = 0, .seq = 0x1234};
     mqg_wire_hdr_encode(&h, out);
-    static const uint8_t want3[MQG_WIRE_HDR_LEN] = {0x4d, 0x01, 0x05, 0, 0, 0, 0,    0,
+    static const uint8_t want3[MQG_WIRE_HDR_LEN] = {0x4d, 0x02, 0x05, 0, 0, 0, 0,    0,
                                                     0,    0,    0,    0, 0, 0, 0x12, 0x34};
     assert_memory_equal(out, want3, sizeof(want3));
+
+    /* the target of a replay in bytes 6..7, the END flag */
+    h = (struct mqg_wire_hdr){
+        .kind = MQG_MSG_REPLAY_DONE, .flags = MQG_WIRE_F_END, .seq = 7, .aux = 0x0203};
+    mqg_wire_hdr_encode(&h, out);
+    static const uint8_t want4[MQG_WIRE_HDR_LEN] = {0x4d, 0x02, 0x09, 0x04, 0, 0, 0x02, 0x03,
+                                                    0,    0,    0,    0,    0, 0, 0,    7};
+    assert_memory_equal(out, want4, sizeof(want4));
 }
 
 static void test_roundtrip(void **state)
@@ -54,11 +62,12 @@ static void test_roundtrip(void **state)
     (void)state;
     static const uint64_t seqs[] = {
         0, 1, 0xff, 0x100, 0x8000000000000000ull, UINT64_MAX, 0x0123456789abcdefull};
-    for (uint8_t kind = MQG_MSG_DATA; kind <= MQG_MSG_BATCH; kind++) {
+    for (uint8_t kind = MQG_MSG_DATA; kind <= MQG_MSG_KIND_MAX; kind++) {
         for (uint8_t flags = 0; flags <= MQG_WIRE_F_MASK; flags++) {
             for (uint8_t qos = 0; qos <= 2; qos++) {
                 for (size_t s = 0; s < N_ELEMS(seqs); s++) {
-                    struct mqg_wire_hdr in = {kind, flags, qos, seqs[s]};
+                    bool aux = kind >= MQG_MSG_REPLAY && kind <= MQG_MSG_REPLAY_DONE;
+                    struct mqg_wire_hdr in = {kind, flags, qos, seqs[s], aux ? 0xbeef : 0};
                     struct mqg_wire_hdr out;
                     uint8_t buf[MQG_WIRE_HDR_LEN];
                     memset(&out, 0x55, sizeof(out));
@@ -68,6 +77,7 @@ static void test_roundtrip(void **state)
                     assert_int_equal(out.flags, flags);
                     assert_int_equal(out.qos, qos);
                     assert_true(out.seq == seqs[s]);
+                    assert_int_equal(out.aux, in.aux);
                 }
             }
         }
@@ -76,7 +86,7 @@ static void test_roundtrip(void **state)
 
 static void s_valid_hdr(uint8_t buf[MQG_WIRE_HDR_LEN])
 {
-    struct mqg_wire_hdr h = {MQG_MSG_DATA, MQG_WIRE_F_DUP, 2, 0xdeadbeefcafef00dull};
+    struct mqg_wire_hdr h = {MQG_MSG_DATA, MQG_WIRE_F_DUP, 2, 0xdeadbeefcafef00dull, 0};
     mqg_wire_hdr_encode(&h, buf);
 }
 
@@ -89,13 +99,13 @@ static bool s_allowed(size_t i, unsigned v)
     case 1:
         return v == MQG_WIRE_VERSION;
     case 2:
-        return v >= MQG_MSG_DATA && v <= MQG_MSG_BATCH; /* 1..5 */
+        return v >= MQG_MSG_DATA && v <= MQG_MSG_KIND_MAX; /* 1..10 */
     case 3:
         return (v & ~(unsigned)MQG_WIRE_F_MASK) == 0;
     case 4:
         return v <= 2;
     case 5:
-    case 6:
+    case 6: /* aux: only the REPLAY kinds have one (this header is DATA) */
     case 7:
         return v == 0;
     default:
@@ -132,8 +142,8 @@ static void test_decode_every_byte(void **state)
             }
         }
     }
-    /* magic 1 + version 1 + kind 5 + flags 4 + qos 3 + reserved 1 + 1 + 1 + seq 8 * 256 */
-    assert_int_equal(accepted, 17 + 8 * 256);
+    /* magic 1 + version 1 + kind 10 + flags 8 + qos 3 + reserved 1 + aux 1 + 1 + seq 8 * 256 */
+    assert_int_equal(accepted, 26 + 8 * 256);
     assert_int_equal(rejected, 16 * 256 - accepted);
 }
 
@@ -147,11 +157,11 @@ static void test_decode_named_corruptions(void **state)
         uint8_t val;
         const char *what;
     } bad[] = {
-        {0, 'm', "magic lower case"}, {0, 0x00, "magic zero"}, {1, 0, "version 0"},
-        {1, 2, "version 2"},          {2, 0, "kind 0"},        {2, 6, "kind 6"},
-        {2, 0xff, "kind 255"},        {3, 0x04, "flag bit 2"}, {3, 0x80, "flag bit 7"},
-        {3, 0xff, "all flags"},       {4, 3, "qos 3"},         {4, 0xff, "qos 255"},
-        {5, 1, "reserved 5"},         {6, 0x80, "reserved 6"}, {7, 1, "reserved 7"},
+        {0, 'm', "magic lower case"}, {0, 0x00, "magic zero"},  {1, 0, "version 0"},
+        {1, 1, "version 1"},          {2, 0, "kind 0"},         {2, 11, "kind 11"},
+        {2, 0xff, "kind 255"},        {3, 0x08, "flag bit 3"},  {3, 0x80, "flag bit 7"},
+        {3, 0xff, "all flags"},       {4, 3, "qos 3"},          {4, 0xff, "qos 255"},
+        {5, 1, "reserved 5"},         {6, 0x80, "aux of DATA"}, {7, 1, "aux of DATA"},
     };
     for (size_t i = 0; i < N_ELEMS(bad); i++) {
         s_valid_hdr(buf);
@@ -177,13 +187,18 @@ static void test_frames(void **state)
 {
     (void)state;
     assert_int_equal(mqg_wire_frames(MQG_MSG_DATA), 3);
-    assert_int_equal(mqg_wire_frames(MQG_MSG_ACK), 1);
+    assert_int_equal(mqg_wire_frames(MQG_MSG_ACK), 2);
     assert_int_equal(mqg_wire_frames(MQG_MSG_HELLO), 1);
     assert_int_equal(mqg_wire_frames(MQG_MSG_READY), 1);
     assert_int_equal(mqg_wire_frames(MQG_MSG_BATCH), 2);
     assert_int_equal(mqg_wire_frames(5), 2);
+    assert_int_equal(mqg_wire_frames(MQG_MSG_MARKS), 2);
+    assert_int_equal(mqg_wire_frames(MQG_MSG_REPLAY), 1);
+    assert_int_equal(mqg_wire_frames(MQG_MSG_REPLAY_BATCH), 2);
+    assert_int_equal(mqg_wire_frames(MQG_MSG_REPLAY_DONE), 1);
+    assert_int_equal(mqg_wire_frames(MQG_MSG_LINK), 1);
     assert_int_equal(mqg_wire_frames(0), -EPROTO);
-    assert_int_equal(mqg_wire_frames(6), -EPROTO);
+    assert_int_equal(mqg_wire_frames(11), -EPROTO);
     assert_int_equal(mqg_wire_frames(255), -EPROTO);
 }
 
@@ -243,7 +258,7 @@ struct msg {
 
 static void s_msg(struct msg *m, uint8_t kind, const char *topic, const char *payload)
 {
-    struct mqg_wire_hdr h = {kind, MQG_WIRE_F_RETAIN, 1, 42};
+    struct mqg_wire_hdr h = {kind, MQG_WIRE_F_RETAIN, 1, 42, 0};
     mqg_wire_hdr_encode(&h, m->hdr);
     m->frames[0] = m->hdr;
     m->lens[0] = sizeof(m->hdr);
@@ -300,7 +315,10 @@ static void test_validate(void **state)
     assert_int_equal(mqg_wire_validate(3, m.frames, m.lens, &h), -EPROTO);
 
     /* single-frame kinds */
-    for (uint8_t kind = MQG_MSG_ACK; kind <= MQG_MSG_READY; kind++) {
+    static const uint8_t single[] = {MQG_MSG_HELLO, MQG_MSG_READY, MQG_MSG_REPLAY,
+                                     MQG_MSG_REPLAY_DONE, MQG_MSG_LINK};
+    for (size_t k = 0; k < N_ELEMS(single); k++) {
+        uint8_t kind = single[k];
         s_msg(&m, kind, "a", "p");
         assert_int_equal(mqg_wire_validate(1, m.frames, m.lens, &h), 0);
         assert_int_equal(h.kind, kind);
@@ -477,7 +495,7 @@ static void test_rec_roundtrip(void **state)
 
     /* the whole body is a valid BATCH (topic of 65535 bytes included) */
     uint8_t hdr[MQG_WIRE_HDR_LEN];
-    struct mqg_wire_hdr h = {MQG_MSG_BATCH, 0, 0, 1};
+    struct mqg_wire_hdr h = {MQG_MSG_BATCH, 0, 0, 1, 0};
     mqg_wire_hdr_encode(&h, hdr);
     const void *frames[2] = {hdr, bd.b};
     size_t lens[2] = {sizeof(hdr), bd.len};
@@ -509,7 +527,7 @@ static void s_expect_bad_rec(const uint8_t *body, size_t len, size_t off, const 
 static int s_validate_batch(const void *body, size_t len)
 {
     uint8_t hdr[MQG_WIRE_HDR_LEN];
-    struct mqg_wire_hdr h = {MQG_MSG_BATCH, 0, 0, 1};
+    struct mqg_wire_hdr h = {MQG_MSG_BATCH, 0, 0, 1, 0};
     mqg_wire_hdr_encode(&h, hdr);
     const void *frames[2] = {hdr, body};
     size_t lens[2] = {sizeof(hdr), len};
@@ -735,6 +753,123 @@ static void test_validate_batch(void **state)
     s_body_free(&bd);
 }
 
+/* A tracked record: source connection and seq between the record header and the topic. */
+static void test_rec_tracked(void **state)
+{
+    (void)state;
+    struct mqg_wire_rec in = {.flags = MQG_WIRE_F_TRACK | MQG_WIRE_F_DUP,
+                              .qos = 1,
+                              .topic = "a/b",
+                              .topic_len = 3,
+                              .payload = "xy",
+                              .payload_len = 2,
+                              .src = 0x0102,
+                              .seq = 0x1122334455667788ull};
+    assert_int_equal(mqg_wire_rec_bytes(&in), 8 + 10 + 3 + 2);
+    uint8_t out[23];
+    mqg_wire_rec_encode(&in, out);
+    static const uint8_t want[23] = {0x06, 0x01, 0x00, 0x03, 0x00, 0x00, 0x00, 0x02,
+                                     0x01, 0x02, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66,
+                                     0x77, 0x88, 'a',  '/',  'b',  'x',  'y'};
+    assert_memory_equal(out, want, sizeof(want));
+    size_t off = 0;
+    struct mqg_wire_rec r;
+    assert_int_equal(mqg_wire_rec_next(out, sizeof(out), &off, &r), 1);
+    assert_int_equal(off, sizeof(out));
+    assert_int_equal(r.flags, in.flags);
+    assert_int_equal(r.src, 0x0102);
+    assert_true(r.seq == 0x1122334455667788ull);
+    assert_int_equal(r.topic_len, 3);
+    assert_memory_equal(r.topic, "a/b", 3);
+    assert_int_equal(r.payload_len, 2);
+    assert_memory_equal(r.payload, "xy", 2);
+    /* cut anywhere, the tracking fields included: refused, nothing touched */
+    for (size_t len = 1; len < sizeof(out); len++) {
+        s_expect_bad_rec(out, len, 0, "tracked record cut short");
+    }
+    /* an untracked record has no src/seq: they read as 0 */
+    in.flags = 0;
+    mqg_wire_rec_encode(&in, out);
+    off = 0;
+    assert_int_equal(mqg_wire_rec_next(out, mqg_wire_rec_bytes(&in), &off, &r), 1);
+    assert_int_equal(r.src, 0);
+    assert_true(r.seq == 0);
+}
+
+static int s_validate_body(uint8_t kind, const void *body, size_t len)
+{
+    uint8_t hdr[MQG_WIRE_HDR_LEN];
+    struct mqg_wire_hdr h = {kind, 0, 0, 1, kind == MQG_MSG_REPLAY_BATCH ? 3 : 0};
+    mqg_wire_hdr_encode(&h, hdr);
+    const void *frames[2] = {hdr, body};
+    size_t lens[2] = {sizeof(hdr), len};
+    return mqg_wire_validate(2, frames, lens, NULL);
+}
+
+/* REPLAY_BATCH carries tracked records only. */
+static void test_validate_replay_batch(void **state)
+{
+    (void)state;
+    struct mqg_wire_rec r = {.flags = MQG_WIRE_F_TRACK,
+                             .qos = 1,
+                             .topic = "t",
+                             .topic_len = 1,
+                             .payload = "p",
+                             .payload_len = 1,
+                             .src = 2,
+                             .seq = 9};
+    uint8_t body[64];
+    size_t a = mqg_wire_rec_bytes(&r);
+    mqg_wire_rec_encode(&r, body);
+    assert_int_equal(s_validate_body(MQG_MSG_REPLAY_BATCH, body, a), 0);
+    assert_int_equal(s_validate_body(MQG_MSG_BATCH, body, a), 0);
+    r.flags = 0;
+    mqg_wire_rec_encode(&r, body + a);
+    size_t b = mqg_wire_rec_bytes(&r);
+    assert_int_equal(s_validate_body(MQG_MSG_BATCH, body, a + b), 0);
+    assert_int_equal(s_validate_body(MQG_MSG_REPLAY_BATCH, body, a + b), -EPROTO);
+    assert_int_equal(s_validate_body(MQG_MSG_REPLAY_BATCH, body, 0), -EPROTO);
+}
+
+/* ACK and MARKS bodies: whole entries of known types, at least one. */
+static void test_acks(void **state)
+{
+    (void)state;
+    struct mqg_wire_ack in[3] = {
+        {MQG_ACK_DONE, 0x0304, 0x0102030405060708ull},
+        {MQG_ACK_RELEASE, 0, UINT64_MAX},
+        {MQG_ACK_MARK, 7, 0},
+    };
+    uint8_t body[3 * MQG_WIRE_ACK_LEN];
+    for (size_t i = 0; i < 3; i++) {
+        mqg_wire_ack_encode(&in[i], body + i * MQG_WIRE_ACK_LEN);
+    }
+    static const uint8_t want0[MQG_WIRE_ACK_LEN] = {1, 3, 4, 1, 2, 3, 4, 5, 6, 7, 8};
+    assert_memory_equal(body, want0, sizeof(want0));
+    size_t off = 0;
+    struct mqg_wire_ack a;
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(mqg_wire_ack_next(body, sizeof(body), &off, &a), 1);
+        assert_int_equal(a.type, in[i].type);
+        assert_int_equal(a.idx, in[i].idx);
+        assert_true(a.seq == in[i].seq);
+    }
+    assert_int_equal(mqg_wire_ack_next(body, sizeof(body), &off, &a), 0);
+    for (uint8_t kind = MQG_MSG_ACK; kind <= MQG_MSG_MARKS; kind += MQG_MSG_MARKS - MQG_MSG_ACK) {
+        assert_int_equal(s_validate_body(kind, body, sizeof(body)), 0);
+        assert_int_equal(s_validate_body(kind, body, 0), -EPROTO);
+        for (size_t len = 1; len < sizeof(body); len++) {
+            if (len % MQG_WIRE_ACK_LEN) {
+                assert_int_equal(s_validate_body(kind, body, len), -EPROTO);
+            }
+        }
+    }
+    body[MQG_WIRE_ACK_LEN] = 0; /* type 0 */
+    assert_int_equal(s_validate_body(MQG_MSG_ACK, body, sizeof(body)), -EPROTO);
+    body[MQG_WIRE_ACK_LEN] = 4; /* type 4 */
+    assert_int_equal(s_validate_body(MQG_MSG_MARKS, body, sizeof(body)), -EPROTO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -750,6 +885,9 @@ int main(void)
         cmocka_unit_test(test_rec_truncated),
         cmocka_unit_test(test_rec_flags_qos),
         cmocka_unit_test(test_validate_batch),
+        cmocka_unit_test(test_rec_tracked),
+        cmocka_unit_test(test_validate_replay_batch),
+        cmocka_unit_test(test_acks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

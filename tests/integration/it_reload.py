@@ -1,0 +1,399 @@
+"""it_reload — SIGHUP and `mqgate reload` with real brokers and the real binaries.
+
+The configuration `run` was given is read again (issue 12):
+- an invalid one is rejected with FILE:LINE:COL errors (`mqgate reload`: printed, exit 78;
+  SIGHUP: RELOAD-INVALID in the log) and the running configuration stays: the same processes,
+  messages keep flowing;
+- an unchanged one: exit 0, nothing restarted;
+- a changed, valid one is applied (exit 0, RELOAD-APPLIED): under a 3,000 msg/s QoS 1 stream
+  a route to a removed connection goes, a route to an added one comes, and the unchanged
+  route loses and duplicates nothing (sequence-numbered payloads, counted exactly); the
+  unchanged connectors keep their processes; the removed connection's connector stops, the
+  added one's starts; a connection whose properties changed is restarted;
+- changed settings (mqgate.cfg) are not applied by a reload: exit 1, RELOAD-SETTINGS-KEPT;
+- with the embedded internal broker: a reload that adds a route keeps the broker's process and
+  its connection's connector (index and process), and data still reaches the internal broker;
+  changed internal_broker settings are not applied (RELOAD-SETTINGS-KEPT, nothing restarted);
+- no gateway: exit 1.
+"""
+import os
+import signal
+import time
+import unittest
+
+from harness import (GatewayTest, bridge_service, internal_broker_settings, pid_alive, run_mqgate,
+                     wait_for)
+from it_delivery import HEADER, Publisher, Sink
+
+RATE = 3000  # msg/s of the stream during a reload
+STREAM_S = 8  # seconds of it; the reload comes after RELOAD_AT_S
+RELOAD_AT_S = 3
+
+CONN = """  %(name)s:
+    type: Cybus::Connection
+    properties:
+      protocol: Mqtt
+      connection:
+        host: 127.0.0.1
+        port: !ref %(port)sPort
+        reconnectPeriod: 200
+%(extra)s"""
+
+ROUTE = """        - subscribe: {topic: "it/src/+t", connection: !ref plant, qos: 1}
+          publish: {topic: "%(target)s/{t}", connection: !ref %(target)s, qos: 1}
+"""
+
+
+def service(targets, cloud_extra=""):
+    """Connection plant (subscribes it/src/+t, QoS 1) and cloud (on the cloud broker), a
+    connection per name in targets on the spare broker; a route it/src/<t> -> cloud/<t> and
+    one it/src/<t> -> <target>/<t> per target."""
+    parts = ["description: reload (integration test it_reload)\n",
+             "metadata:\n  name: IT Reload\n", "parameters:\n",
+             "  plantPort: {type: integer}\n  cloudPort: {type: integer}\n",
+             "  sparePort: {type: integer}\n", "resources:\n",
+             CONN % {"name": "plant", "port": "plant", "extra": ""},
+             CONN % {"name": "cloud", "port": "cloud", "extra": cloud_extra}]
+    for t in targets:
+        parts.append(CONN % {"name": t, "port": "spare", "extra": ""})
+    parts.append("  route:\n    type: Cybus::Mapping\n    properties:\n      mappings:\n")
+    for t in ("cloud",) + tuple(targets):
+        parts.append(ROUTE % {"target": t})
+    return "".join(parts)
+
+
+class ReloadTest(GatewayTest):
+
+    def ports(self):
+        return {"plantPort": self.b["plant"].port, "cloudPort": self.b["cloud"].port}
+
+    def start(self):
+        gw = self.gateway(bridge_service(), self.ports())
+        self.dump_log_on_failure(gw)
+        self.sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)
+        self.pub = self.client("plant")
+        self.sent = 0
+        return gw
+
+    def flows(self):
+        """One more message gets through."""
+        self.sent += 1
+        self.pub.publish("factory/line1/temperature", b"%d" % self.sent, qos=1)
+        self.sink.wait_count(self.sent, 10)
+
+    def write_service(self, gw, text):
+        with open(gw.service, "w") as f:
+            f.write(text)
+
+    def test_invalid_reload_keeps_the_running_configuration(self):
+        gw = self.start()
+        self.flows()
+        pids = sorted(gw.child_pids())
+        # a line that breaks the YAML of the new file
+        self.write_service(gw, bridge_service().replace("      protocol: Mqtt\n",
+                                                        "      protocol: Mqtt\n    colour: blue\n",
+                                                        1))
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 78, (out, err))
+        self.assertRegex(err, r"%s:\d+:\d+: " % gw.service)
+        self.assertIn("the running one stays", err)
+        self.assertIn("RELOAD-INVALID", gw.log_text())
+        self.assertIn(gw.service + ":", gw.log_text().split("RELOAD-INVALID", 1)[1])
+        self.flows()
+        self.assertEqual(sorted(gw.child_pids()), pids, "nothing restarted")
+        # SIGHUP (systemctl reload) does the same
+        before = gw.log_count("RELOAD-INVALID")
+        os.kill(gw.proc.pid, signal.SIGHUP)
+        wait_for(lambda: gw.log_count("RELOAD-INVALID") > before, 10, what="RELOAD-INVALID")
+        self.flows()
+        self.assertEqual(sorted(gw.child_pids()), pids)
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+
+    def test_unchanged_reload_and_changed_settings(self):
+        gw = self.start()
+        pids = sorted(gw.child_pids())
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual((rc, out), (0, "configuration unchanged\n"), err)
+        self.assertIn("RELOAD-UNCHANGED", gw.log_text())
+        # changed settings: not applied, said so, the running ones stay
+        with open(gw.cfg, "a") as f:
+            f.write("stop_grace_ms = 2500;\n")
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 1, (out, err))
+        self.assertIn("restart mqgate", err)
+        self.assertIn("RELOAD-SETTINGS-KEPT", gw.log_text())
+        self.flows()
+        self.assertEqual(sorted(gw.child_pids()), pids)
+        gw.stop()
+
+    def test_changed_connection_is_restarted(self):
+        gw = self.start()
+        self.flows()
+        keys = self.connector_pids(gw)
+        # the cloud connection gets another keepalive: its connector restarts, plant's stays
+        self.write_service(gw, bridge_service().replace(
+            "        port: !ref cloudPort\n", "        port: !ref cloudPort\n        keepalive: 30\n"))
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("configuration applied: connections: 1 kept, 1 restarted", out)
+        self.assertIn("RELOAD-RESTART", gw.log_text())
+        wait_for(lambda: len(self.connector_pids(gw)) == 2 and
+                 self.connector_pids(gw) != keys and
+                 gw.log_count("CONN-UP") >= 3, 15, what="the cloud connector restarted")
+        after = self.connector_pids(gw)
+        changed = [k for k in keys if after.get(k) != keys[k]]
+        self.assertEqual(len(changed), 1, (keys, after))
+        self.assertTrue(changed[0].endswith("/cloud"), changed)
+        self.flows()
+        gw.stop()
+
+    def connector_pids(self, gw):
+        """{connection key: pid} of the running connectors."""
+        out = {}
+        for pid in gw.child_pids():
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if argv[0].decode().endswith("mqgate-connector") and b"--key" in argv:
+                out[argv[argv.index(b"--key") + 1].decode()] = pid
+        return out
+
+    def test_no_gateway(self):
+        cfg = os.path.join(self.work, "none.cfg")
+        with open(cfg, "w") as f:
+            f.write('instance = "nobody";\nruntime_dir = "%s";\n' % os.path.join(self.work, "run"))
+        rc, out, err = run_mqgate(["reload", "-c", cfg])
+        self.assertEqual((rc, out), (1, ""))
+        self.assertIn("instance 'nobody' is not running", err)
+
+
+class ReloadConnectionsTest(GatewayTest):
+    """Connections and routes change: under a 3,000 msg/s QoS 1 stream, and a connection
+    removed and added back. Three brokers: plant (source), cloud, spare."""
+
+    brokers = ("plant", "cloud", "spare")
+
+    def test_routes_change_under_load(self):
+        ports = {"plantPort": self.b["plant"].port, "cloudPort": self.b["cloud"].port,
+                 "sparePort": self.b["spare"].port}
+        gw = self.gateway(service(("old",)), ports, wait_connectors=3)
+        self.dump_log_on_failure(gw)
+        cloud = Sink(self.b["cloud"].port, ["cloud/#"], "it-reload-cloud")
+        self.addCleanup(cloud.close)
+        spare = Sink(self.b["spare"].port, ["old/#", "fresh/#"], "it-reload-spare")
+        self.addCleanup(spare.close)
+        pids = ReloadTest.connector_pids(self, gw)
+        self.assertEqual(len(pids), 3, pids)
+        router = gw.child_pid("mqgate-router")
+        pub = Publisher(self.b["plant"].port, ["it/src/a"], rate=RATE, client_id="it-reload-pub")
+        self.addCleanup(pub.close)
+        time.sleep(RELOAD_AT_S)
+        with open(gw.service, "w") as f:
+            f.write(service(("fresh",)))
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("connections: 2 kept, 0 restarted, 1 started, 1 stopped; router handed "
+                      "over", out)
+        old_key = [k for k in pids if k.endswith("/old")][0]
+        wait_for(lambda: not pid_alive(pids[old_key]), 10, what="the old connector stopped")
+        wait_for(lambda: gw.log_count("CONN-UP") >= 4, 15, what="the fresh connector up")
+        time.sleep(max(0.0, STREAM_S - RELOAD_AT_S))
+        sent = pub.stop()[0]
+        wait_for(lambda: cloud.count() >= sent, 30,
+                 what="all %d messages at the cloud sink (%d there)" % (sent, cloud.count()))
+        time.sleep(1.0)  # duplicates would come now
+        recs = cloud.records()
+        seqs = [seq for topic, src, seq, dup in recs if topic == "cloud/a" and src == 0]
+        missing = sent - len(set(seqs))
+        dups = len(seqs) - len(set(seqs))
+        self.assertEqual((len(recs), missing, dups), (sent, 0, 0),
+                         "cloud: sent %d, got %d, missing %d, duplicates %d (rate %.0f/s)"
+                         % (sent, len(recs), missing, dups, pub.achieved_rate()))
+        self.assertGreater(sent, RATE * (STREAM_S - 1) * 0.8, "the stream was too slow")
+        # the unchanged connectors ran on; the router was handed over; old went, fresh came
+        now = ReloadTest.connector_pids(self, gw)
+        for k, pid in pids.items():
+            if k != old_key:
+                self.assertEqual(now.get(k), pid, "connector %s kept its process" % k)
+        self.assertNotIn(old_key, now)
+        self.assertTrue(any(k.endswith("/fresh") for k in now), now)
+        self.assertNotEqual(gw.child_pid("mqgate-router"), router)
+        self.assertIn("ROUTER-HANDOVER", gw.log_text())
+        # the connectors that ran on learnt the added connection's key (its marks)
+        self.assertEqual(gw.log_count("CONN-UPDATE: a reload added connections: 4 known now"),
+                         2, "plant and cloud took the added key")
+        spare_recs = spare.records()
+        fresh = [r for r in spare_recs if r[0] == "fresh/a"]
+        self.assertGreater(len(fresh), 0, "the added route delivered")
+        old = [r for r in spare_recs if r[0] == "old/a"]
+        self.assertGreater(len(old), 0, "the removed route had delivered before")
+        n_old = len(old)
+        time.sleep(0.5)
+        self.assertEqual(len([r for r in spare.records() if r[0] == "old/a"]), n_old)
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+        handover = [ln for ln in gw.log_text().splitlines() if "ROUTER-HANDOVER" in ln]
+        print("\n[it_reload] under load: sent %d at %.0f/s, cloud got each once; fresh got %d, "
+              "old %d; %s" % (sent, pub.achieved_rate(), len(fresh), n_old,
+                              handover[-1].split(": ", 1)[-1] if handover else "?"))
+
+    def test_removed_connection_stops_and_comes_back(self):
+        ports = {"plantPort": self.b["plant"].port, "cloudPort": self.b["cloud"].port,
+                 "sparePort": self.b["spare"].port}
+        gw = self.gateway(service(("old",)), ports, wait_connectors=3)
+        self.dump_log_on_failure(gw)
+        spare = Sink(self.b["spare"].port, ["old/#"], "it-reload-spare2")
+        self.addCleanup(spare.close)
+        pub = self.client("plant")
+        pids = ReloadTest.connector_pids(self, gw)
+        old_key = [k for k in pids if k.endswith("/old")][0]
+        pub.publish("it/src/a", HEADER.pack(0, 0), qos=1)
+        wait_for(lambda: spare.count() == 1, 10, what="the first message at old/a")
+        # removed: its connector stops, its record goes; the others run on
+        with open(gw.service, "w") as f:
+            f.write(service(()))
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("connections: 2 kept, 0 restarted, 0 started, 1 stopped", out)
+        self.assertIn("RELOAD-STOP", gw.log_text())
+        wait_for(lambda: not pid_alive(pids[old_key]), 10, what="the old connector stopped")
+        wait_for(lambda: old_key not in [r["name"] for r in gw.status()], 5,
+                 what="its row gone from the status")
+        pub.publish("it/src/a", HEADER.pack(0, 1), qos=1)
+        time.sleep(0.5)
+        self.assertEqual(spare.count(), 1, "no route to old any more")
+        # added back at once (a third reload): started again at its old index
+        with open(gw.service, "w") as f:
+            f.write(service(("old",)))
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("connections: 2 kept, 0 restarted, 1 started, 0 stopped", out)
+        wait_for(lambda: old_key in ReloadTest.connector_pids(self, gw), 10,
+                 what="the old connector started again")
+        now = ReloadTest.connector_pids(self, gw)
+        for k in pids:
+            if k != old_key:
+                self.assertEqual(now[k], pids[k], "connector %s kept its process" % k)
+        wait_for(lambda: gw.log_count("CONN-UP") >= 4, 15, what="old connected again")
+        pub.publish("it/src/a", HEADER.pack(0, 2), qos=1)
+        wait_for(lambda: spare.count() >= 2, 10, what="a message at old/a again")
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+
+
+IB_SERVICE = """
+metadata:
+  name: IT Reload Internal
+parameters:
+  plantPort: {type: integer}
+resources:
+  plant:
+    type: Cybus::Connection
+    properties:
+      protocol: Mqtt
+      connection: {host: 127.0.0.1, port: !ref plantPort, reconnectPeriod: 200}
+  temp:
+    type: Cybus::Endpoint
+    properties:
+      protocol: Mqtt
+      connection: !ref plant
+      subscribe: {topic: factory/+/temperature, qos: 1}
+  toDashboard:
+    type: Cybus::Mapping
+    properties:
+      mappings:
+        - subscribe: {endpoint: !ref temp}
+          publish: {topic: dashboard/temperature, qos: 1}
+%(more)s"""
+
+IB_ADDED = """  fromLine:
+    type: Cybus::Mapping
+    properties:
+      mappings:
+        - subscribe: {topic: it/src/+t, connection: !ref plant, qos: 1}
+          publish: {topic: 'fresh/{t}', qos: 1}
+"""
+
+IB_KEY = "mqgate/internal-broker"
+PLANT_KEY = "itreloadinternal/plant"
+
+
+class ReloadInternalBrokerTest(GatewayTest):
+    """The embedded internal broker (the harness runs gateways without it unless asked): a
+    reload never restarts it, and its connection keeps its index and its connector."""
+
+    brokers = ("plant",)
+
+    def test_added_route_keeps_the_internal_broker(self):
+        settings, ibport = internal_broker_settings()
+        gw = self.gateway(IB_SERVICE % {"more": ""}, {"plantPort": self.b["plant"].port},
+                          settings)
+        self.dump_log_on_failure(gw)
+        wait_for(lambda: "BROKER-UP" in gw.log_text(), 10, what="BROKER-UP")
+        broker = gw.child_pid("mosquitto")
+        self.assertIsNotNone(broker)
+        ib_conn = gw.child_pid("mqgate-connector", IB_KEY)
+        self.assertIsNotNone(ib_conn)
+        local = self.client(ibport, ["dashboard/#", "fresh/#"], client_id="it-reload-local")
+        plant = self.client("plant", client_id="it-reload-plant")
+        plant.publish("factory/l1/temperature", b"before", qos=1)
+        wait_for(lambda: local.count() >= 1, 10, what="dashboard data before the reload")
+        self.assertEqual([tuple(r[:2]) for r in local.received()],
+                         [("dashboard/temperature", b"before")])
+        # a route to the internal namespace is added: plant subscribes more (restarted), the
+        # internal broker's connection is kept, the router hands over; the broker runs on
+        self.write_service(gw, IB_SERVICE % {"more": IB_ADDED})
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("connections: 1 kept, 1 restarted, 0 started, 0 stopped; router handed "
+                      "over", out)
+        self.assertIn("RELOAD-RESTART: reload: connection %s changed" % PLANT_KEY,
+                      gw.log_text())
+        wait_for(lambda: gw.log_count("CONN-UP") >= 3, 15, what="plant connected again")
+        wait_for(lambda: "ROUTER-HANDOVER" in gw.log_text(), 10, what="the router handed over")
+
+        def flows():
+            plant.publish("it/src/a", b"added", qos=1)
+            return any(t == "fresh/a" for t, *_ in local.received())
+        wait_for(flows, 15, step=0.5, what="the added route's data on the internal broker")
+        plant.publish("factory/l1/temperature", b"after", qos=1)
+        wait_for(lambda: ("dashboard/temperature", b"after") in
+                 [tuple(r[:2]) for r in local.received()], 10,
+                 what="dashboard data after the reload")
+        self.assertEqual(gw.child_pid("mosquitto"), broker, "the broker kept its process")
+        self.assertEqual(gw.child_pid("mqgate-connector", IB_KEY), ib_conn,
+                         "the internal broker's connector kept its process")
+        self.assertEqual(gw.log_count("BROKER-UP"), 1)
+        rows = {r["name"]: r for r in gw.status()}
+        self.assertEqual(rows["internal-broker"]["restarts"], 0)
+        self.assertEqual(rows[IB_KEY]["restarts"], 0)
+        # changed internal_broker settings: not applied; the broker and its connection stay
+        with open(gw.cfg) as f:
+            cfg = f.read()
+        with open(gw.cfg, "w") as f:
+            f.write(cfg.replace("127.0.0.1:%d" % ibport, "127.0.0.1:%d" % (ibport + 1)))
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 1, (out, err))
+        self.assertIn("restart mqgate", err)
+        self.assertIn("RELOAD-SETTINGS-KEPT", gw.log_text())
+        plant.publish("it/src/b", b"kept", qos=1)
+        wait_for(lambda: ("fresh/b", b"kept") in [tuple(r[:2]) for r in local.received()], 10,
+                 what="data after the settings-kept reload")
+        dash = [r for r in local.received() if r[0] == "dashboard/temperature"]
+        self.assertEqual([r[1] for r in dash], [b"before", b"after"], "each once")
+        self.assertEqual(gw.child_pid("mosquitto"), broker)
+        self.assertEqual(gw.child_pid("mqgate-connector", IB_KEY), ib_conn)
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+        wait_for(lambda: not pid_alive(broker), 5, what="the broker stopped with the gateway")
+
+    def write_service(self, gw, text):
+        with open(gw.service, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -71,6 +71,10 @@ struct mqg_connection {
                              internal targets are published there too, what arrives from it is
                              routed as internal, and it subscribes with MQTT 5 No Local so that
                              what mqgate publishes there never comes back */
+    bool rules_engine;       /* the rules process's connection (MQG_RULES_KEY; at most one, added
+                                when a route has rules): no broker behind it, its connector is
+                                mqgate-rules, which runs the rules (docs/rules.md) */
+    int rules_time_limit_ms; /* rules_engine: the time limit of one rule's evaluation */
 };
 
 enum mqg_ep_kind { MQG_EP_SUBSCRIBE = 1, MQG_EP_WRITE = 2 };
@@ -103,12 +107,57 @@ struct mqg_target {
     bool retain;
 };
 
+/* The rules process's connection: "-" cannot be in a service's resource id. */
+#define MQG_RULES_SERVICE "mqgate"
+#define MQG_RULES_ID "rules-engine"
+#define MQG_RULES_KEY MQG_RULES_SERVICE "/" MQG_RULES_ID
+
+/* Connectware's data-processing rules (docs/rules.md), in the order they run. */
+enum mqg_rule_kind {
+    MQG_RULE_TRANSFORM = 1, /* text: the JSONata expression; the message becomes its result */
+    MQG_RULE_FILTER,        /* text: the JSONata expression; the message passes when true */
+    MQG_RULE_PARSE,         /* text: the format ("json", "int16BE", ...: mqg_parse_format) */
+    MQG_RULE_SET_CONTEXT_VARS, /* vars: name -> JSONata expression, into $context.vars */
+    MQG_RULE_COV,              /* text: the key; cov_mode, deadband */
+    MQG_RULE_BURST,            /* max_size, interval_ms (either may be 0) */
+    MQG_RULE_COLLECT,          /* no options */
+    MQG_RULE_STASH,            /* text: the label */
+};
+#define MQG_RULE_KIND_MAX MQG_RULE_STASH
+
+/* One variable of setContextVars. */
+struct mqg_rule_var {
+    char *name;
+    char *expr;  /* JSONata */
+    char *where; /* "FILE:LINE:COL" of expr in its file */
+};
+
+struct mqg_rule {
+    enum mqg_rule_kind kind;
+    char *where; /* "FILE:LINE:COL" of the rule's main value (the expression, the format, the
+                  * key, the label) or of the rule itself; for errors and log lines */
+    char *text;  /* see enum mqg_rule_kind; NULL for burst, collect, setContextVars */
+    struct mqg_rule_var *vars; /* setContextVars */
+    size_t n_vars;
+    int cov_mode;    /* cov: 0 no deadband, 1 absolute, 2 relative (enum mqg_cov_mode) */
+    double deadband; /* cov, >= 0 */
+    uint32_t max_size;    /* burst: messages per batch, 0 = not set */
+    uint32_t interval_ms; /* burst: ms from a batch's first message, 0 = not set */
+};
+
 struct mqg_route {
     char *name; /* for humans: "endpoint temperatureEndpoint", "mapping m1[0]" */
     struct mqg_source *sources;
     size_t n_sources;
     struct mqg_target target;
     char *service_id; /* the service it belongs to; not encoded for children (NULL there) */
+    /* rules: the router sends what fires this route to the rules process (topic
+     * "<rid>/<topic matched>", the target's QoS and retain flag), which runs them and hands
+     * what comes out back as "<rid>/<target topic rendered>" for this route's target */
+    struct mqg_rule *rules;
+    size_t n_rules;
+    char *rid; /* with rules: 16 hex digits naming the route stably across reloads (service,
+                * name, sources, target, rules: mqg_model_rules_engine) */
 };
 
 struct mqg_skipped {
@@ -155,6 +204,14 @@ int mqg_model_add_notice(struct mqg_model *m, const char *text);
 
 /* Index of the internal broker's connection (internal_broker set), or MQG_NO_CONN. */
 int mqg_model_internal(const struct mqg_model *m);
+
+/* When a route has rules: give each such route its rid and append the rules process's
+ * connection (rules_engine, key MQG_RULES_KEY) unless there is one, with the time limit
+ * time_limit_ms. Nothing when no route has rules. Returns 0 or -ENOMEM. */
+int mqg_model_rules_engine(struct mqg_model *m, int time_limit_ms);
+
+/* Index of the rules process's connection, or MQG_NO_CONN. */
+int mqg_model_rules_conn(const struct mqg_model *m);
 
 /* Index of the connection whose key equals `key`, or -1. */
 int mqg_model_find_conn(const struct mqg_model *m, const char *key);

@@ -51,8 +51,25 @@ static void s_free_endpoint(struct mqg_endpoint *e)
     free(e->data_topic);
 }
 
+void mqg_model_rules_free(struct mqg_rule *rules, size_t n)
+{
+    for (size_t i = 0; rules && i < n; i++) {
+        free(rules[i].where);
+        free(rules[i].text);
+        for (size_t j = 0; j < rules[i].n_vars; j++) {
+            free(rules[i].vars[j].name);
+            free(rules[i].vars[j].expr);
+            free(rules[i].vars[j].where);
+        }
+        free(rules[i].vars);
+    }
+    free(rules);
+}
+
 static void s_free_route(struct mqg_route *r)
 {
+    mqg_model_rules_free(r->rules, r->n_rules);
+    free(r->rid);
     free(r->name);
     free(r->service_id);
     for (size_t i = 0; i < r->n_sources; i++) {

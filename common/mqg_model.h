@@ -205,6 +205,9 @@ int mqg_model_add_notice(struct mqg_model *m, const char *text);
 /* Index of the internal broker's connection (internal_broker set), or MQG_NO_CONN. */
 int mqg_model_internal(const struct mqg_model *m);
 
+/* Free rules[0..n) and every string in them, and the array. NULL-safe. */
+void mqg_model_rules_free(struct mqg_rule *rules, size_t n);
+
 /* When a route has rules: give each such route its rid and append the rules process's
  * connection (rules_engine, key MQG_RULES_KEY) unless there is one, with the time limit
  * time_limit_ms. Nothing when no route has rules. Returns 0 or -ENOMEM. */

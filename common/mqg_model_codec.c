@@ -17,7 +17,7 @@
 
 #define MAGIC "MQGM"
 #define MAGIC_LEN 4
-#define VERSION 1
+#define VERSION 2
 #define STR_NULL 0xffffffffu
 
 /* Smallest encoded size of one element of each array; a count that could not fit in the bytes
@@ -25,11 +25,13 @@
 #define MIN_STR 4
 #define MIN_SERVICE (3 * MIN_STR)
 #define MIN_WILL (1 + 2 * MIN_STR + 4 + 1)
-#define MIN_CONN (11 * MIN_STR + 10 * 4 + 5 + MIN_WILL)
+#define MIN_CONN (11 * MIN_STR + 11 * 4 + 6 + MIN_WILL)
 #define MIN_ENDPOINT (4 * MIN_STR + 3 * 4 + 2)
 #define MIN_SOURCE (4 + 2 * MIN_STR + 4)
 #define MIN_TARGET (4 + MIN_STR + 4 + 1)
-#define MIN_ROUTE (MIN_STR + 4 + MIN_TARGET)
+#define MIN_ROUTE (MIN_STR + 4 + MIN_TARGET + 4 + MIN_STR)
+#define MIN_RULE (4 + 2 * MIN_STR + 4 + 4 + 8 + 2 * 4)
+#define MIN_VAR (3 * MIN_STR)
 #define MIN_SKIPPED (3 * MIN_STR)
 
 /* ---- writer: growing buffer, sticky error ---- */
@@ -235,14 +237,36 @@ static bool s_conn_ref_ok(const struct mqg_model *m, int conn, bool internal_ok)
     return conn >= 0 && (size_t)conn < m->n_conns;
 }
 
+/* Rule kinds and options in range; a route with rules has its rid. */
+static bool s_rules_valid(const struct mqg_route *rt)
+{
+    for (size_t j = 0; j < rt->n_rules; j++) {
+        const struct mqg_rule *u = &rt->rules[j];
+        bool text = u->kind == MQG_RULE_TRANSFORM || u->kind == MQG_RULE_FILTER ||
+                    u->kind == MQG_RULE_PARSE || u->kind == MQG_RULE_COV ||
+                    u->kind == MQG_RULE_STASH;
+        if ((int)u->kind < MQG_RULE_TRANSFORM || (int)u->kind > MQG_RULE_KIND_MAX ||
+            (text && !u->text) || u->cov_mode < 0 || u->cov_mode > 2 || !(u->deadband >= 0)) {
+            return false;
+        }
+        for (size_t k = 0; k < u->n_vars; k++) {
+            if (!u->vars[k].name || !u->vars[k].expr) {
+                return false;
+            }
+        }
+    }
+    return rt->n_rules == 0 || rt->rid != NULL;
+}
+
 /* True when every enum, QoS and connection index in m is in range. */
 static bool s_model_valid(const struct mqg_model *m)
 {
-    size_t internal = 0;
+    size_t internal = 0, rules = 0;
     for (size_t i = 0; i < m->n_conns; i++) {
         const struct mqg_connection *c = &m->conns[i];
         internal += c->internal_broker;
-        if ((int)c->scheme < MQG_SCHEME_MQTT || (int)c->scheme > MQG_SCHEME_WSS ||
+        rules += c->rules_engine;
+        if (rules > 1 || (int)c->scheme < MQG_SCHEME_MQTT || (int)c->scheme > MQG_SCHEME_WSS ||
             !s_qos_ok(c->will.qos) || internal > 1) {
             return false;
         }
@@ -263,6 +287,9 @@ static bool s_model_valid(const struct mqg_model *m)
             if (!s_qos_ok(rt->sources[j].qos) || !s_conn_ref_ok(m, rt->sources[j].conn, true)) {
                 return false;
             }
+        }
+        if (!s_rules_valid(rt)) {
+            return false;
         }
     }
     return true;
@@ -303,6 +330,8 @@ static void s_put_conn(struct s_wr *w, const struct mqg_connection *c, bool secr
     s_put_i32(w, c->buffer_window_ms);
     s_put_i32(w, c->max_buffered);
     s_put_bool(w, c->internal_broker);
+    s_put_bool(w, c->rules_engine);
+    s_put_i32(w, c->rules_time_limit_ms);
 }
 
 static void s_put_endpoint(struct s_wr *w, const struct mqg_endpoint *e)
@@ -316,6 +345,31 @@ static void s_put_endpoint(struct s_wr *w, const struct mqg_endpoint *e)
     s_put_bool(w, e->retain);
     s_put_str(w, e->data_topic);
     s_put_bool(w, e->disabled);
+}
+
+static void s_put_u64(struct s_wr *w, uint64_t v)
+{
+    s_put_u32(w, (uint32_t)v);
+    s_put_u32(w, (uint32_t)(v >> 32));
+}
+
+static void s_put_rule(struct s_wr *w, const struct mqg_rule *u)
+{
+    s_put_i32(w, (int32_t)u->kind);
+    s_put_str(w, u->where);
+    s_put_str(w, u->text);
+    s_put_count(w, u->n_vars);
+    for (size_t k = 0; k < u->n_vars; k++) {
+        s_put_str(w, u->vars[k].name);
+        s_put_str(w, u->vars[k].expr);
+        s_put_str(w, u->vars[k].where);
+    }
+    s_put_i32(w, u->cov_mode);
+    uint64_t bits;
+    memcpy(&bits, &u->deadband, sizeof(bits));
+    s_put_u64(w, bits);
+    s_put_u32(w, u->max_size);
+    s_put_u32(w, u->interval_ms);
 }
 
 static void s_put_route(struct s_wr *w, const struct mqg_route *rt)
@@ -332,6 +386,11 @@ static void s_put_route(struct s_wr *w, const struct mqg_route *rt)
     s_put_str(w, rt->target.topic);
     s_put_i32(w, rt->target.qos);
     s_put_bool(w, rt->target.retain);
+    s_put_count(w, rt->n_rules);
+    for (size_t j = 0; j < rt->n_rules; j++) {
+        s_put_rule(w, &rt->rules[j]);
+    }
+    s_put_str(w, rt->rid);
 }
 
 /* Returns 0, -ENOMEM, -EINVAL for a model decode would reject (enum, QoS or connection index
@@ -425,6 +484,8 @@ static void s_get_conn(struct s_rd *r, struct mqg_connection *c)
     c->buffer_window_ms = s_get_i32(r);
     c->max_buffered = s_get_i32(r);
     c->internal_broker = s_get_bool(r);
+    c->rules_engine = s_get_bool(r);
+    c->rules_time_limit_ms = s_get_i32(r);
 }
 
 static void s_get_endpoint(struct s_rd *r, struct mqg_endpoint *e)
@@ -438,6 +499,25 @@ static void s_get_endpoint(struct s_rd *r, struct mqg_endpoint *e)
     e->retain = s_get_bool(r);
     e->data_topic = s_get_str(r);
     e->disabled = s_get_bool(r);
+}
+
+static void s_get_rule(struct s_rd *r, struct mqg_rule *u)
+{
+    u->kind = (enum mqg_rule_kind)s_get_i32(r);
+    u->where = s_get_str(r);
+    u->text = s_get_str(r);
+    u->vars = s_get_array(r, sizeof(*u->vars), MIN_VAR, &u->n_vars);
+    for (size_t k = 0; k < u->n_vars && !r->err; k++) {
+        u->vars[k].name = s_get_str(r);
+        u->vars[k].expr = s_get_str(r);
+        u->vars[k].where = s_get_str(r);
+    }
+    u->cov_mode = s_get_i32(r);
+    uint64_t bits = s_get_u32(r);
+    bits |= (uint64_t)s_get_u32(r) << 32;
+    memcpy(&u->deadband, &bits, sizeof(bits));
+    u->max_size = s_get_u32(r);
+    u->interval_ms = s_get_u32(r);
 }
 
 static void s_get_route(struct s_rd *r, struct mqg_route *rt)
@@ -454,6 +534,11 @@ static void s_get_route(struct s_rd *r, struct mqg_route *rt)
     rt->target.topic = s_get_str(r);
     rt->target.qos = s_get_i32(r);
     rt->target.retain = s_get_bool(r);
+    rt->rules = s_get_array(r, sizeof(*rt->rules), MIN_RULE, &rt->n_rules);
+    for (size_t j = 0; j < rt->n_rules && !r->err; j++) {
+        s_get_rule(r, &rt->rules[j]);
+    }
+    rt->rid = s_get_str(r);
 }
 
 /* Arrays are attached to m (with their count) before they are filled, so that on any error

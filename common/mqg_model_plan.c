@@ -32,7 +32,8 @@ static bool s_conn_same(const struct mqg_connection *a, const struct mqg_connect
         a->internal_broker == b->internal_broker && a->protocol_version == b->protocol_version &&
         a->target_connected == b->target_connected && a->trust_all == b->trust_all &&
         a->mutual_auth == b->mutual_auth && a->buffer_window_ms == b->buffer_window_ms &&
-        a->max_buffered == b->max_buffered;
+        a->max_buffered == b->max_buffered && a->rules_engine == b->rules_engine &&
+        a->rules_time_limit_ms == b->rules_time_limit_ms;
     const struct mqg_will *wa = &a->will, *wb = &b->will;
     bool will =
         wa->set == wb->set &&
@@ -144,6 +145,42 @@ static void s_renumber(struct mqg_model *next, const int *map)
     }
 }
 
+static int s_str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The rids of m's routes with rules, sorted (*n of them; NULL when none or out of memory). */
+static const char **s_rids(const struct mqg_model *m, size_t *n)
+{
+    const char **v = calloc(m->n_routes ? m->n_routes : 1, sizeof(*v));
+    *n = 0;
+    for (size_t r = 0; v && r < m->n_routes; r++) {
+        if (m->routes[r].n_rules && m->routes[r].rid) {
+            v[(*n)++] = m->routes[r].rid;
+        }
+    }
+    if (v) {
+        qsort(v, *n, sizeof(*v), s_str_cmp);
+    }
+    return v;
+}
+
+/* The rules process runs the rules of every route that has them: it is kept only when they
+ * are all the same (a rid names a route and its rules). 1, 0, or -ENOMEM. */
+static int s_rules_same(const struct mqg_model *a, const struct mqg_model *b)
+{
+    size_t na, nb;
+    const char **ra = s_rids(a, &na), **rb = s_rids(b, &nb);
+    int rc = !ra || !rb ? -ENOMEM : na == nb;
+    for (size_t k = 0; rc == 1 && k < na; k++) {
+        rc = strcmp(ra[k], rb[k]) == 0;
+    }
+    free(ra);
+    free(rb);
+    return rc;
+}
+
 /* What becomes of connection i's process. 0 or -errno. */
 static int s_action(const struct mqg_model *cur, const struct mqg_model *next, size_t i,
                     enum mqg_plan_action *a)
@@ -157,6 +194,9 @@ static int s_action(const struct mqg_model *cur, const struct mqg_model *next, s
     int same = s_conn_same(&cur->conns[i], &next->conns[i]);
     if (same) {
         same = s_subs_same(cur, next, (int)i);
+    }
+    if (same == 1 && next->conns[i].rules_engine) {
+        same = s_rules_same(cur, next);
     }
     *a = same == 1 ? MQG_PLAN_KEEP : MQG_PLAN_RESTART;
     return same < 0 ? same : 0;

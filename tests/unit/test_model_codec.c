@@ -325,7 +325,7 @@ static void test_empty_model(void **state)
     mqg_model_init(&m);
     assert_int_equal(mqg_model_encode(&m, &buf, &len), 0);
     assert_int_equal(len, 4 + 1 + 5 * 4); /* magic, version, five zero counts */
-    assert_memory_equal(buf, "MQGM\x01", 5);
+    assert_memory_equal(buf, "MQGM\x02", 5);
     assert_int_equal(mqg_model_decode(buf, len, &d), 0);
     s_assert_empty(&d);
     free(buf);
@@ -435,9 +435,9 @@ static void test_trailing_and_header(void **state)
     buf[0] = 'X';
     assert_int_equal(mqg_model_decode(buf, len, &d), -EPROTO);
     buf[0] = 'M';
-    buf[4] = 2; /* unknown version */
+    buf[4] = 1; /* an older version */
     assert_int_equal(mqg_model_decode(buf, len, &d), -EPROTO);
-    buf[4] = 1;
+    buf[4] = 2;
     assert_int_equal(mqg_model_decode(buf, len, &d), 0);
     mqg_model_free(&d);
     free(buf);
@@ -449,13 +449,13 @@ static void test_crafted(void **state)
 {
     struct mqg_model d;
     /* services count 0xffffffff: rejected before allocating */
-    static const uint8_t huge[] = {'M', 'Q', 'G', 'M', 1, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t huge[] = {'M', 'Q', 'G', 'M', 2, 0xff, 0xff, 0xff, 0xff};
     assert_int_equal(mqg_model_decode(huge, sizeof(huge), &d), -EPROTO);
     s_assert_empty(&d);
 
     /* one service whose id is "a\0b" */
     static const uint8_t nul[] = {
-        'M',  'Q',  'G',  'M',  1, 1, 0, 0, 0, 3, 0, 0, 0, 'a', 0, 'b', 0xff, 0xff, 0xff, 0xff,
+        'M',  'Q',  'G',  'M',  2, 1, 0, 0, 0, 3, 0, 0, 0, 'a', 0, 'b', 0xff, 0xff, 0xff, 0xff,
         0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   0, 0,   0,    0,    0,    0};
     assert_int_equal(mqg_model_decode(nul, sizeof(nul), &d), -EPROTO);
     s_assert_empty(&d);
@@ -471,7 +471,7 @@ static void test_crafted(void **state)
     mqg_model_free(&d);
 
     /* a string length past the end */
-    static const uint8_t past[] = {'M', 'Q', 'G', 'M', 1, 1, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff};
+    static const uint8_t past[] = {'M', 'Q', 'G', 'M', 2, 1, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff};
     assert_int_equal(mqg_model_decode(past, sizeof(past), &d), -EPROTO);
     s_assert_empty(&d);
 }
@@ -517,8 +517,8 @@ static void test_invalid_values(void **state)
     m.routes = s_calloc(1, sizeof(*m.routes));
     m.routes[0].target = (struct mqg_target){0, s_dup("tt"), 1, false};
     assert_int_equal(mqg_model_encode(&m, &buf, &len), 0);
-    /* ... target.conn(4) topic(4+2) qos(4) retain(1) n_skipped(4) */
-    size_t off = len - 4 - 1 - 4 - (4 + 2) - 4;
+    /* ... target.conn(4) topic(4+2) qos(4) retain(1) n_rules(4) rid(4) n_skipped(4) */
+    size_t off = len - 4 - 4 - 4 - 1 - 4 - (4 + 2) - 4;
     assert_int_equal(buf[off], 0);
     buf[off] = 1;
     assert_int_equal(mqg_model_decode(buf, len, &d), -EPROTO);
@@ -529,11 +529,69 @@ static void test_invalid_values(void **state)
     assert_int_equal(mqg_model_decode(buf, len, &d), 0);
     assert_int_equal(d.routes[0].target.conn, MQG_INTERNAL);
     mqg_model_free(&d);
-    /* retain byte 2 is not a bool */
-    buf[len - 5] = 2;
+    /* retain byte 2 is not a bool (after it: n_rules, rid, n_skipped) */
+    buf[len - 13] = 2;
     assert_int_equal(mqg_model_decode(buf, len, &d), -EPROTO);
     s_assert_empty(&d);
     free(buf);
+    mqg_model_free(&m);
+}
+
+/* Rules and the rules process's connection travel whole; a route with rules needs its rid. */
+static void test_rules_roundtrip(void **state)
+{
+    struct mqg_model m, d;
+    uint8_t *buf;
+    size_t len;
+    s_build_rich(&m);
+    struct mqg_route *rt = &m.routes[0];
+    rt->n_rules = 3;
+    rt->rules = s_calloc(3, sizeof(*rt->rules));
+    rt->rules[0] = (struct mqg_rule){.kind = MQG_RULE_TRANSFORM, .where = s_dup("a.yml:3:7"),
+                                     .text = s_dup("{\"v\": $.value}")};
+    rt->rules[1] = (struct mqg_rule){.kind = MQG_RULE_COV, .text = s_dup("value"), .cov_mode = 2,
+                                     .deadband = 0.25};
+    rt->rules[2] = (struct mqg_rule){.kind = MQG_RULE_SET_CONTEXT_VARS, .n_vars = 1};
+    rt->rules[2].vars = s_calloc(1, sizeof(*rt->rules[2].vars));
+    rt->rules[2].vars[0] =
+        (struct mqg_rule_var){s_dup("prio"), s_dup("$.p > 1 ? \"high\" : \"low\""), NULL};
+    assert_int_equal(mqg_model_encode(&m, &buf, &len), -EINVAL); /* no rid */
+    assert_int_equal(mqg_model_rules_engine(&m, 700), 0);
+    assert_non_null(rt->rid);
+    assert_int_equal(strlen(rt->rid), 16);
+    int k = mqg_model_rules_conn(&m);
+    assert_int_equal(k, 2);
+    assert_string_equal(m.conns[k].key, MQG_RULES_KEY);
+    assert_int_equal(mqg_model_encode(&m, &buf, &len), 0);
+    assert_int_equal(mqg_model_decode(buf, len, &d), 0);
+    assert_int_equal(mqg_model_rules_conn(&d), 2);
+    assert_int_equal(d.conns[2].rules_time_limit_ms, 700);
+    assert_int_equal(d.routes[0].n_rules, 3);
+    assert_string_equal(d.routes[0].rid, rt->rid);
+    assert_int_equal(d.routes[0].rules[0].kind, MQG_RULE_TRANSFORM);
+    assert_string_equal(d.routes[0].rules[0].where, "a.yml:3:7");
+    assert_string_equal(d.routes[0].rules[0].text, "{\"v\": $.value}");
+    assert_int_equal(d.routes[0].rules[1].cov_mode, 2);
+    assert_true(d.routes[0].rules[1].deadband == 0.25);
+    assert_null(d.routes[0].rules[1].where);
+    assert_string_equal(d.routes[0].rules[2].vars[0].name, "prio");
+    assert_int_equal(d.routes[1].n_rules, 0);
+    assert_null(d.routes[1].rid);
+    mqg_model_free(&d);
+    /* the same rules give the same rid; another expression another */
+    char rid[17];
+    memcpy(rid, rt->rid, sizeof(rid));
+    assert_int_equal(mqg_model_rules_engine(&m, 700), 0);
+    assert_string_equal(rt->rid, rid);
+    assert_int_equal(m.n_conns, 3); /* not added twice */
+    free(rt->rules[0].text);
+    rt->rules[0].text = s_dup("$");
+    assert_int_equal(mqg_model_rules_engine(&m, 700), 0);
+    assert_string_not_equal(rt->rid, rid);
+    /* a rule kind out of range is refused */
+    rt->rules[0].kind = (enum mqg_rule_kind)(MQG_RULE_KIND_MAX + 1);
+    free(buf);
+    assert_int_equal(mqg_model_encode(&m, &buf, &len), -EINVAL);
     mqg_model_free(&m);
 }
 
@@ -609,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_crafted),
         cmocka_unit_test(test_invalid_values),
         cmocka_unit_test(test_random_corruption),
+        cmocka_unit_test(test_rules_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -258,9 +258,9 @@ static void test_for_conn_uses_plain_filters_of_that_connection(void **state)
     struct mqg_source s2[] = {{0, "factory/line1/temp", 2, NULL}};
     struct mqg_source s3[] = {{MQG_INTERNAL, "services/x/y", 0, NULL}};
     struct mqg_route routes[] = {
-        {"r1", s1, 2, {MQG_INTERNAL, "t", 0, false}, NULL},
-        {"r2", s2, 1, {MQG_INTERNAL, "t", 0, false}, NULL},
-        {"r3", s3, 1, {1, "t", 0, false}, NULL},
+        {"r1", s1, 2, {MQG_INTERNAL, "t", 0, false}, NULL, NULL, 0, NULL},
+        {"r2", s2, 1, {MQG_INTERNAL, "t", 0, false}, NULL, NULL, 0, NULL},
+        {"r3", s3, 1, {1, "t", 0, false}, NULL, NULL, 0, NULL},
     };
     struct mqg_model m = {0};
     m.routes = routes;
@@ -291,9 +291,9 @@ static void test_for_conn_internal_broker(void **state)
                               {MQG_INTERNAL, "plain/+a/b", 0, NULL}};
     struct mqg_source s3[] = {{MQG_INTERNAL, "plain/#", 2, NULL}};
     struct mqg_route routes[] = {
-        {"r1", s1, 1, {MQG_INTERNAL, "services/x/e", 1, false}, NULL},
-        {"r2", s2, 2, {0, "out", 0, false}, NULL},
-        {"r3", s3, 1, {0, "out2", 0, false}, NULL},
+        {"r1", s1, 1, {MQG_INTERNAL, "services/x/e", 1, false}, NULL, NULL, 0, NULL},
+        {"r2", s2, 2, {0, "out", 0, false}, NULL, NULL, 0, NULL},
+        {"r3", s3, 1, {0, "out2", 0, false}, NULL, NULL, 0, NULL},
     };
     struct mqg_connection conns[2] = {{.key = "s/c0"}, {.key = "mqgate/internal-broker"}};
     conns[1].internal_broker = true;
@@ -426,7 +426,7 @@ static void test_for_conn_reports_progress(void **state)
     for (size_t i = 0; i < ROUTES; i++) {
         snprintf(filters[i], 32, "a/%zu/b", i);
         src[i] = (struct mqg_source){0, filters[i], 1, NULL};
-        routes[i] = (struct mqg_route){"r", &src[i], 1, {MQG_INTERNAL, "t", 0, false}, NULL};
+        routes[i] = (struct mqg_route){"r", &src[i], 1, {MQG_INTERNAL, "t", 0, false}, NULL, NULL, 0, NULL};
     }
     struct mqg_model m = {0};
     m.routes = routes;

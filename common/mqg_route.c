@@ -51,6 +51,9 @@ struct mqg_route_table {
     char *in_topic; /* the message's topic, NUL-terminated */
     struct mqg_route_counters counters;
     int internal; /* the internal broker's connection (mqg_model_internal) or MQG_NO_CONN */
+    int rules;    /* the rules process's connection (mqg_model_rules_conn) or MQG_NO_CONN */
+    struct s_route **by_rid; /* the routes with rules, sorted by rid */
+    size_t n_by_rid;
     const struct mqg_route_sink *sink; /* of the dispatch under way */
     int copies;                        /* delivered by the dispatch under way */
 };
@@ -136,6 +139,29 @@ static int s_add_route(struct mqg_route_table *t, const struct mqg_model *m, siz
     return 0;
 }
 
+static int s_rid_cmp(const void *a, const void *b)
+{
+    const struct s_route *x = *(const struct s_route *const *)a;
+    const struct s_route *y = *(const struct s_route *const *)b;
+    return strcmp(x->def->rid, y->def->rid);
+}
+
+/* The routes with rules by rid, for what comes back from the rules process. */
+static int s_index_rids(struct mqg_route_table *t)
+{
+    t->by_rid = calloc(t->n_routes ? t->n_routes : 1, sizeof(*t->by_rid));
+    if (!t->by_rid) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < t->n_routes; i++) {
+        if (t->routes[i].def->n_rules && t->routes[i].def->rid) {
+            t->by_rid[t->n_by_rid++] = &t->routes[i];
+        }
+    }
+    qsort(t->by_rid, t->n_by_rid, sizeof(*t->by_rid), s_rid_cmp);
+    return 0;
+}
+
 int mqg_route_table_new(const struct mqg_model *m, mqg_route_progress_fn progress, void *arg,
                         struct mqg_route_table **out, struct mqg_route_fault *fault)
 {
@@ -152,12 +178,16 @@ int mqg_route_table_new(const struct mqg_model *m, mqg_route_progress_fn progres
     int rc = t ? s_alloc(t, m) : -ENOMEM;
     if (rc == 0) {
         t->internal = mqg_model_internal(m);
+        t->rules = mqg_model_rules_conn(m);
     }
     for (size_t i = 0; rc == 0 && i < m->n_routes; i++) {
         if (progress && i % 256 == 0) {
             progress(arg); /* many routes: keep the heartbeat going */
         }
         rc = s_add_route(t, m, i, fault);
+    }
+    if (rc == 0) {
+        rc = s_index_rids(t);
     }
     if (rc != 0) {
         mqg_route_table_destroy(&t);
@@ -184,6 +214,7 @@ void mqg_route_table_destroy(struct mqg_route_table **tp)
         free(t->ms[d].topic_buf);
     }
     free(t->tries);
+    free(t->by_rid);
     free(t->routes);
     free(t->entries);
     free(t->in_topic);
@@ -246,9 +277,102 @@ static int s_render(struct mqg_route_table *t, struct s_matchset *ms, const stru
     return -1;
 }
 
+static void s_dispatch(struct mqg_route_table *t, size_t ns, const char *topic,
+                       const struct mqg_wire_rec *src, int depth);
+
+/* Carry out route rr for src at level `depth`, its target topic `out` (len bytes) rendered:
+ * a copy for an external target, a match one level deeper for an internal one (and a copy
+ * for the internal broker, if there is one). */
+static void s_hand_out(struct mqg_route_table *t, struct s_route *rr, const char *out, int len,
+                       const struct mqg_wire_rec *src, int depth)
+{
+    const struct mqg_target *tg = &rr->def->target;
+    struct mqg_route_stats *st = &rr->st;
+    if (tg->conn == MQG_INTERNAL && depth + 1 >= MQG_ROUTE_MAX_DEPTH) {
+        st->loops++; /* s_dispatch counts and reports it for the table */
+    } else {
+        st->out++;
+        st->out_bytes += src->payload_len;
+    }
+    struct mqg_wire_rec copy = {.flags = tg->retain ? MQG_WIRE_F_RETAIN : 0,
+                                .qos = (uint8_t)tg->qos,
+                                .topic = out,
+                                .topic_len = (size_t)len,
+                                .payload = src->payload,
+                                .payload_len = src->payload_len};
+    if (tg->conn == MQG_INTERNAL && t->sink->internal && depth + 1 < MQG_ROUTE_MAX_DEPTH) {
+        t->sink->internal(t->sink->arg, &copy);
+    }
+    /* a copy for the internal namespace also goes to the internal broker, if there is one */
+    int to = tg->conn == MQG_INTERNAL ? t->internal : tg->conn;
+    if (to != MQG_NO_CONN) {
+        t->copies++;
+        t->sink->deliver(t->sink->arg, to, &copy);
+    }
+    if (tg->conn == MQG_INTERNAL) {
+        s_dispatch(t, 0, out, src, depth + 1);
+    }
+}
+
+/* Route rr has rules: the message goes to the rules process as "<rid>/<topic>" with the
+ * target's QoS and retain flag; what comes out of its rules comes back (s_from_rules). */
+static void s_to_rules(struct mqg_route_table *t, struct s_matchset *ms, struct s_route *rr,
+                       const char *topic, const struct mqg_wire_rec *src)
+{
+    const struct mqg_target *tg = &rr->def->target;
+    int len = snprintf(ms->topic_buf, MQG_TOPIC_MAX + 1, "%s/%s", rr->def->rid, topic);
+    if (t->rules == MQG_NO_CONN || len < 0 || len > MQG_TOPIC_MAX) {
+        t->counters.render_failed++;
+        uint64_t n = ++rr->st.render_failed;
+        if (t->sink->render_failed) {
+            t->sink->render_failed(t->sink->arg, rr->def, topic, n);
+        }
+        return;
+    }
+    struct mqg_wire_rec copy = {.flags = tg->retain ? MQG_WIRE_F_RETAIN : 0,
+                                .qos = (uint8_t)tg->qos,
+                                .topic = ms->topic_buf,
+                                .topic_len = (size_t)len,
+                                .payload = src->payload,
+                                .payload_len = src->payload_len};
+    t->copies++;
+    t->sink->deliver(t->sink->arg, t->rules, &copy);
+}
+
+/* A message from the rules process, "<rid>/<target topic>": for that route's target only.
+ * An unknown rid (a route a reload removed) is counted as unrouted. */
+static void s_from_rules(struct mqg_route_table *t, const char *topic,
+                         const struct mqg_wire_rec *src)
+{
+    const char *slash = strchr(topic, '/');
+    size_t lo = 0, hi = t->n_by_rid;
+    size_t n = slash ? (size_t)(slash - topic) : 0;
+    while (n && lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const char *rid = t->by_rid[mid]->def->rid;
+        int c = strncmp(rid, topic, n);
+        c = c ? c : (rid[n] != '\0');
+        if (c == 0) {
+            struct s_route *rr = t->by_rid[mid];
+            const char *out = slash + 1;
+            if (*out) {
+                s_hand_out(t, rr, out, (int)strlen(out), src, 0);
+                return;
+            }
+            break;
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    t->counters.unrouted++;
+}
+
 /* Match topic (NUL-terminated) in namespace ns at level `depth` and carry out the routes that
  * fire: a copy of src for each external target, a match one level deeper for each internal
- * one. */
+ * one; a route with rules sends it to the rules process instead. */
 static void s_dispatch(struct mqg_route_table *t, size_t ns, const char *topic,
                        const struct mqg_wire_rec *src, int depth)
 {
@@ -269,11 +393,14 @@ static void s_dispatch(struct mqg_route_table *t, size_t ns, const char *topic,
     for (size_t i = 0; i < ms->n; i++) {
         const struct s_entry *e = ms->e[i];
         struct mqg_route_stats *st = &e->route->st;
-        const struct mqg_target *tg = &e->route->def->target;
-        const char *out = tg->topic;
+        const char *out = e->route->def->target.topic;
         int len;
         st->in++;
         st->in_bytes += src->payload_len;
+        if (e->route->def->n_rules) {
+            s_to_rules(t, ms, e->route, topic, src);
+            continue;
+        }
         if (e->render) {
             if ((len = s_render(t, ms, e, topic)) < 0) {
                 continue;
@@ -282,30 +409,7 @@ static void s_dispatch(struct mqg_route_table *t, size_t ns, const char *topic,
         } else {
             len = (int)strlen(out);
         }
-        if (tg->conn == MQG_INTERNAL && depth + 1 >= MQG_ROUTE_MAX_DEPTH) {
-            st->loops++; /* s_dispatch counts and reports it for the table */
-        } else {
-            st->out++;
-            st->out_bytes += src->payload_len;
-        }
-        struct mqg_wire_rec copy = {.flags = tg->retain ? MQG_WIRE_F_RETAIN : 0,
-                                    .qos = (uint8_t)tg->qos,
-                                    .topic = out,
-                                    .topic_len = (size_t)len,
-                                    .payload = src->payload,
-                                    .payload_len = src->payload_len};
-        if (tg->conn == MQG_INTERNAL && t->sink->internal && depth + 1 < MQG_ROUTE_MAX_DEPTH) {
-            t->sink->internal(t->sink->arg, &copy);
-        }
-        /* a copy for the internal namespace also goes to the internal broker, if there is one */
-        int to = tg->conn == MQG_INTERNAL ? t->internal : tg->conn;
-        if (to != MQG_NO_CONN) {
-            t->copies++;
-            t->sink->deliver(t->sink->arg, to, &copy);
-        }
-        if (tg->conn == MQG_INTERNAL) {
-            s_dispatch(t, 0, out, src, depth + 1);
-        }
+        s_hand_out(t, e->route, out, len, src, depth);
     }
 }
 
@@ -320,7 +424,11 @@ int mqg_route_dispatch(struct mqg_route_table *t, int conn, const struct mqg_wir
     t->in_topic[msg->topic_len] = '\0';
     t->sink = sink;
     t->copies = 0;
-    s_dispatch(t, ns, t->in_topic, msg, 0);
+    if (conn >= 0 && conn == t->rules) {
+        s_from_rules(t, t->in_topic, msg);
+    } else {
+        s_dispatch(t, ns, t->in_topic, msg, 0);
+    }
     t->sink = NULL;
     return t->copies;
 }

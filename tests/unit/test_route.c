@@ -800,6 +800,78 @@ static void test_internal_broker(void **state)
     mqg_model_free(&m);
 }
 
+/* Give route r one transform rule (the rid comes from mqg_model_rules_engine). */
+static void s_rules(struct mqg_model *m, size_t r, const char *expr)
+{
+    struct mqg_route *rt = &m->routes[r];
+    rt->rules = calloc(1, sizeof(*rt->rules));
+    assert_non_null(rt->rules);
+    rt->n_rules = 1;
+    rt->rules[0].kind = MQG_RULE_TRANSFORM;
+    rt->rules[0].text = s_dup(expr);
+}
+
+/* A route with rules sends what fires it to the rules process as "<rid>/<topic>" with its
+ * target's QoS and retain flag; what comes back as "<rid>/<topic>" goes to that route's
+ * target only (internal ones are matched again); an unknown rid is unrouted. */
+static void test_rules(void **state)
+{
+    (void)state;
+    struct mqg_model m;
+    struct record rec = {0};
+    s_model(&m, 2);
+    size_t r0 = s_route(&m, 1, "out/{line}", 2, true);
+    s_source(&m, r0, 0, "lines/+line/state");
+    s_source(&m, r0, 0, "lines/#");
+    s_rules(&m, r0, "$");
+    size_t r1 = s_route(&m, MQG_INTERNAL, "services/s/x", 1, false);
+    s_source(&m, r1, 0, "lines/+line/state");
+    s_rules(&m, r1, "{\"a\": 1}");
+    s_route1(&m, MQG_INTERNAL, "services/s/x", 1, "plain/x"); /* no rules */
+    s_route1(&m, 0, "lines/l1/state", 1, "copy/plain");            /* no rules */
+    assert_int_equal(mqg_model_rules_engine(&m, 500), 0);
+    int rules = mqg_model_rules_conn(&m);
+    assert_int_equal(rules, 2);
+    const char *rid0 = m.routes[r0].rid, *rid1 = m.routes[r1].rid;
+    assert_string_not_equal(rid0, rid1);
+    struct mqg_route_table *t = s_table(&m);
+    char want[300];
+
+    /* to the rules process: once per route with rules (two sources match r0: one copy) */
+    assert_int_equal(s_send(t, 0, "lines/l1/state", &rec), 3);
+    snprintf(want, sizeof(want), "%s/lines/l1/state", rid0);
+    assert_int_equal(s_count(&rec, rules, want), 1);
+    assert_int_equal(s_find(&rec, rules, want)->qos, 2);
+    assert_int_equal(s_find(&rec, rules, want)->flags, MQG_WIRE_F_RETAIN);
+    snprintf(want, sizeof(want), "%s/lines/l1/state", rid1);
+    assert_int_equal(s_find(&rec, rules, want)->qos, 1);
+    assert_int_equal(s_count(&rec, 1, "copy/plain"), 1);
+    assert_int_equal(mqg_route_table_stats(t, r0)->in, 1);
+    assert_int_equal(mqg_route_table_stats(t, r0)->out, 0);
+
+    /* back from it: the topic as the rules process rendered it, to r0's target */
+    snprintf(want, sizeof(want), "%s/out/l1", rid0);
+    assert_int_equal(s_send(t, rules, want, &rec), 1);
+    assert_int_equal(s_count(&rec, 1, "out/l1"), 1);
+    assert_int_equal(s_find(&rec, 1, "out/l1")->qos, 2);
+    assert_int_equal(mqg_route_table_stats(t, r0)->out, 1);
+    /* r1's target is internal: matched there again, the plain route fires */
+    snprintf(want, sizeof(want), "%s/services/s/x", rid1);
+    assert_int_equal(s_send(t, rules, want, &rec), 1);
+    assert_int_equal(s_count(&rec, 1, "plain/x"), 1);
+    /* unknown rid, no topic, no slash: unrouted, nothing delivered */
+    uint64_t before = s_cnt(t)->unrouted;
+    assert_int_equal(s_send(t, rules, "0123456789abcdef/out/l1", &rec), 0);
+    snprintf(want, sizeof(want), "%s/", rid0);
+    assert_int_equal(s_send(t, rules, want, &rec), 0);
+    assert_int_equal(s_send(t, rules, rid0, &rec), 0);
+    assert_int_equal(s_cnt(t)->unrouted, before + 3);
+
+    s_clear(&rec);
+    mqg_route_table_destroy(&t);
+    mqg_model_free(&m);
+}
+
 /* Without an internal broker, internal targets make no copies (today's behaviour). */
 static void test_no_internal_broker(void **state)
 {
@@ -923,6 +995,7 @@ int main(void)
         cmocka_unit_test(test_qos_retain),
         cmocka_unit_test(test_dispatch_refused),
         cmocka_unit_test(test_internal_broker),
+        cmocka_unit_test(test_rules),
         cmocka_unit_test(test_no_internal_broker),
         cmocka_unit_test(test_build_errors),
         cmocka_unit_test(test_build),

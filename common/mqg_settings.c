@@ -100,6 +100,7 @@ static const struct s_desc s_descs[] = {
     {"journal", "sync", K_SYNC, 0, 0, F(journal_sync)},
     {"journal", "sync_interval_ms", K_INT, 1, 600000, F(journal_sync_ms)},
     {"journal", "full_wait_ms", K_INT, 0, 3600000, F(journal_full_wait_ms)},
+    {"rules", "time_limit_ms", K_INT, 10, 600000, F(rules_time_limit_ms)},
 };
 
 #define N_DESCS (sizeof(s_descs) / sizeof(s_descs[0]))
@@ -108,9 +109,10 @@ static const struct s_desc s_descs[] = {
 static const char *const s_root_names[] = {
     "instance",        "runtime_dir",   "log",          "log_file",  "restart",
     "heartbeat",       "stop_grace_ms", "cpu_affinity", "connector", "router",
-    "internal_broker", "state_dir",     "journal",      "http",      "services"};
-static const char *const s_groups[] = {"log",    "restart", "heartbeat", "connector",
-                                       "router", "journal", "http",      "internal_broker"};
+    "internal_broker", "state_dir",     "journal",      "http",      "rules",
+    "services"};
+static const char *const s_groups[] = {"log",     "restart", "heartbeat",       "connector", "router",
+                                       "journal", "http",    "internal_broker", "rules"};
 
 static bool s_instance_ok(const char *s)
 {
@@ -665,6 +667,7 @@ int mqg_settings_defaults(struct mqg_settings *s)
     s->journal_sync = MQG_SETTINGS_SYNC_NONE;
     s->journal_sync_ms = 100;
     s->journal_full_wait_ms = 10000;
+    s->rules_time_limit_ms = 1000;
     return 0;
 }
 

@@ -75,6 +75,8 @@ struct mqg_settings {
     int journal_sync;            /* MQG_SETTINGS_SYNC_*: none */
     int journal_sync_ms;         /* 100: the interval of "interval" */
     int journal_full_wait_ms;    /* 10000: a full journal holds a message this long */
+    /* rules (docs/rules.md) */
+    int rules_time_limit_ms; /* 1000: one evaluation of a rule's expression at most */
 };
 
 enum { MQG_SETTINGS_SYNC_NONE = 0, MQG_SETTINGS_SYNC_INTERVAL = 1, MQG_SETTINGS_SYNC_ALWAYS = 2 };

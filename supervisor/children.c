@@ -82,7 +82,9 @@ static int s_child_init(struct sup *S, int conn, const char *broker_exe)
             return -EIO;
         }
         c->kind = conn < 0 ? SUP_ROUTER : SUP_CONNECTOR;
-        c->role = conn < 0 ? "router" : "connector";
+        /* the rules process is a connector whose broker is the rule engine (docs/rules.md) */
+        bool rules = conn >= 0 && S->model->conns[conn].rules_engine;
+        c->role = conn < 0 ? "router" : rules ? "rules" : "connector";
         c->key = conn < 0 ? "router" : S->model->conns[conn].key;
         snprintf(c->exe, sizeof(c->exe), "%s/mqgate-%s", exedir, c->role);
         if (access(c->exe, X_OK) != 0) {

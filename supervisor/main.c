@@ -134,6 +134,10 @@ static int s_build_model(struct cli *c, const struct mqg_ib_settings *ib, struct
     if (rc == 0) {
         rc = s_client_ids(m, set, errf);
     }
+    if (rc == 0 && mqg_model_rules_engine(m, set->rules_time_limit_ms) != 0) {
+        fprintf(errf, "mqgate: error: out of memory\n");
+        rc = MQG_EXIT_INTERNAL;
+    }
     return rc;
 }
 

@@ -32,7 +32,7 @@ enum sup_kind { SUP_ROUTER, SUP_CONNECTOR, SUP_BROKER };
 struct sup_child {
     enum sup_kind kind;
     int conn;         /* connection index; -1 for the router and the broker */
-    const char *role; /* "router" / "connector" / "broker" */
+    const char *role; /* "router" / "connector" / "rules" / "broker" */
     const char *key;  /* connection key, "router" or "internal-broker" */
     char exe[4200];
     struct lifecycle life; /* state, when to start it, when started, restart policy */

@@ -523,7 +523,7 @@ static void test_unknown_settings_inline(void **state)
     s_expect_error("instance = \"x\";\n  colour = \"blue\";\n", 2, 3, "colour",
                    "unknown setting; known at top level: instance, runtime_dir, log, log_file, "
                    "restart, heartbeat, stop_grace_ms, cpu_affinity, connector, router, "
-                   "internal_broker, state_dir, journal, http, services");
+                   "internal_broker, state_dir, journal, http, rules, services");
     s_expect_error("log = { level = \"info\"; lvl = \"debug\"; };\n", 1, 25, "log.lvl",
                    "known in this group: level, file");
     /* a deeper group inside a known group */

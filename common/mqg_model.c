@@ -241,6 +241,13 @@ static void s_esc_done(struct s_esc *e)
 static void s_print_conn(const struct mqg_connection *c, FILE *f)
 {
     struct s_esc e = {.n = 0};
+    if (c->rules_engine) {
+        fprintf(f,
+                "  %s (the rules process, mqgate-rules: runs the routes' rules; no broker)\n"
+                "    time limit per evaluation: %d ms\n",
+                c->key, c->rules_time_limit_ms);
+        return;
+    }
     fprintf(f, "  %s%s\n", s_esc(&e, c->key),
             c->internal_broker ? " (the internal broker: endpoint data and internal topics)" : "");
     fprintf(f, "    uri: %s (host %s, port %d, scheme %s)\n", s_esc(&e, c->uri), s_esc(&e, c->host),
@@ -318,6 +325,14 @@ static void s_print_route(const struct mqg_model *m, const struct mqg_route *r, 
     fprintf(f, " -> %s %s (qos %d%s)\n", s_esc(&e, s_conn_name(m, r->target.conn)),
             s_esc(&e, r->target.topic), r->target.qos, r->target.retain ? ", retain" : "");
     s_esc_done(&e);
+    for (size_t i = 0; i < r->n_rules; i++) {
+        fprintf(f, "%s%s (%s)", i ? ", " : "    rules: ", mqg_rule_kind_name(r->rules[i].kind),
+                s_esc(&e, r->rules[i].where));
+        s_esc_done(&e);
+    }
+    if (r->n_rules) {
+        fprintf(f, "\n");
+    }
 }
 
 void mqg_model_print(const struct mqg_model *m, FILE *f)

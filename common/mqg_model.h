@@ -213,6 +213,9 @@ void mqg_model_rules_free(struct mqg_rule *rules, size_t n);
  * time_limit_ms. Nothing when no route has rules. Returns 0 or -ENOMEM. */
 int mqg_model_rules_engine(struct mqg_model *m, int time_limit_ms);
 
+/* The kind's name as written in a commissioning file ("transform", "setContextVars"), "?". */
+const char *mqg_rule_kind_name(enum mqg_rule_kind k);
+
 /* Index of the rules process's connection, or MQG_NO_CONN. */
 int mqg_model_rules_conn(const struct mqg_model *m);
 

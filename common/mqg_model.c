@@ -238,6 +238,16 @@ static void s_esc_done(struct s_esc *e)
     e->n = 0;
 }
 
+const char *mqg_rule_kind_name(enum mqg_rule_kind k)
+{
+    static const char *const names[] = {
+        [MQG_RULE_TRANSFORM] = "transform", [MQG_RULE_FILTER] = "filter",
+        [MQG_RULE_PARSE] = "parse",         [MQG_RULE_SET_CONTEXT_VARS] = "setContextVars",
+        [MQG_RULE_COV] = "cov",             [MQG_RULE_BURST] = "burst",
+        [MQG_RULE_COLLECT] = "collect",     [MQG_RULE_STASH] = "stash"};
+    return (unsigned)k < sizeof(names) / sizeof(names[0]) && names[k] ? names[k] : "?";
+}
+
 static void s_print_conn(const struct mqg_connection *c, FILE *f)
 {
     struct s_esc e = {.n = 0};

@@ -127,13 +127,3 @@ int mqg_model_rules_conn(const struct mqg_model *m)
     }
     return MQG_NO_CONN;
 }
-
-const char *mqg_rule_kind_name(enum mqg_rule_kind k)
-{
-    static const char *const names[] = {
-        [MQG_RULE_TRANSFORM] = "transform", [MQG_RULE_FILTER] = "filter",
-        [MQG_RULE_PARSE] = "parse",         [MQG_RULE_SET_CONTEXT_VARS] = "setContextVars",
-        [MQG_RULE_COV] = "cov",             [MQG_RULE_BURST] = "burst",
-        [MQG_RULE_COLLECT] = "collect",     [MQG_RULE_STASH] = "stash"};
-    return (unsigned)k < sizeof(names) / sizeof(names[0]) && names[k] ? names[k] : "?";
-}

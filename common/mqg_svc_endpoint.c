@@ -10,14 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mqg_svc_rules.h"
 #include "mqg_svc_setting.h"
 #include "mqg_topic.h"
 
 typedef struct mqg_yaml_node s_node;
 
 /* The endpoint's route: broker filter -> data topic (subscribe), or <data topic>/set -> broker
- * topic with the endpoint's qos and retain (write). */
-static int s_endpoint_route(struct mqg_svc_ctx *c, const struct mqg_endpoint *ep)
+ * topic with the endpoint's qos and retain (write). Once the route exists it takes over *rules
+ * (n of them; *rules becomes NULL); before that they stay the caller's. */
+static int s_endpoint_route(struct mqg_svc_ctx *c, const struct mqg_endpoint *ep,
+                            struct mqg_rule **rules, size_t n)
 {
     size_t idx;
     int rc = mqg_svc_add_route(c, 1, &idx);
@@ -25,6 +28,9 @@ static int s_endpoint_route(struct mqg_svc_ctx *c, const struct mqg_endpoint *ep
         return rc;
     }
     struct mqg_route *rt = &c->m->routes[idx];
+    rt->rules = *rules;
+    rt->n_rules = n;
+    *rules = NULL;
     struct mqg_source *s = &rt->sources[0];
     rc = mqg_svc_aprintf(c, &rt->name, "endpoint %s", ep->id);
     if (ep->kind == MQG_EP_SUBSCRIBE) {
@@ -91,22 +97,6 @@ static int s_endpoint_op(struct mqg_svc_ctx *c, const s_node *props, const char 
         rc = rc < 0 ? rc : mqg_svc_opt_bool(c, op, obase, "retain", &ep->retain);
     }
     return rc < 0 ? rc : 0;
-}
-
-/* rules: not supported yet. */
-static int s_endpoint_rules(struct mqg_svc_ctx *c, const struct mqg_svc_res *r, const char *base)
-{
-    char path[MQG_SVC_PATH_MAX];
-    const s_node *k;
-    mqg_yaml_map_get(c->doc, r->props, "rules", &k);
-    if (!k) {
-        return 0;
-    }
-    mqg_svc_path(path, base, "rules");
-    return mqg_svc_fail(c, k, path,
-                        "rules are not supported yet (endpoint '%s'); expected an endpoint "
-                        "without rules",
-                        r->id);
 }
 
 /* connection: required, a Cybus::Connection of this file. */
@@ -207,8 +197,9 @@ int mqg_svc_build_endpoint(struct mqg_svc_ctx *c, struct mqg_svc_res *r)
     struct mqg_endpoint *ep = NULL;
     bool write = false;
     snprintf(base, sizeof(base), "resources.%s.properties", r->id);
+    struct mqg_rule *rules = NULL;
+    size_t n_rules = 0;
     int rc = mqg_svc_check_keys(c, r->props, base, keys);
-    rc = rc < 0 ? rc : s_endpoint_rules(c, r, base);
     rc = rc < 0 ? rc : s_endpoint_conn(c, r, base, &conn);
     rc = rc < 0 ? rc : s_endpoint_kind(c, r, base, &write);
     rc = rc < 0 ? rc : s_endpoint_new(c, r, conn, write, &ep);
@@ -216,9 +207,13 @@ int mqg_svc_build_endpoint(struct mqg_svc_ctx *c, struct mqg_svc_res *r)
     rc = rc < 0 ? rc : s_endpoint_data_topic(c, r, base, ep);
     bool enabled = true;
     rc = rc < 0 ? rc : mqg_svc_opt_enabled(c, r->props, base, "an endpoint", &enabled);
+    /* checked also when disabled, like everything else; kept only with the route */
+    rc = rc < 0 ? rc : mqg_svc_rules(c, r->props, base, &rules, &n_rules);
     if (rc < 0) {
         return rc;
     }
     ep->disabled = !enabled; /* mappings may still refer to it; it has no route of its own */
-    return enabled ? s_endpoint_route(c, ep) : 0;
+    rc = enabled ? s_endpoint_route(c, ep, &rules, n_rules) : 0;
+    mqg_rules_free(rules, n_rules); /* disabled, or the route was not made */
+    return rc;
 }

@@ -4,7 +4,7 @@
  * Internal to the loader; run after every connection is built (an endpoint names one) and
  * before the mappings (which name endpoints). Rules: docs/formats.md §1.7 — exactly one of
  * subscribe {topic, qos} and write {topic, qos, retain}; the data topic is
- * <Cybus::MqttRoot>/<topic property or endpoint id>; rules are not supported yet.
+ * <Cybus::MqttRoot>/<topic property or endpoint id>; rules (mqg_svc_rules.h) go on its route.
  */
 #ifndef MQG_SVC_ENDPOINT_H
 #define MQG_SVC_ENDPOINT_H

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mqg_svc_rules.h"
 #include "mqg_svc_setting.h"
 #include "mqg_topic.h"
 
@@ -184,12 +185,14 @@ static int s_target_endpoint(struct mqg_svc_ctx *c, const s_node *p, const char 
     return mqg_svc_aprintf(c, &t->topic, "%s/set", ep->data_topic);
 }
 
-/* P = {topic: T, connection?}: T, a template checked against every subscribe pattern. */
+/* P = {topic: T, connection?}: T, a template checked against every subscribe pattern and the
+ * variables the route's setContextVars rules set. */
 static int s_target_topic(struct mqg_svc_ctx *c, const s_node *p, const char *pbase,
                           const s_node *tk, const struct mqg_svc_res *conn,
-                          struct mqg_pattern *const *pats, size_t n_pats, struct mqg_target *t)
+                          struct mqg_pattern *const *pats, struct mqg_route *rt)
 {
     char path[MQG_SVC_PATH_MAX];
+    struct mqg_target *t = &rt->target;
     if (conn) {
         t->conn = conn->index;
     }
@@ -205,23 +208,25 @@ static int s_target_topic(struct mqg_svc_ctx *c, const s_node *p, const char *pb
         rc = mqg_svc_check_publish_topic(c, tn, path, t->topic, 0, t->topic, "topic to publish to",
                                          " ({name} placeholders allowed)");
     }
-    for (size_t i = 0; rc >= 0 && i < n_pats; i++) {
+    for (size_t i = 0; rc >= 0 && i < rt->n_sources; i++) {
         const char *why = NULL;
-        if (mqg_pattern_check_template(pats[i], t->topic, &why) < 0) {
+        if (mqg_pattern_check_template_vars(pats[i], t->topic, mqg_rules_sets_var, rt, &why) < 0) {
             rc = mqg_svc_fail(c, tn, path,
                               "'%s' does not fit subscribe[%zu]: %s; expected only "
-                              "placeholders named by +name/#name wildcards of every subscribe",
+                              "placeholders named by +name/#name wildcards of every subscribe "
+                              "or set by a setContextVars rule of the entry",
                               t->topic, i, why ? why : "unknown placeholder");
         }
     }
     return rc;
 }
 
-/* The publish entry P of a mapping into route target *t, checked against the patterns. 2: it
- * writes to an endpoint mqgate skips. */
+/* The publish entry P of a mapping into rt's target, checked against the patterns of rt's
+ * sources and the variables its rules set. 2: it writes to an endpoint mqgate skips. */
 static int s_mapping_target(struct mqg_svc_ctx *c, const s_node *p, const char *pbase,
-                            struct mqg_pattern *const *pats, size_t n_pats, struct mqg_target *t)
+                            struct mqg_pattern *const *pats, struct mqg_route *rt)
 {
+    struct mqg_target *t = &rt->target;
     static const char *const keys[] = {"endpoint", "topic", "qos", "retain", "connection", NULL};
     const s_node *ek;
     const s_node *tk;
@@ -234,7 +239,7 @@ static int s_mapping_target(struct mqg_svc_ctx *c, const s_node *p, const char *
     }
     t->conn = MQG_INTERNAL;
     rc = ek ? s_target_endpoint(c, p, pbase, ek, conn, t)
-            : s_target_topic(c, p, pbase, tk, conn, pats, n_pats, t);
+            : s_target_topic(c, p, pbase, tk, conn, pats, rt);
     if (rc == 2) {
         return 2;
     }
@@ -243,12 +248,10 @@ static int s_mapping_target(struct mqg_svc_ctx *c, const s_node *p, const char *
     return rc < 0 ? rc : 0;
 }
 
-/* Entry e resolved into *em: a mapping with only its keys, and no rules. */
-static int s_entry_map(struct mqg_svc_ctx *c, const struct mqg_svc_res *r, const s_node *e,
-                       const char *ebase, const s_node **em)
+/* Entry e resolved into *em: a mapping with only its keys. */
+static int s_entry_map(struct mqg_svc_ctx *c, const s_node *e, const char *ebase, const s_node **em)
 {
     static const char *const keys[] = {"subscribe", "publish", "rules", NULL};
-    char path[MQG_SVC_PATH_MAX];
     struct mqg_svc_val v;
     int rc = mqg_svc_resolve(c, e, ebase, &v);
     *em = v.node;
@@ -259,20 +262,7 @@ static int s_entry_map(struct mqg_svc_ctx *c, const struct mqg_svc_res *r, const
     if (mqg_yaml_kind(*em) != MQG_YAML_MAPPING) {
         return mqg_svc_fail(c, e, ebase, "expected a mapping {subscribe: ..., publish: ...}");
     }
-    rc = mqg_svc_check_keys(c, *em, ebase, keys);
-    if (rc < 0) {
-        return rc;
-    }
-    const s_node *k;
-    mqg_yaml_map_get(c->doc, *em, "rules", &k);
-    if (k) {
-        mqg_svc_path(path, ebase, "rules");
-        return mqg_svc_fail(c, k, path,
-                            "rules are not supported yet (mapping '%s'); expected a "
-                            "mapping entry without rules",
-                            r->id);
-    }
-    return 0;
+    return mqg_svc_check_keys(c, *em, ebase, keys);
 }
 
 /* The subscribe part of entry em (e as written): *sub (one S or a list of *n, *list). */
@@ -346,7 +336,7 @@ static int s_entry_route(struct mqg_svc_ctx *c, const s_node *em, const char *eb
     }
     bool none = s_drop_skipped(rt, pats) == 0;
     mqg_svc_path(path, ebase, "publish");
-    rc = s_mapping_target(c, pub, path, pats, rt->n_sources, &rt->target);
+    rc = s_mapping_target(c, pub, path, pats, rt);
     return rc < 0 ? rc : (none || rc == 2) ? 2 : 0;
 }
 
@@ -360,7 +350,7 @@ static int s_mapping_entry(struct mqg_svc_ctx *c, const struct mqg_svc_res *r, c
     const s_node *pub;
     size_t n;
     bool list;
-    int rc = s_entry_map(c, r, e, ebase, &em);
+    int rc = s_entry_map(c, e, ebase, &em);
     rc = rc < 0 ? rc : s_entry_subscribe(c, e, em, ebase, &sub, &n, &list);
     rc = rc < 0 ? rc : mqg_svc_opt_map(c, em, ebase, "publish", &pub);
     if (rc <= 0) {
@@ -377,12 +367,16 @@ static int s_mapping_entry(struct mqg_svc_ctx *c, const struct mqg_svc_res *r, c
     }
     rc = mqg_svc_add_route(c, n, &idx);
     rc = rc < 0 ? rc : mqg_svc_aprintf(c, &c->m->routes[idx].name, "mapping %s[%zu]", r->id, index);
+    /* before the target: its topic may use the variables setContextVars sets */
+    rc = rc < 0 ? rc
+                : mqg_svc_rules(c, em, ebase, &c->m->routes[idx].rules, &c->m->routes[idx].n_rules);
     rc = rc < 0 ? rc : s_entry_route(c, em, ebase, sub, list, pub, &c->m->routes[idx], pats);
     for (size_t i = 0; i < n; i++) {
         mqg_pattern_destroy(&pats[i]);
     }
     free(pats);
     if (rc == 2) { /* only skipped endpoints: no route (the notices say which) */
+        mqg_rules_clear(&c->m->routes[idx]);
         mqg_model_drop_routes(c->m, idx);
     }
     return rc < 0 ? rc : 0;
@@ -445,6 +439,9 @@ int mqg_svc_build_mapping(struct mqg_svc_ctx *c, struct mqg_svc_res *r)
         char key[MQG_SVC_NAME_MAX + 16];
         snprintf(key, sizeof(key), "targetState/%s", r->id);
         mqg_svc_path(path, base, "targetState");
+        for (size_t i = first; i < c->m->n_routes; i++) {
+            mqg_rules_clear(&c->m->routes[i]);
+        }
         mqg_model_drop_routes(c->m, first);
         return mqg_svc_notice(c, mqg_yaml_map_get(c->doc, r->props, "targetState", NULL), path, key,
                               "mapping '%s' has targetState disabled: no routes (%zu entries "

@@ -4,7 +4,9 @@
  * Internal to the loader; run after connections and endpoints are built. Rules:
  * docs/formats.md §1.8 — subscribe S or [S, ...] with S = {endpoint} or {topic, connection?},
  * publish P = {endpoint: <write endpoint>} or {topic, connection?}; named wildcards (+name,
- * #name) in S.topic, and every {name} of P.topic must be a named wildcard of each S.
+ * #name) in S.topic, and every {name} of P.topic must be a named wildcard of each S or a
+ * variable set by a setContextVars rule of the entry; the entry's rules (mqg_svc_rules.h) go on
+ * its route.
  */
 #ifndef MQG_SVC_MAPPING_H
 #define MQG_SVC_MAPPING_H

@@ -539,6 +539,13 @@ static enum s_tok s_tmpl_next(const struct mqg_pattern *p, const char *s, size_t
 
 int mqg_pattern_check_template(const struct mqg_pattern *p, const char *tmpl, const char **errmsg)
 {
+    return mqg_pattern_check_template_vars(p, tmpl, NULL, NULL, errmsg);
+}
+
+int mqg_pattern_check_template_vars(const struct mqg_pattern *p, const char *tmpl,
+                                    bool (*known)(const void *arg, const char *name, size_t len),
+                                    const void *arg, const char **errmsg)
+{
     if (!tmpl || tmpl[0] == '\0') {
         return s_fail(errmsg, "the topic template is empty");
     }
@@ -570,7 +577,7 @@ int mqg_pattern_check_template(const struct mqg_pattern *p, const char *tmpl, co
         case S_TOK_BAD_REF:
             return s_fail(errmsg, "\"{...}\" in a topic template must hold a wildcard name");
         case S_TOK_REF:
-            if (!s_find_name(p, name, nlen)) {
+            if (!s_find_name(p, name, nlen) && !(known && known(arg, name, nlen))) {
                 return s_fail(errmsg, "the topic template uses a name that is not a named "
                                       "wildcard of the subscription");
             }

@@ -79,6 +79,13 @@ bool mqg_pattern_has_names(const struct mqg_pattern *p);
  * non-characters); what references are replaced by is not known here. */
 int mqg_pattern_check_template(const struct mqg_pattern *p, const char *tmpl, const char **errmsg);
 
+/* mqg_pattern_check_template, where a "{name}" is also allowed when known(arg, name, len) says
+ * so (the variables a mapping entry's setContextVars rule sets; known may be NULL). "$name" is
+ * still a reference only for a wildcard of p. */
+int mqg_pattern_check_template_vars(const struct mqg_pattern *p, const char *tmpl,
+                                    bool (*known)(const void *arg, const char *name, size_t len),
+                                    const void *arg, const char **errmsg);
+
 /* Render tmpl for a topic matched by p: "{name}" / "$name" become the level matched by
  * "+name", or the whole remaining path for "#name" ("" when "a/#rest" matched "a"). Writes a
  * NUL-terminated string of at most cap bytes into out. Returns the length, or -ENOSPC if it

@@ -21,6 +21,7 @@
 #include "mqg_error.h"
 #include "mqg_model.h"
 #include "mqg_service.h"
+#include "mqg_svc_rules.h"
 #include "mqg_topic.h"
 
 #define S_CHECK(cond)                                                                              \
@@ -69,6 +70,9 @@ static void s_check_model(const struct mqg_model *m)
     FILE *f = fopen("/dev/null", "w");
     if (f) {
         mqg_model_print(m, f);
+        for (size_t i = 0; i < m->n_routes; i++) {
+            mqg_rules_print(m->routes[i].rules, m->routes[i].n_rules, f);
+        }
         fclose(f);
     }
     uint8_t *buf = NULL;
@@ -128,6 +132,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = mqg_service_load_buffer(&m, "again.yml", data, size, params, n_params, NULL, &err);
         S_CHECK(rc != 0); /* the same service id twice */
         s_check_error(rc, &err);
+    }
+    for (size_t i = 0; i < m.n_routes; i++) { /* until mqg_model_free frees them */
+        mqg_rules_clear(&m.routes[i]);
     }
     mqg_model_free(&m);
     free(value);

@@ -19,6 +19,7 @@
 
 #include "mqg_model.h"
 #include "mqg_service.h"
+#include "mqg_svc_rules.h"
 #include "mqg_yaml.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -51,8 +52,13 @@ static void s_load_text(struct load *l, const char *yaml, struct mqg_param *para
     unlink(path);
 }
 
+/* The routes' rules first (mqg_rules_clear: mqg_model_free does not free them yet, and will
+ * find none), then the model. */
 static void s_free(struct load *l)
 {
+    for (size_t i = 0; i < l->m.n_routes; i++) {
+        mqg_rules_clear(&l->m.routes[i]);
+    }
     mqg_model_free(&l->m);
 }
 
@@ -974,8 +980,10 @@ static void test_endpoint_errors(void **state)
          17, 9, "resources.e.properties.subscribe.retain", "unknown property 'retain'"},
         {EP "      connection: !ref c\n      subscribe:\n", 15, 7,
          "resources.e.properties.subscribe", "subscribe is empty"},
-        {EP "      connection: !ref c\n      rules: []\n      subscribe: {topic: a}\n", 15, 7,
-         "resources.e.properties.rules", "rules are not supported yet (endpoint 'e')"},
+        {EP "      connection: !ref c\n      rules: {transform: {expression: $}}\n"
+            "      subscribe: {topic: a}\n",
+         15, 14, "resources.e.properties.rules",
+         "expected a list of rules (- <kind>: {<options>}), got a mapping"},
         {EP "      connection: !ref c\n      topic: a/+\n      subscribe: {topic: a}\n", 15, 14,
          "resources.e.properties.topic", "'a/+' is not a valid data topic"},
         {EP "      subscribe: {topic: a}\n", 10, 3, "resources.e.properties.connection",
@@ -1114,9 +1122,9 @@ static void test_mapping_errors(void **state)
         {MAP "        - publish: {topic: a}\n", 14, 11,
          "resources.m.properties.mappings[0].subscribe", "subscribe is missing"},
         {MAP "        - subscribe: {topic: a}\n          publish: {topic: b}\n"
-             "          rules: [{transform: {expression: '$'}}]\n",
-         16, 11, "resources.m.properties.mappings[0].rules",
-         "rules are not supported yet (mapping 'm')"},
+             "          rules: [{transform: {expression: ''}}]\n",
+         16, 44, "resources.m.properties.mappings[0].rules[0].transform.expression",
+         "expression is empty; expected a JSONata expression"},
         /* an empty endpoint reference (issue 8, item 2: was a NULL dereference) */
         {MAP "        - subscribe:\n            topic: a\n          publish:\n"
              "            endpoint:\n",
@@ -1158,12 +1166,19 @@ static void test_mapping_errors(void **state)
     s_free(&l);
 }
 
-static void test_rules_rejected(void **state)
+/* Rules are read into the entry's route (every kind and error: test_svc_rules.c). */
+static void test_rules_fixture(void **state)
 {
     struct load l;
     s_load_file(&l, DATA("service-rules.yml"), NULL, 0);
-    s_assert_error(&l, 20, 11, "resources.transform.properties.mappings[0].rules",
-                   "rules are not supported yet (mapping 'transform')");
+    assert_int_equal(l.rc, 0);
+    assert_int_equal(l.m.n_routes, 1);
+    const struct mqg_route *r = &l.m.routes[0];
+    assert_int_equal(r->n_rules, 1);
+    assert_int_equal(r->rules[0].kind, MQG_RULE_TRANSFORM);
+    assert_string_equal(r->rules[0].text, "{\"value\": $}");
+    assert_string_equal(r->rules[0].where, DATA("service-rules.yml") ":22:29");
+    assert_null(r->rid);
     s_free(&l);
 }
 
@@ -1536,7 +1551,7 @@ int main(void)
         cmocka_unit_test(test_bad_port_fixture),
         cmocka_unit_test(test_mapping_wildcards),
         cmocka_unit_test(test_mapping_errors),
-        cmocka_unit_test(test_rules_rejected),
+        cmocka_unit_test(test_rules_fixture),
         cmocka_unit_test(test_skipped_resources),
         cmocka_unit_test(test_print_escapes),
         cmocka_unit_test(test_document_errors),

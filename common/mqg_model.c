@@ -318,6 +318,46 @@ static void s_print_endpoint(const struct mqg_model *m, const struct mqg_endpoin
     s_esc_done(&e);
 }
 
+/* The options of r worth a look in `mqgate check` (not the expressions). */
+static void s_print_opts(const struct mqg_rule *r, FILE *f)
+{
+    if (r->kind == MQG_RULE_PARSE || r->kind == MQG_RULE_STASH || r->kind == MQG_RULE_COV) {
+        fputs(r->kind == MQG_RULE_COV ? " key " : " ", f);
+        mqg_text_fput(r->text, f);
+    }
+    if (r->kind == MQG_RULE_COV && r->cov_mode != 0) {
+        fprintf(f, " deadband %g%s", r->deadband, r->cov_mode == 2 ? "%" : "");
+    }
+    if (r->kind == MQG_RULE_BURST && r->max_size) {
+        fprintf(f, " maxSize %u", (unsigned)r->max_size);
+    }
+    if (r->kind == MQG_RULE_BURST && r->interval_ms) {
+        fprintf(f, " interval %ums", (unsigned)r->interval_ms);
+    }
+    for (size_t j = 0; j < r->n_vars; j++) {
+        fputs(j ? ", " : " ", f);
+        mqg_text_fput(r->vars[j].name, f);
+    }
+}
+
+void mqg_model_rules_print(const struct mqg_rule *r, size_t n, FILE *f)
+{
+    if (n == 0) {
+        return;
+    }
+    fputs("      rules: ", f);
+    for (size_t i = 0; i < n; i++) {
+        int k = r[i].kind;
+        fprintf(f, "%s%s", i ? ", " : "",
+                mqg_rule_kind_name((enum mqg_rule_kind)k));
+        s_print_opts(&r[i], f);
+        fputs(" (", f);
+        mqg_text_fput(r[i].where, f);
+        fputs(")", f);
+    }
+    fputs("\n", f);
+}
+
 static void s_print_route(const struct mqg_model *m, const struct mqg_route *r, FILE *f)
 {
     struct s_esc e = {.n = 0};
@@ -335,14 +375,7 @@ static void s_print_route(const struct mqg_model *m, const struct mqg_route *r, 
     fprintf(f, " -> %s %s (qos %d%s)\n", s_esc(&e, s_conn_name(m, r->target.conn)),
             s_esc(&e, r->target.topic), r->target.qos, r->target.retain ? ", retain" : "");
     s_esc_done(&e);
-    for (size_t i = 0; i < r->n_rules; i++) {
-        fprintf(f, "%s%s (%s)", i ? ", " : "    rules: ", mqg_rule_kind_name(r->rules[i].kind),
-                s_esc(&e, r->rules[i].where));
-        s_esc_done(&e);
-    }
-    if (r->n_rules) {
-        fprintf(f, "\n");
-    }
+    mqg_model_rules_print(r->rules, r->n_rules, f);
 }
 
 void mqg_model_print(const struct mqg_model *m, FILE *f)

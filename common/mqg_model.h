@@ -213,6 +213,11 @@ void mqg_model_rules_free(struct mqg_rule *rules, size_t n);
  * time_limit_ms. Nothing when no route has rules. Returns 0 or -ENOMEM. */
 int mqg_model_rules_engine(struct mqg_model *m, int time_limit_ms);
 
+/* One line for `mqgate check`, nothing when n is 0:
+ * "      rules: parse int16BE (f.yml:30:21), transform (f.yml:32:25)\n" — each rule's kind, its
+ * main options (not the expressions) and where it is; text from the input escaped. */
+void mqg_model_rules_print(const struct mqg_rule *r, size_t n, FILE *f);
+
 /* The kind's name as written in a commissioning file ("transform", "setContextVars"), "?". */
 const char *mqg_rule_kind_name(enum mqg_rule_kind k);
 

@@ -214,6 +214,6 @@ int mqg_svc_build_endpoint(struct mqg_svc_ctx *c, struct mqg_svc_res *r)
     }
     ep->disabled = !enabled; /* mappings may still refer to it; it has no route of its own */
     rc = enabled ? s_endpoint_route(c, ep, &rules, n_rules) : 0;
-    mqg_rules_free(rules, n_rules); /* disabled, or the route was not made */
+    mqg_model_rules_free(rules, n_rules); /* disabled, or the route was not made */
     return rc;
 }

@@ -459,7 +459,7 @@ int mqg_svc_rules(struct mqg_svc_ctx *c, const s_node *map, const char *parent,
         rc = rc < 0 ? rc : s_rule(c, mqg_yaml_seq_at(c->doc, list, i), ibase, &rules[idx]);
     }
     if (rc < 0) {
-        mqg_rules_free(rules, nr);
+        mqg_model_rules_free(rules, nr);
         return rc;
     }
     *out = rules;
@@ -481,68 +481,10 @@ bool mqg_rules_sets_var(const void *rt, const char *name, size_t len)
     return false;
 }
 
-void mqg_rules_free(struct mqg_rule *rules, size_t n)
-{
-    if (!rules) {
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct mqg_rule *r = &rules[i];
-        for (size_t j = 0; j < r->n_vars; j++) {
-            free(r->vars[j].name);
-            free(r->vars[j].expr);
-            free(r->vars[j].where);
-        }
-        free(r->vars);
-        free(r->where);
-        free(r->text);
-    }
-    free(rules);
-}
-
 void mqg_rules_clear(struct mqg_route *rt)
 {
-    mqg_rules_free(rt->rules, rt->n_rules);
+    mqg_model_rules_free(rt->rules, rt->n_rules);
     rt->rules = NULL;
     rt->n_rules = 0;
 }
 
-/* The options of r worth a look in `mqgate check` (not the expressions). */
-static void s_print_opts(const struct mqg_rule *r, FILE *f)
-{
-    if (r->kind == MQG_RULE_PARSE || r->kind == MQG_RULE_STASH || r->kind == MQG_RULE_COV) {
-        fputs(r->kind == MQG_RULE_COV ? " key " : " ", f);
-        mqg_text_fput(r->text, f);
-    }
-    if (r->kind == MQG_RULE_COV && r->cov_mode != MQG_COV_EXACT) {
-        fprintf(f, " deadband %g%s", r->deadband, r->cov_mode == MQG_COV_RELATIVE ? "%" : "");
-    }
-    if (r->kind == MQG_RULE_BURST && r->max_size) {
-        fprintf(f, " maxSize %u", (unsigned)r->max_size);
-    }
-    if (r->kind == MQG_RULE_BURST && r->interval_ms) {
-        fprintf(f, " interval %ums", (unsigned)r->interval_ms);
-    }
-    for (size_t j = 0; j < r->n_vars; j++) {
-        fputs(j ? ", " : " ", f);
-        mqg_text_fput(r->vars[j].name, f);
-    }
-}
-
-void mqg_rules_print(const struct mqg_rule *r, size_t n, FILE *f)
-{
-    if (n == 0) {
-        return;
-    }
-    fputs("      rules: ", f);
-    for (size_t i = 0; i < n; i++) {
-        int k = r[i].kind;
-        fprintf(f, "%s%s", i ? ", " : "",
-                k >= 1 && k <= MQG_RULE_KIND_MAX ? KINDS[k - 1] : "(unknown)");
-        s_print_opts(&r[i], f);
-        fputs(" (", f);
-        mqg_text_fput(r[i].where, f);
-        fputs(")", f);
-    }
-    fputs("\n", f);
-}

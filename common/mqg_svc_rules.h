@@ -3,8 +3,8 @@
  *
  * mqg_svc_rules() is internal to the loader (mqg_svc_endpoint.c, mqg_svc_mapping.c): it checks
  * the syntax and the options of each rule, not the JSONata expressions, which are only required
- * to be non-empty UTF-8 text (compiling them is the rules process's job). mqg_rules_free() and
- * mqg_rules_print() are for the model (mqg_model_free, `mqgate check`). No global state.
+ * to be non-empty UTF-8 text (compiling them is the rules process's job). mqg_model_rules_free() (mqg_model.h)
+ * frees them, mqg_model_rules_print() prints them. No global state.
  */
 #ifndef MQG_SVC_RULES_H
 #define MQG_SVC_RULES_H
@@ -29,16 +29,7 @@ int mqg_svc_rules(struct mqg_svc_ctx *c, const struct mqg_yaml_node *map, const 
  * shape of mqg_pattern_check_template_vars's `known`. */
 bool mqg_rules_sets_var(const void *rt, const char *name, size_t len);
 
-/* Free every string of rules[0..n) and the array itself. NULL-safe. */
-void mqg_rules_free(struct mqg_rule *rules, size_t n);
-
 /* Free the rules of rt and leave it without rules (rules NULL, n_rules 0). */
 void mqg_rules_clear(struct mqg_route *rt);
-
-/* One line for `mqgate check`, nothing when n is 0:
- * "      rules: parse int16BE (f.yml:30:21), transform (f.yml:32:25)\n" — each rule's kind, its
- * main options (not the expressions) and where it is; text from the input is escaped as
- * mqg_text_fput does. */
-void mqg_rules_print(const struct mqg_rule *r, size_t n, FILE *f);
 
 #endif

@@ -71,7 +71,7 @@ static void s_check_model(const struct mqg_model *m)
     if (f) {
         mqg_model_print(m, f);
         for (size_t i = 0; i < m->n_routes; i++) {
-            mqg_rules_print(m->routes[i].rules, m->routes[i].n_rules, f);
+            mqg_model_rules_print(m->routes[i].rules, m->routes[i].n_rules, f);
         }
         fclose(f);
     }

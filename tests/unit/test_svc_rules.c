@@ -538,8 +538,8 @@ static void test_print(void **state)
     FILE *f = open_memstream(&text, &len);
     assert_non_null(f);
     const struct mqg_route *rt = s_route(&l);
-    mqg_rules_print(rt->rules, rt->n_rules, f);
-    mqg_rules_print(rt->rules, 0, f); /* nothing */
+    mqg_model_rules_print(rt->rules, rt->n_rules, f);
+    mqg_model_rules_print(rt->rules, 0, f); /* nothing */
     fclose(f);
     assert_string_equal(text, "      rules: parse int16BE (t.yml:17:31), transform (t.yml:18:39), "
                               "setContextVars a, b (t.yml:19:15), cov key k\\x1b deadband 2.5% "

@@ -50,10 +50,10 @@
 #define FLAG_PROBE 1u
 #define HDR_SIZE 32
 #define MAX_STREAMS 256
-#define JSON_PRE "{\"h\":\""          /* --json: payload head, then 64 hex digits */
-#define JSON_MID "\",\"p\":\""        /* then the padding */
+#define JSON_PRE "{\"h\":\""   /* --json: payload head, then 64 hex digits */
+#define JSON_MID "\",\"p\":\"" /* then the padding */
 #define JSON_END "\"}"
-#define JSON_KEY "\"h\":\""            /* what the receiver looks for */
+#define JSON_KEY "\"h\":\"" /* what the receiver looks for */
 #define JSON_HEX (2 * HDR_SIZE)
 #define JSON_MIN (sizeof JSON_PRE - 1 + JSON_HEX + sizeof JSON_MID - 1 + sizeof JSON_END - 1)
 
@@ -432,14 +432,15 @@ static void usage(void)
             "  --inflight N        libmosquitto's in-flight limit when --pub-window is 0\n"
             "  --lib-threads       subscribers use mosquitto_loop_start (default: own loops)\n"
             "  --mqtt5             use MQTT 5 instead of 3.1.1\n"
-            "  --json              JSON payloads: {\"h\":\"<header as 64 hex digits>\",\"p\":\"<padding>\"};\n"
-            "                      the receiver finds \"h\":\" anywhere in what arrives\n",
+            "  --json              JSON payloads {\"h\":\"<64 hex digits>\",\"p\":\"<padding>\"}\n"
+            "                      (the header in hex); the receiver finds \"h\":\" anywhere\n",
             HDR_SIZE, (int)JSON_MIN);
     exit(1);
 }
 
 int main(int argc, char **argv)
 {
+    /* clang-format off */
     static const struct option lo[] = {
         {"pub-port", 1, 0, 'P'},    {"sub-port", 1, 0, 'S'},      {"qos", 1, 0, 'q'},
         {"count", 1, 0, 'n'},       {"size", 1, 0, 's'},          {"rate", 1, 0, 'r'},
@@ -450,6 +451,7 @@ int main(int argc, char **argv)
         {"host", 1, 0, 'H'},        {"inflight", 1, 0, 'I'},      {"lib-threads", 0, 0, 'L'},
         {"verbose", 0, 0, 'v'},     {"help", 0, 0, 'h'},          {"json", 0, 0, 'j'},
         {0, 0, 0, 0}};
+    /* clang-format on */
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {

@@ -8,6 +8,11 @@ loopback ports:
   mqgate  mqgate bridging plant -> cloud (subscribe endpoint, mapping, write endpoint)
   direct  publish and subscribe on one broker (the ceiling)
 
+The rules-* workloads (issue 13) send JSON payloads (mqbench --json) through a mapping entry
+with one `transform` rule run by mqgate-rules (system mqgate), against the same mapping without
+rules (mqgate-plain) and the bridge; they are skipped, with the reason, when mqgate-rules was
+not built.
+
 The load generator (bench/mqbench.c, libmosquitto) publishes on the plant broker and
 subscribes on the cloud broker (direct: the plant broker), checks loss, duplicates and order
 and measures the latency. Fresh brokers (and a fresh mqgate) for every workload and system.
@@ -40,14 +45,46 @@ SRC = os.path.dirname(HERE)
 MOSQUITTO = "/usr/sbin/mosquitto"
 T_START = time.monotonic()
 
-SYSTEMS = ("bridge", "mqgate", "mqgate-nj", "direct")
+SYSTEMS = ("bridge", "mqgate", "mqgate-nj", "mqgate-plain", "direct")
 # mqgate-nj: mqgate with journal = { enabled = false; } (crash-safe delivery off), only for the
 # workloads marked journal_ab: the cost of the journal, measured in the same run
 NO_JOURNAL = "journal = { enabled = false; };"
+# the workloads marked rules: mqgate's mapping entry carries this rule (mqgate-rules runs it);
+# mqgate-plain is the same mapping without it, on the same JSON payloads: what the rules cost
+RULES_YAML = """          rules:
+            - transform:
+                expression: '{"h": $.h, "p": $.p, "via": "rules"}'
+"""
+RULES_MB = 64  # issue 13: mqgate-rules RSS under 64 MB after 1,000,000 messages
+# seconds each run of a rules workload adds to the default budget (full, --quick): the other
+# workloads' caps stay what they were without them
+RULES_RUN_BUDGET = (20.0, 8.0)
 
 
 def is_mqgate(system):
-    return system in ("mqgate", "mqgate-nj")
+    return system in ("mqgate", "mqgate-nj", "mqgate-plain")
+
+
+def with_rules(wl, system):
+    """mqgate runs the workload's mapping with the transform rule (and mqgate-rules)."""
+    return bool(wl.get("rules")) and system == "mqgate"
+
+
+def runs_on(wl, system, direct_asked=False):
+    """Whether the workload is run on the system at all (direct runs the rules workloads only
+    when --systems names it)."""
+    if wl.get("systems") and system not in wl["systems"]:
+        return False
+    if system == "mqgate-nj":
+        return bool(wl.get("journal_ab"))
+    if system == "mqgate-plain":
+        return bool(wl.get("rules"))
+    return not (wl.get("rules") and system == "direct" and not direct_asked)
+
+
+def long_cap(wl):
+    """Hard cap of a `long` workload: its own, not shrunk by the budget (1.5 x nominal + 20 s)."""
+    return wl["count"] / wl["rate"] * 1.5 + 20.0
 FANOUT_TARGETS = 10
 
 # name, qos, count, payload bytes, rate (0 = burst), source topics, copies per message
@@ -67,7 +104,22 @@ WORKLOADS = [
     dict(name="fanout-qos1-100x10", qos=1, count=20000, size=64, rate=0, topics=100,
          copies=FANOUT_TARGETS, quick_count=2000,
          what="20,000 messages on 100 topics, each to 10 targets (200,000 deliveries), QoS 1"),
+    # issue 13, the rules: JSON payloads (mqbench --json) on mqgate (with the transform),
+    # mqgate-plain (without) and the bridge; no direct
+    dict(name="rules-burst-qos1", qos=1, count=100000, size=128, rate=0, topics=1, copies=1,
+         quick_count=10000, rules=True,
+         what="burst of 100,000 messages, QoS 1, 128 B JSON, one transform"),
+    dict(name="rules-steady-qos1-2k", qos=1, count=20000, size=128, rate=2000, topics=1,
+         copies=1, quick_count=6000, rules=True,
+         what="2,000 msg/s for 10 s, QoS 1, 128 B JSON, one transform (latency)"),
+    # long: its own cap (long_cap) and its own time on top of the budget; not with --quick;
+    # mqgate only (the RSS of mqgate-rules is the point; the others would add 400 s)
+    dict(name="rules-rss-1m", qos=1, count=1000000, size=128, rate=5000, topics=1, copies=1,
+         quick_count=None, rules=True, long=True, systems=("mqgate",),
+         what="1,000,000 messages at 5,000 msg/s, QoS 1, 128 B JSON, one transform: "
+              "mqgate-rules RSS at the end and peak"),
 ]
+NAME_W, SYS_W = 19, 9  # result line columns (main() widens them for longer names)
 
 # ---------------------------------------------------------------------------------------------
 # processes we started: stopped at exit whatever happens
@@ -140,7 +192,47 @@ def run_logged(args, cwd, what, log):
                          % (what, r.returncode, log, "\n".join(tail)))
 
 
-def build(args):
+def cmake_cache(bdir, name):
+    """A variable's value in bdir/CMakeCache.txt, or None."""
+    try:
+        with open(os.path.join(bdir, "CMakeCache.txt")) as f:
+            for line in f:
+                if line.startswith(name + ":"):
+                    return line.split("=", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def build_rules(args, log):
+    """mqgate-rules for the rules workloads: None when it is there, else why it is not (the
+    rules workloads are then skipped with that reason). A compile error is a FatalError."""
+    bdir = args.build_dir
+    exe = os.path.join(bdir, "bin", "mqgate-rules")
+    flag = cmake_cache(bdir, "MQG_RULES")
+    if flag is not None and flag.upper() in ("OFF", "0", "FALSE", "NO", "N"):
+        return "mqgate built without MQG_RULES (rules engine off: see rules/rules.cmake)"
+    if not args.no_build:
+        argv = ["cmake", "--build", bdir, "-j2", "--target", "mqgate-rules"]
+        print("  $ %s" % " ".join(argv), flush=True)
+        with open(log, "ab") as f:
+            r = subprocess.run(argv, cwd=SRC, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            f.write(r.stdout)
+        if r.returncode != 0:
+            out = r.stdout.decode(errors="replace")
+            if "No rule to make target" in out or "unknown target" in out:
+                return "mqgate-rules is not in this branch yet (no such CMake target)"
+            raise FatalError("building mqgate-rules failed (exit %d); last lines of %s:\n%s"
+                             % (r.returncode, log, "\n".join(out.splitlines()[-40:])))
+    if not os.access(exe, os.X_OK):
+        return "%s missing (%s)" % (exe, "drop --no-build to build it" if args.no_build else
+                                    "the build made no such program")
+    return None
+
+
+def build(args, need_rules=False):
+    """The load generator's path, and why mqgate-rules is missing (None: it is there; only
+    looked at when need_rules)."""
     bdir = args.build_dir
     os.makedirs(bdir, exist_ok=True)
     log = os.path.join(bdir, "bench-build.log")
@@ -154,6 +246,7 @@ def build(args):
     for exe in ("mqgate", "mqgate-router", "mqgate-connector"):
         if not os.access(os.path.join(bdir, "bin", exe), os.X_OK):
             raise FatalError("%s/bin/%s missing (build first, or drop --no-build)" % (bdir, exe))
+    rules_missing = build_rules(args, log) if need_rules else None
     # the load generator: always (re)built when its source is newer; it takes a second
     src = os.path.join(HERE, "mqbench.c")
     exe = os.path.join(bdir, "bench", "mqbench")
@@ -163,7 +256,7 @@ def build(args):
         cc = os.environ.get("CC", "cc")
         run_logged([cc, "-std=c11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-o",
                     exe, src, "-lmosquitto", "-lpthread", "-lm"], SRC, "building mqbench", log)
-    return exe
+    return exe, rules_missing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,9 +331,10 @@ def bridge_conf(cloud_port, qos, targets):
     return "\n".join(out)
 
 
-def mqgate_service(plant_port, cloud_port, qos, targets):
+def mqgate_service(plant_port, cloud_port, qos, targets, rules=False):
     """Commissioning file: subscribe endpoint on plant, one write endpoint per target on
-    cloud (t<k>/bench/data), one mapping with an entry per target."""
+    cloud (t<k>/bench/data), one mapping with an entry per target (each with RULES_YAML when
+    rules)."""
     res = """description: mqgate benchmark (bench/run)
 metadata:
   name: Bench
@@ -279,6 +373,8 @@ resources:
         res += """        - subscribe: {endpoint: !ref source, qos: %(qos)d}
           publish: {endpoint: !ref sink%(k)d}
 """ % {"k": k, "qos": qos}
+        if rules:
+            res += RULES_YAML
     return res
 
 
@@ -321,8 +417,8 @@ class Gateway:
         self.restarts = {}
 
     def find_children(self, want=3, timeout=5.0):
-        """{label: pid} for the supervisor, the router and each connector (labels found
-        before keep their last pid while a child is being restarted)."""
+        """{label: pid} for the supervisor, the router, each connector and the rules process
+        (labels found before keep their last pid while a child is being restarted)."""
         end = time.monotonic() + timeout
         while True:
             pids = {"sup": self.proc.pid}
@@ -333,6 +429,8 @@ class Gateway:
                 exe = os.path.basename(argv[0])
                 if exe == "mqgate-router":
                     pids["router"] = pid
+                elif exe == "mqgate-rules":
+                    pids["rules"] = pid
                 elif exe == "mqgate-connector":
                     key = argv[argv.index("--key") + 1] if "--key" in argv[:-1] else str(pid)
                     pids["conn:" + key.split("/")[-1]] = pid
@@ -476,6 +574,14 @@ def run_one(ctx, wl, system, max_time):
            "--topics", wl["topics"], "--topic-prefix", "bench/src",
            "--idle-timeout", ctx.idle_timeout, "--max-time", "%.1f" % max_time,
            "--probe-timeout", ctx.probe_timeout]
+    fmt = ["--json"] if wl.get("rules") else []  # JSON payloads on every system
+    gen += fmt
+    rules = with_rules(wl, system)
+    if wl.get("rules"):
+        res["json"] = True
+        res["rules"] = rules
+    if wl.get("long"):
+        res["long"] = True
     brokers, gw = [], None
     t0 = time.monotonic()
     try:
@@ -499,21 +605,22 @@ def run_one(ctx, wl, system, max_time):
                 settings = ctx.args.mqgate_settings
                 if system == "mqgate-nj":
                     settings += "\n" + NO_JOURNAL
-                gw = Gateway(work, mqgate_service(plant.port, cloud.port, qos, copies),
+                gw = Gateway(work, mqgate_service(plant.port, cloud.port, qos, copies, rules),
                              ctx.bindir, "bench%d-%d" % (os.getpid(), ctx.instances),
                              settings)
-                gw.find_children(want=3)
+                want = 4 if rules else 3  # + mqgate-rules
+                gw.find_children(want=want)
                 # path up (probe through mqgate), then the idle memory, before any load
                 pr = mqbench(ctx.mqbench, ["--pub-port", plant.port, "--sub-port", cloud.port,
                                            "--qos", qos, "--size", wl["size"],
                                            "--topic-prefix", "bench/src", "--sub-filter", "#",
                                            "--expect-copies", copies, "--probe-only",
-                                           "--probe-timeout", ctx.probe_timeout],
+                                           "--probe-timeout", ctx.probe_timeout] + fmt,
                              timeout=ctx.probe_timeout + 15,
                              abort_if=lambda: None if gw.alive() else
                              "mqgate exited with %s at start" % gw.proc.returncode)
                 res["startup_probe_s"] = pr.get("probe_s")
-                gw.find_children(want=3, timeout=0.5)
+                gw.find_children(want=want, timeout=0.5)
                 res["idle_rss_kb"] = gw.mem("VmRSS")
                 if not pr.get("path_up"):
                     res["error"] = pr.get("error") or \
@@ -552,6 +659,9 @@ def run_one(ctx, wl, system, max_time):
             if "peak_rss_kb" not in res:
                 res["peak_rss_kb"] = gw.mem("VmHWM")
             res["rss_end_kb"] = gw.mem("VmRSS")
+            if rules:
+                res["rules_rss_end_kb"] = res["rss_end_kb"].get("rules")
+                res["rules_peak_rss_kb"] = (res.get("peak_rss_kb") or {}).get("rules")
             if gw.restarts:
                 res["mqgate_restarts"] = dict(gw.restarts)
             if not gw.alive():
@@ -603,11 +713,16 @@ def rss_text(d):
     conns = sorted((k for k in d if k.startswith("conn:")), key=lambda k: (k != "conn:plant", k))
     parts = ["sup %s" % fmt_mb(d.get("sup")), "router %s" % fmt_mb(d.get("router"))]
     parts.append("conn %s" % "/".join(fmt_mb(d[k]) for k in conns) if conns else "conn -")
+    if "rules" in d:
+        parts.append("rules %s" % fmt_mb(d["rules"]))
     return " ".join(parts)
 
 
 def result_line(r, ratio=None):
-    name = "%-19s %-9s" % (r["workload"], r["system"])
+    name = "%-*s %-*s" % (NAME_W, r["workload"], SYS_W, r["system"])
+    ind = NAME_W + SYS_W  # the notes' indent (28 with the default columns)
+    if r.get("skipped"):
+        return "%s  skipped: %s" % (name, r["skipped"])
     if "rate" not in r:
         return "%s  ERROR: %s" % (name, r.get("error", "no result"))
     s = "%s %9s msg/s  p50 %7s  p99 %7s  max %7s ms  lost %s dup %s ooo %s" % (
@@ -644,8 +759,12 @@ def result_line(r, ratio=None):
                      % (100 * r["other_cpu_share"]))
     if r.get("error"):
         notes.append("ERROR: " + r["error"])
+    if r.get("long") and r.get("rules"):
+        notes.append("mqgate-rules RSS at the end %s, peak %s, after %s messages" % (
+            fmt_mb(r.get("rules_rss_end_kb")), fmt_mb(r.get("rules_peak_rss_kb")),
+            fmt_int(r.get("unique"))))
     if notes:
-        s += "\n%28s[%s]" % ("", "; ".join(notes))
+        s += "\n%*s[%s]" % (ind, "", "; ".join(notes))
     return s
 
 
@@ -682,10 +801,10 @@ def targets_summary(results, quick):
                for r in q1 if r["lost"] or r["dup"]]
         rows.append(("zero loss and duplicates at QoS 1 (mqgate, %d workloads)%s"
                      % (len(q1), ": " + ", ".join(bad) if bad else ""), not bad))
-    idle = next((r["idle_rss_kb"] for r in results if r.get("idle_rss_kb") and
-                 any(v is not None for v in r["idle_rss_kb"].values())), None)
+    idle = idle_result(results)
+    idle = idle["idle_rss_kb"] if idle else None
     if idle:
-        big = {k: v for k, v in idle.items() if k != "sup" and v is not None}
+        big = {k: v for k, v in idle.items() if k not in ("sup", "rules") and v is not None}
         if big:
             mx = max(big.values())
             rows.append(("idle RSS router/connector <= 8 MB: max %s" % fmt_mb(mx),
@@ -693,7 +812,69 @@ def targets_summary(results, quick):
         if idle.get("sup") is not None:
             rows.append(("idle RSS supervisor <= 4 MB: %s" % fmt_mb(idle["sup"]),
                          idle["sup"] <= 4 * 1024))
+    rows += rules_targets(by)
     return rows
+
+
+def rules_targets(by):
+    """Issue 13's rows (met None: skipped, with the reason), when a rules workload ran."""
+    rows = []
+
+    def get(wl):
+        """(mqgate's result, None) or (None, why there is none); (None, None): not selected.
+        A skip is reported as skipped (met None), a run without numbers as not met."""
+        r = by.get((wl, "mqgate"))
+        if not r:
+            return None, None
+        if r.get("skipped"):
+            return None, (r["skipped"], None)
+        if "rate" not in r:
+            return None, ("no result: %s" % (r.get("error") or "?"), False)
+        return r, None
+
+    r, why = get("rules-burst-qos1")
+    label = "rules: >= 5,000 msg/s through one transform (QoS 1, rules-burst-qos1)"
+    if why:
+        rows.append(("%s: %s" % (label, why[0]), why[1]))
+    elif r:
+        extra = []
+        for other, name in (("mqgate-plain", "without rules"), ("bridge", "bridge")):
+            o = by.get(("rules-burst-qos1", other))
+            if o and o.get("rate"):
+                extra.append("%s %s msg/s, ratio %.2f" % (name, fmt_int(o["rate"]),
+                                                         r["rate"] / o["rate"]))
+        rows.append(("%s: %s msg/s%s" % (label, fmt_int(r["rate"]), " (%s)" % "; ".join(extra)
+                                          if extra else ""), r["rate"] >= 5000))
+    r, why = get("rules-steady-qos1-2k")
+    label = "rules: p99 < 20 ms at 2,000 msg/s (rules-steady-qos1-2k)"
+    if why:
+        rows.append(("%s: %s" % (label, why[0]), why[1]))
+    elif r:
+        lost = r.get("lost") or 0
+        ok = r.get("p99_ms") is not None and 0 <= r["p99_ms"] < 20.0 and not lost
+        rows.append(("%s: p99 %s ms (p50 %s)%s" % (label, fmt_ms(r.get("p99_ms")),
+                                                   fmt_ms(r.get("p50_ms")),
+                                                   "; %s lost" % fmt_int(lost) if lost else ""),
+                     ok))
+    r, why = get("rules-rss-1m")
+    label = "rules: mqgate-rules RSS < %d MB after 1,000,000 messages (rules-rss-1m)" % RULES_MB
+    if why:
+        rows.append(("%s: %s" % (label, why[0]), why[1]))
+    elif r:
+        end, n = r.get("rules_rss_end_kb"), r.get("unique") or 0
+        ok = end is not None and end < RULES_MB * 1024 and n >= 1000000
+        rows.append(("%s: %s at the end, peak %s, after %s messages" % (
+            label, fmt_mb(end), fmt_mb(r.get("rules_peak_rss_kb")), fmt_int(n)), ok))
+    return rows
+
+
+def idle_result(results):
+    """The result whose idle RSS is reported: the first run with one, preferring a run without
+    the rules process (the targets are the router's, connectors' and supervisor's)."""
+    have = [r for r in results if r.get("idle_rss_kb") and
+            any(v is not None for v in r["idle_rss_kb"].values())]
+    plain = [r for r in have if "rules" not in r["idle_rss_kb"]]
+    return (plain or have or [None])[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -721,15 +902,18 @@ def main():
                     help="comma-separated workloads (names or prefixes): "
                          + ", ".join(w["name"] for w in WORKLOADS))
     ap.add_argument("--systems", default=",".join(SYSTEMS),
-                    help="comma-separated subset of bridge,mqgate,direct (default all)")
+                    help="comma-separated subset of %s (default all; mqgate-nj and "
+                         "mqgate-plain run only where a workload asks for them)"
+                         % ",".join(SYSTEMS))
     ap.add_argument("--build-dir", default=os.path.join(SRC, "build-release"),
                     help="CMake build directory (default build-release)")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directory (configs, broker and mqgate logs)")
     ap.add_argument("--budget", type=float, default=None,
-                    help="seconds the whole run may take (default 270; --quick 120); caps "
-                         "shrink to fit")
+                    help="seconds the whole run may take (default 270; --quick 120; + %.0f "
+                         "(--quick %.0f) per run of a rules workload, + rules-rss-1m's own "
+                         "cap); caps shrink to fit" % RULES_RUN_BUDGET)
     ap.add_argument("--max-time", type=float, default=None,
                     help="hard cap per run in seconds (default 40; --quick 15)")
     ap.add_argument("--mqgate-settings", default="", metavar="TEXT",
@@ -756,6 +940,14 @@ def main():
     budget = args.budget if args.budget else (120.0 if args.quick else 270.0)
     cap = args.max_time if args.max_time else (15.0 if args.quick else 40.0)
 
+    order = [s for s in ("direct", "bridge", "mqgate", "mqgate-nj", "mqgate-plain")
+             if s in systems]  # run order
+    direct_asked = "direct" in systems and args.systems != ap.get_default("systems")
+    runs = [(w, s) for w in workloads for s in order if runs_on(w, s, direct_asked)]
+    global NAME_W, SYS_W
+    NAME_W = max([NAME_W] + [len(w["name"]) for w in workloads])
+    SYS_W = max([SYS_W] + [len(s) for w, s in runs])
+
     signal.signal(signal.SIGINT, _on_signal)  # also when started with SIGINT ignored (&)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGHUP, _on_signal)
@@ -769,15 +961,27 @@ def main():
     ctx.idle_timeout = 2.0 if args.quick else 3.0
     ctx.probe_timeout = 15.0
     ctx.instances = 0
-    ctx.mqbench = build(args)
+    need_rules = any(with_rules(w, s) and not (w.get("long") and args.quick) for w, s in runs)
+    ctx.mqbench, ctx.rules_missing = build(args, need_rules)
     ctx.tmp = tempfile.mkdtemp(prefix="mqgate-bench-")
 
-    order = [s for s in ("direct", "bridge", "mqgate", "mqgate-nj") if s in systems]  # run order
-    runs = [(w, s) for w in workloads for s in order
-            if s != "mqgate-nj" or w.get("journal_ab")]
+    def skip_reason(w, s):
+        if w.get("long") and args.quick:
+            return "not run with --quick (%s messages at %s msg/s)" % (fmt_int(w["count"]),
+                                                                      fmt_int(w["rate"]))
+        if with_rules(w, s) and ctx.rules_missing:
+            return ctx.rules_missing
+        return None
+
+    todo = [(w, s) for w, s in runs if not skip_reason(w, s)]
+    if not args.budget:
+        budget += sum(RULES_RUN_BUDGET[1 if args.quick else 0] for w, s in todo
+                      if w.get("rules") and not w.get("long"))
+    # a long workload has its own cap and its own time on top of the budget
+    reserve = lambda w: long_cap(w) + 15.0  # noqa: E731  (+ start, probe, stop)
     results = []
     t_meas = time.monotonic()
-    deadline = T_START + budget
+    deadline = T_START + budget + sum(reserve(w) for w, s in todo if w.get("long"))
     busy0 = cpu_busy(1.0)
     host = os.uname()
     print()
@@ -791,6 +995,15 @@ def main():
                                      if args.mqgate_settings else ", default settings"))
     print("per run: idle stop %.0f s after publishing, hard cap %.0f s (less if the %.0f s "
           "budget runs short)" % (ctx.idle_timeout, cap, budget))
+    for w in {w["name"]: w for w, s in todo if w.get("long")}.values():
+        print("%s: its own hard cap of %.0f s, on top of the budget" % (w["name"], long_cap(w)))
+    if any(w.get("rules") for w, s in runs):
+        print("rules-*: JSON payloads (mqbench --json); mqgate: the mapping entry carries one "
+              "transform %s run by mqgate-rules;" % RULES_YAML.split("expression: ")[1].strip())
+        print("         mqgate-plain: the same mapping without rules; rss ... rules = mqgate-rules; "
+              "direct only when --systems names it")
+        if ctx.rules_missing and need_rules:
+            print("         mqgate with rules is skipped: %s" % ctx.rules_missing)
     print("CPU busy before start (other processes): %.0f%%%s" % (
         busy0 * 100, "  <-- the box is not idle: numbers will be noisy" if busy0 > 0.15 else ""))
     print("temp dir: %s" % ctx.tmp)
@@ -812,12 +1025,28 @@ def main():
             wl_results = {}
             for system in order:
                 if (wl, system) not in runs:
-                    continue  # mqgate-nj runs only for the workloads marked journal_ab
+                    continue  # mqgate-nj/-plain run only for the workloads that ask for them
+                why = skip_reason(wl, system)
+                if why:
+                    r = {"workload": wl["name"], "system": system, "qos": wl["qos"],
+                         "skipped": why}
+                    results.append(r)
+                    wl_results[system] = r
+                    continue
                 # time left, minus what the cheap runs still to come will need, shared by the
-                # mqgate runs still to come (mqgate gets whatever the cheap ones leave over)
-                i = runs.index((wl, system))
-                rest = runs[i:]
-                if deadline - time.monotonic() < 5.0:
+                # mqgate runs still to come (mqgate gets whatever the cheap ones leave over);
+                # the long runs still to come keep their reserve
+                i = todo.index((wl, system))
+                rest = [(w, s) for w, s in todo[i:] if not w.get("long")]
+                reserved = sum(reserve(w) for w, s in todo[i:] if w.get("long"))
+                if wl.get("long"):
+                    r = run_one(ctx, wl, system, long_cap(wl))
+                    r["idle_timeout"] = ctx.idle_timeout
+                    r["other_cpu_busy_before"] = round(busy, 3)
+                    results.append(r)
+                    wl_results[system] = r
+                    continue
+                if deadline - reserved - time.monotonic() < 5.0:
                     r = {"workload": wl["name"], "system": system, "qos": wl["qos"],
                          "error": "skipped: the time budget (%.0f s) is used up" % budget}
                     results.append(r)
@@ -826,7 +1055,7 @@ def main():
                 cheap = sum(estimate_cost(w, s, args.quick) for w, s in rest
                             if not is_mqgate(s))
                 n_mq = sum(1 for w, s in rest if is_mqgate(s))
-                left = deadline - time.monotonic()
+                left = deadline - reserved - time.monotonic()
                 overhead = 8.0  # start, probe, stop of one mqgate run
                 if is_mqgate(system):
                     share = (left - cheap - overhead * n_mq) / max(1, n_mq)
@@ -864,8 +1093,7 @@ def main():
         _kill_everything()
 
     # idle memory, once
-    idle = next((r for r in results if r.get("idle_rss_kb") and
-                 any(v is not None for v in r["idle_rss_kb"].values())), None)
+    idle = idle_result(results)
     print()
     if idle:
         print("mqgate idle RSS (VmRSS after start, path up, before load; %s): %s" % (
@@ -875,7 +1103,8 @@ def main():
         print()
         print("targets (informational):")
         for text, met in rows:
-            print("  [%s] %s" % ("met    " if met else "NOT met", text))
+            print("  [%s] %s" % ("skipped" if met is None else "met    " if met else "NOT met",
+                                 text))
 
     total = time.monotonic() - T_START
     out = {
@@ -885,6 +1114,7 @@ def main():
         "budget_s": budget, "cap_s": cap, "idle_timeout_s": ctx.idle_timeout,
         "other_cpu_busy_at_start": round(busy0, 3), "total_s": round(total, 1),
         "measure_s": round(time.monotonic() - t_meas, 1), "interrupted": interrupted,
+        "rules_missing": ctx.rules_missing,
         "results": results,
         "targets": [{"target": t, "met": m} for t, m in rows],
     }

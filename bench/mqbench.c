@@ -16,6 +16,11 @@
  * every subscriber client is one copy stream (direct fan-out); otherwise the first level of
  * the topic a message arrives on names the stream ("t3/bench/src/7" -> stream "t3").
  *
+ * --json: the payload is JSON text instead, {"h":"<the 32 header bytes as 64 hex digits>",
+ * "p":"<padding>"}, for paths that parse and rewrite it (mqgate's rules): the receiver finds
+ * "h":" anywhere in what arrives (keys may be reordered or added; JSON.stringify writes no
+ * spaces) and decodes the header from the 64 hex digits after it.
+ *
  * Before the measured run a probe message (flagged, excluded from the statistics) is sent
  * until it has arrived on every copy stream: this proves that the path through a bridge or
  * gateway is up. At the end one JSON object is printed on stdout.
@@ -45,6 +50,12 @@
 #define FLAG_PROBE 1u
 #define HDR_SIZE 32
 #define MAX_STREAMS 256
+#define JSON_PRE "{\"h\":\""   /* --json: payload head, then 64 hex digits */
+#define JSON_MID "\",\"p\":\"" /* then the padding */
+#define JSON_END "\"}"
+#define JSON_KEY "\"h\":\"" /* what the receiver looks for */
+#define JSON_HEX (2 * HDR_SIZE)
+#define JSON_MIN (sizeof JSON_PRE - 1 + JSON_HEX + sizeof JSON_MID - 1 + sizeof JSON_END - 1)
 
 /* payload header, little endian as the host writes it (same process reads it) */
 struct hdr {
@@ -67,6 +78,7 @@ static struct {
     long pub_window;
     int inflight;
     bool lib_threads;
+    bool json;
 } opt = {
     .host = "127.0.0.1",
     .pub_port = 1883,
@@ -176,19 +188,64 @@ static int stream_of(int sub_index, const char *topic)
     return nstreams++;
 }
 
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* --json: the header from the 64 hex digits after the first "h":" in the payload */
+static bool json_hdr(const void *payload, size_t len, struct hdr *h)
+{
+    const char *p = memmem(payload, len, JSON_KEY, sizeof JSON_KEY - 1);
+    if (!p)
+        return false;
+    p += sizeof JSON_KEY - 1;
+    if ((size_t)((const char *)payload + len - p) < JSON_HEX + 1 || p[JSON_HEX] != '"')
+        return false;
+    uint8_t raw[HDR_SIZE];
+    for (int i = 0; i < HDR_SIZE; i++) {
+        int hi = hexval((unsigned char)p[2 * i]), lo = hexval((unsigned char)p[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        raw[i] = (uint8_t)(hi << 4 | lo);
+    }
+    memcpy(h, raw, sizeof *h);
+    return true;
+}
+
+/* --json: the header as 64 hex digits at buf + strlen(JSON_PRE) */
+static void json_put_hdr(uint8_t *buf, const struct hdr *h)
+{
+    static const char digits[] = "0123456789abcdef";
+    const uint8_t *raw = (const uint8_t *)h;
+    char *out = (char *)buf + sizeof JSON_PRE - 1;
+    for (int i = 0; i < HDR_SIZE; i++) {
+        out[2 * i] = digits[raw[i] >> 4];
+        out[2 * i + 1] = digits[raw[i] & 15];
+    }
+}
+
 static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
 {
     uint64_t now = now_ns();
     int sub_index = (int)(intptr_t)ud;
     struct hdr h;
     atomic_store_explicit(&last_any_ns, now, memory_order_relaxed);
-    if (msg->payloadlen < HDR_SIZE) {
+    if (opt.json ? !json_hdr(msg->payload, (size_t)msg->payloadlen, &h)
+                 : msg->payloadlen < HDR_SIZE) {
         pthread_mutex_lock(&mu);
         foreign++;
         pthread_mutex_unlock(&mu);
         return;
     }
-    memcpy(&h, msg->payload, sizeof h);
+    if (!opt.json)
+        memcpy(&h, msg->payload, sizeof h);
     pthread_mutex_lock(&mu);
     if (h.magic != MAGIC || h.run_id != run_id) {
         foreign++;
@@ -358,7 +415,7 @@ static void usage(void)
             "  --sub-port P        broker to subscribe on (default: pub port)\n"
             "  --qos Q             0, 1 or 2 (publish and subscribe)\n"
             "  --count N           messages to publish\n"
-            "  --size B            payload bytes (>= %d)\n"
+            "  --size B            payload bytes (>= %d; --json: >= %d)\n"
             "  --rate R            messages/s; 0 = burst\n"
             "  --topics N          publish round-robin to <prefix>/0 .. <prefix>/N-1\n"
             "  --topic-prefix P    default bench/src\n"
@@ -374,13 +431,16 @@ static void usage(void)
             "                      0 = hand everything to libmosquitto, --inflight in flight)\n"
             "  --inflight N        libmosquitto's in-flight limit when --pub-window is 0\n"
             "  --lib-threads       subscribers use mosquitto_loop_start (default: own loops)\n"
-            "  --mqtt5             use MQTT 5 instead of 3.1.1\n",
-            HDR_SIZE);
+            "  --mqtt5             use MQTT 5 instead of 3.1.1\n"
+            "  --json              JSON payloads {\"h\":\"<64 hex digits>\",\"p\":\"<padding>\"}\n"
+            "                      (the header in hex); the receiver finds \"h\":\" anywhere\n",
+            HDR_SIZE, (int)JSON_MIN);
     exit(1);
 }
 
 int main(int argc, char **argv)
 {
+    /* clang-format off */
     static const struct option lo[] = {
         {"pub-port", 1, 0, 'P'},    {"sub-port", 1, 0, 'S'},      {"qos", 1, 0, 'q'},
         {"count", 1, 0, 'n'},       {"size", 1, 0, 's'},          {"rate", 1, 0, 'r'},
@@ -389,7 +449,9 @@ int main(int argc, char **argv)
         {"max-time", 1, 0, 'm'},    {"probe-timeout", 1, 0, 'T'}, {"probe-only", 0, 0, 'o'},
         {"probe-topic", 1, 0, 'X'}, {"pub-window", 1, 0, 'w'},    {"mqtt5", 0, 0, '5'},
         {"host", 1, 0, 'H'},        {"inflight", 1, 0, 'I'},      {"lib-threads", 0, 0, 'L'},
-        {"verbose", 0, 0, 'v'},     {"help", 0, 0, 'h'},          {0, 0, 0, 0}};
+        {"verbose", 0, 0, 'v'},     {"help", 0, 0, 'h'},          {"json", 0, 0, 'j'},
+        {0, 0, 0, 0}};
+    /* clang-format on */
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -459,6 +521,9 @@ int main(int argc, char **argv)
         case 'v':
             opt.verbose = true;
             break;
+        case 'j':
+            opt.json = true;
+            break;
         default:
             usage();
         }
@@ -470,7 +535,8 @@ int main(int argc, char **argv)
     if (opt.subs > 1)
         opt.copies = opt.subs;
     if (opt.qos < 0 || opt.qos > 2 || opt.count < 0 || opt.size < HDR_SIZE || opt.topics < 1 ||
-        opt.subs < 1 || opt.copies < 1 || opt.copies > MAX_STREAMS || opt.subs > MAX_STREAMS)
+        opt.subs < 1 || opt.copies < 1 || opt.copies > MAX_STREAMS || opt.subs > MAX_STREAMS ||
+        (opt.json && (size_t)opt.size < JSON_MIN))
         usage();
 
     {
@@ -526,8 +592,18 @@ int main(int argc, char **argv)
 
     size_t psize = (size_t)opt.size;
     uint8_t *buf = calloc(1, psize);
-    for (size_t i = HDR_SIZE; i < psize; i++)
-        buf[i] = (uint8_t)('a' + i % 26);
+    if (opt.json) {
+        /* {"h":"<64 hex digits>","p":"<padding>"}: the padding letters as in binary mode */
+        size_t pad0 = sizeof JSON_PRE - 1 + JSON_HEX + sizeof JSON_MID - 1;
+        memcpy(buf, JSON_PRE, sizeof JSON_PRE - 1);
+        memcpy(buf + sizeof JSON_PRE - 1 + JSON_HEX, JSON_MID, sizeof JSON_MID - 1);
+        for (size_t i = pad0; i < psize - (sizeof JSON_END - 1); i++)
+            buf[i] = (uint8_t)('a' + i % 26);
+        memcpy(buf + psize - (sizeof JSON_END - 1), JSON_END, sizeof JSON_END - 1);
+    } else {
+        for (size_t i = HDR_SIZE; i < psize; i++)
+            buf[i] = (uint8_t)('a' + i % 26);
+    }
     struct hdr h = {.magic = MAGIC, .run_id = run_id};
 
     /* probe until it arrived on every copy stream */
@@ -539,7 +615,10 @@ int main(int argc, char **argv)
         h.seq = round;
         h.send_ns = now_ns();
         h.topic = 0;
-        memcpy(buf, &h, sizeof h);
+        if (opt.json)
+            json_put_hdr(buf, &h);
+        else
+            memcpy(buf, &h, sizeof h);
         if (mosquitto_publish(pub, NULL, probe_topic, (int)psize, buf, opt.qos, false) == 0)
             probes++;
         uint64_t until = now_ns() + (round < 5 ? 200000000ull : 1000000000ull);
@@ -605,7 +684,10 @@ int main(int argc, char **argv)
             h.seq = (uint64_t)i;
             h.send_ns = now;
             h.topic = (uint32_t)(i % opt.topics);
-            memcpy(buf, &h, sizeof h);
+            if (opt.json)
+                json_put_hdr(buf, &h);
+            else
+                memcpy(buf, &h, sizeof h);
             int rc = mosquitto_publish(pub, NULL, topics[h.topic], (int)psize, buf, opt.qos, false);
             if (rc != MOSQ_ERR_SUCCESS) {
                 fprintf(stderr, "mqbench: publish %ld failed: %s\n", i, mosquitto_strerror(rc));

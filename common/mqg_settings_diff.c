@@ -48,8 +48,7 @@ static void s_ib(struct mqg_settings_diff *d, const struct mqg_ib_settings *a,
     bool ext = a->mode == MQG_IB_EXTERNAL || b->mode == MQG_IB_EXTERNAL;
     s_note(d, a->mode != b->mode, "internal_broker.mode", emb ? MQG_SD_BROKER : MQG_SD_MODEL);
     s_note(d,
-           emb && (!s_str_same(a->listen_host, b->listen_host) ||
-                   a->listen_port != b->listen_port),
+           emb && (!s_str_same(a->listen_host, b->listen_host) || a->listen_port != b->listen_port),
            "internal_broker.listen", MQG_SD_BROKER);
     s_note(d, emb && !s_listeners_same(a, b), "internal_broker.listeners", MQG_SD_BROKER);
     s_note(d, emb && !s_str_same(a->mosquitto, b->mosquitto), "internal_broker.mosquitto",
@@ -58,8 +57,7 @@ static void s_ib(struct mqg_settings_diff *d, const struct mqg_ib_settings *a,
            "internal_broker.password_file", MQG_SD_BROKER);
     s_note(d, ext && !s_str_same(a->url, b->url), "internal_broker.url", MQG_SD_MODEL);
     s_note(d,
-           ext && (!s_str_same(a->username, b->username) ||
-                   !s_str_same(a->password, b->password)),
+           ext && (!s_str_same(a->username, b->username) || !s_str_same(a->password, b->password)),
            "internal_broker.username/password", MQG_SD_MODEL);
     s_note(d,
            ext && (!s_str_same(a->ca_cert, b->ca_cert) ||
@@ -78,12 +76,10 @@ static void s_in_place(struct mqg_settings_diff *d, const struct mqg_settings *a
     s_note(d, !s_str_same(a->http_listen, b->http_listen), "http.listen", P);
     s_note(d, a->http_disconnected_s != b->http_disconnected_s, "http.health_disconnected_s", P);
     s_note(d, a->restart_backoff_ms != b->restart_backoff_ms, "restart.backoff_ms", P);
-    s_note(d, a->restart_backoff_max_ms != b->restart_backoff_max_ms, "restart.backoff_max_ms",
-           P);
+    s_note(d, a->restart_backoff_max_ms != b->restart_backoff_max_ms, "restart.backoff_max_ms", P);
     s_note(d, a->restart_max != b->restart_max, "restart.max", P);
     s_note(d, a->restart_window_s != b->restart_window_s, "restart.window_s", P);
-    s_note(d, a->restart_failed_retry_s != b->restart_failed_retry_s, "restart.failed_retry_s",
-           P);
+    s_note(d, a->restart_failed_retry_s != b->restart_failed_retry_s, "restart.failed_retry_s", P);
     s_note(d, a->stable_after_s != b->stable_after_s, "restart.stable_after_s", P);
     s_note(d, a->stop_grace_ms != b->stop_grace_ms, "stop_grace_ms", P);
 }
@@ -123,8 +119,8 @@ void mqg_settings_diff(const struct mqg_settings *a, const struct mqg_settings *
     s_ib(d, &a->internal_broker, &b->internal_broker);
 }
 
-size_t mqg_settings_diff_names(const struct mqg_settings_diff *d, enum mqg_sd_class how,
-                               char *out, size_t cap)
+size_t mqg_settings_diff_names(const struct mqg_settings_diff *d, enum mqg_sd_class how, char *out,
+                               size_t cap)
 {
     size_t n = 0, off = 0;
     if (cap) {

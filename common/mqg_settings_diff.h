@@ -53,7 +53,7 @@ void mqg_settings_diff(const struct mqg_settings *a, const struct mqg_settings *
 
 /* The names of d's changes of class `how` (exactly), joined by ", ", into out (cap bytes;
  * "" when none). Returns how many there are. */
-size_t mqg_settings_diff_names(const struct mqg_settings_diff *d, enum mqg_sd_class how,
-                               char *out, size_t cap);
+size_t mqg_settings_diff_names(const struct mqg_settings_diff *d, enum mqg_sd_class how, char *out,
+                               size_t cap);
 
 #endif

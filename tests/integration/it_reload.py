@@ -17,17 +17,32 @@ The configuration `run` was given is read again (issue 12):
 - no gateway: exit 1.
 """
 import os
+import re
 import signal
+import socket
 import time
 import unittest
+import urllib.error
+import urllib.request
 
-from harness import (GatewayTest, bridge_service, internal_broker_settings, pid_alive, run_mqgate,
-                     wait_for)
+from harness import (GatewayTest, bridge_service, free_port, internal_broker_settings, pid_alive,
+                     run_mqgate, wait_for)
 from it_delivery import HEADER, Publisher, Sink
 
 RATE = 3000  # msg/s of the stream during a reload
 STREAM_S = 8  # seconds of it; the reload comes after RELOAD_AT_S
 RELOAD_AT_S = 3
+
+
+def http_status(port):
+    """The status of GET /metrics on port, None when nothing answers there."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=3) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return None
 
 CONN = """  %(name)s:
     type: Cybus::Connection
@@ -110,21 +125,126 @@ class ReloadTest(GatewayTest):
         rc, _ = gw.stop()
         self.assertEqual(rc, 0)
 
-    def test_unchanged_reload_and_changed_settings(self):
+    def append_cfg(self, gw, text):
+        with open(gw.cfg, "a") as f:
+            f.write(text)
+
+    def test_unchanged_reload(self):
         gw = self.start()
         pids = sorted(gw.child_pids())
         rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
         self.assertEqual((rc, out), (0, "configuration unchanged\n"), err)
         self.assertIn("RELOAD-UNCHANGED", gw.log_text())
-        # changed settings: not applied, said so, the running ones stay
-        with open(gw.cfg, "a") as f:
-            f.write("stop_grace_ms = 2500;\n")
-        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
-        self.assertEqual(rc, 1, (out, err))
-        self.assertIn("restart mqgate", err)
-        self.assertIn("RELOAD-SETTINGS-KEPT", gw.log_text())
         self.flows()
         self.assertEqual(sorted(gw.child_pids()), pids)
+        gw.stop()
+
+    def test_log_level_is_applied_in_place(self):
+        """log.level debug: no process restarted, the connectors log DEBUG lines from then on
+        (told by the supervisor over the control channel)."""
+        gw = self.start()
+        self.flows()
+        pids = sorted(gw.child_pids())
+        debug = re.compile(r"connector\[\d+\] \S+ DEBUG ")
+        self.assertIsNone(debug.search(gw.log_text()))
+        self.append_cfg(gw, 'log = { level = "debug"; };\nstop_grace_ms = 2500;\n')
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("configuration applied: settings: log.level, stop_grace_ms applied\n", out)
+        self.assertNotIn("connections:", out)
+        self.assertIn("RELOAD-APPLIED", gw.log_text())
+        wait_for(lambda: gw.log_count("LOG-LEVEL: log level DEBUG") == 3, 5,
+                 what="the router and both connectors at level debug")
+        # the cloud broker goes away: the connector's attempts are logged at debug (CONN-TRY)
+        self.b["cloud"].stop()
+        wait_for(lambda: debug.search(gw.log_text()), 10, what="DEBUG lines of a connector")
+        self.b["cloud"].start()
+        wait_for(lambda: gw.log_count("CONN-UP") >= 3, 15, what="cloud connected again")
+        self.sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)  # a new session
+        self.sent = 0
+        self.flows()
+        self.assertEqual(sorted(gw.child_pids()), pids, "nothing restarted")
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+
+    def test_http_listen_moves(self):
+        """http.listen to another port: /metrics answers there and no longer on the old one;
+        a port in use: the server stays where it was, the reload says so (exit 1)."""
+        old_port, new_port = free_port(), free_port()
+        gw = self.gateway(bridge_service(), self.ports(),
+                          'http = { listen = "127.0.0.1:%d"; };' % old_port)
+        self.dump_log_on_failure(gw)
+        self.assertEqual(http_status(old_port), 200)
+        pids = sorted(gw.child_pids())
+        with open(gw.cfg) as f:
+            cfg = f.read()
+        with open(gw.cfg, "w") as f:
+            f.write(cfg.replace(":%d" % old_port, ":%d" % new_port))
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("settings: http.listen applied", out)
+        self.assertEqual(http_status(new_port), 200)
+        self.assertIsNone(http_status(old_port), "nothing on the old port")
+        # a port another program holds: not applied, /metrics stays on new_port
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        self.addCleanup(taken.close)
+        with open(gw.cfg, "w") as f:
+            f.write(cfg.replace(":%d" % old_port, ":%d" % taken.getsockname()[1]))
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 1, (out, err))
+        self.assertIn("NOT applied: http.listen: cannot listen on 127.0.0.1:%d" %
+                      taken.getsockname()[1], err)
+        self.assertIn("still serving on 127.0.0.1:%d" % new_port, err)
+        self.assertEqual(http_status(new_port), 200)
+        self.assertEqual(sorted(gw.child_pids()), pids, "nothing restarted")
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+
+    def test_settings_that_need_a_restart_refuse_the_reload(self):
+        """instance or state_dir changed: exit 1 naming the setting, nothing applied (not even
+        a changed service in the same reload), nothing restarted."""
+        gw = self.start()
+        self.flows()
+        pids = sorted(gw.child_pids())
+        with open(gw.cfg) as f:
+            cfg = f.read()
+        changed_service = bridge_service().replace(
+            "        port: !ref cloudPort\n", "        port: !ref cloudPort\n        keepalive: 30\n")
+        self.write_service(gw, changed_service)
+        for setting, text in (("instance", cfg.replace('instance = "gw"', 'instance = "gw2"')),
+                              ("state_dir", cfg.replace(gw.statedir, gw.statedir + "2"))):
+            self.assertNotEqual(text, cfg)
+            with open(gw.cfg, "w") as f:
+                f.write(text + 'log = { level = "debug"; };\n')
+            before = gw.log_count("RELOAD-NEEDS-RESTART")
+            rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+            if setting == "instance":
+                # `mqgate reload -c` finds the gateway by the instance of the file it reads:
+                # with the new name there is none; SIGHUP is how such a file reaches it
+                self.assertEqual(rc, 1, (out, err))
+                self.assertIn("instance 'gw2' is not running", err)
+                os.kill(gw.proc.pid, signal.SIGHUP)
+                wait_for(lambda: gw.log_count("RELOAD-NEEDS-RESTART") > before, 10,
+                         what="RELOAD-NEEDS-RESTART")
+            else:
+                self.assertEqual(rc, 1, (out, err))
+                self.assertIn("not applied: state_dir cannot change while mqgate runs", err)
+                self.assertIn("restart mqgate", err)
+            line = [ln for ln in gw.log_text().splitlines() if "RELOAD-NEEDS-RESTART" in ln][-1]
+            self.assertIn(" WARN RELOAD-NEEDS-RESTART: reload: %s changed" % setting, line)
+        self.assertNotIn("RELOAD-RESTART", gw.log_text(), "the changed service is not applied")
+        self.assertNotIn("RELOAD-APPLIED", gw.log_text())
+        self.assertNotIn("DEBUG", gw.log_text(), "the log level is not applied either")
+        self.flows()
+        self.assertEqual(sorted(gw.child_pids()), pids, "nothing restarted")
+        # the file put right (the service change stays): applied now
+        with open(gw.cfg, "w") as f:
+            f.write(cfg)
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("connections: 1 kept, 1 restarted", out)
         gw.stop()
 
     def test_changed_connection_is_restarted(self):

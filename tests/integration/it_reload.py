@@ -10,10 +10,15 @@ The configuration `run` was given is read again (issue 12):
   route loses and duplicates nothing (sequence-numbered payloads, counted exactly); the
   unchanged connectors keep their processes; the removed connection's connector stops, the
   added one's starts; a connection whose properties changed is restarted;
-- changed settings (mqgate.cfg) are not applied by a reload: exit 1, RELOAD-SETTINGS-KEPT;
+- changed settings (mqgate.cfg) are applied: log.level in place (no process restarted, the
+  connectors log at debug at once), http.listen moves (a port in use: the old one stays, exit
+  1), connector.outbound_queue_max restarts the connectors (not the router) under the stream,
+  losing and duplicating nothing; instance or state_dir refuse the whole reload (exit 1,
+  RELOAD-NEEDS-RESTART, not even a service change of the same reload is applied);
 - with the embedded internal broker: a reload that adds a route keeps the broker's process and
   its connection's connector (index and process), and data still reaches the internal broker;
-  changed internal_broker settings are not applied (RELOAD-SETTINGS-KEPT, nothing restarted);
+  a changed internal_broker.listen restarts the broker on the new port, its connection
+  follows, and data reaches a client there;
 - no gateway: exit 1.
 """
 import os
@@ -59,7 +64,7 @@ ROUTE = """        - subscribe: {topic: "it/src/+t", connection: !ref plant, qos
 """
 
 
-def service(targets, cloud_extra=""):
+def service(targets, cloud_extra="", plant_extra=""):
     """Connection plant (subscribes it/src/+t, QoS 1) and cloud (on the cloud broker), a
     connection per name in targets on the spare broker; a route it/src/<t> -> cloud/<t> and
     one it/src/<t> -> <target>/<t> per target."""
@@ -67,7 +72,7 @@ def service(targets, cloud_extra=""):
              "metadata:\n  name: IT Reload\n", "parameters:\n",
              "  plantPort: {type: integer}\n  cloudPort: {type: integer}\n",
              "  sparePort: {type: integer}\n", "resources:\n",
-             CONN % {"name": "plant", "port": "plant", "extra": ""},
+             CONN % {"name": "plant", "port": "plant", "extra": plant_extra},
              CONN % {"name": "cloud", "port": "cloud", "extra": cloud_extra}]
     for t in targets:
         parts.append(CONN % {"name": t, "port": "spare", "extra": ""})
@@ -360,6 +365,55 @@ class ReloadConnectionsTest(GatewayTest):
               "old %d; %s" % (sent, pub.achieved_rate(), len(fresh), n_old,
                               handover[-1].split(": ", 1)[-1] if handover else "?"))
 
+    def test_queue_setting_restarts_the_connectors_under_load(self):
+        """connector.outbound_queue_max changed under the 3,000 msg/s QoS 1 stream: every
+        connector restarts (the loss-free restart of a changed connection), the router runs on,
+        and the stream loses and duplicates nothing. The source has a persistent session (as
+        for any restart of a source connector: with a clean session, what is published while
+        it reconnects is not kept for it by its broker)."""
+        ports = {"plantPort": self.b["plant"].port, "cloudPort": self.b["cloud"].port,
+                 "sparePort": self.b["spare"].port}
+        persistent = "        clean: false\n        clientId: mqgate-it-reload-plant\n"
+        gw = self.gateway(service((), plant_extra=persistent), ports, wait_connectors=2)
+        self.dump_log_on_failure(gw)
+        cloud = Sink(self.b["cloud"].port, ["cloud/#"], "it-reload-cloud-q")
+        self.addCleanup(cloud.close)
+        pids = ReloadTest.connector_pids(self, gw)
+        self.assertEqual(len(pids), 2, pids)
+        router = gw.child_pid("mqgate-router")
+        pub = Publisher(self.b["plant"].port, ["it/src/a"], rate=RATE, client_id="it-reload-pub-q")
+        self.addCleanup(pub.close)
+        time.sleep(RELOAD_AT_S)
+        with open(gw.cfg, "a") as f:
+            f.write("connector = { outbound_queue_max = 30000; };\n")
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertEqual(out, "configuration applied: settings: connector.outbound_queue_max: 2 "
+                              "connectors restarted\n")
+        wait_for(lambda: len(ReloadTest.connector_pids(self, gw)) == 2 and
+                 not set(ReloadTest.connector_pids(self, gw).values()) & set(pids.values()), 15,
+                 what="both connectors restarted")
+        wait_for(lambda: gw.log_count("CONN-UP") >= 4, 15, what="both connected again")
+        time.sleep(max(0.0, STREAM_S - RELOAD_AT_S))
+        sent = pub.stop()[0]
+        wait_for(lambda: cloud.count() >= sent, 30,
+                 what="all %d messages at the cloud sink (%d there)" % (sent, cloud.count()))
+        time.sleep(1.0)  # duplicates would come now
+        recs = cloud.records()
+        seqs = [seq for topic, src, seq, dup in recs if topic == "cloud/a" and src == 0]
+        missing = sent - len(set(seqs))
+        dups = len(seqs) - len(set(seqs))
+        self.assertEqual((len(recs), missing, dups), (sent, 0, 0),
+                         "cloud: sent %d, got %d, missing %d, duplicates %d (rate %.0f/s)"
+                         % (sent, len(recs), missing, dups, pub.achieved_rate()))
+        self.assertGreater(sent, RATE * (STREAM_S - 1) * 0.8, "the stream was too slow")
+        self.assertEqual(gw.child_pid("mqgate-router"), router, "the router ran on")
+        self.assertEqual(gw.log_count("RELOAD-RESTART: reload: settings changed"), 2)
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+        print("\n[it_reload] outbound_queue_max under load: sent %d at %.0f/s, each once at "
+              "the cloud, both connectors restarted" % (sent, pub.achieved_rate()))
+
     def test_removed_connection_stops_and_comes_back(self):
         ports = {"plantPort": self.b["plant"].port, "cloudPort": self.b["cloud"].port,
                  "sparePort": self.b["spare"].port}
@@ -490,25 +544,49 @@ class ReloadInternalBrokerTest(GatewayTest):
         rows = {r["name"]: r for r in gw.status()}
         self.assertEqual(rows["internal-broker"]["restarts"], 0)
         self.assertEqual(rows[IB_KEY]["restarts"], 0)
-        # changed internal_broker settings: not applied; the broker and its connection stay
-        with open(gw.cfg) as f:
-            cfg = f.read()
-        with open(gw.cfg, "w") as f:
-            f.write(cfg.replace("127.0.0.1:%d" % ibport, "127.0.0.1:%d" % (ibport + 1)))
-        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
-        self.assertEqual(rc, 1, (out, err))
-        self.assertIn("restart mqgate", err)
-        self.assertIn("RELOAD-SETTINGS-KEPT", gw.log_text())
-        plant.publish("it/src/b", b"kept", qos=1)
-        wait_for(lambda: ("fresh/b", b"kept") in [tuple(r[:2]) for r in local.received()], 10,
-                 what="data after the settings-kept reload")
-        dash = [r for r in local.received() if r[0] == "dashboard/temperature"]
-        self.assertEqual([r[1] for r in dash], [b"before", b"after"], "each once")
-        self.assertEqual(gw.child_pid("mosquitto"), broker)
-        self.assertEqual(gw.child_pid("mqgate-connector", IB_KEY), ib_conn)
         rc, _ = gw.stop()
         self.assertEqual(rc, 0)
         wait_for(lambda: not pid_alive(broker), 5, what="the broker stopped with the gateway")
+
+    def test_changed_listen_port_restarts_the_broker(self):
+        """internal_broker.listen to another port: the embedded broker restarts there, its
+        connection (built from the new settings) is restarted through the model's plan and
+        comes back once the broker runs; data from the plant reaches a client on the new
+        port; the plant's connector runs on."""
+        settings, ibport = internal_broker_settings()
+        gw = self.gateway(IB_SERVICE % {"more": ""}, {"plantPort": self.b["plant"].port},
+                          settings)
+        self.dump_log_on_failure(gw)
+        wait_for(lambda: "BROKER-UP" in gw.log_text(), 10, what="BROKER-UP")
+        broker = gw.child_pid("mosquitto")
+        plant_conn = gw.child_pid("mqgate-connector", PLANT_KEY)
+        plant = self.client("plant", client_id="it-reload-plant2")
+        newport = free_port()
+        with open(gw.cfg) as f:
+            cfg = f.read()
+        with open(gw.cfg, "w") as f:
+            f.write(cfg.replace("127.0.0.1:%d" % ibport, "127.0.0.1:%d" % newport))
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("connections: 1 kept, 1 restarted, 0 started, 0 stopped", out)
+        self.assertIn("settings: internal_broker.listen: internal broker restarted", out)
+        wait_for(lambda: gw.log_count("BROKER-UP") == 2, 10, what="the broker up again")
+        self.assertIn("listens on 127.0.0.1:%d again" % newport, gw.log_text())
+        self.assertNotEqual(gw.child_pid("mosquitto"), broker)
+        wait_for(lambda: "connected to tcp://127.0.0.1:%d" % newport in gw.log_text(), 15,
+                 what="the internal broker's connection on the new port")
+        local = self.client(newport, ["dashboard/#"], client_id="it-reload-local2")
+
+        def flows():
+            plant.publish("factory/l1/temperature", b"moved", qos=1)
+            return ("dashboard/temperature", b"moved") in [tuple(r[:2]) for r in local.received()]
+        wait_for(flows, 15, step=0.5, what="dashboard data on the new port")
+        self.assertEqual(gw.child_pid("mqgate-connector", PLANT_KEY), plant_conn,
+                         "the plant's connector ran on")
+        rows = {r["name"]: r for r in gw.status()}
+        self.assertEqual(rows["internal-broker"]["restarts"], 0, "a deliberate restart")
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
 
     def write_service(self, gw, text):
         with open(gw.service, "w") as f:

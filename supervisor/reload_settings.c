@@ -54,7 +54,7 @@ int reload_settings_judge(struct sup *S, const struct mqg_settings *next,
                  names);
         log_warn("RELOAD-NEEDS-RESTART",
                  "reload: %s changed, which cannot change while mqgate runs: restart mqgate to "
-                 "apply it; nothing of this reload is applied",
+                 "apply; nothing of this reload is applied",
                  names);
         return RELOAD_SETTINGS_REFUSED;
     }

@@ -207,6 +207,38 @@ class ReloadTest(GatewayTest):
         rc, _ = gw.stop()
         self.assertEqual(rc, 0)
 
+    def test_heartbeat_restarts_every_child(self):
+        """heartbeat.interval_ms changed (shorter, then longer): every connector restarts and
+        the router hands over; nobody is taken for hung meanwhile (the supervisor judges each
+        child by the interval it was started with); data flows."""
+        gw = self.start()
+        self.flows()
+        with open(gw.cfg) as f:
+            base = f.read()
+        for ms in (300, 2000):
+            keys = self.connector_pids(gw)
+            router = gw.child_pid("mqgate-router")
+            with open(gw.cfg, "w") as f:
+                f.write(base + "heartbeat = { interval_ms = %d; };\n" % ms)
+            rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+            self.assertEqual(rc, 0, (out, err))
+            self.assertEqual(out, "configuration applied: settings: heartbeat.interval_ms: 2 "
+                                  "connectors restarted, router handed over\n")
+            wait_for(lambda: gw.child_pid("mqgate-router") not in (None, router) and
+                     len(self.connector_pids(gw)) == 2 and
+                     not set(self.connector_pids(gw).values()) & set(keys.values()), 15,
+                     what="every child restarted")
+            wait_for(lambda: gw.log_count("CONN-UP") >= 2 + (2 if ms == 300 else 4), 15,
+                     what="the connectors up again")
+            time.sleep(2.5)  # longer than 3 x 300 ms and than 1 x 2000 ms
+            self.flows()
+        self.assertNotIn("CHILD-HUNG", gw.log_text())
+        self.assertNotIn("SUPERVISOR-SILENT", gw.log_text())
+        with open("/proc/%d/cmdline" % gw.child_pid("mqgate-router")) as f:
+            self.assertIn("--heartbeat-ms\x002000", f.read())
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+
     def test_settings_that_need_a_restart_refuse_the_reload(self):
         """instance or state_dir changed: exit 1 naming the setting, nothing applied (not even
         a changed service in the same reload), nothing restarted."""

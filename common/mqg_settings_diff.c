@@ -38,15 +38,21 @@ static bool s_listeners_same(const struct mqg_ib_settings *a, const struct mqg_i
     return same;
 }
 
-/* internal_broker: what makes mosquitto.conf (class broker when either side is embedded: an
- * external or no broker has no process, and its listen settings mean nothing), and what makes
- * the external broker's connection (class model: the model's plan restarts that connection). */
+/* internal_broker. A changed mode is the one change noted (class broker when it is embedded
+ * before or after: the broker starts or stops; else model: the connection goes, comes or
+ * changes), whatever else changed with it. In the same mode: what makes mosquitto.conf (class
+ * broker) when embedded, what makes the external broker's connection (class model: the
+ * model's plan restarts that connection) when external; nothing when off. */
 static void s_ib(struct mqg_settings_diff *d, const struct mqg_ib_settings *a,
                  const struct mqg_ib_settings *b)
 {
-    bool emb = a->mode == MQG_IB_EMBEDDED || b->mode == MQG_IB_EMBEDDED;
-    bool ext = a->mode == MQG_IB_EXTERNAL || b->mode == MQG_IB_EXTERNAL;
-    s_note(d, a->mode != b->mode, "internal_broker.mode", emb ? MQG_SD_BROKER : MQG_SD_MODEL);
+    if (a->mode != b->mode) {
+        bool emb = a->mode == MQG_IB_EMBEDDED || b->mode == MQG_IB_EMBEDDED;
+        s_note(d, true, "internal_broker.mode", emb ? MQG_SD_BROKER : MQG_SD_MODEL);
+        return;
+    }
+    bool emb = a->mode == MQG_IB_EMBEDDED;
+    bool ext = a->mode == MQG_IB_EXTERNAL;
     s_note(d,
            emb && (!s_str_same(a->listen_host, b->listen_host) || a->listen_port != b->listen_port),
            "internal_broker.listen", MQG_SD_BROKER);

@@ -10,9 +10,11 @@
  * - router: the router hands over to a new one (router.queue_max, router.queue_max_bytes);
  * - all: every connector and the router (heartbeat.*);
  * - broker: the embedded broker (mosquitto) is restarted with its new mosquitto.conf, or
- *   started or stopped when the mode changes (internal_broker.mode, .listen, .listeners,
- *   .mosquitto, .password_file); its connection in the model follows through the model's
- *   own plan, like the external broker's settings (.url, .username, ...: class model);
+ *   started or stopped when the mode changes (internal_broker.mode to or from embedded, and
+ *   in mode embedded .listen, .listeners, .mosquitto, .password_file); its connection in the
+ *   model follows through the model's own plan, like the external broker's settings (in mode
+ *   external .url, .username, ...; and a mode change between external and off: class model);
+ *   a changed mode is noted alone (what else changed with it comes with the start);
  * - refused: cannot change while mqgate runs (instance, runtime_dir, state_dir,
  *   cpu_affinity): the whole reload is refused.
  * `services` is not compared: the service files are in the model.

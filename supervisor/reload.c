@@ -12,6 +12,7 @@
 #include "lifecycle.h"
 #include "mqg_ctl.h"
 #include "mqg_error.h"
+#include "mqg_ibroker.h"
 #include "mqg_log.h"
 #include "mqg_model_plan.h"
 #include "mqg_proc.h"
@@ -129,8 +130,29 @@ static bool s_handing_over(const struct sup *S)
     return false;
 }
 
+/* The embedded broker a reload retired (mode no longer embedded) stops once the connector of
+ * its connection, which may still be delivering to it, has stopped. */
+static void s_stop_broker_later(struct sup *S, int64_t now)
+{
+    struct sup_child *b = sup_broker_child(S);
+    if (!b || !b->stop_later || S->stopping) {
+        return;
+    }
+    for (size_t i = 0; i < S->n_ch; i++) {
+        const struct sup_child *c = &S->ch[i];
+        if (c->kind == SUP_CONNECTOR && strcmp(c->key, MQG_IB_KEY) == 0 &&
+            lifecycle_has_process(c->life.state)) {
+            return;
+        }
+    }
+    b->stop_later = false;
+    b->kill_at = now + S->set->stop_grace_ms;
+    sup_post(S, b, LC_EV_STOP, now);
+}
+
 void reload_follow_up(struct sup *S, int64_t now)
 {
+    s_stop_broker_later(S, now);
     if (s_handing_over(S)) {
         return;
     }

@@ -205,21 +205,26 @@ static const char *s_broker(struct sup *S, struct reload_settings *rs, enum mqg_
     if (!b) {
         return was == MQG_IB_EMBEDDED ? "internal broker stopped" : "applied";
     }
-    b->kill_at = now + S->set->stop_grace_ms;
     if (!emb) {
         log_notice("RELOAD-BROKER",
                    "reload: internal_broker.mode is %s: stopping the internal "
                    "broker",
                    mqg_ibroker_mode_name(S->set->internal_broker.mode));
         b->retire = true;
-        sup_post(S, b, LC_EV_STOP, now);
+        b->stop_later = true; /* after its connection's connector (reload_follow_up) */
+        b->kill_at = 0;
         return "internal broker stopped";
     }
     log_notice("RELOAD-BROKER", "reload: internal_broker changed: restarting the internal broker "
                                 "with its new configuration");
     snprintf(b->exe, sizeof(b->exe), "%s", rs->broker_exe);
     S->broker_hold_until = now + S_BROKER_HOLD_MS;
-    if (lifecycle_has_process(b->life.state)) {
+    b->kill_at = now + S->set->stop_grace_ms;
+    b->retire = false; /* an earlier reload may have retired it */
+    b->stop_later = false;
+    if (b->life.state == LC_STOPPING) {
+        b->revive = true; /* started again once stopped (sup_compact) */
+    } else if (lifecycle_has_process(b->life.state)) {
         sup_post(S, b, LC_EV_RESTART, now);
     } else if (b->life.state == LC_CONFIG || b->life.state == LC_STOPPED) {
         sup_revive(S, b);

@@ -58,6 +58,8 @@ struct sup_child {
     bool revive;         /* started again once its process ended (sup_compact): added back */
     bool after_handover; /* a connector a reload changed: restarted once the router's handover
                             ended, so that it has the old router's releases (reload_follow_up) */
+    bool stop_later;     /* the broker, retired by a reload: stopped once no connector of its
+                            connection runs any more (reload_follow_up) */
 };
 
 struct ops;

@@ -620,6 +620,47 @@ class ReloadInternalBrokerTest(GatewayTest):
         rc, _ = gw.stop()
         self.assertEqual(rc, 0)
 
+    def test_mode_off_and_back(self):
+        """internal_broker.mode off: the embedded broker and its connection's connector stop;
+        embedded again: both start, and the dashboard data reaches a client on its port."""
+        settings, ibport = internal_broker_settings()
+        gw = self.gateway(IB_SERVICE % {"more": ""}, {"plantPort": self.b["plant"].port},
+                          settings)
+        self.dump_log_on_failure(gw)
+        wait_for(lambda: "BROKER-UP" in gw.log_text(), 10, what="BROKER-UP")
+        broker = gw.child_pid("mosquitto")
+        ib_conn = gw.child_pid("mqgate-connector", IB_KEY)
+        with open(gw.cfg) as f:
+            cfg = f.read()
+        with open(gw.cfg, "w") as f:
+            f.write(cfg.replace(settings, 'internal_broker = { mode = "off"; };'))
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("connections: 1 kept, 0 restarted, 0 started, 1 stopped", out)
+        self.assertIn("internal_broker.mode: internal broker stopped", out)
+        wait_for(lambda: not pid_alive(broker) and not pid_alive(ib_conn), 10,
+                 what="the broker and its connector stopped")
+        wait_for(lambda: "internal-broker" not in [r["name"] for r in gw.status()], 5,
+                 what="the broker's row gone")
+        with open(gw.cfg, "w") as f:
+            f.write(cfg)
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("connections: 1 kept, 0 restarted, 1 started, 0 stopped", out)
+        self.assertIn("internal broker started", out)
+        wait_for(lambda: gw.log_count("BROKER-UP") == 2, 10, what="the broker up again")
+        wait_for(lambda: gw.child_pid("mqgate-connector", IB_KEY), 10,
+                 what="the internal broker's connector again")
+        local = self.client(ibport, ["dashboard/#"], client_id="it-reload-local3")
+        plant = self.client("plant", client_id="it-reload-plant3")
+
+        def flows():
+            plant.publish("factory/l1/temperature", b"back", qos=1)
+            return ("dashboard/temperature", b"back") in [tuple(r[:2]) for r in local.received()]
+        wait_for(flows, 15, step=0.5, what="dashboard data on the internal broker again")
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+
     def write_service(self, gw, text):
         with open(gw.service, "w") as f:
             f.write(text)

@@ -169,9 +169,22 @@ static void test_internal_broker_classes(void **state)
     assert_int_equal(d.how, MQG_SD_MODEL);
     mqg_settings_free(&b);
     s_load("internal_broker = { listen = \"127.0.0.1:1999\"; };", &b);
-    mqg_settings_diff(&a, &b, &d); /* external -> embedded: the broker starts */
-    assert_int_equal(d.how, MQG_SD_BROKER | MQG_SD_MODEL);
+    mqg_settings_diff(&a, &b, &d); /* external -> embedded: the broker starts; only the mode */
+    assert_int_equal(d.n, 1);
     assert_string_equal(d.change[0].name, "internal_broker.mode");
+    assert_int_equal(d.how, MQG_SD_BROKER);
+    mqg_settings_diff(&b, &a, &d); /* and back: the broker stops */
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.how, MQG_SD_BROKER);
+    mqg_settings_free(&b);
+    s_load("internal_broker = { mode = \"off\"; url = \"mqtt://127.0.0.1:1884\"; };", &b);
+    mqg_settings_diff(&a, &b, &d); /* external -> off: its connection goes (the model) */
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.how, MQG_SD_MODEL);
+    mqg_settings_free(&a);
+    s_load("internal_broker = { mode = \"off\"; listen = \"127.0.0.1:1999\"; };", &a);
+    mqg_settings_diff(&a, &b, &d); /* off and off: nothing, whatever else changed */
+    assert_int_equal(d.n, 0);
     mqg_settings_free(&a);
     mqg_settings_free(&b);
 }

@@ -207,6 +207,54 @@ class ReloadTest(GatewayTest):
         rc, _ = gw.stop()
         self.assertEqual(rc, 0)
 
+    def test_log_file_and_journal(self):
+        """log.file set: the supervisor's and the children's lines go to the new file from the
+        reload on, nothing restarted; journal.enabled off: the connectors restart without their
+        journals (no --state-dir), data flows."""
+        gw = self.start()
+        self.flows()
+        pids = sorted(gw.child_pids())
+        other = os.path.join(gw.dir, "other.log")
+
+        def read_other():
+            with open(other) as f:
+                return f.read()
+        with open(gw.cfg) as f:
+            base = f.read()
+        with open(gw.cfg, "w") as f:
+            f.write(base + 'log_file = "%s";\n' % other)
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual((rc, out), (0, "configuration applied: settings: log.file applied\n"),
+                         err)
+        self.assertIn("RELOAD-APPLIED", read_other())
+        self.b["cloud"].stop()
+        wait_for(lambda: "connector" in read_other().split("RELOAD-APPLIED", 1)[1], 10,
+                 what="a connector's line in the new log file")
+        self.b["cloud"].start()
+        wait_for(lambda: read_other().count("CONN-UP") >= 1, 15, what="cloud up again")
+        self.assertEqual(sorted(gw.child_pids()), pids, "nothing restarted")
+        self.sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)
+        self.sent = 0
+        self.flows()
+        keys = self.connector_pids(gw)
+        with open(gw.cfg, "w") as f:
+            f.write(base + 'log_file = "%s";\njournal = { enabled = false; };\n' % other)
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("journal.enabled", out)
+        self.assertIn("2 connectors restarted", out)
+        wait_for(lambda: len(self.connector_pids(gw)) == 2 and
+                 not set(self.connector_pids(gw).values()) & set(keys.values()), 15,
+                 what="both connectors restarted")
+        for pid in self.connector_pids(gw).values():
+            with open("/proc/%d/cmdline" % pid) as f:
+                self.assertNotIn("--state-dir", f.read())
+        wait_for(lambda: read_other().count("CONN-UP") >= 3, 15,
+                 what="both connected again")
+        self.flows()
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+
     def test_heartbeat_restarts_every_child(self):
         """heartbeat.interval_ms changed (shorter, then longer): every connector restarts and
         the router hands over; nobody is taken for hung meanwhile (the supervisor judges each

@@ -296,7 +296,8 @@ class ReloadTest(GatewayTest):
         with open(gw.cfg) as f:
             cfg = f.read()
         changed_service = bridge_service().replace(
-            "        port: !ref cloudPort\n", "        port: !ref cloudPort\n        keepalive: 30\n")
+            "        port: !ref cloudPort\n",
+            "        port: !ref cloudPort\n        keepalive: 30\n")
         self.write_service(gw, changed_service)
         for setting, text in (("instance", cfg.replace('instance = "gw"', 'instance = "gw2"')),
                               ("state_dir", cfg.replace(gw.statedir, gw.statedir + "2"))):

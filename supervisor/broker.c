@@ -134,8 +134,8 @@ int sup_broker_check(const struct mqg_ib_settings *ib, const struct mqg_ib_setti
  * at set-up raced with another program): a configuration error, the gateway stops. */
 bool sup_broker_port_lost(struct sup *S, const struct sup_child *c)
 {
-    if (c->kind != SUP_BROKER || c->was_ready || !c->addr_in_use) {
-        return false;
+    if (c->kind != SUP_BROKER || c->was_ready || !c->addr_in_use || S->broker_hold_until) {
+        return false; /* (one a reload started is restarted with backoff like a crash) */
     }
     const struct mqg_ib_settings *ib = &S->set->internal_broker;
     log_error("BROKER-PORT",

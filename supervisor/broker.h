@@ -43,7 +43,8 @@ int sup_broker_check(const struct mqg_ib_settings *ib, const struct mqg_ib_setti
                      char *exe, size_t cap);
 
 /* Did the broker end before its first start because its port was taken (the check at set-up
- * raced with another program)? Then S->exit_code is 78, logged, and the gateway stops. */
+ * raced with another program)? Then S->exit_code is 78, logged, and the gateway stops. Not for
+ * a broker a reload started or restarted: that one is restarted with backoff like a crash. */
 bool sup_broker_port_lost(struct sup *S, const struct sup_child *c);
 
 #endif

@@ -145,7 +145,7 @@ static void s_log_level(struct sup *S, int level)
  * is said in bad (cap bytes). Returns false then. */
 static bool s_resources(struct sup *S, struct mqg_settings *next, char *bad, size_t cap)
 {
-    struct mqg_settings *old = (struct mqg_settings *)S->set; /* only its strings are taken */
+    const struct mqg_settings *old = S->set; /* the running settings (copied from, if need be) */
     bool ok = true;
     char why[300];
     if (strcmp(old->log_file ? old->log_file : "", next->log_file ? next->log_file : "") != 0) {
@@ -166,11 +166,12 @@ static bool s_resources(struct sup *S, struct mqg_settings *next, char *bad, siz
     if (strcmp(old->http_listen ? old->http_listen : "",
                next->http_listen ? next->http_listen : "") != 0 &&
         ops_reopen(S, next, why, sizeof(why)) != 0) {
-        log_error("HTTP-LISTEN", "reload: http.listen %s: %s; serving on at %s", next->http_listen,
-                  why, old->http_listen ? old->http_listen : "(nowhere)");
-        s_add(bad, cap, "%shttp.listen: cannot listen on %s: %s, still serving on %s",
-              bad[0] ? "; " : "", next->http_listen, why,
-              old->http_listen ? old->http_listen : "(nowhere)");
+        char where[300];
+        snprintf(where, sizeof(where), "%s%s", old->http_listen ? "still serving on " : "",
+                 old->http_listen ? old->http_listen : "not serving /metrics and /health");
+        log_error("HTTP-LISTEN", "reload: http.listen %s: %s; %s", next->http_listen, why, where);
+        s_add(bad, cap, "%shttp.listen: cannot listen on %s: %s, %s", bad[0] ? "; " : "",
+              next->http_listen, why, where);
         char *l = old->http_listen ? strdup(old->http_listen) : NULL;
         char *h = old->http_host ? strdup(old->http_host) : NULL;
         free(next->http_listen);

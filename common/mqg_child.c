@@ -230,6 +230,10 @@ static void s_on_ctl_message(uint8_t kind, const uint8_t *body, size_t len, void
         c->stop = true;
         c->handover = true;
         c->exit_code = MQG_EXIT_OK;
+    } else if (kind == MQG_CTL_LOG_LEVEL && len == 1 && body[0] <= MQG_LOG_ERROR) {
+        mqg_log_threshold = body[0];
+        log_notice("LOG-LEVEL", "log level %s (a reload changed log.level)",
+                   mqg_log_level_name(body[0]));
     } else if (kind == MQG_CTL_CONFIG) {
         struct mqg_model *m = malloc(sizeof(*m));
         if (m && mqg_model_decode(body, len, m) == 0) {

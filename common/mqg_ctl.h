@@ -23,6 +23,8 @@ enum mqg_ctl_kind {
     MQG_CTL_ROUTES = 5,    /* router -> supervisor: per-route counters (mqg_rstats.h) */
     MQG_CTL_HANDOVER = 6,  /* supervisor -> router: take no more input, deliver and have
                               confirmed what it holds (bounded), then stop (a reload) */
+    MQG_CTL_LOG_LEVEL = 7, /* supervisor -> child: body 1 byte, the new log level (MQG_LOG_*;
+                              a reload changed log.level) */
 };
 
 struct mqg_ctl {

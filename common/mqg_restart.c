@@ -27,6 +27,25 @@ int mqg_restart_init(struct mqg_restart *r, const struct mqg_restart_policy *pol
     return 0;
 }
 
+int mqg_restart_set_policy(struct mqg_restart *r, const struct mqg_restart_policy *policy)
+{
+    int max = policy->max < 1 ? 1 : policy->max;
+    if (max != r->policy.max) {
+        int64_t *ring = calloc((size_t)max, sizeof(*ring));
+        if (!ring) {
+            return -ENOMEM;
+        }
+        free(r->crashes);
+        r->crashes = ring;
+        r->n_crashes = 0;
+    }
+    r->policy = *policy;
+    r->policy.max = max;
+    uint64_t rng = r->backoff.rng;
+    mqg_backoff_init(&r->backoff, policy->backoff_ms, policy->backoff_max_ms, rng);
+    return 0;
+}
+
 void mqg_restart_free(struct mqg_restart *r)
 {
     if (r) {

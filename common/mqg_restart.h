@@ -63,6 +63,12 @@ struct mqg_restart {
  * -ENOMEM (the crash ring is policy->max entries long). Free with mqg_restart_free. */
 int mqg_restart_init(struct mqg_restart *r, const struct mqg_restart_policy *policy, uint64_t seed);
 
+/* A new policy for a running child (a reload changed the restart settings): the pauses start
+ * over from the new backoff_ms (the generator keeps its state); the crashes recorded stay
+ * when max is the same, else they are counted afresh; restarts stays. 0 or -ENOMEM (r
+ * unchanged). */
+int mqg_restart_set_policy(struct mqg_restart *r, const struct mqg_restart_policy *policy);
+
 /* Free the crash ring; r may be zeroed or freed before (NULL-safe). */
 void mqg_restart_free(struct mqg_restart *r);
 

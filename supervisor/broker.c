@@ -57,9 +57,14 @@ void sup_broker_ready(struct sup *S, struct sup_child *c)
 bool sup_broker_holds(const struct sup *S, const struct sup_child *c, int64_t now)
 {
     const struct sup_child *b = sup_broker_child(S);
-    return c->kind == SUP_CONNECTOR && b && !b->was_ready &&
-           now - S->started_ms < SUP_BROKER_HOLD_MS && b->life.state != LC_CONFIG &&
-           b->life.state != LC_FAILED;
+    if (c->kind != SUP_CONNECTOR || !b || b->life.state == LC_CONFIG ||
+        b->life.state == LC_FAILED) {
+        return false;
+    }
+    if (now < S->broker_hold_until) { /* a reload restarted it: until it runs again */
+        return b->life.state != LC_RUNNING;
+    }
+    return !b->was_ready && now - S->started_ms < SUP_BROKER_HOLD_MS;
 }
 
 /* One of host:port's problems for the broker's listener `setting`, logged: 78, else 0. */
@@ -82,11 +87,22 @@ static int s_broker_port(const char *setting, const char *host, int port)
     return 0; /* -EINVAL: a host name, which mosquitto resolves itself */
 }
 
-/* Before anything starts, for an embedded broker: the program (into exe) and its ports.
- * Returns 0, or 78 after a logged error naming the setting. */
-int sup_broker_check(const struct sup *S, char *exe, size_t cap)
+/* Is host:port one of the running broker's (its own: not to be checked)? */
+static bool s_running_port(const struct mqg_ib_settings *run, const char *host, int port)
 {
-    const struct mqg_ib_settings *ib = &S->set->internal_broker;
+    if (!run || run->mode != MQG_IB_EMBEDDED) {
+        return false;
+    }
+    bool same = port == run->listen_port && strcmp(host, run->listen_host) == 0;
+    for (size_t i = 0; !same && i < run->n_listeners; i++) {
+        same = port == run->listeners[i].port && strcmp(host, run->listeners[i].host) == 0;
+    }
+    return same;
+}
+
+int sup_broker_check(const struct mqg_ib_settings *ib, const struct mqg_ib_settings *running,
+                     char *exe, size_t cap)
+{
     if (mqg_ibroker_find_mosquitto(ib->mosquitto, exe, cap) != 0) {
         log_error("BROKER-MISSING",
                   "internal_broker.mosquitto: program '%s' not found (looked in $PATH, /usr/sbin "
@@ -101,11 +117,15 @@ int sup_broker_check(const struct sup *S, char *exe, size_t cap)
                   ib->password_file, strerror(errno));
         return MQG_EXIT_CONFIG;
     }
-    int rc = s_broker_port("internal_broker.listen", ib->listen_host, ib->listen_port);
+    int rc = s_running_port(running, ib->listen_host, ib->listen_port)
+                 ? 0
+                 : s_broker_port("internal_broker.listen", ib->listen_host, ib->listen_port);
     for (size_t i = 0; rc == 0 && i < ib->n_listeners; i++) {
         char setting[64];
         snprintf(setting, sizeof(setting), "internal_broker.listeners[%zu].listen", i);
-        rc = s_broker_port(setting, ib->listeners[i].host, ib->listeners[i].port);
+        if (!s_running_port(running, ib->listeners[i].host, ib->listeners[i].port)) {
+            rc = s_broker_port(setting, ib->listeners[i].host, ib->listeners[i].port);
+        }
     }
     return rc;
 }
@@ -114,8 +134,8 @@ int sup_broker_check(const struct sup *S, char *exe, size_t cap)
  * at set-up raced with another program): a configuration error, the gateway stops. */
 bool sup_broker_port_lost(struct sup *S, const struct sup_child *c)
 {
-    if (c->kind != SUP_BROKER || c->was_ready || !c->addr_in_use) {
-        return false;
+    if (c->kind != SUP_BROKER || c->was_ready || !c->addr_in_use || S->broker_hold_until) {
+        return false; /* (one a reload started is restarted with backoff like a crash) */
     }
     const struct mqg_ib_settings *ib = &S->set->internal_broker;
     log_error("BROKER-PORT",

@@ -31,16 +31,20 @@ bool sup_broker_line(struct sup_child *c, const char *line, size_t len);
 /* The broker reported ready: its status text, BROKER-UP. */
 void sup_broker_ready(struct sup *S, struct sup_child *c);
 
-/* Does child c (a connector) still wait for the broker's first start (SUP_BROKER_HOLD_MS)? */
+/* Does child c (a connector) still wait for the broker's first start (SUP_BROKER_HOLD_MS), or
+ * for its start after a reload restarted it (S->broker_hold_until)? */
 bool sup_broker_holds(const struct sup *S, const struct sup_child *c, int64_t now);
 
-/* Before anything starts, for an embedded broker: the program (its path into exe[0..cap)),
- * the password file and the ports. Returns 0, or 78 after a logged error naming the
- * setting. */
-int sup_broker_check(const struct sup *S, char *exe, size_t cap);
+/* Before an embedded broker of settings ib starts (at set-up, running NULL; or when a reload
+ * changed them, running: the running settings, whose ports are the running broker's own): the
+ * program (its path into exe[0..cap)), the password file and the ports. Returns 0, or 78
+ * after a logged error naming the setting. */
+int sup_broker_check(const struct mqg_ib_settings *ib, const struct mqg_ib_settings *running,
+                     char *exe, size_t cap);
 
 /* Did the broker end before its first start because its port was taken (the check at set-up
- * raced with another program)? Then S->exit_code is 78, logged, and the gateway stops. */
+ * raced with another program)? Then S->exit_code is 78, logged, and the gateway stops. Not for
+ * a broker a reload started or restarted: that one is restarted with backoff like a crash. */
 bool sup_broker_port_lost(struct sup *S, const struct sup_child *c);
 
 #endif

@@ -122,6 +122,23 @@ int sup_add_child(struct sup *S, int conn)
     return rc ? rc : s_child_init(S, conn, NULL);
 }
 
+int sup_add_broker(struct sup *S, const char *exe)
+{
+    int rc = s_child_room(S, S->n_ch + 1);
+    return rc ? rc : s_child_init(S, -1, exe);
+}
+
+void sup_set_policy(struct sup *S)
+{
+    const struct mqg_restart_policy policy = s_policy(S->set);
+    for (size_t i = 0; i < S->n_ch; i++) {
+        if (mqg_restart_set_policy(&S->ch[i].life.restart, &policy) != 0) {
+            log_warn("RELOAD-POLICY", "%s %s keeps its restart policy: out of memory",
+                     S->ch[i].role, S->ch[i].key);
+        }
+    }
+}
+
 void sup_compact(struct sup *S)
 {
     size_t n = 0;

@@ -45,8 +45,9 @@ static const struct s_cmd s_cmds[] = {
      "(log_file), e.g. after logrotate moved it. SIGHUP: read the settings and service files\n"
      "again (as `mqgate reload`): an invalid configuration is rejected and logged\n"
      "(RELOAD-INVALID), the running one stays; changed services are applied (RELOAD-APPLIED),\n"
-     "unchanged connections keep running; changed settings need a restart\n"
-     "(RELOAD-SETTINGS-KEPT).\n"
+     "unchanged connections keep running; changed settings are applied, in place or by\n"
+     "restarting the processes that use them; instance, runtime_dir, state_dir and\n"
+     "cpu_affinity need a restart (RELOAD-NEEDS-RESTART: nothing of that reload is applied).\n"
      "\n"
      "options:\n" S_OPT_CONFIG S_OPT_PARAMS S_OPT_HELP S_EXIT_CODES},
     {"check", "cpS", true,
@@ -78,13 +79,17 @@ static const struct s_cmd s_cmds[] = {
      "one stays (exit 78); an unchanged one: exit 0. Changed services are applied (exit 0, what\n"
      "was done is printed): unchanged connections keep running, added ones start, removed ones\n"
      "stop after delivering what they hold, changed ones restart, the router hands over to a new\n"
-     "one with the new routes. Changed settings (mqgate.cfg) are not applied by a reload (exit 1:\n"
-     "restart mqgate). Run it as the gateway's user or root.\n"
+     "one with the new routes. Changed settings (mqgate.cfg) are applied too: log.level,\n"
+     "log.file, http.*, restart.* and stop_grace_ms in place; connector.* and journal.* by\n"
+     "restarting every connector, router.* by the router's handover, heartbeat.* both,\n"
+     "internal_broker.* by restarting the embedded broker (and its connection). instance,\n"
+     "runtime_dir, state_dir and cpu_affinity cannot change while mqgate runs: the whole reload\n"
+     "is refused (exit 1: restart mqgate). Run it as the gateway's user or root.\n"
      "\n"
      "options:\n" S_OPT_CONFIG S_OPT_HELP
-     "exit codes: 0 unchanged or applied, 1 not running, no answer, or changed settings that\n"
-     "need a restart, 2 usage error, 78 the new configuration is invalid (or bad settings for\n"
-     "this command)\n"},
+     "exit codes: 0 unchanged or applied, 1 not running, no answer, settings that need a\n"
+     "restart (nothing applied), or a setting that could not be applied (the rest was), 2 usage\n"
+     "error, 78 the new configuration is invalid (or bad settings for this command)\n"},
     {"tap", "cnmj", true,
      "usage: mqgate tap [-c mqgate.cfg] [--count N] [--json] [--max-bytes N] FILTER...\n"
      "\n"

@@ -142,10 +142,9 @@ static int s_build_model(struct cli *c, const struct mqg_ib_settings *ib, struct
 }
 
 /* sup_reload.load: the settings file and service files `run` was given, read again and built
- * into a model as `run` did (s_build_model), with the running internal broker's settings ib
- * (reload.h). */
-static int s_reload_load(void *arg, const struct mqg_ib_settings *ib, struct mqg_settings *set,
-                         struct mqg_model *m, FILE *errf)
+ * into a model as `run` did (s_build_model), its internal broker's connection from the new
+ * internal_broker settings (reload.h). */
+static int s_reload_load(void *arg, struct mqg_settings *set, struct mqg_model *m, FILE *errf)
 {
     struct cli *c = arg;
     struct mqg_error err;
@@ -160,7 +159,7 @@ static int s_reload_load(void *arg, const struct mqg_ib_settings *ib, struct mqg
         c->params[i].used = false; /* counted again */
     }
     mqg_model_init(m);
-    int rc = s_build_model(c, ib, set, m, errf);
+    int rc = s_build_model(c, &set->internal_broker, set, m, errf);
     if (rc != 0) {
         mqg_model_free(m);
         mqg_settings_free(set);

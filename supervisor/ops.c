@@ -144,26 +144,69 @@ static void s_handle(void *arg, const char *path, struct http_reply *r)
     }
 }
 
+/* Listen on host:port into a new struct ops (*out). 0, or -errno with err filled. */
+static int s_listen(struct sup *S, const char *host, int port, struct ops **out, char *err,
+                    size_t cap)
+{
+    struct ops *o = calloc(1, sizeof(*o));
+    if (!o) {
+        snprintf(err, cap, "out of memory");
+        return -ENOMEM;
+    }
+    int rc = http_open(host, port, s_handle, S, &o->http, err, cap);
+    if (rc != 0) {
+        free(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
 int ops_open(struct sup *S)
 {
     const struct mqg_settings *set = S->set;
     if (!set->http_listen) {
         return 0;
     }
-    S->ops = calloc(1, sizeof(*S->ops));
-    if (!S->ops) {
-        return MQG_EXIT_INTERNAL;
-    }
     char err[300];
-    int rc =
-        http_open(set->http_host, set->http_port, s_handle, S, &S->ops->http, err, sizeof(err));
+    int rc = s_listen(S, set->http_host, set->http_port, &S->ops, err, sizeof(err));
     if (rc != 0) {
         log_error("HTTP-LISTEN", "http.listen %s: %s", set->http_listen, err);
-        free(S->ops);
-        S->ops = NULL;
-        return rc == -EADDRNOTAVAIL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
+        return rc == -EADDRNOTAVAIL ? MQG_EXIT_CONFIG
+               : rc == -ENOMEM      ? MQG_EXIT_INTERNAL
+                                    : MQG_EXIT_TRANSIENT;
     }
     log_info("HTTP-LISTEN", "serving /metrics and /health on http://%s/", set->http_listen);
+    return 0;
+}
+
+int ops_reopen(struct sup *S, const struct mqg_settings *next, char *why, size_t cap)
+{
+    if (!next->http_listen) {
+        ops_close(S);
+        log_notice("HTTP-LISTEN", "reload: http.listen removed: no longer serving /metrics");
+        return 0;
+    }
+    struct ops *o = NULL;
+    int rc = s_listen(S, next->http_host, next->http_port, &o, why, cap);
+    if (rc != 0 && S->ops && S->set->http_port == next->http_port) {
+        /* the same port on another address: the old socket may be in the way */
+        ops_close(S);
+        rc = s_listen(S, next->http_host, next->http_port, &o, why, cap);
+        char err[300];
+        if (rc != 0 &&
+            s_listen(S, S->set->http_host, S->set->http_port, &S->ops, err, sizeof(err)) != 0) {
+            log_error("HTTP-LISTEN", "http.listen %s: cannot listen there again: %s",
+                      S->set->http_listen, err);
+        }
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    ops_close(S);
+    S->ops = o;
+    log_notice("HTTP-LISTEN", "reload: serving /metrics and /health on http://%s/",
+               next->http_listen);
     return 0;
 }
 

@@ -19,6 +19,12 @@
  * resolved, 1 when it cannot be listened on (e.g. in use). */
 int ops_open(struct sup *S);
 
+/* A reload changed http.listen to next's (S->set is still the running settings): listen on
+ * the new address, then close the old one; none: stop serving. When the new address cannot be
+ * listened on, the server goes on at the old one (HTTP-LISTEN error logged if even that is
+ * lost): -errno, why (cap bytes) says what failed. 0 when switched. */
+int ops_reopen(struct sup *S, const struct mqg_settings *next, char *why, size_t cap);
+
 /* NULL-safe on S->ops. */
 void ops_close(struct sup *S);
 

@@ -12,68 +12,17 @@
 #include "lifecycle.h"
 #include "mqg_ctl.h"
 #include "mqg_error.h"
+#include "mqg_ibroker.h"
 #include "mqg_log.h"
 #include "mqg_model_plan.h"
 #include "mqg_proc.h"
+#include "reload_settings.h"
 #include "rundir.h"
 #include "sup.h"
 #include "supervisor.h"
 
 /* How long `mqgate reload` waits for the gateway's answer. */
 #define S_ANSWER_MS 15000
-
-static bool s_str_same(const char *a, const char *b)
-{
-    return strcmp(a ? a : "", b ? b : "") == 0;
-}
-
-/* Whether the internal broker's settings are the same (a change is not applied: the embedded
- * broker runs on, and its connection in the model stays as it was; s_reload_load in main.c). */
-static bool s_ib_same(const struct mqg_ib_settings *a, const struct mqg_ib_settings *b)
-{
-    bool same = a->mode == b->mode && s_str_same(a->listen_host, b->listen_host) &&
-                a->listen_port == b->listen_port && s_str_same(a->mosquitto, b->mosquitto) &&
-                s_str_same(a->password_file, b->password_file) && s_str_same(a->url, b->url) &&
-                s_str_same(a->username, b->username) && s_str_same(a->password, b->password) &&
-                s_str_same(a->ca_cert, b->ca_cert) && s_str_same(a->client_cert, b->client_cert) &&
-                s_str_same(a->client_key, b->client_key) && a->trust_all == b->trust_all &&
-                a->n_listeners == b->n_listeners;
-    for (size_t i = 0; same && i < a->n_listeners; i++) {
-        const struct mqg_ib_listener *x = &a->listeners[i], *y = &b->listeners[i];
-        same = s_str_same(x->host, y->host) && x->port == y->port &&
-               s_str_same(x->cafile, y->cafile) && s_str_same(x->certfile, y->certfile) &&
-               s_str_same(x->keyfile, y->keyfile) &&
-               x->require_certificate == y->require_certificate;
-    }
-    return same;
-}
-
-/* Whether the settings that shape the running gateway are the same (the services are in the
- * model). */
-static bool s_settings_same(const struct mqg_settings *a, const struct mqg_settings *b)
-{
-    bool strs =
-        s_str_same(a->instance, b->instance) && s_str_same(a->runtime_dir, b->runtime_dir) &&
-        s_str_same(a->log_file, b->log_file) && s_str_same(a->http_listen, b->http_listen) &&
-        s_str_same(a->state_dir, b->state_dir);
-    bool ints =
-        a->log_level == b->log_level && a->restart_backoff_ms == b->restart_backoff_ms &&
-        a->restart_backoff_max_ms == b->restart_backoff_max_ms &&
-        a->restart_max == b->restart_max && a->restart_window_s == b->restart_window_s &&
-        a->restart_failed_retry_s == b->restart_failed_retry_s &&
-        a->stable_after_s == b->stable_after_s && a->heartbeat_ms == b->heartbeat_ms &&
-        a->heartbeat_misses == b->heartbeat_misses && a->stop_grace_ms == b->stop_grace_ms &&
-        a->outbound_queue_max == b->outbound_queue_max &&
-        a->outbound_queue_max_bytes == b->outbound_queue_max_bytes &&
-        a->max_inflight == b->max_inflight && a->router_queue_max == b->router_queue_max &&
-        a->router_queue_max_bytes == b->router_queue_max_bytes &&
-        a->http_disconnected_s == b->http_disconnected_s &&
-        a->journal_enabled == b->journal_enabled && a->journal_max_bytes == b->journal_max_bytes &&
-        a->journal_sync == b->journal_sync && a->journal_sync_ms == b->journal_sync_ms &&
-        a->journal_full_wait_ms == b->journal_full_wait_ms;
-    return strs && ints && s_ib_same(&a->internal_broker, &b->internal_broker) &&
-           memcmp(&a->cpu_affinity, &b->cpu_affinity, sizeof(a->cpu_affinity)) == 0;
-}
 
 /* Whether two models are the same: their encodings (everything the children get) are. */
 static bool s_model_same(const struct mqg_model *a, const struct mqg_model *b)
@@ -96,6 +45,20 @@ static void s_one_line(char *s)
     }
     for (char *p = s; *p; p++) {
         *p = *p == '\n' ? ';' : *p;
+    }
+}
+
+/* RELOAD-APPLIED (or, when a setting could not be applied, RELOAD-PARTIAL, warn) with the
+ * summary as one line. */
+static void s_log_applied(const char *sum, bool all)
+{
+    char line[2048];
+    snprintf(line, sizeof(line), "%s", sum);
+    s_one_line(line);
+    if (all) {
+        log_notice("RELOAD-APPLIED", "reload: the new configuration is applied: %s", line);
+    } else {
+        log_warn("RELOAD-PARTIAL", "reload: the new configuration is applied but for: %s", line);
     }
 }
 
@@ -167,8 +130,29 @@ static bool s_handing_over(const struct sup *S)
     return false;
 }
 
+/* The embedded broker a reload retired (mode no longer embedded) stops once the connector of
+ * its connection, which may still be delivering to it, has stopped. */
+static void s_stop_broker_later(struct sup *S, int64_t now)
+{
+    struct sup_child *b = sup_broker_child(S);
+    if (!b || !b->stop_later || S->stopping) {
+        return;
+    }
+    for (size_t i = 0; i < S->n_ch; i++) {
+        const struct sup_child *c = &S->ch[i];
+        if (c->kind == SUP_CONNECTOR && strcmp(c->key, MQG_IB_KEY) == 0 &&
+            lifecycle_has_process(c->life.state)) {
+            return;
+        }
+    }
+    b->stop_later = false;
+    b->kill_at = now + S->set->stop_grace_ms;
+    sup_post(S, b, LC_EV_STOP, now);
+}
+
 void reload_follow_up(struct sup *S, int64_t now)
 {
+    s_stop_broker_later(S, now);
     if (s_handing_over(S)) {
         return;
     }
@@ -216,14 +200,21 @@ static int s_install(struct sup *S, struct mqg_model *next)
 /* Connection i's process as the plan says (RELOAD-RESTART, RELOAD-STOP, RELOAD-START); handing:
  * the router is handed over (a running connector restarts after that). */
 static int s_carry_out_conn(struct sup *S, size_t i, enum mqg_plan_action a, int64_t now,
-                            bool handing)
+                            bool handing, bool by_settings)
 {
     struct sup_child *c = s_child_of(S, (int)i);
     const char *key = S->model->conns[i].key;
     int64_t grace = S->set->stop_grace_ms;
     if (a == MQG_PLAN_RESTART && c) {
-        log_notice("RELOAD-RESTART", "reload: connection %s changed: restarting its connector",
-                   key);
+        if (by_settings) {
+            log_notice("RELOAD-RESTART",
+                       "reload: settings changed: restarting the connector of "
+                       "%s",
+                       key);
+        } else {
+            log_notice("RELOAD-RESTART", "reload: connection %s changed: restarting its connector",
+                       key);
+        }
         return s_start_again(S, c, now, handing);
     } else if (a == MQG_PLAN_STOP && c) {
         log_notice("RELOAD-STOP",
@@ -269,21 +260,21 @@ static void s_tell_kept(struct sup *S, const struct mqg_model_plan *p, size_t n_
  * router delivers and has confirmed what it holds, then the new one starts with the new
  * model). Changed connectors that run are restarted only after the handover
  * (reload_follow_up): stopped during it, a source could miss the old router's releases. */
-static int s_carry_out(struct sup *S, const struct mqg_model_plan *p)
+static int s_carry_out(struct sup *S, const struct mqg_model_plan *p, const bool *by_settings)
 {
     int64_t now = mqg_now_ms();
     struct sup_child *r = s_child_of(S, -1);
     bool handing = p->router && r && lifecycle_has_process(r->life.state);
     for (size_t i = 0; i < p->n_conns; i++) {
-        int rc = s_carry_out_conn(S, i, p->conn[i], now, handing);
+        int rc = s_carry_out_conn(S, i, p->conn[i], now, handing, by_settings[i]);
         if (rc != 0) {
             return rc;
         }
     }
     r = s_child_of(S, -1); /* sup_add_child may have moved the table */
     if (p->router && r) {
-        log_notice("RELOAD-ROUTER",
-                   "reload: the routes changed: the router hands over to a new one");
+        log_notice("RELOAD-ROUTER", "reload: the routes or the router's settings changed: the "
+                                    "router hands over to a new one");
         r->handover = lifecycle_has_process(r->life.state);
         r->kill_at = now + S->set->stop_grace_ms + 1000;
         sup_post(S, r, LC_EV_RESTART, now);
@@ -291,59 +282,84 @@ static int s_carry_out(struct sup *S, const struct mqg_model_plan *p)
     return 0;
 }
 
-/* Apply the valid, changed model m (taken over): "applied", or "failed" (out of memory: the
- * running configuration stays as far as it was not yet changed). Summary into sum. */
-static const char *s_apply(struct sup *S, struct mqg_model *m, char *sum, size_t cap)
+/* The plan of model m (laid out on the running one), with the restarts the settings need
+ * (reload_settings_plan; by_settings: a new array, the connections restarted for them only).
+ * The connections' summary into sum when the model changed. 0 or -errno. */
+static int s_plan(struct sup *S, struct mqg_model *m, bool model_same, struct reload_settings *rs,
+                  struct mqg_model_plan *p, bool **by_settings, char *sum, size_t cap)
 {
-    struct mqg_model_plan p;
+    int rc = mqg_model_plan(S->model, m, p);
+    if (rc != 0) {
+        return rc;
+    }
+    if (!model_same) {
+        snprintf(sum, cap,
+                 "connections: %zu kept, %zu restarted, %zu started, %zu stopped; router %s\n",
+                 p->n_kept, p->n_restarted, p->n_started, p->n_stopped,
+                 p->router ? "handed over" : "kept");
+    }
+    *by_settings = calloc(p->n_conns ? p->n_conns : 1, sizeof(**by_settings));
+    if (!*by_settings) {
+        return -ENOMEM;
+    }
+    reload_settings_plan(S, rs, p, *by_settings);
+    return 0;
+}
+
+/* Apply the valid configuration (set, m; both taken over), of which the model or the settings
+ * changed: "applied", "partial" (a setting could not be applied: said in the summary), or
+ * "failed" (out of memory: the running configuration stays as far as it was not yet changed).
+ * Summary into sum. */
+static const char *s_apply(struct sup *S, struct mqg_settings *set, struct mqg_model *m,
+                           bool model_same, struct reload_settings *rs, char *sum, size_t cap)
+{
+    struct mqg_model_plan p = {0};
+    bool *by_settings = NULL;
     size_t n_before = S->model->n_conns;
-    int rc = mqg_model_plan(S->model, m, &p);
-    if (rc == 0) {
-        snprintf(
-            sum, cap, "connections: %zu kept, %zu restarted, %zu started, %zu stopped; router %s\n",
-            p.n_kept, p.n_restarted, p.n_started, p.n_stopped, p.router ? "handed over" : "kept");
+    bool all = true;
+    int rc = s_plan(S, m, model_same, rs, &p, &by_settings, sum, cap);
+    if (rc == 0 && !model_same) {
         rc = s_install(S, m);
     }
+    if (rc == 0 && rs->d.n) {
+        size_t n = strlen(sum);
+        all = reload_settings_apply(S, set, rs, sum + n, cap - n);
+    }
     if (rc == 0) {
-        rc = s_carry_out(S, &p);
+        rc = s_carry_out(S, &p, by_settings);
     }
     if (rc == 0) {
         s_tell_kept(S, &p, n_before);
     }
     mqg_model_plan_free(&p);
+    free(by_settings);
     if (rc != 0) {
         snprintf(sum, cap, "applying the configuration failed: %s\n", strerror(-rc));
         log_error("RELOAD-FAILED", "reload: %s", sum);
         return "failed";
     }
-    log_notice("RELOAD-APPLIED", "reload: the new configuration is applied: %s", sum);
-    return "applied";
+    s_log_applied(sum, all);
+    return all ? "applied" : "partial";
 }
 
-/* The outcome of a valid configuration (set, m): unchanged, or the model applied; changed
- * settings are not applied (RELOAD-SETTINGS-KEPT). */
+/* The outcome of a valid configuration (set, m): refused (settings that cannot change while
+ * mqgate runs), unchanged, or applied. */
 static void s_judge_valid(struct sup *S, struct mqg_settings *set, struct mqg_model *m)
 {
+    struct reload_settings rs;
+    char sum[2048] = "";
+    int v = reload_settings_judge(S, set, &rs, sum, sizeof(sum));
+    if (v != RELOAD_SETTINGS_OK) {
+        s_write_outcome(S, v == RELOAD_SETTINGS_REFUSED ? "needs-restart" : "failed", sum);
+        return;
+    }
     bool model_same = s_model_same(S->model, m);
-    bool set_same = s_settings_same(S->set, set);
-    char sum[512] = "";
-    const char *result = "unchanged";
-    if (!model_same) {
-        result = s_apply(S, m, sum, sizeof(sum));
-    }
-    if (!set_same) {
-        size_t n = strlen(sum);
-        snprintf(sum + n, sizeof(sum) - n,
-                 "settings changed in mqgate.cfg are not applied by a reload: restart mqgate "
-                 "to apply them\n");
-        log_warn("RELOAD-SETTINGS-KEPT",
-                 "reload: changed settings (mqgate.cfg) are not applied by a reload; the "
-                 "running ones stay until mqgate restarts");
-        result = strcmp(result, "failed") == 0 ? result : "settings-kept";
-    } else if (model_same) {
+    if (model_same && rs.d.n == 0) {
         log_notice("RELOAD-UNCHANGED", "reload: the configuration is valid and unchanged");
+        s_write_outcome(S, "unchanged", "");
+        return;
     }
-    s_write_outcome(S, result, sum);
+    s_write_outcome(S, s_apply(S, set, m, model_same, &rs, sum, sizeof(sum)), sum);
 }
 
 void reload_run(struct sup *S)
@@ -359,7 +375,7 @@ void reload_run(struct sup *S)
     }
     struct mqg_settings set;
     struct mqg_model m;
-    int rc = S->reload->load(S->reload->arg, &S->set->internal_broker, &set, &m, ef);
+    int rc = S->reload->load(S->reload->arg, &set, &m, ef);
     fclose(ef);
     if (rc != 0) {
         s_write_outcome(S, "invalid", errs);
@@ -450,6 +466,8 @@ int supervisor_reload(const struct mqg_settings *s)
     } else if (strcmp(result, "applied") == 0) {
         printf("configuration applied: %s", rest ? rest : "\n");
         rc = MQG_EXIT_OK;
+    } else if (strcmp(result, "partial") == 0) {
+        fprintf(stderr, "mqgate: configuration applied in part: %s", rest ? rest : "\n");
     } else {
         fprintf(stderr, "mqgate: %s", rest && rest[0] ? rest : "the reload failed; see the log\n");
     }

@@ -6,7 +6,10 @@
  * unchanged (RELOAD-UNCHANGED); changed services are applied (RELOAD-APPLIED): the new model is
  * laid out on the running connection indices (mqg_model_plan.h), unchanged connectors run on,
  * changed ones restart, removed ones stop, added ones start, and the router hands over to a new
- * one (architecture.md §8.8); changed settings are not applied (RELOAD-SETTINGS-KEPT). The
+ * one (architecture.md §8.8). Changed settings are applied (reload_settings.h): in place, by
+ * restarting the children that use them, or, for those that name the running instance
+ * (instance, runtime_dir, state_dir, cpu_affinity), not at all: the whole reload is refused
+ * (RELOAD-NEEDS-RESTART). The
  * supervisor writes the outcome of each reload to <runtime_dir>/<instance>/reload (a line
  * "mqgate-reload GEN RESULT", then the errors or the summary), where `mqgate reload` reads it
  * after sending SIGHUP.
@@ -20,15 +23,13 @@
 #include "mqg_model.h"
 #include "mqg_settings.h"
 
-/* How the supervisor reads its configuration again: load(arg, ib, set, m, errf) fills *set and
- * *m as `run` did (errors printed onto errf) and returns 0 (both to be freed by the caller) or
- * an exit code (nothing to free). The model's internal broker connection is made from ib, the
- * running gateway's internal_broker settings, not from the new *set: the internal broker is
- * not changed by a reload (a change of its settings is RELOAD-SETTINGS-KEPT), so its
- * connection stays the same and keeps its index. */
+/* How the supervisor reads its configuration again: load(arg, set, m, errf) fills *set and *m
+ * as `run` did (errors printed onto errf) and returns 0 (both to be freed by the caller) or an
+ * exit code (nothing to free). The model's internal broker connection is made from the new
+ * internal_broker settings: when they change it, the model's plan restarts that connection
+ * (it keeps its key, hence its index). */
 struct sup_reload {
-    int (*load)(void *arg, const struct mqg_ib_settings *ib, struct mqg_settings *set,
-                struct mqg_model *m, FILE *errf);
+    int (*load)(void *arg, struct mqg_settings *set, struct mqg_model *m, FILE *errf);
     void *arg;
 };
 
@@ -44,7 +45,9 @@ void reload_follow_up(struct sup *S, int64_t now);
 
 /* `mqgate reload`: SIGHUP to the running gateway of settings s, then its outcome: 0
  * (unchanged, or applied: the summary printed), 78 (invalid: the errors printed), 1 (not
- * running, no answer in 15 s, changed settings that need a restart, or applying failed). */
+ * running, no answer in 15 s, changed settings that need a restart (nothing applied), a
+ * setting that could not be applied (the rest was: the summary printed), or applying
+ * failed). */
 int supervisor_reload(const struct mqg_settings *s);
 
 #endif

@@ -215,6 +215,8 @@ int spawn_child(struct sup *S, struct sup_child *c)
     mqg_ctl_init(&c->ctl, c->ctl_fd);
     c->last_rx_ms = mqg_now_ms();
     c->status[0] = '\0';
+    c->hb_ms = S->set->heartbeat_ms;
+    c->hb_misses = S->set->heartbeat_misses;
     /* the configuration goes first; bounded so a stuck child cannot stall us */
     struct timeval tv = {.tv_sec = 1};
     setsockopt(c->ctl_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));

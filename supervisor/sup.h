@@ -45,7 +45,9 @@ struct sup_child {
     int64_t last_rx_ms; /* last message from it */
     char last_exit[64];
     char status[MQG_CHILD_STATUS_MAX + 1]; /* its last heartbeat's text (mqg_kv) */
-    struct obs_conn obs;                   /* a connector: its connection (observe.c) */
+    int hb_ms, hb_misses; /* the heartbeat settings its process was started with (a reload
+                             may have changed them since: it is restarted with the new ones) */
+    struct obs_conn obs;  /* a connector: its connection (observe.c) */
     /* the broker */
     bool was_ready;   /* its port accepted a connection since the gateway started */
     bool addr_in_use; /* its last run said "Address already in use" */
@@ -56,6 +58,8 @@ struct sup_child {
     bool revive;         /* started again once its process ended (sup_compact): added back */
     bool after_handover; /* a connector a reload changed: restarted once the router's handover
                             ended, so that it has the old router's releases (reload_follow_up) */
+    bool stop_later;     /* the broker, retired by a reload: stopped once no connector of its
+                            connection runs any more (reload_follow_up) */
 };
 
 struct ops;
@@ -63,7 +67,9 @@ struct ops;
 struct sup_reload;
 
 struct sup {
-    const struct mqg_settings *set;
+    const struct mqg_settings *set; /* the running settings: run's, or own_set */
+    struct mqg_settings *own_set;   /* the settings a reload installed (freed at the end); or
+                                       NULL */
     const struct mqg_model *model;
     struct mqg_model *own_model; /* the model a reload installed (freed at the end); or NULL */
     struct rundir rd;            /* the runtime directory and the instance lock */
@@ -85,6 +91,8 @@ struct sup {
     struct ops *ops;                     /* /metrics and /health; NULL when off (ops.c) */
     const struct sup_reload *reload;     /* how to read the configuration again (reload.c) */
     uint64_t reload_gen;                 /* reloads done (the outcome file's generation) */
+    int64_t broker_hold_until; /* a reload restarted or started the embedded broker: connectors
+                                  starting before then wait until it runs (sup_broker_holds) */
 };
 
 /* Post event ev for child c (supervisor.c): one step of its life cycle and its action. */
@@ -108,6 +116,18 @@ void sup_close_child_fds(struct sup_child *c);
 /* Append a record for connection conn (-1: the router), waiting to be started now; the
  * table and the poll set grow. Pointers into S->ch are stale afterwards. 0 or -errno. */
 int sup_add_child(struct sup *S, int conn);
+
+/* Append a record for the embedded broker (program exe), waiting to be started now (a reload
+ * set internal_broker.mode to embedded). Pointers into S->ch are stale afterwards. 0 or
+ * -errno. */
+int sup_add_broker(struct sup *S, const char *exe);
+
+/* The restart policy of the running settings onto every record (a reload changed it). */
+void sup_set_policy(struct sup *S);
+
+/* <state_dir>/<instance> for the journals, made and checked (at set-up, and by a reload that
+ * turns the journal on): 0, or 78 after a logged error (STATE-DIR). supervisor.c. */
+int sup_state_dir(struct sup *S);
 
 /* Start record c afresh (its life cycle new: waiting, due now), e.g. one in state config that
  * a reload changed. 0 or -ENOMEM. */

@@ -400,6 +400,10 @@ static void s_cleanup(struct sup *S)
         free(S->own_model);
     }
     rundir_close(&S->rd);
+    if (S->own_set) {
+        mqg_settings_free(S->own_set);
+        free(S->own_set);
+    }
     if (S->sigfd >= 0) {
         close(S->sigfd);
     }
@@ -479,7 +483,7 @@ static void s_log_start(const struct sup *S)
 /* <state_dir>/<instance>, where the connectors keep their journals: made like the runtime
  * directory (mode 0700, no other user may change it) and writable; otherwise a configuration
  * error (STATE-DIR, exit 78). Nothing to do with the journal off. */
-static int s_state_dir(struct sup *S)
+int sup_state_dir(struct sup *S)
 {
     const struct mqg_settings *set = S->set;
     if (!set->journal_enabled) {
@@ -518,7 +522,7 @@ static int s_setup(struct sup *S, const struct mqg_settings *set, const struct m
     if (rc == 0) {
         rc = rundir_open(&S->rd, set);
     }
-    if (rc == 0 && (rc = s_state_dir(S)) != 0) {
+    if (rc == 0 && (rc = sup_state_dir(S)) != 0) {
         rundir_close(&S->rd);
     }
     if (rc != 0) {
@@ -526,7 +530,8 @@ static int s_setup(struct sup *S, const struct mqg_settings *set, const struct m
     }
     char broker_exe[4096];
     bool broker = set->internal_broker.mode == MQG_IB_EMBEDDED;
-    if (broker && (rc = sup_broker_check(S, broker_exe, sizeof(broker_exe))) != 0) {
+    if (broker &&
+        (rc = sup_broker_check(&set->internal_broker, NULL, broker_exe, sizeof(broker_exe))) != 0) {
         rundir_close(&S->rd);
         return rc;
     }
@@ -549,11 +554,35 @@ static int s_setup(struct sup *S, const struct mqg_settings *set, const struct m
 
 /* ---- the loop ---- */
 
+/* Heartbeats to the children: every heartbeat interval, or more often while a child started
+ * with a shorter one runs (a reload changed it, and the child is not restarted yet). */
+static void s_send_heartbeats(struct sup *S, int64_t now)
+{
+    int64_t every = S->set->heartbeat_ms;
+    for (size_t i = 0; i < S->n_ch; i++) {
+        const struct sup_child *c = &S->ch[i];
+        if (lifecycle_has_process(c->life.state) && c->ctl_fd >= 0 && c->hb_ms > 0 &&
+            c->hb_ms < every) {
+            every = c->hb_ms;
+        }
+    }
+    if (now - S->last_hb_ms < every) {
+        return;
+    }
+    S->last_hb_ms = now;
+    for (size_t i = 0; i < S->n_ch; i++) {
+        if (lifecycle_has_process(S->ch[i].life.state) && S->ch[i].ctl_fd >= 0) {
+            mqg_ctl_send(S->ch[i].ctl_fd, MQG_CTL_HEARTBEAT, NULL, 0, MSG_DONTWAIT);
+        }
+    }
+}
+
 static void s_handle_timers(struct sup *S, int64_t now)
 {
-    int64_t silent_ms = (int64_t)S->set->heartbeat_ms * S->set->heartbeat_misses;
     for (size_t i = 0; i < S->n_ch; i++) {
         struct sup_child *c = &S->ch[i];
+        /* silent too long by the heartbeat settings it was started with */
+        int64_t silent_ms = (int64_t)c->hb_ms * c->hb_misses;
         if (lifecycle_waits(c->life.state) && now >= c->life.due_ms &&
             !sup_broker_holds(S, c, now)) {
             s_post(S, c, LC_EV_DUE, now, 0);
@@ -572,14 +601,7 @@ static void s_handle_timers(struct sup *S, int64_t now)
             s_post(S, c, LC_EV_READY, now, 0);
         }
     }
-    if (now - S->last_hb_ms >= S->set->heartbeat_ms) {
-        S->last_hb_ms = now;
-        for (size_t i = 0; i < S->n_ch; i++) {
-            if (lifecycle_has_process(S->ch[i].life.state) && S->ch[i].ctl_fd >= 0) {
-                mqg_ctl_send(S->ch[i].ctl_fd, MQG_CTL_HEARTBEAT, NULL, 0, MSG_DONTWAIT);
-            }
-        }
-    }
+    s_send_heartbeats(S, now);
     if (now - S->last_status_ms >= 500) {
         S->last_status_ms = now;
         observe_tick(S, now);

@@ -10,24 +10,44 @@ The configuration `run` was given is read again (issue 12):
   route loses and duplicates nothing (sequence-numbered payloads, counted exactly); the
   unchanged connectors keep their processes; the removed connection's connector stops, the
   added one's starts; a connection whose properties changed is restarted;
-- changed settings (mqgate.cfg) are not applied by a reload: exit 1, RELOAD-SETTINGS-KEPT;
+- changed settings (mqgate.cfg) are applied: log.level in place (no process restarted, the
+  connectors log at debug at once), http.listen moves (a port in use: the old one stays, exit
+  1), connector.outbound_queue_max restarts the connectors (not the router) under the stream,
+  losing and duplicating nothing; instance or state_dir refuse the whole reload (exit 1,
+  RELOAD-NEEDS-RESTART, not even a service change of the same reload is applied);
 - with the embedded internal broker: a reload that adds a route keeps the broker's process and
   its connection's connector (index and process), and data still reaches the internal broker;
-  changed internal_broker settings are not applied (RELOAD-SETTINGS-KEPT, nothing restarted);
+  a changed internal_broker.listen restarts the broker on the new port, its connection
+  follows, and data reaches a client there;
 - no gateway: exit 1.
 """
 import os
+import re
 import signal
+import socket
 import time
 import unittest
+import urllib.error
+import urllib.request
 
-from harness import (GatewayTest, bridge_service, internal_broker_settings, pid_alive, run_mqgate,
-                     wait_for)
+from harness import (GatewayTest, bridge_service, free_port, internal_broker_settings, pid_alive,
+                     run_mqgate, wait_for)
 from it_delivery import HEADER, Publisher, Sink
 
 RATE = 3000  # msg/s of the stream during a reload
 STREAM_S = 8  # seconds of it; the reload comes after RELOAD_AT_S
 RELOAD_AT_S = 3
+
+
+def http_status(port):
+    """The status of GET /metrics on port, None when nothing answers there."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=3) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return None
 
 CONN = """  %(name)s:
     type: Cybus::Connection
@@ -44,7 +64,7 @@ ROUTE = """        - subscribe: {topic: "it/src/+t", connection: !ref plant, qos
 """
 
 
-def service(targets, cloud_extra=""):
+def service(targets, cloud_extra="", plant_extra=""):
     """Connection plant (subscribes it/src/+t, QoS 1) and cloud (on the cloud broker), a
     connection per name in targets on the spare broker; a route it/src/<t> -> cloud/<t> and
     one it/src/<t> -> <target>/<t> per target."""
@@ -52,7 +72,7 @@ def service(targets, cloud_extra=""):
              "metadata:\n  name: IT Reload\n", "parameters:\n",
              "  plantPort: {type: integer}\n  cloudPort: {type: integer}\n",
              "  sparePort: {type: integer}\n", "resources:\n",
-             CONN % {"name": "plant", "port": "plant", "extra": ""},
+             CONN % {"name": "plant", "port": "plant", "extra": plant_extra},
              CONN % {"name": "cloud", "port": "cloud", "extra": cloud_extra}]
     for t in targets:
         parts.append(CONN % {"name": t, "port": "spare", "extra": ""})
@@ -110,21 +130,207 @@ class ReloadTest(GatewayTest):
         rc, _ = gw.stop()
         self.assertEqual(rc, 0)
 
-    def test_unchanged_reload_and_changed_settings(self):
+    def append_cfg(self, gw, text):
+        with open(gw.cfg, "a") as f:
+            f.write(text)
+
+    def test_unchanged_reload(self):
         gw = self.start()
         pids = sorted(gw.child_pids())
         rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
         self.assertEqual((rc, out), (0, "configuration unchanged\n"), err)
         self.assertIn("RELOAD-UNCHANGED", gw.log_text())
-        # changed settings: not applied, said so, the running ones stay
-        with open(gw.cfg, "a") as f:
-            f.write("stop_grace_ms = 2500;\n")
-        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
-        self.assertEqual(rc, 1, (out, err))
-        self.assertIn("restart mqgate", err)
-        self.assertIn("RELOAD-SETTINGS-KEPT", gw.log_text())
         self.flows()
         self.assertEqual(sorted(gw.child_pids()), pids)
+        gw.stop()
+
+    def test_log_level_is_applied_in_place(self):
+        """log.level debug: no process restarted, the connectors log DEBUG lines from then on
+        (told by the supervisor over the control channel)."""
+        gw = self.start()
+        self.flows()
+        pids = sorted(gw.child_pids())
+        debug = re.compile(r"connector\[\d+\] \S+ DEBUG ")
+        self.assertIsNone(debug.search(gw.log_text()))
+        self.append_cfg(gw, 'log = { level = "debug"; };\nstop_grace_ms = 2500;\n')
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("configuration applied: settings: log.level, stop_grace_ms applied\n", out)
+        self.assertNotIn("connections:", out)
+        self.assertIn("RELOAD-APPLIED", gw.log_text())
+        wait_for(lambda: gw.log_count("LOG-LEVEL: log level DEBUG") == 3, 5,
+                 what="the router and both connectors at level debug")
+        # the cloud broker goes away: the connector's attempts are logged at debug (CONN-TRY)
+        self.b["cloud"].stop()
+        wait_for(lambda: debug.search(gw.log_text()), 10, what="DEBUG lines of a connector")
+        self.b["cloud"].start()
+        wait_for(lambda: gw.log_count("CONN-UP") >= 3, 15, what="cloud connected again")
+        self.sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)  # a new session
+        self.sent = 0
+        self.flows()
+        self.assertEqual(sorted(gw.child_pids()), pids, "nothing restarted")
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+
+    def test_http_listen_moves(self):
+        """http.listen to another port: /metrics answers there and no longer on the old one;
+        a port in use: the server stays where it was, the reload says so (exit 1)."""
+        old_port, new_port = free_port(), free_port()
+        gw = self.gateway(bridge_service(), self.ports(),
+                          'http = { listen = "127.0.0.1:%d"; };' % old_port)
+        self.dump_log_on_failure(gw)
+        self.assertEqual(http_status(old_port), 200)
+        pids = sorted(gw.child_pids())
+        with open(gw.cfg) as f:
+            cfg = f.read()
+        with open(gw.cfg, "w") as f:
+            f.write(cfg.replace(":%d" % old_port, ":%d" % new_port))
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("settings: http.listen applied", out)
+        self.assertEqual(http_status(new_port), 200)
+        self.assertIsNone(http_status(old_port), "nothing on the old port")
+        # a port another program holds: not applied, /metrics stays on new_port
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        self.addCleanup(taken.close)
+        with open(gw.cfg, "w") as f:
+            f.write(cfg.replace(":%d" % old_port, ":%d" % taken.getsockname()[1]))
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 1, (out, err))
+        self.assertIn("NOT applied: http.listen: cannot listen on 127.0.0.1:%d" %
+                      taken.getsockname()[1], err)
+        self.assertIn("still serving on 127.0.0.1:%d" % new_port, err)
+        self.assertEqual(http_status(new_port), 200)
+        self.assertEqual(sorted(gw.child_pids()), pids, "nothing restarted")
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+
+    def test_log_file_and_journal(self):
+        """log.file set: the supervisor's and the children's lines go to the new file from the
+        reload on, nothing restarted; journal.enabled off: the connectors restart without their
+        journals (no --state-dir), data flows."""
+        gw = self.start()
+        self.flows()
+        pids = sorted(gw.child_pids())
+        other = os.path.join(gw.dir, "other.log")
+
+        def read_other():
+            with open(other) as f:
+                return f.read()
+        with open(gw.cfg) as f:
+            base = f.read()
+        with open(gw.cfg, "w") as f:
+            f.write(base + 'log_file = "%s";\n' % other)
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual((rc, out), (0, "configuration applied: settings: log.file applied\n"),
+                         err)
+        self.assertIn("RELOAD-APPLIED", read_other())
+        self.b["cloud"].stop()
+        wait_for(lambda: "connector" in read_other().split("RELOAD-APPLIED", 1)[1], 10,
+                 what="a connector's line in the new log file")
+        self.b["cloud"].start()
+        wait_for(lambda: read_other().count("CONN-UP") >= 1, 15, what="cloud up again")
+        self.assertEqual(sorted(gw.child_pids()), pids, "nothing restarted")
+        self.sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)
+        self.sent = 0
+        self.flows()
+        keys = self.connector_pids(gw)
+        with open(gw.cfg, "w") as f:
+            f.write(base + 'log_file = "%s";\njournal = { enabled = false; };\n' % other)
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("journal.enabled", out)
+        self.assertIn("2 connectors restarted", out)
+        wait_for(lambda: len(self.connector_pids(gw)) == 2 and
+                 not set(self.connector_pids(gw).values()) & set(keys.values()), 15,
+                 what="both connectors restarted")
+        for pid in self.connector_pids(gw).values():
+            with open("/proc/%d/cmdline" % pid) as f:
+                self.assertNotIn("--state-dir", f.read())
+        wait_for(lambda: read_other().count("CONN-UP") >= 3, 15,
+                 what="both connected again")
+        self.flows()
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+
+    def test_heartbeat_restarts_every_child(self):
+        """heartbeat.interval_ms changed (shorter, then longer): every connector restarts and
+        the router hands over; nobody is taken for hung meanwhile (the supervisor judges each
+        child by the interval it was started with); data flows."""
+        gw = self.start()
+        self.flows()
+        with open(gw.cfg) as f:
+            base = f.read()
+        for ms in (300, 2000):
+            keys = self.connector_pids(gw)
+            router = gw.child_pid("mqgate-router")
+            with open(gw.cfg, "w") as f:
+                f.write(base + "heartbeat = { interval_ms = %d; };\n" % ms)
+            rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+            self.assertEqual(rc, 0, (out, err))
+            self.assertEqual(out, "configuration applied: settings: heartbeat.interval_ms: 2 "
+                                  "connectors restarted, router handed over\n")
+            wait_for(lambda: gw.child_pid("mqgate-router") not in (None, router) and
+                     len(self.connector_pids(gw)) == 2 and
+                     not set(self.connector_pids(gw).values()) & set(keys.values()), 15,
+                     what="every child restarted")
+            wait_for(lambda: gw.log_count("CONN-UP") >= 2 + (2 if ms == 300 else 4), 15,
+                     what="the connectors up again")
+            time.sleep(2.5)  # longer than 3 x 300 ms and than 1 x 2000 ms
+            self.flows()
+        self.assertNotIn("CHILD-HUNG", gw.log_text())
+        self.assertNotIn("SUPERVISOR-SILENT", gw.log_text())
+        with open("/proc/%d/cmdline" % gw.child_pid("mqgate-router")) as f:
+            self.assertIn("--heartbeat-ms\x002000", f.read())
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+
+    def test_settings_that_need_a_restart_refuse_the_reload(self):
+        """instance or state_dir changed: exit 1 naming the setting, nothing applied (not even
+        a changed service in the same reload), nothing restarted."""
+        gw = self.start()
+        self.flows()
+        pids = sorted(gw.child_pids())
+        with open(gw.cfg) as f:
+            cfg = f.read()
+        changed_service = bridge_service().replace(
+            "        port: !ref cloudPort\n",
+            "        port: !ref cloudPort\n        keepalive: 30\n")
+        self.write_service(gw, changed_service)
+        for setting, text in (("instance", cfg.replace('instance = "gw"', 'instance = "gw2"')),
+                              ("state_dir", cfg.replace(gw.statedir, gw.statedir + "2"))):
+            self.assertNotEqual(text, cfg)
+            with open(gw.cfg, "w") as f:
+                f.write(text + 'log = { level = "debug"; };\n')
+            before = gw.log_count("RELOAD-NEEDS-RESTART")
+            rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+            if setting == "instance":
+                # `mqgate reload -c` finds the gateway by the instance of the file it reads:
+                # with the new name there is none; SIGHUP is how such a file reaches it
+                self.assertEqual(rc, 1, (out, err))
+                self.assertIn("instance 'gw2' is not running", err)
+                os.kill(gw.proc.pid, signal.SIGHUP)
+                wait_for(lambda: gw.log_count("RELOAD-NEEDS-RESTART") > before, 10,
+                         what="RELOAD-NEEDS-RESTART")
+            else:
+                self.assertEqual(rc, 1, (out, err))
+                self.assertIn("not applied: state_dir cannot change while mqgate runs", err)
+                self.assertIn("restart mqgate", err)
+            line = [ln for ln in gw.log_text().splitlines() if "RELOAD-NEEDS-RESTART" in ln][-1]
+            self.assertIn(" WARN RELOAD-NEEDS-RESTART: reload: %s changed" % setting, line)
+        self.assertNotIn("RELOAD-RESTART", gw.log_text(), "the changed service is not applied")
+        self.assertNotIn("RELOAD-APPLIED", gw.log_text())
+        self.assertNotIn("DEBUG", gw.log_text(), "the log level is not applied either")
+        self.flows()
+        self.assertEqual(sorted(gw.child_pids()), pids, "nothing restarted")
+        # the file put right (the service change stays): applied now
+        with open(gw.cfg, "w") as f:
+            f.write(cfg)
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("connections: 1 kept, 1 restarted", out)
         gw.stop()
 
     def test_changed_connection_is_restarted(self):
@@ -239,6 +445,55 @@ class ReloadConnectionsTest(GatewayTest):
         print("\n[it_reload] under load: sent %d at %.0f/s, cloud got each once; fresh got %d, "
               "old %d; %s" % (sent, pub.achieved_rate(), len(fresh), n_old,
                               handover[-1].split(": ", 1)[-1] if handover else "?"))
+
+    def test_queue_setting_restarts_the_connectors_under_load(self):
+        """connector.outbound_queue_max changed under the 3,000 msg/s QoS 1 stream: every
+        connector restarts (the loss-free restart of a changed connection), the router runs on,
+        and the stream loses and duplicates nothing. The source has a persistent session (as
+        for any restart of a source connector: with a clean session, what is published while
+        it reconnects is not kept for it by its broker)."""
+        ports = {"plantPort": self.b["plant"].port, "cloudPort": self.b["cloud"].port,
+                 "sparePort": self.b["spare"].port}
+        persistent = "        clean: false\n        clientId: mqgate-it-reload-plant\n"
+        gw = self.gateway(service((), plant_extra=persistent), ports, wait_connectors=2)
+        self.dump_log_on_failure(gw)
+        cloud = Sink(self.b["cloud"].port, ["cloud/#"], "it-reload-cloud-q")
+        self.addCleanup(cloud.close)
+        pids = ReloadTest.connector_pids(self, gw)
+        self.assertEqual(len(pids), 2, pids)
+        router = gw.child_pid("mqgate-router")
+        pub = Publisher(self.b["plant"].port, ["it/src/a"], rate=RATE, client_id="it-reload-pub-q")
+        self.addCleanup(pub.close)
+        time.sleep(RELOAD_AT_S)
+        with open(gw.cfg, "a") as f:
+            f.write("connector = { outbound_queue_max = 30000; };\n")
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertEqual(out, "configuration applied: settings: connector.outbound_queue_max: 2 "
+                              "connectors restarted\n")
+        wait_for(lambda: len(ReloadTest.connector_pids(self, gw)) == 2 and
+                 not set(ReloadTest.connector_pids(self, gw).values()) & set(pids.values()), 15,
+                 what="both connectors restarted")
+        wait_for(lambda: gw.log_count("CONN-UP") >= 4, 15, what="both connected again")
+        time.sleep(max(0.0, STREAM_S - RELOAD_AT_S))
+        sent = pub.stop()[0]
+        wait_for(lambda: cloud.count() >= sent, 30,
+                 what="all %d messages at the cloud sink (%d there)" % (sent, cloud.count()))
+        time.sleep(1.0)  # duplicates would come now
+        recs = cloud.records()
+        seqs = [seq for topic, src, seq, dup in recs if topic == "cloud/a" and src == 0]
+        missing = sent - len(set(seqs))
+        dups = len(seqs) - len(set(seqs))
+        self.assertEqual((len(recs), missing, dups), (sent, 0, 0),
+                         "cloud: sent %d, got %d, missing %d, duplicates %d (rate %.0f/s)"
+                         % (sent, len(recs), missing, dups, pub.achieved_rate()))
+        self.assertGreater(sent, RATE * (STREAM_S - 1) * 0.8, "the stream was too slow")
+        self.assertEqual(gw.child_pid("mqgate-router"), router, "the router ran on")
+        self.assertEqual(gw.log_count("RELOAD-RESTART: reload: settings changed"), 2)
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+        print("\n[it_reload] outbound_queue_max under load: sent %d at %.0f/s, each once at "
+              "the cloud, both connectors restarted" % (sent, pub.achieved_rate()))
 
     def test_removed_connection_stops_and_comes_back(self):
         ports = {"plantPort": self.b["plant"].port, "cloudPort": self.b["cloud"].port,
@@ -370,25 +625,90 @@ class ReloadInternalBrokerTest(GatewayTest):
         rows = {r["name"]: r for r in gw.status()}
         self.assertEqual(rows["internal-broker"]["restarts"], 0)
         self.assertEqual(rows[IB_KEY]["restarts"], 0)
-        # changed internal_broker settings: not applied; the broker and its connection stay
-        with open(gw.cfg) as f:
-            cfg = f.read()
-        with open(gw.cfg, "w") as f:
-            f.write(cfg.replace("127.0.0.1:%d" % ibport, "127.0.0.1:%d" % (ibport + 1)))
-        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
-        self.assertEqual(rc, 1, (out, err))
-        self.assertIn("restart mqgate", err)
-        self.assertIn("RELOAD-SETTINGS-KEPT", gw.log_text())
-        plant.publish("it/src/b", b"kept", qos=1)
-        wait_for(lambda: ("fresh/b", b"kept") in [tuple(r[:2]) for r in local.received()], 10,
-                 what="data after the settings-kept reload")
-        dash = [r for r in local.received() if r[0] == "dashboard/temperature"]
-        self.assertEqual([r[1] for r in dash], [b"before", b"after"], "each once")
-        self.assertEqual(gw.child_pid("mosquitto"), broker)
-        self.assertEqual(gw.child_pid("mqgate-connector", IB_KEY), ib_conn)
         rc, _ = gw.stop()
         self.assertEqual(rc, 0)
         wait_for(lambda: not pid_alive(broker), 5, what="the broker stopped with the gateway")
+
+    def test_changed_listen_port_restarts_the_broker(self):
+        """internal_broker.listen to another port: the embedded broker restarts there, its
+        connection (built from the new settings) is restarted through the model's plan and
+        comes back once the broker runs; data from the plant reaches a client on the new
+        port; the plant's connector runs on."""
+        settings, ibport = internal_broker_settings()
+        gw = self.gateway(IB_SERVICE % {"more": ""}, {"plantPort": self.b["plant"].port},
+                          settings)
+        self.dump_log_on_failure(gw)
+        wait_for(lambda: "BROKER-UP" in gw.log_text(), 10, what="BROKER-UP")
+        broker = gw.child_pid("mosquitto")
+        plant_conn = gw.child_pid("mqgate-connector", PLANT_KEY)
+        plant = self.client("plant", client_id="it-reload-plant2")
+        newport = free_port()
+        with open(gw.cfg) as f:
+            cfg = f.read()
+        with open(gw.cfg, "w") as f:
+            f.write(cfg.replace("127.0.0.1:%d" % ibport, "127.0.0.1:%d" % newport))
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("connections: 1 kept, 1 restarted, 0 started, 0 stopped", out)
+        self.assertIn("settings: internal_broker.listen: internal broker restarted", out)
+        wait_for(lambda: gw.log_count("BROKER-UP") == 2, 10, what="the broker up again")
+        self.assertIn("listens on 127.0.0.1:%d again" % newport, gw.log_text())
+        self.assertNotEqual(gw.child_pid("mosquitto"), broker)
+        wait_for(lambda: "connected to tcp://127.0.0.1:%d" % newport in gw.log_text(), 15,
+                 what="the internal broker's connection on the new port")
+        local = self.client(newport, ["dashboard/#"], client_id="it-reload-local2")
+
+        def flows():
+            plant.publish("factory/l1/temperature", b"moved", qos=1)
+            return ("dashboard/temperature", b"moved") in [tuple(r[:2]) for r in local.received()]
+        wait_for(flows, 15, step=0.5, what="dashboard data on the new port")
+        self.assertEqual(gw.child_pid("mqgate-connector", PLANT_KEY), plant_conn,
+                         "the plant's connector ran on")
+        rows = {r["name"]: r for r in gw.status()}
+        self.assertEqual(rows["internal-broker"]["restarts"], 0, "a deliberate restart")
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
+
+    def test_mode_off_and_back(self):
+        """internal_broker.mode off: the embedded broker and its connection's connector stop;
+        embedded again: both start, and the dashboard data reaches a client on its port."""
+        settings, ibport = internal_broker_settings()
+        gw = self.gateway(IB_SERVICE % {"more": ""}, {"plantPort": self.b["plant"].port},
+                          settings)
+        self.dump_log_on_failure(gw)
+        wait_for(lambda: "BROKER-UP" in gw.log_text(), 10, what="BROKER-UP")
+        broker = gw.child_pid("mosquitto")
+        ib_conn = gw.child_pid("mqgate-connector", IB_KEY)
+        with open(gw.cfg) as f:
+            cfg = f.read()
+        with open(gw.cfg, "w") as f:
+            f.write(cfg.replace(settings, 'internal_broker = { mode = "off"; };'))
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("connections: 1 kept, 0 restarted, 0 started, 1 stopped", out)
+        self.assertIn("internal_broker.mode: internal broker stopped", out)
+        wait_for(lambda: not pid_alive(broker) and not pid_alive(ib_conn), 10,
+                 what="the broker and its connector stopped")
+        wait_for(lambda: "internal-broker" not in [r["name"] for r in gw.status()], 5,
+                 what="the broker's row gone")
+        with open(gw.cfg, "w") as f:
+            f.write(cfg)
+        rc, out, err = run_mqgate(["reload", "-c", gw.cfg])
+        self.assertEqual(rc, 0, (out, err))
+        self.assertIn("connections: 1 kept, 0 restarted, 1 started, 0 stopped", out)
+        self.assertIn("internal broker started", out)
+        wait_for(lambda: gw.log_count("BROKER-UP") == 2, 10, what="the broker up again")
+        wait_for(lambda: gw.child_pid("mqgate-connector", IB_KEY), 10,
+                 what="the internal broker's connector again")
+        local = self.client(ibport, ["dashboard/#"], client_id="it-reload-local3")
+        plant = self.client("plant", client_id="it-reload-plant3")
+
+        def flows():
+            plant.publish("factory/l1/temperature", b"back", qos=1)
+            return ("dashboard/temperature", b"back") in [tuple(r[:2]) for r in local.received()]
+        wait_for(flows, 15, step=0.5, what="dashboard data on the internal broker again")
+        rc, _ = gw.stop()
+        self.assertEqual(rc, 0)
 
     def write_service(self, gw, text):
         with open(gw.service, "w") as f:

@@ -1,4 +1,5 @@
-/* test_child — the child side of the supervisor protocol: heartbeats during set-up.
+/* test_child — the child side of the supervisor protocol: heartbeats during set-up, a new log
+ * level (MQG_CTL_LOG_LEVEL).
  *
  * The child's end of the control channel is one end of a real socketpair; the test reads
  * what the child sends from the other end.
@@ -16,6 +17,7 @@
 
 #include "mqg_child.h"
 #include "mqg_ctl.h"
+#include "mqg_log.h"
 #include "mqg_proc.h"
 
 /* Set up as mqg_child_init leaves a child after reading its configuration. */
@@ -93,10 +95,42 @@ static void test_progress_sends_heartbeats_while_starting(void **state)
     close(sv[1]);
 }
 
+/* MQG_CTL_LOG_LEVEL (a reload changed log.level) sets the child's level; a body of another
+ * length or an unknown level is ignored; the child does not stop for it. */
+static void test_log_level_message(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(mqg_set_nonblock(sv[0]), 0);
+    struct mqg_child c;
+    s_child(&c, sv[0], 1000);
+    int before = mqg_log_threshold;
+    mqg_log_threshold = MQG_LOG_INFO;
+    uint8_t level = MQG_LOG_DEBUG, bad = 9, two[2] = {MQG_LOG_ERROR, MQG_LOG_ERROR};
+    assert_int_equal(mqg_ctl_send(sv[1], MQG_CTL_LOG_LEVEL, &level, 1, 0), 0);
+    mqg_child_on_ctl(&c);
+    assert_int_equal(mqg_log_threshold, MQG_LOG_DEBUG);
+    assert_int_equal(mqg_ctl_send(sv[1], MQG_CTL_LOG_LEVEL, &bad, 1, 0), 0);
+    assert_int_equal(mqg_ctl_send(sv[1], MQG_CTL_LOG_LEVEL, two, 2, 0), 0);
+    mqg_child_on_ctl(&c);
+    assert_int_equal(mqg_log_threshold, MQG_LOG_DEBUG);
+    level = MQG_LOG_WARN;
+    assert_int_equal(mqg_ctl_send(sv[1], MQG_CTL_LOG_LEVEL, &level, 1, 0), 0);
+    mqg_child_on_ctl(&c);
+    assert_int_equal(mqg_log_threshold, MQG_LOG_WARN);
+    assert_false(c.stop);
+    mqg_log_threshold = before;
+    mqg_child_free(&c);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_progress_sends_heartbeats_while_starting),
+        cmocka_unit_test(test_log_level_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -304,6 +304,37 @@ static void test_max_below_one_is_one(void **state)
     mqg_restart_free(NULL);
 }
 
+/* A reload's new policy on a running record: the new bounds and max apply from the next end;
+ * the restarts counted stay; a different max counts the crashes afresh. */
+static void test_new_policy_applies_to_the_next_end(void **state)
+{
+    (void)state;
+    struct mqg_restart r;
+    s_init(&r, 5, 7);
+    int64_t now = 100000;
+    for (int i = 0; i < 3; i++) {
+        (void)s_crash_after(&r, now);
+        now += 1000;
+    }
+    struct mqg_restart_policy p = s_policy(2);
+    p.backoff_ms = 5000;
+    p.backoff_max_ms = 6000;
+    assert_int_equal(mqg_restart_set_policy(&r, &p), 0);
+    assert_int_equal(r.restarts, 3);
+    assert_int_equal(r.policy.max, 2);
+    uint32_t pause = s_crash_after(&r, now); /* 1st of the 2 counted afresh */
+    assert_true(pause >= 5000 && pause <= 6000);
+    now += 1000;
+    struct mqg_restart_decision d = mqg_restart_ended(&r, now, now - 500, MQG_RESTART_CRASH);
+    assert_int_equal(d.next, MQG_RESTART_FAILED);
+    assert_int_equal(d.crashes, 2);
+    assert_int_equal(r.restarts, 5);
+    p.max = 0; /* below one is one, as at init */
+    assert_int_equal(mqg_restart_set_policy(&r, &p), 0);
+    assert_int_equal(r.policy.max, 1);
+    mqg_restart_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_failed_starts_count_in_the_window_only),
         cmocka_unit_test(test_seeded_and_deterministic),
         cmocka_unit_test(test_max_below_one_is_one),
+        cmocka_unit_test(test_new_policy_applies_to_the_next_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -123,6 +123,9 @@ void mqg_settings_diff(const struct mqg_settings *a, const struct mqg_settings *
     s_in_place(d, a, b);
     s_restart(d, a, b);
     s_ib(d, &a->internal_broker, &b->internal_broker);
+    /* the rules process's connection in the model carries it: its plan restarts the process */
+    s_note(d, a->rules_time_limit_ms != b->rules_time_limit_ms, "rules.time_limit_ms",
+           MQG_SD_MODEL);
 }
 
 size_t mqg_settings_diff_names(const struct mqg_settings_diff *d, enum mqg_sd_class how, char *out,

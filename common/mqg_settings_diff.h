@@ -15,6 +15,7 @@
  *   model follows through the model's own plan, like the external broker's settings (in mode
  *   external .url, .username, ...; and a mode change between external and off: class model);
  *   a changed mode is noted alone (what else changed with it comes with the start);
+ *   rules.time_limit_ms is class model too (the rules process's connection carries it);
  * - refused: cannot change while mqgate runs (instance, runtime_dir, state_dir,
  *   cpu_affinity): the whole reload is refused.
  * `services` is not compared: the service files are in the model.

@@ -80,6 +80,7 @@ static const struct s_case s_cases[] = {
     {"internal_broker = { mode = \"off\"; };", "internal_broker.mode", MQG_SD_BROKER},
     {"internal_broker = { listeners = ( { listen = \"127.0.0.1:1998\"; } ); };",
      "internal_broker.listeners", MQG_SD_BROKER},
+    {"rules = { time_limit_ms = 300; };", "rules.time_limit_ms", MQG_SD_MODEL},
 };
 
 /* Each setting alone: one change, with its name and class; `how` is that class. */

@@ -1,0 +1,58 @@
+/* chain_int — what rules/chain.c takes from rules/chain_util.c: the variables of $context.vars,
+ * JSON strings in and out, $context's text, topic templates and named wildcards. Internal to
+ * the chain (tests/unit/test_chain.c uses it too).
+ */
+#ifndef RULES_CHAIN_INT_H
+#define RULES_CHAIN_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* One variable: a named wildcard's value or what setContextVars set. */
+struct cvar {
+    char *name;
+    char *json; /* its value as JSON text (in $context.vars) */
+    char *str;  /* the same for topics and labels: a string as such, other values as JSON */
+};
+
+struct cvars {
+    struct cvar *v;
+    size_t n, cap;
+};
+
+void cvars_free(struct cvars *vs);
+
+/* Set name (replacing its value) to json (jlen bytes) / str (slen bytes). 0 or -ENOMEM. */
+int cvars_set(struct cvars *vs, const char *name, const char *json, size_t jlen, const char *str,
+              size_t slen);
+
+/* dst (freed first) becomes a copy of src. 0 or -ENOMEM. */
+int cvars_copy(struct cvars *dst, const struct cvars *src);
+
+/* The variable called name[0..nlen), or NULL. */
+const struct cvar *cvars_get(const struct cvars *vs, const char *name, size_t nlen);
+
+/* s[0..len) as a JSON string with its quotes (malloc'd), or NULL when memory is short. */
+char *chain_json_quote(const char *s, size_t len);
+
+/* The value of the JSON string json[0..len) (quotes included) into *out (malloc'd,
+ * NUL-terminated, *olen bytes). -EINVAL when json is not one JSON string, -ENOMEM. */
+int chain_json_unquote(const char *json, size_t len, char **out, size_t *olen);
+
+/* $context's JSON text: {"topic": topic, "vars": {...}} (malloc'd), or NULL (memory). */
+char *chain_context(const char *topic, const struct cvars *vs);
+
+/* Render a topic template (or a collect label): "{name}" and "$name" (the longest run of
+ * identifier characters after '$', when a variable has that name) become the variable's str.
+ * Writes at most cap bytes with the NUL into out. Returns the length, -ENOSPC, or -ENOENT for a
+ * "{name}" no variable has (*why: the name's place in tmpl). */
+int chain_render(const char *tmpl, const struct cvars *vs, char *out, size_t cap,
+                 const char **why);
+
+/* The names of the named wildcards of a source filter ("+name", "#name" levels, after any
+ * "$share/<group>/"), in order, into a malloc'd array of malloc'd strings. 0, -ENOMEM. */
+int chain_wildcard_names(const char *filter, char ***names, size_t *n);
+
+void chain_names_free(char **names, size_t n);
+
+#endif

@@ -616,7 +616,8 @@ static int s_compile(struct chain_set *s, const struct mqg_route *r, const char 
     int rc = jsengine_compile(s->e, expr, x, &je);
     if (rc == -EINVAL) {
         return s_fail(err, cap, rc, "%s: %s: JSONata %s at line %d column %d: %s",
-                      where ? where : "?", r ? r->name : "-", je.code, je.line, je.column, je.message);
+                      where ? where : "?", r ? r->name : "-", je.code, je.line, je.column,
+                      je.message);
     }
     return rc;
 }
@@ -691,8 +692,7 @@ static int s_build_route(struct chain_set *s, struct c_route *rt, char *err, siz
         const char *why = NULL;
         int rc = mqg_pattern_new(r->sources[j].filter, &rt->src[j].p, &why);
         if (rc == 0) {
-            rc = chain_wildcard_names(r->sources[j].filter, &rt->src[j].names,
-                                      &rt->src[j].n_names);
+            rc = chain_wildcard_names(r->sources[j].filter, &rt->src[j].names, &rt->src[j].n_names);
         }
         if (rc) {
             return s_fail(err, cap, rc, "%s: source '%s': %s", r->name, r->sources[j].filter,

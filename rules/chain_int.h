@@ -46,8 +46,7 @@ char *chain_context(const char *topic, const struct cvars *vs);
  * identifier characters after '$', when a variable has that name) become the variable's str.
  * Writes at most cap bytes with the NUL into out. Returns the length, -ENOSPC, or -ENOENT for a
  * "{name}" no variable has (*why: the name's place in tmpl). */
-int chain_render(const char *tmpl, const struct cvars *vs, char *out, size_t cap,
-                 const char **why);
+int chain_render(const char *tmpl, const struct cvars *vs, char *out, size_t cap, const char **why);
 
 /* The names of the named wildcards of a source filter ("+name", "#name" levels, after any
  * "$share/<group>/"), in order, into a malloc'd array of malloc'd strings. 0, -ENOMEM. */

@@ -267,8 +267,7 @@ static int s_append(char *out, size_t cap, size_t *o, const char *s, size_t len)
     return 0;
 }
 
-int chain_render(const char *tmpl, const struct cvars *vs, char *out, size_t cap,
-                 const char **why)
+int chain_render(const char *tmpl, const struct cvars *vs, char *out, size_t cap, const char **why)
 {
     size_t o = 0;
     const char *p = tmpl;

@@ -54,7 +54,7 @@ struct mqtt_link {
     int max_inflight;
     int efd;
     pthread_mutex_t lock;
-    pthread_cond_t cond;    /* the worker waits on it for jobs */
+    pthread_cond_t cond;         /* the worker waits on it for jobs */
     struct link_ev *head, *tail; /* events for the connector */
     struct job *jhead, *jtail;   /* jobs for the worker */
     int n_jobs;
@@ -143,9 +143,9 @@ static int s_start_engine(struct mqtt_link *l, char *why, size_t cap)
         snprintf(why, cap, "jsonata.js not found next to the program (lib/mqgate/jsonata.js)");
         return rc;
     }
-    struct jsengine_opts opts = {
-        .time_limit_ms = l->conn->rules_time_limit_ms > 0 ? (uint32_t)l->conn->rules_time_limit_ms
-                                                          : 0};
+    struct jsengine_opts opts = {.time_limit_ms = l->conn->rules_time_limit_ms > 0
+                                                      ? (uint32_t)l->conn->rules_time_limit_ms
+                                                      : 0};
     struct jsengine_error err;
     if ((rc = jsengine_new(path, &opts, &l->engine, &err)) != 0) {
         snprintf(why, cap, "cannot start the rule engine with %.3000s: %s", path, err.message);
@@ -162,6 +162,21 @@ static int s_start_engine(struct mqtt_link *l, char *why, size_t cap)
         return rc;
     }
     return 0;
+}
+
+/* Each route's counters, once at the end (the heartbeat's status does not carry them yet). */
+static void s_log_stats(const struct mqtt_link *l)
+{
+    for (size_t i = 0; l->chains && i < chain_routes(l->chains); i++) {
+        struct chain_stats st;
+        const struct mqg_route *r = chain_route(l->chains, i, &st);
+        log_info("RULES-STATS",
+                 "%s (rid %s): in=%llu out=%llu filtered=%llu not-json=%llu timeout=%llu "
+                 "error=%llu",
+                 r->name, r->rid, (unsigned long long)st.in, (unsigned long long)st.out,
+                 (unsigned long long)st.dropped_filtered, (unsigned long long)st.dropped_not_json,
+                 (unsigned long long)st.dropped_timeout, (unsigned long long)st.dropped_error);
+    }
 }
 
 static void s_stop_engine(struct mqtt_link *l)
@@ -244,6 +259,7 @@ static void *s_worker(void *arg)
     }
     l->ready = false;
     pthread_mutex_unlock(&l->lock);
+    s_log_stats(l);
     s_stop_engine(l);
     return NULL;
 }
@@ -379,8 +395,12 @@ int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payloa
     if (!j) {
         return -EAGAIN; /* tried again later */
     }
-    *j = (struct job){.topic = (char *)(j + 1), .len = len, .qos = qos, .retain = retain,
-                      .tag = tag, .notify = notify};
+    *j = (struct job){.topic = (char *)(j + 1),
+                      .len = len,
+                      .qos = qos,
+                      .retain = retain,
+                      .tag = tag,
+                      .notify = notify};
     memcpy(j->topic, topic, tl + 1);
     j->payload = j->topic + tl + 1;
     if (len) {

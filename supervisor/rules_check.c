@@ -50,7 +50,7 @@ static long s_collect(const struct mqg_model *m, struct rc_item **items)
                 it->expr = vars ? ru->vars[j].expr : ru->text;
                 snprintf(it->what, sizeof(it->what), "%s%s%s%s", vars ? "setContextVars '" : "",
                          vars ? ru->vars[j].name : "", vars ? "'" : "",
-                         vars                                 ? ""
+                         vars                             ? ""
                          : ru->kind == MQG_RULE_TRANSFORM ? "transform"
                                                           : "filter");
             }

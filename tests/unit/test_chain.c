@@ -72,8 +72,9 @@ static struct mqg_rule r_stash[] = {
      .where = "t.yml:9:1",
      .text = "{\"current\": $.t, \"previous\": $last(\"p\") ? $last(\"p\").current : null}"},
     {.kind = MQG_RULE_STASH, .where = "t.yml:9:5", .text = "p"}};
-static struct mqg_rule r_endless[] = {
-    {.kind = MQG_RULE_TRANSFORM, .where = "t.yml:10:1", .text = "($f := function(){ $f() }; $f())"}};
+static struct mqg_rule r_endless[] = {{.kind = MQG_RULE_TRANSFORM,
+                                       .where = "t.yml:10:1",
+                                       .text = "($f := function(){ $f() }; $f())"}};
 
 static struct mqg_source s_machine[] = {{.filter = "factory/+line/+machine/temp"}};
 static struct mqg_source s_logs[] = {{.filter = "logs/#rest"}};
@@ -87,14 +88,12 @@ static struct mqg_source s_sensors[] = {{.filter = "sensors/+room/temp", .label 
 static struct mqg_source s_stash[] = {{.filter = "stash/x"}};
 static struct mqg_source s_endless[] = {{.filter = "endless/x"}};
 
-#define ROUTE(nm, rid_, src, tgt, rl)                                                          \
-    {.name = nm,                                                                                  \
-     .sources = src,                                                                              \
-     .n_sources = sizeof(src) / sizeof(src[0]),                                                   \
-     .target = {.conn = MQG_INTERNAL, .topic = tgt, .qos = 1},                                    \
-     .rules = rl,                                                                                 \
-     .n_rules = sizeof(rl) / sizeof(rl[0]),                                                 \
-     .rid = rid_}
+#define ROUTE(nm, rid_, src, tgt, rl)                                                              \
+    {                                                                                              \
+        .name = nm, .sources = src, .n_sources = sizeof(src) / sizeof(src[0]),                     \
+        .target = {.conn = MQG_INTERNAL, .topic = tgt, .qos = 1}, .rules = rl,                     \
+        .n_rules = sizeof(rl) / sizeof(rl[0]), .rid = rid_                                         \
+    }
 
 /* out of rid order on purpose: the set sorts them */
 static struct mqg_route g_routes[] = {
@@ -110,9 +109,8 @@ static struct mqg_route g_routes[] = {
     ROUTE("mapping m[10]", RID("10"), s_endless, "never", r_endless),
 };
 
-static struct mqg_connection g_rules_conn = {.key = MQG_RULES_KEY,
-                                             .rules_engine = true,
-                                             .rules_time_limit_ms = 300};
+static struct mqg_connection g_rules_conn = {
+    .key = MQG_RULES_KEY, .rules_engine = true, .rules_time_limit_ms = 300};
 
 static struct mqg_model g_model = {.routes = g_routes,
                                    .n_routes = sizeof(g_routes) / sizeof(g_routes[0]),
@@ -270,8 +268,7 @@ static void test_burst_interval(void **state)
     assert_int_equal(chain_due(g_set), 0);
     /* a batch that is due goes out before the next message joins a new one */
     s_run(RID("07") "/bt/d3", "{\"v\":3}", 2000, CHAIN_HELD, NULL, NULL);
-    s_run(RID("07") "/bt/d4", "{\"v\":4}", 2200, CHAIN_HELD, RID("07") "/bt/out/d3",
-          "[{\"v\":3}]");
+    s_run(RID("07") "/bt/d4", "{\"v\":4}", 2200, CHAIN_HELD, RID("07") "/bt/out/d3", "[{\"v\":3}]");
     assert_int_equal(chain_due(g_set), 2300);
     assert_int_equal(s_stats(RID("07")).out, 2);
 }
@@ -310,8 +307,7 @@ static void test_timeout(void **state)
 {
     int64_t t0 = mqg_now_ms();
     s_run(RID("10") "/endless/x", "{}", 1000, CHAIN_TIMEOUT, NULL, NULL);
-    fprintf(stderr, "endless expression stopped after %lld ms\n",
-            (long long)(mqg_now_ms() - t0));
+    fprintf(stderr, "endless expression stopped after %lld ms\n", (long long)(mqg_now_ms() - t0));
     assert_int_equal(s_stats(RID("10")).dropped_timeout, 1);
     /* the engine goes on */
     s_run(RID("01") "/factory/l2/m1/temp", "{\"value\": 1}", 1000, CHAIN_PASSED,
@@ -400,9 +396,8 @@ static void test_rules_link(void **state)
 
     /* a copy: its output (through the hook) before its PUB_OK */
     const char *p = "{\"value\": 5}";
-    assert_int_equal(mqtt_link_publish(l, RID("01") "/factory/a/b/temp", p, strlen(p), 1, false,
-                                       42, false),
-                     0);
+    assert_int_equal(
+        mqtt_link_publish(l, RID("01") "/factory/a/b/temp", p, strlen(p), 1, false, 42, false), 0);
     struct link_ev *msg = NULL;
     n = 0;
     s_events(l, 5000, &msg, kinds, &n, 2);
@@ -477,12 +472,13 @@ static void test_rules_check(void **state)
     FILE *f = open_memstream(&text, &len);
     assert_int_equal(rules_check_model(&m, f), 78);
     fclose(f);
-    assert_string_equal(text, "s.yml:3:5: mapping m[0]: transform: JSONata S0203 at line 1 column 5 "
-                              "of the expression (position 5): Expected \")\" before end of "
-                              "expression\n"
-                              "s.yml:7:9: mapping m[0]: setContextVars 'a': JSONata S0207 at "
-                              "line 1 column 3 of the expression (position 3): Unexpected end of "
-                              "expression\n");
+    assert_string_equal(text,
+                        "s.yml:3:5: mapping m[0]: transform: JSONata S0203 at line 1 column 5 "
+                        "of the expression (position 5): Expected \")\" before end of "
+                        "expression\n"
+                        "s.yml:7:9: mapping m[0]: setContextVars 'a': JSONata S0207 at "
+                        "line 1 column 3 of the expression (position 3): Unexpected end of "
+                        "expression\n");
     free(text);
 }
 

@@ -67,6 +67,10 @@ struct chain_set {
     struct mqg_ratelog rl_unknown;
     int64_t now;
     char *tbuf; /* S_TOPIC_CAP: topics and labels rendered */
+    struct c_burst_at {
+        size_t route, rule;
+    } * bursts; /* every burst rule (chain_due, chain_tick) */
+    size_t n_bursts;
 };
 
 /* One message on its way through a route's rules. */
@@ -537,20 +541,18 @@ int chain_tick(struct chain_set *s, uint64_t now_ms, chain_emit_fn *emit, void *
 {
     s->now = (int64_t)now_ms;
     int outs = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        struct c_route *rt = &s->routes[i];
-        for (size_t k = 0; k < rt->r->n_rules; k++) {
-            char *out = NULL;
-            if (!rt->rules[k].burst || mqg_burst_tick(rt->rules[k].burst, now_ms, &out) != 0 ||
-                !out) {
-                continue;
-            }
-            int rc = s_flush_batch(s, rt, k, out, emit, arg);
-            if (rc < 0) {
-                return rc;
-            }
-            outs += rc == CHAIN_PASSED;
+    for (size_t b = 0; b < s->n_bursts; b++) {
+        struct c_route *rt = &s->routes[s->bursts[b].route];
+        size_t k = s->bursts[b].rule;
+        char *out = NULL;
+        if (mqg_burst_tick(rt->rules[k].burst, now_ms, &out) != 0 || !out) {
+            continue;
         }
+        int rc = s_flush_batch(s, rt, k, out, emit, arg);
+        if (rc < 0) {
+            return rc;
+        }
+        outs += rc == CHAIN_PASSED;
     }
     s_summaries(s);
     return outs;
@@ -559,13 +561,10 @@ int chain_tick(struct chain_set *s, uint64_t now_ms, chain_emit_fn *emit, void *
 uint64_t chain_due(const struct chain_set *s)
 {
     uint64_t due = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        const struct c_route *rt = &s->routes[i];
-        for (size_t k = 0; k < rt->r->n_rules; k++) {
-            uint64_t d = rt->rules[k].burst ? mqg_burst_due(rt->rules[k].burst) : 0;
-            if (d && (!due || d < due)) {
-                due = d;
-            }
+    for (size_t b = 0; b < s->n_bursts; b++) {
+        uint64_t d = mqg_burst_due(s->routes[s->bursts[b].route].rules[s->bursts[b].rule].burst);
+        if (d && (!due || d < due)) {
+            due = d;
         }
     }
     return due;
@@ -710,6 +709,25 @@ static int s_build_route(struct chain_set *s, struct c_route *rt, char *err, siz
     return 0;
 }
 
+/* The burst rules, once the routes are in their places. 0 or -ENOMEM. */
+static int s_list_bursts(struct chain_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        for (size_t k = 0; k < s->routes[i].r->n_rules; k++) {
+            if (!s->routes[i].rules[k].burst) {
+                continue;
+            }
+            struct c_burst_at *nb = realloc(s->bursts, (s->n_bursts + 1) * sizeof(*nb));
+            if (!nb) {
+                return -ENOMEM;
+            }
+            s->bursts = nb;
+            s->bursts[s->n_bursts++] = (struct c_burst_at){.route = i, .rule = k};
+        }
+    }
+    return 0;
+}
+
 int chain_set_new(const struct mqg_model *m, struct jsengine *e, struct chain_set **out, char *err,
                   size_t errcap)
 {
@@ -741,6 +759,10 @@ int chain_set_new(const struct mqg_model *m, struct jsengine *e, struct chain_se
         return rc;
     }
     qsort(s->routes, s->n, sizeof(*s->routes), s_cmp_route);
+    if ((rc = s_list_bursts(s)) != 0) {
+        chain_set_destroy(&s);
+        return rc;
+    }
     *out = s;
     return 0;
 }
@@ -780,6 +802,7 @@ void chain_set_destroy(struct chain_set **ps)
         s_free_route(&s->routes[i]);
     }
     jsexpr_destroy(&s->ident);
+    free(s->bursts);
     free(s->routes);
     free(s->tbuf);
     free(s);

@@ -34,6 +34,10 @@
 #include "mqg_log.h"
 #include "mqg_proc.h"
 
+/* The worker looks at the time at least this often (drop summaries; burst batches are due at
+ * their own time). */
+#define S_TICK_MS 1000
+
 /* A copy from the router to run through its route's rules. */
 struct job {
     struct job *next;
@@ -198,22 +202,21 @@ static void s_run_job(struct mqtt_link *l, struct job *j)
     free(j);
 }
 
-/* Wait for a job or the next burst batch due; with the lock held. */
-static void s_wait(struct mqtt_link *l)
+/* Wait for a job, the next burst batch due or `until` (ms), with the lock held. */
+static void s_wait(struct mqtt_link *l, int64_t until)
 {
     uint64_t due = chain_due(l->chains);
-    if (!due) {
-        pthread_cond_wait(&l->cond, &l->lock);
-        return;
+    if (due && (int64_t)due < until) {
+        until = (int64_t)due;
     }
     int64_t now = mqg_now_ms();
-    if ((int64_t)due <= now) {
+    if (until <= now) {
         return;
     }
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t ns = ts.tv_nsec + ((int64_t)due - now) % 1000 * 1000000;
-    ts.tv_sec += ((int64_t)due - now) / 1000 + ns / 1000000000;
+    int64_t ns = ts.tv_nsec + (until - now) % 1000 * 1000000;
+    ts.tv_sec += (until - now) / 1000 + ns / 1000000000;
     ts.tv_nsec = ns % 1000000000;
     pthread_cond_timedwait(&l->cond, &l->lock, &ts);
 }
@@ -236,6 +239,7 @@ static void *s_worker(void *arg)
     pthread_mutex_unlock(&l->lock);
     s_push_simple(l, LEV_CONNECTED, 0, 0, NULL);
 
+    int64_t next_tick = mqg_now_ms() + S_TICK_MS;
     pthread_mutex_lock(&l->lock);
     while (!l->stop) {
         struct job *j = l->jhead;
@@ -248,12 +252,14 @@ static void *s_worker(void *arg)
             pthread_mutex_unlock(&l->lock);
             s_run_job(l, j);
         } else {
-            s_wait(l);
+            s_wait(l, next_tick);
             pthread_mutex_unlock(&l->lock);
         }
+        int64_t now = mqg_now_ms();
         uint64_t due = chain_due(l->chains);
-        if (due && (int64_t)due <= mqg_now_ms()) {
-            chain_tick(l->chains, (uint64_t)mqg_now_ms(), s_emit, l);
+        if (now >= next_tick || (due && (int64_t)due <= now)) {
+            chain_tick(l->chains, (uint64_t)now, s_emit, l); /* batches due, drop summaries */
+            next_tick = now + S_TICK_MS;
         }
         pthread_mutex_lock(&l->lock);
     }

@@ -76,6 +76,14 @@ static struct mqg_rule r_endless[] = {{.kind = MQG_RULE_TRANSFORM,
                                        .where = "t.yml:10:1",
                                        .text = "($f := function(){ $f() }; $f())"}};
 
+static struct mqg_rule r_truthy[] = {{.kind = MQG_RULE_FILTER, .where = "t.yml:11:1", .text = "v"}};
+static struct mqg_rule_var v_num[] = {
+    {.name = "n", .expr = "$.v * 2", .where = "t.yml:12:3"},
+    {.name = "s", .expr = "$context.vars.n & \"x\"", .where = "t.yml:12:9"}};
+static struct mqg_rule r_num[] = {
+    {.kind = MQG_RULE_SET_CONTEXT_VARS, .where = "t.yml:12:1", .vars = v_num, .n_vars = 2},
+    {.kind = MQG_RULE_TRANSFORM, .where = "t.yml:12:20", .text = "$context.vars"}};
+
 static struct mqg_source s_machine[] = {{.filter = "factory/+line/+machine/temp"}};
 static struct mqg_source s_logs[] = {{.filter = "logs/#rest"}};
 static struct mqg_source s_raw[] = {{.filter = "raw/+id"}};
@@ -87,6 +95,8 @@ static struct mqg_source s_sensors[] = {{.filter = "sensors/+room/temp", .label 
                                         {.filter = "sensors/+room/hum"}};
 static struct mqg_source s_stash[] = {{.filter = "stash/x"}};
 static struct mqg_source s_endless[] = {{.filter = "endless/x"}};
+static struct mqg_source s_truthy[] = {{.filter = "truthy"}};
+static struct mqg_source s_num[] = {{.filter = "num/+id"}};
 
 #define ROUTE(nm, rid_, src, tgt, rl)                                                              \
     {                                                                                              \
@@ -107,6 +117,8 @@ static struct mqg_route g_routes[] = {
     ROUTE("mapping m[7]", RID("07"), s_bt, "bt/out/{dev}", r_burst_t),
     ROUTE("mapping m[8]", RID("08"), s_sensors, "collected", r_collect),
     ROUTE("mapping m[10]", RID("10"), s_endless, "never", r_endless),
+    ROUTE("mapping m[11]", RID("11"), s_truthy, "t", r_truthy),
+    ROUTE("mapping m[12]", RID("12"), s_num, "n/{n}/{s}/{id}", r_num),
 };
 
 static struct mqg_connection g_rules_conn = {
@@ -209,6 +221,29 @@ static void test_filter(void **state)
     assert_int_equal(st.in, 3);
     assert_int_equal(st.out, 1);
     assert_int_equal(st.dropped_filtered, 2);
+}
+
+/* filter judges its result as jsonata's $boolean does */
+static void test_filter_boolean(void **state)
+{
+    static const char *const pass[] = {"{\"v\": \"x\"}", "{\"v\": 1}", "{\"v\": [0, 1]}",
+                                       "{\"v\": {\"a\": 1}}", "{\"v\": true}"};
+    static const char *const drop[] = {"{\"v\": \"\"}",  "{\"v\": 0}",    "{\"v\": []}",
+                                       "{\"v\": [0]}",   "{\"v\": {}}",   "{\"v\": null}",
+                                       "{\"v\": false}", "{\"other\": 1}"};
+    for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+        s_run(RID("11") "/truthy", pass[i], 1000, CHAIN_PASSED, RID("11") "/t", pass[i]);
+    }
+    for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++) {
+        s_run(RID("11") "/truthy", drop[i], 1000, CHAIN_FILTERED, NULL, NULL);
+    }
+}
+
+/* setContextVars: values that are not strings, one var seeing the one before */
+static void test_vars_values(void **state)
+{
+    s_run(RID("12") "/num/a\"b", "{\"v\": 21}", 1000, CHAIN_PASSED, RID("12") "/n/42/42x/a\"b",
+          "{\"id\":\"a\\\"b\",\"n\":42,\"s\":\"42x\"}");
 }
 
 static void test_parse(void **state)
@@ -488,6 +523,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transform, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_filter, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_parse, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_filter_boolean, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_vars_values, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_set_context_vars, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_cov, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_burst_size, s_setup, s_teardown),

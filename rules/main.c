@@ -13,6 +13,7 @@
  * stdout), 70 when stdin cannot be read.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,5 +108,14 @@ int main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "--check") == 0) {
         return s_check();
     }
+    /* JavaScriptCore suspends threads with SIGUSR1 unless told otherwise, and unblocks it in
+     * the threads it knows: a SIGUSR1 sent to the process (`systemctl kill -s USR1`, which
+     * every mqgate process must survive) then lands in its handler and crashed the process
+     * while an expression ran (measured). A real-time signal nobody sends leaves SIGUSR1 to
+     * the connector (blocked, read and ignored). JavaScriptCore also reads JSC_* variables as
+     * its options and prints "ERROR: invalid option: JSC_SIGNAL_FOR_GC=..." once: harmless. */
+    char sig[16];
+    snprintf(sig, sizeof(sig), "%d", SIGRTMIN + 4);
+    setenv("JSC_SIGNAL_FOR_GC", sig, 0);
     return connector_main(argc, argv);
 }

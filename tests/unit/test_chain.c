@@ -92,7 +92,8 @@ static struct mqg_source s_cov[] = {{.filter = "cov/x"}};
 static struct mqg_source s_burst[] = {{.filter = "burst/+dev"}};
 static struct mqg_source s_bt[] = {{.filter = "bt/+dev"}};
 static struct mqg_source s_sensors[] = {{.filter = "sensors/+room/temp", .label = "temp_{room}"},
-                                        {.filter = "sensors/+room/hum"}};
+                                        {.filter = "sensors/+room/hum", .label = "hum_{room}"},
+                                        {.filter = "sensors/+room/co2"}};
 static struct mqg_source s_stash[] = {{.filter = "stash/x"}};
 static struct mqg_source s_endless[] = {{.filter = "endless/x"}};
 static struct mqg_source s_truthy[] = {{.filter = "truthy"}};
@@ -313,9 +314,12 @@ static void test_collect(void **state)
     s_run(RID("08") "/sensors/office/temp", "{\"t\":21}", 1000, CHAIN_PASSED,
           RID("08") "/collected", "{\"temp_office\":{\"t\":21}}");
     s_run(RID("08") "/sensors/lab/hum", "{\"h\":40}", 1000, CHAIN_PASSED, RID("08") "/collected",
-          "{\"temp_office\":{\"t\":21},\"sensors/lab/hum\":{\"h\":40}}");
+          "{\"temp_office\":{\"t\":21},\"hum_lab\":{\"h\":40}}");
     s_run(RID("08") "/sensors/office/temp", "{\"t\":22}", 1000, CHAIN_PASSED,
-          RID("08") "/collected", "{\"temp_office\":{\"t\":22},\"sensors/lab/hum\":{\"h\":40}}");
+          RID("08") "/collected", "{\"temp_office\":{\"t\":22},\"hum_lab\":{\"h\":40}}");
+    /* no label: the topic is the key */
+    s_run(RID("08") "/sensors/lab/co2", "400", 1000, CHAIN_PASSED, RID("08") "/collected",
+          "{\"temp_office\":{\"t\":22},\"hum_lab\":{\"h\":40},\"sensors/lab/co2\":400}");
 }
 
 static void test_stash(void **state)
@@ -468,6 +472,35 @@ static void test_rules_link(void **state)
     assert_null(l);
 }
 
+/* The job queue is bounded at max_inflight: -EAGAIN beyond, as paho's full window. */
+static void test_rules_link_window(void **state)
+{
+    s_jsc_signals();
+    setenv("MQG_JSONATA_JS", MQG_JSONATA_JS, 1);
+    struct mqtt_link *l = NULL;
+    assert_int_equal(mqtt_link_new(&g_rules_conn, "/tmp", 1, &l), 0);
+    mqtt_link_set_model(l, &g_model);
+    assert_int_equal(mqtt_link_connect(l), 0);
+    int kinds[16], n = 0;
+    s_events(l, 20000, NULL, kinds, &n, 1);
+    assert_int_equal(kinds[0], LEV_CONNECTED);
+    /* the first runs for the time limit (300 ms): one waits, one is refused */
+    int again = 0;
+    for (uint64_t tag = 1; tag <= 3; tag++) {
+        int rc = mqtt_link_publish(l, RID("10") "/endless/x", "{}", 2, 1, false, tag, false);
+        assert_true(rc == 0 || rc == -EAGAIN);
+        again += rc == -EAGAIN;
+    }
+    assert_true(again >= 1);
+    n = 0;
+    s_events(l, 10000, NULL, kinds, &n, 3 - again);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(kinds[i], LEV_PUB_OK);
+    }
+    assert_int_equal(n, 3 - again);
+    mqtt_link_destroy(&l, 500);
+}
+
 /* The engine cannot start: LEV_CONNECT_FAILED with the reason, and again later. */
 static void test_rules_link_no_jsonata(void **state)
 {
@@ -535,6 +568,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timeout, s_setup, s_teardown),
         cmocka_unit_test(test_util),
         cmocka_unit_test(test_rules_link),
+        cmocka_unit_test(test_rules_link_window),
         cmocka_unit_test(test_rules_link_no_jsonata),
         cmocka_unit_test(test_rules_check),
     };

@@ -76,9 +76,8 @@ static void s_send_copy(struct fake *f)
                                .seq = 1};
     uint8_t body[256];
     mqg_wire_rec_encode(&rec, body);
-    assert_int_equal(mqg_bus_send_batch(f->bus, f->peer, f->peer_len, 1, body,
-                                        mqg_wire_rec_bytes(&rec)),
-                     0);
+    assert_int_equal(
+        mqg_bus_send_batch(f->bus, f->peer, f->peer_len, 1, body, mqg_wire_rec_bytes(&rec)), 0);
     f->sent = true;
 }
 

@@ -13,7 +13,6 @@
 #include "chain_int.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,56 +21,6 @@
 #include "mqg_ratelog.h"
 #include "mqg_rulestate.h"
 #include "mqg_topic.h"
-
-#define S_REPORT_MS 60000
-#define S_TOPIC_CAP (MQG_TOPIC_MAX + 1)
-
-enum { R_NOT_JSON, R_TIMEOUT, R_ERROR, R_N };
-
-struct c_rule {
-    const struct mqg_rule *r;
-    struct jsexpr *x;   /* transform, filter ($boolean-wrapped), cov's key lookup */
-    struct jsexpr **vx; /* setContextVars: one per variable */
-    char *bindings;     /* cov: {"k": <key>} */
-    enum mqg_parse_format fmt;
-    struct mqg_cov *cov;
-    struct mqg_burst *burst;
-    struct mqg_collect *collect;
-    /* burst: the context of the pending batch's last message */
-    char *b_topic;
-    int b_src;
-    struct cvars b_vars;
-};
-
-struct c_source {
-    struct mqg_pattern *p;
-    char **names; /* its named wildcards */
-    size_t n_names;
-};
-
-struct c_route {
-    const struct mqg_route *r;
-    struct c_source *src; /* r->n_sources */
-    struct c_rule *rules; /* r->n_rules */
-    struct mqg_stash *stash;
-    struct chain_stats st;
-    struct mqg_ratelog rl[R_N];
-};
-
-struct chain_set {
-    struct jsengine *e;
-    struct jsexpr *ident; /* "$": reads a payload as JSON */
-    struct c_route *routes;
-    size_t n; /* sorted by rid */
-    uint64_t unknown;
-    struct mqg_ratelog rl_unknown;
-    int64_t now;
-    char *tbuf; /* S_TOPIC_CAP: topics and labels rendered */
-    struct c_burst_at {
-        size_t route, rule;
-    } * bursts; /* every burst rule (chain_due, chain_tick) */
-    size_t n_bursts;
-};
 
 /* One message on its way through a route's rules. */
 struct c_msg {
@@ -86,8 +35,8 @@ struct c_msg {
     bool json; /* data is known to be JSON */
 };
 
-static const char *const s_ids[R_N] = {"RULE-NOT-JSON", "RULE-TIMEOUT", "RULE-ERROR"};
-static const char *const s_causes[R_N] = {"not-json", "timeout", "error"};
+static const char *const s_ids[CR_N] = {"RULE-NOT-JSON", "RULE-TIMEOUT", "RULE-ERROR"};
+static const char *const s_causes[CR_N] = {"not-json", "timeout", "error"};
 
 /* ---- drops ---- */
 
@@ -103,7 +52,7 @@ static void s_note(struct chain_set *s, struct c_msg *m, int cause, const struct
             "summarised every %d s",
             cr->r->name, cr->r->rid, m->topic, r ? "the rule at " : "the target topic",
             r && r->where ? r->where : "", code && code[0] ? code : "", code && code[0] ? " " : "",
-            what, s_causes[cause], S_REPORT_MS / 1000);
+            what, s_causes[cause], CHAIN_REPORT_MS / 1000);
 }
 
 static void s_count(struct c_route *cr, int rc)
@@ -168,14 +117,14 @@ static int s_eval(struct chain_set *s, struct c_msg *m, const struct mqg_rule *r
         return rc;
     }
     if (rc == -EBADMSG) {
-        s_note(s, m, R_NOT_JSON, r, NULL, "the payload is not JSON");
+        s_note(s, m, CR_NOT_JSON, r, NULL, "the payload is not JSON");
         return CHAIN_NOT_JSON;
     }
     if (rc == -ETIMEDOUT) {
-        s_note(s, m, R_TIMEOUT, r, err.code, err.message);
+        s_note(s, m, CR_TIMEOUT, r, err.code, err.message);
         return CHAIN_TIMEOUT;
     }
-    s_note(s, m, R_ERROR, r, err.code, err.message);
+    s_note(s, m, CR_ERROR, r, err.code, err.message);
     return CHAIN_ERROR;
 }
 
@@ -191,7 +140,7 @@ static int s_need_json(struct chain_set *s, struct c_msg *m, const struct mqg_ru
         return rc;
     }
     if (!out) { /* nothing jsonata could give back */
-        s_note(s, m, R_NOT_JSON, r, NULL, "the payload is not a JSON value");
+        s_note(s, m, CR_NOT_JSON, r, NULL, "the payload is not a JSON value");
         return CHAIN_NOT_JSON;
     }
     s_msg_set(m, out);
@@ -214,7 +163,7 @@ static int s_parse(struct chain_set *s, struct c_msg *m, struct c_rule *cr)
         char what[96];
         snprintf(what, sizeof(what), "the payload (%zu bytes) does not hold a %s", m->len,
                  cr->r->text);
-        s_note(s, m, R_NOT_JSON, cr->r, NULL, what);
+        s_note(s, m, CR_NOT_JSON, cr->r, NULL, what);
         return CHAIN_NOT_JSON;
     }
     s_msg_set(m, out);
@@ -317,12 +266,12 @@ static int s_collect(struct chain_set *s, struct c_msg *m, struct c_rule *cr)
     const char *tmpl = m->src >= 0 ? m->cr->r->sources[m->src].label : NULL;
     const char *why = NULL;
     if (tmpl) {
-        int n = chain_render(tmpl, &m->vars, s->tbuf, S_TOPIC_CAP, &why);
+        int n = chain_render(tmpl, &m->vars, s->tbuf, CHAIN_TOPIC_CAP, &why);
         if (n < 0) {
             char what[160];
             snprintf(what, sizeof(what), "the label '%s' cannot be rendered (%s)", tmpl,
                      n == -ENOENT ? "a {name} has no value" : "too long");
-            s_note(s, m, R_ERROR, cr->r, NULL, what);
+            s_note(s, m, CR_ERROR, cr->r, NULL, what);
             return CHAIN_ERROR;
         }
         label = s->tbuf;
@@ -393,8 +342,8 @@ static int s_output(struct chain_set *s, struct c_msg *m, chain_emit_fn *emit, v
     const struct mqg_route *r = m->cr->r;
     size_t pre = strlen(r->rid) + 1;
     const char *why = NULL;
-    snprintf(s->tbuf, S_TOPIC_CAP, "%s/", r->rid);
-    int n = chain_render(r->target.topic, &m->vars, s->tbuf + pre, S_TOPIC_CAP - pre, &why);
+    snprintf(s->tbuf, CHAIN_TOPIC_CAP, "%s/", r->rid);
+    int n = chain_render(r->target.topic, &m->vars, s->tbuf + pre, CHAIN_TOPIC_CAP - pre, &why);
     if (n < 0 || !mqg_topic_valid_name(s->tbuf + pre)) {
         char what[200];
         int nl = why ? (int)strcspn(why, "}") + 1 : 0;
@@ -403,7 +352,7 @@ static int s_output(struct chain_set *s, struct c_msg *m, chain_emit_fn *emit, v
                  : n == -ENOSPC ? "is too long once rendered"
                                 : "does not render to a valid topic name",
                  nl, why ? why : "");
-        s_note(s, m, R_ERROR, NULL, NULL, what);
+        s_note(s, m, CR_ERROR, NULL, NULL, what);
         return CHAIN_ERROR;
     }
     rc = emit(arg, r, s->tbuf, m->data, m->len);
@@ -426,11 +375,6 @@ static int s_run_from(struct chain_set *s, struct c_msg *m, size_t from, chain_e
 }
 
 /* ---- running ---- */
-
-static int s_cmp_route(const void *a, const void *b)
-{
-    return strcmp(((const struct c_route *)a)->r->rid, ((const struct c_route *)b)->r->rid);
-}
 
 static struct c_route *s_find(struct chain_set *s, const char *rid, size_t len)
 {
@@ -472,7 +416,7 @@ static int s_match(struct chain_set *s, struct c_msg *m)
     for (size_t k = 0; k < src->n_names; k++) {
         char tmpl[256];
         snprintf(tmpl, sizeof(tmpl), "{%s}", src->names[k]);
-        int n = mqg_pattern_render(src->p, m->topic, tmpl, s->tbuf, S_TOPIC_CAP);
+        int n = mqg_pattern_render(src->p, m->topic, tmpl, s->tbuf, CHAIN_TOPIC_CAP);
         if (n < 0) {
             continue;
         }
@@ -499,7 +443,7 @@ int chain_run(struct chain_set *s, const char *topic, const void *payload, size_
         mqg_log(level, "RULE-NO-ROUTE",
                 "message on '%s' dropped: no route with rules has its rid (the router and the "
                 "rules process disagree about the configuration); more are summarised every %d s",
-                topic, S_REPORT_MS / 1000);
+                topic, CHAIN_REPORT_MS / 1000);
         return CHAIN_UNKNOWN_ROUTE;
     }
     struct c_msg m = {.cr = rt, .topic = slash + 1, .data = payload, .len = len};
@@ -521,19 +465,19 @@ static void s_summaries(struct chain_set *s)
 {
     for (size_t i = 0; i < s->n; i++) {
         struct c_route *cr = &s->routes[i];
-        for (int c = 0; c < R_N; c++) {
+        for (int c = 0; c < CR_N; c++) {
             uint64_t n = mqg_ratelog_summary(&cr->rl[c], s->now);
             if (n) {
                 log_warn(s_ids[c], "%s (rid %s): %llu more messages dropped as %s in the last %d s",
                          cr->r->name, cr->r->rid, (unsigned long long)n, s_causes[c],
-                         S_REPORT_MS / 1000);
+                         CHAIN_REPORT_MS / 1000);
             }
         }
     }
     uint64_t n = mqg_ratelog_summary(&s->rl_unknown, s->now);
     if (n) {
         log_warn("RULE-NO-ROUTE", "%llu more messages for no route dropped in the last %d s",
-                 (unsigned long long)n, S_REPORT_MS / 1000);
+                 (unsigned long long)n, CHAIN_REPORT_MS / 1000);
     }
 }
 
@@ -589,222 +533,4 @@ const struct mqg_route *chain_route(const struct chain_set *s, size_t i, struct 
 uint64_t chain_unknown(const struct chain_set *s)
 {
     return s->unknown;
-}
-
-/* ---- building ---- */
-
-static int s_fail(char *err, size_t cap, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int s_fail(char *err, size_t cap, int rc, const char *fmt, ...)
-{
-    if (err && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
-/* Compile one expression of route r (rule at where). */
-static int s_compile(struct chain_set *s, const struct mqg_route *r, const char *where,
-                     const char *expr, struct jsexpr **x, char *err, size_t cap)
-{
-    struct jsengine_error je;
-    int rc = jsengine_compile(s->e, expr, x, &je);
-    if (rc == -EINVAL) {
-        return s_fail(err, cap, rc, "%s: %s: JSONata %s at line %d column %d: %s",
-                      where ? where : "?", r ? r->name : "-", je.code, je.line, je.column,
-                      je.message);
-    }
-    return rc;
-}
-
-static int s_build_rule(struct chain_set *s, struct c_route *rt, struct c_rule *cr, char *err,
-                        size_t cap)
-{
-    const struct mqg_rule *r = cr->r;
-    const struct mqg_route *route = rt->r;
-    char *wrapped = NULL;
-    int rc = 0;
-    switch (r->kind) {
-    case MQG_RULE_TRANSFORM:
-        return s_compile(s, route, r->where, r->text, &cr->x, err, cap);
-    case MQG_RULE_FILTER:
-        if (asprintf(&wrapped, "$boolean(%s\n)", r->text) < 0) {
-            return -ENOMEM;
-        }
-        rc = s_compile(s, route, r->where, wrapped, &cr->x, err, cap);
-        free(wrapped);
-        return rc;
-    case MQG_RULE_PARSE:
-        if (!r->text || mqg_parse_format(r->text, &cr->fmt) != 0) {
-            return s_fail(err, cap, -EINVAL, "%s: %s: unknown parse format '%s'", r->where,
-                          route->name, r->text ? r->text : "");
-        }
-        return 0;
-    case MQG_RULE_SET_CONTEXT_VARS:
-        if (r->n_vars && !(cr->vx = calloc(r->n_vars, sizeof(*cr->vx)))) {
-            return -ENOMEM;
-        }
-        for (size_t k = 0; k < r->n_vars && rc == 0; k++) {
-            rc = s_compile(s, route, r->vars[k].where ? r->vars[k].where : r->where,
-                           r->vars[k].expr, &cr->vx[k], err, cap);
-        }
-        return rc;
-    case MQG_RULE_COV:
-        if (!(wrapped = chain_json_quote(r->text ? r->text : "", r->text ? strlen(r->text) : 0)) ||
-            asprintf(&cr->bindings, "{\"k\":%s}", wrapped) < 0) {
-            cr->bindings = NULL;
-            free(wrapped);
-            return -ENOMEM;
-        }
-        free(wrapped);
-        if ((rc = mqg_cov_new((enum mqg_cov_mode)r->cov_mode, r->deadband, &cr->cov)) != 0) {
-            return s_fail(err, cap, rc, "%s: %s: cov: bad deadband", r->where, route->name);
-        }
-        return s_compile(s, route, r->where, "$lookup($, $k)", &cr->x, err, cap);
-    case MQG_RULE_BURST:
-        return mqg_burst_new(r->max_size, r->interval_ms, &cr->burst);
-    case MQG_RULE_COLLECT:
-        return mqg_collect_new(0, &cr->collect);
-    case MQG_RULE_STASH:
-        return rt->stash ? 0 : mqg_stash_new(0, &rt->stash);
-    }
-    return s_fail(err, cap, -EINVAL, "%s: %s: unknown rule kind %d", r->where, route->name,
-                  (int)r->kind);
-}
-
-static int s_build_route(struct chain_set *s, struct c_route *rt, char *err, size_t cap)
-{
-    const struct mqg_route *r = rt->r;
-    mqg_ratelog_init(&rt->rl[R_NOT_JSON], S_REPORT_MS);
-    mqg_ratelog_init(&rt->rl[R_TIMEOUT], S_REPORT_MS);
-    mqg_ratelog_init(&rt->rl[R_ERROR], S_REPORT_MS);
-    rt->src = calloc(r->n_sources ? r->n_sources : 1, sizeof(*rt->src));
-    rt->rules = calloc(r->n_rules, sizeof(*rt->rules));
-    if (!rt->src || !rt->rules) {
-        return -ENOMEM;
-    }
-    for (size_t j = 0; j < r->n_sources; j++) {
-        const char *why = NULL;
-        int rc = mqg_pattern_new(r->sources[j].filter, &rt->src[j].p, &why);
-        if (rc == 0) {
-            rc = chain_wildcard_names(r->sources[j].filter, &rt->src[j].names, &rt->src[j].n_names);
-        }
-        if (rc) {
-            return s_fail(err, cap, rc, "%s: source '%s': %s", r->name, r->sources[j].filter,
-                          why ? why : strerror(-rc));
-        }
-    }
-    for (size_t k = 0; k < r->n_rules; k++) {
-        rt->rules[k].r = &r->rules[k];
-        rt->rules[k].b_src = -1;
-        int rc = s_build_rule(s, rt, &rt->rules[k], err, cap);
-        if (rc) {
-            return rc;
-        }
-    }
-    return 0;
-}
-
-/* The burst rules, once the routes are in their places. 0 or -ENOMEM. */
-static int s_list_bursts(struct chain_set *s)
-{
-    for (size_t i = 0; i < s->n; i++) {
-        for (size_t k = 0; k < s->routes[i].r->n_rules; k++) {
-            if (!s->routes[i].rules[k].burst) {
-                continue;
-            }
-            struct c_burst_at *nb = realloc(s->bursts, (s->n_bursts + 1) * sizeof(*nb));
-            if (!nb) {
-                return -ENOMEM;
-            }
-            s->bursts = nb;
-            s->bursts[s->n_bursts++] = (struct c_burst_at){.route = i, .rule = k};
-        }
-    }
-    return 0;
-}
-
-int chain_set_new(const struct mqg_model *m, struct jsengine *e, struct chain_set **out, char *err,
-                  size_t errcap)
-{
-    *out = NULL;
-    struct chain_set *s = calloc(1, sizeof(*s));
-    if (!s) {
-        return -ENOMEM;
-    }
-    s->e = e;
-    mqg_ratelog_init(&s->rl_unknown, S_REPORT_MS);
-    size_t n = 0;
-    for (size_t i = 0; i < m->n_routes; i++) {
-        n += m->routes[i].n_rules > 0 && m->routes[i].rid;
-    }
-    s->routes = calloc(n ? n : 1, sizeof(*s->routes));
-    s->tbuf = malloc(S_TOPIC_CAP);
-    int rc = s->routes && s->tbuf ? 0 : -ENOMEM;
-    for (size_t i = 0; i < m->n_routes && rc == 0; i++) {
-        if (m->routes[i].n_rules > 0 && m->routes[i].rid) {
-            s->routes[s->n].r = &m->routes[i];
-            rc = s_build_route(s, &s->routes[s->n++], err, errcap);
-        }
-    }
-    if (rc == 0) {
-        rc = s_compile(s, NULL, NULL, "$", &s->ident, err, errcap);
-    }
-    if (rc) {
-        chain_set_destroy(&s);
-        return rc;
-    }
-    qsort(s->routes, s->n, sizeof(*s->routes), s_cmp_route);
-    if ((rc = s_list_bursts(s)) != 0) {
-        chain_set_destroy(&s);
-        return rc;
-    }
-    *out = s;
-    return 0;
-}
-
-static void s_free_route(struct c_route *rt)
-{
-    for (size_t j = 0; rt->src && j < rt->r->n_sources; j++) {
-        mqg_pattern_destroy(&rt->src[j].p);
-        chain_names_free(rt->src[j].names, rt->src[j].n_names);
-    }
-    for (size_t k = 0; rt->rules && k < rt->r->n_rules; k++) {
-        struct c_rule *cr = &rt->rules[k];
-        jsexpr_destroy(&cr->x);
-        for (size_t v = 0; cr->vx && v < cr->r->n_vars; v++) {
-            jsexpr_destroy(&cr->vx[v]);
-        }
-        free(cr->vx);
-        free(cr->bindings);
-        mqg_cov_destroy(&cr->cov);
-        mqg_burst_destroy(&cr->burst);
-        mqg_collect_destroy(&cr->collect);
-        free(cr->b_topic);
-        cvars_free(&cr->b_vars);
-    }
-    mqg_stash_destroy(&rt->stash);
-    free(rt->src);
-    free(rt->rules);
-}
-
-void chain_set_destroy(struct chain_set **ps)
-{
-    struct chain_set *s = ps ? *ps : NULL;
-    if (!s) {
-        return;
-    }
-    for (size_t i = 0; i < s->n; i++) {
-        s_free_route(&s->routes[i]);
-    }
-    jsexpr_destroy(&s->ident);
-    free(s->bursts);
-    free(s->routes);
-    free(s->tbuf);
-    free(s);
-    *ps = NULL;
 }

@@ -1,12 +1,20 @@
 /* chain_int — what rules/chain.c takes from rules/chain_util.c: the variables of $context.vars,
- * JSON strings in and out, $context's text, topic templates and named wildcards. Internal to
- * the chain (tests/unit/test_chain.c uses it too).
+ * JSON strings in and out, $context's text, topic templates and named wildcards; and the
+ * chain's own structures (chain.c runs them, chain_build.c makes and frees them). Internal to
+ * the chain (tests/unit/test_chain.c uses the helpers).
  */
 #ifndef RULES_CHAIN_INT_H
 #define RULES_CHAIN_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "chain.h"
+#include "jsengine.h"
+#include "mqg_ratelog.h"
+#include "mqg_rulestate.h"
+#include "mqg_topic.h"
 
 /* One variable: a named wildcard's value or what setContextVars set. */
 struct cvar {
@@ -53,5 +61,57 @@ int chain_render(const char *tmpl, const struct cvars *vs, char *out, size_t cap
 int chain_wildcard_names(const char *filter, char ***names, size_t *n);
 
 void chain_names_free(char **names, size_t n);
+
+/* ---- the chain's structures ---- */
+
+#define CHAIN_REPORT_MS 60000
+#define CHAIN_TOPIC_CAP (MQG_TOPIC_MAX + 1)
+
+enum { CR_NOT_JSON, CR_TIMEOUT, CR_ERROR, CR_N };
+
+struct c_rule {
+    const struct mqg_rule *r;
+    struct jsexpr *x;   /* transform, filter ($boolean-wrapped), cov's key lookup */
+    struct jsexpr **vx; /* setContextVars: one per variable */
+    char *bindings;     /* cov: {"k": <key>} */
+    enum mqg_parse_format fmt;
+    struct mqg_cov *cov;
+    struct mqg_burst *burst;
+    struct mqg_collect *collect;
+    /* burst: the context of the pending batch's last message */
+    char *b_topic;
+    int b_src;
+    struct cvars b_vars;
+};
+
+struct c_source {
+    struct mqg_pattern *p;
+    char **names; /* its named wildcards */
+    size_t n_names;
+};
+
+struct c_route {
+    const struct mqg_route *r;
+    struct c_source *src; /* r->n_sources */
+    struct c_rule *rules; /* r->n_rules */
+    struct mqg_stash *stash;
+    struct chain_stats st;
+    struct mqg_ratelog rl[CR_N];
+};
+
+struct chain_set {
+    struct jsengine *e;
+    struct jsexpr *ident; /* "$": reads a payload as JSON */
+    struct c_route *routes;
+    size_t n; /* sorted by rid */
+    uint64_t unknown;
+    struct mqg_ratelog rl_unknown;
+    int64_t now;
+    char *tbuf; /* CHAIN_TOPIC_CAP: topics and labels rendered */
+    struct c_burst_at {
+        size_t route, rule;
+    } * bursts; /* every burst rule (chain_due, chain_tick) */
+    size_t n_bursts;
+};
 
 #endif

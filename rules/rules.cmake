@@ -99,7 +99,8 @@ set(MQG_RULES_CONNECTOR_SOURCES
     ${CMAKE_SOURCE_DIR}/connector/conn_status.c ${CMAKE_SOURCE_DIR}/connector/outbox.c
     ${CMAKE_SOURCE_DIR}/connector/queue.c ${CMAKE_SOURCE_DIR}/connector/pubcheck.c
     ${CMAKE_SOURCE_DIR}/connector/feed.c)
-add_library(mqg_chain STATIC ${CMAKE_SOURCE_DIR}/rules/chain.c ${CMAKE_SOURCE_DIR}/rules/chain_util.c
+add_library(mqg_chain STATIC ${CMAKE_SOURCE_DIR}/rules/chain.c ${CMAKE_SOURCE_DIR}/rules/chain_build.c
+                             ${CMAKE_SOURCE_DIR}/rules/chain_util.c
                              ${CMAKE_SOURCE_DIR}/rules/rules_link.c)
 target_include_directories(mqg_chain PUBLIC ${CMAKE_SOURCE_DIR}/rules ${CMAKE_SOURCE_DIR}/connector)
 target_link_libraries(mqg_chain PUBLIC mqg_jsengine mqg_common)

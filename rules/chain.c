@@ -3,11 +3,13 @@
  *
  * A message starts as the payload's bytes; it is known to be JSON once the engine read it (an
  * expression evaluated on it) or a rule made it. Before a rule that needs JSON without the
- * engine (burst, collect, stash) and before the output, a message not known to be JSON is read
- * by the identity expression `$` (and so written as JSON.stringify writes it); a payload that
- * is not JSON is dropped as not-json. filter is compiled as `$boolean(<expr>)`, so that what
- * passes is what jsonata's $boolean calls true (undefined, false, null, 0, "", [] and {} do
- * not). A transform whose result is undefined drops the message (counted as filtered).
+ * engine (burst, collect, stash) a message not known to be JSON is read by the identity
+ * expression `$`; a payload that is not JSON is dropped as not-json. What is published is
+ * always the message as JSON.stringify writes it (docs/rules.md §6): one that no rule rewrote
+ * (cov, setContextVars, parse json only) is passed through `$` at the end. filter is compiled
+ * as `$boolean(<expr>) ? $`: what passes is what jsonata's $boolean calls true (undefined,
+ * false, null, 0, "", [] and {} do not), and comes out serialised by the same evaluation. A
+ * transform whose result is undefined drops the message (counted as filtered).
  */
 #include "chain.h"
 #include "chain_int.h"
@@ -303,13 +305,15 @@ static int s_rule(struct chain_set *s, struct c_msg *m, size_t i, chain_emit_fn 
         }
         s_msg_set(m, out);
         return 0;
-    case MQG_RULE_FILTER:
+    case MQG_RULE_FILTER: /* the message itself when it passes, else undefined */
         if ((rc = s_eval(s, m, cr->r, cr->x, NULL, 0, &out)) != 0) {
             return rc;
         }
-        rc = out && strcmp(out, "true") == 0 ? 0 : CHAIN_FILTERED;
-        free(out);
-        return rc;
+        if (!out) {
+            return CHAIN_FILTERED;
+        }
+        s_msg_set(m, out);
+        return 0;
     case MQG_RULE_SET_CONTEXT_VARS:
         return s_set_vars(s, m, cr);
     case MQG_RULE_COV:
@@ -335,6 +339,9 @@ static int s_rule(struct chain_set *s, struct c_msg *m, size_t i, chain_emit_fn 
 /* The message goes out: "<rid>/<target topic rendered>". */
 static int s_output(struct chain_set *s, struct c_msg *m, chain_emit_fn *emit, void *arg)
 {
+    if (!m->own) {
+        m->json = false; /* still the payload's bytes: published as JSON.stringify writes it */
+    }
     int rc = s_need_json(s, m, NULL);
     if (rc) {
         return rc;
@@ -427,6 +434,7 @@ static int s_match(struct chain_set *s, struct c_msg *m)
         if (rc) {
             return rc;
         }
+        m->vars.v[m->vars.n - 1].wildcard = true;
     }
     return 0;
 }

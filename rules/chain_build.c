@@ -1,5 +1,5 @@
 /* chain_build — the chain's set made and freed: every route's rules compiled (transform as
- * written, filter as $boolean(<expr>), cov's key through $lookup), their state made (see
+ * written, filter as `$boolean(<expr>) ? $`, cov's key through $lookup), their state made (see
  * chain.h). */
 #include "chain.h"
 #include "chain_int.h"
@@ -14,7 +14,6 @@ static int s_cmp_route(const void *a, const void *b)
 {
     return strcmp(((const struct c_route *)a)->r->rid, ((const struct c_route *)b)->r->rid);
 }
-
 
 static int s_fail(char *err, size_t cap, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -55,7 +54,7 @@ static int s_build_rule(struct chain_set *s, struct c_route *rt, struct c_rule *
     case MQG_RULE_TRANSFORM:
         return s_compile(s, route, r->where, r->text, &cr->x, err, cap);
     case MQG_RULE_FILTER:
-        if (asprintf(&wrapped, "$boolean(%s\n)", r->text) < 0) {
+        if (asprintf(&wrapped, "$boolean(%s\n) ? $", r->text) < 0) {
             return -ENOMEM;
         }
         rc = s_compile(s, route, r->where, wrapped, &cr->x, err, cap);

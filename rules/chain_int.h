@@ -19,8 +19,9 @@
 /* One variable: a named wildcard's value or what setContextVars set. */
 struct cvar {
     char *name;
-    char *json; /* its value as JSON text (in $context.vars) */
-    char *str;  /* the same for topics and labels: a string as such, other values as JSON */
+    char *json;    /* its value as JSON text (in $context.vars) */
+    char *str;     /* the same for topics and labels: a string as such, other values as JSON */
+    bool wildcard; /* a named wildcard's (then "$name" refers to it too), even if set later */
 };
 
 struct cvars {
@@ -51,7 +52,8 @@ int chain_json_unquote(const char *json, size_t len, char **out, size_t *olen);
 char *chain_context(const char *topic, const struct cvars *vs);
 
 /* Render a topic template (or a collect label): "{name}" and "$name" (the longest run of
- * identifier characters after '$', when a variable has that name) become the variable's str.
+ * identifier characters after '$', when a named wildcard has that name: otherwise literal, as
+ * mqg_pattern_check_template_vars has it) become the variable's str.
  * Writes at most cap bytes with the NUL into out. Returns the length, -ENOSPC, or -ENOENT for a
  * "{name}" no variable has (*why: the name's place in tmpl). */
 int chain_render(const char *tmpl, const struct cvars *vs, char *out, size_t cap, const char **why);

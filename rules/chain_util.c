@@ -79,7 +79,7 @@ int cvars_set(struct cvars *vs, const char *name, const char *json, size_t jlen,
         free(s);
         return -ENOMEM;
     }
-    vs->v[vs->n++] = (struct cvar){.name = n, .json = j, .str = s};
+    vs->v[vs->n++] = (struct cvar){.name = n, .json = j, .str = s, .wildcard = false};
     return 0;
 }
 
@@ -92,6 +92,7 @@ int cvars_copy(struct cvars *dst, const struct cvars *src)
             cvars_free(dst);
             return -ENOMEM;
         }
+        dst->v[dst->n - 1].wildcard = v->wildcard;
     }
     return 0;
 }
@@ -297,6 +298,7 @@ int chain_render(const char *tmpl, const struct cvars *vs, char *out, size_t cap
                 j++;
             }
             v = cvars_get(vs, p + 1, j - 1);
+            v = v && v->wildcard ? v : NULL;
             skip = j;
         }
         int rc = v ? s_append(out, cap, &o, v->str, strlen(v->str)) : s_append(out, cap, &o, p, 1);

@@ -3,9 +3,9 @@
  * its "broker" is connected (LINK up) and stays so, and confirms a tracked copy from the router
  * (ACK DONE) after its rules ran; TERM stops it with exit 0.
  *
- * The model codec does not carry rules yet, so the copy finds no route (RULE-NO-ROUTE): what
- * is checked here is the connector's life cycle over rules_link, not the rules (test_chain).
- * Built only with MQG_RULES.
+ * The model has no routes, so the copy finds none (RULE-NO-ROUTE): what is checked here is the
+ * connector's life cycle over rules_link, not the rules (test_chain; tests/integration/it_rules.py
+ * runs them in the whole gateway). Built only with MQG_RULES.
  */
 #include <errno.h>
 #include <poll.h>

@@ -691,6 +691,7 @@ static int s_setup(struct connector *c)
     if (rc != 0) {
         return rc == -EINVAL ? MQG_EXIT_CONFIG : MQG_EXIT_TRANSIENT;
     }
+    mqtt_link_set_model(c->link, m);
     mqtt_link_on_arrive(c->link, conn_journal_arrive, c);
     c->incarnation = mqg_seed() | 1;
     if (mqg_bus_connect(c->child.bus, c->child.key, MQG_BUS_HWM, &c->bus) != 0) {

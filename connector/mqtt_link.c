@@ -353,6 +353,12 @@ int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_in
     return 0;
 }
 
+void mqtt_link_set_model(struct mqtt_link *l, const struct mqg_model *m)
+{
+    (void)l;
+    (void)m;
+}
+
 void mqtt_link_on_arrive(struct mqtt_link *l, mqtt_link_arrive_fn *fn, void *ctx)
 {
     l->arrive = fn;

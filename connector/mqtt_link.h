@@ -60,6 +60,10 @@ struct mqtt_link;
 int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_inflight,
                   struct mqtt_link **out);
 
+/* The model that connection c belongs to (before connecting; it outlives the link). paho's
+ * link does not need it; the rules process's link (rules/rules_link.c) runs its routes' rules. */
+void mqtt_link_set_model(struct mqtt_link *l, const struct mqg_model *m);
+
 /* Set the arrival hook (before connecting; NULL: none). */
 void mqtt_link_on_arrive(struct mqtt_link *l, mqtt_link_arrive_fn *fn, void *ctx);
 

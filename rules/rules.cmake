@@ -91,3 +91,20 @@ target_link_libraries(mqg_jsengine PUBLIC PkgConfig::JSC)
 add_dependencies(mqg_jsengine mqg_jsonata)
 
 install(FILES ${MQG_JSONATA_JS} ${MQG_JSONATA_DIR}/jsonata.LICENSE DESTINATION lib/mqgate)
+
+# mqgate-rules: the rules process, a connector whose "broker" is the rule engine
+# (rules/rules_link.c instead of connector/mqtt_link.c: no paho), and `mqgate-rules --check`.
+set(MQG_RULES_CONNECTOR_SOURCES
+    ${CMAKE_SOURCE_DIR}/connector/connector.c ${CMAKE_SOURCE_DIR}/connector/conn_journal.c
+    ${CMAKE_SOURCE_DIR}/connector/conn_status.c ${CMAKE_SOURCE_DIR}/connector/outbox.c
+    ${CMAKE_SOURCE_DIR}/connector/queue.c ${CMAKE_SOURCE_DIR}/connector/pubcheck.c
+    ${CMAKE_SOURCE_DIR}/connector/feed.c)
+add_library(mqg_chain STATIC ${CMAKE_SOURCE_DIR}/rules/chain.c ${CMAKE_SOURCE_DIR}/rules/chain_build.c
+                             ${CMAKE_SOURCE_DIR}/rules/chain_util.c
+                             ${CMAKE_SOURCE_DIR}/rules/rules_link.c)
+target_include_directories(mqg_chain PUBLIC ${CMAKE_SOURCE_DIR}/rules ${CMAKE_SOURCE_DIR}/connector)
+target_link_libraries(mqg_chain PUBLIC mqg_jsengine mqg_common)
+add_executable(mqgate-rules ${CMAKE_SOURCE_DIR}/rules/main.c ${MQG_RULES_CONNECTOR_SOURCES})
+target_include_directories(mqgate-rules PRIVATE ${CMAKE_SOURCE_DIR}/connector)
+target_link_libraries(mqgate-rules PRIVATE mqg_chain mqg_jsengine mqg_common)
+install(TARGETS mqgate-rules RUNTIME DESTINATION bin)

@@ -1,0 +1,436 @@
+/* rules_link — connector/mqtt_link.h for the rules process: the "broker" is the rule engine.
+ *
+ * The connector (connector/connector.c, unchanged) drives it as it drives paho. One worker
+ * thread plays paho's part: it owns the JavaScript engine (made on that thread: rules/jsengine
+ * is single-threaded) and the compiled chains (rules/chain). mqtt_link_publish hands it a job
+ * (a copy of the message) through a queue bounded at max_inflight jobs (-EAGAIN beyond, as
+ * paho's full window); the worker runs the job's route's rules, and for each output builds a
+ * LEV_MSG (one allocation), calls the arrival hook (which journals QoS >= 1 outputs and may
+ * block, as on paho's thread) and queues it; only then it queues LEV_PUB_OK for the job. So
+ * the router's copy is acknowledged (outbox DONE) after what it produced was journaled: when
+ * the process dies before, the router replays the copy to the next one. Burst batches that
+ * fall due by time are emitted by the worker when its wait times out (untagged outputs,
+ * through the hook too). Events reach the connector's loop like paho's: a mutex-protected list
+ * and an eventfd.
+ *
+ * connect starts the worker: LEV_CONNECTED once the engine and the chains are ready, or
+ * LEV_CONNECT_FAILED with the reason (jsonata.js missing, an expression that does not
+ * compile); the connector retries with its backoff. subscribe answers LEV_SUB_OK at once. The
+ * connection is never lost. One link per process.
+ */
+#include "mqtt_link.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chain.h"
+#include "jsengine.h"
+#include "mqg_log.h"
+#include "mqg_proc.h"
+
+/* The worker looks at the time at least this often (drop summaries; burst batches are due at
+ * their own time). */
+#define S_TICK_MS 1000
+
+/* A copy from the router to run through its route's rules. */
+struct job {
+    struct job *next;
+    char *topic; /* "<rid>/<topic>", inside this allocation */
+    void *payload;
+    size_t len;
+    int qos;
+    bool retain;
+    uint64_t tag;
+    bool notify;
+};
+
+struct mqtt_link {
+    mqtt_link_arrive_fn *arrive;
+    void *arrive_ctx;
+    const struct mqg_connection *conn;
+    const struct mqg_model *model;
+    int max_inflight;
+    int efd;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;         /* the worker waits on it for jobs */
+    struct link_ev *head, *tail; /* events for the connector */
+    struct job *jhead, *jtail;   /* jobs for the worker */
+    int n_jobs;
+    pthread_t worker;
+    bool joinable; /* a worker was started and not joined yet */
+    bool ready;    /* the worker runs the rules: publishing is allowed */
+    bool failed;   /* the worker could not start and ended */
+    bool stop;
+    /* the worker's own */
+    struct jsengine *engine;
+    struct chain_set *chains;
+};
+
+/* ---- events (the worker's thread) ---- */
+
+static void s_push(struct mqtt_link *l, struct link_ev *ev)
+{
+    ev->next = NULL;
+    pthread_mutex_lock(&l->lock);
+    bool was_empty = l->head == NULL;
+    if (l->tail) {
+        l->tail->next = ev;
+    } else {
+        l->head = ev;
+    }
+    l->tail = ev;
+    pthread_mutex_unlock(&l->lock);
+    if (was_empty) {
+        uint64_t one = 1;
+        ssize_t w = write(l->efd, &one, sizeof(one));
+        (void)w;
+    }
+}
+
+static void s_push_simple(struct mqtt_link *l, enum link_ev_kind kind, int rc, uint64_t tag,
+                          const char *text)
+{
+    struct link_ev *ev = calloc(1, sizeof(*ev));
+    if (!ev) {
+        return;
+    }
+    ev->kind = kind;
+    ev->rc = rc;
+    ev->tag = tag;
+    if (text) {
+        snprintf(ev->text, sizeof(ev->text), "%s", text);
+    }
+    s_push(l, ev);
+}
+
+/* chain_emit_fn: one output becomes a message "from the broker", through the arrival hook. */
+static int s_emit(void *arg, const struct mqg_route *route, const char *topic, const char *payload,
+                  size_t len)
+{
+    struct mqtt_link *l = arg;
+    size_t tl = strlen(topic);
+    struct link_ev *ev = malloc(sizeof(*ev) + tl + 1 + len);
+    if (!ev) {
+        return -ENOMEM;
+    }
+    memset(ev, 0, sizeof(*ev));
+    ev->kind = LEV_MSG;
+    ev->topic = (char *)(ev + 1);
+    memcpy(ev->topic, topic, tl + 1);
+    ev->topic_len = tl;
+    ev->payload = ev->topic + tl + 1;
+    memcpy(ev->payload, payload, len);
+    ev->payload_len = len;
+    ev->qos = route->target.qos;
+    ev->retain = route->target.retain;
+    if (l->arrive) {
+        l->arrive(l->arrive_ctx, ev);
+    }
+    s_push(l, ev);
+    return 0;
+}
+
+/* ---- the worker ---- */
+
+/* The engine and the chains, on the worker's thread. 0, or -errno with why. */
+static int s_start_engine(struct mqtt_link *l, char *why, size_t cap)
+{
+    char path[4096];
+    int rc = jsengine_default_path(path, sizeof(path));
+    if (rc != 0) {
+        snprintf(why, cap, "jsonata.js not found next to the program (lib/mqgate/jsonata.js)");
+        return rc;
+    }
+    struct jsengine_opts opts = {.time_limit_ms = l->conn->rules_time_limit_ms > 0
+                                                      ? (uint32_t)l->conn->rules_time_limit_ms
+                                                      : 0};
+    struct jsengine_error err;
+    if ((rc = jsengine_new(path, &opts, &l->engine, &err)) != 0) {
+        snprintf(why, cap, "cannot start the rule engine with %.3000s: %s", path, err.message);
+        return rc;
+    }
+    if (!l->model) {
+        snprintf(why, cap, "no model given to the rules link");
+        return -EINVAL;
+    }
+    if ((rc = chain_set_new(l->model, l->engine, &l->chains, why, cap)) != 0) {
+        if (rc == -ENOMEM) {
+            snprintf(why, cap, "out of memory");
+        }
+        return rc;
+    }
+    return 0;
+}
+
+/* Each route's counters, once at the end (the heartbeat's status does not carry them yet). */
+static void s_log_stats(const struct mqtt_link *l)
+{
+    for (size_t i = 0; l->chains && i < chain_routes(l->chains); i++) {
+        struct chain_stats st;
+        const struct mqg_route *r = chain_route(l->chains, i, &st);
+        log_info("RULES-STATS",
+                 "%s (rid %s): in=%llu out=%llu filtered=%llu not-json=%llu timeout=%llu "
+                 "error=%llu",
+                 r->name, r->rid, (unsigned long long)st.in, (unsigned long long)st.out,
+                 (unsigned long long)st.dropped_filtered, (unsigned long long)st.dropped_not_json,
+                 (unsigned long long)st.dropped_timeout, (unsigned long long)st.dropped_error);
+    }
+}
+
+static void s_stop_engine(struct mqtt_link *l)
+{
+    chain_set_destroy(&l->chains);
+    jsengine_destroy(&l->engine);
+}
+
+static void s_run_job(struct mqtt_link *l, struct job *j)
+{
+    int rc = chain_run(l->chains, j->topic, j->payload, j->len, (uint64_t)mqg_now_ms(), s_emit, l);
+    if (rc == -ENOMEM) {
+        log_warn("RULE-NOMEM", "out of memory running the rules on '%s'", j->topic);
+    }
+    /* only now: what the copy produced is queued (and journaled by the hook) */
+    if (j->notify || j->qos > 0) {
+        s_push_simple(l, LEV_PUB_OK, 0, j->tag, NULL);
+    }
+    free(j);
+}
+
+/* Wait for a job, the next burst batch due or `until` (ms), with the lock held. */
+static void s_wait(struct mqtt_link *l, int64_t until)
+{
+    uint64_t due = chain_due(l->chains);
+    if (due && (int64_t)due < until) {
+        until = (int64_t)due;
+    }
+    int64_t now = mqg_now_ms();
+    if (until <= now) {
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t ns = ts.tv_nsec + (until - now) % 1000 * 1000000;
+    ts.tv_sec += (until - now) / 1000 + ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    pthread_cond_timedwait(&l->cond, &l->lock, &ts);
+}
+
+static void *s_worker(void *arg)
+{
+    struct mqtt_link *l = arg;
+    char why[sizeof(((struct link_ev *)0)->text)];
+    int rc = s_start_engine(l, why, sizeof(why));
+    if (rc != 0) {
+        s_stop_engine(l);
+        pthread_mutex_lock(&l->lock);
+        l->failed = true;
+        pthread_mutex_unlock(&l->lock);
+        s_push_simple(l, LEV_CONNECT_FAILED, rc, 0, why);
+        return NULL;
+    }
+    pthread_mutex_lock(&l->lock);
+    l->ready = true;
+    pthread_mutex_unlock(&l->lock);
+    s_push_simple(l, LEV_CONNECTED, 0, 0, NULL);
+
+    int64_t next_tick = mqg_now_ms() + S_TICK_MS;
+    pthread_mutex_lock(&l->lock);
+    while (!l->stop) {
+        struct job *j = l->jhead;
+        if (j) {
+            l->jhead = j->next;
+            if (!l->jhead) {
+                l->jtail = NULL;
+            }
+            l->n_jobs--;
+            pthread_mutex_unlock(&l->lock);
+            s_run_job(l, j);
+        } else {
+            s_wait(l, next_tick);
+            pthread_mutex_unlock(&l->lock);
+        }
+        int64_t now = mqg_now_ms();
+        uint64_t due = chain_due(l->chains);
+        if (now >= next_tick || (due && (int64_t)due <= now)) {
+            chain_tick(l->chains, (uint64_t)now, s_emit, l); /* batches due, drop summaries */
+            next_tick = now + S_TICK_MS;
+        }
+        pthread_mutex_lock(&l->lock);
+    }
+    l->ready = false;
+    pthread_mutex_unlock(&l->lock);
+    s_log_stats(l);
+    s_stop_engine(l);
+    return NULL;
+}
+
+/* ---- the API (the connector's thread) ---- */
+
+int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_inflight,
+                  struct mqtt_link **out)
+{
+    struct mqtt_link *l = calloc(1, sizeof(*l));
+    if (!l) {
+        return -ENOMEM;
+    }
+    l->conn = c;
+    l->max_inflight = max_inflight > 0 ? max_inflight : 1;
+    l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&l->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (l->efd < 0 || rc != 0) {
+        if (l->efd >= 0) {
+            close(l->efd);
+        }
+        free(l);
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&l->lock, NULL);
+    *out = l;
+    return 0;
+}
+
+void mqtt_link_set_model(struct mqtt_link *l, const struct mqg_model *m)
+{
+    l->model = m;
+}
+
+void mqtt_link_on_arrive(struct mqtt_link *l, mqtt_link_arrive_fn *fn, void *ctx)
+{
+    l->arrive = fn;
+    l->arrive_ctx = ctx;
+}
+
+void mqtt_link_destroy(struct mqtt_link **pl, int timeout_ms)
+{
+    if (!pl || !*pl) {
+        return;
+    }
+    struct mqtt_link *l = *pl;
+    pthread_mutex_lock(&l->lock);
+    l->stop = true;
+    pthread_cond_signal(&l->cond);
+    pthread_mutex_unlock(&l->lock);
+    if (l->joinable) {
+        pthread_join(l->worker, NULL); /* it ends after the evaluation it is in */
+    }
+    for (struct job *j = l->jhead, *nx; j; j = nx) {
+        nx = j->next;
+        free(j);
+    }
+    for (struct link_ev *ev = l->head, *nx; ev; ev = nx) {
+        nx = ev->next;
+        free(ev);
+    }
+    close(l->efd);
+    pthread_cond_destroy(&l->cond);
+    pthread_mutex_destroy(&l->lock);
+    free(l);
+    *pl = NULL;
+}
+
+int mqtt_link_fd(const struct mqtt_link *l)
+{
+    return l->efd;
+}
+
+struct link_ev *mqtt_link_take(struct mqtt_link *l)
+{
+    uint64_t v;
+    ssize_t r = read(l->efd, &v, sizeof(v));
+    (void)r;
+    pthread_mutex_lock(&l->lock);
+    struct link_ev *h = l->head;
+    l->head = l->tail = NULL;
+    pthread_mutex_unlock(&l->lock);
+    return h;
+}
+
+int mqtt_link_connect(struct mqtt_link *l)
+{
+    pthread_mutex_lock(&l->lock);
+    bool ready = l->ready, failed = l->failed;
+    l->failed = false;
+    pthread_mutex_unlock(&l->lock);
+    if (ready) { /* never lost: already there */
+        s_push_simple(l, LEV_CONNECTED, 0, 0, NULL);
+        return 0;
+    }
+    if (l->joinable && !failed) {
+        return 0; /* still starting: its outcome arrives as an event */
+    }
+    if (l->joinable) { /* the last attempt's worker failed and ended */
+        pthread_join(l->worker, NULL);
+        l->joinable = false;
+    }
+    int rc = pthread_create(&l->worker, NULL, s_worker, l);
+    if (rc != 0) {
+        s_push_simple(l, LEV_CONNECT_FAILED, -rc, 0, "cannot start the rules thread");
+        return -rc;
+    }
+    l->joinable = true;
+    return 0;
+}
+
+int mqtt_link_subscribe(struct mqtt_link *l, const struct mqg_sub *subs, size_t n)
+{
+    s_push_simple(l, LEV_SUB_OK, 0, 0, NULL);
+    return 0;
+}
+
+int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payload, size_t len,
+                      int qos, bool retain, uint64_t tag, bool notify)
+{
+    size_t tl = strlen(topic);
+    pthread_mutex_lock(&l->lock);
+    int rc = !l->ready ? -ENOTCONN : l->n_jobs >= l->max_inflight ? -EAGAIN : 0;
+    pthread_mutex_unlock(&l->lock);
+    if (rc) {
+        return rc;
+    }
+    struct job *j = malloc(sizeof(*j) + tl + 1 + len);
+    if (!j) {
+        return -EAGAIN; /* tried again later */
+    }
+    *j = (struct job){.topic = (char *)(j + 1),
+                      .len = len,
+                      .qos = qos,
+                      .retain = retain,
+                      .tag = tag,
+                      .notify = notify};
+    memcpy(j->topic, topic, tl + 1);
+    j->payload = j->topic + tl + 1;
+    if (len) {
+        memcpy(j->payload, payload, len);
+    }
+    pthread_mutex_lock(&l->lock);
+    if (l->jtail) {
+        l->jtail->next = j;
+    } else {
+        l->jhead = j;
+    }
+    l->jtail = j;
+    l->n_jobs++;
+    pthread_cond_signal(&l->cond);
+    pthread_mutex_unlock(&l->lock);
+    return 0;
+}
+
+int64_t mqtt_link_pingresps(const struct mqtt_link *l)
+{
+    return -1;
+}
+
+const char *mqtt_link_strerror(int rc)
+{
+    return rc < 0 ? strerror(-rc) : "cannot start the rule engine";
+}

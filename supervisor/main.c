@@ -21,6 +21,7 @@
 #include "mqg_subs.h"
 #include "mqg_text.h"
 #include "reload.h"
+#include "rules_check.h"
 #include "supervisor.h"
 #include "tap.h"
 
@@ -137,6 +138,9 @@ static int s_build_model(struct cli *c, const struct mqg_ib_settings *ib, struct
     if (rc == 0 && mqg_model_rules_engine(m, set->rules_time_limit_ms) != 0) {
         fprintf(errf, "mqgate: error: out of memory\n");
         rc = MQG_EXIT_INTERNAL;
+    }
+    if (rc == 0) {
+        rc = rules_check_model(m, errf); /* the JSONata expressions compile */
     }
     return rc;
 }

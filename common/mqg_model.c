@@ -240,11 +240,14 @@ static void s_esc_done(struct s_esc *e)
 
 const char *mqg_rule_kind_name(enum mqg_rule_kind k)
 {
-    static const char *const names[] = {
-        [MQG_RULE_TRANSFORM] = "transform", [MQG_RULE_FILTER] = "filter",
-        [MQG_RULE_PARSE] = "parse",         [MQG_RULE_SET_CONTEXT_VARS] = "setContextVars",
-        [MQG_RULE_COV] = "cov",             [MQG_RULE_BURST] = "burst",
-        [MQG_RULE_COLLECT] = "collect",     [MQG_RULE_STASH] = "stash"};
+    static const char *const names[] = {[MQG_RULE_TRANSFORM] = "transform",
+                                        [MQG_RULE_FILTER] = "filter",
+                                        [MQG_RULE_PARSE] = "parse",
+                                        [MQG_RULE_SET_CONTEXT_VARS] = "setContextVars",
+                                        [MQG_RULE_COV] = "cov",
+                                        [MQG_RULE_BURST] = "burst",
+                                        [MQG_RULE_COLLECT] = "collect",
+                                        [MQG_RULE_STASH] = "stash"};
     return (unsigned)k < sizeof(names) / sizeof(names[0]) && names[k] ? names[k] : "?";
 }
 
@@ -348,8 +351,7 @@ void mqg_model_rules_print(const struct mqg_rule *r, size_t n, FILE *f)
     fputs("      rules: ", f);
     for (size_t i = 0; i < n; i++) {
         int k = r[i].kind;
-        fprintf(f, "%s%s", i ? ", " : "",
-                mqg_rule_kind_name((enum mqg_rule_kind)k));
+        fprintf(f, "%s%s", i ? ", " : "", mqg_rule_kind_name((enum mqg_rule_kind)k));
         s_print_opts(&r[i], f);
         fputs(" (", f);
         mqg_text_fput(r[i].where, f);

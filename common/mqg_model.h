@@ -65,12 +65,12 @@ struct mqg_connection {
     char *client_cert;
     char *client_key;
     struct mqg_will will;
-    int buffer_window_ms; /* messageBufferWindowMs, default 10000, max 30000 */
-    int max_buffered;     /* maxBufferedMessages, default 20000, max 300000 */
-    bool internal_broker; /* the internal broker's connection (mqg_ibroker.h; at most one):
-                             internal targets are published there too, what arrives from it is
-                             routed as internal, and it subscribes with MQTT 5 No Local so that
-                             what mqgate publishes there never comes back */
+    int buffer_window_ms;    /* messageBufferWindowMs, default 10000, max 30000 */
+    int max_buffered;        /* maxBufferedMessages, default 20000, max 300000 */
+    bool internal_broker;    /* the internal broker's connection (mqg_ibroker.h; at most one):
+                                internal targets are published there too, what arrives from it is
+                                routed as internal, and it subscribes with MQTT 5 No Local so that
+                                what mqgate publishes there never comes back */
     bool rules_engine;       /* the rules process's connection (MQG_RULES_KEY; at most one, added
                                 when a route has rules): no broker behind it, its connector is
                                 mqgate-rules, which runs the rules (docs/rules.md) */
@@ -114,9 +114,9 @@ struct mqg_target {
 
 /* Connectware's data-processing rules (docs/rules.md), in the order they run. */
 enum mqg_rule_kind {
-    MQG_RULE_TRANSFORM = 1, /* text: the JSONata expression; the message becomes its result */
-    MQG_RULE_FILTER,        /* text: the JSONata expression; the message passes when true */
-    MQG_RULE_PARSE,         /* text: the format ("json", "int16BE", ...: mqg_parse_format) */
+    MQG_RULE_TRANSFORM = 1,    /* text: the JSONata expression; the message becomes its result */
+    MQG_RULE_FILTER,           /* text: the JSONata expression; the message passes when true */
+    MQG_RULE_PARSE,            /* text: the format ("json", "int16BE", ...: mqg_parse_format) */
     MQG_RULE_SET_CONTEXT_VARS, /* vars: name -> JSONata expression, into $context.vars */
     MQG_RULE_COV,              /* text: the key; cov_mode, deadband */
     MQG_RULE_BURST,            /* max_size, interval_ms (either may be 0) */
@@ -139,8 +139,8 @@ struct mqg_rule {
     char *text;  /* see enum mqg_rule_kind; NULL for burst, collect, setContextVars */
     struct mqg_rule_var *vars; /* setContextVars */
     size_t n_vars;
-    int cov_mode;    /* cov: 0 no deadband, 1 absolute, 2 relative (enum mqg_cov_mode) */
-    double deadband; /* cov, >= 0 */
+    int cov_mode;         /* cov: 0 no deadband, 1 absolute, 2 relative (enum mqg_cov_mode) */
+    double deadband;      /* cov, >= 0 */
     uint32_t max_size;    /* burst: messages per batch, 0 = not set */
     uint32_t interval_ms; /* burst: ms from a batch's first message, 0 = not set */
 };

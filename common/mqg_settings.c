@@ -107,12 +107,12 @@ static const struct s_desc s_descs[] = {
 
 /* Top-level names in the order they are listed in error messages. */
 static const char *const s_root_names[] = {
-    "instance",        "runtime_dir",   "log",          "log_file",  "restart",
-    "heartbeat",       "stop_grace_ms", "cpu_affinity", "connector", "router",
-    "internal_broker", "state_dir",     "journal",      "http",      "rules",
-    "services"};
-static const char *const s_groups[] = {"log",     "restart", "heartbeat",       "connector", "router",
-                                       "journal", "http",    "internal_broker", "rules"};
+    "instance",      "runtime_dir",  "log",       "log_file", "restart",         "heartbeat",
+    "stop_grace_ms", "cpu_affinity", "connector", "router",   "internal_broker", "state_dir",
+    "journal",       "http",         "rules",     "services"};
+static const char *const s_groups[] = {"log",       "restart",         "heartbeat",
+                                       "connector", "router",          "journal",
+                                       "http",      "internal_broker", "rules"};
 
 static bool s_instance_ok(const char *s)
 {

@@ -487,4 +487,3 @@ void mqg_rules_clear(struct mqg_route *rt)
     rt->rules = NULL;
     rt->n_rules = 0;
 }
-

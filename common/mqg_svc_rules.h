@@ -3,8 +3,8 @@
  *
  * mqg_svc_rules() is internal to the loader (mqg_svc_endpoint.c, mqg_svc_mapping.c): it checks
  * the syntax and the options of each rule, not the JSONata expressions, which are only required
- * to be non-empty UTF-8 text (compiling them is the rules process's job). mqg_model_rules_free() (mqg_model.h)
- * frees them, mqg_model_rules_print() prints them. No global state.
+ * to be non-empty UTF-8 text (compiling them is the rules process's job). mqg_model_rules_free()
+ * (mqg_model.h) frees them, mqg_model_rules_print() prints them. No global state.
  */
 #ifndef MQG_SVC_RULES_H
 #define MQG_SVC_RULES_H

@@ -40,14 +40,18 @@ void conn_status(const void *arg, char *buf, size_t cap)
     outbox_stats(c->outbox, &ob);
     struct feed_stats fs;
     feed_stats(c->feed, &fs);
-    int n = snprintf(buf, cap,
-                     "state=%s in=%llu out=%llu dropped=%llu malformed=%llu queued=%zu "
-                     "buffered=%zu inflight=%d invalid=%llu badtopic=%llu toolarge=%llu",
-                     s_state_names[c->state], (unsigned long long)c->n_in,
-                     (unsigned long long)ob.out, (unsigned long long)(c->n_dropped + ob.dropped),
-                     (unsigned long long)c->n_malformed, ob.queued, fs.buffered, ob.inflight,
-                     (unsigned long long)c->invalid.total, (unsigned long long)ob.badtopic,
-                     (unsigned long long)ob.toolarge);
+    struct link_drops ld;
+    mqtt_link_drops(c->link, &ld); /* the rules process's rules; zero for a broker */
+    uint64_t rule_drops = ld.not_json + ld.timeout + ld.error;
+    int n =
+        snprintf(buf, cap,
+                 "state=%s in=%llu out=%llu dropped=%llu malformed=%llu queued=%zu "
+                 "buffered=%zu inflight=%d invalid=%llu badtopic=%llu toolarge=%llu",
+                 s_state_names[c->state], (unsigned long long)c->n_in, (unsigned long long)ob.out,
+                 (unsigned long long)(c->n_dropped + ob.dropped + rule_drops),
+                 (unsigned long long)c->n_malformed, ob.queued, fs.buffered, ob.inflight,
+                 (unsigned long long)c->invalid.total, (unsigned long long)ob.badtopic,
+                 (unsigned long long)ob.toolarge);
     if (c->journal && n > 0 && (size_t)n < cap) {
         struct mqg_journal_stats js;
         mqg_journal_stats(c->journal, &js);
@@ -58,6 +62,13 @@ void conn_status(const void *arg, char *buf, size_t cap)
                  (unsigned long long)js.records, (unsigned long long)js.bytes,
                  (long long)(age > 0 ? age : 0), (unsigned long long)fs.redelivered,
                  (unsigned long long)c->n_unjournaled);
+    }
+    if (c->conn->rules_engine && n > 0 && (size_t)n < cap) {
+        size_t off = strlen(buf);
+        snprintf(buf + off, cap - off,
+                 " filtered=%llu rule_notjson=%llu rule_timeout=%llu rule_error=%llu",
+                 (unsigned long long)ld.filtered, (unsigned long long)ld.not_json,
+                 (unsigned long long)ld.timeout, (unsigned long long)ld.error);
     }
     s_status_ops(c, &ob, buf, cap);
 }

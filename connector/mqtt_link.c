@@ -609,6 +609,12 @@ int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payloa
     }
 }
 
+void mqtt_link_drops(const struct mqtt_link *l, struct link_drops *d)
+{
+    (void)l;
+    memset(d, 0, sizeof(*d)); /* a broker link drops nothing itself */
+}
+
 int64_t mqtt_link_pingresps(const struct mqtt_link *l)
 {
     (void)l;

@@ -93,6 +93,16 @@ int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payloa
  * cannot tell (the system's paho: only mqgate's own build counts them, paho_plugin.c). */
 int64_t mqtt_link_pingresps(const struct mqtt_link *l);
 
+/* Messages the link itself dropped (the rules process: its rules dropped them; a broker link
+ * drops none). Readable from the connector's thread while the link works. */
+struct link_drops {
+    uint64_t filtered; /* a filter or cov said no: wanted, not lost */
+    uint64_t not_json; /* the payload was not JSON (or not parse's format) where needed */
+    uint64_t timeout;  /* an evaluation ran into rules.time_limit_ms */
+    uint64_t error;    /* an evaluation failed, or the topic could not be rendered */
+};
+void mqtt_link_drops(const struct mqtt_link *l, struct link_drops *d);
+
 /* Text for a connect failure code (CONNACK return codes and paho's negative codes). */
 const char *mqtt_link_strerror(int rc);
 

@@ -103,6 +103,9 @@ static int s_check(void)
     return 0;
 }
 
+/* WebKit's JSBasePrivate.h; the library exports it (checked at link time). */
+void JSConfigureSignalForGC(int signal);
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--check") == 0) {
@@ -112,10 +115,10 @@ int main(int argc, char **argv)
      * the threads it knows: a SIGUSR1 sent to the process (`systemctl kill -s USR1`, which
      * every mqgate process must survive) then lands in its handler and crashed the process
      * while an expression ran (measured). A real-time signal nobody sends leaves SIGUSR1 to
-     * the connector (blocked, read and ignored). JavaScriptCore also reads JSC_* variables as
-     * its options and prints "ERROR: invalid option: JSC_SIGNAL_FOR_GC=..." once: harmless. */
-    char sig[16];
-    snprintf(sig, sizeof(sig), "%d", SIGRTMIN + 4);
-    setenv("JSC_SIGNAL_FOR_GC", sig, 0);
+     * the connector (blocked, read and ignored). Set by JSConfigureSignalForGC (exported,
+     * declared in WebKit's private headers) before the engine starts: the environment
+     * variable JSC_SIGNAL_FOR_GC would do the same, but JavaScriptCore's option parser then
+     * logs "ERROR: invalid option" for it. */
+    JSConfigureSignalForGC(SIGRTMIN + 4);
     return connector_main(argc, argv);
 }

@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,7 @@ struct mqtt_link {
     bool ready;    /* the worker runs the rules: publishing is allowed */
     bool failed;   /* the worker could not start and ended */
     bool stop;
+    _Atomic uint64_t drops[4]; /* struct link_drops's order; the worker counts, anyone reads */
     /* the worker's own */
     struct jsengine *engine;
     struct chain_set *chains;
@@ -192,6 +194,14 @@ static void s_stop_engine(struct mqtt_link *l)
 static void s_run_job(struct mqtt_link *l, struct job *j)
 {
     int rc = chain_run(l->chains, j->topic, j->payload, j->len, (uint64_t)mqg_now_ms(), s_emit, l);
+    int k = rc == CHAIN_FILTERED   ? 0
+            : rc == CHAIN_NOT_JSON ? 1
+            : rc == CHAIN_TIMEOUT  ? 2
+            : rc == CHAIN_ERROR    ? 3
+                                   : -1;
+    if (k >= 0) {
+        atomic_fetch_add(&l->drops[k], 1);
+    }
     if (rc == -ENOMEM) {
         log_warn("RULE-NOMEM", "out of memory running the rules on '%s'", j->topic);
     }
@@ -423,6 +433,15 @@ int mqtt_link_publish(struct mqtt_link *l, const char *topic, const void *payloa
     pthread_cond_signal(&l->cond);
     pthread_mutex_unlock(&l->lock);
     return 0;
+}
+
+void mqtt_link_drops(const struct mqtt_link *l, struct link_drops *d)
+{
+    struct mqtt_link *m = (struct mqtt_link *)l; /* atomic loads of a const object */
+    d->filtered = atomic_load(&m->drops[0]);
+    d->not_json = atomic_load(&m->drops[1]);
+    d->timeout = atomic_load(&m->drops[2]);
+    d->error = atomic_load(&m->drops[3]);
 }
 
 int64_t mqtt_link_pingresps(const struct mqtt_link *l)

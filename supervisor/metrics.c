@@ -86,11 +86,12 @@ static const struct s_kv_metric s_ledger_metrics[] = {
 static const struct {
     const char *cause;
     const char *key;
-} s_drop_causes[] = {
-    {"queue_full", "overflow"},
-    {"invalid_topic", "invalid"},
-    {"bad_topic", "badtopic"},
-    {"too_large", "toolarge"},
+} s_drop_causes[] =
+    {
+        {"queue_full", "overflow"},        {"invalid_topic", "invalid"},
+        {"bad_topic", "badtopic"},         {"too_large", "toolarge"},
+        {"rule_not_json", "rule_notjson"}, /* the rules process: its rules dropped them */
+        {"rule_timeout", "rule_timeout"},  {"rule_error", "rule_error"},
 };
 
 /* The views of every connector (n: how many), or NULL when out of memory. */

@@ -83,6 +83,16 @@ class RulesTest(GatewayTest):
     def got(self):
         return [(t, p) for t, p, *_ in self.sink.received()]
 
+    def wait_counter(self, gw, key, want):
+        """Wait until the rules process's status shows counter key == want."""
+        def value():
+            for r in gw.status():
+                if r["role"] == "rules":
+                    return r["counters"].get(key)
+            return None
+        wait_for(lambda: value() == str(want), 10,
+                 what="rules %s=%s in status (have %s)" % (key, want, value()))
+
     def wait_got(self, n, timeout=10):
         wait_for(lambda: len(self.got()) >= n, timeout,
                  what="%d messages at cloud (have %r)" % (n, self.got()))
@@ -118,7 +128,7 @@ class TransformTest(RulesTest):
              b'"source":"lines/l2/press-3/state"}')])
 
     def test_filter_drops_and_passes(self):
-        self.start(mapping(entry(
+        gw = self.start(mapping(entry(
             "lines/+line/alarms", "alarms/critical",
             "            - filter:\n"
             "                expression: severity = \"critical\" and $contains($context.topic, "
@@ -132,6 +142,8 @@ class TransformTest(RulesTest):
         self.assertEqual(self.settle(2), [
             ("alarms/critical", b'{"line":"line-1","text":"fire"}'),
             ("alarms/critical", b'{"line":"line-1","text":"smoke"}')])
+        self.wait_counter(gw, "filtered", 2)  # wanted drops: not in `dropped`
+        self.wait_counter(gw, "dropped", 0)
 
     def test_set_context_vars_feed_the_publish_topic(self):
         self.start(mapping(entry(
@@ -296,8 +308,9 @@ class BadInputTest(RulesTest):
                                        ("out/plain", b"not json at all")])
         wait_for(lambda: "RULE-NOT-JSON" in gw.log_text(), 5, what="RULE-NOT-JSON logged")
         self.src.publish("in/json", b"again not json")
-        time.sleep(0.5)
-        self.assertEqual(gw.log_count("RULE-NOT-JSON"), 1)  # once per episode
+        self.wait_counter(gw, "rule_notjson", 2)  # both counted
+        self.wait_counter(gw, "dropped", 2)
+        self.assertEqual(gw.log_count("RULE-NOT-JSON"), 1)  # logged once per episode
 
     def test_endless_expression_is_stopped_and_the_route_goes_on(self):
         gw = self.start(mapping(entry(
@@ -309,6 +322,7 @@ class BadInputTest(RulesTest):
         self.src.publish("in/loop", b'{"loop": false, "n": 2}')
         self.assertEqual(self.settle(1), [("out/loop", b'{"loop":false,"n":2}')])
         self.assertIn("RULE-TIMEOUT", gw.log_text())
+        self.wait_counter(gw, "rule_timeout", 1)
         self.assertEqual(gw.log_count("CHILD-EXIT"), 0)  # stopped, not crashed
 
 

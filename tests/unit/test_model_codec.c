@@ -547,10 +547,10 @@ static void test_rules_roundtrip(void **state)
     struct mqg_route *rt = &m.routes[0];
     rt->n_rules = 3;
     rt->rules = s_calloc(3, sizeof(*rt->rules));
-    rt->rules[0] = (struct mqg_rule){.kind = MQG_RULE_TRANSFORM, .where = s_dup("a.yml:3:7"),
-                                     .text = s_dup("{\"v\": $.value}")};
-    rt->rules[1] = (struct mqg_rule){.kind = MQG_RULE_COV, .text = s_dup("value"), .cov_mode = 2,
-                                     .deadband = 0.25};
+    rt->rules[0] = (struct mqg_rule){
+        .kind = MQG_RULE_TRANSFORM, .where = s_dup("a.yml:3:7"), .text = s_dup("{\"v\": $.value}")};
+    rt->rules[1] = (struct mqg_rule){
+        .kind = MQG_RULE_COV, .text = s_dup("value"), .cov_mode = 2, .deadband = 0.25};
     rt->rules[2] = (struct mqg_rule){.kind = MQG_RULE_SET_CONTEXT_VARS, .n_vars = 1};
     rt->rules[2].vars = s_calloc(1, sizeof(*rt->rules[2].vars));
     rt->rules[2].vars[0] =

@@ -828,7 +828,7 @@ static void test_rules(void **state)
     s_source(&m, r1, 0, "lines/+line/state");
     s_rules(&m, r1, "{\"a\": 1}");
     s_route1(&m, MQG_INTERNAL, "services/s/x", 1, "plain/x"); /* no rules */
-    s_route1(&m, 0, "lines/l1/state", 1, "copy/plain");            /* no rules */
+    s_route1(&m, 0, "lines/l1/state", 1, "copy/plain");       /* no rules */
     assert_int_equal(mqg_model_rules_engine(&m, 500), 0);
     int rules = mqg_model_rules_conn(&m);
     assert_int_equal(rules, 2);

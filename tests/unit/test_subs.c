@@ -426,7 +426,8 @@ static void test_for_conn_reports_progress(void **state)
     for (size_t i = 0; i < ROUTES; i++) {
         snprintf(filters[i], 32, "a/%zu/b", i);
         src[i] = (struct mqg_source){0, filters[i], 1, NULL};
-        routes[i] = (struct mqg_route){"r", &src[i], 1, {MQG_INTERNAL, "t", 0, false}, NULL, NULL, 0, NULL};
+        routes[i] =
+            (struct mqg_route){"r", &src[i], 1, {MQG_INTERNAL, "t", 0, false}, NULL, NULL, 0, NULL};
     }
     struct mqg_model m = {0};
     m.routes = routes;

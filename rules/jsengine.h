@@ -6,7 +6,8 @@
  * bounded. For the rules process and `mqgate check` (docs/rules.md). Single-threaded: every call
  * on the thread that made the engine. jsengine_new starts JavaScriptCore's helper threads (JIT,
  * GC, watchdog), which inherit the signal mask: block the signals the process reads with
- * signalfd before it, but never SIGSEGV, SIGBUS or SIGUSR1 — JavaScriptCore installs handlers
+ * signalfd before it, but never SIGSEGV, SIGBUS or the thread-suspension signal (SIGUSR1 unless
+ * moved with JSConfigureSignalForGC, as mqgate-rules does) — JavaScriptCore installs handlers
  * for them and needs them (VM traps, thread suspension); do not replace those handlers either.
  */
 #ifndef RULES_JSENGINE_H

@@ -357,6 +357,52 @@ class IsolationTest(RulesTest):
                          len(range(0, self.N, 10)))
 
 
+class ReloadRulesTest(RulesTest):
+    """A reload keeps the rules process when no route's rules changed, restarts it when one
+    did (the new expression applies), and refuses an expression that does not compile."""
+
+    def service(self, expr, extra=""):
+        return mapping(entry("in/t", "out/t", "            - transform:\n"
+                             "                expression: '%s'\n" % expr) +
+                       "        - subscribe: {topic: 'plain/in', connection: !ref plant}\n"
+                       "          publish: {topic: 'plain/out', connection: !ref cloud}\n" + extra)
+
+    def reload(self, gw, text):
+        with open(gw.service, "w") as f:
+            f.write(text)
+        return run_mqgate(["reload", "-c", gw.cfg])
+
+    def test_reload_keeps_or_restarts_the_rules_process(self):
+        gw = self.start(self.service('{"v": $.v}'))
+        pid = gw.child_pid("mqgate-rules")
+        self.src.publish("in/t", b'{"v": 1}')
+        self.assertEqual(self.wait_got(1), [("out/t", b'{"v":1}')])
+        # another route without rules: the rules process stays
+        rc, out, err = self.reload(gw, self.service('{"v": $.v}', (
+            "        - subscribe: {topic: 'more/in', connection: !ref plant}\n"
+            "          publish: {topic: 'more/out', connection: !ref cloud}\n")))
+        self.assertEqual(rc, 0, (out, err))
+        time.sleep(1.0)
+        self.assertEqual(gw.child_pid("mqgate-rules"), pid)
+        # a bad expression: rejected with its position, the running rules stay
+        rc, out, err = self.reload(gw, self.service('{"v": $.v ]'))
+        self.assertEqual(rc, 78, (out, err))
+        self.assertIn("S0202", err)
+        self.assertEqual(gw.child_pid("mqgate-rules"), pid)
+        # a changed expression: the rules process restarts with it
+        rc, out, err = self.reload(gw, self.service('{"w": $.v * 2}'))
+        self.assertEqual(rc, 0, (out, err))
+        wait_for(lambda: gw.child_pid("mqgate-rules") not in (None, pid), 10,
+                 what="the rules process restarted")
+
+        def doubled():
+            self.src.publish("in/t", b'{"v": 21}')
+            return ("out/t", b'{"w":42}') in self.got()
+        wait_for(doubled, 15, step=0.5, what="the new expression's output")
+        self.src.publish("plain/in", b"x")
+        wait_for(lambda: ("plain/out", b"x") in self.got(), 10, what="plain route")
+
+
 class NoRulesTest(GatewayTest):
     def test_no_rules_no_rules_process(self):
         gw = self.gateway(HEAD + MAPPING % (

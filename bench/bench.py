@@ -106,11 +106,15 @@ WORKLOADS = [
          what="20,000 messages on 100 topics, each to 10 targets (200,000 deliveries), QoS 1"),
     # issue 13, the rules: JSON payloads (mqbench --json) on mqgate (with the transform),
     # mqgate-plain (without) and the bridge; no direct
+    # warmup: messages sent (at the workload's rate) and thrown away before the measured run,
+    # for every system alike: the figures are of a gateway that has run a little, not of its
+    # first seconds (JavaScriptCore compiles jsonata's evaluator, the journals are new); the
+    # cold run's p99 is printed too ("cold")
     dict(name="rules-burst-qos1", qos=1, count=100000, size=128, rate=0, topics=1, copies=1,
-         quick_count=10000, rules=True,
+         quick_count=10000, rules=True, warmup=10000,
          what="burst of 100,000 messages, QoS 1, 128 B JSON, one transform"),
     dict(name="rules-steady-qos1-2k", qos=1, count=20000, size=128, rate=2000, topics=1,
-         copies=1, quick_count=6000, rules=True,
+         copies=1, quick_count=6000, rules=True, warmup=10000,
          what="2,000 msg/s for 10 s, QoS 1, 128 B JSON, one transform (latency)"),
     # long: its own cap (long_cap) and its own time on top of the budget; not with --quick;
     # mqgate only (the RSS of mqgate-rules is the point; the others would add 400 s)
@@ -628,6 +632,13 @@ def run_one(ctx, wl, system, max_time):
             gen += ["--pub-port", plant.port, "--sub-port", cloud.port, "--sub-filter", "#",
                     "--expect-copies", copies]
         if "error" not in res:
+            if wl.get("warmup") and not a.quick:
+                cold = list(gen)
+                cold[cold.index("--count") + 1] = wl["warmup"]
+                w = mqbench(ctx.mqbench, cold, timeout=max_time + ctx.probe_timeout + 20)
+                res["cold"] = {k: w.get(k) for k in ("count", "rate", "p50_ms", "p99_ms",
+                                                     "max_ms", "lost", "dup")}
+                res["cold"]["count"] = wl["warmup"]
             ours = {"broker:" + b.name: b.proc.pid for b in brokers}
             if gw:
                 ours.update({"mqgate:" + k: v for k, v in gw.pids.items()})
@@ -757,6 +768,12 @@ def result_line(r, ratio=None):
     if r.get("other_cpu_share", 0) > 0.15:
         notes.append("other processes used %.0f%% of the CPUs meanwhile"
                      % (100 * r["other_cpu_share"]))
+    if r.get("cold") and r["cold"].get("p99_ms") is not None:
+        c = r["cold"]
+        notes.append("cold start (the first %s messages, before the run): %s msg/s, p50 %s, "
+                     "p99 %s ms, lost %s" % (fmt_int(c["count"]), fmt_int(c.get("rate") or 0),
+                                             fmt_ms(c["p50_ms"]), fmt_ms(c["p99_ms"]),
+                                             fmt_int(c.get("lost") or 0)))
     if r.get("error"):
         notes.append("ERROR: " + r["error"])
     if r.get("long") and r.get("rules"):

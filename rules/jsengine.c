@@ -270,6 +270,31 @@ void jsengine_collect(struct jsengine *e)
     e->gc_bar_mb = bar > e->opts.gc_rss_mb ? bar : e->opts.gc_rss_mb;
 }
 
+int jsengine_warm_up(struct jsengine *e, unsigned n)
+{
+    /* the paths of jsonata's evaluator most rules take: paths, object and array constructors,
+     * arithmetic, strings, conditions, a function of its library, $context */
+    static const char expr[] =
+        "{\"a\": $.a, \"b\": $.b * 2 + 1, \"c\": $.c & \"-\" & $context.vars.x, "
+        "\"d\": $count($.d[v > 1]), \"e\": $.a > 1 ? \"hi\" : \"lo\", \"f\": [$.d.v]}";
+    static const char input[] = "{\"a\": 2, \"b\": 3.5, \"c\": \"x\", \"d\": [{\"v\": 1}, "
+                                "{\"v\": 2}, {\"v\": 3}]}";
+    struct jsexpr *x = NULL;
+    struct jsengine_error err;
+    int rc = jsengine_compile(e, expr, &x, &err);
+    for (unsigned i = 0; rc == 0 && i < n; i++) {
+        char *out = NULL;
+        struct jsengine_args a = {.input = input,
+                                  .input_len = sizeof(input) - 1,
+                                  .context = "{\"topic\": \"a/b\", \"vars\": {\"x\": \"y\"}}"};
+        rc = jsengine_eval(e, x, &a, &out, &err);
+        free(out);
+    }
+    jsexpr_destroy(&x);
+    jsengine_collect(e);
+    return rc;
+}
+
 /* After each evaluation: every GC_CHECK_EVERY, a full collection if RSS is above the bar. */
 static void s_maybe_collect(struct jsengine *e)
 {

@@ -99,6 +99,12 @@ void jsexpr_destroy(struct jsexpr **px);
 int jsengine_eval(struct jsengine *e, const struct jsexpr *x, const struct jsengine_args *a,
                   char **out, struct jsengine_error *err);
 
+/* Evaluate a built-in expression n times (then collect), so that JavaScriptCore's JIT has
+ * compiled jsonata's evaluator before the first message: without it, the first few thousand
+ * evaluations run slower and their latencies show in the p99 (docs/performance.md). 0 or the
+ * failure of jsengine_compile/jsengine_eval. */
+int jsengine_warm_up(struct jsengine *e, unsigned n);
+
 /* A full, synchronous garbage collection now (e.g. when the process has been idle). */
 void jsengine_collect(struct jsengine *e);
 

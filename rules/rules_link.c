@@ -140,6 +140,12 @@ static int s_emit(void *arg, const struct mqg_route *route, const char *topic, c
 
 /* ---- the worker ---- */
 
+/* Evaluations of a built-in expression before the link reports itself up (jsengine_warm_up):
+ * about 0.2-0.4 s at start. */
+#ifndef S_WARM_UP
+#define S_WARM_UP 4000
+#endif
+
 /* The engine and the chains, on the worker's thread. 0, or -errno with why. */
 static int s_start_engine(struct mqtt_link *l, char *why, size_t cap)
 {
@@ -154,7 +160,8 @@ static int s_start_engine(struct mqtt_link *l, char *why, size_t cap)
                                                       : 0};
     struct jsengine_error err;
     if ((rc = jsengine_new(path, &opts, &l->engine, &err)) != 0) {
-        snprintf(why, cap, "cannot start the rule engine with %.3000s: %s", path, err.message);
+        log_error("RULES-ENGINE", "cannot start the rule engine with %s: %s", path, err.message);
+        snprintf(why, cap, "cannot start the rule engine: %.100s", err.message);
         return rc;
     }
     if (!l->model) {
@@ -166,6 +173,10 @@ static int s_start_engine(struct mqtt_link *l, char *why, size_t cap)
             snprintf(why, cap, "out of memory");
         }
         return rc;
+    }
+    /* before the link reports itself up: the first messages then meet compiled code */
+    if (jsengine_warm_up(l->engine, S_WARM_UP) != 0) {
+        log_debug("RULES-WARM-UP", "the engine's warm-up failed (the rules run all the same)");
     }
     return 0;
 }

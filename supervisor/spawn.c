@@ -27,6 +27,10 @@
 #include "mqg_log.h"
 #include "mqg_proc.h"
 
+/* The rules process's outbound queue at most (messages, bytes). */
+#define S_RULES_QUEUE_MAX 2000
+#define S_RULES_QUEUE_BYTES (2 << 20)
+
 /* Everything the child's command line needs, built before fork: between fork and exec the
  * child makes only async-signal-safe calls. */
 struct s_args {
@@ -40,10 +44,17 @@ static void s_spawn_args(struct sup *S, struct sup_child *c, struct s_args *a)
     snprintf(a->hb, sizeof(a->hb), "%d", S->set->heartbeat_ms);
     snprintf(a->misses, sizeof(a->misses), "%d", S->set->heartbeat_misses);
     bool router = c->kind == SUP_ROUTER;
-    snprintf(a->qmax, sizeof(a->qmax), "%d",
-             router ? S->set->router_queue_max : S->set->outbound_queue_max);
-    snprintf(a->qbytes, sizeof(a->qbytes), "%d",
-             router ? S->set->router_queue_max_bytes : S->set->outbound_queue_max_bytes);
+    int qmax = router ? S->set->router_queue_max : S->set->outbound_queue_max;
+    int qbytes = router ? S->set->router_queue_max_bytes : S->set->outbound_queue_max_bytes;
+    if (strcmp(c->role, "rules") == 0) {
+        /* the rules process keeps a short queue: a backlog waits in the router's queue and the
+         * sources' journals (flow control), not in the memory of the process that runs the
+         * JavaScript engine (docs/rules.md) */
+        qmax = qmax < S_RULES_QUEUE_MAX ? qmax : S_RULES_QUEUE_MAX;
+        qbytes = qbytes < S_RULES_QUEUE_BYTES ? qbytes : S_RULES_QUEUE_BYTES;
+    }
+    snprintf(a->qmax, sizeof(a->qmax), "%d", qmax);
+    snprintf(a->qbytes, sizeof(a->qbytes), "%d", qbytes);
     snprintf(a->infl, sizeof(a->infl), "%d", S->set->max_inflight);
     snprintf(a->jopts, sizeof(a->jopts), "%lld:%d:%d:%d", S->set->journal_max_bytes,
              S->set->journal_sync, S->set->journal_sync_ms, S->set->journal_full_wait_ms);

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "link_evq.h"
 #include "mqg_log.h"
 #include "mqg_rundir.h"
 #include "paho_load.h"
@@ -28,9 +29,7 @@ struct mqtt_link {
     const struct mqg_connection *conn;
     int version;
     int max_inflight;
-    int efd;
-    pthread_mutex_t lock;
-    struct link_ev *head, *tail;
+    struct link_evq evq;           /* events for the connector's loop */
     char *files[MQG_SECRET_COUNT]; /* PEM files written for inline certificates */
     char **filters;                /* kept alive for subscribeMany */
     int *qos;
@@ -48,37 +47,13 @@ static struct paho_api P;
 
 static void s_push(struct mqtt_link *l, struct link_ev *ev)
 {
-    ev->next = NULL;
-    pthread_mutex_lock(&l->lock);
-    bool was_empty = l->head == NULL;
-    if (l->tail) {
-        l->tail->next = ev;
-    } else {
-        l->head = ev;
-    }
-    l->tail = ev;
-    pthread_mutex_unlock(&l->lock);
-    if (was_empty) {
-        uint64_t one = 1;
-        ssize_t w = write(l->efd, &one, sizeof(one));
-        (void)w;
-    }
+    link_evq_push(&l->evq, ev);
 }
 
 static void s_push_simple(struct mqtt_link *l, enum link_ev_kind kind, int rc, uint64_t tag,
                           const char *text)
 {
-    struct link_ev *ev = calloc(1, sizeof(*ev));
-    if (!ev) {
-        return;
-    }
-    ev->kind = kind;
-    ev->rc = rc;
-    ev->tag = tag;
-    if (text) {
-        snprintf(ev->text, sizeof(ev->text), "%s", text);
-    }
-    s_push(l, ev);
+    link_evq_push_simple(&l->evq, kind, rc, tag, text);
 }
 
 static int s_on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
@@ -86,21 +61,8 @@ static int s_on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message
     struct mqtt_link *l = ctx;
     size_t tl = topic_len > 0 ? (size_t)topic_len : strlen(topic);
     size_t pl = m->payloadlen > 0 ? (size_t)m->payloadlen : 0;
-    struct link_ev *ev = malloc(sizeof(*ev) + tl + 1 + pl);
+    struct link_ev *ev = link_ev_msg(topic, tl, m->payload, pl, m->qos, m->retained != 0);
     if (ev) {
-        memset(ev, 0, sizeof(*ev));
-        ev->kind = LEV_MSG;
-        ev->topic = (char *)(ev + 1);
-        memcpy(ev->topic, topic, tl);
-        ev->topic[tl] = '\0';
-        ev->topic_len = tl;
-        ev->payload = ev->topic + tl + 1;
-        if (pl) {
-            memcpy(ev->payload, m->payload, pl);
-        }
-        ev->payload_len = pl;
-        ev->qos = m->qos;
-        ev->retain = m->retained != 0;
         if (l->arrive) {
             l->arrive(l->arrive_ctx, ev);
         }
@@ -324,11 +286,10 @@ int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_in
     l->version = c->protocol_version;
     l->max_inflight = max_inflight;
     snprintf(l->rundir, sizeof(l->rundir), "%s", rundir);
-    pthread_mutex_init(&l->lock, NULL);
-    l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (l->efd < 0) {
+    int erc = link_evq_init(&l->evq);
+    if (erc != 0) {
         free(l);
-        return -errno;
+        return erc;
     }
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
     co.sendWhileDisconnected = 0;
@@ -341,7 +302,7 @@ int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_in
     int rc = P.create(&l->client, c->uri, c->client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
     if (rc != MQTTASYNC_SUCCESS) {
         log_error("LINK-CREATE", "cannot create MQTT client for %s: %s", c->uri, P.strerror_(rc));
-        close(l->efd);
+        link_evq_free(&l->evq);
         free(l);
         return -EINVAL;
     }
@@ -382,12 +343,6 @@ void mqtt_link_destroy(struct mqtt_link **pl, int timeout_ms)
     }
     P.destroy(&l->client);
     s_link = NULL;
-    struct link_ev *ev = l->head;
-    while (ev) {
-        struct link_ev *nx = ev->next;
-        free(ev);
-        ev = nx;
-    }
     for (int i = 0; i < MQG_SECRET_COUNT; i++) {
         if (l->files[i]) {
             unlink(l->files[i]);
@@ -402,27 +357,19 @@ void mqtt_link_destroy(struct mqtt_link **pl, int timeout_ms)
     }
     free(l->qos);
     free(l->opts);
-    close(l->efd);
-    pthread_mutex_destroy(&l->lock);
+    link_evq_free(&l->evq);
     free(l);
     *pl = NULL;
 }
 
 int mqtt_link_fd(const struct mqtt_link *l)
 {
-    return l->efd;
+    return l->evq.efd;
 }
 
 struct link_ev *mqtt_link_take(struct mqtt_link *l)
 {
-    uint64_t v;
-    ssize_t r = read(l->efd, &v, sizeof(v));
-    (void)r;
-    pthread_mutex_lock(&l->lock);
-    struct link_ev *h = l->head;
-    l->head = l->tail = NULL;
-    pthread_mutex_unlock(&l->lock);
-    return h;
+    return link_evq_take(&l->evq);
 }
 
 /* The TLS options of the link's connection into *ssl, after writing the certificate files

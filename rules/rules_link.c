@@ -18,6 +18,7 @@
  * compile); the connector retries with its backoff. subscribe answers LEV_SUB_OK at once. The
  * connection is never lost. One link per process.
  */
+#include "link_evq.h"
 #include "mqtt_link.h"
 
 #include <errno.h>
@@ -57,11 +58,10 @@ struct mqtt_link {
     const struct mqg_connection *conn;
     const struct mqg_model *model;
     int max_inflight;
-    int efd;
+    struct link_evq evq; /* events for the connector */
     pthread_mutex_t lock;
-    pthread_cond_t cond;         /* the worker waits on it for jobs */
-    struct link_ev *head, *tail; /* events for the connector */
-    struct job *jhead, *jtail;   /* jobs for the worker */
+    pthread_cond_t cond;       /* the worker waits on it for jobs */
+    struct job *jhead, *jtail; /* jobs for the worker */
     int n_jobs;
     pthread_t worker;
     bool joinable; /* a worker was started and not joined yet */
@@ -78,37 +78,13 @@ struct mqtt_link {
 
 static void s_push(struct mqtt_link *l, struct link_ev *ev)
 {
-    ev->next = NULL;
-    pthread_mutex_lock(&l->lock);
-    bool was_empty = l->head == NULL;
-    if (l->tail) {
-        l->tail->next = ev;
-    } else {
-        l->head = ev;
-    }
-    l->tail = ev;
-    pthread_mutex_unlock(&l->lock);
-    if (was_empty) {
-        uint64_t one = 1;
-        ssize_t w = write(l->efd, &one, sizeof(one));
-        (void)w;
-    }
+    link_evq_push(&l->evq, ev);
 }
 
 static void s_push_simple(struct mqtt_link *l, enum link_ev_kind kind, int rc, uint64_t tag,
                           const char *text)
 {
-    struct link_ev *ev = calloc(1, sizeof(*ev));
-    if (!ev) {
-        return;
-    }
-    ev->kind = kind;
-    ev->rc = rc;
-    ev->tag = tag;
-    if (text) {
-        snprintf(ev->text, sizeof(ev->text), "%s", text);
-    }
-    s_push(l, ev);
+    link_evq_push_simple(&l->evq, kind, rc, tag, text);
 }
 
 /* chain_emit_fn: one output becomes a message "from the broker", through the arrival hook. */
@@ -116,21 +92,11 @@ static int s_emit(void *arg, const struct mqg_route *route, const char *topic, c
                   size_t len)
 {
     struct mqtt_link *l = arg;
-    size_t tl = strlen(topic);
-    struct link_ev *ev = malloc(sizeof(*ev) + tl + 1 + len);
+    struct link_ev *ev =
+        link_ev_msg(topic, strlen(topic), payload, len, route->target.qos, route->target.retain);
     if (!ev) {
         return -ENOMEM;
     }
-    memset(ev, 0, sizeof(*ev));
-    ev->kind = LEV_MSG;
-    ev->topic = (char *)(ev + 1);
-    memcpy(ev->topic, topic, tl + 1);
-    ev->topic_len = tl;
-    ev->payload = ev->topic + tl + 1;
-    memcpy(ev->payload, payload, len);
-    ev->payload_len = len;
-    ev->qos = route->target.qos;
-    ev->retain = route->target.retain;
     if (l->arrive) {
         l->arrive(l->arrive_ctx, ev);
     }
@@ -302,16 +268,17 @@ int mqtt_link_new(const struct mqg_connection *c, const char *rundir, int max_in
     }
     l->conn = c;
     l->max_inflight = max_inflight > 0 ? max_inflight : 1;
-    l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (link_evq_init(&l->evq) != 0) {
+        free(l);
+        return -ENOMEM;
+    }
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     int rc = pthread_cond_init(&l->cond, &ca);
     pthread_condattr_destroy(&ca);
-    if (l->efd < 0 || rc != 0) {
-        if (l->efd >= 0) {
-            close(l->efd);
-        }
+    if (rc != 0) {
+        link_evq_free(&l->evq);
         free(l);
         return -ENOMEM;
     }
@@ -348,11 +315,7 @@ void mqtt_link_destroy(struct mqtt_link **pl, int timeout_ms)
         nx = j->next;
         free(j);
     }
-    for (struct link_ev *ev = l->head, *nx; ev; ev = nx) {
-        nx = ev->next;
-        free(ev);
-    }
-    close(l->efd);
+    link_evq_free(&l->evq);
     pthread_cond_destroy(&l->cond);
     pthread_mutex_destroy(&l->lock);
     free(l);
@@ -361,19 +324,12 @@ void mqtt_link_destroy(struct mqtt_link **pl, int timeout_ms)
 
 int mqtt_link_fd(const struct mqtt_link *l)
 {
-    return l->efd;
+    return l->evq.efd;
 }
 
 struct link_ev *mqtt_link_take(struct mqtt_link *l)
 {
-    uint64_t v;
-    ssize_t r = read(l->efd, &v, sizeof(v));
-    (void)r;
-    pthread_mutex_lock(&l->lock);
-    struct link_ev *h = l->head;
-    l->head = l->tail = NULL;
-    pthread_mutex_unlock(&l->lock);
-    return h;
+    return link_evq_take(&l->evq);
 }
 
 int mqtt_link_connect(struct mqtt_link *l)

@@ -62,6 +62,9 @@ struct s_target {
     int64_t ready_at;     /* READY was sent to it (answering data from an unknown source) */
     uint8_t *ack;         /* ACK for it as a source, not sent yet (RELEASE and MARKs) */
     size_t ack_len;
+    bool decoupled; /* the rules process with the journal on: its full queue never pauses the
+                     * input (tracked copies start a gap, replayed from the sources' journals
+                     * when it has caught up; QoS 0 copies are dropped) */
 };
 
 struct s_router {
@@ -94,7 +97,7 @@ struct s_router {
  * then starts a gap (the source's journal keeps it), an untracked one is dropped. */
 static bool s_down_and_full(const struct s_target *t)
 {
-    return (t->unreachable || !t->link_up) && mqg_fifo_full(&t->out);
+    return (t->unreachable || !t->link_up || t->decoupled) && mqg_fifo_full(&t->out);
 }
 
 /* The ledger's word on a tracked copy for conn: true to queue it (marked as tracked). */
@@ -132,7 +135,9 @@ static void s_deliver(void *arg, int conn, const struct mqg_wire_rec *copy_in)
         return; /* the target has it, or a replay brings it */
     }
     int rc;
-    if (tracked || !t->unreachable) {
+    if (!tracked && t->decoupled && mqg_fifo_full(&t->out)) {
+        rc = -ENOSPC; /* the rules process is behind: a QoS 0 copy is not kept for it */
+    } else if (tracked || !t->unreachable) {
         /* a full queue for a connected connector pauses the input (s_paused) instead of
          * losing copies; the batch being handled may overshoot the bound */
         rc = mqg_fifo_append(&t->out, &copy);
@@ -293,6 +298,8 @@ static int s_build(struct s_router *r)
         }
         for (size_t i = 0; i < m->n_conns; i++) {
             mqg_ledger_set_target(r->ledger, i, m->conns[i].target_connected);
+            /* a slow rules process must not slow the routes without rules */
+            r->targets[i].decoupled = m->conns[i].rules_engine;
         }
     }
     r->epoch = mqg_seed() | 1;
@@ -610,7 +617,8 @@ static bool s_paused(const struct s_router *r)
 {
     for (size_t i = 0; i < r->child.model.n_conns; i++) {
         const struct s_target *t = &r->targets[i];
-        if (t->enabled && !t->unreachable && t->link_up && mqg_fifo_full(&t->out)) {
+        if (t->enabled && !t->unreachable && t->link_up && !t->decoupled &&
+            mqg_fifo_full(&t->out)) {
             return true;
         }
     }

@@ -403,6 +403,42 @@ class ReloadRulesTest(RulesTest):
         wait_for(lambda: ("plain/out", b"x") in self.got(), 10, what="plain route")
 
 
+class SlowRulesTest(RulesTest):
+    """A rules process that cannot keep up never holds back the routes without rules: its
+    queue at the router fills (router.queue_max, small here), the QoS 1 copies for it wait in
+    the source's journal and are replayed when it has caught up (nothing lost), while the
+    other routes go on; the router's memory for it stays bounded."""
+    N = 400
+
+    def test_slow_rules_do_not_hold_back_other_routes(self):
+        gw = self.start(mapping(
+            entry("slow/in", "slow/out", "            - transform:\n"
+                  "                expression: '($x := $sum([1..100000]); {\"n\": $.n})'\n") +
+            "        - subscribe: {topic: 'fast/in', connection: !ref plant, qos: 1}\n"
+            "          publish: {topic: 'fast/out', connection: !ref cloud, qos: 1}\n"),
+            settings="router = { queue_max = 20; };\nconnector = { outbound_queue_max = 20; };")
+        for i in range(self.N):
+            self.src.publish("slow/in", b'{"n":%d}' % i, wait=False)
+        time.sleep(0.3)  # the slow copies are ahead of the fast ones at the router
+        for i in range(self.N):
+            self.src.publish("fast/in", b"%d" % i, wait=False)
+
+        def count(topic):
+            return sum(1 for t, _ in self.got() if t == topic)
+        wait_for(lambda: count("fast/out") == self.N, 20, what="every fast message")
+        # the rules were still busy: the fast route did not wait for them
+        self.assertLess(count("slow/out"), self.N)
+        wait_for(lambda: count("slow/out") >= self.N, 120, step=0.5,
+                 what="every slow message (have %d)" % count("slow/out"))
+        seen = sorted(json.loads(p)["n"] for t, p in self.got() if t == "slow/out")
+        self.assertEqual(sorted(set(seen)), list(range(self.N)))  # none lost
+        self.assertIsNotNone(gw.child_pid("mqgate-rules"))
+        # the router kept no more than its bound for the rules process: the rest came back
+        # from the source's journal when the rules process had caught up
+        router = [r["counters"] for r in gw.status() if r["role"] == "router"][0]
+        self.assertGreater(int(router.get("replayed", "0")), 0, router)
+
+
 class NoRulesTest(GatewayTest):
     def test_no_rules_no_rules_process(self):
         gw = self.gateway(HEAD + MAPPING % (

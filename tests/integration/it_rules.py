@@ -439,6 +439,34 @@ class SlowRulesTest(RulesTest):
         self.assertGreater(int(router.get("replayed", "0")), 0, router)
 
 
+class ExampleTest(RulesTest):
+    """examples/rules.yml as README points a user to it."""
+
+    def test_the_rules_example_runs(self):
+        with open(os.path.join(os.environ.get("MQG_SRC", os.path.join(
+                os.path.dirname(os.path.abspath(__file__)), "..", "..")),
+                "examples", "rules.yml")) as f:
+            text = f.read()
+        gw = self.gateway(text, {"plantHost": "127.0.0.1", "cloudHost": "127.0.0.1",
+                                 "plantPort": self.b["plant"].port,
+                                 "cloudPort": self.b["cloud"].port}, wait_connectors=3)
+        self.dump_log_on_failure(gw)
+        self.sink = self.client("cloud", ["#"], client_id="it-rules-example-sink")
+        self.src = self.client("plant", client_id="it-rules-example-src")
+        self.src.publish("factory/l1/press7/state", b'{"state": "running", "temperature": 70}')
+        self.src.publish("factory/l1/alarms", b'{"severity": "minor", "text": "door"}')
+        self.src.publish("factory/l1/alarms", b'{"severity": "critical", "text": "fire"}')
+        self.src.publish("factory/l1/press7/state", b'{"state": "running", "temperature": 70.2}')
+        got = sorted(self.settle(4))
+        self.assertEqual(got, sorted([
+            ("plant/l1/press7/state", b'{"line":"l1","machine":"press7","running":true,'
+                                      b'"temperatureC":70,"temperatureF":158}'),
+            ("plant/l1/press7/state", b'{"line":"l1","machine":"press7","running":true,'
+                                      b'"temperatureC":70.2,"temperatureF":158.4}'),
+            ("alarms/l1", b'{"severity":"critical","text":"fire"}'),
+            ("changes/l1/press7", b'{"temperature":70}')]))
+
+
 class NoRulesTest(GatewayTest):
     def test_no_rules_no_rules_process(self):
         gw = self.gateway(HEAD + MAPPING % (

@@ -27,6 +27,12 @@
 #include "mqg_log.h"
 #include "mqg_proc.h"
 
+/* cpu_affinity "auto" with more than one CPU: the rules process runs on the CPUs the others do
+ * not (its JavaScript engine is the heaviest work of a gateway with rules, and it hands
+ * messages on in batches: docs/performance.md). Set by spawn_pin_cpus, read after fork. */
+static cpu_set_t s_rules_cpus;
+static bool s_rules_cpus_set;
+
 /* The rules process's outbound queue at most (messages, bytes). */
 #define S_RULES_QUEUE_MAX 2000
 #define S_RULES_QUEUE_BYTES (2 << 20)
@@ -100,6 +106,9 @@ static void s_child_exec(const struct sup_child *c, const struct s_args *a, int 
     }
     for (int fd = ctl >= 0 ? MQG_CTL_FD + 1 : MQG_CTL_FD; fd < 1024; fd++) {
         close(fd);
+    }
+    if (s_rules_cpus_set && strcmp(c->role, "rules") == 0) {
+        sched_setaffinity(0, sizeof(s_rules_cpus), &s_rules_cpus);
     }
     sigset_t none;
     sigemptyset(&none);
@@ -266,4 +275,13 @@ void spawn_pin_cpus(const struct mqg_settings *set)
     log_info("CPU-AFFINITY", "all processes on CPU%s %s (cpu_affinity \"%s\")",
              CPU_COUNT(&use) > 1 ? "s" : "", text,
              set->cpu_affinity.mode == MQG_CPUS_AUTO ? "auto" : text);
+    if (set->cpu_affinity.mode == MQG_CPUS_AUTO) {
+        CPU_XOR(&s_rules_cpus, &allowed, &use); /* use is one of allowed: the others */
+        s_rules_cpus_set = CPU_COUNT(&s_rules_cpus) > 0;
+        if (s_rules_cpus_set) {
+            mqg_cpus_format(&s_rules_cpus, text, sizeof(text));
+            log_debug("CPU-AFFINITY", "a rules process runs on CPU%s %s",
+                     CPU_COUNT(&s_rules_cpus) > 1 ? "s" : "", text);
+        }
+    }
 }

@@ -6,8 +6,8 @@
  * hand-off is a local switch, and work queues up into batches while one thread runs, where
  * across CPUs every hand-off is a cross-CPU wake-up (docs/performance.md measures the
  * difference). With "auto", the rules process (mqgate-rules) runs on the other CPUs when there
- * are any (supervisor/spawn.c). "none" leaves placement to the kernel. A list such as "0,2-3" (as taskset -c)
- * names the CPUs. Pure logic: parsing, resolving against the allowed set, formatting.
+ * are any (supervisor/spawn.c). "none" leaves placement to the kernel. A list such as "0,2-3" (as
+ * taskset -c) names the CPUs. Pure logic: parsing, resolving against the allowed set, formatting.
  */
 #ifndef MQG_CPUS_H
 #define MQG_CPUS_H

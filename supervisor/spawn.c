@@ -281,7 +281,7 @@ void spawn_pin_cpus(const struct mqg_settings *set)
         if (s_rules_cpus_set) {
             mqg_cpus_format(&s_rules_cpus, text, sizeof(text));
             log_debug("CPU-AFFINITY", "a rules process runs on CPU%s %s",
-                     CPU_COUNT(&s_rules_cpus) > 1 ? "s" : "", text);
+                      CPU_COUNT(&s_rules_cpus) > 1 ? "s" : "", text);
         }
     }
 }

@@ -10,6 +10,7 @@
 
 #include "mqg_rulestate.h"
 #include "mqg_sbuf.h"
+#include "mqg_text.h"
 
 /* ---- parse ---- */
 
@@ -145,7 +146,8 @@ static void s_put_utf8_string(struct mqg_sbuf *b, const unsigned char *p, size_t
     struct mqg_sbuf t = {0};
     size_t i = 0;
     while (i < len) {
-        size_t l = mqg_utf8_len(p + i, len - i);
+        uint32_t cp;
+        size_t l = p[i] < 0x80 ? 1 : mqg_text_utf8_seq(p + i, len - i, &cp);
         if (l) {
             mqg_sbuf_put(&t, (const char *)p + i, l);
             i += l;

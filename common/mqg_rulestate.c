@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "mqg_sbuf.h"
+#include "mqg_topic.h"
 
 /* ---- an ordered map label -> JSON text ---- */
 
@@ -448,7 +449,7 @@ int mqg_collect_put(struct mqg_collect *c, const char *label, const char *json, 
                     char **out)
 {
     *out = NULL;
-    if (!mqg_utf8_valid(label)) {
+    if (!mqg_topic_utf8_ok(label, strlen(label))) {
         return -EINVAL;
     }
     int rc = s_omap_set(&c->map, label, json, len);
@@ -499,7 +500,7 @@ void mqg_stash_destroy(struct mqg_stash **ps)
 
 int mqg_stash_put(struct mqg_stash *s, const char *label, const char *json, size_t len)
 {
-    if (!mqg_utf8_valid(label)) {
+    if (!mqg_topic_utf8_ok(label, strlen(label))) {
         return -EINVAL;
     }
     return s_omap_set(&s->pending, label, json, len);

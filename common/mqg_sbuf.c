@@ -45,54 +45,6 @@ int mqg_sbuf_take(struct mqg_sbuf *b, char **out)
     return 0;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 if there is none. */
-size_t mqg_utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80) {
-        return 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-        len = 2, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len) {
-        return 0;
-    }
-    unsigned cp = c & (0x3F >> (len - 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            return 0;
-        }
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-        return 0;
-    }
-    return len;
-}
-
-bool mqg_utf8_valid(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s);
-    while (n) {
-        size_t l = mqg_utf8_len(p, n);
-        if (!l) {
-            return false;
-        }
-        p += l;
-        n -= l;
-    }
-    return true;
-}
-
 /* s[0..len) (valid UTF-8) as a JSON string, as JSON.stringify writes it. */
 void mqg_sbuf_json_string_n(struct mqg_sbuf *b, const char *s, size_t len)
 {

@@ -1,4 +1,4 @@
-/* mqg_sbuf — a growable text buffer, UTF-8 checks and JSON strings written as
+/* mqg_sbuf — a growable text buffer and JSON strings written as
  * JSON.stringify writes them; for the rules' engine-free parts (mqg_rulestate, mqg_ruleparse).
  * An append that fails for memory sets err once; later appends do nothing.
  */
@@ -20,10 +20,6 @@ void mqg_sbuf_putc(struct mqg_sbuf *b, char c);
 
 /* Hand the text over (0, *out the caller's), or free it and return the error. */
 int mqg_sbuf_take(struct mqg_sbuf *b, char **out);
-
-/* Length of the well-formed UTF-8 sequence at s (n bytes left, n >= 1), 0 if there is none. */
-size_t mqg_utf8_len(const unsigned char *s, size_t n);
-bool mqg_utf8_valid(const char *s);
 
 /* s[0..len) (valid UTF-8) as a JSON string, as JSON.stringify writes it. */
 void mqg_sbuf_json_string_n(struct mqg_sbuf *b, const char *s, size_t len);

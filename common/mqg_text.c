@@ -10,9 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Length of the well-formed UTF-8 sequence at s[0..len) (2..4), with its code point in *cp, or
- * 0 if the bytes there are not one. s[0] >= 0x80. */
-static size_t s_utf8_seq(const unsigned char *s, size_t len, uint32_t *cp)
+size_t mqg_text_utf8_seq(const unsigned char *s, size_t len, uint32_t *cp)
 {
     size_t n;
     uint32_t min;
@@ -66,7 +64,7 @@ static void s_next(const unsigned char *s, size_t len, char *esc, size_t *adv)
         esc[2] = '\0';
         return;
     }
-    size_t n = s[0] >= 0x80 ? s_utf8_seq(s, len, &cp) : 0;
+    size_t n = s[0] >= 0x80 ? mqg_text_utf8_seq(s, len, &cp) : 0;
     if (n == 0) {
         memcpy(esc, "\\x", 2);
         esc[2] = hex[s[0] >> 4];

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* True if s[0..len) prints as it is (needs no escape). */
@@ -42,6 +43,10 @@ const char *mqg_text_shown(const char *s, size_t len, char *out);
 /* The value of the n hex digits at s (either case) in *v: true, or false (*v undefined) when
  * one of them is not a hex digit. n <= 7. */
 bool mqg_text_hex(const char *s, size_t n, unsigned *v);
+
+/* Length of the well-formed UTF-8 sequence at s[0..len) (2..4), with its code point in *cp, or
+ * 0 if the bytes there are not one. s[0] >= 0x80. */
+size_t mqg_text_utf8_seq(const unsigned char *s, size_t len, uint32_t *cp);
 
 /* Format a reason for the user into why[0..cap) and return -EINVAL: the one line of the
  * parsers (mqg_url, mqg_jsre) that report why an input is refused. */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "mqg_json.h"
+#include "mqg_text.h"
 #include "mqg_topic.h"
 
 /* ---- variables ---- */
@@ -115,22 +116,12 @@ char *chain_json_quote(const char *s, size_t len)
     return buf;
 }
 
+/* Four hex digits at p (end: the text's end) as *out. 0 or -EINVAL. */
 static int s_hex4(const char *p, const char *end, uint32_t *out)
 {
-    if (end - p < 4) {
+    unsigned v;
+    if (end - p < 4 || !mqg_text_hex(p, 4, &v)) {
         return -EINVAL;
-    }
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
-        if (d < 0) {
-            return -EINVAL;
-        }
-        v = v * 16 + (uint32_t)d;
     }
     *out = v;
     return 0;

@@ -172,12 +172,17 @@ class OpsTest(GatewayTest):
         sink.wait_count(n, 10)
         conn = {"service": "itbridge"}
 
-        def settled():  # counters travel with the 1 s heartbeat
+        def settled():
+            # Counters travel with each process's own 1 s heartbeat: the source connector's
+            # may arrive after the target's, so wait until every process has reported all n.
             f = self.scrape()
-            got = value(f, "mqgate_connection_published_messages_total", connection="cloud",
-                        **conn)
-            return f if got == n and value(f, "mqgate_route_delivered_messages_total",
-                                           route="endpoint sink") == n else None
+            reported = (
+                value(f, "mqgate_connection_received_messages_total", connection="plant", **conn),
+                value(f, "mqgate_connection_forwarded_messages_total", connection="plant", **conn),
+                value(f, "mqgate_connection_published_messages_total", connection="cloud", **conn),
+                value(f, "mqgate_route_delivered_messages_total", route="endpoint sink"),
+                value(f, "mqgate_router_delivered_messages_total"))
+            return f if min(reported) >= n else None
         f = wait_for(settled, 5, what="%d messages in /metrics" % n)
         expect = {
             ("mqgate_connection_received_messages_total", "plant"): n,

@@ -14,17 +14,19 @@
 #define MQG_CTL_MAX (64u * 1024u * 1024u) /* largest message accepted */
 
 enum mqg_ctl_kind {
-    MQG_CTL_CONFIG = 1,    /* supervisor -> child: encoded model (mqg_model_encode); again
-                              while it runs after a reload that added connections (only
-                              their keys are taken: mqg_child.update) */
-    MQG_CTL_READY = 2,     /* child -> supervisor: configured and serving */
-    MQG_CTL_HEARTBEAT = 3, /* both ways every heartbeat interval; child's body = status text */
-    MQG_CTL_TERM = 4,      /* supervisor -> child: stop now, cleanly */
-    MQG_CTL_ROUTES = 5,    /* router -> supervisor: per-route counters (mqg_rstats.h) */
-    MQG_CTL_HANDOVER = 6,  /* supervisor -> router: take no more input, deliver and have
-                              confirmed what it holds (bounded), then stop (a reload) */
-    MQG_CTL_LOG_LEVEL = 7, /* supervisor -> child: body 1 byte, the new log level (MQG_LOG_*;
-                              a reload changed log.level) */
+    MQG_CTL_CONFIG = 1,      /* supervisor -> child: encoded model (mqg_model_encode); again
+                                while it runs after a reload that added connections (only
+                                their keys are taken: mqg_child.update) */
+    MQG_CTL_READY = 2,       /* child -> supervisor: configured and serving */
+    MQG_CTL_HEARTBEAT = 3,   /* both ways every heartbeat interval; child's body = status text */
+    MQG_CTL_TERM = 4,        /* supervisor -> child: stop now, cleanly */
+    MQG_CTL_ROUTES = 5,      /* router -> supervisor: per-route counters (mqg_rstats.h) */
+    MQG_CTL_HANDOVER = 6,    /* supervisor -> router: take no more input, deliver and have
+                                confirmed what it holds (bounded), then stop (a reload) */
+    MQG_CTL_LOG_LEVEL = 7,   /* supervisor -> child: body 1 byte, the new log level (MQG_LOG_*;
+                                a reload changed log.level) */
+    MQG_CTL_RULE_ROUTES = 8, /* rules process -> supervisor: per-route rule counters, keyed by
+                                rid (mqg_rstats.h) */
 };
 
 struct mqg_ctl {

@@ -1,22 +1,23 @@
-/* mqg_rstats — per-route counter reports, router to supervisor (see mqg_rstats.h). */
+/* mqg_rstats — per-route counter reports to the supervisor (see mqg_rstats.h). */
 #include "mqg_rstats.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define S_HEAD 6       /* version, flags, number of routes */
-#define S_ENTRY_MAX 70 /* index and six counters, 10 bytes each at most */
-#define S_FIELDS 6
+#define S_HEAD 6 /* version, flags, number of routes */
+#define S_FIELDS MQG_RSTATS_FIELDS
+#define S_ENTRY_MAX ((S_FIELDS + 1) * 10) /* key and counters, 10 bytes each at most */
 
-int mqg_rstats_init(struct mqg_rstats *r, size_t n_routes)
+int mqg_rstats_init(struct mqg_rstats *r, size_t n)
 {
     memset(r, 0, sizeof(*r));
-    r->n = n_routes;
+    r->n = n;
     r->reset = true;
-    r->sent = calloc(n_routes ? n_routes : 1, sizeof(*r->sent));
-    r->pending = calloc(n_routes ? n_routes : 1, sizeof(*r->pending));
-    if (!r->sent || !r->pending) {
+    r->sent = calloc(n ? n : 1, sizeof(*r->sent));
+    r->pending = calloc(n ? n : 1, sizeof(*r->pending));
+    r->pending_rows = calloc(n ? n : 1, sizeof(*r->pending_rows));
+    if (!r->sent || !r->pending || !r->pending_rows) {
         mqg_rstats_free(r);
         return -ENOMEM;
     }
@@ -30,18 +31,9 @@ void mqg_rstats_free(struct mqg_rstats *r)
     }
     free(r->sent);
     free(r->pending);
+    free(r->pending_rows);
     free(r->buf);
     memset(r, 0, sizeof(*r));
-}
-
-static void s_fields(const struct mqg_route_stats *s, uint64_t v[S_FIELDS])
-{
-    v[0] = s->in;
-    v[1] = s->in_bytes;
-    v[2] = s->out;
-    v[3] = s->out_bytes;
-    v[4] = s->render_failed;
-    v[5] = s->loops;
 }
 
 static size_t s_put_varint(uint8_t *p, uint64_t v)
@@ -72,8 +64,8 @@ static bool s_get_varint(const uint8_t *p, size_t len, size_t *off, uint64_t *v)
     return false;
 }
 
-size_t mqg_rstats_encode(struct mqg_rstats *r, const struct mqg_route_table *t, size_t max,
-                         const uint8_t **body)
+size_t mqg_rstats_encode_rows(struct mqg_rstats *r, mqg_rstats_row_fn *row, const void *src,
+                              size_t max, const uint8_t **body)
 {
     if (max < S_HEAD + S_ENTRY_MAX) {
         max = S_HEAD + S_ENTRY_MAX;
@@ -91,16 +83,15 @@ size_t mqg_rstats_encode(struct mqg_rstats *r, const struct mqg_route_table *t, 
     size_t i = r->cursor, seen = 0;
     r->n_pending = 0;
     for (; seen < r->n && len + S_ENTRY_MAX <= max; seen++, i = (i + 1) % r->n) {
-        const struct mqg_route_stats *now = mqg_route_table_stats(t, i);
-        if (!now || memcmp(now, &r->sent[i], sizeof(*now)) == 0) {
+        uint64_t key, v[S_FIELDS];
+        if (!row(src, i, &key, v) || memcmp(v, r->sent[i], sizeof(v)) == 0) {
             continue;
         }
-        uint64_t v[S_FIELDS];
-        s_fields(now, v);
-        len += s_put_varint(p + len, i);
+        len += s_put_varint(p + len, key);
         for (int k = 0; k < S_FIELDS; k++) {
             len += s_put_varint(p + len, v[k]);
         }
+        memcpy(r->pending_rows[r->n_pending], v, sizeof(v));
         r->pending[r->n_pending++] = i;
     }
     r->next_cursor = r->n ? i % r->n : 0;
@@ -118,24 +109,49 @@ size_t mqg_rstats_encode(struct mqg_rstats *r, const struct mqg_route_table *t, 
     return len;
 }
 
-void mqg_rstats_commit(struct mqg_rstats *r, const struct mqg_route_table *t)
+void mqg_rstats_commit_rows(struct mqg_rstats *r)
 {
     for (size_t k = 0; k < r->n_pending; k++) {
-        size_t i = r->pending[k];
-        r->sent[i] = *mqg_route_table_stats(t, i);
+        memcpy(r->sent[r->pending[k]], r->pending_rows[k], sizeof(r->sent[0]));
     }
     r->n_pending = 0;
     r->cursor = r->next_cursor;
     r->reset = false;
 }
 
-/* One pass over a report's entries: checked only (table NULL), or applied. */
-static int s_walk(const uint8_t *body, size_t len, struct mqg_route_stats *table, size_t n)
+/* mqg_rstats_row_fn of a route table: keyed by index. */
+static bool s_route_row(const void *src, size_t i, uint64_t *key, uint64_t row[S_FIELDS])
+{
+    const struct mqg_route_stats *st = mqg_route_table_stats(src, i);
+    if (!st) {
+        return false;
+    }
+    *key = i;
+    memcpy(row, st, sizeof(*st));
+    return true;
+}
+
+size_t mqg_rstats_encode(struct mqg_rstats *r, const struct mqg_route_table *t, size_t max,
+                         const uint8_t **body)
+{
+    return mqg_rstats_encode_rows(r, s_route_row, t, max, body);
+}
+
+void mqg_rstats_commit(struct mqg_rstats *r, const struct mqg_route_table *t)
+{
+    (void)t;
+    mqg_rstats_commit_rows(r);
+}
+
+/* One pass over a report's rows: checked only (find NULL; keys below max_key unless it is 0),
+ * or stored. */
+static int s_walk(const uint8_t *body, size_t len, uint64_t max_key, mqg_rstats_find_fn *find,
+                  void *dst)
 {
     size_t off = S_HEAD;
     while (off < len) {
-        uint64_t idx, v[S_FIELDS];
-        if (!s_get_varint(body, len, &off, &idx) || idx >= n) {
+        uint64_t key, v[S_FIELDS];
+        if (!s_get_varint(body, len, &off, &key) || (max_key && key >= max_key)) {
             return -EPROTO;
         }
         for (int k = 0; k < S_FIELDS; k++) {
@@ -143,30 +159,58 @@ static int s_walk(const uint8_t *body, size_t len, struct mqg_route_stats *table
                 return -EPROTO;
             }
         }
-        if (table) {
-            table[idx] = (struct mqg_route_stats){.in = v[0],
-                                                  .in_bytes = v[1],
-                                                  .out = v[2],
-                                                  .out_bytes = v[3],
-                                                  .render_failed = v[4],
-                                                  .loops = v[5]};
+        void *at = find ? find(dst, key) : NULL;
+        if (at) {
+            memcpy(at, v, sizeof(v));
         }
     }
     return 0;
 }
 
-int mqg_rstats_apply(const uint8_t *body, size_t len, struct mqg_route_stats *table, size_t n)
+/* The header: version, and the reporter's row count. -EPROTO when it is not one of ours. */
+static int s_head(const uint8_t *body, size_t len, uint32_t *count)
 {
     if (len < S_HEAD || body[0] != MQG_RSTATS_VERSION) {
         return -EPROTO;
     }
-    uint32_t count = (uint32_t)body[2] << 24 | (uint32_t)body[3] << 16 | (uint32_t)body[4] << 8 |
-                     (uint32_t)body[5];
-    if (count != n || s_walk(body, len, NULL, n) != 0) {
+    *count = (uint32_t)body[2] << 24 | (uint32_t)body[3] << 16 | (uint32_t)body[4] << 8 |
+             (uint32_t)body[5];
+    return 0;
+}
+
+struct s_table {
+    struct mqg_route_stats *rows;
+    size_t n;
+};
+
+static void *s_table_find(void *dst, uint64_t key)
+{
+    struct s_table *t = dst;
+    return key < t->n ? &t->rows[key] : NULL;
+}
+
+int mqg_rstats_apply(const uint8_t *body, size_t len, struct mqg_route_stats *table, size_t n)
+{
+    uint32_t count;
+    if (s_head(body, len, &count) != 0 || count != n || s_walk(body, len, n, NULL, NULL) != 0) {
         return -EPROTO;
     }
     if (body[1] & MQG_RSTATS_F_RESET) {
         memset(table, 0, n * sizeof(*table));
     }
-    return s_walk(body, len, table, n);
+    struct s_table t = {table, n};
+    return s_walk(body, len, n, s_table_find, &t);
+}
+
+int mqg_rstats_apply_keyed(const uint8_t *body, size_t len, void (*reset)(void *dst),
+                           mqg_rstats_find_fn *find, void *dst)
+{
+    uint32_t count;
+    if (s_head(body, len, &count) != 0 || s_walk(body, len, 0, NULL, NULL) != 0) {
+        return -EPROTO;
+    }
+    if ((body[1] & MQG_RSTATS_F_RESET) && reset) {
+        reset(dst);
+    }
+    return s_walk(body, len, 0, find, dst);
 }

@@ -2,11 +2,17 @@
  * the counters, the journal's when there is one, and what `status`, /metrics and /health need
  * (docs/architecture.md §8.1 lists the keys). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "connector_int.h"
+#include "mqg_ctl.h"
 #include "mqg_kv.h"
 #include "mqg_proc.h"
+
+/* Bound of one report of rule counters: well inside the control socket's buffer. */
+#define S_RULE_REPORT_MAX 16384
 
 static const char *const s_state_names[] = {"down", "connecting", "subscribing", "up"};
 
@@ -71,4 +77,50 @@ void conn_status(const void *arg, char *buf, size_t cap)
                  (unsigned long long)ld.timeout, (unsigned long long)ld.error);
     }
     s_status_ops(c, &ob, buf, cap);
+}
+
+/* mqg_rstats_row_fn over the rows taken from the link: keyed by rid. */
+static bool s_rule_row(const void *src, size_t i, uint64_t *key, uint64_t row[MQG_RSTATS_FIELDS])
+{
+    const struct link_rule_row *r = &((const struct link_rule_row *)src)[i];
+    *key = r->rid;
+    memcpy(row, &r->st, sizeof(r->st));
+    return true;
+}
+
+void conn_rule_report(struct connector *c)
+{
+    size_t n = mqtt_link_rule_stats(c->link, c->rule_rows, c->n_rule_rows);
+    if (n == 0) {
+        return;
+    }
+    if (n != c->n_rule_rows) { /* the rules started: a reporter for their routes */
+        struct link_rule_row *rows = realloc(c->rule_rows, n * sizeof(*rows));
+        if (!rows) {
+            return;
+        }
+        c->rule_rows = rows;
+        c->n_rule_rows = n;
+        mqg_rstats_free(&c->rule_rep);
+        if (mqg_rstats_init(&c->rule_rep, n) != 0 ||
+            mqtt_link_rule_stats(c->link, c->rule_rows, n) != n) {
+            c->n_rule_rows = 0;
+            return;
+        }
+    }
+    const uint8_t *body;
+    size_t len =
+        mqg_rstats_encode_rows(&c->rule_rep, s_rule_row, c->rule_rows, S_RULE_REPORT_MAX, &body);
+    int fd = mqg_child_ctl_fd(&c->child);
+    if (len && fd >= 0 && mqg_ctl_send(fd, MQG_CTL_RULE_ROUTES, body, len, MSG_DONTWAIT) == 0) {
+        mqg_rstats_commit_rows(&c->rule_rep);
+    }
+}
+
+void conn_rule_report_free(struct connector *c)
+{
+    mqg_rstats_free(&c->rule_rep);
+    free(c->rule_rows);
+    c->rule_rows = NULL;
+    c->n_rule_rows = 0;
 }

@@ -572,6 +572,9 @@ static int s_prepare(struct connector *c, int64_t now)
 {
     s_timers(c, now);
     outbox_pump(c->outbox);
+    if (c->conn->rules_engine && mqg_child_heartbeat_due(&c->child, now)) {
+        conn_rule_report(c);
+    }
     int timeout = s_timeout(c, now, mqg_child_turn(&c->child, now, conn_status, c));
     if (c->child.stop && timeout > 50) {
         timeout = 50;
@@ -703,6 +706,7 @@ static int s_setup(struct connector *c)
 static void s_free(struct connector *c)
 {
     mqtt_link_destroy(&c->link, 500); /* paho's threads end: nothing appends any more */
+    conn_rule_report_free(c);
     mqg_bus_destroy(&c->bus);
     mqg_subs_free(c->subs, c->n_subs);
     if (c->feed) {

@@ -16,6 +16,7 @@
 #include "mqg_child.h"
 #include "mqg_journal.h"
 #include "mqg_ratelog.h"
+#include "mqg_rstats.h"
 #include "mqg_subs.h"
 #include "mqg_wire.h"
 #include "mqtt_link.h"
@@ -68,6 +69,10 @@ struct connector {
     uint64_t n_rx, n_rx_bytes;  /* received from the broker (payload bytes), before any check */
     uint64_t n_connects;        /* connections made (CONNACKs) */
     char last_error[320];       /* the last failure of the connection, for the status */
+    /* the rules process: its per-route counters, reported with the heartbeat (conn_status.c) */
+    struct mqg_rstats rule_rep;
+    struct link_rule_row *rule_rows;
+    size_t n_rule_rows;
     /* test-only (MQG_TEST_DIE_IN_CALLBACK=<n>:<before|after>): _exit inside paho's callback */
     long die_at;
     bool die_after;
@@ -76,6 +81,12 @@ struct connector {
 
 /* The status text of the heartbeat (mqg_child_status_fn; conn_status.c). */
 void conn_status(const void *arg, char *buf, size_t cap);
+
+/* The rules process, when a heartbeat is due: the routes' rule counters that changed, to the
+ * supervisor (MQG_CTL_RULE_ROUTES, mqg_rstats.h); what cannot be sent now goes with the next.
+ * conn_rule_report_free at the end. */
+void conn_rule_report(struct connector *c);
+void conn_rule_report_free(struct connector *c);
 
 /* Opens this connection's journal in <state_dir>/<key> (conn_journal.c). Returns 0 or an exit
  * code after a logged error: 78 when the journal's directory cannot be used (a setting to

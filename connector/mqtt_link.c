@@ -562,6 +562,14 @@ void mqtt_link_drops(const struct mqtt_link *l, struct link_drops *d)
     memset(d, 0, sizeof(*d)); /* a broker link drops nothing itself */
 }
 
+size_t mqtt_link_rule_stats(struct mqtt_link *l, struct link_rule_row *out, size_t cap)
+{
+    (void)l;
+    (void)out;
+    (void)cap;
+    return 0; /* a broker link runs no rules */
+}
+
 int64_t mqtt_link_pingresps(const struct mqtt_link *l)
 {
     (void)l;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "mqg_model.h"
+#include "mqg_rstats.h"
 #include "mqg_subs.h"
 
 enum link_ev_kind {
@@ -102,6 +103,17 @@ struct link_drops {
     uint64_t error;    /* an evaluation failed, or the topic could not be rendered */
 };
 void mqtt_link_drops(const struct mqtt_link *l, struct link_drops *d);
+
+/* One route's counters in the rules process: rid is the route's rid read as a number. */
+struct link_rule_row {
+    uint64_t rid;
+    struct mqg_rule_stats st;
+};
+
+/* The rules process: copies up to cap rows (as of the rules' last look at the time, at least
+ * once a second) into out and returns how many routes with rules there are (0 before the rules
+ * run). A broker link has none: 0. From the connector's thread. */
+size_t mqtt_link_rule_stats(struct mqtt_link *l, struct link_rule_row *out, size_t cap);
 
 /* Text for a connect failure code (CONNACK return codes and paho's negative codes). */
 const char *mqtt_link_strerror(int rc);

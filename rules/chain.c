@@ -33,8 +33,9 @@ struct c_msg {
     char *ctx; /* $context's text; NULL until needed and after the vars changed */
     const char *data;
     size_t len;
-    char *own; /* data when the chain made it */
-    bool json; /* data is known to be JSON */
+    char *own;           /* data when the chain made it */
+    bool json;           /* data is known to be JSON */
+    struct c_tags carry; /* tags released when this message (or batch) is done */
 };
 
 static const char *const s_ids[CR_N] = {"RULE-NOT-JSON", "RULE-TIMEOUT", "RULE-ERROR"};
@@ -61,16 +62,16 @@ static void s_count(struct c_route *cr, int rc)
 {
     switch (rc) {
     case CHAIN_FILTERED:
-        cr->st.dropped_filtered++;
+        cr->st.filtered++;
         break;
     case CHAIN_NOT_JSON:
-        cr->st.dropped_not_json++;
+        cr->st.not_json++;
         break;
     case CHAIN_TIMEOUT:
-        cr->st.dropped_timeout++;
+        cr->st.timeout++;
         break;
     case CHAIN_ERROR:
-        cr->st.dropped_error++;
+        cr->st.error++;
         break;
     default:
         break;
@@ -88,11 +89,56 @@ static void s_msg_set(struct c_msg *m, char *json)
     m->json = true;
 }
 
+/* ---- tags (chain_set_release) ---- */
+
+/* Append the n tags v to t (cap 0 with tags: t->v is borrowed, not freed). 0 or -ENOMEM. */
+static int s_tags_add(struct c_tags *t, const uint64_t *v, size_t n)
+{
+    if (t->n + n > t->cap) {
+        size_t cap = t->cap ? t->cap : 8;
+        while (cap < t->n + n) {
+            cap *= 2;
+        }
+        uint64_t *nv = t->cap ? realloc(t->v, cap * sizeof(*nv)) : malloc(cap * sizeof(*nv));
+        if (!nv) {
+            return -ENOMEM;
+        }
+        if (!t->cap && t->n) {
+            memcpy(nv, t->v, t->n * sizeof(*nv));
+        }
+        t->v = nv;
+        t->cap = cap;
+    }
+    if (n) {
+        memcpy(t->v + t->n, v, n * sizeof(*v));
+    }
+    t->n += n;
+    return 0;
+}
+
+/* Release the tags of a message that is done (arg: emit's). */
+static void s_tags_release(struct chain_set *s, struct c_tags *t, void *arg)
+{
+    for (size_t k = 0; s->release && k < t->n; k++) {
+        s->release(arg, t->v[k]);
+    }
+    t->n = 0;
+}
+
+void chain_set_release(struct chain_set *s, chain_release_fn *fn, size_t max_held)
+{
+    s->release = fn;
+    s->max_held = max_held;
+}
+
 static void s_msg_free(struct c_msg *m)
 {
     free(m->own);
     free(m->ctx);
     cvars_free(&m->vars);
+    if (m->carry.cap) {
+        free(m->carry.v);
+    }
 }
 
 /* Evaluate x on the message. 0 (and *out, NULL for undefined), a CHAIN_* drop, or -ENOMEM. */
@@ -218,7 +264,7 @@ static int s_run_from(struct chain_set *s, struct c_msg *m, size_t from, chain_e
                       void *arg);
 
 /* A burst batch (json, taken) goes on through the rules after rule i, with the context of its
- * last message. */
+ * last message; then the tags of its messages are released (unless a later burst holds it). */
 static int s_flush_batch(struct chain_set *s, struct c_route *rt, size_t i, char *json,
                          chain_emit_fn *emit, void *arg)
 {
@@ -226,12 +272,16 @@ static int s_flush_batch(struct chain_set *s, struct c_route *rt, size_t i, char
     struct c_msg m = {.cr = rt, .topic = cr->b_topic ? cr->b_topic : "", .src = cr->b_src};
     m.vars = cr->b_vars; /* moved: the batch starts over */
     memset(&cr->b_vars, 0, sizeof(cr->b_vars));
+    m.carry = cr->held; /* moved too */
+    s->n_held -= cr->held.n;
+    memset(&cr->held, 0, sizeof(cr->held));
     s_msg_set(&m, json);
     int rc = s_run_from(s, &m, i + 1, emit, arg);
     if (rt->stash && mqg_stash_commit(rt->stash) != 0 && rc >= 0) {
         rc = -ENOMEM;
     }
     s_count(rt, rc);
+    s_tags_release(s, &m.carry, arg);
     s_msg_free(&m);
     free(cr->b_topic);
     cr->b_topic = NULL;
@@ -249,15 +299,24 @@ static int s_burst(struct chain_set *s, struct c_msg *m, size_t i, chain_emit_fn
     if (rc < 0 || (rc = mqg_burst_push(cr->burst, m->data, m->len, (uint64_t)s->now, &out)) < 0) {
         return rc;
     }
-    if (out) {
+    if (out) { /* the batch is complete: it goes on as this message, with its tags */
         s_msg_set(m, out);
-        return 0;
+        s->n_held -= cr->held.n;
+        rc = s_tags_add(&m->carry, cr->held.v, cr->held.n);
+        cr->held.n = 0;
+        return rc;
     }
     free(cr->b_topic); /* held: remember this message's context for the batch */
     cr->b_topic = strdup(m->topic);
     cr->b_src = m->src;
     if (!cr->b_topic || cvars_copy(&cr->b_vars, &m->vars) != 0) {
         return -ENOMEM;
+    }
+    /* its tags wait for the batch, within the bound (beyond it they are released at once) */
+    if (s->release && s->n_held + m->carry.n <= s->max_held &&
+        s_tags_add(&cr->held, m->carry.v, m->carry.n) == 0) {
+        s->n_held += m->carry.n;
+        m->carry.n = 0;
     }
     return CHAIN_HELD;
 }
@@ -442,6 +501,12 @@ static int s_match(struct chain_set *s, struct c_msg *m)
 int chain_run(struct chain_set *s, const char *topic, const void *payload, size_t len,
               uint64_t now_ms, chain_emit_fn *emit, void *arg)
 {
+    return chain_run_tag(s, topic, payload, len, now_ms, NULL, emit, arg);
+}
+
+int chain_run_tag(struct chain_set *s, const char *topic, const void *payload, size_t len,
+                  uint64_t now_ms, const uint64_t *tag, chain_emit_fn *emit, void *arg)
+{
     s->now = (int64_t)now_ms;
     const char *slash = strchr(topic, '/');
     struct c_route *rt = slash ? s_find(s, topic, (size_t)(slash - topic)) : NULL;
@@ -452,10 +517,15 @@ int chain_run(struct chain_set *s, const char *topic, const void *payload, size_
                 "message on '%s' dropped: no route with rules has its rid (the router and the "
                 "rules process disagree about the configuration); more are summarised every %d s",
                 topic, CHAIN_REPORT_MS / 1000);
+        if (tag && s->release) {
+            s->release(arg, *tag);
+        }
         return CHAIN_UNKNOWN_ROUTE;
     }
     struct c_msg m = {.cr = rt, .topic = slash + 1, .data = payload, .len = len};
     rt->st.in++;
+    uint64_t one = tag ? *tag : 0;
+    m.carry = (struct c_tags){.v = &one, .n = tag ? 1 : 0, .cap = 0}; /* borrowed */
     int rc = s_match(s, &m);
     if (rc == 0) {
         rc = s_run_from(s, &m, 0, emit, arg);
@@ -464,6 +534,7 @@ int chain_run(struct chain_set *s, const char *topic, const void *payload, size_
         rc = -ENOMEM;
     }
     s_count(rt, rc);
+    s_tags_release(s, &m.carry, arg);
     s_msg_free(&m);
     return rc;
 }
@@ -527,7 +598,7 @@ size_t chain_routes(const struct chain_set *s)
     return s->n;
 }
 
-const struct mqg_route *chain_route(const struct chain_set *s, size_t i, struct chain_stats *st)
+const struct mqg_route *chain_route(const struct chain_set *s, size_t i, struct mqg_rule_stats *st)
 {
     if (i >= s->n) {
         return NULL;

@@ -208,6 +208,7 @@ static void s_free_route(struct c_route *rt)
         mqg_collect_destroy(&cr->collect);
         free(cr->b_topic);
         cvars_free(&cr->b_vars);
+        free(cr->held.v);
     }
     mqg_stash_destroy(&rt->stash);
     free(rt->src);

@@ -71,6 +71,12 @@ void chain_names_free(char **names, size_t n);
 
 enum { CR_NOT_JSON, CR_TIMEOUT, CR_ERROR, CR_N };
 
+/* Tags of router copies whose confirmation waits (chain_run_tag). */
+struct c_tags {
+    uint64_t *v;
+    size_t n, cap;
+};
+
 struct c_rule {
     const struct mqg_rule *r;
     struct jsexpr *x;   /* transform, filter ($boolean-wrapped), cov's key lookup */
@@ -84,6 +90,7 @@ struct c_rule {
     char *b_topic;
     int b_src;
     struct cvars b_vars;
+    struct c_tags held; /* burst: the tags of the messages in the pending batch */
 };
 
 struct c_source {
@@ -97,7 +104,7 @@ struct c_route {
     struct c_source *src; /* r->n_sources */
     struct c_rule *rules; /* r->n_rules */
     struct mqg_stash *stash;
-    struct chain_stats st;
+    struct mqg_rule_stats st;
     struct mqg_ratelog rl[CR_N];
 };
 
@@ -114,6 +121,9 @@ struct chain_set {
         size_t route, rule;
     } * bursts; /* every burst rule (chain_due, chain_tick) */
     size_t n_bursts;
+    chain_release_fn *release; /* chain_set_release; NULL: tags are not kept */
+    size_t max_held;           /* tags burst batches may keep, all together */
+    size_t n_held;
 };
 
 #endif

@@ -6,12 +6,13 @@
  * (a copy of the message) through a queue bounded at max_inflight jobs (-EAGAIN beyond, as
  * paho's full window); the worker runs the job's route's rules, and for each output builds a
  * LEV_MSG (one allocation), calls the arrival hook (which journals QoS >= 1 outputs and may
- * block, as on paho's thread) and queues it; only then it queues LEV_PUB_OK for the job. So
- * the router's copy is acknowledged (outbox DONE) after what it produced was journaled: when
- * the process dies before, the router replays the copy to the next one. Burst batches that
- * fall due by time are emitted by the worker when its wait times out (untagged outputs,
- * through the hook too). Events reach the connector's loop like paho's: a mutex-protected list
- * and an eventfd.
+ * block, as on paho's thread) and queues it; only then it queues LEV_PUB_OK for the job (the
+ * chain releases its tag: at the end of the run, or for a copy a burst rule holds, after the
+ * batch went out). So the router's copy is acknowledged (outbox DONE) after what it produced
+ * was journaled: when the process dies before, the router replays the copy to the next one. Burst
+ * batches that fall due by time are emitted by the worker when its wait times out (untagged
+ * outputs, through the hook too). Events reach the connector's loop like paho's: a mutex-protected
+ * list and an eventfd.
  *
  * connect starts the worker: LEV_CONNECTED once the engine and the chains are ready, or
  * LEV_CONNECT_FAILED with the reason (jsonata.js missing, an expression that does not
@@ -68,7 +69,9 @@ struct mqtt_link {
     bool ready;    /* the worker runs the rules: publishing is allowed */
     bool failed;   /* the worker could not start and ended */
     bool stop;
-    _Atomic uint64_t drops[4]; /* struct link_drops's order; the worker counts, anyone reads */
+    _Atomic uint64_t drops[4];  /* struct link_drops's order; the worker counts, anyone reads */
+    struct link_rule_row *rows; /* each route's counters as of the worker's last tick (lock) */
+    size_t n_rows;
     /* the worker's own */
     struct jsengine *engine;
     struct chain_set *chains;
@@ -106,6 +109,13 @@ static int s_emit(void *arg, const struct mqg_route *route, const char *topic, c
 
 /* ---- the worker ---- */
 
+/* chain_release_fn: a copy is done (what it produced is queued and journaled, or it was
+ * dropped, or the burst batch it joined went out): the connector may confirm it. */
+static void s_release(void *arg, uint64_t tag)
+{
+    s_push_simple(arg, LEV_PUB_OK, 0, tag, NULL);
+}
+
 /* Evaluations of a built-in expression before the link reports itself up (jsengine_warm_up):
  * about 0.2-0.4 s at start. */
 #ifndef S_WARM_UP
@@ -140,6 +150,9 @@ static int s_start_engine(struct mqtt_link *l, char *why, size_t cap)
         }
         return rc;
     }
+    /* copies held in burst batches are confirmed after the batch went out; they may take at
+     * most half of the window of unconfirmed copies, the rest keeps flowing */
+    chain_set_release(l->chains, s_release, (size_t)l->max_inflight / 2);
     /* before the link reports itself up: the first messages then meet compiled code */
     if (jsengine_warm_up(l->engine, S_WARM_UP) != 0) {
         log_debug("RULES-WARM-UP", "the engine's warm-up failed (the rules run all the same)");
@@ -147,18 +160,35 @@ static int s_start_engine(struct mqtt_link *l, char *why, size_t cap)
     return 0;
 }
 
-/* Each route's counters, once at the end (the heartbeat's status does not carry them yet). */
+/* Each route's counters for the connector's reports (mqtt_link_rule_stats): made when the
+ * chains are, renewed at every tick. */
+static void s_snapshot(struct mqtt_link *l)
+{
+    size_t n = l->chains ? chain_routes(l->chains) : 0;
+    pthread_mutex_lock(&l->lock);
+    if (!l->rows && n) {
+        l->rows = calloc(n, sizeof(*l->rows));
+    }
+    for (size_t i = 0; l->rows && i < n; i++) {
+        const struct mqg_route *r = chain_route(l->chains, i, &l->rows[i].st);
+        l->rows[i].rid = strtoull(r->rid, NULL, 16);
+    }
+    l->n_rows = l->rows ? n : 0;
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* Each route's counters, once at the end. */
 static void s_log_stats(const struct mqtt_link *l)
 {
     for (size_t i = 0; l->chains && i < chain_routes(l->chains); i++) {
-        struct chain_stats st;
+        struct mqg_rule_stats st;
         const struct mqg_route *r = chain_route(l->chains, i, &st);
         log_info("RULES-STATS",
                  "%s (rid %s): in=%llu out=%llu filtered=%llu not-json=%llu timeout=%llu "
                  "error=%llu",
                  r->name, r->rid, (unsigned long long)st.in, (unsigned long long)st.out,
-                 (unsigned long long)st.dropped_filtered, (unsigned long long)st.dropped_not_json,
-                 (unsigned long long)st.dropped_timeout, (unsigned long long)st.dropped_error);
+                 (unsigned long long)st.filtered, (unsigned long long)st.not_json,
+                 (unsigned long long)st.timeout, (unsigned long long)st.error);
     }
 }
 
@@ -170,7 +200,10 @@ static void s_stop_engine(struct mqtt_link *l)
 
 static void s_run_job(struct mqtt_link *l, struct job *j)
 {
-    int rc = chain_run(l->chains, j->topic, j->payload, j->len, (uint64_t)mqg_now_ms(), s_emit, l);
+    /* only copies the connector waits for carry a tag (QoS >= 1, or a QoS 0 it asked about) */
+    bool ack = j->notify || j->qos > 0;
+    int rc = chain_run_tag(l->chains, j->topic, j->payload, j->len, (uint64_t)mqg_now_ms(),
+                           ack ? &j->tag : NULL, s_emit, l);
     int k = rc == CHAIN_FILTERED   ? 0
             : rc == CHAIN_NOT_JSON ? 1
             : rc == CHAIN_TIMEOUT  ? 2
@@ -181,10 +214,6 @@ static void s_run_job(struct mqtt_link *l, struct job *j)
     }
     if (rc == -ENOMEM) {
         log_warn("RULE-NOMEM", "out of memory running the rules on '%s'", j->topic);
-    }
-    /* only now: what the copy produced is queued (and journaled by the hook) */
-    if (j->notify || j->qos > 0) {
-        s_push_simple(l, LEV_PUB_OK, 0, j->tag, NULL);
     }
     free(j);
 }
@@ -221,6 +250,7 @@ static void *s_worker(void *arg)
         s_push_simple(l, LEV_CONNECT_FAILED, rc, 0, why);
         return NULL;
     }
+    s_snapshot(l);
     pthread_mutex_lock(&l->lock);
     l->ready = true;
     pthread_mutex_unlock(&l->lock);
@@ -246,12 +276,16 @@ static void *s_worker(void *arg)
         uint64_t due = chain_due(l->chains);
         if (now >= next_tick || (due && (int64_t)due <= now)) {
             chain_tick(l->chains, (uint64_t)now, s_emit, l); /* batches due, drop summaries */
+            if (now >= next_tick) {
+                s_snapshot(l);
+            }
             next_tick = now + S_TICK_MS;
         }
         pthread_mutex_lock(&l->lock);
     }
     l->ready = false;
     pthread_mutex_unlock(&l->lock);
+    s_snapshot(l);
     s_log_stats(l);
     s_stop_engine(l);
     return NULL;
@@ -315,6 +349,7 @@ void mqtt_link_destroy(struct mqtt_link **pl, int timeout_ms)
         nx = j->next;
         free(j);
     }
+    free(l->rows);
     link_evq_free(&l->evq);
     pthread_cond_destroy(&l->cond);
     pthread_mutex_destroy(&l->lock);
@@ -409,6 +444,17 @@ void mqtt_link_drops(const struct mqtt_link *l, struct link_drops *d)
     d->not_json = atomic_load(&m->drops[1]);
     d->timeout = atomic_load(&m->drops[2]);
     d->error = atomic_load(&m->drops[3]);
+}
+
+size_t mqtt_link_rule_stats(struct mqtt_link *l, struct link_rule_row *out, size_t cap)
+{
+    pthread_mutex_lock(&l->lock);
+    size_t n = l->n_rows;
+    if (n && cap) {
+        memcpy(out, l->rows, (n < cap ? n : cap) * sizeof(*out));
+    }
+    pthread_mutex_unlock(&l->lock);
+    return n;
 }
 
 int64_t mqtt_link_pingresps(const struct mqtt_link *l)

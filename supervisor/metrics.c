@@ -14,6 +14,7 @@
 
 #include "mqg_kv.h"
 #include "mqg_prom.h"
+#include "mqg_rstats.h"
 #include "observe.h"
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -314,6 +315,39 @@ static void s_route_labels(const struct mqg_route *r, struct mqg_prom_label l[4]
     l[3] = (struct mqg_prom_label){"cause", cause};
 }
 
+/* The counters of the routes with rules (from the rules process), besides their drops. */
+static void s_route_rules(FILE *f, const struct sup *S)
+{
+    static const struct {
+        const char *name;
+        const char *help;
+        size_t off;
+    } rm[] = {
+        {"mqgate_route_rule_input_messages_total",
+         "Messages of the route its rules took (routes with rules).",
+         offsetof(struct mqg_rule_stats, in)},
+        {"mqgate_route_rule_output_messages_total",
+         "Messages the route's rules put out (fewer than taken when they filter, drop or gather "
+         "burst batches).",
+         offsetof(struct mqg_rule_stats, out)},
+        {"mqgate_route_rule_filtered_messages_total",
+         "Messages the route's filter or cov rules held back as they are meant to (not a loss).",
+         offsetof(struct mqg_rule_stats, filtered)},
+    };
+    const struct mqg_model *m = S->model;
+    struct mqg_prom_label l[4];
+    for (size_t k = 0; k < N_ELEMS(rm); k++) {
+        mqg_prom_family(f, rm[k].name, "counter", rm[k].help);
+        for (size_t i = 0; i < m->n_routes; i++) {
+            if (m->routes[i].rid) {
+                s_route_labels(&m->routes[i], l, NULL);
+                mqg_prom_u64(f, rm[k].name, l, 4,
+                             *(const uint64_t *)((const char *)&S->rule_stats[i] + rm[k].off));
+            }
+        }
+    }
+}
+
 static void s_routes(FILE *f, const struct sup *S)
 {
     static const struct {
@@ -343,14 +377,32 @@ static void s_routes(FILE *f, const struct sup *S)
     }
     mqg_prom_family(f, "mqgate_route_dropped_messages_total", "counter",
                     "Copies the route did not make, by cause: render (its target topic could "
-                    "not be rendered), loop (its internal target went too deep).");
+                    "not be rendered), loop (its internal target went too deep), and for routes "
+                    "with rules what they dropped: rule_not_json (the payload was not JSON where "
+                    "a rule needs it), rule_timeout (an expression ran into "
+                    "rules.time_limit_ms), rule_error (an expression failed, or the target "
+                    "topic could not be rendered).");
     for (size_t i = 0; i < m->n_routes; i++) {
         s_route_labels(&m->routes[i], l, "render");
         mqg_prom_u64(f, "mqgate_route_dropped_messages_total", l, 4,
                      S->route_stats[i].render_failed);
         s_route_labels(&m->routes[i], l, "loop");
         mqg_prom_u64(f, "mqgate_route_dropped_messages_total", l, 4, S->route_stats[i].loops);
+        if (m->routes[i].rid) { /* what the route's rules dropped (the rules process) */
+            const struct mqg_rule_stats *ru = &S->rule_stats[i];
+            const struct {
+                const char *cause;
+                uint64_t v;
+            } rd[] = {{"rule_not_json", ru->not_json},
+                      {"rule_timeout", ru->timeout},
+                      {"rule_error", ru->error}};
+            for (size_t k = 0; k < N_ELEMS(rd); k++) {
+                s_route_labels(&m->routes[i], l, rd[k].cause);
+                mqg_prom_u64(f, "mqgate_route_dropped_messages_total", l, 4, rd[k].v);
+            }
+        }
     }
+    s_route_rules(f, S);
 }
 
 char *metrics_render(const struct sup *S, int64_t now, size_t *len)

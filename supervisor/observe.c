@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "mqg_log.h"
@@ -37,17 +38,72 @@ static int64_t s_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A route with rules, by its rid read as a number. */
+struct obs_rid {
+    uint64_t rid;
+    size_t route;
+};
+
+static int s_rid_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const struct obs_rid *)a)->rid, y = ((const struct obs_rid *)b)->rid;
+    return x < y ? -1 : x > y;
+}
+
+/* The index of the route whose rid is rid, or -1. */
+static ssize_t s_rid_find(const struct obs_rid *rids, size_t n, uint64_t rid)
+{
+    struct obs_rid key = {rid, 0};
+    const struct obs_rid *hit = n ? bsearch(&key, rids, n, sizeof(*rids), s_rid_cmp) : NULL;
+    return hit ? (ssize_t)hit->route : -1;
+}
+
+int observe_model(struct sup *S, const struct mqg_model *next)
+{
+    size_t n = next->n_routes ? next->n_routes : 1;
+    struct mqg_route_stats *rs = calloc(n, sizeof(*rs));
+    struct mqg_rule_stats *ru = calloc(n, sizeof(*ru));
+    struct obs_rid *rids = calloc(n, sizeof(*rids));
+    if (!rs || !ru || !rids) {
+        free(rs);
+        free(ru);
+        free(rids);
+        return -ENOMEM;
+    }
+    size_t n_rids = 0;
+    for (size_t i = 0; i < next->n_routes; i++) {
+        if (next->routes[i].rid) {
+            uint64_t rid = strtoull(next->routes[i].rid, NULL, 16);
+            ssize_t was = S->rule_stats ? s_rid_find(S->rids, S->n_rids, rid) : -1;
+            if (was >= 0) {
+                ru[i] = S->rule_stats[was];
+            }
+            rids[n_rids++] = (struct obs_rid){rid, i};
+        }
+    }
+    qsort(rids, n_rids, sizeof(*rids), s_rid_cmp);
+    observe_free(S);
+    S->route_stats = rs;
+    S->rule_stats = ru;
+    S->rids = rids;
+    S->n_rids = n_rids;
+    return 0;
+}
+
 int observe_init(struct sup *S)
 {
-    size_t n = S->model->n_routes;
-    S->route_stats = calloc(n ? n : 1, sizeof(*S->route_stats));
-    return S->route_stats ? 0 : -ENOMEM;
+    return observe_model(S, S->model);
 }
 
 void observe_free(struct sup *S)
 {
     free(S->route_stats);
+    free(S->rule_stats);
+    free(S->rids);
     S->route_stats = NULL;
+    S->rule_stats = NULL;
+    S->rids = NULL;
+    S->n_rids = 0;
 }
 
 /* The state of connector c from its life cycle and its heartbeat text kv. */
@@ -120,6 +176,30 @@ void observe_routes(struct sup *S, const uint8_t *body, size_t len)
         log_debug("ROUTES-BAD",
                   "a per-route counter report of the router does not decode (%zu "
                   "bytes): ignored",
+                  len);
+    }
+}
+
+static void s_rules_reset(void *dst)
+{
+    struct sup *S = dst;
+    memset(S->rule_stats, 0,
+           (S->model->n_routes ? S->model->n_routes : 1) * sizeof(*S->rule_stats));
+}
+
+static void *s_rules_find(void *dst, uint64_t rid)
+{
+    struct sup *S = dst;
+    ssize_t i = s_rid_find(S->rids, S->n_rids, rid);
+    return i >= 0 ? &S->rule_stats[i] : NULL;
+}
+
+void observe_rule_routes(struct sup *S, const uint8_t *body, size_t len)
+{
+    if (mqg_rstats_apply_keyed(body, len, s_rules_reset, s_rules_find, S) != 0) {
+        log_debug("RULE-ROUTES-BAD",
+                  "a per-route counter report of the rules process does not decode (%zu bytes): "
+                  "ignored",
                   len);
     }
 }

@@ -44,9 +44,15 @@ struct obs_view {
     struct mqg_kv kv;      /* its connector's last heartbeat text (empty without a process) */
 };
 
-/* The route counters (S->route_stats, one per model route, zero). 0 or -ENOMEM. */
+/* The route counters of S->model (S->route_stats, S->rule_stats, one per model route, zero).
+ * 0 or -ENOMEM. */
 int observe_init(struct sup *S);
 void observe_free(struct sup *S);
+
+/* A reload installs model next: the route counters are made for its routes, the router's from
+ * zero (a new router counts from zero), the rules process's carried over by rid (the rules
+ * process may be kept). Before S->model is set to next. 0, or -ENOMEM (nothing changed). */
+int observe_model(struct sup *S, const struct mqg_model *next);
 
 /* c's heartbeat text (c->status) has just been updated at now. */
 void observe_heartbeat(struct sup *S, struct sup_child *c, int64_t now);
@@ -54,6 +60,11 @@ void observe_heartbeat(struct sup *S, struct sup_child *c, int64_t now);
 /* An MQG_CTL_ROUTES report of the router (mqg_rstats); a malformed one is ignored (logged at
  * debug, ROUTES-BAD). */
 void observe_routes(struct sup *S, const uint8_t *body, size_t len);
+
+/* An MQG_CTL_RULE_ROUTES report of the rules process (mqg_rstats, keyed by rid; rows of rids
+ * the model does not have are skipped); a malformed one is ignored (logged at debug,
+ * RULE-ROUTES-BAD). */
+void observe_rule_routes(struct sup *S, const uint8_t *body, size_t len);
 
 /* Every 0.5 s: the connections' states after changes of the life cycles (exits, failures). */
 void observe_tick(struct sup *S, int64_t now);

@@ -16,6 +16,7 @@
 #include "mqg_log.h"
 #include "mqg_model_plan.h"
 #include "mqg_proc.h"
+#include "observe.h"
 #include "reload_settings.h"
 #include "rundir.h"
 #include "sup.h"
@@ -169,20 +170,16 @@ void reload_follow_up(struct sup *S, int64_t now)
 }
 
 /* Install next (laid out by mqg_model_plan; taken over) as the running model: the children's
- * keys point into it, the per-route counters start again for its routes. */
+ * keys point into it, the per-route counters are made for its routes (observe_model). */
 static int s_install(struct sup *S, struct mqg_model *next)
 {
     struct mqg_model *own = malloc(sizeof(*own));
-    struct mqg_route_stats *rs = calloc(next->n_routes ? next->n_routes : 1, sizeof(*rs));
-    if (!own || !rs) {
+    if (!own || observe_model(S, next) != 0) {
         free(own);
-        free(rs);
         return -ENOMEM;
     }
     *own = *next;
     mqg_model_init(next);
-    free(S->route_stats);
-    S->route_stats = rs;
     S->model = own;
     for (size_t i = 0; i < S->n_ch; i++) {
         if (S->ch[i].conn >= 0) {

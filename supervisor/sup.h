@@ -66,6 +66,8 @@ struct ops;
 
 struct sup_reload;
 
+struct obs_rid;
+
 struct sup {
     const struct mqg_settings *set; /* the running settings: run's, or own_set */
     struct mqg_settings *own_set;   /* the settings a reload installed (freed at the end); or
@@ -88,9 +90,12 @@ struct sup {
     char broker_conf[600]; /* <runtime dir>/mosquitto.conf while it exists, else "" */
     int exit_code;         /* of the gateway: 0, or 78 when the broker's port was taken */
     struct mqg_route_stats *route_stats; /* per model route, from the router (observe.c) */
-    struct ops *ops;                     /* /metrics and /health; NULL when off (ops.c) */
-    const struct sup_reload *reload;     /* how to read the configuration again (reload.c) */
-    uint64_t reload_gen;                 /* reloads done (the outcome file's generation) */
+    struct mqg_rule_stats *rule_stats;   /* per model route, from the rules process */
+    struct obs_rid *rids;                /* the routes with rules by rid, sorted (observe.c) */
+    size_t n_rids;
+    struct ops *ops;                 /* /metrics and /health; NULL when off (ops.c) */
+    const struct sup_reload *reload; /* how to read the configuration again (reload.c) */
+    uint64_t reload_gen;             /* reloads done (the outcome file's generation) */
     int64_t broker_hold_until; /* a reload restarted or started the embedded broker: connectors
                                   starting before then wait until it runs (sup_broker_holds) */
 };

@@ -119,6 +119,8 @@ static void s_on_ctl_message(uint8_t kind, const uint8_t *body, size_t len, void
     } else if (kind == MQG_CTL_ROUTES && strcmp(c->role, "router") == 0 && !c->handover) {
         /* (a router handing over counts by the routes of the model before the reload) */
         observe_routes(a->S, body, len);
+    } else if (kind == MQG_CTL_RULE_ROUTES && strcmp(c->role, "rules") == 0) {
+        observe_rule_routes(a->S, body, len);
     }
 }
 

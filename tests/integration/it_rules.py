@@ -20,7 +20,8 @@ import signal
 import time
 import unittest
 
-from harness import GatewayTest, pid_alive, run_mqgate, wait_for
+from harness import GatewayTest, free_port, pid_alive, run_mqgate, wait_for
+from it_ops import http_get, parse_prometheus, value
 
 HEAD = """description: rules (integration test it_rules)
 metadata:
@@ -326,6 +327,59 @@ class BadInputTest(RulesTest):
         self.assertEqual(gw.log_count("CHILD-EXIT"), 0)  # stopped, not crashed
 
 
+class RouteCountersTest(RulesTest):
+    def test_metrics_count_what_each_route_rules_did(self):
+        """/metrics has each rule route's own counters: messages taken and put out, filtered,
+        and dropped by cause (not JSON, time limit, error); the totals in status agree."""
+        port = free_port()
+        gw = self.start(mapping(
+            entry("in/t", "out/t", "            - transform:\n"
+                  "                expression: '{\"v\": $.v}'\n") +
+            entry("in/f", "out/f", "            - filter:\n"
+                  "                expression: '$.ok'\n") +
+            entry("in/e", "out/e", "            - transform:\n"
+                  "                expression: '$error(\"boom\")'\n") +
+            entry("in/l", "out/l", "            - transform:\n"
+                  "                expression: '($f := function(){ $f() }; $f())'\n")),
+            settings='rules = { time_limit_ms = 300; }; http = { listen = "127.0.0.1:%d"; };'
+            % port)
+        for p in (b'{"v": 1}', b"not json", b'{"v": 2}'):
+            self.src.publish("in/t", p)
+        for ok in (True, False, False, True, False):
+            self.src.publish("in/f", json.dumps({"ok": ok}).encode())
+        for i in range(2):
+            self.src.publish("in/e", b'{"n": %d}' % i)
+        self.src.publish("in/l", b"{}")
+        self.assertEqual(sorted(self.settle(4)),
+                         [("out/f", b'{"ok":true}'), ("out/f", b'{"ok":true}'),
+                          ("out/t", b'{"v":1}'), ("out/t", b'{"v":2}')])
+        want = {  # route: (in, out, filtered, not_json, timeout, error)
+            "mapping map[0]": (3, 2, 0, 1, 0, 0),
+            "mapping map[1]": (5, 2, 3, 0, 0, 0),
+            "mapping map[2]": (2, 0, 0, 0, 0, 2),
+            "mapping map[3]": (1, 0, 0, 0, 1, 0),
+        }
+
+        def counters():
+            status, _, body = http_get(port, "/metrics")
+            self.assertEqual(status, 200)
+            f = parse_prometheus(body)
+            have = {}
+            for route in want:
+                ls = {"route": route, "service": "itrules"}
+                have[route] = (
+                    value(f, "mqgate_route_rule_input_messages_total", **ls),
+                    value(f, "mqgate_route_rule_output_messages_total", **ls),
+                    value(f, "mqgate_route_rule_filtered_messages_total", **ls),
+                    *(value(f, "mqgate_route_dropped_messages_total", cause=c, **ls)
+                      for c in ("rule_not_json", "rule_timeout", "rule_error")))
+            return have
+        wait_for(lambda: counters() == want, 10,
+                 what="per-route rule counters in /metrics (have %r)" % (counters(),))
+        self.wait_counter(gw, "filtered", 3)
+        self.wait_counter(gw, "rule_error", 2)
+
+
 class IsolationTest(RulesTest):
     N = 1500
 
@@ -355,6 +409,32 @@ class IsolationTest(RulesTest):
         # the route without rules lost nothing either, and got every message once
         self.assertEqual(sum(1 for t, _ in self.got() if t == "plain/out"),
                          len(range(0, self.N, 10)))
+
+
+    def test_kill_9_while_a_burst_batch_is_pending_loses_nothing(self):
+        """Copies held in a burst batch are confirmed only after the batch went out: a rules
+        process killed while it holds them gets them again (replayed by the router) after its
+        restart, and the batch still comes, with every message."""
+        gw = self.start(mapping(entry("b/in", "b/out", "            - burst:\n"
+                                      "                interval: 3000\n")))
+        pid = gw.child_pid("mqgate-rules")
+        for i in range(3):
+            self.src.publish("b/in", b'{"n":%d}' % i)
+
+        def inflight():
+            for r in gw.status():
+                if r["role"] == "rules":
+                    return r["counters"].get("inflight")
+            return None
+        wait_for(lambda: inflight() == "3", 5,
+                 what="the rules process holding 3 unconfirmed copies (have %s)" % inflight())
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: gw.child_pid("mqgate-rules") not in (None, pid), 15,
+                 what="the rules process restarted")
+        got = self.wait_got(1, timeout=20)
+        self.assertEqual(got, [("b/out", b'[{"n":0},{"n":1},{"n":2}]')])
+        time.sleep(0.5)
+        self.assertEqual(self.got(), got)
 
 
 class ReloadRulesTest(RulesTest):

@@ -132,10 +132,13 @@ static struct mqg_model g_model = {.routes = g_routes,
 
 /* ---- outputs ---- */
 
+static struct chain_set *g_set;
+
 struct outs {
     int n;
     char topic[8][128];
     char payload[8][256];
+    char log[256]; /* "E " per output, "R<tag> " per released tag, in order */
 };
 
 static int s_emit(void *arg, const struct mqg_route *route, const char *topic, const char *payload,
@@ -146,10 +149,23 @@ static int s_emit(void *arg, const struct mqg_route *route, const char *topic, c
     snprintf(o->topic[o->n], sizeof(o->topic[0]), "%s", topic);
     snprintf(o->payload[o->n], sizeof(o->payload[0]), "%.*s", (int)len, payload);
     o->n++;
+    strcat(o->log, "E ");
     return 0;
 }
 
-static struct chain_set *g_set;
+static void s_release(void *arg, uint64_t tag)
+{
+    struct outs *o = arg;
+    size_t at = strlen(o->log);
+    snprintf(o->log + at, sizeof(o->log) - at, "R%llu ", (unsigned long long)tag);
+}
+
+/* Run one message with a tag; returns the result. */
+static int s_run_tag(struct outs *o, const char *topic, const char *payload, uint64_t now,
+                     uint64_t tag)
+{
+    return chain_run_tag(g_set, topic, payload, strlen(payload), now, &tag, s_emit, o);
+}
 
 /* Run one message; expect rc and (for CHAIN_PASSED) exactly one output topic/payload. */
 static void s_run(const char *topic, const char *payload, uint64_t now, int want_rc,
@@ -169,9 +185,9 @@ static void s_run(const char *topic, const char *payload, uint64_t now, int want
     assert_string_equal(o.payload[0], want_payload);
 }
 
-static struct chain_stats s_stats(const char *rid)
+static struct mqg_rule_stats s_stats(const char *rid)
 {
-    struct chain_stats st = {0};
+    struct mqg_rule_stats st = {0};
     for (size_t i = 0; i < chain_routes(g_set); i++) {
         const struct mqg_route *r = chain_route(g_set, i, &st);
         if (strcmp(r->rid, rid) == 0) {
@@ -206,7 +222,7 @@ static void test_transform(void **state)
     s_run(RID("01") "/factory/l1/m7/temp", "{\"value\": 21.5}", 1000, CHAIN_PASSED,
           RID("01") "/out/m7",
           "{\"machine\":\"m7\",\"line\":\"l1\",\"topic\":\"factory/l1/m7/temp\",\"v\":21.5}");
-    struct chain_stats st = s_stats(RID("01"));
+    struct mqg_rule_stats st = s_stats(RID("01"));
     assert_int_equal(st.in, 1);
     assert_int_equal(st.out, 1);
 }
@@ -218,10 +234,10 @@ static void test_filter(void **state)
           RID("02") "/errors/a/b", "{\"level\":\"ERROR\",\"msg\":\"disk\"}");
     s_run(RID("02") "/logs/a", "{\"level\": \"INFO\"}", 1000, CHAIN_FILTERED, NULL, NULL);
     s_run(RID("02") "/logs/a", "{\"other\": 1}", 1000, CHAIN_FILTERED, NULL, NULL);
-    struct chain_stats st = s_stats(RID("02"));
+    struct mqg_rule_stats st = s_stats(RID("02"));
     assert_int_equal(st.in, 3);
     assert_int_equal(st.out, 1);
-    assert_int_equal(st.dropped_filtered, 2);
+    assert_int_equal(st.filtered, 2);
 }
 
 /* filter judges its result as jsonata's $boolean does */
@@ -262,7 +278,7 @@ static void test_parse(void **state)
     /* one byte is too short for int16BE */
     assert_int_equal(chain_run(g_set, RID("03") "/raw/dev1", bytes, 1, 1000, s_emit, &o),
                      CHAIN_NOT_JSON);
-    assert_int_equal(s_stats(RID("03")).dropped_not_json, 1);
+    assert_int_equal(s_stats(RID("03")).not_json, 1);
 }
 
 static void test_set_context_vars(void **state)
@@ -280,7 +296,7 @@ static void test_cov(void **state)
     s_run(RID("05") "/cov/x", "{\"value\": 22.1}", 1000, CHAIN_FILTERED, NULL, NULL);
     s_run(RID("05") "/cov/x", "{\"value\": 22.6}", 1000, CHAIN_PASSED, RID("05") "/cov/out",
           "{\"value\":22.6}");
-    assert_int_equal(s_stats(RID("05")).dropped_filtered, 1);
+    assert_int_equal(s_stats(RID("05")).filtered, 1);
 }
 
 static void test_burst_size(void **state)
@@ -312,6 +328,53 @@ static void test_burst_interval(void **state)
     assert_int_equal(s_stats(RID("07")).out, 2);
 }
 
+/* Tags: a message done at once is released after its output; messages a burst holds are
+ * released after their batch went out (by size or by time), and at once beyond the bound. */
+static void test_burst_tags(void **state)
+{
+    chain_set_release(g_set, s_release, 3);
+    struct outs o = {0};
+    assert_int_equal(s_run_tag(&o, RID("01") "/factory/l1/m7/temp", "{\"value\": 1}", 1000, 1),
+                     CHAIN_PASSED);
+    assert_int_equal(s_run_tag(&o, RID("02") "/logs/a", "{\"level\": \"INFO\"}", 1000, 2),
+                     CHAIN_FILTERED);
+    assert_int_equal(s_run_tag(&o, "ffffffffffffffff/x", "{}", 1000, 3), CHAIN_UNKNOWN_ROUTE);
+    assert_string_equal(o.log, "E R1 R2 R3 ");
+    /* by size (3): held, held, then the batch and all three */
+    o = (struct outs){0};
+    assert_int_equal(s_run_tag(&o, RID("06") "/burst/d1", "{\"v\":1}", 1000, 11), CHAIN_HELD);
+    assert_int_equal(s_run_tag(&o, RID("06") "/burst/d1", "{\"v\":2}", 1000, 12), CHAIN_HELD);
+    assert_string_equal(o.log, "");
+    assert_int_equal(s_run_tag(&o, RID("06") "/burst/d1", "{\"v\":3}", 1000, 13), CHAIN_PASSED);
+    assert_string_equal(o.log, "E R13 R11 R12 ");
+    /* by time: released by the tick that sends the batch */
+    o = (struct outs){0};
+    assert_int_equal(s_run_tag(&o, RID("07") "/bt/d1", "{\"v\":1}", 2000, 21), CHAIN_HELD);
+    assert_int_equal(s_run_tag(&o, RID("07") "/bt/d1", "{\"v\":2}", 2010, 22), CHAIN_HELD);
+    assert_int_equal(chain_tick(g_set, 2050, s_emit, &o), 0);
+    assert_string_equal(o.log, "");
+    assert_int_equal(chain_tick(g_set, 2100, s_emit, &o), 1);
+    assert_string_equal(o.log, "E R21 R22 ");
+    /* the bound (3 held in all): the fourth held message is released at once */
+    o = (struct outs){0};
+    assert_int_equal(s_run_tag(&o, RID("07") "/bt/d1", "{\"v\":1}", 3000, 31), CHAIN_HELD);
+    assert_int_equal(s_run_tag(&o, RID("06") "/burst/d1", "{\"v\":1}", 3000, 32), CHAIN_HELD);
+    assert_int_equal(s_run_tag(&o, RID("06") "/burst/d1", "{\"v\":2}", 3000, 33), CHAIN_HELD);
+    assert_int_equal(s_run_tag(&o, RID("07") "/bt/d1", "{\"v\":2}", 3001, 34), CHAIN_HELD);
+    assert_string_equal(o.log, "R34 ");
+    assert_int_equal(chain_tick(g_set, 3100, s_emit, &o), 1);
+    assert_string_equal(o.log, "R34 E R31 ");
+    /* room again: held until the size batch completes */
+    assert_int_equal(s_run_tag(&o, RID("06") "/burst/d1", "{\"v\":3}", 3200, 35), CHAIN_PASSED);
+    assert_string_equal(o.log, "R34 E R31 E R35 R32 R33 ");
+    /* a batch that is due goes out (and its tags are released) before the next one starts */
+    o = (struct outs){0};
+    assert_int_equal(s_run_tag(&o, RID("07") "/bt/d1", "{\"v\":1}", 4000, 41), CHAIN_HELD);
+    assert_int_equal(s_run_tag(&o, RID("07") "/bt/d1", "{\"v\":2}", 4200, 42), CHAIN_HELD);
+    assert_string_equal(o.log, "E R41 ");
+    /* what is still held when the set goes is not released (the router replays it) */
+}
+
 static void test_collect(void **state)
 {
     s_run(RID("08") "/sensors/office/temp", "{\"t\":21}", 1000, CHAIN_PASSED,
@@ -337,7 +400,7 @@ static void test_not_json_and_unknown(void **state)
 {
     s_run(RID("01") "/factory/l1/m7/temp", "not json", 1000, CHAIN_NOT_JSON, NULL, NULL);
     s_run(RID("01") "/factory/l1/m7/temp", "", 1000, CHAIN_NOT_JSON, NULL, NULL);
-    assert_int_equal(s_stats(RID("01")).dropped_not_json, 2);
+    assert_int_equal(s_stats(RID("01")).not_json, 2);
     /* burst needs JSON without the engine: read by `$` first */
     s_run(RID("06") "/burst/d1", "{oops", 1000, CHAIN_NOT_JSON, NULL, NULL);
     s_run(RID("99") "/x", "{}", 1000, CHAIN_UNKNOWN_ROUTE, NULL, NULL);
@@ -350,7 +413,7 @@ static void test_timeout(void **state)
     int64_t t0 = mqg_now_ms();
     s_run(RID("10") "/endless/x", "{}", 1000, CHAIN_TIMEOUT, NULL, NULL);
     fprintf(stderr, "endless expression stopped after %lld ms\n", (long long)(mqg_now_ms() - t0));
-    assert_int_equal(s_stats(RID("10")).dropped_timeout, 1);
+    assert_int_equal(s_stats(RID("10")).timeout, 1);
     /* the engine goes on */
     s_run(RID("01") "/factory/l2/m1/temp", "{\"value\": 1}", 1000, CHAIN_PASSED,
           RID("01") "/out/m1",
@@ -465,14 +528,15 @@ static void test_rules_link(void **state)
     s_events(l, 5000, NULL, kinds, &n, 1);
     assert_int_equal(kinds[0], LEV_PUB_OK);
 
-    /* a burst by time: the copy is acknowledged at once, the batch comes when due */
+    /* a burst by time: the batch comes when due, and only then the copy is acknowledged (a
+     * process that died before would have the router replay it) */
     assert_int_equal(mqtt_link_publish(l, RID("07") "/bt/z", "{\"v\":9}", 7, 1, false, 44, false),
                      0);
     n = 0;
     s_events(l, 5000, &msg, kinds, &n, 2);
     assert_int_equal(n, 2);
-    assert_int_equal(kinds[0], LEV_PUB_OK);
-    assert_int_equal(kinds[1], LEV_MSG);
+    assert_int_equal(kinds[0], LEV_MSG);
+    assert_int_equal(kinds[1], LEV_PUB_OK);
     assert_string_equal(msg->topic, RID("07") "/bt/out/z");
     assert_memory_equal(msg->payload, "[{\"v\":9}]", 9);
     free(msg);
@@ -570,6 +634,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cov, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_burst_size, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_burst_interval, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_burst_tags, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_collect, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_stash, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_not_json_and_unknown, s_setup, s_teardown),

@@ -211,12 +211,85 @@ static void test_bounded_reports_go_round(void **state)
     mqg_model_free(&m);
 }
 
+/* Rows keyed by rid (the rules process's): big keys, rows the supervisor does not know are
+ * skipped, reset zeroes, a cut report changes nothing. */
+struct s_keyed {
+    uint64_t rid[3];
+    struct mqg_rule_stats st[3];
+    int resets;
+};
+
+static bool s_keyed_row(const void *src, size_t i, uint64_t *key, uint64_t row[MQG_RSTATS_FIELDS])
+{
+    const struct s_keyed *k = src;
+    *key = k->rid[i];
+    memcpy(row, &k->st[i], sizeof(k->st[i]));
+    return true;
+}
+
+static void *s_keyed_find(void *dst, uint64_t key)
+{
+    struct s_keyed *k = dst;
+    for (size_t i = 0; i < 3; i++) {
+        if (k->rid[i] == key) {
+            return &k->st[i];
+        }
+    }
+    return NULL;
+}
+
+static void s_keyed_reset(void *dst)
+{
+    struct s_keyed *k = dst;
+    memset(k->st, 0, sizeof(k->st));
+    k->resets++;
+}
+
+static void test_keyed_reports(void **state)
+{
+    (void)state;
+    struct s_keyed src = {.rid = {0xffffffffffffff01ull, 7, 0x2f2af7e053472efeull}};
+    src.st[0] = (struct mqg_rule_stats){.in = 3, .out = 2, .not_json = 1};
+    src.st[2] = (struct mqg_rule_stats){.in = 5, .out = 2, .filtered = 3};
+    /* the supervisor knows rows 0 and 2 (its model), not 7; it held old values */
+    struct s_keyed sup = {.rid = {0xffffffffffffff01ull, 99, 0x2f2af7e053472efeull}};
+    sup.st[1].in = 42;
+    struct mqg_rstats r;
+    assert_int_equal(mqg_rstats_init(&r, 3), 0);
+    const uint8_t *body;
+    size_t len = mqg_rstats_encode_rows(&r, s_keyed_row, &src, 4096, &body);
+    assert_true(len > 6);
+    assert_int_equal(mqg_rstats_apply_keyed(body, len - 1, s_keyed_reset, s_keyed_find, &sup),
+                     -EPROTO);
+    assert_int_equal(sup.resets, 0);
+    assert_int_equal(sup.st[1].in, 42);
+    assert_int_equal(mqg_rstats_apply_keyed(body, len, s_keyed_reset, s_keyed_find, &sup), 0);
+    mqg_rstats_commit_rows(&r);
+    assert_int_equal(sup.resets, 1);
+    assert_memory_equal(&sup.st[0], &src.st[0], sizeof(src.st[0]));
+    assert_memory_equal(&sup.st[2], &src.st[2], sizeof(src.st[2]));
+    assert_int_equal(sup.st[1].in, 0); /* reset; row 7 was not stored anywhere */
+    /* only what changed, no reset any more */
+    assert_int_equal(mqg_rstats_encode_rows(&r, s_keyed_row, &src, 4096, &body), 0);
+    src.st[2].error++;
+    len = mqg_rstats_encode_rows(&r, s_keyed_row, &src, 4096, &body);
+    assert_int_equal(body[1], 0);
+    assert_int_equal(mqg_rstats_apply_keyed(body, len, s_keyed_reset, s_keyed_find, &sup), 0);
+    mqg_rstats_commit_rows(&r);
+    assert_int_equal(sup.resets, 1);
+    assert_int_equal(sup.st[2].error, 1);
+    /* a router's report (index keys) is no keyed report for a table of another size */
+    assert_int_equal(mqg_rstats_apply(body, len, (struct mqg_route_stats *)sup.st, 2), -EPROTO);
+    mqg_rstats_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_route_counts),
         cmocka_unit_test(test_reports),
         cmocka_unit_test(test_bounded_reports_go_round),
+        cmocka_unit_test(test_keyed_reports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

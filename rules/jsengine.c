@@ -6,8 +6,9 @@
  * promise jobs before the outermost API call returns, so each jsengine_eval is synchronous.
  * Two limits stop a runaway expression: jsonata's own guardrails (timeout, stack depth), checked
  * at every step, including the chains of promise jobs that JavaScriptCore's watchdog cannot see;
- * and the watchdog (CPU time per entry into the VM) for one long native step such as a
- * backtracking regular expression. Single-threaded; see jsengine.h for the contracts.
+ * and the watchdog (time per entry into the VM: wall time on the engine's thread, rules/jsclock.h)
+ * for one long native step such as a backtracking regular expression. Single-threaded; see
+ * jsengine.h for the contracts.
  */
 #include "jsengine.h"
 
@@ -20,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "jsclock.h"
 
 /* Exported by libjavascriptcoregtk, declared only in WebKit's private headers
  * (JSContextRefPrivate.h, JSBasePrivate.h); rules/rules.cmake checks that they link. */
@@ -435,6 +438,9 @@ int jsengine_new(const char *jsonata_js, const struct jsengine_opts *opts, struc
     }
     e->gc_bar_mb = e->opts.gc_rss_mb;
     s_jsc_options(&e->opts);
+    if (!e->opts.no_watchdog) {
+        jsclock_wall_time_here(); /* the watchdog's clock reads without system calls */
+    }
     int rc = -ENOMEM;
     e->group = JSContextGroupCreate();
     e->ctx = e->group ? JSGlobalContextCreateInGroup(e->group, NULL) : NULL;

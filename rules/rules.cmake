@@ -85,9 +85,11 @@ add_custom_command(
 add_custom_target(mqg_jsonata ALL DEPENDS ${MQG_JSONATA_JS})
 
 # The adapter: the only code that includes JavaScriptCore's headers.
-add_library(mqg_jsengine STATIC ${CMAKE_SOURCE_DIR}/rules/jsengine.c)
+# (with jsclock.c: the watchdog's clock reads, see rules/jsclock.h)
+add_library(mqg_jsengine STATIC ${CMAKE_SOURCE_DIR}/rules/jsengine.c
+                                ${CMAKE_SOURCE_DIR}/rules/jsclock.c)
 target_include_directories(mqg_jsengine PUBLIC ${CMAKE_SOURCE_DIR}/rules)
-target_link_libraries(mqg_jsengine PUBLIC PkgConfig::JSC)
+target_link_libraries(mqg_jsengine PUBLIC PkgConfig::JSC ${CMAKE_DL_LIBS})
 add_dependencies(mqg_jsengine mqg_jsonata)
 
 install(FILES ${MQG_JSONATA_JS} ${MQG_JSONATA_DIR}/jsonata.LICENSE DESTINATION lib/mqgate)

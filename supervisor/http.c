@@ -1,11 +1,14 @@
 /* http — libmicrohttpd in the supervisor's loop (see http.h).
  *
- * The listening socket is made here (so that a failed bind says why: address in use, no such
+ * The library is loaded (dlopen) when the first listener opens: a supervisor without
+ * `http.listen` does not carry it and the TLS stack it links (about 2.4 MB of RSS). The
+ * listening socket is made here (so that a failed bind says why: address in use, no such
  * address) and handed to libmicrohttpd, which closes it when stopped. Its errors go to the log
  * at DEBUG (HTTP-ERROR): they concern one client connection, never the gateway.
  */
 #include "http.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -20,6 +23,52 @@
 
 #define S_CONN_LIMIT 32   /* connections at once */
 #define S_CONN_TIMEOUT 10 /* s without progress: closed */
+
+#ifndef MQG_MHD_SONAME
+#define MQG_MHD_SONAME "libmicrohttpd.so.12"
+#endif
+
+/* The library's functions mqgate calls, with the prototypes of its header. */
+#define S_MHD_FUNCS(X)                                                                             \
+    X(start_daemon)                                                                                \
+    X(stop_daemon)                                                                                 \
+    X(get_daemon_info)                                                                             \
+    X(run)                                                                                         \
+    X(get_timeout)                                                                                 \
+    X(create_response_from_buffer)                                                                 \
+    X(add_response_header)                                                                         \
+    X(queue_response)                                                                              \
+    X(destroy_response)
+
+static struct {
+#define S_FIELD(n) __typeof__(MHD_##n) *n;
+    S_MHD_FUNCS(S_FIELD)
+#undef S_FIELD
+} M;
+
+/* Load libmicrohttpd once. 0, or -ENOENT with why in err. */
+static int s_load(char *err, size_t cap)
+{
+    static void *lib;
+    if (lib) {
+        return 0;
+    }
+    void *h = dlopen(MQG_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(err, cap, "cannot load the HTTP library (%s): %s", MQG_MHD_SONAME, dlerror());
+        return -ENOENT;
+    }
+#define S_SYM(n)                                                                                   \
+    if (!(M.n = (__typeof__(MHD_##n) *)dlsym(h, "MHD_" #n))) {                                     \
+        snprintf(err, cap, "the HTTP library %s has no MHD_%s", MQG_MHD_SONAME, #n);               \
+        dlclose(h);                                                                                \
+        return -ENOENT;                                                                            \
+    }
+    S_MHD_FUNCS(S_SYM)
+#undef S_SYM
+    lib = h;
+    return 0;
+}
 
 struct http {
     struct MHD_Daemon *d;
@@ -38,16 +87,16 @@ static void s_mhd_log(void *cls, const char *fmt, va_list ap)
 
 static enum MHD_Result s_answer(struct MHD_Connection *con, struct http_reply *r)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
+    struct MHD_Response *resp = M.create_response_from_buffer(
         r->len, r->body ? r->body : "", r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         free(r->body);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->type ? r->type : "text/plain");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    enum MHD_Result ok = MHD_queue_response(con, (unsigned)r->status, resp);
-    MHD_destroy_response(resp);
+    M.add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->type ? r->type : "text/plain");
+    M.add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result ok = M.queue_response(con, (unsigned)r->status, resp);
+    M.destroy_response(resp);
     return ok;
 }
 
@@ -116,6 +165,10 @@ int http_open(const char *host, int port, http_handler_fn fn, void *arg, struct 
               char *err, size_t cap)
 {
     *out = NULL;
+    int rc = s_load(err, cap);
+    if (rc != 0) {
+        return rc;
+    }
     struct http *h = calloc(1, sizeof(*h));
     if (!h) {
         snprintf(err, cap, "out of memory");
@@ -128,17 +181,16 @@ int http_open(const char *host, int port, http_handler_fn fn, void *arg, struct 
     }
     h->fn = fn;
     h->arg = arg;
-    h->d =
-        MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, s_access, h,
-                         MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)S_CONN_LIMIT,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)S_CONN_TIMEOUT, MHD_OPTION_END);
+    h->d = M.start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, s_access, h,
+                          MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)S_CONN_LIMIT,
+                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)S_CONN_TIMEOUT, MHD_OPTION_END);
     const union MHD_DaemonInfo *info =
-        h->d ? MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
+        h->d ? M.get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
     if (!info) {
         snprintf(err, cap, "the HTTP library (libmicrohttpd) cannot start");
         if (h->d) {
-            MHD_stop_daemon(h->d);
+            M.stop_daemon(h->d);
         } else {
             close(fd);
         }
@@ -155,7 +207,7 @@ void http_close(struct http **hp)
     if (!hp || !*hp) {
         return;
     }
-    MHD_stop_daemon((*hp)->d);
+    M.stop_daemon((*hp)->d);
     free(*hp);
     *hp = NULL;
 }
@@ -167,13 +219,13 @@ int http_fd(const struct http *h)
 
 void http_run(struct http *h)
 {
-    MHD_run(h->d);
+    M.run(h->d);
 }
 
 int http_timeout_ms(struct http *h)
 {
     MHD_UNSIGNED_LONG_LONG t = 0;
-    if (MHD_get_timeout(h->d, &t) != MHD_YES) {
+    if (M.get_timeout(h->d, &t) != MHD_YES) {
         return -1;
     }
     return t > 60000 ? 60000 : (int)t;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "mqg_clientid.h"
@@ -16,6 +17,7 @@
 #include "mqg_ibroker.h"
 #include "mqg_log.h"
 #include "mqg_model.h"
+#include "mqg_proc.h"
 #include "mqg_service.h"
 #include "mqg_settings.h"
 #include "mqg_subs.h"
@@ -23,7 +25,6 @@
 #include "reload.h"
 #include "rules_check.h"
 #include "supervisor.h"
-#include "tap.h"
 
 /* Parameters for a service of the settings file: its own values, overridden by -p. */
 static struct mqg_param *s_merge(const struct mqg_settings_service *sv, const struct cli *c,
@@ -217,6 +218,22 @@ static void s_print_subscriptions(const struct mqg_model *m)
     }
 }
 
+/* `mqgate tap`: the program next to this one, mqgate-tap, with the same arguments (it alone
+ * carries ZeroMQ; supervisor/tap_main.c). Returns only when it cannot be started. */
+static int s_exec_tap(char **argv)
+{
+    char prog[4096];
+    if (mqg_exe_dir(prog, sizeof(prog) - 16) != 0) {
+        fprintf(stderr, "mqgate tap: cannot find the directory of mqgate\n");
+        return MQG_EXIT_INTERNAL;
+    }
+    strcat(prog, "/mqgate-tap");
+    argv[0] = prog;
+    execv(prog, argv);
+    fprintf(stderr, "mqgate tap: cannot start %s: %s\n", prog, strerror(errno));
+    return MQG_EXIT_TRANSIENT;
+}
+
 int main(int argc, char **argv)
 {
     struct cli c;
@@ -229,6 +246,10 @@ int main(int argc, char **argv)
         printf("mqgate %s\n", MQG_VERSION);
         cli_free(&c);
         return MQG_EXIT_OK;
+    }
+    if (strcmp(c.cmd, "tap") == 0) {
+        cli_free(&c);
+        return s_exec_tap(argv);
     }
     bool check = strcmp(c.cmd, "check") == 0;
     bool status = strcmp(c.cmd, "status") == 0;
@@ -243,17 +264,6 @@ int main(int argc, char **argv)
     } else if (mqg_settings_defaults(&set) != 0) {
         cli_free(&c);
         return MQG_EXIT_INTERNAL;
-    }
-    if (strcmp(c.cmd, "tap") == 0) {
-        struct tap_opts to = {.filters = (char *const *)c.files,
-                              .n_filters = c.n_files,
-                              .count = c.count,
-                              .max_bytes = c.max_bytes,
-                              .json = c.json};
-        rc = supervisor_tap(&set, &to);
-        mqg_settings_free(&set);
-        cli_free(&c);
-        return rc;
     }
     if (strcmp(c.cmd, "reload") == 0) {
         rc = supervisor_reload(&set);

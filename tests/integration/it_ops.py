@@ -264,6 +264,21 @@ class OpsTest(GatewayTest):
                  what="the restart in /metrics")
         gw.stop()
 
+    def test_supervisor_loads_the_http_library_only_when_asked(self):
+        """The supervisor runs all the time: without http.listen it maps neither libmicrohttpd
+        nor ZeroMQ (the tap has a program of its own); with it, libmicrohttpd."""
+        def libs(gw):
+            with open("/proc/%d/maps" % gw.proc.pid) as f:
+                text = f.read()
+            return {name for name in ("libmicrohttpd", "libzmq") if name in text}
+        gw = self.gateway(bridge_service(), self.ports())
+        self.dump_log_on_failure(gw)
+        self.assertEqual(libs(gw), set())
+        gw.stop()
+        gw = self.http_gateway(name="gw2")
+        self.assertEqual(http_get(self.http_port, "/health")[0], 200)
+        self.assertEqual(libs(gw), {"libmicrohttpd"})
+
     def test_http_answers_and_a_scrape_never_holds_the_gateway(self):
         gw = self.http_gateway()
         self.assertEqual(http_get(self.http_port, "/nothing")[0], 404)
@@ -603,7 +618,8 @@ class OpsTest(GatewayTest):
                      "NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes",
                      "StateDirectory=mqgate", "RuntimeDirectory=mqgate"):
             self.assertIn("\n" + line + "\n", text)
-        self.assertTrue(os.access(os.path.join(prefix, "bin", "mqgate"), os.X_OK))
+        for prog in ("mqgate", "mqgate-router", "mqgate-connector", "mqgate-tap"):
+            self.assertTrue(os.access(os.path.join(prefix, "bin", prog), os.X_OK), prog)
         analyze = shutil.which("systemd-analyze")
         if not analyze:
             self.skipTest("systemd-analyze is not installed (Debian package systemd)")

@@ -21,89 +21,87 @@
 
 #include "mqg_hostport.h"
 #include "mqg_log.h"
+#include "mqg_settings_desc.h"
+#include "mqg_settings_diff.h"
 #include "mqg_settings_read.h"
 #include "mqg_url.h"
 
 #define INSTANCE_MAX 64
 
-enum s_kind {
-    K_INT,       /* int field, integer range */
-    K_U32,       /* uint32_t field, integer range */
-    K_INSTANCE,  /* char *, [A-Za-z0-9_.-]{1,64} */
-    K_ABSDIR,    /* char *, absolute path */
-    K_FILE,      /* char *, "" = NULL, relative to the settings file's directory */
-    K_LEVEL,     /* int, log level name */
-    K_CPUS,      /* struct mqg_cpus, "auto" / "none" / "0,2-3" (mqg_cpus.h) */
-    K_TEXT,      /* char *, any text, "" = NULL */
-    K_NAME,      /* char *, non-empty text */
-    K_PATH,      /* char *, "" = NULL, relative to the settings file's directory */
-    K_CERT,      /* char *, PEM text as it is, or a path as K_PATH */
-    K_BOOL,      /* bool */
-    K_IB_MODE,   /* enum mqg_ib_mode: "embedded", "external", "off" */
-    K_IB_LISTEN, /* "HOST:PORT" into internal_broker.listen_host and .listen_port */
-    K_LISTEN,    /* char *, "host:port" (mqg_hostport.h); also sets http_host, http_port */
-    K_I64,       /* long long field, integer range (an L suffix for large values) */
-    K_SYNC,      /* int, "none" / "interval" / "always" */
-};
-
 const char *const mqg_settings_sync_names[3] = {"none", "interval", "always"};
-
-struct s_desc {
-    const char *group; /* NULL = top level */
-    const char *name;
-    enum s_kind kind;
-    long long min;
-    long long max;
-    size_t off;
-};
 
 #define F(field) offsetof(struct mqg_settings, field)
 
-static const struct s_desc s_descs[] = {
-    {NULL, "instance", K_INSTANCE, 0, 0, F(instance)},
-    {NULL, "runtime_dir", K_ABSDIR, 0, 0, F(runtime_dir)},
-    {"log", "level", K_LEVEL, 0, 0, F(log_level)},
-    {"log", "file", K_FILE, 0, 0, F(log_file)},
-    {NULL, "log_file", K_FILE, 0, 0, F(log_file)}, /* the same as log.file */
-    {"restart", "backoff_ms", K_U32, 1, 3600000, F(restart_backoff_ms)},
-    {"restart", "backoff_max_ms", K_U32, 1, 86400000, F(restart_backoff_max_ms)},
-    {"restart", "max", K_INT, 1, 1000000, F(restart_max)},
-    {"restart", "window_s", K_INT, 1, 86400, F(restart_window_s)},
-    {"restart", "failed_retry_s", K_INT, 1, 86400, F(restart_failed_retry_s)},
-    {"restart", "stable_after_s", K_INT, 1, 86400, F(stable_after_s)},
-    {"heartbeat", "interval_ms", K_INT, 100, 60000, F(heartbeat_ms)},
-    {"heartbeat", "misses", K_INT, 1, 100, F(heartbeat_misses)},
-    {NULL, "stop_grace_ms", K_INT, 0, 600000, F(stop_grace_ms)},
-    {NULL, "cpu_affinity", K_CPUS, 0, 0, F(cpu_affinity)},
-    {"connector", "outbound_queue_max", K_INT, 1, 100000000, F(outbound_queue_max)},
-    {"connector", "outbound_queue_max_bytes", K_INT, 65536, INT_MAX, F(outbound_queue_max_bytes)},
-    {"connector", "max_inflight", K_INT, 1, 65535, F(max_inflight)},
-    {"router", "queue_max", K_INT, 1, 100000000, F(router_queue_max)},
-    {"router", "queue_max_bytes", K_INT, 65536, INT_MAX, F(router_queue_max_bytes)},
-    {"internal_broker", "mode", K_IB_MODE, 0, 0, F(internal_broker.mode)},
-    {"internal_broker", "listen", K_IB_LISTEN, 0, 0, F(internal_broker)},
-    {"internal_broker", "mosquitto", K_NAME, 0, 0, F(internal_broker.mosquitto)},
-    {"internal_broker", "password_file", K_PATH, 0, 0, F(internal_broker.password_file)},
-    {"internal_broker", "listeners", K_TEXT, 0, 0, 0}, /* a list: s_load_listeners */
-    {"internal_broker", "url", K_TEXT, 0, 0, F(internal_broker.url)},
-    {"internal_broker", "username", K_TEXT, 0, 0, F(internal_broker.username)},
-    {"internal_broker", "password", K_TEXT, 0, 0, F(internal_broker.password)},
-    {"internal_broker", "ca_cert", K_CERT, 0, 0, F(internal_broker.ca_cert)},
-    {"internal_broker", "client_cert", K_CERT, 0, 0, F(internal_broker.client_cert)},
-    {"internal_broker", "client_key", K_CERT, 0, 0, F(internal_broker.client_key)},
-    {"internal_broker", "trust_all_certificates", K_BOOL, 0, 0, F(internal_broker.trust_all)},
-    {"http", "listen", K_LISTEN, 0, 0, F(http_listen)},
-    {"http", "health_disconnected_s", K_INT, 1, 86400, F(http_disconnected_s)},
-    {NULL, "state_dir", K_ABSDIR, 0, 0, F(state_dir)},
-    {"journal", "enabled", K_BOOL, 0, 0, F(journal_enabled)},
-    {"journal", "max_bytes", K_I64, 1 << 20, 1LL << 50, F(journal_max_bytes)},
-    {"journal", "sync", K_SYNC, 0, 0, F(journal_sync)},
-    {"journal", "sync_interval_ms", K_INT, 1, 600000, F(journal_sync_ms)},
-    {"journal", "full_wait_ms", K_INT, 0, 3600000, F(journal_full_wait_ms)},
-    {"rules", "time_limit_ms", K_INT, 10, 600000, F(rules_time_limit_ms)},
+/* How a reload applies a change (mqg_settings_diff.h), per row. */
+#define REF MQG_SD_REFUSED
+#define INP MQG_SD_IN_PLACE
+#define CON MQG_SD_CONNECTORS
+#define ROU MQG_SD_ROUTER
+#define ALL MQG_SD_ALL
+#define MOD MQG_SD_MODEL /* the model carries it (rules.time_limit_ms: the rules connection) */
+#define TOP(name, kind, min, max, off, how)                                                        \
+    {                                                                                              \
+        NULL, name, kind, min, max, off, name, how                                                 \
+    }
+#define GRP(group, name, kind, min, max, off, how)                                                 \
+    {                                                                                              \
+        group, name, kind, min, max, off, group "." name, how                                      \
+    }
+
+/* Class 0: log_file is log.file again; internal_broker.*: the class depends on the mode
+ * (mqg_settings_diff.c). */
+static const struct mqg_setting_desc s_descs[] = {
+    TOP("instance", K_INSTANCE, 0, 0, F(instance), REF),
+    TOP("runtime_dir", K_ABSDIR, 0, 0, F(runtime_dir), REF),
+    GRP("log", "level", K_LEVEL, 0, 0, F(log_level), INP),
+    GRP("log", "file", K_FILE, 0, 0, F(log_file), INP),
+    TOP("log_file", K_FILE, 0, 0, F(log_file), 0), /* the same as log.file */
+    GRP("restart", "backoff_ms", K_U32, 1, 3600000, F(restart_backoff_ms), INP),
+    GRP("restart", "backoff_max_ms", K_U32, 1, 86400000, F(restart_backoff_max_ms), INP),
+    GRP("restart", "max", K_INT, 1, 1000000, F(restart_max), INP),
+    GRP("restart", "window_s", K_INT, 1, 86400, F(restart_window_s), INP),
+    GRP("restart", "failed_retry_s", K_INT, 1, 86400, F(restart_failed_retry_s), INP),
+    GRP("restart", "stable_after_s", K_INT, 1, 86400, F(stable_after_s), INP),
+    GRP("heartbeat", "interval_ms", K_INT, 100, 60000, F(heartbeat_ms), ALL),
+    GRP("heartbeat", "misses", K_INT, 1, 100, F(heartbeat_misses), ALL),
+    TOP("stop_grace_ms", K_INT, 0, 600000, F(stop_grace_ms), INP),
+    TOP("cpu_affinity", K_CPUS, 0, 0, F(cpu_affinity), REF),
+    GRP("connector", "outbound_queue_max", K_INT, 1, 100000000, F(outbound_queue_max), CON),
+    GRP("connector", "outbound_queue_max_bytes", K_INT, 65536, INT_MAX, F(outbound_queue_max_bytes),
+        CON),
+    GRP("connector", "max_inflight", K_INT, 1, 65535, F(max_inflight), CON),
+    GRP("router", "queue_max", K_INT, 1, 100000000, F(router_queue_max), ROU),
+    GRP("router", "queue_max_bytes", K_INT, 65536, INT_MAX, F(router_queue_max_bytes), ROU),
+    GRP("internal_broker", "mode", K_IB_MODE, 0, 0, F(internal_broker.mode), 0),
+    GRP("internal_broker", "listen", K_IB_LISTEN, 0, 0, F(internal_broker), 0),
+    GRP("internal_broker", "mosquitto", K_NAME, 0, 0, F(internal_broker.mosquitto), 0),
+    GRP("internal_broker", "password_file", K_PATH, 0, 0, F(internal_broker.password_file), 0),
+    GRP("internal_broker", "listeners", K_TEXT, 0, 0, 0, 0), /* a list: s_load_listeners */
+    GRP("internal_broker", "url", K_TEXT, 0, 0, F(internal_broker.url), 0),
+    GRP("internal_broker", "username", K_TEXT, 0, 0, F(internal_broker.username), 0),
+    GRP("internal_broker", "password", K_TEXT, 0, 0, F(internal_broker.password), 0),
+    GRP("internal_broker", "ca_cert", K_CERT, 0, 0, F(internal_broker.ca_cert), 0),
+    GRP("internal_broker", "client_cert", K_CERT, 0, 0, F(internal_broker.client_cert), 0),
+    GRP("internal_broker", "client_key", K_CERT, 0, 0, F(internal_broker.client_key), 0),
+    GRP("internal_broker", "trust_all_certificates", K_BOOL, 0, 0, F(internal_broker.trust_all), 0),
+    GRP("http", "listen", K_LISTEN, 0, 0, F(http_listen), INP),
+    GRP("http", "health_disconnected_s", K_INT, 1, 86400, F(http_disconnected_s), INP),
+    TOP("state_dir", K_ABSDIR, 0, 0, F(state_dir), REF),
+    GRP("journal", "enabled", K_BOOL, 0, 0, F(journal_enabled), CON),
+    GRP("journal", "max_bytes", K_I64, 1 << 20, 1LL << 50, F(journal_max_bytes), CON),
+    GRP("journal", "sync", K_SYNC, 0, 0, F(journal_sync), CON),
+    GRP("journal", "sync_interval_ms", K_INT, 1, 600000, F(journal_sync_ms), CON),
+    GRP("journal", "full_wait_ms", K_INT, 0, 3600000, F(journal_full_wait_ms), CON),
+    GRP("rules", "time_limit_ms", K_INT, 10, 600000, F(rules_time_limit_ms), MOD),
 };
 
 #define N_DESCS (sizeof(s_descs) / sizeof(s_descs[0]))
+
+const struct mqg_setting_desc *mqg_settings_descs(size_t *n)
+{
+    *n = N_DESCS;
+    return s_descs;
+}
 
 /* Top-level names in the order they are listed in error messages. */
 static const char *const s_root_names[] = {
@@ -135,7 +133,7 @@ static int s_set_str(char **slot, const char *v)
     return 0;
 }
 
-static int s_apply_int(const struct mqg_set_ctx *c, const struct s_desc *d,
+static int s_apply_int(const struct mqg_set_ctx *c, const struct mqg_setting_desc *d,
                        const config_setting_t *st, const char *path, void *field)
 {
     long long v = 0;
@@ -246,7 +244,7 @@ static int s_apply_cpus(const struct mqg_set_ctx *c, const config_setting_t *st,
 }
 
 /* K_TEXT, K_NAME, K_PATH, K_CERT: text into a heap string ("" = NULL, except K_NAME). */
-static int s_apply_text(const struct mqg_set_ctx *c, const struct s_desc *d,
+static int s_apply_text(const struct mqg_set_ctx *c, const struct mqg_setting_desc *d,
                         const config_setting_t *st, const char *path, void *field)
 {
     const char *what = d->kind == K_NAME ? "a name or a path" : "text";
@@ -302,7 +300,7 @@ static int s_apply_bool(const struct mqg_set_ctx *c, const config_setting_t *st,
     return 0;
 }
 
-static int s_apply_i64(const struct mqg_set_ctx *c, const struct s_desc *d,
+static int s_apply_i64(const struct mqg_set_ctx *c, const struct mqg_setting_desc *d,
                        const config_setting_t *st, const char *path, void *field)
 {
     long long v = 0;
@@ -378,8 +376,8 @@ static int s_apply_ib_listen(const struct mqg_set_ctx *c, const config_setting_t
     return s_listen(c, st, path, &ib->listen_host, &ib->listen_port);
 }
 
-static int s_apply(const struct mqg_set_ctx *c, const struct s_desc *d, const config_setting_t *st,
-                   const char *path, struct mqg_settings *s)
+static int s_apply(const struct mqg_set_ctx *c, const struct mqg_setting_desc *d,
+                   const config_setting_t *st, const char *path, struct mqg_settings *s)
 {
     void *field = (char *)s + d->off;
     switch (d->kind) {
@@ -419,10 +417,10 @@ static int s_apply(const struct mqg_set_ctx *c, const struct s_desc *d, const co
 
 /* ---- groups and unknown settings ---- */
 
-static const struct s_desc *s_find_desc(const char *group, const char *name)
+static const struct mqg_setting_desc *s_find_desc(const char *group, const char *name)
 {
     for (size_t i = 0; i < N_DESCS; i++) {
-        const struct s_desc *d = &s_descs[i];
+        const struct mqg_setting_desc *d = &s_descs[i];
         bool same_group = group ? (d->group && strcmp(d->group, group) == 0) : !d->group;
         if (same_group && strcmp(d->name, name) == 0) {
             return d;
@@ -477,7 +475,7 @@ static int s_load_listener(const struct mqg_set_ctx *c, const config_setting_t *
                            struct mqg_ib_listener *l)
 {
     static const char *const known = "listen, cafile, certfile, keyfile, require_certificate";
-    static const struct s_desc path_desc = {NULL, "", K_PATH, 0, 0, 0};
+    static const struct mqg_setting_desc path_desc = {NULL, "", K_PATH, 0, 0, 0, "", 0};
     char base[64];
     char path[128];
     snprintf(base, sizeof(base), "internal_broker.listeners[%zu]", idx);
@@ -557,7 +555,7 @@ static int s_load_group(const struct mqg_set_ctx *c, const config_setting_t *g,
         const config_setting_t *st = config_setting_get_elem(g, (unsigned)i);
         const char *name = config_setting_name(st);
         snprintf(path, sizeof(path), "%s.%s", group, name);
-        const struct s_desc *d = s_find_desc(group, name);
+        const struct mqg_setting_desc *d = s_find_desc(group, name);
         if (!d) {
             return s_unknown(c, st, group, path);
         }
@@ -579,7 +577,7 @@ static int s_load_root(const struct mqg_set_ctx *c, const config_t *cfg, struct 
     for (int i = 0; i < config_setting_length(root); i++) {
         const config_setting_t *st = config_setting_get_elem(root, (unsigned)i);
         const char *name = config_setting_name(st);
-        const struct s_desc *d;
+        const struct mqg_setting_desc *d;
         int rc;
         if (strcmp(name, "services") == 0) {
             rc = mqg_set_load_services(c, st, s);

@@ -1,10 +1,17 @@
 /* mqg_settings_diff — the settings a reload finds changed, by class (see mqg_settings_diff.h).
+ *
+ * The class of each setting is a column of the table that describes the settings
+ * (mqg_settings_desc.h), so a new setting cannot go without one; internal_broker.* are
+ * classed here by the broker's mode (s_ib).
  */
 #include "mqg_settings_diff.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "mqg_settings_desc.h"
 
 static bool s_str_same(const char *a, const char *b)
 {
@@ -72,60 +79,44 @@ static void s_ib(struct mqg_settings_diff *d, const struct mqg_ib_settings *a,
            "internal_broker TLS", MQG_SD_MODEL);
 }
 
-/* The settings applied by the supervisor itself. */
-static void s_in_place(struct mqg_settings_diff *d, const struct mqg_settings *a,
-                       const struct mqg_settings *b)
+/* Whether a and b hold the same value of the setting d describes. */
+static bool s_same(const struct mqg_setting_desc *d, const struct mqg_settings *a,
+                   const struct mqg_settings *b)
 {
-    const enum mqg_sd_class P = MQG_SD_IN_PLACE;
-    s_note(d, a->log_level != b->log_level, "log.level", P);
-    s_note(d, !s_str_same(a->log_file, b->log_file), "log.file", P);
-    s_note(d, !s_str_same(a->http_listen, b->http_listen), "http.listen", P);
-    s_note(d, a->http_disconnected_s != b->http_disconnected_s, "http.health_disconnected_s", P);
-    s_note(d, a->restart_backoff_ms != b->restart_backoff_ms, "restart.backoff_ms", P);
-    s_note(d, a->restart_backoff_max_ms != b->restart_backoff_max_ms, "restart.backoff_max_ms", P);
-    s_note(d, a->restart_max != b->restart_max, "restart.max", P);
-    s_note(d, a->restart_window_s != b->restart_window_s, "restart.window_s", P);
-    s_note(d, a->restart_failed_retry_s != b->restart_failed_retry_s, "restart.failed_retry_s", P);
-    s_note(d, a->stable_after_s != b->stable_after_s, "restart.stable_after_s", P);
-    s_note(d, a->stop_grace_ms != b->stop_grace_ms, "stop_grace_ms", P);
-}
-
-/* The settings the children were started with. */
-static void s_restart(struct mqg_settings_diff *d, const struct mqg_settings *a,
-                      const struct mqg_settings *b)
-{
-    const enum mqg_sd_class C = MQG_SD_CONNECTORS;
-    s_note(d, a->outbound_queue_max != b->outbound_queue_max, "connector.outbound_queue_max", C);
-    s_note(d, a->outbound_queue_max_bytes != b->outbound_queue_max_bytes,
-           "connector.outbound_queue_max_bytes", C);
-    s_note(d, a->max_inflight != b->max_inflight, "connector.max_inflight", C);
-    s_note(d, a->journal_enabled != b->journal_enabled, "journal.enabled", C);
-    s_note(d, a->journal_max_bytes != b->journal_max_bytes, "journal.max_bytes", C);
-    s_note(d, a->journal_sync != b->journal_sync, "journal.sync", C);
-    s_note(d, a->journal_sync_ms != b->journal_sync_ms, "journal.sync_interval_ms", C);
-    s_note(d, a->journal_full_wait_ms != b->journal_full_wait_ms, "journal.full_wait_ms", C);
-    s_note(d, a->router_queue_max != b->router_queue_max, "router.queue_max", MQG_SD_ROUTER);
-    s_note(d, a->router_queue_max_bytes != b->router_queue_max_bytes, "router.queue_max_bytes",
-           MQG_SD_ROUTER);
-    s_note(d, a->heartbeat_ms != b->heartbeat_ms, "heartbeat.interval_ms", MQG_SD_ALL);
-    s_note(d, a->heartbeat_misses != b->heartbeat_misses, "heartbeat.misses", MQG_SD_ALL);
+    const char *x = (const char *)a + d->off, *y = (const char *)b + d->off;
+    switch (d->kind) {
+    case K_INT:
+    case K_LEVEL:
+    case K_SYNC:
+        return *(const int *)x == *(const int *)y;
+    case K_U32:
+        return *(const uint32_t *)x == *(const uint32_t *)y;
+    case K_I64:
+        return *(const long long *)x == *(const long long *)y;
+    case K_BOOL:
+        return *(const bool *)x == *(const bool *)y;
+    case K_CPUS:
+        return s_cpus_same((const struct mqg_cpus *)x, (const struct mqg_cpus *)y);
+    case K_IB_MODE:
+    case K_IB_LISTEN:
+        return true; /* class 0: s_ib */
+    default:         /* the strings */
+        return s_str_same(*(char *const *)x, *(char *const *)y);
+    }
 }
 
 void mqg_settings_diff(const struct mqg_settings *a, const struct mqg_settings *b,
                        struct mqg_settings_diff *d)
 {
     memset(d, 0, sizeof(*d));
-    const enum mqg_sd_class R = MQG_SD_REFUSED;
-    s_note(d, !s_str_same(a->instance, b->instance), "instance", R);
-    s_note(d, !s_str_same(a->runtime_dir, b->runtime_dir), "runtime_dir", R);
-    s_note(d, !s_str_same(a->state_dir, b->state_dir), "state_dir", R);
-    s_note(d, !s_cpus_same(&a->cpu_affinity, &b->cpu_affinity), "cpu_affinity", R);
-    s_in_place(d, a, b);
-    s_restart(d, a, b);
+    size_t n;
+    const struct mqg_setting_desc *t = mqg_settings_descs(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].how) {
+            s_note(d, !s_same(&t[i], a, b), t[i].path, (enum mqg_sd_class)t[i].how);
+        }
+    }
     s_ib(d, &a->internal_broker, &b->internal_broker);
-    /* the rules process's connection in the model carries it: its plan restarts the process */
-    s_note(d, a->rules_time_limit_ms != b->rules_time_limit_ms, "rules.time_limit_ms",
-           MQG_SD_MODEL);
 }
 
 size_t mqg_settings_diff_names(const struct mqg_settings_diff *d, enum mqg_sd_class how, char *out,

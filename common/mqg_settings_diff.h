@@ -1,9 +1,9 @@
 /* mqg_settings_diff — which settings of mqgate.cfg a reload finds changed, and how each
  * change is applied (supervisor/reload_settings.c carries it out).
  *
- * Pure: compares two struct mqg_settings field by field. Every field of the settings is named
- * here by its path in mqgate.cfg ("log.level", "connector.max_inflight", ...) and has one
- * class:
+ * Pure: compares two struct mqg_settings field by field, by the table that describes the
+ * settings (mqg_settings_desc.h, a class per row). Every setting is named by its path in
+ * mqgate.cfg ("log.level", "connector.max_inflight", ...) and has one class:
  * - in place: the supervisor applies it, no process is restarted (log.level and log.file,
  *   http.listen and http.health_disconnected_s, restart.*, stop_grace_ms);
  * - connectors: every connector is restarted (connector.*, journal.*);

@@ -3,6 +3,7 @@
  * reload applies it); several at once; nothing for the same file. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 
 #include "mqg_settings.h"
+#include "mqg_settings_desc.h"
 #include "mqg_settings_diff.h"
 
 /* Settings read from text (written to a temporary file). */
@@ -105,6 +107,31 @@ static void test_each_setting_alone(void **state)
     mqg_settings_free(&a);
 }
 
+/* Every row of the settings table has a class (or is one of the rows classed otherwise), and
+ * each class is tested above: a new setting cannot be forgotten by reloads or by this test. */
+static void test_every_setting_has_a_class(void **state)
+{
+    (void)state;
+    size_t n;
+    const struct mqg_setting_desc *t = mqg_settings_descs(&n);
+    assert_true(n > 30);
+    for (size_t i = 0; i < n; i++) {
+        if (!t[i].how) {
+            if (strcmp(t[i].path, "log_file") != 0 && strncmp(t[i].path, "internal_broker.", 16)) {
+                fail_msg("setting %s has no class", t[i].path);
+            }
+            continue;
+        }
+        bool tested = false;
+        for (size_t k = 0; k < sizeof(s_cases) / sizeof(s_cases[0]); k++) {
+            tested |= strcmp(s_cases[k].name, t[i].path) == 0 && s_cases[k].how == t[i].how;
+        }
+        if (!tested) {
+            fail_msg("setting %s: no case in s_cases with its class", t[i].path);
+        }
+    }
+}
+
 /* The same file twice: nothing changed (services are not compared: they are in the model). */
 static void test_same_is_nothing(void **state)
 {
@@ -194,6 +221,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_setting_alone),
+        cmocka_unit_test(test_every_setting_has_a_class),
         cmocka_unit_test(test_same_is_nothing),
         cmocka_unit_test(test_several_and_names),
         cmocka_unit_test(test_internal_broker_classes),

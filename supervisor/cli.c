@@ -151,6 +151,19 @@ void cli_usage(FILE *f, const char *cmd)
           f);
 }
 
+int cli_settings(const struct cli *c, struct mqg_settings *set)
+{
+    if (!c->cfg) {
+        return mqg_settings_defaults(set) == 0 ? MQG_EXIT_OK : MQG_EXIT_INTERNAL;
+    }
+    struct mqg_error err;
+    if (mqg_settings_load(c->cfg, set, &err) != 0) {
+        mqg_error_print(&err, stderr);
+        return MQG_EXIT_CONFIG;
+    }
+    return MQG_EXIT_OK;
+}
+
 void cli_free(struct cli *c)
 {
     if (!c) {

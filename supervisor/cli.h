@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "mqg_service.h"
+#include "mqg_settings.h"
 
 struct cli {
     const char *cmd;        /* "run", "check", "status", "tap", "version" */
@@ -35,6 +36,10 @@ int cli_parse(struct cli *c, int argc, char **argv);
 
 /* NULL-safe. */
 void cli_free(struct cli *c);
+
+/* The settings of -c (or the defaults without it) into *set. 0, or the exit code after the
+ * errors were printed (78 for a bad file). */
+int cli_settings(const struct cli *c, struct mqg_settings *set);
 
 /* The help text of cmd (NULL or unknown: the list of commands) onto f. */
 void cli_usage(FILE *f, const char *cmd);

@@ -254,16 +254,9 @@ int main(int argc, char **argv)
     bool check = strcmp(c.cmd, "check") == 0;
     bool status = strcmp(c.cmd, "status") == 0;
     struct mqg_settings set;
-    struct mqg_error err;
-    if (c.cfg) {
-        if (mqg_settings_load(c.cfg, &set, &err) != 0) {
-            mqg_error_print(&err, stderr);
-            cli_free(&c);
-            return MQG_EXIT_CONFIG;
-        }
-    } else if (mqg_settings_defaults(&set) != 0) {
+    if ((rc = cli_settings(&c, &set)) != 0) {
         cli_free(&c);
-        return MQG_EXIT_INTERNAL;
+        return rc;
     }
     if (strcmp(c.cmd, "reload") == 0) {
         rc = supervisor_reload(&set);

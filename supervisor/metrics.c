@@ -315,6 +315,21 @@ static void s_route_labels(const struct mqg_route *r, struct mqg_prom_label l[4]
     l[3] = (struct mqg_prom_label){"cause", cause};
 }
 
+/* A counter family with a sample per route (only the routes with rules when rules_only): the
+ * uint64_t at off in each route's row of rows (row bytes each, one per model route). */
+static void s_route_family(FILE *f, const struct mqg_model *m, const char *name, const char *help,
+                           const void *rows, size_t row, size_t off, bool rules_only)
+{
+    struct mqg_prom_label l[4];
+    mqg_prom_family(f, name, "counter", help);
+    for (size_t i = 0; i < m->n_routes; i++) {
+        if (!rules_only || m->routes[i].rid) {
+            s_route_labels(&m->routes[i], l, NULL);
+            mqg_prom_u64(f, name, l, 4, *(const uint64_t *)((const char *)rows + i * row + off));
+        }
+    }
+}
+
 /* The counters of the routes with rules (from the rules process), besides their drops. */
 static void s_route_rules(FILE *f, const struct sup *S)
 {
@@ -334,17 +349,9 @@ static void s_route_rules(FILE *f, const struct sup *S)
          "Messages the route's filter or cov rules held back as they are meant to (not a loss).",
          offsetof(struct mqg_rule_stats, filtered)},
     };
-    const struct mqg_model *m = S->model;
-    struct mqg_prom_label l[4];
     for (size_t k = 0; k < N_ELEMS(rm); k++) {
-        mqg_prom_family(f, rm[k].name, "counter", rm[k].help);
-        for (size_t i = 0; i < m->n_routes; i++) {
-            if (m->routes[i].rid) {
-                s_route_labels(&m->routes[i], l, NULL);
-                mqg_prom_u64(f, rm[k].name, l, 4,
-                             *(const uint64_t *)((const char *)&S->rule_stats[i] + rm[k].off));
-            }
-        }
+        s_route_family(f, S->model, rm[k].name, rm[k].help, S->rule_stats, sizeof(*S->rule_stats),
+                       rm[k].off, true);
     }
 }
 
@@ -368,12 +375,8 @@ static void s_routes(FILE *f, const struct sup *S)
     const struct mqg_model *m = S->model;
     struct mqg_prom_label l[4];
     for (size_t k = 0; k < N_ELEMS(rm); k++) {
-        mqg_prom_family(f, rm[k].name, "counter", rm[k].help);
-        for (size_t i = 0; i < m->n_routes; i++) {
-            s_route_labels(&m->routes[i], l, NULL);
-            mqg_prom_u64(f, rm[k].name, l, 4,
-                         *(const uint64_t *)((const char *)&S->route_stats[i] + rm[k].off));
-        }
+        s_route_family(f, m, rm[k].name, rm[k].help, S->route_stats, sizeof(*S->route_stats),
+                       rm[k].off, false);
     }
     mqg_prom_family(f, "mqgate_route_dropped_messages_total", "counter",
                     "Copies the route did not make, by cause: render (its target topic could "

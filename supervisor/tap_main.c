@@ -10,8 +10,6 @@
 
 #include "cli.h"
 #include "mqg_error.h"
-#include "mqg_proc.h"
-#include "mqg_settings.h"
 #include "tap.h"
 
 int main(int argc, char **argv)
@@ -28,13 +26,7 @@ int main(int argc, char **argv)
         return MQG_EXIT_USAGE;
     }
     struct mqg_settings set;
-    struct mqg_error err;
-    if (c.cfg ? mqg_settings_load(c.cfg, &set, &err) != 0 : mqg_settings_defaults(&set) != 0) {
-        rc = MQG_EXIT_INTERNAL;
-        if (c.cfg) {
-            mqg_error_print(&err, stderr);
-            rc = MQG_EXIT_CONFIG;
-        }
+    if ((rc = cli_settings(&c, &set)) != 0) {
         cli_free(&c);
         return rc;
     }

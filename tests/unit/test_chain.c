@@ -219,6 +219,7 @@ static int s_teardown(void **state)
 
 static void test_transform(void **state)
 {
+    s_jsc_signals(); /* cmocka put its own SIGSEGV/SIGBUS handlers back */
     s_run(RID("01") "/factory/l1/m7/temp", "{\"value\": 21.5}", 1000, CHAIN_PASSED,
           RID("01") "/out/m7",
           "{\"machine\":\"m7\",\"line\":\"l1\",\"topic\":\"factory/l1/m7/temp\",\"v\":21.5}");
@@ -229,6 +230,7 @@ static void test_transform(void **state)
 
 static void test_filter(void **state)
 {
+    s_jsc_signals(); /* cmocka put its own SIGSEGV/SIGBUS handlers back */
     /* passes unchanged, written as JSON.stringify writes it */
     s_run(RID("02") "/logs/a/b", "{\"level\": \"ERROR\", \"msg\": \"disk\"}", 1000, CHAIN_PASSED,
           RID("02") "/errors/a/b", "{\"level\":\"ERROR\",\"msg\":\"disk\"}");
@@ -243,6 +245,7 @@ static void test_filter(void **state)
 /* filter judges its result as jsonata's $boolean does */
 static void test_filter_boolean(void **state)
 {
+    s_jsc_signals(); /* cmocka put its own SIGSEGV/SIGBUS handlers back */
     static const char *const pass[][2] = {{"{\"v\": \"x\"}", "{\"v\":\"x\"}"},
                                           {"{\"v\": 1}", "{\"v\":1}"},
                                           {"{\"v\": [0, 1]}", "{\"v\":[0,1]}"},
@@ -262,12 +265,14 @@ static void test_filter_boolean(void **state)
 /* setContextVars: values that are not strings, one var seeing the one before */
 static void test_vars_values(void **state)
 {
+    s_jsc_signals(); /* cmocka put its own SIGSEGV/SIGBUS handlers back */
     s_run(RID("12") "/num/a\"b", "{\"v\": 21}", 1000, CHAIN_PASSED, RID("12") "/n/42/42x/a\"b",
           "{\"id\":\"a\\\"b\",\"n\":42,\"s\":\"42x\"}");
 }
 
 static void test_parse(void **state)
 {
+    s_jsc_signals(); /* cmocka put its own SIGSEGV/SIGBUS handlers back */
     struct outs o = {0};
     const char bytes[] = {0x03, 0x20};
     assert_int_equal(chain_run(g_set, RID("03") "/raw/dev1", bytes, 2, 1000, s_emit, &o),
@@ -283,6 +288,7 @@ static void test_parse(void **state)
 
 static void test_set_context_vars(void **state)
 {
+    s_jsc_signals(); /* cmocka put its own SIGSEGV/SIGBUS handlers back */
     s_run(RID("04") "/temp/a", "{\"temperature\": 42}", 1000, CHAIN_PASSED,
           RID("04") "/alerts/high", "{\"temperature\":42}");
     s_run(RID("04") "/temp/a", "{\"temperature\": 12}", 1000, CHAIN_PASSED, RID("04") "/alerts/low",
@@ -291,6 +297,7 @@ static void test_set_context_vars(void **state)
 
 static void test_cov(void **state)
 {
+    s_jsc_signals(); /* cmocka put its own SIGSEGV/SIGBUS handlers back */
     s_run(RID("05") "/cov/x", "{\"value\": 22.0}", 1000, CHAIN_PASSED, RID("05") "/cov/out",
           "{\"value\":22}");
     s_run(RID("05") "/cov/x", "{\"value\": 22.1}", 1000, CHAIN_FILTERED, NULL, NULL);
@@ -301,6 +308,7 @@ static void test_cov(void **state)
 
 static void test_burst_size(void **state)
 {
+    s_jsc_signals(); /* cmocka put its own SIGSEGV/SIGBUS handlers back */
     s_run(RID("06") "/burst/d1", "{\"v\":1}", 1000, CHAIN_HELD, NULL, NULL);
     s_run(RID("06") "/burst/d1", "{\"v\":2}", 1001, CHAIN_HELD, NULL, NULL);
     s_run(RID("06") "/burst/d2", "{\"v\": 3}", 1002, CHAIN_PASSED, RID("06") "/b3/d2",
@@ -310,6 +318,7 @@ static void test_burst_size(void **state)
 
 static void test_burst_interval(void **state)
 {
+    s_jsc_signals(); /* cmocka put its own SIGSEGV/SIGBUS handlers back */
     s_run(RID("07") "/bt/d1", "{\"v\":1}", 1000, CHAIN_HELD, NULL, NULL);
     s_run(RID("07") "/bt/d2", "{\"v\":2}", 1050, CHAIN_HELD, NULL, NULL);
     assert_int_equal(chain_due(g_set), 1100);
@@ -332,6 +341,7 @@ static void test_burst_interval(void **state)
  * released after their batch went out (by size or by time), and at once beyond the bound. */
 static void test_burst_tags(void **state)
 {
+    s_jsc_signals(); /* cmocka put its own SIGSEGV/SIGBUS handlers back */
     chain_set_release(g_set, s_release, 3);
     struct outs o = {0};
     assert_int_equal(s_run_tag(&o, RID("01") "/factory/l1/m7/temp", "{\"value\": 1}", 1000, 1),
@@ -377,6 +387,7 @@ static void test_burst_tags(void **state)
 
 static void test_collect(void **state)
 {
+    s_jsc_signals(); /* cmocka put its own SIGSEGV/SIGBUS handlers back */
     s_run(RID("08") "/sensors/office/temp", "{\"t\":21}", 1000, CHAIN_PASSED,
           RID("08") "/collected", "{\"temp_office\":{\"t\":21}}");
     s_run(RID("08") "/sensors/lab/hum", "{\"h\":40}", 1000, CHAIN_PASSED, RID("08") "/collected",
@@ -390,6 +401,7 @@ static void test_collect(void **state)
 
 static void test_stash(void **state)
 {
+    s_jsc_signals(); /* cmocka put its own SIGSEGV/SIGBUS handlers back */
     s_run(RID("09") "/stash/x", "{\"t\":1}", 1000, CHAIN_PASSED, RID("09") "/stash/out",
           "{\"current\":1,\"previous\":null}");
     s_run(RID("09") "/stash/x", "{\"t\":2}", 1000, CHAIN_PASSED, RID("09") "/stash/out",
@@ -398,6 +410,7 @@ static void test_stash(void **state)
 
 static void test_not_json_and_unknown(void **state)
 {
+    s_jsc_signals(); /* cmocka put its own SIGSEGV/SIGBUS handlers back */
     s_run(RID("01") "/factory/l1/m7/temp", "not json", 1000, CHAIN_NOT_JSON, NULL, NULL);
     s_run(RID("01") "/factory/l1/m7/temp", "", 1000, CHAIN_NOT_JSON, NULL, NULL);
     assert_int_equal(s_stats(RID("01")).not_json, 2);
@@ -410,6 +423,7 @@ static void test_not_json_and_unknown(void **state)
 
 static void test_timeout(void **state)
 {
+    s_jsc_signals(); /* cmocka put its own SIGSEGV/SIGBUS handlers back */
     int64_t t0 = mqg_now_ms();
     s_run(RID("10") "/endless/x", "{}", 1000, CHAIN_TIMEOUT, NULL, NULL);
     fprintf(stderr, "endless expression stopped after %lld ms\n", (long long)(mqg_now_ms() - t0));
@@ -422,6 +436,7 @@ static void test_timeout(void **state)
 
 static void test_util(void **state)
 {
+    s_jsc_signals(); /* cmocka put its own SIGSEGV/SIGBUS handlers back */
     char *s = NULL;
     size_t n = 0;
     const char *q = "\"a\\u00e9\\ud83d\\ude00\\n\"";
@@ -596,6 +611,7 @@ static void test_rules_link_no_jsonata(void **state)
 
 static void test_rules_check(void **state)
 {
+    s_jsc_signals(); /* cmocka put its own SIGSEGV/SIGBUS handlers back */
     struct mqg_model none = {0};
     assert_int_equal(rules_check_model(&none, stderr), 0);
     assert_int_equal(rules_check_model(&g_model, stderr), 0);

@@ -594,6 +594,7 @@ static void *s_other_thread(void *arg)
 
 static void test_clock_estimate(void **state)
 {
+    s_jsc_signals(); /* cmocka put its own SIGSEGV/SIGBUS handlers back */
     int64_t last = 0;
     for (int i = 0; i < 100000; i++) {
         int64_t v = s_ns_of(CLOCK_THREAD_CPUTIME_ID, false);

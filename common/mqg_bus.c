@@ -123,6 +123,13 @@ int mqg_bus_connect(const char *endpoint, const char *identity, int hwm, struct 
     return 0;
 }
 
+void mqg_bus_set_linger(struct mqg_bus *b, int ms)
+{
+    if (b && b->sock) {
+        zmq_setsockopt(b->sock, ZMQ_LINGER, &ms, sizeof(ms));
+    }
+}
+
 void mqg_bus_destroy(struct mqg_bus **pb)
 {
     if (!pb || !*pb) {

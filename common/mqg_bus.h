@@ -48,8 +48,15 @@ int mqg_bus_bind(const char *endpoint, int hwm, struct mqg_bus **out);
 /* Connector side: connect a DEALER with routing id `identity`. Returns 0 or negative errno. */
 int mqg_bus_connect(const char *endpoint, const char *identity, int hwm, struct mqg_bus **out);
 
-/* NULL-safe; linger 0; clears *b. The process's ZeroMQ context ends with the last bus. */
+/* NULL-safe; clears *b (linger 0 unless mqg_bus_set_linger). The process's ZeroMQ context
+ * ends with the last bus. */
 void mqg_bus_destroy(struct mqg_bus **b);
+
+/* Sockets are made with no linger: what is still queued when one is destroyed is dropped
+ * (a process that is killed or restarted must not wait for a router that is gone). A clean
+ * stop that has just sent what the peer must not miss (a connector's last confirmations)
+ * sets a linger first: mqg_bus_destroy then waits up to ms for it to be sent. */
+void mqg_bus_set_linger(struct mqg_bus *b, int ms);
 
 /* The fd to poll for POLLIN; after it fires, check mqg_bus_events() (edge-triggered). */
 int mqg_bus_fd(const struct mqg_bus *b);

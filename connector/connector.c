@@ -53,6 +53,8 @@
  * written into the journal at most this often. */
 #define S_PERSIST_MS 10
 #define S_DRAIN_MS 1500
+/* A stopping connector waits at most this long for its last messages to reach the router. */
+#define S_LINGER_MS 500
 /* After taking the events paho has produced (messages received, publishes done), the next
  * look is a little later, so that under load they travel as one batch (one wake-up of every
  * thread on the way instead of one per message). The pause is short while events come one
@@ -751,6 +753,10 @@ int connector_main(int argc, char **argv)
         }
     }
     rc = c.child.exit_code;
+    /* the last confirmations (ACK DONE) of what the broker took: if they were lost with the
+     * socket, the router would give those messages to the next connector again (duplicates) */
+    s_tell_router(&c);
+    mqg_bus_set_linger(c.bus, S_LINGER_MS);
     struct outbox_stats ob;
     outbox_stats(c.outbox, &ob);
     log_info("CONNECTOR-DOWN", "stopping: in=%llu out=%llu dropped=%llu queued=%zu",

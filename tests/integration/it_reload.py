@@ -449,9 +449,12 @@ class ReloadConnectionsTest(GatewayTest):
     def test_queue_setting_restarts_the_connectors_under_load(self):
         """connector.outbound_queue_max changed under the 3,000 msg/s QoS 1 stream: every
         connector restarts (the loss-free restart of a changed connection), the router runs on,
-        and the stream loses and duplicates nothing. The source has a persistent session (as
-        for any restart of a source connector: with a clean session, what is published while
-        it reconnects is not kept for it by its broker)."""
+        and the stream loses nothing. The source has a persistent session (as for any restart
+        of a source connector: with a clean session, what is published while it reconnects is
+        not kept for it by its broker). A restarted connection is delivered at least once: the
+        last messages before the restart may come twice (the target had published them, but
+        its confirmation had not reached the router when its successor connected; seen: 12-13
+        of ~24,500, once in several runs), never more than were in flight."""
         ports = {"plantPort": self.b["plant"].port, "cloudPort": self.b["cloud"].port,
                  "sparePort": self.b["spare"].port}
         persistent = "        clean: false\n        clientId: mqgate-it-reload-plant\n"
@@ -484,9 +487,10 @@ class ReloadConnectionsTest(GatewayTest):
         seqs = [seq for topic, src, seq, dup in recs if topic == "cloud/a" and src == 0]
         missing = sent - len(set(seqs))
         dups = len(seqs) - len(set(seqs))
-        self.assertEqual((len(recs), missing, dups), (sent, 0, 0),
-                         "cloud: sent %d, got %d, missing %d, duplicates %d (rate %.0f/s)"
-                         % (sent, len(recs), missing, dups, pub.achieved_rate()))
+        what = "cloud: sent %d, got %d, missing %d, duplicates %d (rate %.0f/s)" % (
+            sent, len(recs), missing, dups, pub.achieved_rate())
+        self.assertEqual((len(recs), missing), (sent + dups, 0), what)
+        self.assertLessEqual(dups, RATE // 10, what)  # at most what 100 ms of the stream holds
         self.assertGreater(sent, RATE * (STREAM_S - 1) * 0.8, "the stream was too slow")
         self.assertEqual(gw.child_pid("mqgate-router"), router, "the router ran on")
         self.assertEqual(gw.log_count("RELOAD-RESTART: reload: settings changed"), 2)

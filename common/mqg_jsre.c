@@ -20,41 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mqg_sbuf.h"
 #include "mqg_text.h"
 
-/* Growing output, sticky error. */
-struct s_out {
-    char *p;
-    size_t len, cap;
-    int err;
-};
-
-static void s_put(struct s_out *o, const char *s, size_t n)
+static void s_puts(struct mqg_sbuf *o, const char *s)
 {
-    if (o->err) {
-        return;
-    }
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 64;
-        while (cap < o->len + n + 1) {
-            cap *= 2;
-        }
-        char *p = realloc(o->p, cap);
-        if (!p) {
-            o->err = -ENOMEM;
-            return;
-        }
-        o->p = p;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    o->p[o->len] = '\0';
-}
-
-static void s_puts(struct s_out *o, const char *s)
-{
-    s_put(o, s, strlen(s));
+    mqg_sbuf_put(o, s, strlen(s));
 }
 
 /* The UTF-8 of code point cp into buf (at least 5 bytes); its length. */
@@ -120,16 +91,16 @@ static bool s_char_escape(const char *s, unsigned *cp, size_t *used)
 }
 
 /* A literal character outside a class, escaped where POSIX ERE gives it a meaning. */
-static void s_literal(struct s_out *o, unsigned cp)
+static void s_literal(struct mqg_sbuf *o, unsigned cp)
 {
     char buf[8];
     if (cp < 0x80 && strchr(".[]()*+?{}|^$\\", (int)cp) && cp) {
         buf[0] = '\\';
         buf[1] = (char)cp;
-        s_put(o, buf, 2);
+        mqg_sbuf_put(o, buf, 2);
         return;
     }
-    s_put(o, buf, s_utf8(cp, buf));
+    mqg_sbuf_put(o, buf, s_utf8(cp, buf));
 }
 
 /* ---- classes ---- */
@@ -140,7 +111,7 @@ struct s_class {
     bool has_bracket; /* ']' */
     bool has_dash;    /* '-' */
     bool has_caret;   /* '^' */
-    struct s_out body;
+    struct mqg_sbuf body;
 };
 
 /* One member character (or the start/end of a range, written by the caller). */
@@ -154,7 +125,7 @@ static void s_class_char(struct s_class *k, unsigned cp)
     } else if (cp == '^') {
         k->has_caret = true;
     } else {
-        s_put(&k->body, buf, s_utf8(cp, buf));
+        mqg_sbuf_put(&k->body, buf, s_utf8(cp, buf));
     }
 }
 
@@ -198,7 +169,7 @@ static int s_class_member(struct s_class *k, const char **pp, char *why, size_t 
         if (p[n] == '-' && p[n + 1] && p[n + 1] != ']') {
             return mqg_text_why(why, cap, "a range of non-ASCII characters is not supported");
         }
-        s_put(&k->body, p, n);
+        mqg_sbuf_put(&k->body, p, n);
         *pp = p + n;
         return 0;
     } else {
@@ -237,7 +208,7 @@ static int s_class_member(struct s_class *k, const char **pp, char *why, size_t 
 }
 
 /* A class at *pp ('[' ... ']') into o. */
-static int s_class(struct s_out *o, const char **pp, char *why, size_t cap)
+static int s_class(struct mqg_sbuf *o, const char **pp, char *why, size_t cap)
 {
     const char *p = *pp + 1;
     struct s_class k;
@@ -271,7 +242,7 @@ static int s_class(struct s_out *o, const char **pp, char *why, size_t cap)
             s_puts(o, "]");
         }
         if (k.body.len) {
-            s_put(o, k.body.p, k.body.len);
+            mqg_sbuf_put(o, k.body.p, k.body.len);
         }
         if (k.has_caret) {
             s_puts(o, "^"); /* never first: something stands before it */
@@ -306,7 +277,7 @@ static size_t s_braces(const char *p)
 }
 
 /* An escape outside a class at p ('\'): into o; *used gets its length. */
-static int s_escape(struct s_out *o, const char *p, size_t *used, char *why, size_t cap)
+static int s_escape(struct mqg_sbuf *o, const char *p, size_t *used, char *why, size_t cap)
 {
     char e = p[1];
     unsigned cp;
@@ -349,7 +320,7 @@ static int s_escape(struct s_out *o, const char *p, size_t *used, char *why, siz
 }
 
 /* A group opening at p ('('): into o; *used gets how much of p it took. */
-static int s_group(struct s_out *o, const char *p, size_t *used, char *why, size_t cap)
+static int s_group(struct mqg_sbuf *o, const char *p, size_t *used, char *why, size_t cap)
 {
     *used = 1;
     if (p[1] != '?') {
@@ -440,7 +411,7 @@ static int s_track(struct s_shape *sh, const char *p, bool lazy, char *why, size
 
 int mqg_jsre_to_ere(const char *js, char **out, char *why, size_t cap)
 {
-    struct s_out o = {0};
+    struct mqg_sbuf o = {0};
     int rc = 0;
     bool quantified = false; /* the last thing written was a quantifier */
     struct s_shape sh = {{0}, 0, 0};
@@ -469,19 +440,19 @@ int mqg_jsre_to_ere(const char *js, char **out, char *why, size_t cap)
             break;
         case '*':
         case '+':
-            s_put(&o, p, 1);
+            mqg_sbuf_put(&o, p, 1);
             quantified = true;
             break;
         case '?':
             if (!was_quantified) { /* after a quantifier: lazy, which changes no test */
-                s_put(&o, p, 1);
+                mqg_sbuf_put(&o, p, 1);
                 quantified = true;
             }
             break;
         case '{':
             used = s_braces(p);
             if (used) {
-                s_put(&o, p, used);
+                mqg_sbuf_put(&o, p, used);
                 quantified = true;
             } else {
                 s_puts(&o, "\\{"); /* not a quantifier: a literal (Annex B) */
@@ -492,7 +463,7 @@ int mqg_jsre_to_ere(const char *js, char **out, char *why, size_t cap)
             s_puts(&o, "\\}");
             break;
         default:
-            s_put(&o, p, 1);
+            mqg_sbuf_put(&o, p, 1);
             break;
         }
         p += used;

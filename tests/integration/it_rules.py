@@ -421,13 +421,7 @@ class IsolationTest(RulesTest):
         for i in range(3):
             self.src.publish("b/in", b'{"n":%d}' % i)
 
-        def inflight():
-            for r in gw.status():
-                if r["role"] == "rules":
-                    return r["counters"].get("inflight")
-            return None
-        wait_for(lambda: inflight() == "3", 5,
-                 what="the rules process holding 3 unconfirmed copies (have %s)" % inflight())
+        self.wait_counter(gw, "inflight", 3)  # the rules process holds 3 unconfirmed copies
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: gw.child_pid("mqgate-rules") not in (None, pid), 15,
                  what="the rules process restarted")

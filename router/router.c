@@ -93,11 +93,18 @@ struct s_router {
     struct mqg_tap_frame tap_frame;
 };
 
+/* Whether nothing can be sent to target t now: its connector is away, or (journal on) it has
+ * not said HELLO to this router yet (s_flush waits for it). */
+static bool s_unsendable(const struct s_router *r, const struct s_target *t)
+{
+    return t->unreachable || (r->ledger && !t->incarnation);
+}
+
 /* Whether target t's connector or broker is away and its queue at its bound: a tracked copy
  * then starts a gap (the source's journal keeps it), an untracked one is dropped. */
-static bool s_down_and_full(const struct s_target *t)
+static bool s_down_and_full(const struct s_router *r, const struct s_target *t)
 {
-    return (t->unreachable || !t->link_up || t->decoupled) && mqg_fifo_full(&t->out);
+    return (s_unsendable(r, t) || !t->link_up || t->decoupled) && mqg_fifo_full(&t->out);
 }
 
 /* The ledger's word on a tracked copy for conn: true to queue it (marked as tracked). */
@@ -106,7 +113,7 @@ static bool s_track_copy(struct s_router *r, int conn, struct mqg_wire_rec *copy
     int res = r->cur_replay_for >= 0
                   ? mqg_ledger_replay_copy(r->ledger, r->cur_src, (size_t)conn, r->cur_seq)
                   : mqg_ledger_copy(r->ledger, r->cur_src, (size_t)conn, r->cur_seq,
-                                    s_down_and_full(&r->targets[conn]));
+                                    s_down_and_full(r, &r->targets[conn]));
     if (res != MQG_LEDGER_QUEUE) {
         return false;
     }
@@ -137,7 +144,7 @@ static void s_deliver(void *arg, int conn, const struct mqg_wire_rec *copy_in)
     int rc;
     if (!tracked && t->decoupled && mqg_fifo_full(&t->out)) {
         rc = -ENOSPC; /* the rules process is behind: a QoS 0 copy is not kept for it */
-    } else if (tracked || !t->unreachable) {
+    } else if (tracked || !s_unsendable(r, t)) {
         /* a full queue for a connected connector pauses the input (s_paused) instead of
          * losing copies; the batch being handled may overshoot the bound */
         rc = mqg_fifo_append(&t->out, &copy);
@@ -612,12 +619,14 @@ static void s_acks_and_replays(struct s_router *r, int64_t now)
 /* Flow control: a connected target that cannot keep up and has a full queue stops the
  * router from taking new messages (they wait in the sources' connectors), so nothing is
  * dropped while every broker is connected. A target that is not connected (its connector is
- * restarting) never stops the others: its queue drops its oldest copies. */
+ * restarting) never stops the others: its queue drops its oldest copies, or its tracked
+ * copies start a gap. Nor does one this router has not heard from yet: the router must go on
+ * reading to hear its HELLO, or it would never send to it (a stall). */
 static bool s_paused(const struct s_router *r)
 {
     for (size_t i = 0; i < r->child.model.n_conns; i++) {
         const struct s_target *t = &r->targets[i];
-        if (t->enabled && !t->unreachable && t->link_up && !t->decoupled &&
+        if (t->enabled && !s_unsendable(r, t) && t->link_up && !t->decoupled &&
             mqg_fifo_full(&t->out)) {
             return true;
         }

@@ -20,14 +20,17 @@ def free_port():
 
 
 def wait_for(pred, timeout, step=0.02, what="condition"):
-    """Poll pred() until it is truthy or timeout seconds pass; return its value or raise."""
+    """Poll pred() until it is truthy or timeout seconds pass; return its value or raise.
+    what: a text, or a function giving it (called at the time-out, so it can say what was
+    there at the end)."""
     end = time.monotonic() + timeout
     while True:
         v = pred()
         if v:
             return v
         if time.monotonic() > end:
-            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+            raise AssertionError("timed out after %.1fs waiting for %s"
+                                 % (timeout, what() if callable(what) else what))
         time.sleep(step)
 
 

@@ -94,21 +94,42 @@ class Broker:
         self.proc = None
         self.start()
 
+    def _log_tail(self, n=5):
+        try:
+            with open(self.log, errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return "(no log)"
+
     def start(self):
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
-        _live.append(self.proc)
+        """Start mosquitto and wait until its port answers. Started again on the same port
+        (a test's restart), it may find the port taken for a moment: a client reconnecting
+        meanwhile can get that port as its own source port (the ports come from the kernel's
+        ephemeral range) and connect to itself. Then it tries again, for at most 10 s."""
+        end = time.monotonic() + 10
+        while True:
+            self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, start_new_session=True)
+            _live.append(self.proc)
+            exited = []
 
-        def up():
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.2):
-                    return True
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise AssertionError("mosquitto %s exited: see %s" % (self.name, self.log))
-                return False
+            def up():
+                try:
+                    with socket.create_connection((self.host, self.port), timeout=0.2):
+                        return True
+                except OSError:
+                    if self.proc.poll() is not None:
+                        exited.append(True)
+                        return True
+                    return False
 
-        wait_for(up, 10, what="mosquitto %s on port %d" % (self.name, self.port))
+            wait_for(up, 10, what="mosquitto %s on port %d" % (self.name, self.port))
+            if not exited:
+                return
+            tail = self._log_tail()
+            if "Address already in use" not in tail or time.monotonic() > end:
+                raise AssertionError("mosquitto %s exited (%s):\n%s" % (self.name, self.log, tail))
+            time.sleep(0.5)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -162,7 +183,7 @@ class Client:
 
     def wait_count(self, n, timeout):
         return wait_for(lambda: self.count() >= n, timeout,
-                        what="%d messages (have %d)" % (n, self.count()))
+                        what=lambda: "%d messages (have %d)" % (n, self.count()))
 
     def close(self):
         try:

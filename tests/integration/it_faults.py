@@ -67,7 +67,7 @@ class FlappingBrokerTest(GatewayTest):
 
         # the tail of the stream may still be on its way through the router: wait for it
         wait_for(lambda: confirmed() >= n, 30,
-                 what="%d messages confirmed by the target broker (have %d)" % (n, confirmed()))
+                 what=lambda: "%d messages confirmed by the target broker (have %d)" % (n, confirmed()))
         row = cloud_row()
         self.assertEqual(row["restarts"], 0, "the cloud connector must not crash")
         self.assertNotIn("double free", gw.log_text())

@@ -91,6 +91,45 @@ class ProcessTest(GatewayTest):
     def test_killed_router_comes_back_and_stream_continues(self):
         self._kill_child_midstream("mqgate-router")
 
+    def test_router_full_before_a_target_greets_it_does_not_stall(self):
+        # A new router learns of a target connector from its HELLO (once a second). If the
+        # sources fill that target's queue first, the router must still read the HELLO: a
+        # full queue for a connector it has never heard from must not pause its input (it did:
+        # the router stopped reading, never heard the HELLO, never sent, and nothing moved).
+        # Made certain here: the target connector is stopped while the router restarts.
+        gw = self.gateway(bridge_service(), self.ports(),
+                          settings="connector = { outbound_queue_max = 50; max_inflight = 1; };\n"
+                                   "router = { queue_max = 50; };\n"
+                                   "heartbeat = { misses = 30; };")
+        self.dump_log_on_failure(gw)
+        sink = self.client("cloud", ["cloud/line1/temperature"], qos=1)
+        pub = self.client("plant")
+        for i in range(20):
+            pub.publish("factory/line1/temperature", struct.pack(">I", i), qos=1)
+        sink.wait_count(20, 15)
+        cloud = gw.child_pid("mqgate-connector", "itbridge/cloud")
+        os.kill(cloud, signal.SIGSTOP)
+        try:
+            n = 600
+            for i in range(20, n):
+                pub.publish("factory/line1/temperature", struct.pack(">I", i), qos=1, wait=False)
+            router = gw.child_pid("mqgate-router")
+            os.kill(router, signal.SIGKILL)
+            wait_for(lambda: (lambda p: p and p != router)(gw.child_pid("mqgate-router")), 5,
+                     what="the router restarted")
+
+            def router_queue():
+                for row in gw.status():
+                    if row["role"] == "router" and row["restarts"] >= 1:
+                        return int(row["counters"].get("queued", "0"))
+                return 0
+            # the new router holds a full queue for the silent target connector
+            wait_for(lambda: router_queue() >= 50, 15, what="the new router's queue full")
+        finally:
+            os.kill(cloud, signal.SIGCONT)
+        wait_for(lambda: set(range(n)) <= set(seqs(sink)), 30,
+                 what=lambda: "all %d messages (have %d)" % (n, len(set(seqs(sink)))))
+
     def test_sigterm_stops_everything_cleanly(self):
         for sig in (signal.SIGTERM, signal.SIGINT):
             with self.subTest(signal=sig):

@@ -409,7 +409,7 @@ class ReloadConnectionsTest(GatewayTest):
         time.sleep(max(0.0, STREAM_S - RELOAD_AT_S))
         sent = pub.stop()[0]
         wait_for(lambda: cloud.count() >= sent, 30,
-                 what="all %d messages at the cloud sink (%d there)" % (sent, cloud.count()))
+                 what=lambda: "all %d messages at the cloud sink (%d there)" % (sent, cloud.count()))
         time.sleep(1.0)  # duplicates would come now
         recs = cloud.records()
         seqs = [seq for topic, src, seq, dup in recs if topic == "cloud/a" and src == 0]
@@ -481,7 +481,7 @@ class ReloadConnectionsTest(GatewayTest):
         time.sleep(max(0.0, STREAM_S - RELOAD_AT_S))
         sent = pub.stop()[0]
         wait_for(lambda: cloud.count() >= sent, 30,
-                 what="all %d messages at the cloud sink (%d there)" % (sent, cloud.count()))
+                 what=lambda: "all %d messages at the cloud sink (%d there)" % (sent, cloud.count()))
         time.sleep(1.0)  # duplicates would come now
         recs = cloud.records()
         seqs = [seq for topic, src, seq, dup in recs if topic == "cloud/a" and src == 0]

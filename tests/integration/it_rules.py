@@ -92,11 +92,11 @@ class RulesTest(GatewayTest):
                     return r["counters"].get(key)
             return None
         wait_for(lambda: value() == str(want), 10,
-                 what="rules %s=%s in status (have %s)" % (key, want, value()))
+                 what=lambda: "rules %s=%s in status (have %s)" % (key, want, value()))
 
     def wait_got(self, n, timeout=10):
         wait_for(lambda: len(self.got()) >= n, timeout,
-                 what="%d messages at cloud (have %r)" % (n, self.got()))
+                 what=lambda: "%d messages at cloud (have %r)" % (n, self.got()))
         return self.got()
 
     def settle(self, n, quiet=0.7):
@@ -375,7 +375,7 @@ class RouteCountersTest(RulesTest):
                       for c in ("rule_not_json", "rule_timeout", "rule_error")))
             return have
         wait_for(lambda: counters() == want, 10,
-                 what="per-route rule counters in /metrics (have %r)" % (counters(),))
+                 what=lambda: "per-route rule counters in /metrics (have %r)" % (counters(),))
         self.wait_counter(gw, "filtered", 3)
         self.wait_counter(gw, "rule_error", 2)
 
@@ -503,7 +503,7 @@ class SlowRulesTest(RulesTest):
         # the rules were still busy: the fast route did not wait for them
         self.assertLess(count("slow/out"), self.N)
         wait_for(lambda: count("slow/out") >= self.N, 120, step=0.5,
-                 what="every slow message (have %d)" % count("slow/out"))
+                 what=lambda: "every slow message (have %d)" % count("slow/out"))
         seen = sorted(json.loads(p)["n"] for t, p in self.got() if t == "slow/out")
         self.assertEqual(sorted(set(seen)), list(range(self.N)))  # none lost
         self.assertIsNotNone(gw.child_pid("mqgate-rules"))

@@ -40,7 +40,7 @@ class SharedSubscriptionTest(GatewayTest):
         for i in range(n):
             pub.publish("factory/line1/temperature", struct.pack(">I", i), qos=1)
         wait_for(lambda: len(set(seqs(sink))) >= n, 30,
-                 what="all %d messages (have %d)" % (n, len(set(seqs(sink)))))
+                 what=lambda: "all %d messages (have %d)" % (n, len(set(seqs(sink)))))
         time.sleep(0.5)  # duplicates would arrive now
         self.assertEqual(sorted(seqs(sink)), list(range(n)), "every message exactly once")
 

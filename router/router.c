@@ -58,6 +58,8 @@ struct s_target {
     int64_t ok_ms;       /* last successful send (or router start) */
     bool warned_full;
     bool link_up;         /* its broker is connected (LINK); true until told otherwise */
+    bool stopping;        /* its connector said BYE: nothing more is sent to it; its copies
+                           * wait for its successor (a new incarnation) */
     uint64_t incarnation; /* of its connector (HELLO); 0 before the first */
     int64_t ready_at;     /* READY was sent to it (answering data from an unknown source) */
     uint8_t *ack;         /* ACK for it as a source, not sent yet (RELEASE and MARKs) */
@@ -93,11 +95,11 @@ struct s_router {
     struct mqg_tap_frame tap_frame;
 };
 
-/* Whether nothing can be sent to target t now: its connector is away, or (journal on) it has
- * not said HELLO to this router yet (s_flush waits for it). */
+/* Whether nothing can be sent to target t now: its connector is away or stopping, or (journal
+ * on) it has not said HELLO to this router yet (s_flush waits for it). */
 static bool s_unsendable(const struct s_router *r, const struct s_target *t)
 {
-    return t->unreachable || (r->ledger && !t->incarnation);
+    return t->unreachable || t->stopping || (r->ledger && !t->incarnation);
 }
 
 /* Whether target t's connector or broker is away and its queue at its bound: a tracked copy
@@ -203,10 +205,12 @@ static void s_flush(struct s_router *r)
     int64_t now = r->pending ? mqg_now_ms() : 0;
     for (size_t i = 0; i < r->child.model.n_conns && r->pending; i++) {
         struct s_target *t = &r->targets[i];
-        if (r->ledger && !t->incarnation) {
+        if ((r->ledger && !t->incarnation) || t->stopping) {
             /* not before its connector has our READY (an answer to its HELLO): on a new
              * epoch it discards the unsent copies of the old router, and would take ours
-             * for them */
+             * for them; nor to a connector that is stopping (BYE): it would publish them
+             * while it drains, and what it could not confirm before it exits its successor
+             * would publish again */
             continue;
         }
         while (t->out.count) {
@@ -366,6 +370,7 @@ static void s_on_hello(struct s_router *r, int conn, uint64_t incarnation)
             mqg_ledger_source_restarted(r->ledger, (size_t)conn);
         }
         t->link_up = true; /* until it says otherwise */
+        t->stopping = false;
     } else if (!t->incarnation) {
         log_debug("ROUTER-HELLO", "%s connected", t->key);
     }
@@ -535,6 +540,15 @@ static void s_on_message(struct s_router *r, struct mqg_bus_msg *m)
     case MQG_MSG_LINK:
         r->targets[conn].link_up = m->hdr.qos != 0;
         break;
+    case MQG_MSG_BYE:
+        /* ZeroMQ reads the pipes of two connections in turn: a successor's HELLO can come
+         * before the last word of the one before it, whose BYE then is not about it */
+        if (m->hdr.seq == r->targets[conn].incarnation) {
+            log_debug("ROUTER-BYE", "%s is stopping: its copies wait for its successor",
+                      r->targets[conn].key);
+            r->targets[conn].stopping = true;
+        }
+        break;
     default:
         r->n_malformed++; /* not for the router */
         break;
@@ -609,7 +623,7 @@ static void s_acks_and_replays(struct s_router *r, int64_t now)
     for (size_t i = 0; i < r->child.model.n_conns; i++) {
         struct s_target *t = &r->targets[i];
         s_ack_source(r, i);
-        if (t->enabled && t->link_up && !t->unreachable && t->incarnation && !t->out.count) {
+        if (t->enabled && t->link_up && !s_unsendable(r, t) && !t->out.count) {
             struct s_due d = {r, i};
             mqg_ledger_replays_due(r->ledger, i, s_request_replay, &d);
         }

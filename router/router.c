@@ -32,17 +32,14 @@
 #include "mqg_tap.h"
 
 #define R_RETRY_MS 20
-/* A connection whose sends find no connector for this long counts as not connected. ZeroMQ
- * also answers "no such peer" for a moment after a full pipe drains, so one answer is not
- * enough; a restarting connector takes longer than this to come back. */
+/* A connection whose sends find no connector this long counts as not connected (ZeroMQ also
+ * says "no such peer" briefly after a full pipe drains; a restart takes longer than this). */
 #define R_UNREACHABLE_MS 1000
-/* Bound of one per-route counter report (mqg_rstats.h): well inside the control socket's
- * buffer, so sending it never has to wait for the supervisor. */
+/* Bound of a per-route counter report (mqg_rstats.h): well inside the control socket's buffer. */
 #define R_ROUTES_REPORT_MAX (32 * 1024)
 /* Acknowledgements to the sources and replay requests go out at most this often. */
 #define R_ACK_MS 10
-/* A handover (a reload) waits at most this long for what this router holds to be delivered
- * and confirmed: less than the supervisor's default stop grace. */
+/* A reload's handover waits at most this long for what it holds (< the default stop grace). */
 #define R_HANDOVER_MS 2500
 /* Frames a tap's pipe holds before ZeroMQ drops what is sent to it (a slow or stopped tap). */
 #define R_TAP_HWM 16
@@ -58,8 +55,7 @@ struct s_target {
     int64_t ok_ms;       /* last successful send (or router start) */
     bool warned_full;
     bool link_up;         /* its broker is connected (LINK); true until told otherwise */
-    bool stopping;        /* its connector said BYE: nothing more is sent to it; its copies
-                           * wait for its successor (a new incarnation) */
+    bool stopping;        /* said BYE: its copies wait for its successor (new incarnation) */
     uint64_t incarnation; /* of its connector (HELLO); 0 before the first */
     int64_t ready_at;     /* READY was sent to it (answering data from an unknown source) */
     uint8_t *ack;         /* ACK for it as a source, not sent yet (RELEASE and MARKs) */
@@ -95,8 +91,7 @@ struct s_router {
     struct mqg_tap_frame tap_frame;
 };
 
-/* Whether nothing can be sent to target t now: its connector is away or stopping, or (journal
- * on) it has not said HELLO to this router yet (s_flush waits for it). */
+/* Nothing can be sent to t now: away, stopping, or (journal on) not heard from yet (s_flush). */
 static bool s_unsendable(const struct s_router *r, const struct s_target *t)
 {
     return t->unreachable || t->stopping || (r->ledger && !t->incarnation);
@@ -206,11 +201,9 @@ static void s_flush(struct s_router *r)
     for (size_t i = 0; i < r->child.model.n_conns && r->pending; i++) {
         struct s_target *t = &r->targets[i];
         if ((r->ledger && !t->incarnation) || t->stopping) {
-            /* not before its connector has our READY (an answer to its HELLO): on a new
-             * epoch it discards the unsent copies of the old router, and would take ours
-             * for them; nor to a connector that is stopping (BYE): it would publish them
-             * while it drains, and what it could not confirm before it exits its successor
-             * would publish again */
+            /* not before it has our READY (on a new epoch it drops the old router's unsent
+             * copies, ours too), nor after its BYE (its successor would publish again what
+             * it had in flight when it exits) */
             continue;
         }
         while (t->out.count) {
@@ -375,15 +368,13 @@ static void s_on_hello(struct s_router *r, int conn, uint64_t incarnation)
         log_debug("ROUTER-HELLO", "%s connected", t->key);
     }
     t->incarnation = incarnation;
-    /* it is there: a connector that was away longer than R_UNREACHABLE_MS is reachable again
-     * even when nothing waits for it (its queue empty, its pairs in a gap: no send would
-     * find out, and no replay would be asked for) */
+    /* it is there, even when nothing waits for it (its queue empty, its pairs in a gap: no
+     * send would find out that it is reachable again, and no replay would be asked for) */
     t->unreachable = false;
     t->ok_ms = mqg_now_ms();
     s_send_ready(r, conn);
 }
 
-/* One record from a source (live, or replayed for one target). */
 /* ---- mqgate tap ---- */
 
 /* Send the frame being filled to the taps (ZeroMQ drops it for a tap whose pipe is full: the
@@ -444,6 +435,7 @@ static void s_tap_turn(struct s_router *r)
     }
 }
 
+/* One record from a source (live, or replayed for one target). */
 static void s_on_record(struct s_router *r, int conn, const struct mqg_wire_rec *rec, int replay)
 {
     r->cur_tracked = r->ledger && (rec->flags & MQG_WIRE_F_TRACK) && rec->src == conn;
@@ -540,9 +532,7 @@ static void s_on_message(struct s_router *r, struct mqg_bus_msg *m)
     case MQG_MSG_LINK:
         r->targets[conn].link_up = m->hdr.qos != 0;
         break;
-    case MQG_MSG_BYE:
-        /* ZeroMQ reads the pipes of two connections in turn: a successor's HELLO can come
-         * before the last word of the one before it, whose BYE then is not about it */
+    case MQG_MSG_BYE: /* ignored when its successor's HELLO came first (one pipe each) */
         if (m->hdr.seq == r->targets[conn].incarnation) {
             log_debug("ROUTER-BYE", "%s is stopping: its copies wait for its successor",
                       r->targets[conn].key);
@@ -632,10 +622,9 @@ static void s_acks_and_replays(struct s_router *r, int64_t now)
 
 /* Flow control: a connected target that cannot keep up and has a full queue stops the
  * router from taking new messages (they wait in the sources' connectors), so nothing is
- * dropped while every broker is connected. A target that is not connected (its connector is
- * restarting) never stops the others: its queue drops its oldest copies, or its tracked
- * copies start a gap. Nor does one this router has not heard from yet: the router must go on
- * reading to hear its HELLO, or it would never send to it (a stall). */
+ * dropped while every broker is connected. One that is away (s_unsendable: restarting,
+ * stopping, or not heard from yet, whose HELLO the router must go on reading to hear) never
+ * stops the others: its queue drops its oldest copies, or its tracked copies start a gap. */
 static bool s_paused(const struct s_router *r)
 {
     for (size_t i = 0; i < r->child.model.n_conns; i++) {

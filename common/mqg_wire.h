@@ -46,11 +46,8 @@ enum mqg_wire_kind {
     MQG_MSG_REPLAY_DONE = 9,  /* source -> router: replay for target aux sent through seq;
                                * flag END: the journal's end was reached */
     MQG_MSG_LINK = 10,        /* connector -> router: qos 1 = broker connected, 0 = not */
-    MQG_MSG_BYE = 11,         /* connector -> router: I am stopping, send me nothing more (what
-                               * waits for me waits for my successor); seq = the connector's
-                               * incarnation id, as in HELLO */
 };
-#define MQG_MSG_KIND_MAX MQG_MSG_BYE
+#define MQG_MSG_KIND_MAX MQG_MSG_LINK
 
 #define MQG_WIRE_REC_HDR_LEN 8
 #define MQG_WIRE_TRACK_LEN 10 /* source connection and seq of a tracked record */

@@ -434,10 +434,6 @@ static void s_on_router_message(struct connector *c, const struct mqg_bus_msg *m
  * tracked copies that left the outbox (ACK DONE). */
 static void s_tell_router(struct connector *c)
 {
-    if (c->bye_due) {
-        struct mqg_wire_hdr h = {.kind = MQG_MSG_BYE, .seq = c->incarnation};
-        c->bye_due = mqg_bus_send_hdr(c->bus, NULL, 0, &h) != 0;
-    }
     if (c->link_due) {
         struct mqg_wire_hdr h = {.kind = MQG_MSG_LINK, .qos = c->state >= CONN_SUBSCRIBING};
         c->link_due = mqg_bus_send_hdr(c->bus, NULL, 0, &h) != 0;
@@ -568,7 +564,6 @@ static bool s_stop_due(struct connector *c, int64_t now)
     }
     if (!c->stop_at) {
         c->stop_at = now + S_DRAIN_MS;
-        c->bye_due = true; /* the router sends nothing more: the drain can end */
     }
     return c->state < CONN_SUBSCRIBING || outbox_queued(c->outbox) == 0 || now >= c->stop_at;
 }

@@ -56,7 +56,6 @@ struct connector {
     struct mqg_model *keys_model; /* a reload's model the keys point into (NULL: the child's) */
     uint64_t incarnation;         /* this process, in HELLO */
     bool link_due;                /* LINK (broker up/down) to send to the router */
-    bool bye_due;                 /* BYE (stopping) to send to the router */
     struct mqg_wire_ack acks[64]; /* DONE entries not yet sent */
     size_t n_acks;
     int64_t sync_at;                       /* journal.sync = "interval": next fdatasync */

@@ -55,7 +55,6 @@ struct s_target {
     int64_t ok_ms;       /* last successful send (or router start) */
     bool warned_full;
     bool link_up;         /* its broker is connected (LINK); true until told otherwise */
-    bool stopping;        /* said BYE: its copies wait for its successor (new incarnation) */
     uint64_t incarnation; /* of its connector (HELLO); 0 before the first */
     int64_t ready_at;     /* READY was sent to it (answering data from an unknown source) */
     uint8_t *ack;         /* ACK for it as a source, not sent yet (RELEASE and MARKs) */
@@ -91,10 +90,10 @@ struct s_router {
     struct mqg_tap_frame tap_frame;
 };
 
-/* Nothing can be sent to t now: away, stopping, or (journal on) not heard from yet (s_flush). */
+/* Nothing can be sent to t now: away, or (journal on) not heard from yet (s_flush). */
 static bool s_unsendable(const struct s_router *r, const struct s_target *t)
 {
-    return t->unreachable || t->stopping || (r->ledger && !t->incarnation);
+    return t->unreachable || (r->ledger && !t->incarnation);
 }
 
 /* Whether target t's connector or broker is away and its queue at its bound: a tracked copy
@@ -200,10 +199,9 @@ static void s_flush(struct s_router *r)
     int64_t now = r->pending ? mqg_now_ms() : 0;
     for (size_t i = 0; i < r->child.model.n_conns && r->pending; i++) {
         struct s_target *t = &r->targets[i];
-        if ((r->ledger && !t->incarnation) || t->stopping) {
+        if (r->ledger && !t->incarnation) {
             /* not before it has our READY (on a new epoch it drops the old router's unsent
-             * copies, ours too), nor after its BYE (its successor would publish again what
-             * it had in flight when it exits) */
+             * copies, ours too) */
             continue;
         }
         while (t->out.count) {
@@ -363,7 +361,6 @@ static void s_on_hello(struct s_router *r, int conn, uint64_t incarnation)
             mqg_ledger_source_restarted(r->ledger, (size_t)conn);
         }
         t->link_up = true; /* until it says otherwise */
-        t->stopping = false;
     } else if (!t->incarnation) {
         log_debug("ROUTER-HELLO", "%s connected", t->key);
     }
@@ -532,13 +529,6 @@ static void s_on_message(struct s_router *r, struct mqg_bus_msg *m)
     case MQG_MSG_LINK:
         r->targets[conn].link_up = m->hdr.qos != 0;
         break;
-    case MQG_MSG_BYE: /* ignored when its successor's HELLO came first (one pipe each) */
-        if (m->hdr.seq == r->targets[conn].incarnation) {
-            log_debug("ROUTER-BYE", "%s is stopping: its copies wait for its successor",
-                      r->targets[conn].key);
-            r->targets[conn].stopping = true;
-        }
-        break;
     default:
         r->n_malformed++; /* not for the router */
         break;
@@ -613,7 +603,7 @@ static void s_acks_and_replays(struct s_router *r, int64_t now)
     for (size_t i = 0; i < r->child.model.n_conns; i++) {
         struct s_target *t = &r->targets[i];
         s_ack_source(r, i);
-        if (t->enabled && t->link_up && !s_unsendable(r, t) && !t->out.count) {
+        if (t->enabled && t->link_up && !t->unreachable && t->incarnation && !t->out.count) {
             struct s_due d = {r, i};
             mqg_ledger_replays_due(r->ledger, i, s_request_replay, &d);
         }
@@ -622,8 +612,8 @@ static void s_acks_and_replays(struct s_router *r, int64_t now)
 
 /* Flow control: a connected target that cannot keep up and has a full queue stops the
  * router from taking new messages (they wait in the sources' connectors), so nothing is
- * dropped while every broker is connected. One that is away (s_unsendable: restarting,
- * stopping, or not heard from yet, whose HELLO the router must go on reading to hear) never
+ * dropped while every broker is connected. One that is away (s_unsendable: restarting, or
+ * not heard from yet, whose HELLO the router must go on reading to hear) never
  * stops the others: its queue drops its oldest copies, or its tracked copies start a gap. */
 static bool s_paused(const struct s_router *r)
 {

@@ -99,7 +99,7 @@ static bool s_allowed(size_t i, unsigned v)
     case 1:
         return v == MQG_WIRE_VERSION;
     case 2:
-        return v >= MQG_MSG_DATA && v <= MQG_MSG_KIND_MAX; /* 1..11 */
+        return v >= MQG_MSG_DATA && v <= MQG_MSG_KIND_MAX; /* 1..10 */
     case 3:
         return (v & ~(unsigned)MQG_WIRE_F_MASK) == 0;
     case 4:
@@ -142,8 +142,8 @@ static void test_decode_every_byte(void **state)
             }
         }
     }
-    /* magic 1 + version 1 + kind 11 + flags 8 + qos 3 + reserved 1 + aux 1 + 1 + seq 8 * 256 */
-    assert_int_equal(accepted, 27 + 8 * 256);
+    /* magic 1 + version 1 + kind 10 + flags 8 + qos 3 + reserved 1 + aux 1 + 1 + seq 8 * 256 */
+    assert_int_equal(accepted, 26 + 8 * 256);
     assert_int_equal(rejected, 16 * 256 - accepted);
 }
 
@@ -158,7 +158,7 @@ static void test_decode_named_corruptions(void **state)
         const char *what;
     } bad[] = {
         {0, 'm', "magic lower case"}, {0, 0x00, "magic zero"},  {1, 0, "version 0"},
-        {1, 1, "version 1"},          {2, 0, "kind 0"},         {2, 12, "kind 12"},
+        {1, 1, "version 1"},          {2, 0, "kind 0"},         {2, 11, "kind 11"},
         {2, 0xff, "kind 255"},        {3, 0x08, "flag bit 3"},  {3, 0x80, "flag bit 7"},
         {3, 0xff, "all flags"},       {4, 3, "qos 3"},          {4, 0xff, "qos 255"},
         {5, 1, "reserved 5"},         {6, 0x80, "aux of DATA"}, {7, 1, "aux of DATA"},
@@ -197,9 +197,8 @@ static void test_frames(void **state)
     assert_int_equal(mqg_wire_frames(MQG_MSG_REPLAY_BATCH), 2);
     assert_int_equal(mqg_wire_frames(MQG_MSG_REPLAY_DONE), 1);
     assert_int_equal(mqg_wire_frames(MQG_MSG_LINK), 1);
-    assert_int_equal(mqg_wire_frames(MQG_MSG_BYE), 1);
     assert_int_equal(mqg_wire_frames(0), -EPROTO);
-    assert_int_equal(mqg_wire_frames(12), -EPROTO);
+    assert_int_equal(mqg_wire_frames(11), -EPROTO);
     assert_int_equal(mqg_wire_frames(255), -EPROTO);
 }
 
@@ -316,8 +315,8 @@ static void test_validate(void **state)
     assert_int_equal(mqg_wire_validate(3, m.frames, m.lens, &h), -EPROTO);
 
     /* single-frame kinds */
-    static const uint8_t single[] = {MQG_MSG_HELLO,       MQG_MSG_READY, MQG_MSG_REPLAY,
-                                     MQG_MSG_REPLAY_DONE, MQG_MSG_LINK,  MQG_MSG_BYE};
+    static const uint8_t single[] = {MQG_MSG_HELLO, MQG_MSG_READY, MQG_MSG_REPLAY,
+                                     MQG_MSG_REPLAY_DONE, MQG_MSG_LINK};
     for (size_t k = 0; k < N_ELEMS(single); k++) {
         uint8_t kind = single[k];
         s_msg(&m, kind, "a", "p");

@@ -96,11 +96,18 @@ static bool s_unsendable(const struct s_router *r, const struct s_target *t)
     return t->unreachable || (r->ledger && !t->incarnation);
 }
 
-/* Whether target t's connector or broker is away and its queue at its bound: a tracked copy
- * then starts a gap (the source's journal keeps it), an untracked one is dropped. */
+/* Whether target t's full queue must not hold the input back (s_paused): its connector or
+ * broker is away, or it is the rules process (decoupled). */
+static bool s_away(const struct s_router *r, const struct s_target *t)
+{
+    return s_unsendable(r, t) || !t->link_up || t->decoupled;
+}
+
+/* Whether target t is away and its queue at its bound: a tracked copy then starts a gap (the
+ * source's journal keeps it), an untracked one is dropped. */
 static bool s_down_and_full(const struct s_router *r, const struct s_target *t)
 {
-    return (s_unsendable(r, t) || !t->link_up || t->decoupled) && mqg_fifo_full(&t->out);
+    return s_away(r, t) && mqg_fifo_full(&t->out);
 }
 
 /* The ledger's word on a tracked copy for conn: true to queue it (marked as tracked). */
@@ -619,8 +626,7 @@ static bool s_paused(const struct s_router *r)
 {
     for (size_t i = 0; i < r->child.model.n_conns; i++) {
         const struct s_target *t = &r->targets[i];
-        if (t->enabled && !s_unsendable(r, t) && t->link_up && !t->decoupled &&
-            mqg_fifo_full(&t->out)) {
+        if (t->enabled && !s_away(r, t) && mqg_fifo_full(&t->out)) {
             return true;
         }
     }
